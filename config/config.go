@@ -1,0 +1,182 @@
+// Package config holds the bridge's typed configuration: one YAML file,
+// with ${ENV_VAR} references for secrets and environment overrides, checked
+// at start-up with errors that name the field. It has no behaviour beyond
+// loading and validating.
+package config
+
+import "time"
+
+// Config is the whole configuration.
+type Config struct {
+	Server    Server     `yaml:"server"`
+	Redis     Redis      `yaml:"redis"`
+	Worker    Worker     `yaml:"worker"`
+	Events    Events     `yaml:"events"`
+	Merchants []Merchant `yaml:"merchants" validate:"dive"`
+}
+
+// Server is the HTTP side.
+type Server struct {
+	// Listen is the HTTP address, ":8080" by default.
+	Listen string `yaml:"listen"`
+	// Admin protects /monitoring and the dead-letter API with basic auth.
+	// Without a password those routes are not served.
+	Admin Admin `yaml:"admin"`
+	// ShutdownTimeout bounds the graceful shutdown of HTTP and workers.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Admin holds the operator's credentials.
+type Admin struct {
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+}
+
+// Redis selects the system of record. With no URL and no Addrs, the bridge
+// runs on an embedded, non-durable in-process Redis.
+type Redis struct {
+	// URL is redis://, rediss:// or unix:// for a single node.
+	URL string `yaml:"url"`
+	// Addrs lists Redis Cluster nodes, or Sentinel nodes with MasterName.
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"`
+	Username   string   `yaml:"username"`
+	Password   Secret   `yaml:"password"`
+	TLS        bool     `yaml:"tls"`
+	// KeyPrefix namespaces every key the bridge writes (asynq's excepted).
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// Embedded reports whether no Redis server is configured.
+func (r Redis) Embedded() bool { return r.URL == "" && len(r.Addrs) == 0 }
+
+// Worker tunes the Asynq workers.
+type Worker struct {
+	Concurrency int `yaml:"concurrency" validate:"gte=0,lte=1000"`
+	// MaxRetry is how often a failed task is retried before it is archived
+	// as a dead letter.
+	MaxRetry int `yaml:"max_retry" validate:"gte=0,lte=100"`
+	// TaskRetention keeps completed tasks this long so that a redelivered
+	// event cannot enqueue them again.
+	TaskRetention time.Duration `yaml:"task_retention"`
+}
+
+// Events tunes the intake of signed events.
+type Events struct {
+	// ReplayWindow is how far a signed timestamp may be from now.
+	ReplayWindow time.Duration `yaml:"replay_window"`
+	// DedupeTTL is how long an event id is remembered.
+	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
+}
+
+// Merchant is one customer of the bridge: its stores, its helpdesk
+// accounts and the secrets its order platform signs events with.
+type Merchant struct {
+	ID   string `yaml:"id" validate:"required,slug"`
+	Name string `yaml:"name"`
+	// EventSecrets verify POST /v1/events; several allow rotation.
+	EventSecrets []Secret `yaml:"event_secrets" validate:"required,min=1,dive,required"`
+	// BadRatingThreshold: a survey score at or below it is bad (default 2).
+	BadRatingThreshold int        `yaml:"bad_rating_threshold" validate:"gte=0,lte=5"`
+	Stores             []Store    `yaml:"stores" validate:"required,min=1,dive"`
+	Helpdesks          []Helpdesk `yaml:"helpdesks" validate:"dive"`
+}
+
+// Store is one shop of a merchant.
+type Store struct {
+	ID   string `yaml:"id" validate:"required,slug"`
+	Name string `yaml:"name"`
+	// OrderURL is a template for a link to an order in the merchant's back
+	// office, with {order_id} replaced.
+	OrderURL string `yaml:"order_url" validate:"omitempty,url"`
+}
+
+// Helpdesk kinds.
+const (
+	KindGorgias = "gorgias"
+	KindZendesk = "zendesk"
+)
+
+// Alert kinds, as written in config and in tags (after the prefix).
+const (
+	AlertActionRequired       = "action-required"
+	AlertBadRatingWithComment = "bad-rating-with-comment"
+	AlertBadRatingNoComment   = "bad-rating-no-comment"
+)
+
+// AllAlertKinds lists every alert kind, in a stable order.
+var AllAlertKinds = []string{AlertActionRequired, AlertBadRatingWithComment, AlertBadRatingNoComment}
+
+// Helpdesk is one helpdesk account a merchant connects.
+type Helpdesk struct {
+	ID   string `yaml:"id" validate:"required,slug"`
+	Kind string `yaml:"kind" validate:"required,oneof=gorgias zendesk"`
+	// BaseURL: https://{domain}.gorgias.com or https://{subdomain}.zendesk.com.
+	BaseURL string `yaml:"base_url" validate:"required,url"`
+	// Email is the API user: Gorgias basic-auth username, Zendesk
+	// "{email}/token" user. It is also the author of internal notes.
+	Email string `yaml:"email" validate:"required,email"`
+	// APIKey is the Gorgias API key or the Zendesk API token.
+	APIKey Secret `yaml:"api_key" validate:"required"`
+	// Stores lists the store ids this account receives alerts for.
+	Stores []string `yaml:"stores" validate:"required,min=1"`
+	// Alerts lists the enabled alert kinds; empty means all of them.
+	Alerts []string `yaml:"alerts" validate:"dive,oneof=action-required bad-rating-with-comment bad-rating-no-comment"`
+	// TagPrefix is put before every tag the bridge sets, e.g. "bigblue-".
+	TagPrefix string `yaml:"tag_prefix" validate:"max=40"`
+	// Language of alert tickets: en or fr.
+	Language string `yaml:"language" validate:"omitempty,oneof=en fr"`
+	// RateLimit paces calls to this account across all replicas.
+	RateLimit RateLimit `yaml:"rate_limit"`
+	// Timeout bounds one HTTP call to the helpdesk.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// RateLimit is a request budget: Requests per Per.
+type RateLimit struct {
+	Requests int           `yaml:"requests" validate:"gte=0"`
+	Per      time.Duration `yaml:"per"`
+}
+
+// AlertEnabled tells whether this account takes alerts of kind.
+func (h Helpdesk) AlertEnabled(kind string) bool {
+	if len(h.Alerts) == 0 {
+		return true
+	}
+	for _, k := range h.Alerts {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// TargetsStore tells whether this account takes alerts for store.
+func (h Helpdesk) TargetsStore(store string) bool {
+	for _, s := range h.Stores {
+		if s == store {
+			return true
+		}
+	}
+	return false
+}
+
+// Merchant returns the merchant with this id.
+func (c *Config) Merchant(id string) (*Merchant, bool) {
+	for i := range c.Merchants {
+		if c.Merchants[i].ID == id {
+			return &c.Merchants[i], true
+		}
+	}
+	return nil, false
+}
+
+// Store returns the merchant's store with this id.
+func (m *Merchant) Store(id string) (*Store, bool) {
+	for i := range m.Stores {
+		if m.Stores[i].ID == id {
+			return &m.Stores[i], true
+		}
+	}
+	return nil, false
+}

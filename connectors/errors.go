@@ -1,0 +1,138 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// The error vocabulary. Connectors wrap one of these (or return a
+// *RateLimitedError or *APIError that unwraps to one) so that callers
+// classify failures with errors.Is, never by string.
+var (
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrForbidden    = errors.New("forbidden")
+	ErrNotFound     = errors.New("not found")
+	ErrInvalid      = errors.New("invalid request")
+	ErrConflict     = errors.New("conflict")
+	ErrTooLarge     = errors.New("payload too large")
+	// ErrUnavailable covers 5xx answers, timeouts and network failures: the
+	// same call may succeed later.
+	ErrUnavailable = errors.New("temporarily unavailable")
+)
+
+// RateLimitedError is a 429: the caller must wait RetryAfter before the
+// next call to the same account.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s", e.RetryAfter)
+}
+
+// APIError is an error answer from a vendor API. It unwraps to the
+// vocabulary error its status maps to.
+type APIError struct {
+	Status  int
+	Message string // the vendor's own message, never customer data we sent
+	Kind    error
+}
+
+func (e *APIError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("HTTP %d: %v", e.Status, e.Kind)
+	}
+	return fmt.Sprintf("HTTP %d: %v: %s", e.Status, e.Kind, e.Message)
+}
+
+func (e *APIError) Unwrap() error { return e.Kind }
+
+// StatusError maps an HTTP error status to the vocabulary. A 429 becomes a
+// *RateLimitedError that honours the Retry-After header.
+func StatusError(resp *http.Response, message string, now time.Time) error {
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return &RateLimitedError{RetryAfter: RetryAfter(resp.Header, now, time.Second)}
+	}
+	var kind error
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		kind = ErrUnauthorized
+	case resp.StatusCode == http.StatusForbidden:
+		kind = ErrForbidden
+	case resp.StatusCode == http.StatusNotFound:
+		kind = ErrNotFound
+	case resp.StatusCode == http.StatusConflict:
+		kind = ErrConflict
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		kind = ErrTooLarge
+	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode >= 500:
+		kind = ErrUnavailable
+	default:
+		kind = ErrInvalid
+	}
+	return &APIError{Status: resp.StatusCode, Message: message, Kind: kind}
+}
+
+// RetryAfter reads a Retry-After header given in seconds or as an HTTP date.
+// A missing or unreadable header yields fallback.
+func RetryAfter(h http.Header, now time.Time, fallback time.Duration) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return fallback
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+		return 0
+	}
+	return fallback
+}
+
+// TransportError wraps a failure to get an answer at all (timeout, refused
+// connection) as ErrUnavailable, unless the caller's own context ended.
+func TransportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// IsRetryable tells whether the same call may succeed later. Rate limits,
+// 5xx answers, timeouts and network failures are retryable; everything the
+// vendor refused on its merits (auth, validation, not found) is permanent.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var rl *RateLimitedError
+	if errors.As(err, &rl) {
+		return true
+	}
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return false
+}
+
+// RetryDelay returns how long to wait before retrying err, when the vendor
+// said so (Retry-After), and false otherwise.
+func RetryDelay(err error) (time.Duration, bool) {
+	var rl *RateLimitedError
+	if errors.As(err, &rl) {
+		return rl.RetryAfter, true
+	}
+	return 0, false
+}

@@ -1,0 +1,107 @@
+package connectors
+
+import (
+	"context"
+	"time"
+)
+
+// Helpdesk is the port to a helpdesk account. Implementations are safe for
+// concurrent use.
+type Helpdesk interface {
+	// CreateTicket creates t unless a live (not deleted, not trashed) ticket
+	// with t.ExternalID already exists, in which case it returns that one
+	// with created=false. It is safe to call again after a crash or a
+	// timeout: the connector looks the external id up before creating.
+	CreateTicket(ctx context.Context, t NewTicket) (ticket Ticket, created bool, err error)
+	// FindTicket returns the live ticket with this external id, or ErrNotFound.
+	FindTicket(ctx context.Context, externalID string) (Ticket, error)
+	// GetTicket returns the ticket with this helpdesk id, or ErrNotFound.
+	GetTicket(ctx context.Context, id string) (Ticket, error)
+	// AddMessage appends a message or an internal note to a ticket.
+	AddMessage(ctx context.Context, ticketID string, m Message) error
+	// SetTags replaces the ticket's tags.
+	SetTags(ctx context.Context, ticketID string, tags []string) error
+	// SetStatus moves the ticket to s, in the helpdesk's own vocabulary.
+	SetStatus(ctx context.Context, ticketID string, s Status) error
+}
+
+// Status is a ticket status in the bridge's vocabulary. Each connector maps
+// it to its helpdesk's own: Gorgias knows open and closed, Zendesk knows
+// new, open, pending, hold, solved and closed.
+type Status string
+
+const (
+	StatusOpen    Status = "open"
+	StatusPending Status = "pending"
+	// StatusSolved is "closed" in Gorgias and "solved" in Zendesk.
+	StatusSolved Status = "solved"
+)
+
+// Person is a customer or an agent as a helpdesk knows them. Its log form
+// is redacted: emails and names are customer data.
+type Person struct {
+	Email string
+	Name  string
+}
+
+// String keeps customer data out of logs and error messages.
+func (Person) String() string { return "[person redacted]" }
+
+// Attachment is a file attached to a message, reachable at URL.
+type Attachment struct {
+	Name        string
+	ContentType string
+	Size        int64
+	URL         string
+}
+
+// Message is one message on a ticket.
+type Message struct {
+	// BodyText is required; BodyHTML is optional and preferred where the
+	// helpdesk renders HTML.
+	BodyText string
+	BodyHTML string
+	// Internal marks an internal note: never sent, never visible to the
+	// customer. Alert content is always internal.
+	Internal bool
+	// FromCustomer marks a message written by the requester (a mirrored
+	// inbound message). Otherwise the message is from the account's agent.
+	FromCustomer bool
+	// Author is the person who wrote the message, when known.
+	Author Person
+	// ExternalID identifies the message at its source, when it has one.
+	ExternalID  string
+	Attachments []Attachment
+	// SentAt is when the message was originally written; zero means now.
+	SentAt time.Time
+}
+
+// NewTicket is what the bridge asks a helpdesk to create.
+type NewTicket struct {
+	// ExternalID is the bridge's idempotency key for this ticket, at most
+	// 255 characters.
+	ExternalID string
+	Subject    string
+	// Requester is the customer the ticket is about. Creating the ticket
+	// must not contact them unless Message is public.
+	Requester Person
+	Tags      []string
+	// Language is a two-letter code (en, fr), used where the helpdesk has it.
+	Language string
+	// Message is the ticket's first message.
+	Message Message
+}
+
+// Ticket is a helpdesk ticket as the bridge sees it.
+type Ticket struct {
+	ID         string
+	ExternalID string
+	Subject    string
+	Status     Status
+	Tags       []string
+	// RequesterEmail is customer data: never log it.
+	RequesterEmail string
+}
+
+// MaxExternalIDLen is the longest external id both Gorgias and Zendesk take.
+const MaxExternalIDLen = 255

@@ -1,0 +1,71 @@
+package connectors
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Limiter paces calls to one external account. The bridge's limiter lives
+// in Redis so that every replica shares the same budget.
+type Limiter interface {
+	// Wait blocks until a call to key is allowed or ctx ends.
+	Wait(ctx context.Context, key string) error
+	// Penalize records that the vendor answered 429: no replica calls key
+	// again before d has passed.
+	Penalize(ctx context.Context, key string, d time.Duration) error
+}
+
+// CallObserver is told about every call a connector makes. status is 0 when
+// no answer came back (timeout, refused connection).
+type CallObserver interface {
+	ObserveCall(system string, status int, elapsed time.Duration)
+	ObserveLimiterWait(system string, waited time.Duration)
+}
+
+// Transport is the http.RoundTripper every connector's client goes
+// through: it waits for the account's rate limiter before each call,
+// reports each call, and turns a 429 into a penalty shared by all replicas.
+type Transport struct {
+	Base     http.RoundTripper // nil means http.DefaultTransport
+	System   string            // "gorgias", "zendesk", ...
+	Key      string            // the rate-limit key: one per vendor account
+	Limiter  Limiter           // nil: no pacing
+	Observer CallObserver      // nil: no accounting
+	Now      func() time.Time  // nil: time.Now
+}
+
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	now := t.Now
+	if now == nil {
+		now = time.Now
+	}
+	ctx := req.Context()
+	if t.Limiter != nil {
+		start := now()
+		if err := t.Limiter.Wait(ctx, t.Key); err != nil {
+			return nil, err
+		}
+		if t.Observer != nil {
+			t.Observer.ObserveLimiterWait(t.System, now().Sub(start))
+		}
+	}
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	start := now()
+	resp, err := base.RoundTrip(req)
+	if t.Observer != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		t.Observer.ObserveCall(t.System, status, now().Sub(start))
+	}
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests && t.Limiter != nil {
+		// A penalty that cannot be recorded only costs us another 429.
+		_ = t.Limiter.Penalize(context.WithoutCancel(ctx), t.Key, RetryAfter(resp.Header, now(), time.Second))
+	}
+	return resp, err
+}
