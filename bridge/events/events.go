@@ -1,0 +1,274 @@
+// Package events is the intake of signed events from order platforms:
+// POST /v1/events. It verifies the sender's signature, validates the
+// envelope, hands the event's data to the feature that owns its kind, and
+// answers 202 only once every task the event gives rise to is enqueued in
+// Redis. An event id seen before answers 202 again and enqueues nothing.
+package events
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/config"
+)
+
+// Headers of a signed event.
+const (
+	HeaderMerchant  = "X-Bridge-Merchant"
+	HeaderTimestamp = "X-Bridge-Timestamp"
+	HeaderSignature = "X-Bridge-Signature"
+	// SignaturePrefix starts each signature in HeaderSignature; several
+	// comma-separated signatures are accepted while a secret rotates.
+	SignaturePrefix = "sha256="
+	// MaxBody is the largest event body accepted.
+	MaxBody = 1 << 20
+)
+
+// Event is the envelope every event shares. Data is decoded by its kind.
+type Event struct {
+	ID         string          `json:"id" validate:"required,max=128,printascii"`
+	Kind       string          `json:"kind" validate:"required,max=64"`
+	OccurredAt time.Time       `json:"occurred_at" validate:"required"`
+	Data       json.RawMessage `json:"data" validate:"required"`
+
+	// Merchant is the verified sender.
+	Merchant *config.Merchant `json:"-"`
+}
+
+// Planner turns one kind of event into the tasks that handle it. It must
+// validate everything before returning: an error means nothing is
+// enqueued. Validation errors are *httpapi.Error values naming the field.
+type Planner interface {
+	Plan(ctx context.Context, ev Event) ([]*asynq.Task, error)
+}
+
+// Enqueuer is the part of asynq.Client the intake uses.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Counter counts events by kind and outcome.
+type Counter interface {
+	Count(kind, outcome string)
+}
+
+// Options configure an Intake.
+type Options struct {
+	Config   *config.Config
+	Queue    Enqueuer
+	Redis    redis.UniversalClient
+	Counter  Counter
+	Now      func() time.Time
+	Planners map[string]Planner
+}
+
+// Intake receives signed events.
+type Intake struct {
+	opts Options
+}
+
+// New returns an intake for the given event kinds.
+func New(opts Options) *Intake {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Intake{opts: opts}
+}
+
+// Kinds lists the accepted event kinds.
+func (in *Intake) Kinds() []string {
+	out := make([]string, 0, len(in.opts.Planners))
+	for k := range in.opts.Planners {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Signed is what the sender put in the headers.
+type Signed struct {
+	Merchant  string
+	Timestamp string
+	Signature string
+}
+
+// Result says what became of an accepted event.
+type Result struct {
+	ID        string `json:"id"`
+	Status    string `json:"status"` // accepted or duplicate
+	Enqueued  int    `json:"enqueued"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// Stable error codes of the intake.
+const (
+	CodeUnknownMerchant  = "unknown_merchant"
+	CodeMissingSignature = "missing_signature"
+	CodeInvalidSignature = "invalid_signature"
+	CodeStaleTimestamp   = "stale_timestamp"
+	CodeUnknownKind      = "unknown_kind"
+	CodeEventIDReused    = "event_id_reused"
+	CodeQueueUnavailable = "queue_unavailable"
+)
+
+// Receive verifies, validates and enqueues one event.
+func (in *Intake) Receive(ctx context.Context, s Signed, body []byte) (Result, error) {
+	m, err := in.verify(s, body)
+	if err != nil {
+		return Result{}, err
+	}
+	var ev Event
+	if err := httpapi.DecodeJSON("", body, &ev); err != nil {
+		return Result{}, err
+	}
+	ev.Merchant = m
+	planner, ok := in.opts.Planners[ev.Kind]
+	if !ok {
+		in.count(ev.Kind, "unknown_kind")
+		return Result{}, httpapi.Errorf(http.StatusUnprocessableEntity, CodeUnknownKind, "kind", "kind %q is not one of the accepted kinds", ev.Kind)
+	}
+	digest, err := digestOf(ev)
+	if err != nil {
+		return Result{}, err
+	}
+	key := in.dedupeKey(m.ID, ev.ID)
+	seen, err := in.opts.Redis.Get(ctx, key).Result()
+	switch {
+	case err == nil && seen == digest:
+		in.count(ev.Kind, "duplicate")
+		return Result{ID: ev.ID, Status: "duplicate", Duplicate: true}, nil
+	case err == nil:
+		in.count(ev.Kind, "conflict")
+		return Result{}, httpapi.Errorf(http.StatusConflict, CodeEventIDReused, "id", "id %q was already used for an event with different content", ev.ID)
+	case !errors.Is(err, redis.Nil):
+		return Result{}, unavailable(err)
+	}
+	tasks, err := planner.Plan(ctx, ev)
+	if err != nil {
+		in.count(ev.Kind, "invalid")
+		return Result{}, err
+	}
+	enqueued := 0
+	for _, t := range tasks {
+		_, err := in.opts.Queue.EnqueueContext(ctx, t, asynq.Retention(in.opts.Config.Worker.TaskRetention), asynq.MaxRetry(in.opts.Config.Worker.MaxRetry))
+		switch {
+		case err == nil:
+			enqueued++
+		case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
+			// Enqueued by an earlier delivery of this event that did not get
+			// as far as recording it.
+		default:
+			return Result{}, unavailable(err)
+		}
+	}
+	// Recorded last: a crash before this line makes the sender retry, and
+	// the task ids above keep that retry from doing anything twice.
+	if err := in.opts.Redis.Set(ctx, key, digest, in.opts.Config.Events.DedupeTTL).Err(); err != nil {
+		return Result{}, unavailable(err)
+	}
+	in.count(ev.Kind, "accepted")
+	zerolog.Ctx(ctx).Info().Str("merchant", m.ID).Str("event_id", ev.ID).Str("kind", ev.Kind).Int("tasks", len(tasks)).Msg("event accepted")
+	return Result{ID: ev.ID, Status: "accepted", Enqueued: enqueued}, nil
+}
+
+// verify finds the merchant and checks the signature over timestamp and
+// body, in constant time, against each of the merchant's secrets.
+func (in *Intake) verify(s Signed, body []byte) (*config.Merchant, error) {
+	if s.Merchant == "" {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeUnknownMerchant, HeaderMerchant, "%s header is required", HeaderMerchant)
+	}
+	m, ok := in.opts.Config.Merchant(s.Merchant)
+	if !ok {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeUnknownMerchant, HeaderMerchant, "%s: unknown merchant", HeaderMerchant)
+	}
+	if s.Timestamp == "" || s.Signature == "" {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeMissingSignature, HeaderSignature, "%s and %s headers are required", HeaderTimestamp, HeaderSignature)
+	}
+	secs, err := strconv.ParseInt(s.Timestamp, 10, 64)
+	if err != nil {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeStaleTimestamp, HeaderTimestamp, "%s must be Unix seconds", HeaderTimestamp)
+	}
+	age := in.opts.Now().Sub(time.Unix(secs, 0))
+	if window := in.opts.Config.Events.ReplayWindow; age > window || age < -window {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeStaleTimestamp, HeaderTimestamp, "%s is outside the %s replay window", HeaderTimestamp, window)
+	}
+	for _, sig := range strings.Split(s.Signature, ",") {
+		got, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(sig), SignaturePrefix))
+		if err != nil || len(got) != sha256.Size {
+			continue
+		}
+		for _, secret := range m.EventSecrets {
+			if hmac.Equal(got, Sign(secret.Reveal(), s.Timestamp, body)) {
+				return m, nil
+			}
+		}
+	}
+	return nil, httpapi.Errorf(http.StatusUnauthorized, CodeInvalidSignature, HeaderSignature, "%s does not match the body", HeaderSignature)
+}
+
+// Sign computes the signature a sender puts in HeaderSignature (hex, after
+// SignaturePrefix): HMAC-SHA256 over the timestamp, a dot, and the body.
+func Sign(secret, timestamp string, body []byte) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(timestamp))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return mac.Sum(nil)
+}
+
+// SignatureHeader returns the HeaderSignature value for a body.
+func SignatureHeader(secret, timestamp string, body []byte) string {
+	return SignaturePrefix + hex.EncodeToString(Sign(secret, timestamp, body))
+}
+
+// digestOf fingerprints an event's content independently of key order and
+// whitespace, so that a sender re-serialising the same event is a duplicate
+// and not a conflict.
+func digestOf(ev Event) (string, error) {
+	var data any
+	if err := json.Unmarshal(ev.Data, &data); err != nil {
+		return "", httpapi.Errorf(http.StatusBadRequest, httpapi.CodeMalformedBody, "data", "data is not valid JSON")
+	}
+	canon, err := json.Marshal([]any{ev.Kind, ev.OccurredAt.UTC().Format(time.RFC3339Nano), data})
+	if err != nil {
+		return "", fmt.Errorf("events: digest: %w", err)
+	}
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func (in *Intake) dedupeKey(merchant, id string) string {
+	return in.opts.Config.Redis.KeyPrefix + "event:" + merchant + ":" + id
+}
+
+func (in *Intake) count(kind, outcome string) {
+	if in.opts.Counter == nil {
+		return
+	}
+	if _, ok := in.opts.Planners[kind]; !ok {
+		kind = "unknown" // never let senders mint label values
+	}
+	in.opts.Counter.Count(kind, outcome)
+}
+
+func unavailable(err error) error {
+	return &unavailableError{err: err}
+}
+
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return "events: queue unavailable: " + e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }

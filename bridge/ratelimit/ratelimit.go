@@ -1,0 +1,124 @@
+// Package ratelimit paces calls to external accounts with a GCRA limiter
+// kept in Redis, so that every replica of the bridge draws from the same
+// budget and the bridge stays under a vendor's limit instead of bouncing
+// off its 429s.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// Limit is a budget of Requests per Per, with bursts up to Burst.
+type Limit struct {
+	Requests int
+	Per      time.Duration
+	// Burst is how many calls may go at once after a quiet spell; zero
+	// means Requests (a leaky bucket as deep as the window's budget).
+	Burst int
+}
+
+// Limiter implements connectors.Limiter over Redis.
+type Limiter struct {
+	rdb    redis.UniversalClient
+	gcra   *redis_rate.Limiter
+	prefix string
+
+	mu     sync.RWMutex
+	limits map[string]redis_rate.Limit
+}
+
+// New returns a limiter whose keys start with prefix.
+func New(rdb redis.UniversalClient, prefix string) *Limiter {
+	return &Limiter{rdb: rdb, gcra: redis_rate.NewLimiter(rdb), prefix: prefix, limits: map[string]redis_rate.Limit{}}
+}
+
+// Set gives key its budget. A key without one is not paced.
+func (l *Limiter) Set(key string, lim Limit) {
+	if lim.Requests <= 0 || lim.Per <= 0 {
+		return
+	}
+	burst := lim.Burst
+	if burst <= 0 {
+		burst = lim.Requests
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.limits[key] = redis_rate.Limit{Rate: lim.Requests, Period: lim.Per, Burst: burst}
+}
+
+func (l *Limiter) limit(key string) (redis_rate.Limit, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	lim, ok := l.limits[key]
+	return lim, ok
+}
+
+func (l *Limiter) blockKey(key string) string { return l.prefix + "ratelimit:{" + key + "}:blocked" }
+
+// Wait blocks until a call to key is allowed, honouring any penalty a 429
+// left, or until ctx ends.
+func (l *Limiter) Wait(ctx context.Context, key string) error {
+	lim, paced := l.limit(key)
+	for {
+		blocked, err := l.rdb.PTTL(ctx, l.blockKey(key)).Result()
+		if err != nil {
+			return fmt.Errorf("ratelimit: %s: %w", key, err)
+		}
+		if blocked > 0 {
+			if err := sleep(ctx, blocked); err != nil {
+				return err
+			}
+			continue
+		}
+		if !paced {
+			return nil
+		}
+		res, err := l.gcra.Allow(ctx, l.prefix+"ratelimit:{"+key+"}", lim)
+		if err != nil {
+			return fmt.Errorf("ratelimit: %s: %w", key, err)
+		}
+		if res.Allowed > 0 {
+			return nil
+		}
+		if err := sleep(ctx, res.RetryAfter); err != nil {
+			return err
+		}
+	}
+}
+
+// Penalize stops every replica from calling key for d.
+func (l *Limiter) Penalize(ctx context.Context, key string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	// Keep the longest penalty: a shorter one must not shorten it.
+	cur, err := l.rdb.PTTL(ctx, l.blockKey(key)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	if cur >= d {
+		return nil
+	}
+	return l.rdb.Set(ctx, l.blockKey(key), 1, d).Err()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

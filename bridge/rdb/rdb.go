@@ -1,0 +1,131 @@
+// Package rdb opens the bridge's system of record: a real Redis (single
+// node, Cluster or Sentinel, through go-redis's universal client) or, when
+// none is configured, an embedded in-process Redis that keeps a fresh
+// machine working without any install.
+package rdb
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/config"
+)
+
+// Conn is an open connection to the system of record.
+type Conn struct {
+	Client redis.UniversalClient
+	// Embedded is the in-process server when no Redis is configured.
+	Embedded *miniredis.Miniredis
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Open connects to the configured Redis, or starts the embedded one.
+func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, error) {
+	c := &Conn{stop: make(chan struct{})}
+	if cfg.Embedded() {
+		m := miniredis.NewMiniRedis()
+		if err := m.Start(); err != nil {
+			return nil, fmt.Errorf("rdb: start embedded redis: %w", err)
+		}
+		log.Warn().Str("addr", m.Addr()).Msg("no Redis configured: using an embedded in-process Redis; its data is lost when the process stops, do not use it in production")
+		c.Embedded = m
+		c.Client = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		c.wg.Add(1)
+		go c.advanceClock(time.Second)
+	} else {
+		opts, err := universalOptions(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.Client = redis.NewUniversalClient(opts)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Client.Ping(pingCtx).Err(); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("rdb: ping: %w", err)
+	}
+	return c, nil
+}
+
+func universalOptions(cfg config.Redis) (*redis.UniversalOptions, error) {
+	if cfg.URL != "" {
+		o, err := redis.ParseURL(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("rdb: redis.url: %w", err)
+		}
+		u := &redis.UniversalOptions{
+			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
+			TLSConfig: o.TLSConfig, Protocol: o.Protocol,
+		}
+		if o.Network == "unix" {
+			// The universal client cannot express a socket; a plain client can.
+			return nil, fmt.Errorf("rdb: redis.url: unix sockets are not supported, use host:port")
+		}
+		if !cfg.Password.IsZero() {
+			u.Password = cfg.Password.Reveal()
+		}
+		return u, nil
+	}
+	u := &redis.UniversalOptions{
+		Addrs: cfg.Addrs, MasterName: cfg.MasterName,
+		Username: cfg.Username, Password: cfg.Password.Reveal(),
+	}
+	if cfg.TLS {
+		u.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return u, nil
+}
+
+// advanceClock moves the embedded server's TTL clock with wall time:
+// miniredis only expires keys when told that time has passed.
+func (c *Conn) advanceClock(every time.Duration) {
+	defer c.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case now := <-t.C:
+			c.Embedded.FastForward(now.Sub(last))
+			last = now
+		}
+	}
+}
+
+// Ping checks that Redis answers.
+func (c *Conn) Ping(ctx context.Context) error { return c.Client.Ping(ctx).Err() }
+
+// Close closes the client and stops the embedded server.
+func (c *Conn) Close() error {
+	select {
+	case <-c.stop:
+		return nil
+	default:
+		close(c.stop)
+	}
+	c.wg.Wait()
+	err := c.Client.Close()
+	if c.Embedded != nil {
+		c.Embedded.Close()
+	}
+	return err
+}
+
+// ConnOpt lets asynq components that only take an asynq.RedisConnOpt (the
+// asynqmon dashboard) share this connection.
+type ConnOpt struct{ Client redis.UniversalClient }
+
+// MakeRedisClient implements asynq.RedisConnOpt.
+func (o ConnOpt) MakeRedisClient() interface{} { return o.Client }

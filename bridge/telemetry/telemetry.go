@@ -1,0 +1,118 @@
+// Package telemetry holds the bridge's Prometheus metrics. One Metrics
+// value is built in main and handed to the parts that count: the HTTP
+// middleware, the Asynq middleware and the connectors' transport.
+package telemetry
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the set of collectors the bridge exports on /metrics.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	HTTPRequests *prometheus.CounterVec
+	HTTPLatency  *prometheus.HistogramVec
+
+	TasksProcessed *prometheus.CounterVec
+	TasksRetried   *prometheus.CounterVec
+	TasksFailed    *prometheus.CounterVec
+	TasksArchived  *prometheus.CounterVec
+
+	ExternalCalls   *prometheus.CounterVec
+	ExternalLatency *prometheus.HistogramVec
+	RateLimited     *prometheus.CounterVec
+	LimiterWait     *prometheus.HistogramVec
+
+	EventsReceived *prometheus.CounterVec
+}
+
+// New registers every collector on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_http_requests_total", Help: "HTTP requests served, by route and status.",
+		}, []string{"method", "route", "status"}),
+		HTTPLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bridge_http_request_duration_seconds", Help: "HTTP request latency, by route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route"}),
+		TasksProcessed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_tasks_processed_total", Help: "Asynq tasks that completed successfully, by type.",
+		}, []string{"type"}),
+		TasksRetried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_tasks_retried_total", Help: "Asynq task attempts that failed and will be retried, by type.",
+		}, []string{"type"}),
+		TasksFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_tasks_failed_total", Help: "Asynq task attempts that failed, by type.",
+		}, []string{"type"}),
+		TasksArchived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_tasks_archived_total", Help: "Asynq tasks whose retries ran out or that failed permanently: dead letters.",
+		}, []string{"type"}),
+		ExternalCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_external_calls_total", Help: "Calls to external APIs (helpdesks, marketplaces), by system and HTTP status (0: no answer).",
+		}, []string{"system", "status"}),
+		ExternalLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bridge_external_call_duration_seconds", Help: "Latency of calls to external APIs.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"system"}),
+		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_external_rate_limited_total", Help: "429 answers received from external APIs.",
+		}, []string{"system"}),
+		LimiterWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bridge_rate_limiter_wait_seconds", Help: "Time spent waiting for the shared rate limiter before a call.",
+			Buckets: []float64{0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60},
+		}, []string{"system"}),
+		EventsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_events_received_total", Help: "Signed events received, by kind and outcome.",
+		}, []string{"kind", "outcome"}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.HTTPRequests, m.HTTPLatency, m.TasksProcessed, m.TasksRetried, m.TasksFailed, m.TasksArchived,
+		m.ExternalCalls, m.ExternalLatency, m.RateLimited, m.LimiterWait, m.EventsReceived,
+	)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// ObserveCall implements connectors.CallObserver.
+func (m *Metrics) ObserveCall(system string, status int, elapsed time.Duration) {
+	m.ExternalCalls.WithLabelValues(system, strconv.Itoa(status)).Inc()
+	m.ExternalLatency.WithLabelValues(system).Observe(elapsed.Seconds())
+	if status == http.StatusTooManyRequests {
+		m.RateLimited.WithLabelValues(system).Inc()
+	}
+}
+
+// ObserveLimiterWait implements connectors.CallObserver.
+func (m *Metrics) ObserveLimiterWait(system string, waited time.Duration) {
+	m.LimiterWait.WithLabelValues(system).Observe(waited.Seconds())
+}
+
+// GinMiddleware counts requests by route template, never by raw path, so
+// that customer data in paths or queries cannot become a label.
+func (m *Metrics) GinMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		m.HTTPRequests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		m.HTTPLatency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+	}
+}
