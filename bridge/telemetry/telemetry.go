@@ -116,3 +116,20 @@ func (m *Metrics) GinMiddleware() gin.HandlerFunc {
 		m.HTTPLatency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
 	}
 }
+
+// TaskProcessed implements jobs.Observer.
+func (m *Metrics) TaskProcessed(taskType string) { m.TasksProcessed.WithLabelValues(taskType).Inc() }
+
+// TaskFailed implements jobs.Observer: a failed attempt is either retried
+// or, when retries ran out or the failure is permanent, archived.
+func (m *Metrics) TaskFailed(taskType string, willRetry bool) {
+	m.TasksFailed.WithLabelValues(taskType).Inc()
+	if willRetry {
+		m.TasksRetried.WithLabelValues(taskType).Inc()
+	} else {
+		m.TasksArchived.WithLabelValues(taskType).Inc()
+	}
+}
+
+// Count implements events.Counter.
+func (m *Metrics) Count(kind, outcome string) { m.EventsReceived.WithLabelValues(kind, outcome).Inc() }
