@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/alerts"
+	"github.com/helpdesk-bridge/bridge/bridge/deadletter"
+	"github.com/helpdesk-bridge/bridge/bridge/events"
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
+	"github.com/helpdesk-bridge/bridge/bridge/ratelimit"
+	"github.com/helpdesk-bridge/bridge/bridge/rdb"
+	"github.com/helpdesk-bridge/bridge/bridge/telemetry"
+	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
+	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
+)
+
+// Mode selects which halves of the service run.
+type Mode string
+
+const (
+	ModeServe  Mode = "serve"
+	ModeAPI    Mode = "api"
+	ModeWorker Mode = "worker"
+)
+
+func (m Mode) http() bool    { return m == ModeServe || m == ModeAPI }
+func (m Mode) workers() bool { return m == ModeServe || m == ModeWorker }
+
+// Overrides are the knobs tests and the demo turn; production leaves them
+// zero.
+type Overrides struct {
+	Now          func() time.Time
+	Listener     net.Listener  // instead of listening on cfg.Server.Listen
+	RetryBase    time.Duration // first retry delay without Retry-After
+	RetryMax     time.Duration
+	DelayedCheck time.Duration // how often due retries are moved back
+	Transport    http.RoundTripper
+}
+
+// App is the assembled service.
+type App struct {
+	cfg      *config.Config
+	mode     Mode
+	log      zerolog.Logger
+	conn     *rdb.Conn
+	client   *asynq.Client
+	engine   *gin.Engine
+	listener net.Listener
+	workers  *jobs.Server
+	sched    *jobs.Scheduler
+	monitor  *asynqmon.HTTPHandler
+}
+
+// queues and their priorities.
+var queues = map[string]int{alerts.Queue: 6, "default": 2}
+
+// Build wires the service. Nothing runs until Run.
+func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logger, o Overrides) (*App, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	conn, err := rdb.Open(ctx, cfg.Redis, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, mode: mode, log: log, conn: conn}
+	metrics := telemetry.New()
+	limiter := ratelimit.New(conn.Client, cfg.Redis.KeyPrefix)
+	a.client = asynq.NewClientFromRedisClient(conn.Client)
+	inspector := asynq.NewInspectorFromRedisClient(conn.Client)
+	dead := deadletter.New(conn.Client, inspector, a.client, cfg.Redis.KeyPrefix, cfg.Worker.TaskRetention)
+
+	helpdesks := map[string]alerts.Helpdesk{}
+	for _, m := range cfg.Merchants {
+		for _, h := range m.Helpdesks {
+			hd, err := newHelpdesk(h, limiter, metrics, o)
+			if err != nil {
+				_ = conn.Close()
+				return nil, fmt.Errorf("merchant %s helpdesk %s: %w", m.ID, h.ID, err)
+			}
+			helpdesks[h.ID] = hd
+		}
+	}
+	svc := alerts.NewService(cfg, helpdesks, conn.Client, o.Now)
+
+	// The HTTP side. A worker serves only the operational routes.
+	a.engine = httpapi.NewEngine(log, metrics.GinMiddleware())
+	httpapi.Health(a.engine, conn)
+	a.engine.GET("/metrics", gin.WrapH(metrics.Handler()))
+	if mode.http() {
+		intake := events.New(events.Options{
+			Config: cfg, Queue: a.client, Redis: conn.Client, Counter: metrics, Now: o.Now,
+			Planners: alerts.Planners(),
+		})
+		intake.Register(a.engine)
+		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
+			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
+			dead.Register(admin)
+			a.monitor = asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: rdb.ConnOpt{Client: conn.Client}})
+			admin.Any("/monitoring", gin.WrapH(a.monitor))
+			admin.Any("/monitoring/*path", gin.WrapH(a.monitor))
+		} else {
+			log.Warn().Msg("server.admin.password is not set: /monitoring and the dead-letter API are not served")
+		}
+	}
+
+	if mode.workers() {
+		a.workers = jobs.NewServer(jobs.Options{
+			Redis: conn.Client, Concurrency: cfg.Worker.Concurrency, Queues: queues,
+			ShutdownTimeout: cfg.Server.ShutdownTimeout, RetryBase: o.RetryBase, RetryMax: o.RetryMax,
+			DelayedCheck: o.DelayedCheck, Logger: log, Observer: metrics, DeadLetters: dead, Now: o.Now,
+		})
+		h := alerts.NewHandlers(svc)
+		a.workers.Handle(alerts.TypeRaise, asynq.HandlerFunc(h.Raise))
+		a.workers.Handle(alerts.TypeResolve, asynq.HandlerFunc(h.Resolve))
+		a.workers.Handle(deadletter.SweepTaskType, dead)
+		a.sched = jobs.NewScheduler(a.client, log, o.Now, jobs.Periodic{
+			Name: deadletter.SweepTaskType, Every: 5 * time.Minute,
+			Task: func() *asynq.Task { return asynq.NewTask(deadletter.SweepTaskType, nil, asynq.Queue("default")) },
+		})
+	}
+
+	a.listener = o.Listener
+	if a.listener == nil {
+		a.listener, err = net.Listen("tcp", cfg.Server.Listen)
+		if err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
+		}
+	}
+	return a, nil
+}
+
+// newHelpdesk builds the connector of one helpdesk account, with its
+// calls paced by the shared limiter and counted.
+func newHelpdesk(h config.Helpdesk, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (alerts.Helpdesk, error) {
+	limiter.Set(h.ID, ratelimit.Limit{Requests: h.RateLimit.Requests, Per: h.RateLimit.Per})
+	client := &http.Client{
+		Timeout:   h.Timeout,
+		Transport: &connectors.Transport{Base: o.Transport, System: h.Kind, Key: h.ID, Limiter: limiter, Observer: metrics, Now: o.Now},
+	}
+	switch h.Kind {
+	case config.KindGorgias:
+		return gorgias.New(gorgias.Options{BaseURL: h.BaseURL, Email: h.Email, APIKey: h.APIKey.Reveal(), HTTPClient: client, Now: o.Now})
+	case config.KindZendesk:
+		return zendesk.New(zendesk.Options{BaseURL: h.BaseURL, Email: h.Email, APIToken: h.APIKey.Reveal(), HTTPClient: client, Now: o.Now})
+	default:
+		return nil, fmt.Errorf("unknown helpdesk kind %q", h.Kind)
+	}
+}
+
+// Addr is where the HTTP server listens.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Handler is the HTTP handler, for in-process tests.
+func (a *App) Handler() http.Handler { return a.engine }
+
+// Run serves until ctx ends, then shuts down gracefully: the HTTP server
+// stops taking requests and finishes the ones in flight, and the workers
+// finish their running tasks (unfinished ones go back to their queue).
+func (a *App) Run(ctx context.Context) error {
+	defer a.conn.Close()
+	srv := &http.Server{Handler: a.engine, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	errc := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	var wg sync.WaitGroup
+	schedCtx, stopSched := context.WithCancel(ctx)
+	defer stopSched()
+	if a.workers != nil {
+		if err := a.workers.Start(); err != nil {
+			return fmt.Errorf("workers: %w", err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); a.sched.Run(schedCtx) }()
+	}
+	a.log.Info().Str("mode", string(a.mode)).Str("addr", a.Addr()).Bool("embedded_redis", a.conn.Embedded != nil).Msg("bridge started")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.log.Info().Msg("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		a.log.Warn().Err(err).Msg("http shutdown")
+	}
+	stopSched()
+	wg.Wait()
+	if a.workers != nil {
+		a.workers.Shutdown()
+	}
+	_ = a.client.Close()
+	a.log.Info().Msg("stopped")
+	return runErr
+}

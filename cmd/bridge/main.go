@@ -1,0 +1,124 @@
+// Command bridge is the helpdesk integration bridge: one binary that serves
+// the HTTP API, runs the Asynq workers and scheduler, checks configuration
+// files, and runs a self-contained demo. It is the only composition root:
+// it loads the configuration, builds the logger, the Redis connection, the
+// connectors and the features, then the router and the workers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/config"
+)
+
+const usage = `usage: bridge <command> [flags]
+
+commands:
+  serve         HTTP API, Asynq workers and scheduler in one process (default)
+  api           the HTTP API only
+  worker        the Asynq workers and scheduler only (with /healthz, /readyz, /metrics)
+  demo          run on an embedded Redis with fake helpdesks and seeded configuration
+  config check  validate a configuration file and print every problem
+
+flags of serve, api and worker:
+  -config FILE  configuration file (default: $BRIDGE_CONFIG, else bridge.yaml)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "serve", "api", "worker":
+		return runService(ctx, Mode(cmd), args, stderr)
+	case "demo":
+		return runDemo(ctx, args, stdout, stderr)
+	case "config":
+		if len(args) == 0 || args[0] != "check" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		return runConfigCheck(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "bridge: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func runService(ctx context.Context, mode Mode, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet(string(mode), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", envOr("BRIDGE_CONFIG", "bridge.yaml"), "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := newLogger(os.Stdout)
+	cfg, err := config.Load(*path, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "bridge: configuration %s:\n%v\n", *path, err)
+		return 1
+	}
+	app, err := Build(ctx, cfg, mode, log, Overrides{})
+	if err != nil {
+		log.Error().Err(err).Msg("start-up failed")
+		return 1
+	}
+	if err := app.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error().Err(err).Msg("stopped with an error")
+		return 1
+	}
+	return 0
+}
+
+func runConfigCheck(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: bridge config check FILE")
+		return 2
+	}
+	problems := config.Check(args[0], os.LookupEnv)
+	if len(problems) == 0 {
+		fmt.Fprintf(stdout, "%s: ok\n", args[0])
+		return 0
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stdout, "%s: %s\n", p.Field, p.Message)
+	}
+	fmt.Fprintf(stdout, "%d problem(s) in %s\n", len(problems), args[0])
+	return 1
+}
+
+// newLogger builds the one root logger: JSON lines, level from
+// BRIDGE_LOG_LEVEL (info by default).
+func newLogger(w io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(os.Getenv("BRIDGE_LOG_LEVEL"))
+	if err != nil || os.Getenv("BRIDGE_LOG_LEVEL") == "" {
+		level = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Str("service", "bridge").Logger()
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
