@@ -11,9 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -28,6 +30,7 @@ commands:
   worker        the Asynq workers and scheduler only (with /healthz, /readyz, /metrics)
   demo          run on an embedded Redis with fake helpdesks and seeded configuration
   config check  validate a configuration file and print every problem
+  healthcheck   exit 0 when /healthz answers (for container health checks)
 
 flags of serve, api and worker:
   -config FILE  configuration file (default: $BRIDGE_CONFIG, else bridge.yaml)
@@ -55,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return runConfigCheck(args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -121,4 +126,28 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// runHealthcheck lets a container image without curl check the service:
+// it GETs $BRIDGE_HEALTHCHECK_URL (http://127.0.0.1:8080/healthz).
+func runHealthcheck(ctx context.Context, stderr io.Writer) int {
+	url := envOr("BRIDGE_HEALTHCHECK_URL", "http://127.0.0.1:8080/healthz")
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return 1
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "healthcheck: status", resp.StatusCode)
+		return 1
+	}
+	return 0
 }
