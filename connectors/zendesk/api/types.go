@@ -1,0 +1,217 @@
+// Package api holds the Zendesk Support (Ticketing) API wire types the
+// bridge's Zendesk connector and its fake exchange: the {"ticket": {...}}
+// envelopes, comments, users, list pages and the error body.
+//
+// Field names follow developer.zendesk.com (Tickets, Ticket Comments, Tags,
+// Side-loading) and the official tickets OpenAPI split kept beside the
+// reference notes. Only the fields the bridge reads or writes are declared;
+// decoding ignores the rest.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// Ticket statuses, as Zendesk spells them.
+const (
+	StatusNew     = "new"
+	StatusOpen    = "open"
+	StatusPending = "pending"
+	StatusHold    = "hold"
+	StatusSolved  = "solved"
+	StatusClosed  = "closed"
+	// StatusDeleted is how exports show a deleted ticket; it is never
+	// accepted in a request.
+	StatusDeleted = "deleted"
+)
+
+// Statuses are the values a request may set.
+var Statuses = []string{StatusNew, StatusOpen, StatusPending, StatusHold, StatusSolved, StatusClosed}
+
+// Error names Zendesk puts in the "error" member of an error body.
+const (
+	ErrRecordInvalid     = "RecordInvalid"
+	ErrRecordNotFound    = "RecordNotFound"
+	ErrInvalidEndpoint   = "InvalidEndpoint"
+	ErrCouldNotAuth      = "Couldn't authenticate you"
+	ErrIdempotentRequest = "IdempotentRequestError"
+)
+
+// Header names of the idempotency protocol on ticket creation.
+const (
+	HeaderIdempotencyKey    = "Idempotency-Key"
+	HeaderIdempotencyLookup = "X-Idempotency-Lookup"
+	LookupHit               = "hit"
+	LookupMiss              = "miss"
+)
+
+// TicketRequest is the body of Create Ticket and Update Ticket.
+type TicketRequest struct {
+	Ticket TicketWrite `json:"ticket"`
+}
+
+// TicketWrite holds the writable ticket fields. Empty fields are left out,
+// so that an update touches only what it names.
+type TicketWrite struct {
+	Subject     string      `json:"subject,omitempty"`
+	Comment     *NewComment `json:"comment,omitempty"`
+	Requester   *Requester  `json:"requester,omitempty"`
+	RequesterID int64       `json:"requester_id,omitempty"`
+	// Tags is a pointer so that an update can send an empty list, which
+	// clears the tags; nil leaves them alone.
+	Tags       *[]string `json:"tags,omitempty"`
+	ExternalID string    `json:"external_id,omitempty"`
+	Status     string    `json:"status,omitempty"`
+}
+
+// NewComment is a comment as a create or update request carries it.
+type NewComment struct {
+	Body     string `json:"body,omitempty"`
+	HTMLBody string `json:"html_body,omitempty"`
+	// Public is a pointer because Zendesk carries the previous comment's
+	// value over when it is absent: the bridge always sends it.
+	Public   *bool `json:"public,omitempty"`
+	AuthorID int64 `json:"author_id,omitempty"`
+}
+
+// Requester is the inline requester of Create Ticket: Zendesk finds the
+// user by email or creates an end user.
+type Requester struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email"`
+}
+
+// Ticket is a ticket as Zendesk returns it.
+type Ticket struct {
+	ID          int64     `json:"id"`
+	URL         string    `json:"url,omitempty"`
+	ExternalID  string    `json:"external_id,omitempty"`
+	Subject     string    `json:"subject"`
+	Description string    `json:"description,omitempty"`
+	Status      string    `json:"status"`
+	RequesterID int64     `json:"requester_id"`
+	SubmitterID int64     `json:"submitter_id,omitempty"`
+	Tags        []string  `json:"tags"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	// Comments is not part of Zendesk's ticket JSON (List Comments returns
+	// them); only the fake fills it, for tests and its demo endpoint.
+	Comments []Comment `json:"comments,omitempty"`
+}
+
+// Comment is a stored comment, as List Comments returns it.
+type Comment struct {
+	ID        int64     `json:"id"`
+	Type      string    `json:"type"`
+	AuthorID  int64     `json:"author_id"`
+	Body      string    `json:"body"`
+	HTMLBody  string    `json:"html_body"`
+	PlainBody string    `json:"plain_body"`
+	Public    bool      `json:"public"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// User is a user as Show User and the users side-load return it.
+type User struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	// Role is end-user, agent or admin.
+	Role string `json:"role"`
+}
+
+// TicketResponse is the body of Show, Create and Update Ticket. Users is
+// filled when the request asked for ?include=users.
+type TicketResponse struct {
+	Ticket Ticket `json:"ticket"`
+	Users  []User `json:"users,omitempty"`
+}
+
+// TicketList is a page of List Tickets (offset pagination).
+type TicketList struct {
+	Tickets      []Ticket `json:"tickets"`
+	Users        []User   `json:"users,omitempty"`
+	NextPage     *string  `json:"next_page"`
+	PreviousPage *string  `json:"previous_page"`
+	Count        int      `json:"count"`
+}
+
+// CommentList is a page of List Comments.
+type CommentList struct {
+	Comments     []Comment `json:"comments"`
+	NextPage     *string   `json:"next_page"`
+	PreviousPage *string   `json:"previous_page"`
+	Count        int       `json:"count"`
+}
+
+// UserResponse is the body of Show User.
+type UserResponse struct {
+	User User `json:"user"`
+}
+
+// Tags is the body of the Tags endpoints, both ways.
+type Tags struct {
+	Tags []string `json:"tags"`
+}
+
+// ErrorBody is Zendesk's error answer, for example
+//
+//	{"error":"RecordInvalid","description":"Record validation errors",
+//	 "details":{"status":[{"description":"Status: closed prevents ticket update","error":"InvalidValue"}]}}
+//
+// Details maps a field name (or "base" for the whole record) to its
+// problems. Their descriptions may echo the values sent, customer data
+// included.
+type ErrorBody struct {
+	Error       ErrorName                `json:"error"`
+	Description string                   `json:"description,omitempty"`
+	Details     map[string][]ErrorDetail `json:"details,omitempty"`
+}
+
+// ErrorDetail is one problem with one field.
+type ErrorDetail struct {
+	Description string `json:"description"`
+	Error       string `json:"error,omitempty"`
+}
+
+// ErrorName is the "error" member. Most endpoints send a string; some
+// (403 answers among them) send an object with a title and a message, so
+// both forms decode.
+type ErrorName struct {
+	Name    string
+	Message string
+}
+
+// MarshalJSON writes the string form unless there is a message.
+func (e ErrorName) MarshalJSON() ([]byte, error) {
+	if e.Message == "" {
+		return json.Marshal(e.Name)
+	}
+	return json.Marshal(struct {
+		Title   string `json:"title"`
+		Message string `json:"message"`
+	}{e.Name, e.Message})
+}
+
+// UnmarshalJSON reads either form.
+func (e *ErrorName) UnmarshalJSON(b []byte) error {
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+		var o struct {
+			Title   string `json:"title"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(b, &o); err != nil {
+			return err
+		}
+		e.Name, e.Message = o.Title, o.Message
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	e.Name, e.Message = s, ""
+	return nil
+}

@@ -1,0 +1,67 @@
+// Package zendeskfake is a faithful in-memory fake of one Zendesk Support
+// account (one subdomain), for the connector's tests and for the
+// `bridge demo` command. It serves the part of the Ticketing API the bridge
+// uses and enforces the rules a real account enforces, so that a connector
+// that passes against it does not meet them for the first time in
+// production.
+//
+// What it relies on (developer.zendesk.com unless said otherwise):
+//   - Auth: Basic auth as {email}/token:{api_token}; a refusal is 401
+//     {"error":"Couldn't authenticate you"}.
+//   - Requests: JSON only; Content-Type: application/json on bodies; 201
+//     with a Location header on create, 200 on show and update, 204 on
+//     delete; paths work with and without the ".json" suffix.
+//   - Errors: {"error","description","details"} with details keyed by field
+//     ("base" for the whole record); 422 RecordInvalid for validation,
+//     404 RecordNotFound for an unknown record, 404 InvalidEndpoint for an
+//     unknown route.
+//   - Tickets: POST /api/v2/tickets with {"ticket":{...}} and an inline
+//     requester (found by email, or created) or a requester_id, not both;
+//     the first comment becomes the description, and a create without a
+//     comment body is refused ("Description: cannot be blank").
+//     GET /api/v2/tickets?external_id= lists every match: external ids are
+//     not unique. Deleted tickets are neither listed nor shown.
+//   - Comments are added with PUT /api/v2/tickets/{id} {"ticket":{"comment":
+//     {...}}}; public=false is an internal note; when public is absent the
+//     value set at creation carries over; author_id sets the author; a
+//     ticket holds at most 5000 comments, then 422. A closed ticket cannot
+//     be updated (422 "Status: closed prevents ticket update").
+//   - Status is one of new, open, pending, hold, solved, closed.
+//   - Tags: GET lists, POST sets (replaces), PUT adds, DELETE removes
+//     (/api/v2/tickets/{id}/tags; the official OpenAPI names POST
+//     SetTagsTicket); they refuse closed tickets.
+//   - Side-loading: ?include=users adds the requesters as "users".
+//   - Rate limits: X-Rate-Limit and X-Rate-Limit-Remaining on responses,
+//     429 with Retry-After in seconds when over. Per minute per account:
+//     Team 200, Growth and Professional 400, Enterprise 700, High Volume
+//     2500; Update Ticket on its own 100 per minute per account.
+//   - Idempotency-Key on ticket creation answers x-idempotency-lookup:
+//     miss on first use and hit on a replay, which returns the first
+//     answer and creates nothing; the same key with other parameters is a
+//     400 IdempotentRequestError "Request parameters don't match the given
+//     idempotency key" (error name and status as the official
+//     zendesk-java-client handles them; the 2-hour key lifetime comes from
+//     secondary summaries of the docs).
+//
+// UNVERIFIED, and the stricter choice made here:
+//   - The rate-limit algorithm: a sliding 60-second window. Retry-After is
+//     the whole seconds until the oldest counted request leaves it.
+//   - Whether failed attempts count against the limit: refused requests
+//     (401, 429) do not count, everything admitted does.
+//   - How an idempotency key compares bodies: byte for byte. Whether error
+//     answers are kept under a key: they are (a 422 replays as a 422).
+//   - The order of List Tickets: newest first, so that a client taking
+//     the first match instead of the oldest is caught.
+//   - A deleted ticket: Show Ticket answers 404, and Tickets() reports it
+//     with status "deleted" as the incremental export does.
+//   - Set Tags with an empty or missing list is refused (400); clear tags
+//     with Update Ticket instead.
+//   - The request size limit (1 MiB by default, then 413) and a comment
+//     without a body on update (422).
+//   - The wording of the answers the fake makes up: the 400s for a
+//     malformed body, a missing envelope or another Content-Type; the 429
+//     body; the descriptions of the 5000-comment, requester-and-
+//     requester_id and external_id-length refusals.
+//   - Whether html_body or body wins when both are sent: both are stored as
+//     sent; plain_body is the body, or the HTML with its tags stripped.
+package zendeskfake
