@@ -12,7 +12,7 @@ type Config struct {
 	Redis     Redis      `yaml:"redis"`
 	Worker    Worker     `yaml:"worker"`
 	Events    Events     `yaml:"events"`
-	Merchants []Merchant `yaml:"merchants" validate:"dive"`
+	Merchants []Merchant `yaml:"merchants" validate:"required,min=1,dive"`
 }
 
 // Server is the HTTP side.
@@ -23,7 +23,7 @@ type Server struct {
 	// Without a password those routes are not served.
 	Admin Admin `yaml:"admin"`
 	// ShutdownTimeout bounds the graceful shutdown of HTTP and workers.
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"gte=0"`
 }
 
 // Admin holds the operator's credentials.
@@ -35,10 +35,11 @@ type Admin struct {
 // Redis selects the system of record. With no URL and no Addrs, the bridge
 // runs on an embedded, non-durable in-process Redis.
 type Redis struct {
-	// URL is redis://, rediss:// or unix:// for a single node.
+	// URL is redis://, rediss:// or unix:// for a single node. Load moves a
+	// password found in it to Password, so that the URL is safe to print.
 	URL string `yaml:"url"`
 	// Addrs lists Redis Cluster nodes, or Sentinel nodes with MasterName.
-	Addrs      []string `yaml:"addrs"`
+	Addrs      []string `yaml:"addrs" validate:"dive,hostname_port"`
 	MasterName string   `yaml:"master_name"`
 	Username   string   `yaml:"username"`
 	Password   Secret   `yaml:"password"`
@@ -58,15 +59,15 @@ type Worker struct {
 	MaxRetry int `yaml:"max_retry" validate:"gte=0,lte=100"`
 	// TaskRetention keeps completed tasks this long so that a redelivered
 	// event cannot enqueue them again.
-	TaskRetention time.Duration `yaml:"task_retention"`
+	TaskRetention time.Duration `yaml:"task_retention" validate:"gte=0"`
 }
 
 // Events tunes the intake of signed events.
 type Events struct {
 	// ReplayWindow is how far a signed timestamp may be from now.
-	ReplayWindow time.Duration `yaml:"replay_window"`
+	ReplayWindow time.Duration `yaml:"replay_window" validate:"gte=0"`
 	// DedupeTTL is how long an event id is remembered.
-	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
+	DedupeTTL time.Duration `yaml:"dedupe_ttl" validate:"gte=0"`
 }
 
 // Merchant is one customer of the bridge: its stores, its helpdesk
@@ -129,13 +130,13 @@ type Helpdesk struct {
 	// RateLimit paces calls to this account across all replicas.
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Timeout bounds one HTTP call to the helpdesk.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" validate:"gte=0"`
 }
 
 // RateLimit is a request budget: Requests per Per.
 type RateLimit struct {
 	Requests int           `yaml:"requests" validate:"gte=0"`
-	Per      time.Duration `yaml:"per"`
+	Per      time.Duration `yaml:"per" validate:"gte=0"`
 }
 
 // AlertEnabled tells whether this account takes alerts of kind.

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"slices"
+	"time"
+)
+
+// defaultRateLimits is each helpdesk kind's budget for one account.
+var defaultRateLimits = map[string]RateLimit{
+	// Gorgias allows an API key 40 requests per 20 seconds.
+	KindGorgias: {Requests: 40, Per: 20 * time.Second},
+	// Zendesk's Team plan allows 200 requests a minute. How its limiter
+	// counts (fixed or sliding window, bursts) is not documented, so we
+	// keep 10% headroom rather than meet the limit exactly.
+	KindZendesk: {Requests: 180, Per: time.Minute},
+}
+
+// ApplyDefaults fills every setting left at its zero value. Load and Parse
+// call it; it serves a Config built in code.
+//
+//	server.listen                    :8080
+//	server.shutdown_timeout          30s
+//	server.admin.username            admin
+//	worker.concurrency               10
+//	worker.max_retry                 25
+//	worker.task_retention            24h
+//	events.replay_window             5m
+//	events.dedupe_ttl                168h
+//	merchants[].bad_rating_threshold 2
+//	helpdesks[].language             en
+//	helpdesks[].timeout              10s
+//	helpdesks[].alerts               every kind
+//	helpdesks[].rate_limit           gorgias 40 per 20s, zendesk 180 per 1m
+func (c *Config) ApplyDefaults() {
+	orDefault(&c.Server.Listen, ":8080")
+	orDefault(&c.Server.ShutdownTimeout, 30*time.Second)
+	orDefault(&c.Server.Admin.Username, "admin")
+	orDefault(&c.Worker.Concurrency, 10)
+	orDefault(&c.Worker.MaxRetry, 25)
+	orDefault(&c.Worker.TaskRetention, 24*time.Hour)
+	orDefault(&c.Events.ReplayWindow, 5*time.Minute)
+	orDefault(&c.Events.DedupeTTL, 7*24*time.Hour)
+	for i := range c.Merchants {
+		m := &c.Merchants[i]
+		orDefault(&m.BadRatingThreshold, 2)
+		for j := range m.Helpdesks {
+			h := &m.Helpdesks[j]
+			orDefault(&h.Language, "en")
+			orDefault(&h.Timeout, 10*time.Second)
+			if len(h.Alerts) == 0 {
+				// Spelled out so that the effective setting shows.
+				h.Alerts = slices.Clone(AllAlertKinds)
+			}
+			if h.RateLimit == (RateLimit{}) {
+				h.RateLimit = defaultRateLimits[h.Kind]
+			}
+		}
+	}
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

@@ -1,0 +1,215 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// Problem is one thing wrong with the configuration.
+type Problem struct {
+	// Field is the YAML path, such as merchants[0].stores[1].id; empty for
+	// a problem with the whole file.
+	Field string
+	// Line is the line in the file, 0 when unknown or not in the file.
+	Line    int
+	Message string
+}
+
+func (p Problem) String() string {
+	s := p.Message
+	if p.Field != "" {
+		s = p.Field + ": " + s
+	}
+	if p.Line > 0 {
+		s += fmt.Sprintf(" (line %d)", p.Line)
+	}
+	return s
+}
+
+// Problems is every problem found, so that one run shows them all.
+type Problems []Problem
+
+// Error lists the problems one per line.
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Validate checks a configuration, with its defaults applied, and returns
+// Problems, or nil. Load and Parse call it; it serves a Config built in
+// code.
+func (c *Config) Validate() error {
+	if ps := c.problems(); len(ps) > 0 {
+		return ps
+	}
+	return nil
+}
+
+func (c *Config) problems() Problems {
+	var ps Problems
+	if err := validatorInstance().Struct(c); err != nil {
+		var fes validator.ValidationErrors
+		if !errors.As(err, &fes) {
+			return Problems{{Message: err.Error()}}
+		}
+		for _, fe := range fes {
+			// The namespace starts with the Go type's name: "Config.".
+			_, field, _ := strings.Cut(fe.Namespace(), ".")
+			ps = append(ps, Problem{Field: field, Message: message(fe)})
+		}
+	}
+	ps = append(ps, c.Redis.problems()...)
+	ps = append(ps, c.merchantProblems()...)
+	return ps
+}
+
+var validatorInstance = sync.OnceValue(func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	// Problems name fields as the file does.
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	// A Secret is validated as its value; messages never show values.
+	v.RegisterCustomTypeFunc(func(f reflect.Value) any { return f.Interface().(Secret).value }, Secret{})
+	if err := v.RegisterValidation("slug", func(fl validator.FieldLevel) bool {
+		return slug.MatchString(fl.Field().String())
+	}); err != nil {
+		panic(err)
+	}
+	return v
+})
+
+// slug ids go into Redis keys, tags and URLs as they are.
+var slug = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$`)
+
+// message says in words what a failed tag asks for. It never shows the
+// value, which may be a secret.
+func message(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "min", "gte":
+		if fe.Type() == durationType && (fe.Param() == "0" || fe.Param() == "0s") {
+			return "must not be negative"
+		}
+		return bound(fe, "at least")
+	case "max", "lte":
+		return bound(fe, "at most")
+	case "oneof":
+		return "must be one of: " + strings.Join(strings.Fields(fe.Param()), ", ")
+	case "url":
+		return "must be an absolute URL such as https://example.com"
+	case "email":
+		return "must be an email address"
+	case "slug":
+		return "must be lowercase letters, digits and dashes, not starting or ending with a dash"
+	case "hostname_port":
+		return "must be host:port"
+	default:
+		return fmt.Sprintf("fails the %q check", fe.Tag())
+	}
+}
+
+func bound(fe validator.FieldError, which string) string {
+	switch fe.Kind() {
+	case reflect.Slice, reflect.Map, reflect.Array:
+		unit := "items"
+		if fe.Param() == "1" {
+			unit = "item"
+		}
+		return fmt.Sprintf("must have %s %s %s", which, fe.Param(), unit)
+	case reflect.String:
+		unit := "characters"
+		if fe.Param() == "1" {
+			unit = "character"
+		}
+		return fmt.Sprintf("must be %s %s %s long", which, fe.Param(), unit)
+	default:
+		return fmt.Sprintf("must be %s %s", which, fe.Param())
+	}
+}
+
+func (r Redis) problems() Problems {
+	var ps Problems
+	if r.URL != "" && len(r.Addrs) > 0 {
+		ps = append(ps, Problem{Field: "redis.url", Message: "give either url, for one node, or addrs, for Cluster or Sentinel, not both"})
+	}
+	if r.MasterName != "" && len(r.Addrs) == 0 {
+		ps = append(ps, Problem{Field: "redis.master_name", Message: "needs redis.addrs, the Sentinel nodes"})
+	}
+	if r.URL != "" {
+		// The URL is not quoted: it may be a platform's, with credentials.
+		u, err := url.Parse(r.URL)
+		switch {
+		case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix"):
+			ps = append(ps, Problem{Field: "redis.url", Message: "must be a redis://, rediss:// or unix:// URL"})
+		case u.Scheme == "unix" && u.Path == "":
+			ps = append(ps, Problem{Field: "redis.url", Message: "must name the socket, as in unix:///run/redis.sock"})
+		}
+	}
+	return ps
+}
+
+func (c *Config) merchantProblems() Problems {
+	var ps Problems
+	// Each maps an id to the path of its first use.
+	merchants := map[string]string{}
+	stores := map[string]string{}
+	helpdesks := map[string]string{}
+	unique := func(seen map[string]string, id, path, what, why string) {
+		if id == "" {
+			return // "is required" says it
+		}
+		if first, dup := seen[id]; dup {
+			ps = append(ps, Problem{Field: path, Message: fmt.Sprintf("duplicate %s id %q, first used at %s%s", what, id, first, why)})
+			return
+		}
+		seen[id] = path
+	}
+
+	for i, m := range c.Merchants {
+		mp := fmt.Sprintf("merchants[%d]", i)
+		unique(merchants, m.ID, mp+".id", "merchant", "")
+		own := map[string]bool{}
+		for j, s := range m.Stores {
+			sp := fmt.Sprintf("%s.stores[%d]", mp, j)
+			unique(stores, s.ID, sp+".id", "store", ": events name a store, so store ids are unique across merchants")
+			own[s.ID] = true
+			if s.OrderURL != "" && !strings.Contains(s.OrderURL, "{order_id}") {
+				ps = append(ps, Problem{Field: sp + ".order_url", Message: "must contain {order_id}, replaced by the order's id"})
+			}
+		}
+		for j, h := range m.Helpdesks {
+			hp := fmt.Sprintf("%s.helpdesks[%d]", mp, j)
+			unique(helpdesks, h.ID, hp+".id", "helpdesk", ": the shared rate limiter is keyed by helpdesk id, so helpdesk ids are unique across merchants")
+			for k, s := range h.Stores {
+				// A store without an id is reported already; which one
+				// this names cannot be told.
+				if !own[s] && !own[""] {
+					ps = append(ps, Problem{Field: fmt.Sprintf("%s.stores[%d]", hp, k), Message: fmt.Sprintf("%q is not a store of merchant %q", s, m.ID)})
+				}
+			}
+			// Negative values are reported by their tags.
+			if rl := h.RateLimit; rl.Requests > 0 && rl.Per == 0 {
+				ps = append(ps, Problem{Field: hp + ".rate_limit.per", Message: "must be more than 0 when requests is set"})
+			} else if rl.Requests == 0 && rl.Per > 0 {
+				ps = append(ps, Problem{Field: hp + ".rate_limit.requests", Message: "must be more than 0 when per is set"})
+			}
+		}
+	}
+	return ps
+}
