@@ -1,0 +1,434 @@
+// Package zendesk is the bridge's connector to Zendesk Support: a
+// connectors.Helpdesk over the Ticketing API (/api/v2), authenticated with
+// an agent's API token.
+//
+// Ticket creation is idempotent twice over. The connector first lists the
+// tickets carrying the external id (external ids are not unique in
+// Zendesk, so it takes the oldest live one), and only then creates, with an
+// Idempotency-Key derived from the external id so that a retry after a
+// lost answer replays the first creation instead of making a second ticket.
+//
+// Zendesk has no per-comment external id, back-dating or attachment by URL
+// on ticket update, so Message.ExternalID and SentAt are not sent, and
+// attachments are listed as links under the message. NewTicket.Language is
+// not sent either: Zendesk takes a numeric locale_id per user, not a
+// language code.
+package zendesk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
+)
+
+// Options configures a Client.
+type Options struct {
+	// BaseURL is the account's address, https://{subdomain}.zendesk.com,
+	// possibly with a path prefix (a proxy); /api/v2/... is appended to it.
+	BaseURL string
+	// Email and APIToken are an agent's credentials, sent as Basic
+	// {email}/token:{api_token}.
+	Email    string
+	APIToken string
+	// HTTPClient carries the calls; the bridge passes one whose transport
+	// paces them (connectors.Transport). nil means a client with a 30 s
+	// timeout.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Client is a Zendesk account. It is safe for concurrent use.
+type Client struct {
+	base  *url.URL
+	email string
+	token string
+	hc    *http.Client
+	now   func() time.Time
+}
+
+var _ connectors.Helpdesk = (*Client)(nil)
+
+// New checks opts and returns a client. It makes no call.
+func New(opts Options) (*Client, error) {
+	u, err := url.Parse(opts.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("zendesk: new client: %w: base URL must be an absolute http(s) URL without query", connectors.ErrInvalid)
+	}
+	if opts.Email == "" || opts.APIToken == "" {
+		return nil, fmt.Errorf("zendesk: new client: %w: email and API token are required", connectors.ErrInvalid)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	c := &Client{base: u, email: opts.Email, token: opts.APIToken, hc: opts.HTTPClient, now: opts.Now}
+	if c.hc == nil {
+		c.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// maxCreateAttempts bounds the POSTs of one CreateTicket: each retry
+// follows a replayed ticket that was deleted, or a key that served another
+// body.
+const maxCreateAttempts = 4
+
+// CreateTicket returns the oldest live ticket with t.ExternalID, or creates
+// one.
+func (c *Client) CreateTicket(ctx context.Context, t connectors.NewTicket) (connectors.Ticket, bool, error) {
+	if err := checkNewTicket(t); err != nil {
+		return connectors.Ticket{}, false, fmt.Errorf("zendesk: create ticket %s: %w", printableID(t.ExternalID), err)
+	}
+	ticket, created, err := c.createTicket(ctx, t)
+	if err != nil {
+		return connectors.Ticket{}, false, fmt.Errorf("zendesk: create ticket %s: %w", t.ExternalID, err)
+	}
+	return ticket, created, nil
+}
+
+func (c *Client) createTicket(ctx context.Context, t connectors.NewTicket) (connectors.Ticket, bool, error) {
+	found, err := c.findTicket(ctx, t.ExternalID)
+	if err == nil {
+		return found, false, nil
+	}
+	if !errors.Is(err, connectors.ErrNotFound) {
+		return connectors.Ticket{}, false, err
+	}
+	tags := slices.Clone(t.Tags)
+	req := api.TicketRequest{Ticket: api.TicketWrite{
+		Subject:    t.Subject,
+		Comment:    newComment(t.Message),
+		Requester:  &api.Requester{Name: t.Requester.Name, Email: t.Requester.Email},
+		Tags:       &tags,
+		ExternalID: t.ExternalID,
+	}}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return connectors.Ticket{}, false, err
+	}
+	key := idempotencyKey(t.ExternalID)
+	for range maxCreateAttempts {
+		var out api.TicketResponse
+		h, err := c.do(ctx, call{method: http.MethodPost, path: "/api/v2/tickets", body: body, key: key}, &out)
+		var ve *vendorError
+		switch {
+		case errors.As(err, &ve) && ve.code == api.ErrIdempotentRequest:
+			// The key already served another body: an earlier attempt with
+			// other content, or a concurrent one. If its ticket is live, it
+			// is the one; otherwise this body gets a key of its own.
+			found, err := c.findTicket(ctx, t.ExternalID)
+			if err == nil {
+				return found, false, nil
+			}
+			if !errors.Is(err, connectors.ErrNotFound) {
+				return connectors.Ticket{}, false, err
+			}
+			key = deriveKey(key, "body:"+digest(body))
+		case err != nil:
+			return connectors.Ticket{}, false, err
+		case h.Get(api.HeaderIdempotencyLookup) == api.LookupHit:
+			// A replay of an earlier attempt whose answer was lost. The
+			// lookup did not see its ticket, so it may have been deleted
+			// since: then the next key is derived from the deleted id, which
+			// every replica computes alike.
+			replayed, err := c.showTicket(ctx, out.Ticket.ID)
+			if err == nil {
+				return replayed, false, nil
+			}
+			if !errors.Is(err, connectors.ErrNotFound) {
+				return connectors.Ticket{}, false, err
+			}
+			key = deriveKey(key, "after:"+strconv.FormatInt(out.Ticket.ID, 10))
+		default:
+			ticket := toTicket(out.Ticket, nil)
+			ticket.RequesterEmail = t.Requester.Email
+			return ticket, true, nil
+		}
+	}
+	return connectors.Ticket{}, false, fmt.Errorf("%w: idempotency keys kept replaying deleted or different tickets", connectors.ErrConflict)
+}
+
+// FindTicket returns the oldest live ticket with this external id.
+func (c *Client) FindTicket(ctx context.Context, externalID string) (connectors.Ticket, error) {
+	if err := checkExternalID(externalID); err != nil {
+		return connectors.Ticket{}, fmt.Errorf("zendesk: find ticket %s: %w", printableID(externalID), err)
+	}
+	t, err := c.findTicket(ctx, externalID)
+	if err != nil {
+		return connectors.Ticket{}, fmt.Errorf("zendesk: find ticket %s: %w", externalID, err)
+	}
+	return t, nil
+}
+
+// maxListPages bounds a lookup: a hundred pages of one external id would be
+// a bug elsewhere, not a list to walk.
+const maxListPages = 100
+
+func (c *Client) findTicket(ctx context.Context, externalID string) (connectors.Ticket, error) {
+	q := url.Values{"external_id": {externalID}, "include": {"users"}, "per_page": {"100"}}
+	var oldest *api.Ticket
+	var users []api.User
+	for page := 1; ; page++ {
+		if page > maxListPages {
+			return connectors.Ticket{}, fmt.Errorf("%w: more than %d pages of tickets share this external id", connectors.ErrConflict, maxListPages)
+		}
+		q.Set("page", strconv.Itoa(page))
+		var out api.TicketList
+		if _, err := c.do(ctx, call{method: http.MethodGet, path: "/api/v2/tickets", query: q}, &out); err != nil {
+			return connectors.Ticket{}, err
+		}
+		for i := range out.Tickets {
+			t := &out.Tickets[i]
+			// The list leaves deleted tickets out; checking again costs
+			// nothing and a deleted ticket must never be returned.
+			if t.Status == api.StatusDeleted {
+				continue
+			}
+			if oldest == nil || t.CreatedAt.Before(oldest.CreatedAt) || (t.CreatedAt.Equal(oldest.CreatedAt) && t.ID < oldest.ID) {
+				oldest = t
+			}
+		}
+		users = append(users, out.Users...)
+		if out.NextPage == nil || len(out.Tickets) == 0 {
+			break
+		}
+	}
+	if oldest == nil {
+		return connectors.Ticket{}, connectors.ErrNotFound
+	}
+	return toTicket(*oldest, users), nil
+}
+
+// GetTicket returns the live ticket with this id.
+func (c *Client) GetTicket(ctx context.Context, id string) (connectors.Ticket, error) {
+	n, err := parseID(id)
+	if err == nil {
+		var t connectors.Ticket
+		if t, err = c.showTicket(ctx, n); err == nil {
+			return t, nil
+		}
+	}
+	return connectors.Ticket{}, fmt.Errorf("zendesk: get ticket %s: %w", printableID(id), err)
+}
+
+func (c *Client) showTicket(ctx context.Context, id int64) (connectors.Ticket, error) {
+	var out api.TicketResponse
+	q := url.Values{"include": {"users"}}
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: ticketPath(id), query: q}, &out); err != nil {
+		return connectors.Ticket{}, err
+	}
+	if out.Ticket.Status == api.StatusDeleted {
+		return connectors.Ticket{}, connectors.ErrNotFound
+	}
+	return toTicket(out.Ticket, out.Users), nil
+}
+
+// AddMessage adds a comment: public=false for an internal note, and
+// authored by the requester for a message from the customer.
+func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.Message) error {
+	if err := c.addMessage(ctx, ticketID, m); err != nil {
+		return fmt.Errorf("zendesk: add message to ticket %s: %w", printableID(ticketID), err)
+	}
+	return nil
+}
+
+func (c *Client) addMessage(ctx context.Context, ticketID string, m connectors.Message) error {
+	id, err := parseID(ticketID)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(m.BodyText) == "" {
+		return fmt.Errorf("%w: message body is required", connectors.ErrInvalid)
+	}
+	comment := newComment(m)
+	if m.FromCustomer {
+		var out api.TicketResponse
+		if _, err := c.do(ctx, call{method: http.MethodGet, path: ticketPath(id)}, &out); err != nil {
+			return err
+		}
+		comment.AuthorID = out.Ticket.RequesterID
+	}
+	req := api.TicketRequest{Ticket: api.TicketWrite{Comment: comment}}
+	_, err = c.do(ctx, call{method: http.MethodPut, path: ticketPath(id), body: req}, nil)
+	return err
+}
+
+// SetTags replaces the ticket's tags with Set Tags (POST .../tags), the
+// endpoint documented to replace the list, which does not count against
+// Update Ticket's own 100-a-minute limit. An empty list goes through
+// Update Ticket instead: Set Tags with no tags is not documented.
+func (c *Client) SetTags(ctx context.Context, ticketID string, tags []string) error {
+	id, err := parseID(ticketID)
+	if err == nil {
+		if len(tags) == 0 {
+			empty := []string{}
+			req := api.TicketRequest{Ticket: api.TicketWrite{Tags: &empty}}
+			_, err = c.do(ctx, call{method: http.MethodPut, path: ticketPath(id), body: req}, nil)
+		} else {
+			_, err = c.do(ctx, call{method: http.MethodPost, path: ticketPath(id) + "/tags", body: api.Tags{Tags: tags}}, nil)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("zendesk: set tags on ticket %s: %w", printableID(ticketID), err)
+	}
+	return nil
+}
+
+// SetStatus sets open, pending or solved, which Zendesk knows by the same
+// names.
+func (c *Client) SetStatus(ctx context.Context, ticketID string, s connectors.Status) error {
+	id, err := parseID(ticketID)
+	if err == nil {
+		switch s {
+		case connectors.StatusOpen, connectors.StatusPending, connectors.StatusSolved:
+			req := api.TicketRequest{Ticket: api.TicketWrite{Status: string(s)}}
+			_, err = c.do(ctx, call{method: http.MethodPut, path: ticketPath(id), body: req}, nil)
+		default:
+			err = fmt.Errorf("%w: unknown status %q", connectors.ErrInvalid, s)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("zendesk: set status of ticket %s: %w", printableID(ticketID), err)
+	}
+	return nil
+}
+
+// checkNewTicket refuses, before any call, what Zendesk or the bridge's
+// contract would refuse. Errors name the field, never its value.
+func checkNewTicket(t connectors.NewTicket) error {
+	if err := checkExternalID(t.ExternalID); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(t.Subject) == "":
+		return fmt.Errorf("%w: subject is required", connectors.ErrInvalid)
+	case !validEmail(t.Requester.Email):
+		return fmt.Errorf("%w: requester email is missing or malformed", connectors.ErrInvalid)
+	case strings.TrimSpace(t.Message.BodyText) == "":
+		return fmt.Errorf("%w: message body is required", connectors.ErrInvalid)
+	}
+	return nil
+}
+
+// checkExternalID counts bytes, not characters: the stricter reading of
+// Zendesk's 255.
+func checkExternalID(id string) error {
+	if id == "" || len(id) > connectors.MaxExternalIDLen {
+		return fmt.Errorf("%w: external_id must be 1 to %d bytes", connectors.ErrInvalid, connectors.MaxExternalIDLen)
+	}
+	return nil
+}
+
+// validEmail accepts a bare address whose domain has a dot.
+func validEmail(e string) bool {
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e {
+		return false
+	}
+	_, domain, _ := strings.Cut(e, "@")
+	return strings.Contains(domain, ".")
+}
+
+// printableID keeps error strings short when an id is refused for its
+// length.
+func printableID(id string) string {
+	if len(id) > connectors.MaxExternalIDLen {
+		return id[:32] + "..."
+	}
+	return id
+}
+
+// parseID reads a Zendesk ticket id. Anything else cannot name a ticket.
+func parseID(id string) (int64, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: ticket ids are positive integers", connectors.ErrNotFound)
+	}
+	return n, nil
+}
+
+func ticketPath(id int64) string { return "/api/v2/tickets/" + strconv.FormatInt(id, 10) }
+
+// idempotencyKey derives the key of a ticket's creation from its external
+// id alone, so that every attempt and every replica sends the same key.
+func idempotencyKey(externalID string) string {
+	return "helpdesk-bridge-" + digest([]byte(externalID))
+}
+
+// deriveKey chains a new key from the previous one and what made it
+// unusable, deterministically.
+func deriveKey(prev, why string) string {
+	return "helpdesk-bridge-" + digest([]byte(prev+"\x00"+why))
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// newComment always sends public: Zendesk carries the previous value over
+// when it is absent, and an alert must never reach the customer by
+// accident.
+func newComment(m connectors.Message) *api.NewComment {
+	public := !m.Internal
+	c := &api.NewComment{Body: m.BodyText, HTMLBody: m.BodyHTML, Public: &public}
+	if len(m.Attachments) > 0 {
+		var text, markup strings.Builder
+		for _, a := range m.Attachments {
+			fmt.Fprintf(&text, "\n- %s: %s", a.Name, a.URL)
+			fmt.Fprintf(&markup, `<li><a href="%s">%s</a></li>`, html.EscapeString(a.URL), html.EscapeString(a.Name))
+		}
+		c.Body += "\n\nAttachments:" + text.String()
+		if c.HTMLBody != "" {
+			c.HTMLBody += "<p>Attachments:</p><ul>" + markup.String() + "</ul>"
+		}
+	}
+	return c
+}
+
+// toTicket maps a Zendesk ticket; the requester's email comes from the
+// side-loaded users when there are some.
+func toTicket(t api.Ticket, users []api.User) connectors.Ticket {
+	out := connectors.Ticket{
+		ID:         strconv.FormatInt(t.ID, 10),
+		ExternalID: t.ExternalID,
+		Subject:    t.Subject,
+		Status:     toStatus(t.Status),
+		Tags:       slices.Clone(t.Tags),
+	}
+	for _, u := range users {
+		if u.ID == t.RequesterID {
+			out.RequesterEmail = u.Email
+		}
+	}
+	return out
+}
+
+// toStatus folds Zendesk's six statuses into the bridge's three: new and
+// hold are open work, closed is a solved ticket that can no longer change.
+func toStatus(s string) connectors.Status {
+	switch s {
+	case api.StatusPending:
+		return connectors.StatusPending
+	case api.StatusSolved, api.StatusClosed:
+		return connectors.StatusSolved
+	default:
+		return connectors.StatusOpen
+	}
+}
