@@ -1,0 +1,503 @@
+// Package gorgias is the bridge's connector to a Gorgias helpdesk account,
+// through its REST API (https://{domain}.gorgias.com/api/...), with HTTP
+// Basic auth as a dedicated API user (email and API key).
+//
+// How it maps the connectors.Helpdesk port, and why:
+//   - CreateTicket always looks the external id up first (GET /api/tickets
+//     ?external_id=…&trashed=false), because Gorgias has no idempotency key
+//     and asynq may run a task twice. trashed defaults to true in Gorgias,
+//     so the client sends trashed=false AND skips any ticket carrying a
+//     trashed_datetime or another external id, in case an API version
+//     ignores a filter. Among several live matches it takes the oldest, so
+//     that every replica settles on the same ticket.
+//   - Tickets are created with channel and via "api" (auto-reply rules do
+//     not fire on that channel) and exactly one message.
+//   - An internal note is channel "internal-note", via "api", from_agent
+//     true, sent by the API user. Any other message is channel "api",
+//     from_agent false for the customer's own messages (customer sender, no
+//     receiver) and true otherwise, and always carries sent_datetime: a
+//     message with sent_datetime is imported, never sent to anyone.
+//   - SetTags replaces a ticket's tags with PUT /api/tickets/{id}/tags and
+//     tag ids, the form public integration code is known to use. Replacing
+//     by name ("names") appears only in a secondary copy of the reference,
+//     so it is UNVERIFIED and not relied on: names are resolved to ids by
+//     listing GET /api/tags, and missing tags are created with POST
+//     /api/tags. That costs a few more calls, but only ever sends what the
+//     API is known to take.
+//   - Gorgias knows only open and closed: StatusSolved is closed, and
+//     StatusPending is open (there is no waiting state to map it to).
+//   - Errors are classified with connectors.StatusError and
+//     connectors.TransportError, and carry the vendor's message from the
+//     error body (whose exact shape is UNVERIFIED: the client reads
+//     {"error": "..."}, {"error": {"msg": "...", "data": {...}}} and
+//     {"message": "..."}, keeping only messages and field names). No
+//     customer data we sent ever appears in an error string.
+//
+// The caller's *http.Client carries timeouts and, in the bridge, the shared
+// rate-limiting connectors.Transport; this package neither retries nor
+// sleeps.
+package gorgias
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
+)
+
+const (
+	defaultTimeout = 30 * time.Second
+	// maxLookupPages bounds the external-id lookup: a live match is nearly
+	// always on the first page, and an API that ignored the filter must not
+	// make us page through a whole account.
+	maxLookupPages = 20
+	// maxTagPages bounds the tag listing (100 tags a page).
+	maxTagPages = 50
+)
+
+// Options configures a Client.
+type Options struct {
+	// BaseURL is https://{domain}.gorgias.com. A path prefix, as behind a
+	// proxy, is kept: API paths are appended to it.
+	BaseURL string
+	// Email and APIKey are the API user's credentials. Email is also the
+	// sender of internal notes.
+	Email  string
+	APIKey string
+	// HTTPClient sends the requests; nil means a client with a 30 s
+	// timeout. The bridge passes one whose Transport is the shared
+	// connectors.Transport.
+	HTTPClient *http.Client
+	// Now is the clock, for sent_datetime and Retry-After dates.
+	Now func() time.Time
+}
+
+// Client is a Gorgias account. It is safe for concurrent use.
+type Client struct {
+	base   string
+	email  string
+	apiKey string
+	hc     *http.Client
+	now    func() time.Time
+}
+
+var _ connectors.Helpdesk = (*Client)(nil)
+
+// New returns a client for one Gorgias account.
+func New(opts Options) (*Client, error) {
+	u, err := url.Parse(opts.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, errors.New("gorgias: BaseURL must be an http(s) URL such as https://acme.gorgias.com")
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("gorgias: BaseURL must not carry credentials, a query or a fragment")
+	}
+	if opts.Email == "" || opts.APIKey == "" {
+		return nil, errors.New("gorgias: Email and APIKey are required")
+	}
+	c := &Client{
+		base:   strings.TrimRight(u.String(), "/"),
+		email:  opts.Email,
+		apiKey: opts.APIKey,
+		hc:     opts.HTTPClient,
+		now:    opts.Now,
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{Timeout: defaultTimeout}
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// CreateTicket creates nt unless a live ticket with its external id
+// exists, in which case it returns that one with created=false.
+func (c *Client) CreateTicket(ctx context.Context, nt connectors.NewTicket) (connectors.Ticket, bool, error) {
+	fail := func(err error) (connectors.Ticket, bool, error) {
+		return connectors.Ticket{}, false, fmt.Errorf("gorgias: create ticket %s: %w", shortID(nt.ExternalID), err)
+	}
+	req, err := c.ticketRequest(nt)
+	if err != nil {
+		return fail(err)
+	}
+	found, ok, err := c.lookup(ctx, nt.ExternalID)
+	if err != nil {
+		return fail(err)
+	}
+	if ok {
+		return toTicket(found), false, nil
+	}
+	var created api.Ticket
+	if err := c.do(ctx, http.MethodPost, "/api/tickets", nil, req, &created); err != nil {
+		return fail(err)
+	}
+	return toTicket(created), true, nil
+}
+
+// FindTicket returns the oldest live ticket with this external id.
+func (c *Client) FindTicket(ctx context.Context, externalID string) (connectors.Ticket, error) {
+	fail := func(err error) (connectors.Ticket, error) {
+		return connectors.Ticket{}, fmt.Errorf("gorgias: find ticket %s: %w", shortID(externalID), err)
+	}
+	if err := checkExternalID(externalID); err != nil {
+		return fail(err)
+	}
+	found, ok, err := c.lookup(ctx, externalID)
+	switch {
+	case err != nil:
+		return fail(err)
+	case !ok:
+		return fail(connectors.ErrNotFound)
+	}
+	return toTicket(found), nil
+}
+
+// GetTicket returns the ticket with this Gorgias id, trashed or not.
+func (c *Client) GetTicket(ctx context.Context, id string) (connectors.Ticket, error) {
+	fail := func(err error) (connectors.Ticket, error) {
+		return connectors.Ticket{}, fmt.Errorf("gorgias: get ticket %s: %w", shortID(id), err)
+	}
+	n, err := ticketID(id)
+	if err != nil {
+		return fail(err)
+	}
+	var t api.Ticket
+	if err := c.do(ctx, http.MethodGet, ticketPath(n), nil, nil, &t); err != nil {
+		return fail(err)
+	}
+	return toTicket(t), nil
+}
+
+// AddMessage appends m to the ticket, as an internal note or an imported
+// message: never one Gorgias would send.
+func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.Message) error {
+	fail := func(err error) error {
+		return fmt.Errorf("gorgias: add message to ticket %s: %w", shortID(ticketID), err)
+	}
+	n, err := ticketIDArg(ticketID)
+	if err != nil {
+		return fail(err)
+	}
+	msg, err := c.message(m, connectors.Person{})
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.do(ctx, http.MethodPost, ticketPath(n)+"/messages", nil, msg, nil); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// SetTags replaces the ticket's tags, creating the tags Gorgias lacks.
+func (c *Client) SetTags(ctx context.Context, ticketID string, tags []string) error {
+	fail := func(err error) error {
+		return fmt.Errorf("gorgias: set tags on ticket %s: %w", shortID(ticketID), err)
+	}
+	n, err := ticketIDArg(ticketID)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkTags(tags); err != nil {
+		return fail(err)
+	}
+	ids, err := c.tagIDs(ctx, tags)
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.do(ctx, http.MethodPut, ticketPath(n)+"/tags", nil, api.SetTicketTagsRequest{IDs: ids}, nil); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// SetStatus opens or closes the ticket.
+func (c *Client) SetStatus(ctx context.Context, ticketID string, s connectors.Status) error {
+	fail := func(err error) error {
+		return fmt.Errorf("gorgias: set status of ticket %s: %w", shortID(ticketID), err)
+	}
+	n, err := ticketIDArg(ticketID)
+	if err != nil {
+		return fail(err)
+	}
+	var status string
+	switch s {
+	case connectors.StatusSolved:
+		status = api.StatusClosed
+	case connectors.StatusOpen, connectors.StatusPending:
+		// Gorgias has no waiting state: a pending ticket stays open.
+		status = api.StatusOpen
+	default:
+		return fail(fmt.Errorf("%w: unknown status %q", connectors.ErrInvalid, s))
+	}
+	if err := c.do(ctx, http.MethodPut, ticketPath(n), nil, api.UpdateTicketRequest{Status: status}, nil); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// lookup finds the oldest live ticket with this external id.
+func (c *Client) lookup(ctx context.Context, externalID string) (api.Ticket, bool, error) {
+	q := url.Values{
+		"external_id": {externalID},
+		"trashed":     {"false"},
+		"order_by":    {"created_datetime:asc"},
+		"limit":       {strconv.Itoa(api.MaxPageLimit)},
+	}
+	for range maxLookupPages {
+		var page api.List[api.Ticket]
+		if err := c.do(ctx, http.MethodGet, "/api/tickets", q, nil, &page); err != nil {
+			return api.Ticket{}, false, err
+		}
+		for _, t := range page.Data {
+			if t.ExternalID == externalID && !t.Trashed() {
+				return t, true, nil
+			}
+		}
+		if page.Meta.NextCursor == nil || *page.Meta.NextCursor == "" {
+			return api.Ticket{}, false, nil
+		}
+		q.Set("cursor", *page.Meta.NextCursor)
+	}
+	return api.Ticket{}, false, fmt.Errorf("external id lookup found no end after %d pages", maxLookupPages)
+}
+
+// tagIDs resolves tag names to ids, creating the missing tags.
+func (c *Client) tagIDs(ctx context.Context, names []string) ([]int64, error) {
+	names = dedupe(names)
+	ids := make(map[string]int64, len(names))
+	if err := c.findTags(ctx, names, ids); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, ok := ids[name]; ok {
+			continue
+		}
+		var tag api.Tag
+		err := c.do(ctx, http.MethodPost, "/api/tags", nil, api.CreateTagRequest{Name: name}, &tag)
+		if errors.Is(err, connectors.ErrConflict) {
+			// Someone created it since we listed: list again.
+			if err := c.findTags(ctx, []string{name}, ids); err != nil {
+				return nil, err
+			}
+			if _, ok := ids[name]; ok {
+				continue
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids[name] = tag.ID
+	}
+	out := make([]int64, 0, len(names))
+	for _, name := range names {
+		out = append(out, ids[name])
+	}
+	return out, nil
+}
+
+// findTags pages through the account's tags until every wanted name (case
+// sensitive, as Gorgias's names are) has an id in ids.
+func (c *Client) findTags(ctx context.Context, want []string, ids map[string]int64) error {
+	missing := func() bool {
+		return slices.ContainsFunc(want, func(n string) bool { _, ok := ids[n]; return !ok })
+	}
+	q := url.Values{"limit": {strconv.Itoa(api.MaxPageLimit)}}
+	for range maxTagPages {
+		if !missing() {
+			return nil
+		}
+		var page api.List[api.Tag]
+		if err := c.do(ctx, http.MethodGet, "/api/tags", q, nil, &page); err != nil {
+			return err
+		}
+		for _, t := range page.Data {
+			if t.DeletedDatetime == nil && slices.Contains(want, t.Name) {
+				ids[t.Name] = t.ID
+			}
+		}
+		if page.Meta.NextCursor == nil || *page.Meta.NextCursor == "" {
+			return nil
+		}
+		q.Set("cursor", *page.Meta.NextCursor)
+	}
+	return fmt.Errorf("tag listing found no end after %d pages", maxTagPages)
+}
+
+// ticketRequest validates nt and builds the body of POST /api/tickets.
+func (c *Client) ticketRequest(nt connectors.NewTicket) (api.CreateTicketRequest, error) {
+	if err := checkExternalID(nt.ExternalID); err != nil {
+		return api.CreateTicketRequest{}, err
+	}
+	switch {
+	case strings.TrimSpace(nt.Subject) == "":
+		return api.CreateTicketRequest{}, invalid("subject is required")
+	case !strings.Contains(nt.Requester.Email, "@"):
+		return api.CreateTicketRequest{}, invalid("requester email is required")
+	}
+	if err := checkTags(nt.Tags); err != nil {
+		return api.CreateTicketRequest{}, err
+	}
+	msg, err := c.message(nt.Message, nt.Requester)
+	if err != nil {
+		return api.CreateTicketRequest{}, err
+	}
+	req := api.CreateTicketRequest{
+		Customer:   &api.Person{Email: nt.Requester.Email, Name: nt.Requester.Name},
+		ExternalID: nt.ExternalID,
+		Subject:    nt.Subject,
+		Channel:    api.ChannelAPI,
+		Via:        api.ViaAPI,
+		Language:   nt.Language,
+		Messages:   []api.Message{msg},
+	}
+	for _, name := range dedupe(nt.Tags) {
+		req.Tags = append(req.Tags, api.Tag{Name: name})
+	}
+	return req, nil
+}
+
+// message validates m and builds it as Gorgias must receive it so that it
+// is never sent: an internal note, or an imported message. customer is the
+// sender of a customer message whose author is unknown.
+func (c *Client) message(m connectors.Message, customer connectors.Person) (api.Message, error) {
+	switch {
+	case strings.TrimSpace(m.BodyText) == "":
+		return api.Message{}, invalid("message body_text is required")
+	case m.Internal && m.FromCustomer:
+		return api.Message{}, invalid("an internal note cannot come from the customer")
+	case utf8.RuneCountInString(m.ExternalID) > api.MaxExternalIDLen:
+		return api.Message{}, invalid(fmt.Sprintf("message external_id is longer than %d characters", api.MaxExternalIDLen))
+	}
+	sent := m.SentAt
+	if sent.IsZero() {
+		sent = c.now()
+	}
+	msg := api.Message{
+		ExternalID: m.ExternalID,
+		Channel:    api.ChannelAPI,
+		Via:        api.ViaAPI,
+		BodyText:   m.BodyText,
+		BodyHTML:   m.BodyHTML,
+		// Set on internal notes too, so that no reading of the message
+		// could make Gorgias send it.
+		SentDatetime: api.NewDatetime(sent),
+	}
+	for _, a := range m.Attachments {
+		if a.URL == "" {
+			return api.Message{}, invalid("attachment url is required")
+		}
+		msg.Attachments = append(msg.Attachments, api.Attachment{
+			URL: a.URL, Name: a.Name, ContentType: a.ContentType, Size: api.Size(a.Size),
+		})
+	}
+	fromAgent := !m.FromCustomer
+	msg.FromAgent = &fromAgent
+	switch {
+	case m.Internal:
+		msg.Channel = api.ChannelInternalNote
+		msg.Sender = &api.Person{Email: c.email}
+	case m.FromCustomer:
+		author := m.Author
+		if author.Email == "" {
+			author = customer
+		}
+		if author.Email == "" {
+			return api.Message{}, invalid("the author email of a customer message is required")
+		}
+		msg.Sender = &api.Person{Email: author.Email, Name: author.Name}
+	case m.Author.Email != "":
+		msg.Sender = &api.Person{Email: m.Author.Email, Name: m.Author.Name}
+	default:
+		msg.Sender = &api.Person{Email: c.email}
+	}
+	return msg, nil
+}
+
+func toTicket(t api.Ticket) connectors.Ticket {
+	out := connectors.Ticket{
+		ID:         strconv.FormatInt(t.ID, 10),
+		ExternalID: t.ExternalID,
+		Subject:    t.Subject,
+		Status:     connectors.StatusOpen,
+	}
+	if t.Status == api.StatusClosed {
+		out.Status = connectors.StatusSolved
+	}
+	for _, tag := range t.Tags {
+		out.Tags = append(out.Tags, tag.Name)
+	}
+	if t.Customer != nil {
+		out.RequesterEmail = t.Customer.Email
+	}
+	return out
+}
+
+func checkExternalID(id string) error {
+	if n := utf8.RuneCountInString(id); n == 0 || n > api.MaxExternalIDLen {
+		return invalid(fmt.Sprintf("external_id must be 1 to %d characters", api.MaxExternalIDLen))
+	}
+	return nil
+}
+
+func checkTags(tags []string) error {
+	for _, t := range tags {
+		if n := utf8.RuneCountInString(t); n == 0 || n > api.MaxTagNameLen {
+			return invalid(fmt.Sprintf("tags must be 1 to %d characters", api.MaxTagNameLen))
+		}
+	}
+	return nil
+}
+
+// ticketID parses a Gorgias ticket id for a read: a malformed one cannot
+// name any ticket.
+func ticketID(id string) (int64, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n < 1 {
+		return 0, connectors.ErrNotFound
+	}
+	return n, nil
+}
+
+// ticketIDArg parses a Gorgias ticket id for a write: a malformed one is
+// the caller's mistake.
+func ticketIDArg(id string) (int64, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n < 1 {
+		return 0, invalid("ticket id must be a positive integer")
+	}
+	return n, nil
+}
+
+func ticketPath(id int64) string { return "/api/tickets/" + strconv.FormatInt(id, 10) }
+
+func invalid(what string) error { return fmt.Errorf("%w: %s", connectors.ErrInvalid, what) }
+
+func dedupe(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// shortID keeps ids readable in error strings even when a caller passed
+// something huge.
+func shortID(id string) string {
+	const max = 64
+	if utf8.RuneCountInString(id) <= max {
+		return id
+	}
+	return string([]rune(id)[:max]) + "…"
+}
