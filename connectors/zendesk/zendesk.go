@@ -66,8 +66,9 @@ var _ connectors.Helpdesk = (*Client)(nil)
 // New checks opts and returns a client. It makes no call.
 func New(opts Options) (*Client, error) {
 	u, err := url.Parse(opts.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("zendesk: new client: %w: base URL must be an absolute http(s) URL without query", connectors.ErrInvalid)
+	// Credentials in the URL would end up in transport error messages.
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("zendesk: new client: %w: base URL must be an absolute http(s) URL without credentials or query", connectors.ErrInvalid)
 	}
 	if opts.Email == "" || opts.APIToken == "" {
 		return nil, fmt.Errorf("zendesk: new client: %w: email and API token are required", connectors.ErrInvalid)
@@ -269,10 +270,12 @@ func (c *Client) addMessage(ctx context.Context, ticketID string, m connectors.M
 	return err
 }
 
-// SetTags replaces the ticket's tags with Set Tags (POST .../tags), the
-// endpoint documented to replace the list, which does not count against
-// Update Ticket's own 100-a-minute limit. An empty list goes through
-// Update Ticket instead: Set Tags with no tags is not documented.
+// SetTags replaces the ticket's tags with Set Tags (POST .../tags): the
+// endpoint documented to replace the list, and not the one the docs put
+// under Update Ticket's own 100-a-minute limit, which AddMessage and
+// SetStatus already draw on. An empty list goes through Update Ticket
+// instead (documented to replace the tags it is given): Set Tags with no
+// tags is not documented.
 func (c *Client) SetTags(ctx context.Context, ticketID string, tags []string) error {
 	id, err := parseID(ticketID)
 	if err == nil {

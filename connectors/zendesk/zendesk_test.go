@@ -935,6 +935,7 @@ func TestNewChecksOptions(t *testing.T) {
 		{"relative", func(o *zendesk.Options) { o.BaseURL = "acme.zendesk.com" }, false},
 		{"other scheme", func(o *zendesk.Options) { o.BaseURL = "ftp://acme.zendesk.com" }, false},
 		{"query", func(o *zendesk.Options) { o.BaseURL = "https://acme.zendesk.com?x=1" }, false},
+		{"credentials in the URL", func(o *zendesk.Options) { o.BaseURL = "https://bridge:" + agentToken + "@acme.zendesk.com" }, false},
 		{"no email", func(o *zendesk.Options) { o.Email = "" }, false},
 		{"no token", func(o *zendesk.Options) { o.APIToken = "" }, false},
 	}

@@ -48,6 +48,9 @@
 //     the whole seconds until the oldest counted request leaves it.
 //   - Whether failed attempts count against the limit: refused requests
 //     (401, 429) do not count, everything admitted does.
+//   - Which requests count against Update Ticket's own limit: only
+//     PUT /api/v2/tickets/{id}, the endpoint the docs name; the Tags
+//     endpoints count against the account's limit only.
 //   - How an idempotency key compares bodies: byte for byte. Whether error
 //     answers are kept under a key: they are (a 422 replays as a 422).
 //   - The order of List Tickets: newest first, so that a client taking
