@@ -105,7 +105,7 @@ func runConfigCheck(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	for _, p := range problems {
-		fmt.Fprintf(stdout, "%s: %s\n", p.Field, p.Message)
+		fmt.Fprintln(stdout, p.String())
 	}
 	fmt.Fprintf(stdout, "%d problem(s) in %s\n", len(problems), args[0])
 	return 1

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/helpdesk-bridge/bridge/connectors/fault"
+)
+
+
+func TestAlertTicketInEveryTargetedHelpdeskOnce(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	body := event("evt-1", "order.action_required", actionRequired("ORD-1", "acme-fr"))
+
+	var statuses []string
+	for i := 0; i < 3; i++ {
+		code, res := h.send(body)
+		if code != http.StatusAccepted {
+			t.Fatalf("post %d: status %d %v, want 202", i+1, code, res)
+		}
+		statuses = append(statuses, res["status"].(string))
+	}
+	if diff := cmp.Diff([]string{"accepted", "duplicate", "duplicate"}, statuses); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+	eventually(t, 10*time.Second, "a ticket in each helpdesk", func() bool {
+		return len(h.gorgiasTickets()) == 1 && len(h.zendeskTickets()) == 1
+	})
+	h.settle()
+
+	// Gorgias: English, requester set, one internal note and nothing else.
+	gt := h.gorgiasTickets()
+	if len(gt) != 1 {
+		t.Fatalf("gorgias holds %d tickets, want 1", len(gt))
+	}
+	g := gt[0]
+	if want := "Order ORD-1 is blocked because of an invalid address"; g.Subject != want {
+		t.Errorf("gorgias subject = %q, want %q", g.Subject, want)
+	}
+	var gtags []string
+	for _, tag := range g.Tags {
+		gtags = append(gtags, tag.Name)
+	}
+	if diff := cmp.Diff([]string{"bigblue-action-required"}, gtags); diff != "" {
+		t.Errorf("gorgias tags (-want +got):\n%s", diff)
+	}
+	if g.Customer == nil || g.Customer.Email != buyerEmail {
+		t.Errorf("gorgias requester = %+v, want the buyer", g.Customer)
+	}
+	if len(g.Messages) != 1 {
+		t.Fatalf("gorgias ticket has %d messages, want 1 internal note", len(g.Messages))
+	}
+	m := g.Messages[0]
+	if m.Channel != "internal-note" || m.FromAgent == nil || !*m.FromAgent {
+		t.Errorf("gorgias message channel=%q from_agent=%v, want an internal note from the agent", m.Channel, m.FromAgent)
+	}
+	for _, want := range []string{"invalid address", "The postcode 7500 does not exist", "2 x Blue mug (SKU MUG-01)", "49.90 EUR", "https://backoffice.example/orders/ORD-1", "has not been contacted"} {
+		if !strings.Contains(m.BodyText, want) {
+			t.Errorf("gorgias note lacks %q:\n%s", want, m.BodyText)
+		}
+	}
+
+	// Zendesk: French, private comments only, requester is the buyer.
+	zt := h.zendeskTickets()
+	if len(zt) != 1 {
+		t.Fatalf("zendesk holds %d tickets, want 1", len(zt))
+	}
+	z := zt[0]
+	if want := "La commande ORD-1 est bloquée à cause d'une adresse invalide"; z.Subject != want {
+		t.Errorf("zendesk subject = %q, want %q", z.Subject, want)
+	}
+	if diff := cmp.Diff([]string{"bigblue-action-required"}, z.Tags); diff != "" {
+		t.Errorf("zendesk tags (-want +got):\n%s", diff)
+	}
+	if u, ok := h.zend.User(z.RequesterID); !ok || u.Email != buyerEmail {
+		t.Errorf("zendesk requester = %+v, want the buyer", u)
+	}
+	if len(z.Comments) != 1 || z.Comments[0].Public {
+		t.Errorf("zendesk comments = %+v, want one private comment", z.Comments)
+	}
+}
+
+func TestAlertKindsAndStoresSelectTheHelpdesks(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	cases := []struct {
+		name          string
+		body          []byte
+		enqueued      float64
+		gorgias, zend []string // subjects created by this event
+	}{
+		{"bad rating without comment: disabled in zendesk", event("evt-r1", "delivery_survey.rated", survey("ORD-2", "acme-fr", 1, "")), 1,
+			[]string{"Buyer Jeanne Martin gave a bad rating in the delivery satisfaction survey"}, nil},
+		{"bad rating with comment: both", event("evt-r2", "delivery_survey.rated", survey("ORD-3", "acme-fr", 2, "Box arrived crushed")), 2,
+			[]string{"Buyer Jeanne Martin gave a bad rating in the delivery satisfaction survey"},
+			[]string{"L'acheteur Jeanne Martin a donné une mauvaise note dans l'enquête de satisfaction de livraison"}},
+		{"good rating: none", event("evt-r3", "delivery_survey.rated", survey("ORD-4", "acme-fr", 3, "ok")), 0, nil, nil},
+		{"store only gorgias targets", event("evt-a1", "order.action_required", actionRequired("ORD-5", "acme-de")), 1,
+			[]string{"Order ORD-5 is blocked because of an invalid address"}, nil},
+		{"store no account targets", event("evt-a2", "order.action_required", actionRequired("ORD-6", "acme-it")), 0, nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g0, z0 := len(h.gorgiasTickets()), len(h.zendeskTickets())
+			code, res := h.send(tc.body)
+			if code != http.StatusAccepted || res["enqueued"] != tc.enqueued {
+				t.Fatalf("answer %d %v, want 202 with %v enqueued", code, res, tc.enqueued)
+			}
+			h.settle()
+			var gs, zs []string
+			for _, tk := range h.gorgiasTickets()[g0:] {
+				gs = append(gs, tk.Subject)
+			}
+			for _, tk := range h.zendeskTickets()[z0:] {
+				zs = append(zs, tk.Subject)
+			}
+			if diff := cmp.Diff(tc.gorgias, gs); diff != "" {
+				t.Errorf("gorgias tickets (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.zend, zs); diff != "" {
+				t.Errorf("zendesk tickets (-want +got):\n%s", diff)
+			}
+		})
+	}
+	tags := map[string]bool{}
+	for _, tk := range h.gorgiasTickets() {
+		for _, tag := range tk.Tags {
+			tags[tag.Name] = true
+		}
+	}
+	for _, want := range []string{"bigblue-bad-rating-no-comment", "bigblue-bad-rating-with-comment", "bigblue-action-required"} {
+		if !tags[want] {
+			t.Errorf("no gorgias ticket tagged %s", want)
+		}
+	}
+}
+
+func TestBadRequestsAreRefusedAndEnqueueNothing(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	good := event("evt-bad", "order.action_required", actionRequired("ORD-9", "acme-fr"))
+	now := time.Now()
+	cases := []struct {
+		name             string
+		merchant, secret string
+		ts               time.Time
+		body             []byte
+		status           int
+		code, field      string
+	}{
+		{"no merchant header", "", acmeSecret, now, good, 401, "unknown_merchant", "X-Bridge-Merchant"},
+		{"unknown merchant", "initech", acmeSecret, now, good, 401, "unknown_merchant", "X-Bridge-Merchant"},
+		{"unsigned", "acme", "", now, good, 401, "missing_signature", "X-Bridge-Signature"},
+		{"wrong secret", "acme", "not-the-secret", now, good, 401, "invalid_signature", "X-Bridge-Signature"},
+		{"another merchant's secret", "acme", globexSecret, now, good, 401, "invalid_signature", "X-Bridge-Signature"},
+		{"expired timestamp", "acme", acmeSecret, now.Add(-6 * time.Minute), good, 401, "stale_timestamp", "X-Bridge-Timestamp"},
+		{"timestamp from the future", "acme", acmeSecret, now.Add(6 * time.Minute), good, 401, "stale_timestamp", "X-Bridge-Timestamp"},
+		{"malformed JSON", "acme", acmeSecret, now, []byte(`{"id": "evt-x", "kind": `), 400, "malformed_body", ""},
+		{"empty body", "acme", acmeSecret, now, []byte(``), 400, "malformed_body", ""},
+		{"missing id", "acme", acmeSecret, now, event("", "order.action_required", actionRequired("ORD-9", "acme-fr")), 422, "invalid_field", "id"},
+		{"unknown kind", "acme", acmeSecret, now, event("evt-k", "order.exploded", actionRequired("ORD-9", "acme-fr")), 422, "unknown_kind", "kind"},
+		{"score out of range", "acme", acmeSecret, now, event("evt-s", "delivery_survey.rated", survey("ORD-9", "acme-fr", 7, "")), 422, "invalid_field", "data.score"},
+		{"bad buyer email", "acme", acmeSecret, now, event("evt-e", "order.action_required", func() map[string]any {
+			d := actionRequired("ORD-9", "acme-fr")
+			d["buyer"] = map[string]any{"name": "X", "email": "not-an-email"}
+			return d
+		}()), 422, "invalid_field", "data.buyer.email"},
+		{"unknown reason", "acme", acmeSecret, now, event("evt-r", "order.action_required", func() map[string]any {
+			d := actionRequired("ORD-9", "acme-fr")
+			d["reason"] = "moon_phase"
+			return d
+		}()), 422, "invalid_field", "data.reason"},
+		{"another merchant's store", "acme", acmeSecret, now, event("evt-st", "order.action_required", actionRequired("ORD-9", "globex-us")), 422, "unknown_store", "data.store"},
+		{"body over 1 MiB", "acme", acmeSecret, now, []byte(`{"id":"evt-big","kind":"order.action_required","data":{"details":"` + strings.Repeat("x", 1<<20) + `"}}`), 413, "body_too_large", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, res := h.post(tc.merchant, tc.secret, tc.ts, tc.body)
+			if code != tc.status {
+				t.Fatalf("status %d %v, want %d", code, res, tc.status)
+			}
+			e, _ := res["error"].(map[string]any)
+			if e == nil {
+				t.Fatalf("answer %v has no error object", res)
+			}
+			if e["code"] != tc.code {
+				t.Errorf("code = %v, want %s", e["code"], tc.code)
+			}
+			field, _ := e["field"].(string)
+			if field != tc.field {
+				t.Errorf("field = %q, want %q", field, tc.field)
+			}
+			if msg, _ := e["message"].(string); tc.field != "" && !strings.Contains(msg, tc.field) {
+				t.Errorf("message %q does not name the field %s", msg, tc.field)
+			}
+		})
+	}
+	if n := h.taskKeys(); n != 0 {
+		t.Errorf("asynq holds %d tasks after refused requests, want 0", n)
+	}
+	if n := len(h.gorgiasTickets()) + len(h.zendeskTickets()); n != 0 {
+		t.Errorf("%d tickets created by refused requests", n)
+	}
+}
+
+func TestEventIDReusedWithOtherContentIsAConflict(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	if code, res := h.send(event("evt-dup", "order.action_required", actionRequired("ORD-1", "acme-fr"))); code != 202 {
+		t.Fatalf("first: %d %v", code, res)
+	}
+	code, res := h.send(event("evt-dup", "order.action_required", actionRequired("ORD-2", "acme-fr")))
+	if code != http.StatusConflict || res["error"].(map[string]any)["code"] != "event_id_reused" {
+		t.Fatalf("reused id: %d %v, want 409 event_id_reused", code, res)
+	}
+}
+
+func TestResolutionNotesAndClosesTheAlert(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	if code, res := h.send(event("evt-block", "order.action_required", actionRequired("ORD-7", "acme-fr"))); code != 202 {
+		t.Fatalf("alert: %d %v", code, res)
+	}
+	eventually(t, 10*time.Second, "the alert tickets", func() bool {
+		return len(h.gorgiasTickets()) == 1 && len(h.zendeskTickets()) == 1
+	})
+	h.settle()
+	resolved := event("evt-fixed", "order.action_resolved", map[string]any{"order_id": "ORD-7", "store": "acme-fr", "details": "Address corrected"})
+	for i := 0; i < 2; i++ {
+		if code, res := h.send(resolved); code != 202 {
+			t.Fatalf("resolution: %d %v", code, res)
+		}
+	}
+	eventually(t, 10*time.Second, "the alert tickets to close", func() bool {
+		g, z := h.gorgiasTickets(), h.zendeskTickets()
+		return g[0].Status == "closed" && z[0].Status == "solved"
+	})
+	h.settle()
+	g := h.gorgiasTickets()[0]
+	if len(g.Messages) != 2 || g.Messages[1].Channel != "internal-note" || !strings.Contains(g.Messages[1].BodyText, "was resolved: Address corrected") {
+		t.Errorf("gorgias messages after resolution = %+v, want the alert and one resolution note", g.Messages)
+	}
+	z := h.zendeskTickets()[0]
+	if len(z.Comments) != 2 || z.Comments[1].Public || !strings.Contains(z.Comments[1].Body, "est résolu : Address corrected") {
+		t.Errorf("zendesk comments after resolution = %+v, want the alert and one private resolution note", z.Comments)
+	}
+}
+
+func TestFaultsStillDeliverEachAlertExactlyOnce(t *testing.T) {
+	h := newHarness(t, harnessOptions{clientTimeout: 500 * time.Millisecond})
+	createG := func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/tickets") }
+	createZ := func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/v2/tickets") }
+	for _, f := range []struct {
+		inj   *fault.Injector
+		match func(*http.Request) bool
+	}{{h.gorg.Faults(), createG}, {h.zend.Faults(), createZ}} {
+		f.inj.Repeat(2, fault.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second})
+		f.inj.Push(fault.Fault{Status: http.StatusInternalServerError}, fault.Fault{Status: http.StatusServiceUnavailable})
+		// The ticket is created but the answer never comes in time.
+		f.inj.Push(fault.Fault{After: true, Hang: 2 * time.Second, Match: f.match})
+	}
+	for _, id := range []string{"evt-f1", "evt-f2", "evt-f3"} {
+		if code, res := h.send(event(id, "order.action_required", actionRequired("ORD-"+id, "acme-fr"))); code != 202 {
+			t.Fatalf("%s: %d %v", id, code, res)
+		}
+	}
+	eventually(t, 40*time.Second, "every fault to be served", func() bool {
+		return h.gorg.Faults().Pending() == 0 && h.zend.Faults().Pending() == 0
+	})
+	h.settle()
+	for name, ids := range map[string][]string{"gorgias": externalIDsG(h), "zendesk": externalIDsZ(h)} {
+		if len(ids) != 3 {
+			t.Errorf("%s holds %d tickets, want 3 (one per alert): %v", name, len(ids), ids)
+		}
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				t.Errorf("%s holds two tickets with external id %s", name, id)
+			}
+			seen[id] = true
+		}
+	}
+}
+
+func externalIDsG(h *harness) []string {
+	var out []string
+	for _, t := range h.gorgiasTickets() {
+		out = append(out, t.ExternalID)
+	}
+	return out
+}
+
+func externalIDsZ(h *harness) []string {
+	var out []string
+	for _, t := range h.zendeskTickets() {
+		out = append(out, t.ExternalID)
+	}
+	return out
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/alerts"
+	"github.com/helpdesk-bridge/bridge/bridge/events"
+	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
+	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
+	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
+	zapi "github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
+	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
+)
+
+// testDB is this package's database on the test Redis (see rdbtest).
+const testDB = 1
+
+// Customer data and secrets the tests send; none may reach the logs.
+const (
+	buyerEmail   = "jeanne.martin@example.com"
+	buyerName    = "Jeanne Martin"
+	acmeSecret   = "acme-event-secret-7f3a"
+	globexSecret = "globex-event-secret-91bc"
+	gorgiasKey   = "gorgias-key-5d1e"
+	zendeskToken = "zendesk-token-c04f"
+	adminPW      = "admin-password-e2e"
+	agentEmail   = "bot@acme.example"
+)
+
+const testConfig = `
+server:
+  shutdown_timeout: 3s
+  admin:
+    username: admin
+    password: ${ADMIN_PW}
+redis:
+  url: "%s"
+worker:
+  concurrency: 4
+  max_retry: %d
+merchants:
+  - id: acme
+    name: ACME
+    event_secrets: ["${ACME_SECRET}"]
+    stores:
+      - id: acme-fr
+        name: ACME France
+        order_url: "https://backoffice.example/orders/{order_id}"
+      - id: acme-de
+        name: ACME Germany
+      - id: acme-it
+    helpdesks:
+      - id: acme-gorgias
+        kind: gorgias
+        base_url: "%s"
+        email: ` + agentEmail + `
+        api_key: ${GORGIAS_KEY}
+        stores: [acme-fr, acme-de]
+        tag_prefix: "bigblue-"
+        language: en
+        timeout: %s
+      - id: acme-zendesk
+        kind: zendesk
+        base_url: "%s"
+        email: ` + agentEmail + `
+        api_key: ${ZENDESK_TOKEN}
+        stores: [acme-fr]
+        alerts: [action-required, bad-rating-with-comment]
+        tag_prefix: "bigblue-"
+        language: fr
+        timeout: %s
+  - id: globex
+    event_secrets: ["${GLOBEX_SECRET}"]
+    stores:
+      - id: globex-us
+`
+
+type harnessOptions struct {
+	clientTimeout time.Duration
+	maxRetry      int
+	mode          Mode
+}
+
+// harness runs the real bridge (HTTP, workers, scheduler) on the test
+// Redis, against both fake helpdesks, and checks in cleanup that nothing
+// it logged holds customer data or a secret.
+type harness struct {
+	t      *testing.T
+	url    string
+	gorg   *gorgiasfake.Server
+	zend   *zendeskfake.Server
+	gorgTS *httptest.Server
+	zendTS *httptest.Server
+	rdb    *redis.Client
+	cfg    *config.Config
+	logs   *syncBuffer
+	stop   func()
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	if o.clientTimeout == 0 {
+		o.clientTimeout = 2 * time.Second
+	}
+	if o.maxRetry == 0 {
+		o.maxRetry = 10
+	}
+	if o.mode == "" {
+		o.mode = ModeServe
+	}
+	h := &harness{t: t, rdb: rdbtest.Client(t, testDB), logs: &syncBuffer{}}
+	h.gorg = gorgiasfake.New(gorgiasfake.Options{Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true})
+	h.zend = zendeskfake.New(zendeskfake.Options{Agents: map[string]string{agentEmail: zendeskToken}, Prefix: "/acme", Unthrottled: true})
+	h.gorgTS = httptest.NewServer(h.gorg)
+	h.zendTS = httptest.NewServer(h.zend)
+	t.Cleanup(h.gorgTS.Close)
+	t.Cleanup(h.zendTS.Close)
+	h.cfg = h.config(o)
+	h.start(o.mode)
+	t.Cleanup(h.checkLogs)
+	return h
+}
+
+func (h *harness) config(o harnessOptions) *config.Config {
+	env := map[string]string{
+		"ADMIN_PW": adminPW, "ACME_SECRET": acmeSecret, "GLOBEX_SECRET": globexSecret,
+		"GORGIAS_KEY": gorgiasKey, "ZENDESK_TOKEN": zendeskToken,
+	}
+	yml := fmt.Sprintf(testConfig, rdbtest.URL(testDB), o.maxRetry,
+		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout)
+	cfg, err := config.Parse([]byte(yml), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		h.t.Fatalf("test config: %v", err)
+	}
+	return cfg
+}
+
+// start runs a bridge process; stop (also run in cleanup) shuts it down
+// gracefully.
+func (h *harness) start(mode Mode) {
+	h.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	log := zerolog.New(io.MultiWriter(h.logs, testLogWriter{h.t})).Level(zerolog.DebugLevel)
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := Build(ctx, h.cfg, mode, log, Overrides{
+		Listener: l, RetryBase: 200 * time.Millisecond, RetryMax: time.Second, DelayedCheck: 200 * time.Millisecond,
+	})
+	if err != nil {
+		cancel()
+		h.t.Fatalf("build: %v", err)
+	}
+	h.url = "http://" + app.Addr()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = app.Run(ctx) }()
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done }) }
+	h.t.Cleanup(h.stop)
+}
+
+// checkLogs fails the test if a log line holds customer data or a secret.
+func (h *harness) checkLogs() {
+	logs := h.logs.String()
+	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW} {
+		if strings.Contains(logs, secret) {
+			h.t.Errorf("the logs contain %q", secret)
+		}
+	}
+}
+
+// event builds an event envelope.
+func event(id, kind string, data map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"id": id, "kind": kind, "occurred_at": time.Now().UTC().Format(time.RFC3339Nano), "data": data})
+	return b
+}
+
+func actionRequired(order, store string) map[string]any {
+	return map[string]any{
+		"order_id": order, "store": store, "reason": "invalid_address",
+		"details": "The postcode 7500 does not exist",
+		"buyer":   map[string]any{"name": buyerName, "email": buyerEmail},
+		"order": map[string]any{"marketplace": "carrefour", "total": "49.90", "currency": "EUR",
+			"lines": []map[string]any{{"sku": "MUG-01", "name": "Blue mug", "quantity": 2}}},
+	}
+}
+
+func survey(order, store string, score int, comment string) map[string]any {
+	return map[string]any{
+		"order_id": order, "store": store, "score": score, "comment": comment,
+		"buyer": map[string]any{"name": buyerName, "email": buyerEmail},
+	}
+}
+
+// post sends a body signed for merchant with secret, at time ts.
+func (h *harness) post(merchant, secret string, ts time.Time, body []byte) (int, map[string]any) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/events", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if merchant != "" {
+		req.Header.Set(events.HeaderMerchant, merchant)
+	}
+	if secret != "" {
+		stamp := strconv.FormatInt(ts.Unix(), 10)
+		req.Header.Set(events.HeaderTimestamp, stamp)
+		req.Header.Set(events.HeaderSignature, events.SignatureHeader(secret, stamp, body))
+	}
+	return h.do(req)
+}
+
+func (h *harness) send(body []byte) (int, map[string]any) {
+	h.t.Helper()
+	return h.post("acme", acmeSecret, time.Now(), body)
+}
+
+func (h *harness) do(req *http.Request) (int, map[string]any) {
+	h.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			h.t.Fatalf("%s %s: answer is not JSON: %v: %s", req.Method, req.URL.Path, err, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// settle waits until no alert task is pending, running or waiting for a
+// retry, so that "nothing was created" is a fact and not a race.
+func (h *harness) settle() {
+	h.t.Helper()
+	insp := asynq.NewInspectorFromRedisClient(h.rdb)
+	eventually(h.t, 20*time.Second, "the queues to drain", func() bool {
+		qs, err := insp.Queues()
+		if err != nil {
+			return false
+		}
+		for _, q := range qs {
+			info, err := insp.GetQueueInfo(q)
+			if err != nil || info.Pending+info.Active+info.Scheduled+info.Retry > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// taskKeys counts the alert tasks asynq holds in any state.
+func (h *harness) taskKeys() int {
+	keys, err := h.rdb.Keys(context.Background(), "asynq:{"+alerts.Queue+"}:t:*").Result()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return len(keys)
+}
+
+func (h *harness) gorgiasTickets() []gapi.Ticket { return h.gorg.Tickets() }
+func (h *harness) zendeskTickets() []zapi.Ticket { return h.zend.Tickets() }
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testLogWriter shows the bridge's logs with -v, and only then.
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	if testing.Verbose() && os.Getenv("BRIDGE_TEST_LOGS") != "" {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
