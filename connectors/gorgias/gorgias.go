@@ -167,7 +167,7 @@ func (c *Client) GetTicket(ctx context.Context, id string) (connectors.Ticket, e
 	fail := func(err error) (connectors.Ticket, error) {
 		return connectors.Ticket{}, fmt.Errorf("gorgias: get ticket %s: %w", shortID(id), err)
 	}
-	n, err := ticketID(id)
+	n, err := parseTicketID(id, connectors.ErrNotFound)
 	if err != nil {
 		return fail(err)
 	}
@@ -184,7 +184,7 @@ func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.M
 	fail := func(err error) error {
 		return fmt.Errorf("gorgias: add message to ticket %s: %w", shortID(ticketID), err)
 	}
-	n, err := ticketIDArg(ticketID)
+	n, err := parseTicketID(ticketID, connectors.ErrInvalid)
 	if err != nil {
 		return fail(err)
 	}
@@ -203,7 +203,7 @@ func (c *Client) SetTags(ctx context.Context, ticketID string, tags []string) er
 	fail := func(err error) error {
 		return fmt.Errorf("gorgias: set tags on ticket %s: %w", shortID(ticketID), err)
 	}
-	n, err := ticketIDArg(ticketID)
+	n, err := parseTicketID(ticketID, connectors.ErrInvalid)
 	if err != nil {
 		return fail(err)
 	}
@@ -225,7 +225,7 @@ func (c *Client) SetStatus(ctx context.Context, ticketID string, s connectors.St
 	fail := func(err error) error {
 		return fmt.Errorf("gorgias: set status of ticket %s: %w", shortID(ticketID), err)
 	}
-	n, err := ticketIDArg(ticketID)
+	n, err := parseTicketID(ticketID, connectors.ErrInvalid)
 	if err != nil {
 		return fail(err)
 	}
@@ -458,22 +458,13 @@ func checkTags(tags []string) error {
 	return nil
 }
 
-// ticketID parses a Gorgias ticket id for a read: a malformed one cannot
-// name any ticket.
-func ticketID(id string) (int64, error) {
+// parseTicketID parses a Gorgias ticket id. A malformed one names no ticket
+// (ErrNotFound) when read, and is the caller's mistake (ErrInvalid) when
+// written to.
+func parseTicketID(id string, malformed error) (int64, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || n < 1 {
-		return 0, connectors.ErrNotFound
-	}
-	return n, nil
-}
-
-// ticketIDArg parses a Gorgias ticket id for a write: a malformed one is
-// the caller's mistake.
-func ticketIDArg(id string) (int64, error) {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n < 1 {
-		return 0, invalid("ticket id must be a positive integer")
+		return 0, fmt.Errorf("%w: ticket id must be a positive integer", malformed)
 	}
 	return n, nil
 }

@@ -308,6 +308,15 @@ func writeError(w http.ResponseWriter, status int, msg string, data map[string][
 	writeJSON(w, status, api.ErrorResponse{Error: api.ErrorDetail{Msg: msg, Data: data}})
 }
 
+// readBody refuses any query parameter, as the write endpoints take none,
+// then decodes the JSON body into v.
+func readBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if checkParams(r.URL.Query()).refuse(w) {
+		return false
+	}
+	return decodeBody(w, r, v)
+}
+
 // decodeBody reads a JSON body into v, refusing unknown fields as Gorgias
 // refuses unknown parameters. It answers the error itself and reports
 // whether the caller may go on.

@@ -34,11 +34,8 @@ func (e fieldErrors) refuse(w http.ResponseWriter) bool {
 }
 
 func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
-	if checkParams(r.URL.Query()).refuse(w) {
-		return
-	}
 	var req api.CreateTicketRequest
-	if !decodeBody(w, r, &req) {
+	if !readBody(w, r, &req) {
 		return
 	}
 	errs := fieldErrors{}
@@ -66,8 +63,8 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 		case tag.ID != 0:
 		case tag.Name == "":
 			errs.add(fmt.Sprintf("tags.%d", i), "A tag needs an id or a name.")
-		case utf8.RuneCountInString(tag.Name) > api.MaxTagNameLen:
-			errs.add(fmt.Sprintf("tags.%d.name", i), fmt.Sprintf("Longer than maximum length %d.", api.MaxTagNameLen))
+		default:
+			checkTagName(errs, fmt.Sprintf("tags.%d.name", i), tag.Name)
 		}
 	}
 
@@ -133,11 +130,8 @@ func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) {
-	if checkParams(r.URL.Query()).refuse(w) {
-		return
-	}
 	var req api.UpdateTicketRequest
-	if !decodeBody(w, r, &req) {
+	if !readBody(w, r, &req) {
 		return
 	}
 	errs := fieldErrors{}
@@ -194,11 +188,8 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) setTicketTags(w http.ResponseWriter, r *http.Request) {
-	if checkParams(r.URL.Query()).refuse(w) {
-		return
-	}
 	var req api.SetTicketTagsRequest
-	if !decodeBody(w, r, &req) {
+	if !readBody(w, r, &req) {
 		return
 	}
 	s.mu.Lock()
@@ -266,7 +257,6 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 		}
 		return sortKey{t.CreatedDatetime.Time, t.ID}
 	}
-	slices.SortFunc(match, func(a, b *api.Ticket) int { return o.compare(key(a), key(b)) })
 	page, meta := paginate(match, key, o, cur, limit)
 	out := api.List[api.Ticket]{Object: "list", URI: "/api/tickets", Data: []api.Ticket{}, Meta: meta}
 	for _, t := range page {
@@ -299,7 +289,6 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	key := func(t *api.Tag) sortKey { return sortKey{t.CreatedDatetime.Time, t.ID} }
-	slices.SortFunc(match, func(a, b *api.Tag) int { return o.compare(key(a), key(b)) })
 	page, meta := paginate(match, key, o, cur, limit)
 	out := api.List[api.Tag]{Object: "list", URI: "/api/tags", Data: []api.Tag{}, Meta: meta}
 	for _, t := range page {
@@ -311,20 +300,12 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createTag(w http.ResponseWriter, r *http.Request) {
-	if checkParams(r.URL.Query()).refuse(w) {
-		return
-	}
 	var req api.CreateTagRequest
-	if !decodeBody(w, r, &req) {
+	if !readBody(w, r, &req) {
 		return
 	}
 	errs := fieldErrors{}
-	switch {
-	case req.Name == "":
-		errs.add("name", reasonMissing)
-	case utf8.RuneCountInString(req.Name) > api.MaxTagNameLen:
-		errs.add("name", fmt.Sprintf("Longer than maximum length %d.", api.MaxTagNameLen))
-	}
+	checkTagName(errs, "name", req.Name)
 	if errs.refuse(w) {
 		return
 	}
@@ -471,6 +452,15 @@ func checkVia(errs fieldErrors, field, v string) {
 		errs.add(field, reasonMissing)
 	case !slices.Contains(api.ViaValues, v):
 		errs.add(field, "Must be one of the documented via values.")
+	}
+}
+
+func checkTagName(errs fieldErrors, field, name string) {
+	switch {
+	case name == "":
+		errs.add(field, reasonMissing)
+	case utf8.RuneCountInString(name) > api.MaxTagNameLen:
+		errs.add(field, fmt.Sprintf("Longer than maximum length %d.", api.MaxTagNameLen))
 	}
 }
 

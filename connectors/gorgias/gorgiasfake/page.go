@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,9 +93,10 @@ func (o order) decode(s string) (cursor, error) {
 	return cursor{prev: parts[0] == "prev", key: sortKey{at: time.Unix(0, nanos), id: id}}, nil
 }
 
-// paginate returns one page of items, which must already be sorted by o,
-// and the cursors around it.
+// paginate sorts items by o, in place, and returns one page of them and
+// the cursors around it.
 func paginate[T any](items []T, key func(T) sortKey, o order, cur *cursor, limit int) ([]T, api.Meta) {
+	slices.SortFunc(items, func(a, b T) int { return o.compare(key(a), key(b)) })
 	start, end := 0, len(items)
 	switch {
 	case cur == nil:
