@@ -22,7 +22,9 @@ func Planners() map[string]events.Planner {
 
 type planFunc func(ctx context.Context, ev events.Event) ([]*asynq.Task, error)
 
-func (f planFunc) Plan(ctx context.Context, ev events.Event) ([]*asynq.Task, error) { return f(ctx, ev) }
+func (f planFunc) Plan(ctx context.Context, ev events.Event) ([]*asynq.Task, error) {
+	return f(ctx, ev)
+}
 
 // CodeUnknownStore is the error code of an event naming a store its
 // merchant does not have.

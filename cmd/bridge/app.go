@@ -101,6 +101,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	a.engine = httpapi.NewEngine(log, metrics.GinMiddleware())
 	httpapi.Health(a.engine, conn)
 	a.engine.GET("/metrics", gin.WrapH(metrics.Handler()))
+	httpapi.ServeOpenAPI(a.engine)
 	if mode.http() {
 		intake := events.New(events.Options{
 			Config: cfg, Queue: a.client, Redis: conn.Client, Counter: metrics, Now: o.Now,

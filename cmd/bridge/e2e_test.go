@@ -8,9 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/connectors/fault"
 )
-
 
 func TestAlertTicketInEveryTargetedHelpdeskOnce(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
@@ -248,8 +248,12 @@ func TestResolutionNotesAndClosesTheAlert(t *testing.T) {
 
 func TestFaultsStillDeliverEachAlertExactlyOnce(t *testing.T) {
 	h := newHarness(t, harnessOptions{clientTimeout: 500 * time.Millisecond})
-	createG := func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/tickets") }
-	createZ := func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/v2/tickets") }
+	createG := func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/tickets")
+	}
+	createZ := func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/v2/tickets")
+	}
 	for _, f := range []struct {
 		inj   *fault.Injector
 		match func(*http.Request) bool
@@ -296,4 +300,14 @@ func externalIDsZ(h *harness) []string {
 		out = append(out, t.ExternalID)
 	}
 	return out
+}
+
+func TestRoutesAgreeWithTheOpenAPIDocument(t *testing.T) {
+	app := newHarness(t, harnessOptions{}).app
+	if missing := httpapi.UndocumentedRoutes(app.engine.Routes()); len(missing) > 0 {
+		t.Errorf("routes served but not in openapi.yaml: %v", missing)
+	}
+	if extra := httpapi.UnservedPaths(app.engine.Routes()); len(extra) > 0 {
+		t.Errorf("paths in openapi.yaml but not served: %v", extra)
+	}
 }

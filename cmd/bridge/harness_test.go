@@ -24,8 +24,8 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/config"
-	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	zapi "github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
 )
@@ -97,6 +97,9 @@ type harnessOptions struct {
 	clientTimeout time.Duration
 	maxRetry      int
 	mode          Mode
+	// db is the test Redis database; tests that run in parallel with the
+	// others take their own.
+	db int
 }
 
 // harness runs the real bridge (HTTP, workers, scheduler) on the test
@@ -110,7 +113,10 @@ type harness struct {
 	gorgTS *httptest.Server
 	zendTS *httptest.Server
 	rdb    *redis.Client
+	app    *App
 	cfg    *config.Config
+	yml    string
+	env    map[string]string
 	logs   *syncBuffer
 	stop   func()
 }
@@ -126,7 +132,10 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.mode == "" {
 		o.mode = ModeServe
 	}
-	h := &harness{t: t, rdb: rdbtest.Client(t, testDB), logs: &syncBuffer{}}
+	if o.db == 0 {
+		o.db = testDB
+	}
+	h := &harness{t: t, rdb: rdbtest.Client(t, o.db), logs: &syncBuffer{}}
 	h.gorg = gorgiasfake.New(gorgiasfake.Options{Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true})
 	h.zend = zendeskfake.New(zendeskfake.Options{Agents: map[string]string{agentEmail: zendeskToken}, Prefix: "/acme", Unthrottled: true})
 	h.gorgTS = httptest.NewServer(h.gorg)
@@ -140,13 +149,13 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 }
 
 func (h *harness) config(o harnessOptions) *config.Config {
-	env := map[string]string{
+	h.env = map[string]string{
 		"ADMIN_PW": adminPW, "ACME_SECRET": acmeSecret, "GLOBEX_SECRET": globexSecret,
 		"GORGIAS_KEY": gorgiasKey, "ZENDESK_TOKEN": zendeskToken,
 	}
-	yml := fmt.Sprintf(testConfig, rdbtest.URL(testDB), o.maxRetry,
+	h.yml = fmt.Sprintf(testConfig, rdbtest.URL(o.db), o.maxRetry,
 		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout)
-	cfg, err := config.Parse([]byte(yml), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := config.Parse([]byte(h.yml), func(k string) (string, bool) { v, ok := h.env[k]; return v, ok })
 	if err != nil {
 		h.t.Fatalf("test config: %v", err)
 	}
@@ -170,6 +179,7 @@ func (h *harness) start(mode Mode) {
 		cancel()
 		h.t.Fatalf("build: %v", err)
 	}
+	h.app = app
 	h.url = "http://" + app.Addr()
 	done := make(chan struct{})
 	go func() { defer close(done); _ = app.Run(ctx) }()

@@ -1,0 +1,75 @@
+// Command bench measures the bridge as it ships and prints each figure as a
+// ratio against a baseline measured in the same run: the machines it runs
+// on are shared and noisy, so absolute figures are only context.
+//
+//	(a) Alert pipeline: signed order.action_required events posted to a real
+//	    `bridge serve` process until an unthrottled fake Gorgias holds their
+//	    tickets, against raw asynq no-op task throughput on the same Redis.
+//	(b) Throttled delivery: the same pipeline against the fake at Gorgias's
+//	    default limit (40 requests per 20 s) with the bridge's limiter at its
+//	    default: Gorgias requests delivered per second against those allowed.
+//
+// It builds the bridge binary, runs it as a subprocess on loopback, and
+// needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
+// one): it flushes database 7 there.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.redisAddr, "redis", os.Getenv("BRIDGE_TEST_REDIS_ADDR"), "throwaway Redis (host:port) whose database 7 is flushed; default $BRIDGE_TEST_REDIS_ADDR")
+	fs.IntVar(&o.n, "n", 0, "events posted in the pipeline phase (default 2000, quick 40)")
+	fs.IntVar(&o.m, "m", 0, "events posted in the throttled phase (default 60, quick 24)")
+	fs.BoolVar(&o.quick, "quick", false, "small n and m, to check that the benchmark still runs")
+	fs.BoolVar(&o.skipThrottled, "skip-throttled", false, "skip the throttled phase, which paces itself to Gorgias's real limit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if o.redisAddr == "" {
+		// Never fall back to a default address: the bench flushes a database
+		// there, and a developer's own Redis must not lose it.
+		fmt.Fprintln(stderr, "bench: no Redis: run `make bench`, or set BRIDGE_TEST_REDIS_ADDR or -redis to a throwaway redis-server")
+		return 2
+	}
+	if o.n < 0 || o.m < 0 {
+		fmt.Fprintln(stderr, "bench: -n and -m must be positive")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	o.progress = stderr
+	rep, err := runBench(ctx, o)
+	if rep != nil {
+		rep.print(stdout)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "bench: interrupted")
+		} else {
+			fmt.Fprintln(stderr, "bench:", err)
+		}
+		return 1
+	}
+	return 0
+}
