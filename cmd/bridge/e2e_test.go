@@ -311,3 +311,101 @@ func TestRoutesAgreeWithTheOpenAPIDocument(t *testing.T) {
 		t.Errorf("paths in openapi.yaml but not served: %v", extra)
 	}
 }
+
+func TestDeadLettersAreListedAndReplayed(t *testing.T) {
+	h := newHarness(t, harnessOptions{maxRetry: 1})
+	// The helpdesk refuses the credentials once: a permanent failure, so
+	// the task is archived at once instead of being retried.
+	h.gorg.Faults().Push(fault.Fault{Status: http.StatusUnauthorized})
+	if code, res := h.send(event("evt-dead", "order.action_required", actionRequired("ORD-D", "acme-de"))); code != 202 {
+		t.Fatalf("event: %d %v", code, res)
+	}
+	h.settle()
+	if n := len(h.gorgiasTickets()); n != 0 {
+		t.Fatalf("%d tickets despite the refusal", n)
+	}
+
+	list := func(auth bool) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, h.url+"/v1/admin/dead-letters", nil)
+		if auth {
+			req.SetBasicAuth("admin", adminPW)
+		}
+		return h.do(req)
+	}
+	if code, _ := list(false); code != http.StatusUnauthorized {
+		t.Fatalf("dead letters without admin credentials: %d, want 401", code)
+	}
+	code, res := list(true)
+	letters, _ := res["dead_letters"].([]any)
+	if code != 200 || len(letters) != 1 {
+		t.Fatalf("dead letters: %d %v, want one", code, res)
+	}
+	letter := letters[0].(map[string]any)
+	if letter["type"] != "alert:raise" || !strings.Contains(letter["error"].(string), "unauthorized") {
+		t.Errorf("dead letter = %v, want the alert task and its error", letter)
+	}
+	if strings.Contains(h.logs.String(), "task archived") == false {
+		t.Error("the archived task was not logged")
+	}
+	if !strings.Contains(h.metrics(), `bridge_tasks_archived_total{type="alert:raise"} 1`) {
+		t.Error("the archived task was not counted")
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/admin/dead-letters/"+letter["id"].(string)+"/replay", nil)
+	req.SetBasicAuth("admin", adminPW)
+	if code, res := h.do(req); code != http.StatusAccepted {
+		t.Fatalf("replay: %d %v", code, res)
+	}
+	eventually(t, 10*time.Second, "the replayed alert's ticket", func() bool { return len(h.gorgiasTickets()) == 1 })
+	h.settle()
+	if code, res := list(true); code != 200 || len(res["dead_letters"].([]any)) != 0 {
+		t.Errorf("dead letters after replay: %v, want none", res)
+	}
+	req, _ = http.NewRequest(http.MethodPost, h.url+"/v1/admin/dead-letters/alerts:nope/replay", nil)
+	req.SetBasicAuth("admin", adminPW)
+	if code, _ := h.do(req); code != http.StatusNotFound {
+		t.Errorf("replay of an unknown letter: %d, want 404", code)
+	}
+}
+
+func TestOperationalRoutes(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	get := func(path string, auth bool) int {
+		req, _ := http.NewRequest(http.MethodGet, h.url+path, nil)
+		if auth {
+			req.SetBasicAuth("admin", adminPW)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		path string
+		auth bool
+		want int
+	}{
+		{"/healthz", false, 200}, {"/readyz", false, 200}, {"/metrics", false, 200}, {"/openapi.yaml", false, 200},
+		{"/monitoring", false, 401}, {"/monitoring", true, 200}, {"/v1/nothing", false, 404},
+	} {
+		if got := get(tc.path, tc.auth); got != tc.want {
+			t.Errorf("GET %s (admin %v) = %d, want %d", tc.path, tc.auth, got, tc.want)
+		}
+	}
+	h.send(event("evt-m", "order.action_required", actionRequired("ORD-M", "acme-fr")))
+	h.settle()
+	m := h.metrics()
+	for _, want := range []string{
+		`bridge_http_requests_total{method="POST",route="/v1/events",status="202"} 1`,
+		`bridge_tasks_processed_total{type="alert:raise"} 2`,
+		`bridge_external_calls_total{status="201",system="gorgias"}`,
+		`bridge_events_received_total{kind="order.action_required",outcome="accepted"} 1`,
+		`bridge_rate_limiter_wait_seconds_count{system="zendesk"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

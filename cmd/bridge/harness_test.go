@@ -328,3 +328,15 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// metrics returns the /metrics page.
+func (h *harness) metrics() string {
+	h.t.Helper()
+	resp, err := http.Get(h.url + "/metrics")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
