@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,15 +39,13 @@ func TestConformance(t *testing.T) {
 	helpdesktest.RunConformanceTests(t, newFakeHarness)
 }
 
-// TestConformanceLive runs the suite against a sandbox account. Its tickets
-// are deleted when each test ends; use an account with nothing else in it.
-func TestConformanceLive(t *testing.T) {
-	base, email, token := os.Getenv("ZENDESK_LIVE_BASE_URL"), os.Getenv("ZENDESK_LIVE_EMAIL"), os.Getenv("ZENDESK_LIVE_API_TOKEN")
-	if base == "" || email == "" || token == "" {
-		t.Skip("set ZENDESK_LIVE_BASE_URL, ZENDESK_LIVE_EMAIL and ZENDESK_LIVE_API_TOKEN to run the suite against a sandbox")
-	}
+// TestLiveConformance runs the suite against a sandbox account, with -live
+// and the ZENDESK_LIVE_* variables set. The tickets it creates are deleted
+// when each test ends.
+func TestLiveConformance(t *testing.T) {
+	env := helpdesktest.LiveEnv(t, "ZENDESK_LIVE_BASE_URL", "ZENDESK_LIVE_EMAIL", "ZENDESK_LIVE_API_TOKEN")
 	helpdesktest.RunConformanceTests(t, func(t *testing.T) helpdesktest.Harness {
-		return newLiveHarness(t, base, email, token, &http.Client{Timeout: clientTimeout})
+		return newLiveHarness(t, env["ZENDESK_LIVE_BASE_URL"], env["ZENDESK_LIVE_EMAIL"], env["ZENDESK_LIVE_API_TOKEN"], &http.Client{Timeout: clientTimeout})
 	})
 }
 
