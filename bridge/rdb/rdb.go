@@ -42,11 +42,11 @@ func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, err
 		c.wg.Add(1)
 		go c.advanceClock(time.Second)
 	} else {
-		opts, err := universalOptions(cfg)
+		client, err := newClient(cfg)
 		if err != nil {
 			return nil, err
 		}
-		c.Client = redis.NewUniversalClient(opts)
+		c.Client = client
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -57,24 +57,23 @@ func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, err
 	return c, nil
 }
 
-func universalOptions(cfg config.Redis) (*redis.UniversalOptions, error) {
+// newClient builds a single-node client from a URL, or a universal client
+// (Cluster, Sentinel) from addresses. The password, when configured, wins
+// over one in the URL: loading moves it out of the URL so that the URL can
+// be logged.
+func newClient(cfg config.Redis) (redis.UniversalClient, error) {
 	if cfg.URL != "" {
 		o, err := redis.ParseURL(cfg.URL)
 		if err != nil {
 			return nil, fmt.Errorf("rdb: redis.url: %w", err)
 		}
-		u := &redis.UniversalOptions{
-			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
-			TLSConfig: o.TLSConfig, Protocol: o.Protocol,
-		}
-		if o.Network == "unix" {
-			// The universal client cannot express a socket; a plain client can.
-			return nil, fmt.Errorf("rdb: redis.url: unix sockets are not supported, use host:port")
+		if cfg.Username != "" {
+			o.Username = cfg.Username
 		}
 		if !cfg.Password.IsZero() {
-			u.Password = cfg.Password.Reveal()
+			o.Password = cfg.Password.Reveal()
 		}
-		return u, nil
+		return redis.NewClient(o), nil
 	}
 	u := &redis.UniversalOptions{
 		Addrs: cfg.Addrs, MasterName: cfg.MasterName,
@@ -83,7 +82,7 @@ func universalOptions(cfg config.Redis) (*redis.UniversalOptions, error) {
 	if cfg.TLS {
 		u.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	return u, nil
+	return redis.NewUniversalClient(u), nil
 }
 
 // advanceClock moves the embedded server's TTL clock with wall time:
