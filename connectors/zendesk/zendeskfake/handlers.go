@@ -419,11 +419,11 @@ func (s *Server) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host + s.opts.Prefix
 }
 
-type window struct{ from, to int }
+type span struct{ from, to int }
 
 // paginate reads page and per_page (offset pagination, at most PerPage a
 // page) and returns the slice bounds and the next page's URL, or nil.
-func (s *Server) paginate(r *http.Request, n int) (window, *string) {
+func (s *Server) paginate(r *http.Request, n int) (span, *string) {
 	q := r.URL.Query()
 	page, err := strconv.Atoi(q.Get("page"))
 	if err != nil || page < 1 {
@@ -436,11 +436,11 @@ func (s *Server) paginate(r *http.Request, n int) (window, *string) {
 	from := min(n, (page-1)*per)
 	to := min(n, from+per)
 	if to >= n {
-		return window{from, to}, nil
+		return span{from, to}, nil
 	}
 	q.Set("page", strconv.Itoa(page+1))
 	next := s.baseURL(r) + r.URL.Path + ".json?" + q.Encode()
-	return window{from, to}, &next
+	return span{from, to}, &next
 }
 
 func includes(r *http.Request, what string) bool {
