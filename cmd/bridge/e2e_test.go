@@ -2,12 +2,15 @@ package main
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hibiken/asynq"
 
+	"github.com/helpdesk-bridge/bridge/alerts"
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/connectors/fault"
 )
@@ -407,5 +410,58 @@ func TestOperationalRoutes(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// A shutdown lets the task in flight finish: its ticket is created and the
+// task is acknowledged, not handed back to the queue.
+func TestGracefulShutdownFinishesTheTaskInFlight(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.gorg.Faults().Push(fault.Fault{Hang: 1500 * time.Millisecond, Match: func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/tickets")
+	}})
+	if code, res := h.send(event("evt-stop", "order.action_required", actionRequired("ORD-S", "acme-de"))); code != 202 {
+		t.Fatalf("event: %d %v", code, res)
+	}
+	eventually(t, 10*time.Second, "the create to reach the helpdesk", func() bool { return h.gorg.Faults().Served() == 1 })
+	h.stop()
+	if n := len(h.gorgiasTickets()); n != 1 {
+		t.Fatalf("%d tickets after shutdown, want the one in flight", n)
+	}
+	info, err := asynq.NewInspectorFromRedisClient(h.rdb).GetQueueInfo(alerts.Queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Completed != 1 || info.Pending+info.Active+info.Retry != 0 {
+		t.Errorf("after shutdown: completed %d, pending %d, active %d, retry %d; want the task completed", info.Completed, info.Pending, info.Active, info.Retry)
+	}
+}
+
+func TestConfigCheckNamesEveryProblem(t *testing.T) {
+	path := t.TempDir() + "/bad.yaml"
+	bad := "merchants:\n  - id: Acme!\n    event_secrets: [\"plain-secret\"]\n    stores: []\n"
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := run([]string{"config", "check", path}, &out, &errOut); code != 1 {
+		t.Fatalf("config check of a bad file exited %d, want 1:\n%s%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"merchants[0].id", "merchants[0].event_secrets[0]", "merchants[0].stores"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config check output lacks %s:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "plain-secret") {
+		t.Error("config check printed a secret")
+	}
+	good := t.TempDir() + "/good.yaml"
+	if err := os.WriteFile(good, []byte("merchants:\n  - id: acme\n    event_secrets: [\"${E2E_SECRET}\"]\n    stores: [{id: acme-fr}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("E2E_SECRET", "s3cret")
+	out.Reset()
+	if code := run([]string{"config", "check", good}, &out, &errOut); code != 0 {
+		t.Errorf("config check of a good file exited %d:\n%s", code, out.String())
 	}
 }
