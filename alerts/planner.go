@@ -57,19 +57,10 @@ func planActionRequired(_ context.Context, ev events.Event) ([]*asynq.Task, erro
 	if err := checkStore(ev.Merchant, d.Store); err != nil {
 		return nil, err
 	}
-	var tasks []*asynq.Task
-	for _, h := range targets(ev.Merchant, d.Store, config.AlertActionRequired) {
-		t, err := NewRaiseTask(RaisePayload{
-			Merchant: ev.Merchant.ID, Account: h.ID, EventID: ev.ID, OccurredAt: ev.OccurredAt,
-			Kind: config.AlertActionRequired, OrderID: d.OrderID, Store: d.Store, Buyer: d.Buyer,
-			Reason: d.Reason, Details: d.Details, Order: d.Order,
-		})
-		if err != nil {
-			return nil, err
-		}
-		tasks = append(tasks, t)
-	}
-	return tasks, nil
+	return raiseTasks(ev, RaisePayload{
+		Kind: config.AlertActionRequired, OrderID: d.OrderID, Store: d.Store, Buyer: d.Buyer,
+		Reason: d.Reason, Details: d.Details, Order: d.Order,
+	})
 }
 
 func planSurveyRated(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
@@ -87,13 +78,20 @@ func planSurveyRated(_ context.Context, ev events.Event) ([]*asynq.Task, error) 
 	if hasText(d.Comment) {
 		kind = config.AlertBadRatingWithComment
 	}
+	return raiseTasks(ev, RaisePayload{
+		Kind: kind, OrderID: d.OrderID, Store: d.Store, Buyer: d.Buyer,
+		Score: d.Score, Comment: d.Comment, Order: d.Order,
+	})
+}
+
+// raiseTasks returns one raise task per account that takes p's kind for
+// p's store, each stamped with the event and the account.
+func raiseTasks(ev events.Event, p RaisePayload) ([]*asynq.Task, error) {
+	p.Merchant, p.EventID, p.OccurredAt = ev.Merchant.ID, ev.ID, ev.OccurredAt
 	var tasks []*asynq.Task
-	for _, h := range targets(ev.Merchant, d.Store, kind) {
-		t, err := NewRaiseTask(RaisePayload{
-			Merchant: ev.Merchant.ID, Account: h.ID, EventID: ev.ID, OccurredAt: ev.OccurredAt,
-			Kind: kind, OrderID: d.OrderID, Store: d.Store, Buyer: d.Buyer,
-			Score: d.Score, Comment: d.Comment, Order: d.Order,
-		})
+	for _, h := range targets(ev.Merchant, p.Store, p.Kind) {
+		p.Account = h.ID
+		t, err := NewRaiseTask(p)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 )
 
 // Metrics is the set of collectors the bridge exports on /metrics.
@@ -108,10 +110,7 @@ func (m *Metrics) GinMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := httpapi.Route(c)
 		m.HTTPRequests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
 		m.HTTPLatency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
 	}
