@@ -38,6 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.m, "m", 0, "events posted in the throttled phase (default 60, quick 24)")
 	fs.BoolVar(&o.quick, "quick", false, "small n and m, to check that the benchmark still runs")
 	fs.BoolVar(&o.skipThrottled, "skip-throttled", false, "skip the throttled phase, which paces itself to Gorgias's real limit")
+	verbose := fs.Bool("v", false, "show the bridge's log lines (warnings and errors) on stderr")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -59,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	o.progress = stderr
+	if *verbose {
+		o.bridgeLogs = stderr
+	}
 	rep, err := runBench(ctx, o)
 	if rep != nil {
 		rep.print(stdout)

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
+)
+
+// benchDB is this command's database on the throwaway Redis (see rdbtest).
+const benchDB = 7
+
+// unpaced is the Gorgias limit the pipeline phase gives the bridge: far
+// above anything it reaches, so that the limiter stays in the path (one
+// Redis round trip per call, as in production) without ever making it wait.
+const unpaced = "rate_limit: {requests: 1000000, per: 1s}"
+
+type options struct {
+	redisAddr     string
+	n, m          int
+	quick         bool
+	skipThrottled bool
+	senders       int       // concurrent POSTs, and concurrent enqueuers in the baseline
+	progress      io.Writer // one line per phase; nil for none
+	bridgeLogs    io.Writer // gets the bridge's log lines; nil for none
+}
+
+func (o *options) applyDefaults() {
+	pick := func(v *int, normal, quick int) {
+		if *v == 0 {
+			*v = normal
+			if o.quick {
+				*v = quick
+			}
+		}
+	}
+	// 4000 alerts keep the pipeline busy for several seconds and the no-op
+	// baseline for about half a second, on 2 cores.
+	pick(&o.n, 4000, 40)
+	// 60 alerts are 120 Gorgias calls: 40 go in the initial burst and the
+	// other 80 take 40 s at 2 calls/s, long enough to see the steady state.
+	// The quick run keeps 8 calls past the burst, 4 s.
+	pick(&o.m, 60, 24)
+	if o.senders <= 0 {
+		o.senders = 8
+	}
+}
+
+// rig is what every phase shares: the Redis, the built binary, the secrets.
+type rig struct {
+	o        options
+	rdb      *redis.Client
+	dir      string
+	bin      string
+	secret   string // the merchant's event secret
+	apiKey   string // the fake Gorgias account's key
+	adminPW  string
+	progress io.Writer
+}
+
+func (r *rig) logf(format string, args ...any) {
+	if r.progress != nil {
+		fmt.Fprintf(r.progress, "bench: "+format+"\n", args...)
+	}
+}
+
+// flush empties the bench database, so that each phase starts with no
+// queue, no dedupe key and a full limiter bucket.
+func (r *rig) flush(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := r.rdb.FlushDB(ctx).Err(); err != nil {
+		return fmt.Errorf("flush Redis %s db %d: %w", r.o.redisAddr, benchDB, err)
+	}
+	return nil
+}
+
+// runBench runs every phase and returns what it measured; on an error the
+// report holds the phases that completed.
+func runBench(ctx context.Context, o options) (*report, error) {
+	o.applyDefaults()
+	rep := &report{opts: o, cpus: runtime.NumCPU(), goVersion: runtime.Version(), goos: runtime.GOOS, goarch: runtime.GOARCH}
+	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex()}
+	r.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DB: benchDB})
+	defer r.rdb.Close()
+	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err := r.rdb.Ping(pingCtx).Err()
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("Redis at %s: %w", o.redisAddr, err)
+	}
+	if err := r.flush(ctx); err != nil {
+		return nil, err
+	}
+
+	r.dir, err = os.MkdirTemp("", "bridge-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(r.dir)
+	r.logf("building the bridge")
+	start := time.Now()
+	if r.bin, err = buildBridge(ctx, r.dir); err != nil {
+		return nil, err
+	}
+	rep.build = time.Since(start)
+
+	// The baseline runs before and after the pipeline and the two are
+	// averaged, so that a machine getting busier or quieter during the run
+	// moves both sides of the ratio alike.
+	before, err := r.noopPhase(ctx, o.n)
+	if err != nil {
+		return rep, err
+	}
+	pipe, err := r.pipelinePhase(ctx, o.n)
+	if err != nil {
+		return rep, err
+	}
+	after, err := r.noopPhase(ctx, o.n)
+	if err != nil {
+		return rep, err
+	}
+	rep.pipeline = &pipelineReport{pipe: pipe, noopBefore: before, noopAfter: after}
+
+	if o.skipThrottled {
+		return rep, nil
+	}
+	thr, err := r.throttledPhase(ctx, o.m)
+	if err != nil {
+		return rep, err
+	}
+	rep.throttled = thr
+	return rep, nil
+}
+
+// pipelinePhase posts n events to a bridge delivering to an unthrottled
+// fake and times them from the first POST to the n-th ticket.
+func (r *rig) pipelinePhase(ctx context.Context, n int) (pipelineResult, error) {
+	if err := r.flush(ctx); err != nil {
+		return pipelineResult{}, err
+	}
+	fake, err := serveFake(gorgiasfake.Options{Unthrottled: true}, r.apiKey)
+	if err != nil {
+		return pipelineResult{}, err
+	}
+	defer fake.close()
+	b, err := r.startBridge(ctx, "pipeline", fake.url, unpaced)
+	if err != nil {
+		return pipelineResult{}, err
+	}
+	defer b.stop()
+	r.logf("pipeline: posting %d events with %d senders to the bridge (%d workers)", n, r.o.senders, b.cfg.Worker.Concurrency)
+
+	bodies := newEvents("pipe", n, r.secret)
+	posted, err := postAll(ctx, b.url, bodies, r.o.senders)
+	if err != nil {
+		return pipelineResult{}, b.explain(err)
+	}
+	first, last, err := fake.waitTickets(ctx, b, n, 30*time.Second+time.Duration(n)*20*time.Millisecond)
+	if err != nil {
+		return pipelineResult{}, err
+	}
+	if err := fake.checkTickets(n); err != nil {
+		return pipelineResult{}, err
+	}
+	b.stop()
+	return pipelineResult{
+		n: n, workers: b.cfg.Worker.Concurrency, senders: r.o.senders,
+		elapsed: last.Sub(posted.start), wake: first.Sub(posted.start), posting: posted.end.Sub(posted.start),
+		latencies: posted.latencies, refused: fake.refused(), warnings: b.logs.warnings(), errors: b.logs.errors(),
+	}, nil
+}
+
+// noopPhase measures raw asynq on the same Redis with the bridge's worker
+// concurrency.
+func (r *rig) noopPhase(ctx context.Context, n int) (noopResult, error) {
+	if err := r.flush(ctx); err != nil {
+		return noopResult{}, err
+	}
+	workers, err := r.workerConcurrency()
+	if err != nil {
+		return noopResult{}, err
+	}
+	r.logf("baseline: %d asynq no-op tasks, %d enqueuers, %d workers", n, r.o.senders, workers)
+	return runNoop(ctx, r.o.redisAddr, benchDB, n, workers, r.o.senders)
+}
+
+// throttledPhase posts m events to a bridge whose limiter and fake both sit
+// at Gorgias's defaults, and records when each call was let through.
+func (r *rig) throttledPhase(ctx context.Context, m int) (*throttledResult, error) {
+	if err := r.flush(ctx); err != nil {
+		return nil, err
+	}
+	fake, err := serveFake(gorgiasfake.Options{}, r.apiKey)
+	if err != nil {
+		return nil, err
+	}
+	defer fake.close()
+	b, err := r.startBridge(ctx, "throttled", fake.url, "")
+	if err != nil {
+		return nil, err
+	}
+	defer b.stop()
+	capacity, window := gorgiasfake.DefaultCapacity, gorgiasfake.DefaultWindow
+	lim := b.cfg.Merchants[0].Helpdesks[0].RateLimit
+	// Each alert costs two calls (lookup, create); the first capacity go at
+	// once, the rest at capacity per window.
+	expected := time.Duration(max(0, callsPerTicket*m-capacity)) * window / time.Duration(capacity)
+	r.logf("throttled: posting %d events; about %s of paced delivery after the initial burst", m, expected.Round(time.Second))
+
+	bodies := newEvents("thr", m, r.secret)
+	posted, err := postAll(ctx, b.url, bodies, r.o.senders)
+	if err != nil {
+		return nil, b.explain(err)
+	}
+	if _, _, err := fake.waitTickets(ctx, b, m, 2*expected+60*time.Second); err != nil {
+		return nil, err
+	}
+	if err := fake.checkTickets(m); err != nil {
+		return nil, err
+	}
+	b.stop()
+	calls, tickets, limited := fake.records()
+	served := 0
+	for _, c := range fake.Requests() {
+		served += c
+	}
+	return &throttledResult{
+		m: m, capacity: capacity, window: window, limiter: lim, workers: b.cfg.Worker.Concurrency,
+		start: posted.start, calls: calls, tickets: tickets,
+		limited: limited, refused: fake.refused(), fakeRateLimited: fake.RateLimited(), fakeRequests: served,
+		warnings: b.logs.warnings(), errors: b.logs.errors(),
+	}, nil
+}
+
+// callsPerTicket: the Gorgias connector looks a ticket up by its external
+// id before creating it, so that a retried task finds the ticket it made.
+const callsPerTicket = 2
+
+func randomHex() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}

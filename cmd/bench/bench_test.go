@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
+)
+
+// TestQuickRun runs every phase on small numbers, so that the benchmark
+// keeps working as the bridge changes. It checks that the figures exist,
+// not what they are: this machine's speed is no one's business here.
+func TestQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bridge binary")
+	}
+	rdbtest.Client(t, benchDB) // skips, or fails in CI, without a Redis
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	rep, err := runBench(ctx, options{redisAddr: rdbtest.Addr(), quick: true})
+	var out bytes.Buffer
+	if rep != nil {
+		rep.print(&out)
+	}
+	t.Logf("report:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if rep.pipeline == nil || rep.throttled == nil {
+		t.Fatalf("phases missing: pipeline %v, throttled %v", rep.pipeline != nil, rep.throttled != nil)
+	}
+	p := rep.pipeline
+	for name, v := range map[string]float64{
+		"alerts/s": p.pipe.steadyRate(), "no-op/s": p.noopSteadyRate(),
+		"end-to-end alerts/s": p.pipe.rate(), "end-to-end no-op/s": p.noopRate(),
+	} {
+		if !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("%s = %v, want a positive rate", name, v)
+		}
+	}
+	if got, want := len(p.pipe.latencies), rep.opts.n; got != want {
+		t.Errorf("%d intake latencies, want %d", got, want)
+	}
+
+	th := rep.throttled
+	f := th.figures()
+	if f.ticketsAll != rep.opts.m {
+		t.Errorf("%d tickets in the throttled phase, want %d", f.ticketsAll, rep.opts.m)
+	}
+	if f.callsTotal < callsPerTicket*rep.opts.m {
+		t.Errorf("%d Gorgias calls for %d tickets, want at least %d each", f.callsTotal, rep.opts.m, callsPerTicket)
+	}
+	if !f.steady || !(f.callRate > 0) {
+		t.Errorf("steady state not measured: %+v", f)
+	}
+	for _, want := range []string{"pipeline alerts/s", "asynq no-op/s", "throttled requests/s", "429s", "intake latency p50"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}
+
+func TestThrottledFigures(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	// A bucket of 40 per 20 s met exactly: 40 calls at once after a 1 s
+	// wake-up, then one every 0.5 s; every second call creates a ticket.
+	var calls []time.Time
+	var tickets []ticketTime
+	for i := range 120 {
+		c := at(time.Second)
+		if i >= 40 {
+			c = at(time.Second + time.Duration(i-39)*500*time.Millisecond)
+		}
+		calls = append(calls, c)
+		if i%2 == 1 {
+			tickets = append(tickets, ticketTime{arrived: c, stored: c.Add(time.Millisecond)})
+		}
+	}
+	tr := &throttledResult{m: 60, capacity: 40, window: 20 * time.Second, start: t0, calls: calls, tickets: tickets}
+	f := tr.figures()
+
+	near := func(name string, got, want float64) {
+		t.Helper()
+		if math.Abs(got-want) > 1e-9 {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if !f.steady || f.steadyCalls != 80 || f.steadyTickets != 40 || f.steadySpan != 40*time.Second {
+		t.Fatalf("steady state = %d calls, %d tickets in %s (measured %v), want 80, 40 in 40s", f.steadyCalls, f.steadyTickets, f.steadySpan, f.steady)
+	}
+	near("requests/s", f.callRate, 2)
+	near("allowed requests/s", f.allowedCalls, 2)
+	near("tickets/s", f.ticketRate, 1)
+	near("allowed tickets/s", f.allowedTickets, 1)
+	// The whole run, 41 s, could have held the burst and 41 s at 2/s.
+	near("whole-run requests/s", f.wholeCallRate, 120.0/41)
+	near("whole-run allowed", f.wholeAllowedCalls, (40+2*41.0)/41)
+
+	tr.calls = calls[:40]
+	if f := tr.figures(); f.steady {
+		t.Errorf("steady state measured from the burst alone: %+v", f)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	ms := func(n ...int) []time.Duration {
+		var out []time.Duration
+		for _, v := range n {
+			out = append(out, time.Duration(v)*time.Millisecond)
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		in   []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{"empty", nil, 50, 0},
+		{"one", ms(7), 99, 7 * time.Millisecond},
+		{"median of unsorted", ms(5, 1, 3, 2, 4), 50, 3 * time.Millisecond},
+		{"p99 of 100 is the 99th", ms(seq(100)...), 99, 99 * time.Millisecond},
+		{"max", ms(3, 9, 1), 100, 9 * time.Millisecond},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := percentile(tc.in, tc.p); got != tc.want {
+				t.Errorf("percentile(%v, %v) = %v, want %v", tc.in, tc.p, got, tc.want)
+			}
+		})
+	}
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}

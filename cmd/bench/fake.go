@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
+)
+
+// fakeGorgias is the Gorgias fake served on loopback behind a recorder of
+// when each call was let through and when each ticket was stored: the
+// fake's own counters say how many, not when.
+type fakeGorgias struct {
+	*gorgiasfake.Server
+	url string // the account's base URL, prefix included
+	srv *http.Server
+
+	mu      sync.Mutex
+	calls   []time.Time // calls the fake answered, 429s excepted, by arrival
+	tickets []ticketTime
+	limited []int       // for each 429, how many calls had been let through before it
+	failed  map[int]int // other answers of 400 and above, by status
+}
+
+// serveFake serves a fake account for the bench's agent on a free loopback
+// port.
+func serveFake(o gorgiasfake.Options, apiKey string) (*fakeGorgias, error) {
+	o.Accounts = map[string]string{benchAgent: apiKey}
+	o.PathPrefix = benchPrefix
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	f := &fakeGorgias{Server: gorgiasfake.New(o), url: "http://" + l.Addr().String() + benchPrefix, failed: map[int]int{}}
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = f.srv.Serve(l) }()
+	return f, nil
+}
+
+func (f *fakeGorgias) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = f.srv.Shutdown(ctx)
+}
+
+func (f *fakeGorgias) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	f.Server.ServeHTTP(sw, r)
+	done := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if sw.status == http.StatusTooManyRequests {
+		f.limited = append(f.limited, len(f.calls))
+		return
+	}
+	f.calls = append(f.calls, arrived)
+	switch {
+	case sw.status >= 400:
+		f.failed[sw.status]++
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/tickets") && sw.status == http.StatusCreated:
+		f.tickets = append(f.tickets, ticketTime{arrived: arrived, stored: done})
+	}
+}
+
+// ticketTime is when the call that created a ticket arrived (comparable
+// with the other calls) and when its answer was written (the ticket held).
+type ticketTime struct{ arrived, stored time.Time }
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(p)
+}
+
+// records returns copies of what the recorder saw.
+func (f *fakeGorgias) records() (calls []time.Time, tickets []ticketTime, limited []int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls), slices.Clone(f.tickets), slices.Clone(f.limited)
+}
+
+// refused counts the answers of 400 and above other than 429: requests
+// the bridge got wrong, which the report shows.
+func (f *fakeGorgias) refused() map[int]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.failed)
+}
+
+// waitTickets waits until n tickets are stored and returns when the first
+// and the last of them were. It gives up when the bridge exits, ctx ends,
+// or within passes.
+func (f *fakeGorgias) waitTickets(ctx context.Context, b *bridgeProc, n int, within time.Duration) (first, last time.Time, err error) {
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f.mu.Lock()
+		got := len(f.tickets)
+		if got >= n {
+			first, last = f.tickets[0].stored, f.tickets[0].stored
+			for _, t := range f.tickets[:n] {
+				if t.stored.Before(first) {
+					first = t.stored
+				}
+				if t.stored.After(last) {
+					last = t.stored
+				}
+			}
+		}
+		f.mu.Unlock()
+		if got >= n {
+			return first, last, nil
+		}
+		if time.Now().After(deadline) {
+			return first, last, b.explain(fmt.Errorf("%d of %d tickets after %s (fake: %s)", got, n, within, f.summary()))
+		}
+		select {
+		case <-ctx.Done():
+			return first, last, ctx.Err()
+		case <-b.done:
+			return first, last, b.explain(fmt.Errorf("the bridge exited with %d of %d tickets: %v", got, n, b.err))
+		case <-tick.C:
+		}
+	}
+}
+
+// checkTickets confirms that the fake itself holds exactly n tickets: one
+// per alert, none twice.
+func (f *fakeGorgias) checkTickets(n int) error {
+	tickets := f.Tickets()
+	seen := make(map[string]bool, len(tickets))
+	for _, t := range tickets {
+		if seen[t.ExternalID] {
+			return fmt.Errorf("the fake holds two tickets with external id %s", t.ExternalID)
+		}
+		seen[t.ExternalID] = true
+	}
+	if len(tickets) != n {
+		return fmt.Errorf("the fake holds %d tickets, want %d", len(tickets), n)
+	}
+	return nil
+}
+
+func (f *fakeGorgias) summary() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fmt.Sprintf("%d calls answered, %d answered 429, other failures %v", len(f.calls), len(f.limited), f.failed)
+}

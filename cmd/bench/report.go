@@ -1,0 +1,234 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/config"
+)
+
+// report is everything one run measured; a phase that did not complete is
+// nil.
+type report struct {
+	opts      options
+	cpus      int
+	goVersion string
+	goos      string
+	goarch    string
+	build     time.Duration
+	pipeline  *pipelineReport
+	throttled *throttledResult
+}
+
+// pipelineResult is phase (a) on the bridge's side.
+type pipelineResult struct {
+	n, workers, senders int
+	elapsed             time.Duration // first POST to the n-th ticket stored
+	wake                time.Duration // first POST to the first ticket stored
+	posting             time.Duration // first POST to the last answer
+	latencies           []time.Duration
+	refused             map[int]int // the fake's answers of 400 and above, by status
+	warnings, errors    int         // log lines the bridge wrote at those levels
+}
+
+// rate counts from the first POST; steadyRate from the first ticket, which
+// leaves out asynq's idle poll, as noopResult.steadyRate does.
+func (p pipelineResult) rate() float64       { return perSecond(p.n, p.elapsed) }
+func (p pipelineResult) steadyRate() float64 { return perSecond(p.n-1, p.elapsed-p.wake) }
+
+type pipelineReport struct {
+	pipe                  pipelineResult
+	noopBefore, noopAfter noopResult
+}
+
+// noopRate and noopSteadyRate are the means of the baselines taken around
+// the pipeline.
+func (p *pipelineReport) noopRate() float64 {
+	return (p.noopBefore.rate() + p.noopAfter.rate()) / 2
+}
+
+func (p *pipelineReport) noopSteadyRate() float64 {
+	return (p.noopBefore.steadyRate() + p.noopAfter.steadyRate()) / 2
+}
+
+// throttledResult is phase (b): when the fake let each call through.
+type throttledResult struct {
+	m                int
+	capacity         int           // the fake's bucket
+	window           time.Duration // in which capacity calls drain
+	limiter          config.RateLimit
+	workers          int
+	start            time.Time   // first POST
+	calls            []time.Time // calls answered (429s excepted), by arrival
+	tickets          []ticketTime
+	limited          []int       // for each 429 the recorder saw, the calls let through before it
+	refused          map[int]int // the fake's other answers of 400 and above, by status
+	fakeRateLimited  int         // 429s the fake counted
+	fakeRequests     int         // calls the fake's handlers counted
+	warnings, errors int
+}
+
+// allowed is the fake's sustained rate, calls per second.
+func (t *throttledResult) allowed() float64 { return perSecond(t.capacity, t.window) }
+
+// throttledFigures are the rates derived from the records.
+type throttledFigures struct {
+	// Steady state: from the capacity-th call (the end of the initial
+	// burst) to the last one, so the burst the bucket allows does not
+	// inflate the rate.
+	steady                 bool // false when too few calls came after the burst
+	steadyCalls            int
+	steadyTickets          int
+	steadySpan             time.Duration
+	callRate, ticketRate   float64
+	allowedCalls           float64
+	allowedTickets         float64
+	wholeSpan              time.Duration // first POST to the last call
+	wholeCallRate          float64
+	wholeTicketRate        float64
+	wholeAllowedCalls      float64 // the burst plus the sustained rate, over wholeSpan
+	wholeAllowedTickets    float64
+	callsTotal, ticketsAll int
+}
+
+func (t *throttledResult) figures() throttledFigures {
+	calls := slices.Clone(t.calls)
+	slices.SortFunc(calls, func(a, b time.Time) int { return a.Compare(b) })
+	f := throttledFigures{callsTotal: len(calls), ticketsAll: len(t.tickets), allowedCalls: t.allowed(), allowedTickets: t.allowed() / callsPerTicket}
+	if len(calls) == 0 {
+		return f
+	}
+	last := calls[len(calls)-1]
+	f.wholeSpan = last.Sub(t.start)
+	f.wholeCallRate = perSecond(len(calls), f.wholeSpan)
+	f.wholeTicketRate = perSecond(len(t.tickets), f.wholeSpan)
+	if s := f.wholeSpan.Seconds(); s > 0 {
+		f.wholeAllowedCalls = (float64(t.capacity) + t.allowed()*s) / s
+		f.wholeAllowedTickets = f.wholeAllowedCalls / callsPerTicket
+	}
+	if len(calls) <= t.capacity {
+		return f
+	}
+	burstEnd := calls[t.capacity-1]
+	f.steady = true
+	f.steadyCalls = len(calls) - t.capacity
+	f.steadySpan = last.Sub(burstEnd)
+	for _, tk := range t.tickets {
+		if tk.arrived.After(burstEnd) && !tk.arrived.After(last) {
+			f.steadyTickets++
+		}
+	}
+	f.callRate = perSecond(f.steadyCalls, f.steadySpan)
+	f.ticketRate = perSecond(f.steadyTickets, f.steadySpan)
+	return f
+}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "bridge benchmark: %d CPUs, %s %s/%s; bridge built in %s\n", r.cpus, r.goVersion, r.goos, r.goarch, r.build.Round(100*time.Millisecond))
+	fmt.Fprintln(w, "ratios compare with a baseline measured in this run; absolute figures are context only")
+	if p := r.pipeline; p != nil {
+		a := p.pipe
+		fmt.Fprintf(w, "\n(a) alert pipeline: %d order.action_required events, %d senders, %d workers, unthrottled fake Gorgias\n", a.n, a.senders, a.workers)
+		// The headline leaves out asynq's idle poll: a worker finding its
+		// queues empty sleeps 0.5 to 1.5 s, so the first task of each side
+		// waits a random part of a second, as long as the whole baseline.
+		fmt.Fprintf(w, "  pipeline alerts/s %9.1f   asynq no-op/s %9.1f   ratio %.3f   <- headline: first to last ticket / task\n",
+			a.steadyRate(), p.noopSteadyRate(), ratio(a.steadyRate(), p.noopSteadyRate()))
+		fmt.Fprintf(w, "  from the first POST / enqueue, so including asynq's idle poll on both sides:\n")
+		fmt.Fprintf(w, "           alerts/s %9.1f   asynq no-op/s %9.1f   ratio %.3f\n", a.rate(), p.noopRate(), ratio(a.rate(), p.noopRate()))
+		fmt.Fprintf(w, "  %d alerts in %s, first after %s (posted in %s); no-op %s before, %s after\n",
+			a.n, a.elapsed.Round(time.Millisecond), a.wake.Round(time.Millisecond), a.posting.Round(time.Millisecond),
+			noopTimes(p.noopBefore), noopTimes(p.noopAfter))
+		fmt.Fprintf(w, "  intake latency p50 %s  p99 %s  max %s\n",
+			fmtDur(percentile(a.latencies, 50)), fmtDur(percentile(a.latencies, 99)), fmtDur(percentile(a.latencies, 100)))
+		fmt.Fprintf(w, "  bridge log: %d warnings, %d errors\n", a.warnings, a.errors)
+		if len(a.refused) > 0 {
+			fmt.Fprintf(w, "  note: the fake refused requests, by status: %v\n", a.refused)
+		}
+	}
+	if t := r.throttled; t != nil {
+		f := t.figures()
+		fmt.Fprintf(w, "\n(b) throttled delivery: %d events, fake Gorgias at %d requests/%s, bridge limiter %d/%s, %d workers; %d Gorgias calls per ticket\n",
+			t.m, t.capacity, t.window, t.limiter.Requests, t.limiter.Per, t.workers, callsPerTicket)
+		if f.steady {
+			fmt.Fprintf(w, "  steady state, after the first %d requests: %d requests, %d tickets in %s\n", t.capacity, f.steadyCalls, f.steadyTickets, f.steadySpan.Round(time.Millisecond))
+			fmt.Fprintf(w, "  throttled requests/s %5.2f   allowed %5.2f   ratio %.3f   429s %d   <- headline\n", f.callRate, f.allowedCalls, f.callRate/f.allowedCalls, t.fakeRateLimited)
+			fmt.Fprintf(w, "  throttled tickets/s  %5.2f   allowed %5.2f   ratio %.3f\n", f.ticketRate, f.allowedTickets, f.ticketRate/f.allowedTickets)
+		} else {
+			fmt.Fprintf(w, "  steady state: not measured, only %d requests (the burst is %d); raise -m\n", f.callsTotal, t.capacity)
+		}
+		fmt.Fprintf(w, "  whole run, first POST to last request: %d requests, %d tickets in %s; allowed counts the %d-request burst\n",
+			f.callsTotal, f.ticketsAll, f.wholeSpan.Round(time.Millisecond), t.capacity)
+		fmt.Fprintf(w, "  whole-run requests/s %5.2f   allowed %5.2f   ratio %.3f\n", f.wholeCallRate, f.wholeAllowedCalls, ratio(f.wholeCallRate, f.wholeAllowedCalls))
+		fmt.Fprintf(w, "  whole-run tickets/s  %5.2f   allowed %5.2f   ratio %.3f\n", f.wholeTicketRate, f.wholeAllowedTickets, ratio(f.wholeTicketRate, f.wholeAllowedTickets))
+		fmt.Fprintf(w, "  429s answered by the fake %d; requests its handlers counted %d, %d beyond %d per ticket (a retried task looks its ticket up again); bridge log: %d warnings, %d errors\n",
+			t.fakeRateLimited, t.fakeRequests, f.callsTotal-callsPerTicket*f.ticketsAll, callsPerTicket, t.warnings, t.errors)
+		if len(t.refused) > 0 {
+			fmt.Fprintf(w, "  note: the fake refused requests, by status: %v\n", t.refused)
+		}
+		if len(t.limited) > 0 {
+			fmt.Fprintf(w, "  the 429s came when %s requests had been let through (the burst is %d)\n", joinInts(t.limited, 10), t.capacity)
+		}
+		if t.fakeRequests != f.callsTotal || len(t.limited) != t.fakeRateLimited {
+			fmt.Fprintf(w, "  note: the recorder saw %d requests and %d 429s; the fake counted %d and %d\n", f.callsTotal, len(t.limited), t.fakeRequests, t.fakeRateLimited)
+		}
+	}
+}
+
+// joinInts lists up to most numbers, then says how many more there are.
+func joinInts(ns []int, most int) string {
+	var parts []string
+	for _, n := range ns[:min(len(ns), most)] {
+		parts = append(parts, strconv.Itoa(n))
+	}
+	s := strings.Join(parts, ", ")
+	if len(ns) > most {
+		s += fmt.Sprintf(" and %d more", len(ns)-most)
+	}
+	return s
+}
+
+func noopTimes(r noopResult) string {
+	return fmt.Sprintf("%s, first after %s", r.elapsed.Round(time.Millisecond), r.wake.Round(time.Millisecond))
+}
+
+func perSecond(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return math.NaN()
+	}
+	return float64(n) / d.Seconds()
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// percentile is the nearest-rank percentile p (0-100] of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	return s[min(max(rank, 1), len(s))-1]
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	default:
+		return d.Round(time.Microsecond).String()
+	}
+}
