@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"time"
 )
@@ -33,6 +34,9 @@ type Transport struct {
 	Limiter  Limiter           // nil: no pacing
 	Observer CallObserver      // nil: no accounting
 	Now      func() time.Time  // nil: time.Now
+	// Timeout bounds each call once the limiter let it go. Waiting for the
+	// limiter does not count against it, as http.Client.Timeout would.
+	Timeout time.Duration
 }
 
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -54,8 +58,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	cancel := context.CancelFunc(func() {})
+	if t.Timeout > 0 {
+		var callCtx context.Context
+		callCtx, cancel = context.WithTimeout(ctx, t.Timeout)
+		req = req.WithContext(callCtx)
+	}
 	start := now()
 	resp, err := base.RoundTrip(req)
+	if err != nil {
+		cancel()
+	} else {
+		resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	}
 	if t.Observer != nil {
 		status := 0
 		if err == nil {
@@ -68,4 +83,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_ = t.Limiter.Penalize(context.WithoutCancel(ctx), t.Key, RetryAfter(resp.Header, now(), time.Second))
 	}
 	return resp, err
+}
+
+// cancelOnClose ends a call's timeout when its body is closed, not before:
+// the body is still being read after RoundTrip returns.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }

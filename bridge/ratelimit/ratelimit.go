@@ -20,7 +20,7 @@ type Limit struct {
 	Requests int
 	Per      time.Duration
 	// Burst is how many calls may go at once after a quiet spell; zero
-	// means Requests (a leaky bucket as deep as the window's budget).
+	// means Requests less a 5% margin (at least one call).
 	Burst int
 }
 
@@ -46,7 +46,11 @@ func (l *Limiter) Set(key string, lim Limit) {
 	}
 	burst := lim.Burst
 	if burst <= 0 {
-		burst = lim.Requests
+		// The vendor's bucket starts filling when our first call reaches
+		// it, later than we let it go; a later call that travels faster
+		// arrives early. A bucket exactly as deep as the vendor's then
+		// overflows it by one right after a burst: keep a margin.
+		burst = max(1, lim.Requests-max(1, lim.Requests/20))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -150,9 +150,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 // calls paced by the shared limiter and counted.
 func newHelpdesk(h config.Helpdesk, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (alerts.Helpdesk, error) {
 	limiter.Set(h.ID, ratelimit.Limit{Requests: h.RateLimit.Requests, Per: h.RateLimit.Per})
+	// The timeout lives in the transport so that waiting for the shared
+	// limiter, which can take seconds, does not eat into it.
 	client := &http.Client{
-		Timeout:   h.Timeout,
-		Transport: &connectors.Transport{Base: o.Transport, System: h.Kind, Key: h.ID, Limiter: limiter, Observer: metrics, Now: o.Now},
+		Transport: &connectors.Transport{Base: o.Transport, System: h.Kind, Key: h.ID, Limiter: limiter, Observer: metrics, Now: o.Now, Timeout: h.Timeout},
 	}
 	switch h.Kind {
 	case config.KindGorgias:
