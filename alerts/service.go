@@ -116,10 +116,7 @@ func (s *Service) Raise(ctx context.Context, p RaisePayload) error {
 	if p.Kind != config.AlertActionRequired {
 		return nil
 	}
-	if err := s.rdb.SAdd(ctx, s.openKey(p.Merchant, p.Account, p.Store, p.OrderID), ticket.ID).Err(); err != nil {
-		return err
-	}
-	if err := s.rdb.Expire(ctx, s.openKey(p.Merchant, p.Account, p.Store, p.OrderID), 90*24*time.Hour).Err(); err != nil {
+	if err := s.addToSet(ctx, s.openKey(p.Merchant, p.Account, p.Store, p.OrderID), ticket.ID, 90*24*time.Hour); err != nil {
 		return err
 	}
 	// A resolution that ran while we were creating found no ticket to
@@ -203,10 +200,9 @@ func (s *Service) Resolve(ctx context.Context, p ResolvePayload) error {
 			if err := hd.AddMessage(ctx, id, connectors.Message{BodyText: note, Internal: true}); err != nil && !errors.Is(err, connectors.ErrNotFound) {
 				return fmt.Errorf("alerts: resolve note on %s: %w", id, err)
 			}
-			if err := s.rdb.SAdd(ctx, notedKey, id).Err(); err != nil {
+			if err := s.addToSet(ctx, notedKey, id, s.markerTTL); err != nil {
 				return err
 			}
-			_ = s.rdb.Expire(ctx, notedKey, s.markerTTL)
 		}
 		// A ticket an agent deleted meanwhile has nothing left to close.
 		if err := hd.SetStatus(ctx, id, connectors.StatusSolved); err != nil && !errors.Is(err, connectors.ErrNotFound) {
@@ -234,4 +230,15 @@ func (s *Service) markResolved(ctx context.Context, p ResolvePayload) error {
 		}
 	}
 	return s.rdb.Expire(ctx, key, s.markerTTL).Err()
+}
+
+// addToSet adds member to the set at key and renews its expiry, in one
+// round trip.
+func (s *Service) addToSet(ctx context.Context, key, member string, ttl time.Duration) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, key, member)
+		p.Expire(ctx, key, ttl)
+		return nil
+	})
+	return err
 }
