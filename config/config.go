@@ -12,6 +12,7 @@ type Config struct {
 	Redis     Redis      `yaml:"redis"`
 	Worker    Worker     `yaml:"worker"`
 	Events    Events     `yaml:"events"`
+	Widgets   Widgets    `yaml:"widgets"`
 	Merchants []Merchant `yaml:"merchants" validate:"required,min=1,dive"`
 }
 
@@ -70,6 +71,22 @@ type Events struct {
 	DedupeTTL time.Duration `yaml:"dedupe_ttl" validate:"gte=0"`
 }
 
+// Widgets tunes the order read model behind the sidebar widgets.
+type Widgets struct {
+	// Retention: an order, its shipments, returns and support requests are
+	// forgotten this long after their last update.
+	Retention time.Duration `yaml:"retention" validate:"gte=0"`
+	// Budget is how long a sidebar read waits for Redis before it answers
+	// with the last known data, or with a "temporarily unavailable" payload.
+	Budget time.Duration `yaml:"budget" validate:"gte=0"`
+	// MaxOrders bounds the orders kept in one customer's widget, most
+	// recent first.
+	MaxOrders int `yaml:"max_orders" validate:"gte=0,lte=500"`
+	// LastKnown is how many rendered widgets each replica keeps in memory
+	// to answer with while Redis is unreachable.
+	LastKnown int `yaml:"last_known" validate:"gte=0"`
+}
+
 // Merchant is one customer of the bridge: its stores, its helpdesk
 // accounts and the secrets its order platform signs events with.
 type Merchant struct {
@@ -81,6 +98,9 @@ type Merchant struct {
 	BadRatingThreshold int        `yaml:"bad_rating_threshold" validate:"gte=0,lte=5"`
 	Stores             []Store    `yaml:"stores" validate:"required,min=1,dive"`
 	Helpdesks          []Helpdesk `yaml:"helpdesks" validate:"dive"`
+	// Sidebars are the helpdesk sidebar integrations that show this
+	// merchant's orders.
+	Sidebars []Sidebar `yaml:"sidebars" validate:"dive"`
 }
 
 // Store is one shop of a merchant.
@@ -90,6 +110,9 @@ type Store struct {
 	// OrderURL is a template for a link to an order in the merchant's back
 	// office, with {order_id} replaced.
 	OrderURL string `yaml:"order_url" validate:"omitempty,url"`
+	// SupportURL is a template for the link to the marketplace's "create a
+	// support request" page of an order, with {order_id} replaced.
+	SupportURL string `yaml:"support_url" validate:"omitempty,url"`
 }
 
 // Helpdesk kinds.
@@ -131,6 +154,86 @@ type Helpdesk struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Timeout bounds one HTTP call to the helpdesk.
 	Timeout time.Duration `yaml:"timeout" validate:"gte=0"`
+}
+
+// Sidebar kinds.
+const (
+	SidebarGorgias   = "gorgias"   // Gorgias HTTP integration: JSON
+	SidebarZendesk   = "zendesk"   // Zendesk sidebar app: HTML through Zendesk's proxy
+	SidebarHTML      = "html"      // any HTML sidebar or iframe: an HTML page
+	SidebarHelpScout = "helpscout" // Help Scout dynamic app: signed POST, {"html": ...}
+)
+
+// Sidebar is one sidebar integration: who may read, which stores it shows
+// and how its widget is laid out.
+type Sidebar struct {
+	ID   string `yaml:"id" validate:"required,slug"`
+	Kind string `yaml:"kind" validate:"required,oneof=gorgias zendesk html helpscout"`
+	// Token is the bearer token the helpdesk sends (every kind but
+	// helpscout). It identifies the integration, so it is unique.
+	Token Secret `yaml:"token" validate:"omitempty,min=24,max=256"`
+	// Secret signs Help Scout's requests (helpscout only; Help Scout caps
+	// it at 40 characters).
+	Secret Secret `yaml:"secret" validate:"omitempty,min=16,max=40"`
+	// Stores lists the stores of this merchant whose orders it shows.
+	Stores []string `yaml:"stores" validate:"required,min=1"`
+	// Layout says which sections and fields show, in which order.
+	Layout Layout `yaml:"layout"`
+	// Language of the HTML labels: en or fr.
+	Language string `yaml:"language" validate:"omitempty,oneof=en fr"`
+	// MaxOrders shown, most recent first; 0 shows all that are kept.
+	MaxOrders int `yaml:"max_orders" validate:"gte=0,lte=500"`
+}
+
+// TargetsStore tells whether this sidebar shows store's orders.
+func (s Sidebar) TargetsStore(store string) bool {
+	for _, id := range s.Stores {
+		if id == store {
+			return true
+		}
+	}
+	return false
+}
+
+// Layout lists, per section, the fields shown and their order. A list left
+// out shows WidgetFields' default; an empty list ([]) hides the section.
+// The order's sub-lists (lines, shipments, returns, support_requests) are
+// fields of orders: leaving one out of orders hides it.
+type Layout struct {
+	Sections        []string `yaml:"sections"`
+	Customer        []string `yaml:"customer"`
+	Orders          []string `yaml:"orders"`
+	Lines           []string `yaml:"lines"`
+	Shipments       []string `yaml:"shipments"`
+	Returns         []string `yaml:"returns"`
+	ReturnProducts  []string `yaml:"return_products"`
+	SupportRequests []string `yaml:"support_requests"`
+}
+
+// Lists returns the layout's lists by section name; a nil list was not set.
+func (l Layout) Lists() map[string][]string {
+	return map[string][]string{
+		"sections": l.Sections, "customer": l.Customer, "orders": l.Orders,
+		"lines": l.Lines, "shipments": l.Shipments, "returns": l.Returns,
+		"return_products": l.ReturnProducts, "support_requests": l.SupportRequests,
+	}
+}
+
+// WidgetSections lists the layout's sections in a stable order.
+var WidgetSections = []string{"sections", "customer", "orders", "lines", "shipments", "returns", "return_products", "support_requests"}
+
+// WidgetFields is the vocabulary of layouts: every field a section can
+// show, in its default order. These names are also the widget's JSON
+// paths, so a name, once shipped, is never renamed.
+var WidgetFields = map[string][]string{
+	"sections":         {"customer", "orders"},
+	"customer":         {"email", "name", "phone", "external_id", "orders_count", "last_order_at"},
+	"orders":           {"id", "status", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns", "support_requests"},
+	"lines":            {"name", "sku", "quantity"},
+	"shipments":        {"status", "carrier", "tracking_number", "tracking_url"},
+	"returns":          {"tracking_number", "refund_method", "products"},
+	"return_products":  {"name", "sku", "quantity", "damaged"},
+	"support_requests": {"subject", "url", "updated_at"},
 }
 
 // RateLimit is a request budget: Requests per Per.

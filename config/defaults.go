@@ -26,7 +26,12 @@ var defaultRateLimits = map[string]RateLimit{
 //	worker.task_retention            24h
 //	events.replay_window             5m
 //	events.dedupe_ttl                168h
+//	widgets.retention                8760h (a year)
+//	widgets.budget                   300ms
+//	widgets.max_orders               50
+//	widgets.last_known               10000
 //	merchants[].bad_rating_threshold 2
+//	sidebars[].language              en
 //	helpdesks[].language             en
 //	helpdesks[].timeout              10s
 //	helpdesks[].alerts               every kind
@@ -40,9 +45,16 @@ func (c *Config) ApplyDefaults() {
 	orDefault(&c.Worker.TaskRetention, 24*time.Hour)
 	orDefault(&c.Events.ReplayWindow, 5*time.Minute)
 	orDefault(&c.Events.DedupeTTL, 7*24*time.Hour)
+	orDefault(&c.Widgets.Retention, 365*24*time.Hour)
+	orDefault(&c.Widgets.Budget, 300*time.Millisecond)
+	orDefault(&c.Widgets.MaxOrders, 50)
+	orDefault(&c.Widgets.LastKnown, 10000)
 	for i := range c.Merchants {
 		m := &c.Merchants[i]
 		orDefault(&m.BadRatingThreshold, 2)
+		for j := range m.Sidebars {
+			orDefault(&m.Sidebars[j].Language, "en")
+		}
 		for j := range m.Helpdesks {
 			h := &m.Helpdesks[j]
 			orDefault(&h.Language, "en")

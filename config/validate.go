@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -170,6 +171,8 @@ func (c *Config) merchantProblems() Problems {
 	merchants := map[string]string{}
 	stores := map[string]string{}
 	helpdesks := map[string]string{}
+	sidebars := map[string]string{}
+	tokens := map[string]string{}
 	unique := func(seen map[string]string, id, path, what, why string) {
 		if id == "" {
 			return // "is required" says it
@@ -192,6 +195,9 @@ func (c *Config) merchantProblems() Problems {
 			if s.OrderURL != "" && !strings.Contains(s.OrderURL, "{order_id}") {
 				ps = append(ps, Problem{Field: sp + ".order_url", Message: "must contain {order_id}, replaced by the order's id"})
 			}
+			if s.SupportURL != "" && !strings.Contains(s.SupportURL, "{order_id}") {
+				ps = append(ps, Problem{Field: sp + ".support_url", Message: "must contain {order_id}, replaced by the order's id"})
+			}
 		}
 		for j, h := range m.Helpdesks {
 			hp := fmt.Sprintf("%s.helpdesks[%d]", mp, j)
@@ -209,6 +215,51 @@ func (c *Config) merchantProblems() Problems {
 			} else if rl.Requests == 0 && rl.Per > 0 {
 				ps = append(ps, Problem{Field: hp + ".rate_limit.requests", Message: "must be more than 0 when per is set"})
 			}
+		}
+		for j, sb := range m.Sidebars {
+			sp := fmt.Sprintf("%s.sidebars[%d]", mp, j)
+			unique(sidebars, sb.ID, sp+".id", "sidebar", ": Help Scout's URL names the sidebar, so sidebar ids are unique across merchants")
+			for k, s := range sb.Stores {
+				if !own[s] && !own[""] {
+					ps = append(ps, Problem{Field: fmt.Sprintf("%s.stores[%d]", sp, k), Message: fmt.Sprintf("%q is not a store of merchant %q", s, m.ID)})
+				}
+			}
+			switch {
+			case sb.Kind == SidebarHelpScout && sb.Secret.Reveal() == "":
+				ps = append(ps, Problem{Field: sp + ".secret", Message: "is required for a helpscout sidebar: it verifies X-HelpScout-Signature"})
+			case sb.Kind != SidebarHelpScout && sb.Kind != "" && sb.Token.Reveal() == "":
+				ps = append(ps, Problem{Field: sp + ".token", Message: "is required: the helpdesk sends it as a bearer token"})
+			}
+			if tok := sb.Token.Reveal(); tok != "" {
+				// The token identifies the sidebar. Compared by value, never printed.
+				if first, dup := tokens[tok]; dup {
+					ps = append(ps, Problem{Field: sp + ".token", Message: "is the same token as " + first + "; each sidebar needs its own"})
+				} else {
+					tokens[tok] = sp + ".token"
+				}
+			}
+			ps = append(ps, sb.Layout.problems(sp+".layout")...)
+		}
+	}
+	return ps
+}
+
+// problems checks that a layout names only known fields, each once.
+func (l Layout) problems(path string) Problems {
+	var ps Problems
+	lists := l.Lists()
+	for _, section := range WidgetSections {
+		known := WidgetFields[section]
+		seen := map[string]bool{}
+		for i, f := range lists[section] {
+			fp := fmt.Sprintf("%s.%s[%d]", path, section, i)
+			switch {
+			case !slices.Contains(known, f):
+				ps = append(ps, Problem{Field: fp, Message: fmt.Sprintf("unknown field %q; %s has: %s", f, section, strings.Join(known, ", "))})
+			case seen[f]:
+				ps = append(ps, Problem{Field: fp, Message: fmt.Sprintf("%q is listed twice", f)})
+			}
+			seen[f] = true
 		}
 	}
 	return ps

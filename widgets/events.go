@@ -1,0 +1,91 @@
+package widgets
+
+import "time"
+
+// Event kinds this package plans. Each carries one entity with its
+// updated_at: the newer of two versions of an entity wins, whatever order
+// they arrive in.
+const (
+	KindOrderUpserted          = "order.upserted"
+	KindShipmentUpserted       = "shipment.upserted"
+	KindReturnUpserted         = "return.upserted"
+	KindSupportRequestUpserted = "support_request.upserted"
+)
+
+// OrderCustomer identifies who placed an order. Customer data: never
+// logged.
+type OrderCustomer struct {
+	Email      string `json:"email" validate:"required,email,max=254"`
+	Name       string `json:"name,omitempty" validate:"max=200"`
+	Phone      string `json:"phone,omitempty" validate:"max=40"`
+	ExternalID string `json:"external_id,omitempty" validate:"max=100"`
+}
+
+// OrderUpserted is the data of an order.upserted event: the whole order
+// as it is now. Its lines replace the stored ones.
+type OrderUpserted struct {
+	Store       string        `json:"store" validate:"required,max=100"`
+	OrderID     string        `json:"order_id" validate:"required,max=100"`
+	UpdatedAt   time.Time     `json:"updated_at" validate:"required"`
+	Customer    OrderCustomer `json:"customer" validate:"required"`
+	Marketplace string        `json:"marketplace,omitempty" validate:"max=100"`
+	// Status is normalised; it defaults to NotProvided.
+	Status            string    `json:"status,omitempty" validate:"omitempty,oneof=New InProgress Shipped Canceled Closed Undefined NotProvided"`
+	MarketplaceStatus string    `json:"marketplace_status,omitempty" validate:"max=100"`
+	CreatedAt         time.Time `json:"created_at" validate:"required"`
+	Total             string    `json:"total,omitempty" validate:"omitempty,max=40,number"`
+	Currency          string    `json:"currency,omitempty" validate:"omitempty,len=3,alpha"`
+	// URL and SupportURL override the store's order_url and support_url.
+	URL        string      `json:"url,omitempty" validate:"omitempty,max=2000,http_url"`
+	SupportURL string      `json:"support_url,omitempty" validate:"omitempty,max=2000,http_url"`
+	Lines      []EventLine `json:"lines" validate:"max=500,dive"`
+}
+
+// EventLine is one product of an order.upserted event.
+type EventLine struct {
+	SKU      string `json:"sku" validate:"required,max=200"`
+	Name     string `json:"name,omitempty" validate:"max=500"`
+	Quantity int    `json:"quantity" validate:"gte=1,lte=1000000"`
+}
+
+// ShipmentUpserted is the data of a shipment.upserted event.
+type ShipmentUpserted struct {
+	Store          string    `json:"store" validate:"required,max=100"`
+	OrderID        string    `json:"order_id" validate:"required,max=100"`
+	ShipmentID     string    `json:"shipment_id" validate:"required,max=100"`
+	UpdatedAt      time.Time `json:"updated_at" validate:"required"`
+	Status         string    `json:"status,omitempty" validate:"max=100"`
+	Carrier        string    `json:"carrier,omitempty" validate:"max=100"`
+	TrackingNumber string    `json:"tracking_number,omitempty" validate:"max=100"`
+	TrackingURL    string    `json:"tracking_url,omitempty" validate:"omitempty,max=2000,http_url"`
+}
+
+// ReturnUpserted is the data of a return.upserted event.
+type ReturnUpserted struct {
+	Store          string               `json:"store" validate:"required,max=100"`
+	OrderID        string               `json:"order_id" validate:"required,max=100"`
+	ReturnID       string               `json:"return_id" validate:"required,max=100"`
+	UpdatedAt      time.Time            `json:"updated_at" validate:"required"`
+	TrackingNumber string               `json:"tracking_number,omitempty" validate:"max=100"`
+	RefundMethod   string               `json:"refund_method,omitempty" validate:"max=100"`
+	Products       []EventReturnProduct `json:"products" validate:"max=500,dive"`
+}
+
+// EventReturnProduct is one product of a return.upserted event.
+type EventReturnProduct struct {
+	SKU      string `json:"sku" validate:"required,max=200"`
+	Name     string `json:"name,omitempty" validate:"max=500"`
+	Quantity int    `json:"quantity" validate:"gte=1,lte=1000000"`
+	Damaged  bool   `json:"damaged"`
+}
+
+// SupportRequestUpserted is the data of a support_request.upserted event.
+// Its updated_at is the request's last modification.
+type SupportRequestUpserted struct {
+	Store     string    `json:"store" validate:"required,max=100"`
+	OrderID   string    `json:"order_id" validate:"required,max=100"`
+	RequestID string    `json:"request_id" validate:"required,max=100"`
+	UpdatedAt time.Time `json:"updated_at" validate:"required"`
+	Subject   string    `json:"subject" validate:"required,max=500"`
+	URL       string    `json:"url,omitempty" validate:"omitempty,max=2000,http_url"`
+}

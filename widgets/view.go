@@ -1,0 +1,85 @@
+package widgets
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/helpdesk-bridge/bridge/config"
+)
+
+// View is one sidebar's window on a merchant's documents: the stores it
+// shows and its layout, resolved. Every renderer walks Fields, so hiding
+// and reordering apply the same way to JSON and HTML.
+type View struct {
+	Merchant string
+	Sidebar  config.Sidebar
+	// Fields maps each section of config.WidgetSections to the fields
+	// shown, in order. "sections" lists the top-level sections.
+	Fields    map[string][]string
+	maxOrders int
+	stores    map[string]bool
+	// fingerprint identifies the layout and store filter, so that an ETag
+	// changes with them.
+	fingerprint string
+}
+
+// NewView resolves a sidebar's configuration.
+func NewView(merchant string, sb config.Sidebar) *View {
+	v := &View{Merchant: merchant, Sidebar: sb, Fields: map[string][]string{}, maxOrders: sb.MaxOrders, stores: map[string]bool{}}
+	lists := sb.Layout.Lists()
+	for _, section := range config.WidgetSections {
+		if l := lists[section]; l != nil {
+			v.Fields[section] = slices.Clone(l)
+		} else {
+			v.Fields[section] = slices.Clone(config.WidgetFields[section])
+		}
+	}
+	for _, s := range sb.Stores {
+		v.stores[s] = true
+	}
+	h := sha256.New()
+	for _, section := range config.WidgetSections {
+		h.Write([]byte(section + "=" + strings.Join(v.Fields[section], ",") + ";"))
+	}
+	stores := slices.Sorted(slices.Values(sb.Stores))
+	h.Write([]byte("stores=" + strings.Join(stores, ",") + ";"))
+	h.Write([]byte("lang=" + sb.Language + ";max=" + strconv.Itoa(sb.MaxOrders)))
+	v.fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
+	return v
+}
+
+// Shows tells whether field of section is shown.
+func (v *View) Shows(section, field string) bool {
+	return slices.Contains(v.Fields[section], field)
+}
+
+// Project keeps the orders of the view's stores, at most its MaxOrders,
+// and counts them in the customer summary. The document is not modified.
+func (v *View) Project(doc *Document) *Document {
+	// The summary comes from the shown orders only, most recent first, so
+	// that no detail of another store's order leaks into it.
+	out := &Document{Customer: Customer{Email: doc.Customer.Email}, Orders: make([]Order, 0, len(doc.Orders))}
+	c := &out.Customer
+	for _, o := range doc.Orders {
+		if !v.stores[o.Store] {
+			continue
+		}
+		if c.LastOrderAt == nil {
+			t := o.CreatedAt
+			c.LastOrderAt = &t
+		}
+		c.Name = cmp.Or(c.Name, o.Buyer.Name)
+		c.Phone = cmp.Or(c.Phone, o.Buyer.Phone)
+		c.ExternalID = cmp.Or(c.ExternalID, o.Buyer.ExternalID)
+		out.Orders = append(out.Orders, o)
+	}
+	out.Customer.OrdersCount = len(out.Orders)
+	if v.maxOrders > 0 && len(out.Orders) > v.maxOrders {
+		out.Orders = out.Orders[:v.maxOrders]
+	}
+	return out
+}
