@@ -4,7 +4,8 @@
 // parallel, so each takes its own database:
 //
 //	1 cmd/bridge   2 alerts   3 bridge/events   4 bridge/deadletter
-//	5 bridge/ratelimit   6 bridge/jobs   7 cmd/bench   8-15 free
+//	5 bridge/ratelimit   6 bridge/jobs   7 cmd/bench   8 cmd/bridge crash test
+//	9 widgets   10-15 free
 package rdbtest
 
 import (

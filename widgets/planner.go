@@ -1,0 +1,103 @@
+package widgets
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/helpdesk-bridge/bridge/bridge/events"
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/config"
+)
+
+// Planners returns the event kinds this package handles, for events.Intake.
+func Planners() map[string]events.Planner {
+	return map[string]events.Planner{
+		KindOrderUpserted:          planner(changeOfOrder),
+		KindShipmentUpserted:       planner(changeOfShipment),
+		KindReturnUpserted:         planner(changeOfReturn),
+		KindSupportRequestUpserted: planner(changeOfSupportRequest),
+	}
+}
+
+// planner decodes and validates an event's data as D, turns it into a
+// change, and wraps that in one task.
+func planner[D any](change func(m *config.Merchant, d *D) Change) events.Planner {
+	return planFunc(func(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
+		var d D
+		if err := httpapi.DecodeJSON("data", ev.Data, &d); err != nil {
+			return nil, err
+		}
+		c := change(ev.Merchant, &d)
+		if _, ok := ev.Merchant.Store(c.Store); !ok {
+			return nil, httpapi.Errorf(http.StatusUnprocessableEntity, CodeUnknownStore, "data.store", "data.store: %q is not a store of merchant %q", c.Store, ev.Merchant.ID)
+		}
+		c.Merchant = ev.Merchant.ID
+		t, err := NewApplyTask(ev.Merchant.ID, ev.ID, c)
+		if err != nil {
+			return nil, err
+		}
+		return []*asynq.Task{t}, nil
+	})
+}
+
+type planFunc func(ctx context.Context, ev events.Event) ([]*asynq.Task, error)
+
+func (f planFunc) Plan(ctx context.Context, ev events.Event) ([]*asynq.Task, error) {
+	return f(ctx, ev)
+}
+
+// CodeUnknownStore is the error code of an event naming a store its
+// merchant does not have.
+const CodeUnknownStore = "unknown_store"
+
+func changeOfOrder(m *config.Merchant, d *OrderUpserted) Change {
+	o := &Order{
+		ID: d.OrderID, Store: d.Store, Marketplace: d.Marketplace,
+		Status: cmp.Or(d.Status, StatusNotProvided), MarketplaceStatus: d.MarketplaceStatus,
+		CreatedAt: d.CreatedAt.UTC(), Total: d.Total, Currency: strings.ToUpper(d.Currency),
+		URL: d.URL, SupportURL: d.SupportURL,
+		Buyer: Buyer{Name: d.Customer.Name, Phone: d.Customer.Phone, ExternalID: d.Customer.ExternalID},
+		Lines: make([]Line, len(d.Lines)),
+	}
+	if s, ok := m.Store(d.Store); ok {
+		o.URL = cmp.Or(o.URL, fill(s.OrderURL, d.OrderID))
+		o.SupportURL = cmp.Or(o.SupportURL, fill(s.SupportURL, d.OrderID))
+	}
+	for i, l := range d.Lines {
+		o.Lines[i] = Line{Name: l.Name, SKU: l.SKU, Quantity: l.Quantity}
+	}
+	return Change{Store: d.Store, OrderID: d.OrderID, Email: NormalizeEmail(d.Customer.Email), Order: o, UpdatedAt: d.UpdatedAt}
+}
+
+// fill puts an order id into a store's URL template.
+func fill(template, orderID string) string {
+	if template == "" {
+		return ""
+	}
+	return strings.ReplaceAll(template, "{order_id}", url.PathEscape(orderID))
+}
+
+func changeOfShipment(_ *config.Merchant, d *ShipmentUpserted) Change {
+	return Change{Store: d.Store, OrderID: d.OrderID, ShipmentID: d.ShipmentID, UpdatedAt: d.UpdatedAt, Shipment: &Shipment{
+		Status: d.Status, Carrier: d.Carrier, TrackingNumber: d.TrackingNumber, TrackingURL: d.TrackingURL,
+	}}
+}
+
+func changeOfReturn(_ *config.Merchant, d *ReturnUpserted) Change {
+	r := &Return{TrackingNumber: d.TrackingNumber, RefundMethod: d.RefundMethod, Products: make([]ReturnProduct, len(d.Products))}
+	for i, p := range d.Products {
+		r.Products[i] = ReturnProduct{Name: p.Name, SKU: p.SKU, Quantity: p.Quantity, Damaged: p.Damaged}
+	}
+	return Change{Store: d.Store, OrderID: d.OrderID, ReturnID: d.ReturnID, UpdatedAt: d.UpdatedAt, Return: r}
+}
+
+func changeOfSupportRequest(_ *config.Merchant, d *SupportRequestUpserted) Change {
+	return Change{Store: d.Store, OrderID: d.OrderID, RequestID: d.RequestID, UpdatedAt: d.UpdatedAt, SupportRequest: &SupportRequest{
+		Subject: d.Subject, URL: d.URL, UpdatedAt: d.UpdatedAt.UTC(),
+	}}
+}

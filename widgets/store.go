@@ -1,0 +1,561 @@
+package widgets
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Store is the order read model in Redis. Per merchant it keeps:
+//
+//	o:{store}:{order}  the order with its shipments, returns and support
+//	                   requests, each with the version it was written at
+//	c:{email hash}     the set of a customer's orders, as "store:order"
+//	d:{email hash}     the customer's materialised Document, behind its
+//	                   revision: "{rev}\n{json}"
+//
+// Every key of a merchant carries the merchant as a Redis Cluster hash tag,
+// so that one transaction can apply a change and rebuild the documents it
+// touches. Emails are hashed in keys: key names show up in monitoring.
+type Store struct {
+	rdb       redis.UniversalClient
+	prefix    string
+	retention time.Duration
+	maxOrders int
+	now       func() time.Time
+}
+
+// NewStore returns the read model on rdb.
+func NewStore(rdb redis.UniversalClient, keyPrefix string, retention time.Duration, maxOrders int, now func() time.Time) *Store {
+	return &Store{rdb: rdb, prefix: keyPrefix, retention: retention, maxOrders: maxOrders, now: now}
+}
+
+// version orders two writes of one entity: the later updated_at wins, and
+// of two with the same updated_at the greater digest, so that replicas
+// applying the same events in any order agree.
+type version struct {
+	UpdatedAt time.Time `json:"updated_at"`
+	Digest    string    `json:"digest"`
+}
+
+func (v version) newerThan(o version) bool {
+	if c := v.UpdatedAt.Compare(o.UpdatedAt); c != 0 {
+		return c > 0
+	}
+	return v.Digest > o.Digest
+}
+
+func versionOf(updatedAt time.Time, content any) version {
+	b, _ := json.Marshal(content) // plain data: cannot fail
+	sum := sha256.Sum256(b)
+	return version{UpdatedAt: updatedAt.UTC(), Digest: hex.EncodeToString(sum[:8])}
+}
+
+// aggregate is one order key's value. The order may be missing while its
+// shipments arrive first.
+type aggregate struct {
+	Order           *orderEntry                   `json:"order,omitempty"`
+	Shipments       map[string]shipmentEntry      `json:"shipments,omitempty"`
+	Returns         map[string]returnEntry        `json:"returns,omitempty"`
+	SupportRequests map[string]supportRequestEntry `json:"support_requests,omitempty"`
+}
+
+type orderEntry struct {
+	V     version `json:"v"`
+	Email string  `json:"email"`
+	Order Order   `json:"order"`
+}
+
+type shipmentEntry struct {
+	V        version  `json:"v"`
+	Shipment Shipment `json:"shipment"`
+}
+
+type returnEntry struct {
+	V      version `json:"v"`
+	Return Return  `json:"return"`
+}
+
+type supportRequestEntry struct {
+	V              version        `json:"v"`
+	SupportRequest SupportRequest `json:"support_request"`
+}
+
+// lastActivity is the latest update of anything in the order: retention
+// counts from it.
+func (a *aggregate) lastActivity() time.Time {
+	var t time.Time
+	if a.Order != nil {
+		t = a.Order.V.UpdatedAt
+	}
+	for _, e := range a.Shipments {
+		t = latest(t, e.V.UpdatedAt)
+	}
+	for _, e := range a.Returns {
+		t = latest(t, e.V.UpdatedAt)
+	}
+	for _, e := range a.SupportRequests {
+		t = latest(t, e.V.UpdatedAt)
+	}
+	return t
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// view assembles the order as the widget shows it.
+func (a *aggregate) view() Order {
+	o := a.Order.Order
+	o.Lines = slices.Clone(o.Lines)
+	o.Shipments = make([]Shipment, 0, len(a.Shipments))
+	for _, id := range sortedKeys(a.Shipments) {
+		o.Shipments = append(o.Shipments, a.Shipments[id].Shipment)
+	}
+	o.Returns = make([]Return, 0, len(a.Returns))
+	for _, id := range sortedKeys(a.Returns) {
+		o.Returns = append(o.Returns, a.Returns[id].Return)
+	}
+	ids := sortedKeys(a.SupportRequests)
+	// Most recently modified first, as an agent reads them.
+	slices.SortStableFunc(ids, func(x, y string) int {
+		return a.SupportRequests[y].SupportRequest.UpdatedAt.Compare(a.SupportRequests[x].SupportRequest.UpdatedAt)
+	})
+	o.SupportRequests = make([]SupportRequest, 0, len(ids))
+	for _, id := range ids {
+		o.SupportRequests = append(o.SupportRequests, a.SupportRequests[id].SupportRequest)
+	}
+	return o
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Change is one entity to upsert into an order. Exactly one of its
+// pointers is set; see the constructors in planner.go.
+type Change struct {
+	Merchant string `json:"merchant"`
+	Store    string `json:"store"`
+	OrderID  string `json:"order_id"`
+	// Email is the order's customer, for an order change.
+	Email          string          `json:"email,omitempty"`
+	Order          *Order          `json:"order,omitempty"`
+	ShipmentID     string          `json:"shipment_id,omitempty"`
+	Shipment       *Shipment       `json:"shipment,omitempty"`
+	ReturnID       string          `json:"return_id,omitempty"`
+	Return         *Return         `json:"return,omitempty"`
+	RequestID      string          `json:"request_id,omitempty"`
+	SupportRequest *SupportRequest `json:"support_request,omitempty"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+}
+
+// applyTo upserts the change into a, unless what a holds is as new or
+// newer. It reports whether a changed.
+func (c *Change) applyTo(a *aggregate) bool {
+	switch {
+	case c.Order != nil:
+		v := versionOf(c.UpdatedAt, []any{c.Email, c.Order})
+		if a.Order != nil && !v.newerThan(a.Order.V) {
+			return false
+		}
+		a.Order = &orderEntry{V: v, Email: c.Email, Order: *c.Order}
+	case c.Shipment != nil:
+		v := versionOf(c.UpdatedAt, c.Shipment)
+		if e, ok := a.Shipments[c.ShipmentID]; ok && !v.newerThan(e.V) {
+			return false
+		}
+		a.Shipments = orNew(a.Shipments)
+		a.Shipments[c.ShipmentID] = shipmentEntry{V: v, Shipment: *c.Shipment}
+	case c.Return != nil:
+		v := versionOf(c.UpdatedAt, c.Return)
+		if e, ok := a.Returns[c.ReturnID]; ok && !v.newerThan(e.V) {
+			return false
+		}
+		a.Returns = orNew(a.Returns)
+		a.Returns[c.ReturnID] = returnEntry{V: v, Return: *c.Return}
+	case c.SupportRequest != nil:
+		v := versionOf(c.UpdatedAt, c.SupportRequest)
+		if e, ok := a.SupportRequests[c.RequestID]; ok && !v.newerThan(e.V) {
+			return false
+		}
+		a.SupportRequests = orNew(a.SupportRequests)
+		a.SupportRequests[c.RequestID] = supportRequestEntry{V: v, SupportRequest: *c.SupportRequest}
+	default:
+		return false
+	}
+	return true
+}
+
+func orNew[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}
+
+// Applied says what Apply did.
+type Applied struct {
+	// Changed is false when the store already held this version or a
+	// newer one.
+	Changed bool
+	// Expiries are, per rebuilt customer, when its oldest shown order
+	// falls out of retention: the document must be rebuilt then.
+	Expiries []Expiry
+}
+
+// Expiry asks for a customer's document to be rebuilt at a time.
+type Expiry struct {
+	Merchant  string
+	EmailHash string
+	At        time.Time
+}
+
+// maxAttempts bounds the optimistic retries of one change; each conflict
+// means another change of the same customer committed meanwhile.
+const maxAttempts = 50
+
+// Apply upserts one change and rebuilds the documents of the customers it
+// touches, all in one Redis transaction: a reader never sees the order
+// without its document or the document of a half-applied change.
+func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
+	c.Email = NormalizeEmail(c.Email)
+	okey := s.orderKey(c.Merchant, c.Store, c.OrderID)
+	for range maxAttempts {
+		var res Applied
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			agg, err := s.readAggregate(ctx, tx, okey)
+			if err != nil {
+				return err
+			}
+			oldEmail := agg.email()
+			if !c.applyTo(agg) {
+				return nil
+			}
+			res.Changed = true
+			var hashes []string
+			if e := agg.email(); e != "" {
+				hashes = append(hashes, EmailHash(e))
+			}
+			if oldEmail != "" && oldEmail != agg.email() {
+				hashes = append(hashes, EmailHash(oldEmail)) // the order moved away from this customer
+			}
+			docs := make([]rebuilt, 0, len(hashes))
+			for _, h := range hashes {
+				d, err := s.rebuild(ctx, tx, c.Merchant, h, c.Store+":"+c.OrderID, agg)
+				if err != nil {
+					return err
+				}
+				docs = append(docs, d)
+			}
+			raw, err := json.Marshal(agg)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, okey, raw, s.ttlFrom(agg.lastActivity()))
+				for _, d := range docs {
+					d.write(ctx, p)
+					if !d.expiry.IsZero() {
+						res.Expiries = append(res.Expiries, Expiry{Merchant: c.Merchant, EmailHash: d.hash, At: d.expiry})
+					}
+				}
+				return nil
+			})
+			return err
+		}, okey)
+		switch {
+		case err == nil:
+			return res, nil
+		case errors.Is(err, redis.TxFailedErr):
+			continue
+		default:
+			return Applied{}, fmt.Errorf("widgets: apply to order %s/%s: %w", c.Store, c.OrderID, err)
+		}
+	}
+	return Applied{}, fmt.Errorf("widgets: apply to order %s/%s: still conflicting after %d attempts", c.Store, c.OrderID, maxAttempts)
+}
+
+// Refresh rebuilds one customer's document, so that orders past retention
+// leave it on time.
+func (s *Store) Refresh(ctx context.Context, merchant, emailHash string) (Applied, error) {
+	ikey := s.indexKey(merchant, emailHash)
+	for range maxAttempts {
+		var res Applied
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			d, err := s.rebuild(ctx, tx, merchant, emailHash, "", nil)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				d.write(ctx, p)
+				return nil
+			})
+			res.Changed = true
+			if !d.expiry.IsZero() {
+				res.Expiries = []Expiry{{Merchant: merchant, EmailHash: emailHash, At: d.expiry}}
+			}
+			return err
+		}, ikey)
+		switch {
+		case err == nil:
+			return res, nil
+		case errors.Is(err, redis.TxFailedErr):
+			continue
+		default:
+			return Applied{}, fmt.Errorf("widgets: refresh customer %s: %w", emailHash, err)
+		}
+	}
+	return Applied{}, fmt.Errorf("widgets: refresh customer %s: still conflicting after %d attempts", emailHash, maxAttempts)
+}
+
+func (a *aggregate) email() string {
+	if a.Order == nil {
+		return ""
+	}
+	return a.Order.Email
+}
+
+func (s *Store) readAggregate(ctx context.Context, tx *redis.Tx, key string) (*aggregate, error) {
+	raw, err := tx.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return &aggregate{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var agg aggregate
+	if err := json.Unmarshal(raw, &agg); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return &agg, nil
+}
+
+// rebuilt is a customer's document ready to write.
+type rebuilt struct {
+	hash      string
+	indexKey  string
+	docKey    string
+	add, drop []string // index members
+	doc       []byte   // nil: the customer has nothing left to show
+	ttl       time.Duration
+	expiry    time.Time
+}
+
+func (r rebuilt) write(ctx context.Context, p redis.Pipeliner) {
+	if len(r.drop) > 0 {
+		p.SRem(ctx, r.indexKey, toAny(r.drop)...)
+	}
+	if len(r.add) > 0 {
+		p.SAdd(ctx, r.indexKey, toAny(r.add)...)
+	}
+	if r.doc == nil {
+		p.Del(ctx, r.docKey)
+		if len(r.add) == 0 {
+			p.Del(ctx, r.indexKey)
+		}
+		return
+	}
+	p.Set(ctx, r.docKey, r.doc, r.ttl)
+	if r.ttl > 0 { // EXPIRE 0 would delete it
+		p.Expire(ctx, r.indexKey, r.ttl)
+	}
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// rebuild reads, under WATCH, every order of one customer and builds its
+// document. changedMember and changed stand for the order being written,
+// whose new value is not in Redis yet.
+func (s *Store) rebuild(ctx context.Context, tx *redis.Tx, merchant, hash, changedMember string, changed *aggregate) (rebuilt, error) {
+	r := rebuilt{hash: hash, indexKey: s.indexKey(merchant, hash), docKey: s.docKey(merchant, hash)}
+	if err := tx.Watch(ctx, r.indexKey).Err(); err != nil {
+		return r, err
+	}
+	members, err := tx.SMembers(ctx, r.indexKey).Result()
+	if err != nil {
+		return r, err
+	}
+	keys := make([]string, len(members))
+	for i, m := range members {
+		store, order, _ := strings.Cut(m, ":")
+		keys[i] = s.orderKey(merchant, store, order)
+	}
+	if len(keys) > 0 {
+		if err := tx.Watch(ctx, keys...).Err(); err != nil {
+			return r, err
+		}
+	}
+	cmds, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Get(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return r, err
+	}
+
+	now := s.now()
+	type found struct {
+		member string
+		agg    *aggregate
+	}
+	var orders []found
+	seenChanged := false
+	for i, cmd := range cmds {
+		if members[i] == changedMember {
+			seenChanged = true
+			continue // its new value is changed
+		}
+		raw, err := cmd.(*redis.StringCmd).Bytes()
+		if errors.Is(err, redis.Nil) {
+			r.drop = append(r.drop, members[i]) // expired
+			continue
+		}
+		if err != nil {
+			return r, err
+		}
+		var agg aggregate
+		if err := json.Unmarshal(raw, &agg); err != nil {
+			return r, fmt.Errorf("decode %s: %w", keys[i], err)
+		}
+		if agg.Order == nil || EmailHash(agg.Order.Email) != hash {
+			r.drop = append(r.drop, members[i])
+			continue
+		}
+		orders = append(orders, found{members[i], &agg})
+	}
+	if changed != nil {
+		member := changedMember
+		if changed.Order != nil && EmailHash(changed.Order.Email) == hash {
+			orders = append(orders, found{member, changed})
+			if !seenChanged {
+				r.add = append(r.add, member)
+			}
+		} else if seenChanged {
+			r.drop = append(r.drop, member)
+		}
+	}
+
+	// Past retention: hidden now, and dropped with its key's expiry.
+	orders = slices.DeleteFunc(orders, func(f found) bool { return !s.retained(f.agg.lastActivity(), now) })
+	if len(orders) == 0 {
+		return r, nil
+	}
+	slices.SortFunc(orders, func(a, b found) int {
+		if c := b.agg.Order.Order.CreatedAt.Compare(a.agg.Order.Order.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.member, b.member)
+	})
+	if s.maxOrders > 0 && len(orders) > s.maxOrders {
+		orders = orders[:s.maxOrders]
+	}
+	doc := Document{Customer: Customer{Email: orders[0].agg.Order.Email}, Orders: make([]Order, len(orders))}
+	var lastActive time.Time
+	for i, f := range orders {
+		doc.Orders[i] = f.agg.view()
+		at := f.agg.lastActivity()
+		lastActive = latest(lastActive, at)
+		if exp := at.Add(s.retention); r.expiry.IsZero() || exp.Before(r.expiry) {
+			r.expiry = exp
+		}
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return r, err
+	}
+	r.doc = encodeDoc(body)
+	r.ttl = s.ttlFrom(lastActive)
+	return r, nil
+}
+
+func (s *Store) retained(lastActivity, now time.Time) bool {
+	return s.retention <= 0 || lastActivity.Add(s.retention).After(now)
+}
+
+// ttlFrom is how long a key last touched at t is kept. A key already past
+// retention gets a short life rather than none, so that a write never
+// fails on it.
+func (s *Store) ttlFrom(t time.Time) time.Duration {
+	if s.retention <= 0 {
+		return 0
+	}
+	ttl := t.Add(s.retention).Sub(s.now())
+	return max(ttl, time.Minute)
+}
+
+// revLen is the length of a document's revision, before the newline.
+const revLen = 16
+
+// encodeDoc prefixes a document with its revision, a digest of its
+// content: readers get it, and the ETag, without decoding the document.
+func encodeDoc(body []byte) []byte {
+	sum := sha256.Sum256(body)
+	out := make([]byte, 0, revLen+1+len(body))
+	out = hex.AppendEncode(out, sum[:revLen/2])
+	out = append(out, '\n')
+	return append(out, body...)
+}
+
+// decodeDoc splits a stored document into its revision and its JSON.
+func decodeDoc(raw []byte) (rev string, body []byte, err error) {
+	if len(raw) < revLen+1 || raw[revLen] != '\n' {
+		return "", nil, errors.New("widgets: stored document has no revision")
+	}
+	return string(raw[:revLen]), raw[revLen+1:], nil
+}
+
+// EmailHash is how a customer's email appears in keys and task payloads.
+func EmailHash(email string) string {
+	sum := sha256.Sum256([]byte(NormalizeEmail(email)))
+	return hex.EncodeToString(sum[:16])
+}
+
+// NormalizeEmail is the customer key: trimmed and lower-cased. Local parts
+// are case-sensitive in theory only; helpdesks and marketplaces vary the
+// case of one address.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+func (s *Store) base(merchant string) string {
+	return s.prefix + "w:{" + merchant + "}:"
+}
+
+func (s *Store) orderKey(merchant, store, order string) string {
+	return s.base(merchant) + "o:" + store + ":" + order
+}
+
+func (s *Store) indexKey(merchant, hash string) string { return s.base(merchant) + "c:" + hash }
+
+func (s *Store) docKey(merchant, hash string) string { return s.base(merchant) + "d:" + hash }
+
+// DocKey is where the document of a customer of merchant is.
+func (s *Store) DocKey(merchant, email string) string {
+	return s.docKey(merchant, EmailHash(email))
+}
