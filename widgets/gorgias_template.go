@@ -25,10 +25,12 @@ const (
 // GorgiasWidget is the body of Gorgias's POST /api/widgets for the
 // sidebar's HTTP integration.
 //
-// IntegrationID is left 0, and then omitted: it is the id Gorgias gave the
-// HTTP integration the admin created, which the bridge cannot know. Set it
-// before posting (or add it to the JSON by hand); Gorgias links a widget
-// to its HTTP integration by it.
+// Order is left 0, so that the orders come first among the sidebar's
+// widgets; Gorgias shows lower orders first. IntegrationID is left 0, and
+// then omitted: it is the id Gorgias gave the HTTP integration the admin
+// created, which the bridge cannot know. Set it before posting (or add it
+// to the JSON by hand); Gorgias links a widget to its HTTP integration by
+// it.
 type GorgiasWidget struct {
 	Type          string      `json:"type"`
 	Context       string      `json:"context"`
