@@ -33,7 +33,7 @@ type OrderUpserted struct {
 	Status            string    `json:"status,omitempty" validate:"omitempty,oneof=New InProgress Shipped Canceled Closed Undefined NotProvided"`
 	MarketplaceStatus string    `json:"marketplace_status,omitempty" validate:"max=100"`
 	CreatedAt         time.Time `json:"created_at" validate:"required"`
-	Total             string    `json:"total,omitempty" validate:"omitempty,max=40,number"`
+	Total             string    `json:"total,omitempty" validate:"omitempty,max=40,numeric"`
 	Currency          string    `json:"currency,omitempty" validate:"omitempty,len=3,alpha"`
 	// URL and SupportURL override the store's order_url and support_url.
 	URL        string      `json:"url,omitempty" validate:"omitempty,max=2000,http_url"`

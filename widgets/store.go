@@ -63,9 +63,9 @@ func versionOf(updatedAt time.Time, content any) version {
 // aggregate is one order key's value. The order may be missing while its
 // shipments arrive first.
 type aggregate struct {
-	Order           *orderEntry                   `json:"order,omitempty"`
-	Shipments       map[string]shipmentEntry      `json:"shipments,omitempty"`
-	Returns         map[string]returnEntry        `json:"returns,omitempty"`
+	Order           *orderEntry                    `json:"order,omitempty"`
+	Shipments       map[string]shipmentEntry       `json:"shipments,omitempty"`
+	Returns         map[string]returnEntry         `json:"returns,omitempty"`
 	SupportRequests map[string]supportRequestEntry `json:"support_requests,omitempty"`
 }
 

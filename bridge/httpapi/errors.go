@@ -126,8 +126,14 @@ func fieldError(fe validator.FieldError) *Error {
 		} else {
 			msg = "must be at most " + fe.Param()
 		}
-	case "url":
-		msg = "must be a URL"
+	case "url", "http_url":
+		msg = "must be an http or https URL"
+	case "numeric":
+		msg = "must be a decimal number such as 49.90"
+	case "len":
+		msg = "must be exactly " + fe.Param() + " characters long"
+	case "alpha":
+		msg = "must be letters only"
 	case "printascii":
 		msg = "must be printable ASCII"
 	default:

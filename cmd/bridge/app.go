@@ -26,6 +26,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
+	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
 // Mode selects which halves of the service run.
@@ -65,8 +66,9 @@ type App struct {
 	monitor  *asynqmon.HTTPHandler
 }
 
-// queues and their priorities.
-var queues = map[string]int{alerts.Queue: 6, "default": 2}
+// queues and their priorities. Widget updates are many and quick; alerts
+// are few and wait on helpdesks' rate limits.
+var queues = map[string]int{alerts.Queue: 6, widgets.Queue: 4, "default": 2}
 
 // Build wires the service. Nothing runs until Run.
 func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logger, o Overrides) (*App, error) {
@@ -96,6 +98,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}
 	}
 	svc := alerts.NewService(cfg, helpdesks, conn.Client, o.Now)
+	orders := widgets.NewStore(conn.Client, cfg.Redis.KeyPrefix, cfg.Widgets.Retention, cfg.Widgets.MaxOrders, o.Now)
 
 	// The HTTP side. A worker serves only the operational routes.
 	a.engine = httpapi.NewEngine(log, metrics.GinMiddleware())
@@ -105,9 +108,11 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	if mode.http() {
 		intake := events.New(events.Options{
 			Config: cfg, Queue: a.client, Redis: conn.Client, Counter: metrics, Now: o.Now,
-			Planners: alerts.Planners(),
+			Planners: planners(alerts.Planners(), widgets.Planners()),
 		})
 		intake.Register(a.engine)
+		reader := widgets.NewReader(conn.Client, orders, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
+		widgets.NewService(cfg, reader).Register(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
 			dead.Register(admin)
@@ -128,6 +133,9 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		h := alerts.NewHandlers(svc)
 		a.workers.Handle(alerts.TypeRaise, asynq.HandlerFunc(h.Raise))
 		a.workers.Handle(alerts.TypeResolve, asynq.HandlerFunc(h.Resolve))
+		wh := widgets.NewHandlers(widgets.NewUpdater(orders, a.client))
+		a.workers.Handle(widgets.TypeApply, asynq.HandlerFunc(wh.Apply))
+		a.workers.Handle(widgets.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
 		a.workers.Handle(deadletter.SweepTaskType, dead)
 		a.sched = jobs.NewScheduler(a.client, log, o.Now, jobs.Periodic{
 			Name: deadletter.SweepTaskType, Every: 5 * time.Minute,
@@ -144,6 +152,20 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}
 	}
 	return a, nil
+}
+
+// planners merges the event kinds of the features.
+func planners(sets ...map[string]events.Planner) map[string]events.Planner {
+	out := map[string]events.Planner{}
+	for _, set := range sets {
+		for kind, p := range set {
+			if _, dup := out[kind]; dup {
+				panic("two features plan event kind " + kind)
+			}
+			out[kind] = p
+		}
+	}
+	return out
 }
 
 // newHelpdesk builds the connector of one helpdesk account, with its

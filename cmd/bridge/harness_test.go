@@ -28,6 +28,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	zapi "github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
+	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
 // testDB is this package's database on the test Redis (see rdbtest).
@@ -42,6 +43,10 @@ const (
 	gorgiasKey   = "gorgias-key-5d1e"
 	zendeskToken = "zendesk-token-c04f"
 	adminPW      = "admin-password-e2e"
+	sidebarToken = "acme-sidebar-token-0123456789abcdef"
+	compactToken = "acme-compact-token-0123456789abcdef"
+	globexToken  = "globex-sidebar-token-0123456789abcd"
+	helpScoutKey = "helpscout-secret-2b7e9d"
 	agentEmail   = "bot@acme.example"
 )
 
@@ -56,6 +61,8 @@ redis:
 worker:
   concurrency: 4
   max_retry: %d
+widgets:
+  budget: 250ms
 merchants:
   - id: acme
     name: ACME
@@ -87,10 +94,34 @@ merchants:
         tag_prefix: "bigblue-"
         language: fr
         timeout: %s
+    sidebars:
+      - id: acme-gorgias-sidebar
+        kind: gorgias
+        token: ${SIDEBAR_TOKEN}
+        stores: [acme-fr, acme-de]
+      - id: acme-compact
+        kind: zendesk
+        token: ${COMPACT_TOKEN}
+        stores: [acme-fr]
+        layout:
+          sections: [orders, customer]
+          customer: [name, orders_count]
+          orders: [status, id, shipments]
+          shipments: [tracking_number]
+      - id: acme-helpscout
+        kind: helpscout
+        secret: ${HELPSCOUT_SECRET}
+        stores: [acme-fr]
+        language: fr
   - id: globex
     event_secrets: ["${GLOBEX_SECRET}"]
     stores:
       - id: globex-us
+    sidebars:
+      - id: globex-gorgias
+        kind: gorgias
+        token: ${GLOBEX_TOKEN}
+        stores: [globex-us]
 `
 
 type harnessOptions struct {
@@ -100,6 +131,8 @@ type harnessOptions struct {
 	// db is the test Redis database; tests that run in parallel with the
 	// others take their own.
 	db int
+	// redisURL, if set, is a Redis of the test's own instead.
+	redisURL string
 }
 
 // harness runs the real bridge (HTTP, workers, scheduler) on the test
@@ -135,7 +168,18 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.db == 0 {
 		o.db = testDB
 	}
-	h := &harness{t: t, rdb: rdbtest.Client(t, o.db), logs: &syncBuffer{}}
+	h := &harness{t: t, logs: &syncBuffer{}}
+	if o.redisURL != "" {
+		opts, err := redis.ParseURL(o.redisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.rdb = redis.NewClient(opts)
+		t.Cleanup(func() { _ = h.rdb.Close() })
+	} else {
+		h.rdb = rdbtest.Client(t, o.db)
+		o.redisURL = rdbtest.URL(o.db)
+	}
 	h.gorg = gorgiasfake.New(gorgiasfake.Options{Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true})
 	h.zend = zendeskfake.New(zendeskfake.Options{Agents: map[string]string{agentEmail: zendeskToken}, Prefix: "/acme", Unthrottled: true})
 	h.gorgTS = httptest.NewServer(h.gorg)
@@ -152,8 +196,9 @@ func (h *harness) config(o harnessOptions) *config.Config {
 	h.env = map[string]string{
 		"ADMIN_PW": adminPW, "ACME_SECRET": acmeSecret, "GLOBEX_SECRET": globexSecret,
 		"GORGIAS_KEY": gorgiasKey, "ZENDESK_TOKEN": zendeskToken,
+		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
 	}
-	h.yml = fmt.Sprintf(testConfig, rdbtest.URL(o.db), o.maxRetry,
+	h.yml = fmt.Sprintf(testConfig, o.redisURL, o.maxRetry,
 		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout)
 	cfg, err := config.Parse([]byte(h.yml), func(k string) (string, bool) { v, ok := h.env[k]; return v, ok })
 	if err != nil {
@@ -191,7 +236,7 @@ func (h *harness) start(mode Mode) {
 // checkLogs fails the test if a log line holds customer data or a secret.
 func (h *harness) checkLogs() {
 	logs := h.logs.String()
-	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW} {
+	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
 		if strings.Contains(logs, secret) {
 			h.t.Errorf("the logs contain %q", secret)
 		}
@@ -271,7 +316,14 @@ func (h *harness) settle() {
 		}
 		for _, q := range qs {
 			info, err := insp.GetQueueInfo(q)
-			if err != nil || info.Pending+info.Active+info.Scheduled+info.Retry > 0 {
+			if err != nil {
+				return false
+			}
+			scheduled := info.Scheduled
+			if q == widgets.Queue {
+				scheduled = 0 // retention's refreshes, due in months
+			}
+			if info.Pending+info.Active+scheduled+info.Retry > 0 {
 				return false
 			}
 		}

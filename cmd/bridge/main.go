@@ -6,7 +6,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
 const usage = `usage: bridge <command> [flags]
@@ -31,6 +34,9 @@ commands:
   demo          run on an embedded Redis with fake helpdesks and seeded configuration
   config check  validate a configuration file and print every problem
   healthcheck   exit 0 when /healthz answers (for container health checks)
+  zendesk-app   write the Zendesk sidebar app, ready to upload:
+                bridge zendesk-app -url https://bridge.example.com -o bridge-zendesk-app.zip
+  gorgias-widget  print the default Gorgias widget template (POST /api/widgets body)
 
 flags of serve, api and worker:
   -config FILE  configuration file (default: $BRIDGE_CONFIG, else bridge.yaml)
@@ -60,6 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runConfigCheck(args[1:], stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, stderr)
+	case "zendesk-app":
+		return runZendeskApp(args, stdout, stderr)
+	case "gorgias-widget":
+		return runGorgiasWidget(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -147,6 +157,45 @@ func runHealthcheck(ctx context.Context, stderr io.Writer) int {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		fmt.Fprintln(stderr, "healthcheck: status", resp.StatusCode)
+		return 1
+	}
+	return 0
+}
+
+// runZendeskApp writes the Zendesk sidebar app's zip for one bridge URL:
+// Zendesk only lets a secure setting reach domains the manifest names.
+func runZendeskApp(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("zendesk-app", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "the bridge's public https URL, as Zendesk's proxy will call it")
+	out := fs.String("o", "bridge-zendesk-app.zip", "the zip file to write")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *url == "" {
+		fmt.Fprintln(stderr, "bridge zendesk-app: -url is required, e.g. -url https://bridge.example.com")
+		return 2
+	}
+	var buf bytes.Buffer
+	if err := widgets.ZendeskAppZip(&buf, *url); err != nil {
+		fmt.Fprintln(stderr, "bridge zendesk-app:", err)
+		return 1
+	}
+	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+		fmt.Fprintln(stderr, "bridge zendesk-app:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s: upload it in Zendesk Admin Center > Apps and integrations > Zendesk Support apps > Upload private app\n", *out)
+	return 0
+}
+
+// runGorgiasWidget prints the template of the default layout. A sidebar
+// with its own layout gets its template from GET /v1/widgets/gorgias/template.
+func runGorgiasWidget(stdout io.Writer) int {
+	v := widgets.NewView("", config.Sidebar{Kind: config.SidebarGorgias, Language: "en"})
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(widgets.GorgiasTemplate(v)); err != nil {
 		return 1
 	}
 	return 0

@@ -1,0 +1,271 @@
+package widgets
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/config"
+)
+
+// Formats a widget is rendered in.
+const (
+	FormatJSON      = "json"      // Gorgias: the JSON widget
+	FormatZendesk   = "zendesk"   // Zendesk app: {"version","status","html"}
+	FormatHTML      = "html"      // an HTML page
+	FormatHelpScout = "helpscout" // Help Scout: {"html"}
+)
+
+// Stable error codes of the widget routes.
+const (
+	CodeMissingToken     = "missing_token"
+	CodeInvalidToken     = "invalid_token"
+	CodeMissingEmail     = "missing_email"
+	CodeInvalidEmail     = "invalid_email"
+	CodeStoreNotAllowed  = "store_not_allowed"
+	CodeInvalidSignature = "invalid_signature"
+	CodeUnknownSidebar   = "unknown_sidebar"
+)
+
+// Service answers sidebar requests: it authenticates the sidebar, reads
+// the customer's document and renders it in the sidebar's view.
+type Service struct {
+	reader  *Reader
+	byToken map[[sha256.Size]byte]*View
+	byID    map[string]*View
+	// renders memoises rendered widgets by view, format and document
+	// revision: an agent's sidebar asks for the same one over and over.
+	renders *lru.Cache[string, []byte]
+}
+
+// NewService indexes every sidebar of cfg.
+func NewService(cfg *config.Config, reader *Reader) *Service {
+	s := &Service{reader: reader, byToken: map[[sha256.Size]byte]*View{}, byID: map[string]*View{}}
+	for _, m := range cfg.Merchants {
+		for _, sb := range m.Sidebars {
+			v := NewView(m.ID, sb)
+			s.byID[sb.ID] = v
+			if tok := sb.Token.Reveal(); tok != "" {
+				s.byToken[sha256.Sum256([]byte(tok))] = v
+			}
+		}
+	}
+	s.renders, _ = lru.New[string, []byte](max(cfg.Widgets.LastKnown, 1))
+	return s
+}
+
+// Request is one sidebar read.
+type Request struct {
+	// Token is the bearer token, for every format but FormatHelpScout.
+	Token string
+	Email string
+	// Stores, if any, narrow the sidebar's stores.
+	Stores      []string
+	IfNoneMatch string
+	Format      string
+}
+
+// Response is what to answer.
+type Response struct {
+	Status      int
+	ContentType string
+	ETag        string
+	Body        []byte
+	// Freshness says whether the data is current.
+	Freshness Freshness
+}
+
+// Authenticate finds the sidebar a bearer token belongs to. The map is
+// keyed by the token's digest and the token is compared again in constant
+// time, so that no timing tells how much of a guess was right.
+func (s *Service) Authenticate(token string) (*View, error) {
+	if token == "" {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeMissingToken, "Authorization", "Authorization: a Bearer token is required")
+	}
+	v, ok := s.byToken[sha256.Sum256([]byte(token))]
+	if !ok || subtle.ConstantTimeCompare([]byte(v.Sidebar.Token.Reveal()), []byte(token)) != 1 {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeInvalidToken, "Authorization", "Authorization: the token is not a sidebar's token")
+	}
+	return v, nil
+}
+
+// Serve answers a bearer-authenticated read.
+func (s *Service) Serve(ctx context.Context, req Request) (Response, error) {
+	v, err := s.Authenticate(req.Token)
+	if err != nil {
+		return Response{}, err
+	}
+	return s.serve(ctx, v, req)
+}
+
+// ServeHelpScout answers Help Scout's signed request for a sidebar: the
+// X-HelpScout-Signature header is base64 HMAC-SHA1 of the raw body.
+func (s *Service) ServeHelpScout(ctx context.Context, sidebarID, signature string, body []byte) (Response, error) {
+	v, ok := s.byID[sidebarID]
+	if !ok || v.Sidebar.Kind != config.SidebarHelpScout {
+		return Response{}, httpapi.Errorf(http.StatusNotFound, CodeUnknownSidebar, "sidebar", "sidebar %q is not a helpscout sidebar", sidebarID)
+	}
+	got, err := base64.StdEncoding.DecodeString(signature)
+	mac := hmac.New(sha1.New, []byte(v.Sidebar.Secret.Reveal()))
+	mac.Write(body)
+	if signature == "" || err != nil || !hmac.Equal(got, mac.Sum(nil)) {
+		return Response{}, httpapi.Errorf(http.StatusUnauthorized, CodeInvalidSignature, "X-HelpScout-Signature", "X-HelpScout-Signature does not match the body")
+	}
+	var hs helpScoutRequest
+	if err := httpapi.DecodeJSON("", body, &hs); err != nil {
+		return Response{}, err
+	}
+	return s.serve(ctx, v, Request{Email: hs.email(), Format: FormatHelpScout})
+}
+
+// helpScoutRequest is the part of Help Scout's dynamic-app request the
+// bridge reads: the conversation's customer. Its emails may be plain
+// strings or objects with a value, depending on the API version
+// (UNVERIFIED), so both are read.
+type helpScoutRequest struct {
+	Customer struct {
+		Email  string            `json:"email"`
+		Emails []json.RawMessage `json:"emails"`
+	} `json:"customer"`
+}
+
+func (h helpScoutRequest) email() string {
+	if h.Customer.Email != "" {
+		return h.Customer.Email
+	}
+	for _, raw := range h.Customer.Emails {
+		var s string
+		if json.Unmarshal(raw, &s) == nil && s != "" {
+			return s
+		}
+		var o struct {
+			Value string `json:"value"`
+		}
+		if json.Unmarshal(raw, &o) == nil && o.Value != "" {
+			return o.Value
+		}
+	}
+	return ""
+}
+
+func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, error) {
+	email, err := checkEmail(req.Email, req.Format)
+	if err != nil {
+		return Response{}, err
+	}
+	if len(req.Stores) > 0 {
+		if v, err = narrow(v, req.Stores); err != nil {
+			return Response{}, err
+		}
+	}
+	snap := s.reader.Read(ctx, v.Merchant, email)
+	res := Response{Status: http.StatusOK, ContentType: contentType(req.Format), Freshness: snap.Freshness}
+	if snap.Freshness.State != StateOK {
+		// Degraded answers are never cached: the next read may be fresh.
+		res.Body = render(v, snap, req.Format)
+		return res, nil
+	}
+	rev := snap.Rev
+	if rev == "" {
+		rev = "none"
+	}
+	res.ETag = `"` + rev + "." + v.fingerprint + "." + req.Format + `"`
+	if etagMatches(req.IfNoneMatch, res.ETag) {
+		res.Status = http.StatusNotModified
+		return res, nil
+	}
+	memo := res.ETag + email
+	if body, ok := s.renders.Get(memo); ok {
+		res.Body = body
+		return res, nil
+	}
+	res.Body = render(v, snap, req.Format)
+	s.renders.Add(memo, res.Body)
+	return res, nil
+}
+
+// checkEmail validates and normalises the customer's email. Help Scout's
+// field is the body's, the others' the query's.
+func checkEmail(raw, format string) (string, error) {
+	field := "email"
+	if format == FormatHelpScout {
+		field = "customer.email"
+	}
+	email := NormalizeEmail(raw)
+	if email == "" {
+		return "", httpapi.Errorf(http.StatusBadRequest, CodeMissingEmail, field, "%s is required: the customer's email address", field)
+	}
+	if len(email) > 254 {
+		return "", httpapi.Errorf(http.StatusBadRequest, CodeInvalidEmail, field, "%s is longer than 254 characters", field)
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || !strings.Contains(email, "@") {
+		return "", httpapi.Errorf(http.StatusBadRequest, CodeInvalidEmail, field, "%s is not an email address", field)
+	}
+	return email, nil
+}
+
+// narrow restricts a view to some of its stores; asking for another store
+// is refused, whoever's it is.
+func narrow(v *View, stores []string) (*View, error) {
+	for _, st := range stores {
+		if !v.Sidebar.TargetsStore(st) {
+			return nil, httpapi.Errorf(http.StatusForbidden, CodeStoreNotAllowed, "store", "store %q is not shown by this sidebar", st)
+		}
+	}
+	sb := v.Sidebar
+	sb.Stores = stores
+	return NewView(v.Merchant, sb), nil
+}
+
+func render(v *View, snap Snapshot, format string) []byte {
+	doc := v.Project(snap.Doc)
+	switch format {
+	case FormatZendesk:
+		b, _ := json.Marshal(struct {
+			Version int    `json:"version"`
+			Status  string `json:"status"`
+			HTML    string `json:"html"`
+		}{Version, snap.Freshness.State, string(RenderHTMLFragment(v, doc, snap.Freshness))})
+		return b
+	case FormatHelpScout:
+		b, _ := json.Marshal(struct {
+			HTML string `json:"html"`
+		}{string(RenderHTMLFragment(v, doc, snap.Freshness))})
+		return b
+	case FormatHTML:
+		return RenderHTMLPage(v, doc, snap.Freshness)
+	default:
+		return RenderJSON(v, doc, snap.Freshness)
+	}
+}
+
+func contentType(format string) string {
+	if format == FormatHTML {
+		return "text/html; charset=utf-8"
+	}
+	return "application/json; charset=utf-8"
+}
+
+// etagMatches implements If-None-Match's weak comparison.
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}
