@@ -8,11 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
@@ -355,8 +353,8 @@ func TestWidgetRefusesBadRequests(t *testing.T) {
 // still answers 200 within the budget, with the last known data and its
 // age, or with an "unavailable" payload for a customer never read.
 func TestWidgetRedisStoppedMidTest(t *testing.T) {
-	srv := startRedis(t)
-	h := newHarness(t, harnessOptions{redisURL: srv.url, mode: ModeServe})
+	srv := rdbtest.Start(t)
+	h := newHarness(t, harnessOptions{redisURL: srv.URL(), mode: ModeServe})
 	h.sendAll(widgetEvents(time.Now().UTC()))
 	h.waitWidget(sidebarToken, buyerEmail, 3)
 
@@ -387,12 +385,12 @@ func TestWidgetRedisStoppedMidTest(t *testing.T) {
 		}
 	}
 
-	srv.signal(t, syscall.SIGSTOP)
+	srv.Signal(t, syscall.SIGSTOP)
 	check("redis frozen", buyerEmail, "stale")
 	check("redis frozen, a customer never read", "first.time@example.com", "unavailable")
-	srv.signal(t, syscall.SIGCONT)
+	srv.Signal(t, syscall.SIGCONT)
 	check("redis back", buyerEmail, "ok")
-	srv.signal(t, syscall.SIGKILL)
+	srv.Signal(t, syscall.SIGKILL)
 	check("redis dead", buyerEmail, "stale")
 	resp, _ := h.widget("/v1/widgets/html", sidebarToken, emailQuery(buyerEmail), nil)
 	if resp.StatusCode != http.StatusOK {
@@ -400,52 +398,3 @@ func TestWidgetRedisStoppedMidTest(t *testing.T) {
 	}
 }
 
-// redisServer is a redis-server process of one test's own.
-type redisServer struct {
-	cmd *exec.Cmd
-	url string
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("BRIDGE_TEST_REDIS_ADDR") != "" {
-			t.Fatal("redis-server is not on PATH")
-		}
-		t.Skip("redis-server is not on PATH")
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGCONT); _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	s := &redisServer{cmd: cmd, url: "redis://127.0.0.1:" + port + "/0"}
-	eventually(t, 10*time.Second, "the test's redis-server", func() bool {
-		c, err := (&net.Dialer{Timeout: 100 * time.Millisecond}).Dial("tcp", "127.0.0.1:"+port)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	})
-	return s
-}
-
-func (s *redisServer) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
-}

@@ -11,7 +11,10 @@ package rdbtest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,4 +51,65 @@ func Client(tb testing.TB, db int) *redis.Client {
 	}
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// Server is a redis-server process of one test's own, for tests that
+// freeze, kill or pause Redis, which the shared server must not suffer.
+type Server struct {
+	cmd  *exec.Cmd
+	Addr string
+}
+
+// Start runs a redis-server on a free loopback port until the test ends.
+// Without redis-server on PATH the test fails in CI and is skipped
+// elsewhere.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("BRIDGE_TEST_REDIS_ADDR") != "" {
+			tb.Fatal("redis-server is not on PATH")
+		}
+		tb.Skip("redis-server is not on PATH")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	_ = l.Close()
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tb.TempDir())
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	s := &Server{cmd: cmd, Addr: "127.0.0.1:" + port}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
+		if err == nil {
+			_ = c.Close()
+			return s
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redis-server on %s did not start: %v", s.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// URL is the server's redis:// URL for database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Signal sends sig to the server: SIGSTOP freezes it, SIGCONT thaws it,
+// SIGKILL kills it.
+func (s *Server) Signal(tb testing.TB, sig syscall.Signal) {
+	tb.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		tb.Fatal(err)
+	}
 }
