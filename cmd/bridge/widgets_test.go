@@ -397,4 +397,3 @@ func TestWidgetRedisStoppedMidTest(t *testing.T) {
 		t.Errorf("html while redis is dead: %d", resp.StatusCode)
 	}
 }
-
