@@ -1,19 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
+	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
 // The demo's credentials are public on purpose: they only open the fakes
@@ -25,6 +30,8 @@ const (
 	demoGorgKey  = "demo-gorgias-key"
 	demoZendTok  = "demo-zendesk-token"
 	demoMerchant = "demo"
+	demoSidebar  = "demo-sidebar-token-for-the-local-demo"
+	demoCustomer = "jeanne.martin@example.com"
 )
 
 // demoConfig is the seeded configuration: one merchant, two stores, a
@@ -63,6 +70,11 @@ merchants:
         alerts: [action-required, bad-rating-with-comment]
         tag_prefix: "bigblue-"
         language: fr
+    sidebars:
+      - id: demo-sidebar
+        kind: gorgias
+        token: ${DEMO_SIDEBAR_TOKEN}
+        stores: [demo-fr, demo-de]
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -91,7 +103,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	env := map[string]string{
 		"DEMO_EVENT_SECRET": demoSecret, "DEMO_ADMIN_PASSWORD": demoAdmin,
-		"DEMO_GORGIAS_KEY": demoGorgKey, "DEMO_ZENDESK_TOKEN": demoZendTok,
+		"DEMO_GORGIAS_KEY": demoGorgKey, "DEMO_ZENDESK_TOKEN": demoZendTok, "DEMO_SIDEBAR_TOKEN": demoSidebar,
 	}
 	cfg, err := config.Parse([]byte(fmt.Sprintf(demoConfig, *listen, gorgURL, zendURL)), func(k string) (string, bool) {
 		v, ok := env[k]
@@ -108,7 +120,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
-	fmt.Fprint(stdout, demoBanner("http://"+app.Addr(), gorgURL, zendURL))
+	bridgeURL := "http://" + app.Addr()
+	go func() {
+		if err := seedDemo(ctx, bridgeURL); err != nil {
+			fmt.Fprintln(stderr, "demo: seeding the sample orders:", err)
+		}
+	}()
+	fmt.Fprint(stdout, demoBanner(bridgeURL, gorgURL, zendURL))
 	if err := app.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
@@ -156,7 +174,78 @@ Then see the ticket it created in each fake helpdesk:
 curl -sS %[2]s/_fake/tickets; echo
 curl -sS %[3]s/_fake/tickets; echo
 
+The sidebar widget of a sample customer, as Gorgias and an HTML sidebar get it:
+
+curl -sS -H 'Authorization: Bearer %[11]s' '%[1]s/v1/widgets/gorgias?email=%[12]s'; echo
+curl -sS -H 'Authorization: Bearer %[11]s' '%[1]s/v1/widgets/html?email=%[12]s' > widget.html
+
 Stop the demo with Ctrl-C.
-`, bridgeURL, gorgURL, zendURL, demoAgent, demoGorgKey, demoZendTok, demoAdmin, body, demoSecret, demoMerchant)
+`, bridgeURL, gorgURL, zendURL, demoAgent, demoGorgKey, demoZendTok, demoAdmin, body, demoSecret, demoMerchant, demoSidebar, demoCustomer)
 	return b.String()
+}
+
+// seedDemo sends the sample customer's orders through the bridge's own
+// signed intake, as an order platform would, once the bridge answers.
+func seedDemo(ctx context.Context, bridgeURL string) error {
+	for {
+		resp, err := http.Get(bridgeURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	now := time.Now().UTC()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	customer := map[string]any{"email": demoCustomer, "name": "Jeanne Martin", "phone": "+33 6 12 34 56 78"}
+	evs := []map[string]any{
+		{"kind": widgets.KindOrderUpserted, "data": map[string]any{
+			"store": "demo-fr", "order_id": "ORD-1001", "updated_at": at(-time.Hour), "customer": customer,
+			"marketplace": "carrefour", "status": "Shipped", "marketplace_status": "SHIPPED", "created_at": at(-72 * time.Hour),
+			"total": "49.90", "currency": "EUR",
+			"lines": []map[string]any{{"sku": "MUG-01", "name": "Blue mug", "quantity": 2}, {"sku": "TEA-7", "name": "Green tea", "quantity": 1}},
+		}},
+		{"kind": widgets.KindShipmentUpserted, "data": map[string]any{
+			"store": "demo-fr", "order_id": "ORD-1001", "shipment_id": "PKG-1", "updated_at": at(-30 * time.Minute),
+			"status": "delivered", "carrier": "Colissimo", "tracking_number": "6A12345678901", "tracking_url": "https://tracking.example/6A12345678901",
+		}},
+		{"kind": widgets.KindReturnUpserted, "data": map[string]any{
+			"store": "demo-fr", "order_id": "ORD-1001", "return_id": "RET-1", "updated_at": at(-20 * time.Minute),
+			"tracking_number": "RT998877", "refund_method": "original payment",
+			"products": []map[string]any{{"sku": "MUG-01", "name": "Blue mug", "quantity": 1, "damaged": true}},
+		}},
+		{"kind": widgets.KindSupportRequestUpserted, "data": map[string]any{
+			"store": "demo-fr", "order_id": "ORD-1001", "request_id": "SR-1", "updated_at": at(-10 * time.Minute),
+			"subject": "One mug arrived broken", "url": "https://marketplace.example/requests/SR-1",
+		}},
+		{"kind": widgets.KindOrderUpserted, "data": map[string]any{
+			"store": "demo-de", "order_id": "ORD-2002", "updated_at": at(-5 * time.Minute), "customer": customer,
+			"marketplace": "decathlon", "status": "InProgress", "created_at": at(-2 * time.Hour),
+			"total": "19.00", "currency": "EUR", "lines": []map[string]any{{"sku": "SOCK-3", "name": "Wool socks", "quantity": 3}},
+		}},
+	}
+	for i, ev := range evs {
+		ev["id"] = fmt.Sprintf("demo-seed-%d", i)
+		ev["occurred_at"] = at(0)
+		body, _ := json.Marshal(ev)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, bridgeURL+"/v1/events", bytes.NewReader(body))
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(events.HeaderMerchant, demoMerchant)
+		req.Header.Set(events.HeaderTimestamp, ts)
+		req.Header.Set(events.HeaderSignature, events.SignatureHeader(demoSecret, ts, body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("%s: status %d", ev["kind"], resp.StatusCode)
+		}
+	}
+	return nil
 }

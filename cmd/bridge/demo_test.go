@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// The demo runs on the embedded Redis and seeds a sample customer: the
+// widget command its banner prints must show that customer's orders.
+func TestDemoServesTheSeededWidget(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errs := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int)
+	go func() { done <- runDemo(ctx, []string{"-listen", "127.0.0.1:0"}, out, errs) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("demo exited %d: %s", code, errs.String())
+		}
+	}()
+	re := regexp.MustCompile(`-H 'Authorization: Bearer ([^']+)' '(http://[^']+/v1/widgets/gorgias\?email=[^']+)'`)
+	var m []string
+	eventually(t, 10*time.Second, "the demo's banner", func() bool {
+		m = re.FindStringSubmatch(out.String())
+		return m != nil
+	})
+	var widget struct {
+		Status string `json:"status"`
+		Orders []struct {
+			ID        string `json:"id"`
+			Shipments []any  `json:"shipments"`
+		} `json:"orders"`
+	}
+	eventually(t, 20*time.Second, "the seeded widget", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, m[2], nil)
+		req.Header.Set("Authorization", "Bearer "+m[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return json.Unmarshal(body, &widget) == nil && len(widget.Orders) == 2
+	})
+	if widget.Status != "ok" || widget.Orders[0].ID != "ORD-2002" || len(widget.Orders[1].Shipments) != 1 {
+		t.Errorf("demo widget: %+v", widget)
+	}
+}
