@@ -701,6 +701,10 @@ func exampleEnv() map[string]string {
 		"ACME_EVENT_SECRET":  "event-secret",
 		"ACME_GORGIAS_KEY":   "gorgias-key",
 		"ACME_ZENDESK_TOKEN": "zendesk-token",
+
+		"ACME_SIDEBAR_TOKEN":         "sidebar-token-0123456789abcdef",
+		"ACME_ZENDESK_SIDEBAR_TOKEN": "zendesk-sidebar-token-0123456789",
+		"ACME_HELPSCOUT_SECRET":      "helpscout-secret-42",
 	}
 }
 
@@ -725,6 +729,9 @@ func TestExample(t *testing.T) {
 	}
 	if len(m.Stores) != 2 {
 		t.Errorf("%d stores, want 2", len(m.Stores))
+	}
+	if len(m.Sidebars) != 3 {
+		t.Errorf("%d sidebars, want 3", len(m.Sidebars))
 	}
 
 	// The example documents every override.

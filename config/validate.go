@@ -227,7 +227,7 @@ func (c *Config) merchantProblems() Problems {
 			switch {
 			case sb.Kind == SidebarHelpScout && sb.Secret.Reveal() == "":
 				ps = append(ps, Problem{Field: sp + ".secret", Message: "is required for a helpscout sidebar: it verifies X-HelpScout-Signature"})
-			case sb.Kind != SidebarHelpScout && sb.Kind != "" && sb.Token.Reveal() == "":
+			case (sb.Kind == SidebarGorgias || sb.Kind == SidebarZendesk || sb.Kind == SidebarHTML) && sb.Token.Reveal() == "":
 				ps = append(ps, Problem{Field: sp + ".token", Message: "is required: the helpdesk sends it as a bearer token"})
 			}
 			if tok := sb.Token.Reveal(); tok != "" {
