@@ -14,16 +14,10 @@ import (
 // Planners returns the event kinds this package handles, for events.Intake.
 func Planners() map[string]events.Planner {
 	return map[string]events.Planner{
-		KindActionRequired: planFunc(planActionRequired),
-		KindSurveyRated:    planFunc(planSurveyRated),
-		KindActionResolved: planFunc(planActionResolved),
+		KindActionRequired: events.PlanFunc(planActionRequired),
+		KindSurveyRated:    events.PlanFunc(planSurveyRated),
+		KindActionResolved: events.PlanFunc(planActionResolved),
 	}
-}
-
-type planFunc func(ctx context.Context, ev events.Event) ([]*asynq.Task, error)
-
-func (f planFunc) Plan(ctx context.Context, ev events.Event) ([]*asynq.Task, error) {
-	return f(ctx, ev)
 }
 
 // CodeUnknownStore is the error code of an event naming a store its

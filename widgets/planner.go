@@ -27,7 +27,7 @@ func Planners() map[string]events.Planner {
 // planner decodes and validates an event's data as D, turns it into a
 // change, and wraps that in one task.
 func planner[D any](change func(m *config.Merchant, d *D) Change) events.Planner {
-	return planFunc(func(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
+	return events.PlanFunc(func(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
 		var d D
 		if err := httpapi.DecodeJSON("data", ev.Data, &d); err != nil {
 			return nil, err
@@ -43,12 +43,6 @@ func planner[D any](change func(m *config.Merchant, d *D) Change) events.Planner
 		}
 		return []*asynq.Task{t}, nil
 	})
-}
-
-type planFunc func(ctx context.Context, ev events.Event) ([]*asynq.Task, error)
-
-func (f planFunc) Plan(ctx context.Context, ev events.Event) ([]*asynq.Task, error) {
-	return f(ctx, ev)
 }
 
 // CodeUnknownStore is the error code of an event naming a store its

@@ -47,26 +47,10 @@ func RenderJSON(v *View, doc *Document, f Freshness) []byte {
 }
 
 func customerObject(v *View, c *Customer) object {
-	o := make(object, 0, len(v.Fields["customer"]))
-	for _, f := range v.Fields["customer"] {
-		var val any
-		switch f {
-		case "email":
-			val = c.Email
-		case "name":
-			val = c.Name
-		case "phone":
-			val = c.Phone
-		case "external_id":
-			val = c.ExternalID
-		case "orders_count":
-			val = c.OrdersCount
-		case "last_order_at":
-			val = timeOrNil(c.LastOrderAt)
-		}
-		o = append(o, kv{f, val})
-	}
-	return o
+	return fields(v.Fields["customer"], map[string]any{
+		"email": c.Email, "name": c.Name, "phone": c.Phone, "external_id": c.ExternalID,
+		"orders_count": c.OrdersCount, "last_order_at": timeOrNil(c.LastOrderAt),
+	})
 }
 
 func orderObject(v *View, ord *Order) object {

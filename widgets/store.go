@@ -63,10 +63,10 @@ func versionOf(updatedAt time.Time, content any) version {
 // aggregate is one order key's value. The order may be missing while its
 // shipments arrive first.
 type aggregate struct {
-	Order           *orderEntry                    `json:"order,omitempty"`
-	Shipments       map[string]shipmentEntry       `json:"shipments,omitempty"`
-	Returns         map[string]returnEntry         `json:"returns,omitempty"`
-	SupportRequests map[string]supportRequestEntry `json:"support_requests,omitempty"`
+	Order           *orderEntry                      `json:"order,omitempty"`
+	Shipments       map[string]entry[Shipment]       `json:"shipments,omitempty"`
+	Returns         map[string]entry[Return]         `json:"returns,omitempty"`
+	SupportRequests map[string]entry[SupportRequest] `json:"support_requests,omitempty"`
 }
 
 type orderEntry struct {
@@ -75,19 +75,23 @@ type orderEntry struct {
 	Order Order   `json:"order"`
 }
 
-type shipmentEntry struct {
-	V        version  `json:"v"`
-	Shipment Shipment `json:"shipment"`
+// entry is a shipment, return or support request with its version.
+type entry[T any] struct {
+	V   version `json:"v"`
+	Val T       `json:"val"`
 }
 
-type returnEntry struct {
-	V      version `json:"v"`
-	Return Return  `json:"return"`
-}
-
-type supportRequestEntry struct {
-	V              version        `json:"v"`
-	SupportRequest SupportRequest `json:"support_request"`
+// upsert puts val in *m under id unless the entry there is as new or
+// newer, and reports whether it did.
+func upsert[T any](m *map[string]entry[T], id string, v version, val T) bool {
+	if e, ok := (*m)[id]; ok && !v.newerThan(e.V) {
+		return false
+	}
+	if *m == nil {
+		*m = map[string]entry[T]{}
+	}
+	(*m)[id] = entry[T]{V: v, Val: val}
+	return true
 }
 
 // lastActivity is the latest update of anything in the order: retention
@@ -122,20 +126,20 @@ func (a *aggregate) view() Order {
 	o.Lines = slices.Clone(o.Lines)
 	o.Shipments = make([]Shipment, 0, len(a.Shipments))
 	for _, id := range sortedKeys(a.Shipments) {
-		o.Shipments = append(o.Shipments, a.Shipments[id].Shipment)
+		o.Shipments = append(o.Shipments, a.Shipments[id].Val)
 	}
 	o.Returns = make([]Return, 0, len(a.Returns))
 	for _, id := range sortedKeys(a.Returns) {
-		o.Returns = append(o.Returns, a.Returns[id].Return)
+		o.Returns = append(o.Returns, a.Returns[id].Val)
 	}
 	ids := sortedKeys(a.SupportRequests)
 	// Most recently modified first, as an agent reads them.
 	slices.SortStableFunc(ids, func(x, y string) int {
-		return a.SupportRequests[y].SupportRequest.UpdatedAt.Compare(a.SupportRequests[x].SupportRequest.UpdatedAt)
+		return a.SupportRequests[y].Val.UpdatedAt.Compare(a.SupportRequests[x].Val.UpdatedAt)
 	})
 	o.SupportRequests = make([]SupportRequest, 0, len(ids))
 	for _, id := range ids {
-		o.SupportRequests = append(o.SupportRequests, a.SupportRequests[id].SupportRequest)
+		o.SupportRequests = append(o.SupportRequests, a.SupportRequests[id].Val)
 	}
 	return o
 }
@@ -178,37 +182,15 @@ func (c *Change) applyTo(a *aggregate) bool {
 		}
 		a.Order = &orderEntry{V: v, Email: c.Email, Order: *c.Order}
 	case c.Shipment != nil:
-		v := versionOf(c.UpdatedAt, c.Shipment)
-		if e, ok := a.Shipments[c.ShipmentID]; ok && !v.newerThan(e.V) {
-			return false
-		}
-		a.Shipments = orNew(a.Shipments)
-		a.Shipments[c.ShipmentID] = shipmentEntry{V: v, Shipment: *c.Shipment}
+		return upsert(&a.Shipments, c.ShipmentID, versionOf(c.UpdatedAt, c.Shipment), *c.Shipment)
 	case c.Return != nil:
-		v := versionOf(c.UpdatedAt, c.Return)
-		if e, ok := a.Returns[c.ReturnID]; ok && !v.newerThan(e.V) {
-			return false
-		}
-		a.Returns = orNew(a.Returns)
-		a.Returns[c.ReturnID] = returnEntry{V: v, Return: *c.Return}
+		return upsert(&a.Returns, c.ReturnID, versionOf(c.UpdatedAt, c.Return), *c.Return)
 	case c.SupportRequest != nil:
-		v := versionOf(c.UpdatedAt, c.SupportRequest)
-		if e, ok := a.SupportRequests[c.RequestID]; ok && !v.newerThan(e.V) {
-			return false
-		}
-		a.SupportRequests = orNew(a.SupportRequests)
-		a.SupportRequests[c.RequestID] = supportRequestEntry{V: v, SupportRequest: *c.SupportRequest}
+		return upsert(&a.SupportRequests, c.RequestID, versionOf(c.UpdatedAt, c.SupportRequest), *c.SupportRequest)
 	default:
 		return false
 	}
 	return true
-}
-
-func orNew[V any](m map[string]V) map[string]V {
-	if m == nil {
-		return map[string]V{}
-	}
-	return m
 }
 
 // Applied says what Apply did.

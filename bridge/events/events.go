@@ -56,6 +56,12 @@ type Planner interface {
 	Plan(ctx context.Context, ev Event) ([]*asynq.Task, error)
 }
 
+// PlanFunc adapts a function to Planner, as http.HandlerFunc does.
+type PlanFunc func(ctx context.Context, ev Event) ([]*asynq.Task, error)
+
+// Plan calls f.
+func (f PlanFunc) Plan(ctx context.Context, ev Event) ([]*asynq.Task, error) { return f(ctx, ev) }
+
 // Enqueuer is the part of asynq.Client the intake uses.
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
