@@ -27,10 +27,18 @@ type options struct {
 	redisAddr     string
 	n, m          int
 	quick         bool
+	skipPipeline  bool
 	skipThrottled bool
+	skipWidget    bool
 	senders       int       // concurrent POSTs, and concurrent enqueuers in the baseline
 	progress      io.Writer // one line per phase; nil for none
 	bridgeLogs    io.Writer // gets the bridge's log lines; nil for none
+	// The widget phase's load: concurrent readers, rounds per target, each
+	// round's length, and the unmeasured warm-up of each target.
+	widgetWorkers int
+	widgetRounds  int
+	widgetRound   time.Duration
+	widgetWarmup  time.Duration
 }
 
 func (o *options) applyDefaults() {
@@ -52,6 +60,23 @@ func (o *options) applyDefaults() {
 	if o.senders <= 0 {
 		o.senders = 8
 	}
+	// 16 readers keep both cores busy on either server, each on its own
+	// kept-alive connection. Five rounds of 2 s per target give a median
+	// that one disturbed round does not move, and neighbours close enough
+	// in time to compare; the quick run keeps the same shape, shorter, as
+	// it only checks that the phase works.
+	pick(&o.widgetWorkers, 16, 16)
+	pick(&o.widgetRounds, 5, 3)
+	pickDur := func(v *time.Duration, normal, quick time.Duration) {
+		if *v == 0 {
+			*v = normal
+			if o.quick {
+				*v = quick
+			}
+		}
+	}
+	pickDur(&o.widgetRound, 2*time.Second, 300*time.Millisecond)
+	pickDur(&o.widgetWarmup, time.Second, 200*time.Millisecond)
 }
 
 // rig is what every phase shares: the Redis, the built binary, the secrets.
@@ -64,6 +89,8 @@ type rig struct {
 	apiKey   string // the fake Gorgias account's key
 	adminPW  string
 	progress io.Writer
+	// sidebarToken is the bearer token of the merchant's Gorgias sidebar.
+	sidebarToken string
 }
 
 func (r *rig) logf(format string, args ...any) {
@@ -88,7 +115,7 @@ func (r *rig) flush(ctx context.Context) error {
 func runBench(ctx context.Context, o options) (*report, error) {
 	o.applyDefaults()
 	rep := &report{opts: o, cpus: runtime.NumCPU(), goVersion: runtime.Version(), goos: runtime.GOOS, goarch: runtime.GOARCH}
-	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex()}
+	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex()}
 	r.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DB: benchDB})
 	defer r.rdb.Close()
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -113,31 +140,40 @@ func runBench(ctx context.Context, o options) (*report, error) {
 	}
 	rep.build = time.Since(start)
 
-	// The baseline runs before and after the pipeline and the two are
-	// averaged, so that a machine getting busier or quieter during the run
-	// moves both sides of the ratio alike.
-	before, err := r.noopPhase(ctx, o.n)
-	if err != nil {
-		return rep, err
+	if !o.skipPipeline {
+		// The baseline runs before and after the pipeline and the two are
+		// averaged, so that a machine getting busier or quieter during the
+		// run moves both sides of the ratio alike.
+		before, err := r.noopPhase(ctx, o.n)
+		if err != nil {
+			return rep, err
+		}
+		pipe, err := r.pipelinePhase(ctx, o.n)
+		if err != nil {
+			return rep, err
+		}
+		after, err := r.noopPhase(ctx, o.n)
+		if err != nil {
+			return rep, err
+		}
+		rep.pipeline = &pipelineReport{pipe: pipe, noopBefore: before, noopAfter: after}
 	}
-	pipe, err := r.pipelinePhase(ctx, o.n)
-	if err != nil {
-		return rep, err
-	}
-	after, err := r.noopPhase(ctx, o.n)
-	if err != nil {
-		return rep, err
-	}
-	rep.pipeline = &pipelineReport{pipe: pipe, noopBefore: before, noopAfter: after}
 
-	if o.skipThrottled {
-		return rep, nil
+	if !o.skipThrottled {
+		thr, err := r.throttledPhase(ctx, o.m)
+		if err != nil {
+			return rep, err
+		}
+		rep.throttled = thr
 	}
-	thr, err := r.throttledPhase(ctx, o.m)
-	if err != nil {
-		return rep, err
+
+	if !o.skipWidget {
+		w, err := r.widgetPhase(ctx)
+		if err != nil {
+			return rep, err
+		}
+		rep.widget = w
 	}
-	rep.throttled = thr
 	return rep, nil
 }
 

@@ -32,8 +32,8 @@ func TestQuickRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if rep.pipeline == nil || rep.throttled == nil {
-		t.Fatalf("phases missing: pipeline %v, throttled %v", rep.pipeline != nil, rep.throttled != nil)
+	if rep.pipeline == nil || rep.throttled == nil || rep.widget == nil {
+		t.Fatalf("phases missing: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
 	p := rep.pipeline
 	for name, v := range map[string]float64{
@@ -59,7 +59,19 @@ func TestQuickRun(t *testing.T) {
 	if !f.steady || !(f.callRate > 0) {
 		t.Errorf("steady state not measured: %+v", f)
 	}
-	for _, want := range []string{"pipeline alerts/s", "asynq no-op/s", "throttled requests/s", "429s", "intake latency p50"} {
+	w := rep.widget
+	for _, tr := range []targetResult{w.widget, w.constant, w.get2k} {
+		if len(tr.rounds) != rep.opts.widgetRounds || !(tr.rate() > 0) || tr.p(99) <= 0 {
+			t.Errorf("widget phase, %s: %d rounds, %v req/s, p99 %v", tr.name, len(tr.rounds), tr.rate(), tr.p(99))
+		}
+		if tr.failed() != 0 {
+			t.Errorf("widget phase, %s: failed requests %v, first: %s", tr.name, tr.failures(), tr.firstFail())
+		}
+	}
+	if b := w.widget.bodyBytes(); b < 4<<10 {
+		t.Errorf("the widget of %d orders is %d bytes: not the full widget", widgetOrders, b)
+	}
+	for _, want := range []string{"pipeline alerts/s", "asynq no-op/s", "throttled requests/s", "429s", "intake latency p50", "widget/get2k throughput ratio", "widget/const throughput ratio"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q", want)
 		}

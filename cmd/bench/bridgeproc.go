@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,11 +31,14 @@ const (
 	benchStore    = "bench-fr"
 	benchAgent    = "agent@bench.example"
 	benchPrefix   = "/bench" // the fake's path prefix, as a Gorgias domain would be
+	benchSidebar  = "bench-sidebar"
 )
 
-// configTemplate is one merchant with one store and one Gorgias account.
-// The worker settings are left to their defaults: the bench measures the
-// bridge as it ships.
+// configTemplate is one merchant with one store, one Gorgias account and
+// one Gorgias sidebar. The worker and widget settings are left to their
+// defaults: the bench measures the bridge as it ships. The baselines
+// server reads the same file, so that it listens and opens Redis exactly
+// as the bridge does.
 const configTemplate = `
 server:
   listen: "%s"
@@ -59,6 +63,11 @@ merchants:
         api_key: ${BENCH_GORGIAS_KEY}
         stores: [` + benchStore + `]
         %s
+    sidebars:
+      - id: ` + benchSidebar + `
+        kind: gorgias
+        token: ${BENCH_SIDEBAR_TOKEN}
+        stores: [` + benchStore + `]
 `
 
 func buildBridge(ctx context.Context, dir string) (string, error) {
@@ -77,6 +86,7 @@ func buildBridge(ctx context.Context, dir string) (string, error) {
 func (r *rig) env() map[string]string {
 	return map[string]string{
 		"BENCH_EVENT_SECRET": r.secret, "BENCH_GORGIAS_KEY": r.apiKey, "BENCH_ADMIN_PASSWORD": r.adminPW,
+		"BENCH_SIDEBAR_TOKEN": r.sidebarToken,
 	}
 }
 
@@ -102,8 +112,19 @@ func (r *rig) workerConcurrency() (int, error) {
 	return cfg.Worker.Concurrency, nil
 }
 
-// bridgeProc is a running `bridge serve`.
+// child names a kind of process the bench runs: in messages, and on the
+// log lines -v echoes.
+type child struct{ what, tag string }
+
+var (
+	bridgeChild    = child{what: "the bridge", tag: "bridge"}
+	baselinesChild = child{what: "the baselines server", tag: "baselines"}
+)
+
+// bridgeProc is a running `bridge serve`, or the bench's own baselines
+// server, which is run and watched the same way.
 type bridgeProc struct {
+	what string // "the bridge" or "the baselines server", for messages
 	url  string
 	cfg  *config.Config
 	cmd  *exec.Cmd
@@ -117,9 +138,18 @@ type bridgeProc struct {
 // /readyz. A port taken between choosing it and the bridge binding it is
 // retried on another.
 func (r *rig) startBridge(ctx context.Context, name, fakeURL, rateLimit string) (*bridgeProc, error) {
+	return r.startChild(ctx, bridgeChild, name, fakeURL, rateLimit, func(config string) *exec.Cmd {
+		return exec.Command(r.bin, "serve", "-config", config)
+	})
+}
+
+// startChild starts the command that command returns for a configuration
+// file and waits for its /readyz, retrying on another port when the one
+// chosen was taken meanwhile.
+func (r *rig) startChild(ctx context.Context, kind child, name, fakeURL, rateLimit string, command func(config string) *exec.Cmd) (*bridgeProc, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		b, err := r.startOnce(ctx, name, fakeURL, rateLimit)
+		b, err := r.startOnce(ctx, kind, name, fakeURL, rateLimit, command)
 		if err == nil {
 			return b, nil
 		}
@@ -131,7 +161,7 @@ func (r *rig) startBridge(ctx context.Context, name, fakeURL, rateLimit string) 
 	return nil, lastErr
 }
 
-func (r *rig) startOnce(ctx context.Context, name, fakeURL, rateLimit string) (*bridgeProc, error) {
+func (r *rig) startOnce(ctx context.Context, kind child, name, fakeURL, rateLimit string, command func(config string) *exec.Cmd) (*bridgeProc, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
@@ -144,13 +174,13 @@ func (r *rig) startOnce(ctx context.Context, name, fakeURL, rateLimit string) (*
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		return nil, err
 	}
-	b := &bridgeProc{url: "http://" + addr, cfg: cfg, logs: &logTail{echo: r.o.bridgeLogs}, done: make(chan struct{})}
-	b.cmd = exec.Command(r.bin, "serve", "-config", path)
+	b := &bridgeProc{what: kind.what, url: "http://" + addr, cfg: cfg, logs: &logTail{echo: r.o.bridgeLogs, prefix: kind.tag}, done: make(chan struct{})}
+	b.cmd = command(path)
 	b.cmd.Env = childEnv(r.env())
 	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs
 	b.cmd.SysProcAttr = childProcAttr()
 	if err := b.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the bridge: %w", err)
+		return nil, fmt.Errorf("start %s: %w", b.what, err)
 	}
 	go func() {
 		b.err = b.cmd.Wait()
@@ -195,7 +225,7 @@ func (b *bridgeProc) waitReady(ctx context.Context, within time.Duration) error 
 	for time.Now().Before(deadline) {
 		select {
 		case <-b.done:
-			return fmt.Errorf("the bridge exited before it was ready: %v", b.err)
+			return fmt.Errorf("%s exited before it was ready: %v", b.what, b.err)
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -209,7 +239,7 @@ func (b *bridgeProc) waitReady(ctx context.Context, within time.Duration) error 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("the bridge was not ready within %s", within)
+	return fmt.Errorf("%s was not ready within %s", b.what, within)
 }
 
 // exited reports whether the process has ended.
@@ -249,15 +279,16 @@ func (b *bridgeProc) explain(err error) error {
 		return err
 	}
 	if tail := b.logs.tail(); tail != "" {
-		return fmt.Errorf("%w\nthe bridge's last log lines:\n%s", err, tail)
+		return fmt.Errorf("%w\n%s's last log lines:\n%s", err, b.what, tail)
 	}
 	return err
 }
 
-// logTail keeps the last lines the bridge wrote and counts warnings and
+// logTail keeps the last lines a child wrote and counts warnings and
 // errors, without holding a long run's whole log.
 type logTail struct {
 	echo    io.Writer // also gets every line, for -v; nil for none
+	prefix  string    // names the child on echoed lines
 	mu      sync.Mutex
 	partial []byte
 	lines   []string
@@ -285,7 +316,7 @@ func (l *logTail) Write(p []byte) (int, error) {
 			l.errs++
 		}
 		if l.echo != nil {
-			fmt.Fprintln(l.echo, "bridge:", line)
+			fmt.Fprintf(l.echo, "%s: %s\n", cmp.Or(l.prefix, "bridge"), line)
 		}
 		l.lines = append(l.lines, line)
 		if len(l.lines) > tailLines {

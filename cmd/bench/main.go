@@ -8,6 +8,12 @@
 //	(b) Throttled delivery: the same pipeline against the fake at Gorgias's
 //	    default limit (40 requests per 20 s) with the bridge's limiter at its
 //	    default: Gorgias requests delivered per second against those allowed.
+//	(c) Widget read: the Gorgias sidebar's GET of a customer with 20 orders,
+//	    each with lines and a shipment, against two gin handlers built like
+//	    the bridge's HTTP side, one answering a constant JSON and one doing
+//	    a single Redis GET of 2 KB: the one-round-trip limit, of which the
+//	    widget should reach 0.9. The same closed-loop load generator reads
+//	    all three in interleaved rounds.
 //
 // It builds the bridge binary, runs it as a subprocess on loopback, and
 // needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
@@ -30,15 +36,26 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) > 0 && args[0] == serveBaselinesFlag {
+		return serveBaselines(ctx, args[1:], stderr)
+	}
+
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.redisAddr, "redis", os.Getenv("BRIDGE_TEST_REDIS_ADDR"), "throwaway Redis (host:port) whose database 7 is flushed; default $BRIDGE_TEST_REDIS_ADDR")
 	fs.IntVar(&o.n, "n", 0, "events posted in the pipeline phase (default 2000, quick 40)")
 	fs.IntVar(&o.m, "m", 0, "events posted in the throttled phase (default 60, quick 24)")
-	fs.BoolVar(&o.quick, "quick", false, "small n and m, to check that the benchmark still runs")
+	fs.BoolVar(&o.quick, "quick", false, "small n and m and short widget rounds, to check that the benchmark still runs")
+	fs.BoolVar(&o.skipPipeline, "skip-pipeline", false, "skip the alert pipeline phase and its asynq baselines")
 	fs.BoolVar(&o.skipThrottled, "skip-throttled", false, "skip the throttled phase, which paces itself to Gorgias's real limit")
-	verbose := fs.Bool("v", false, "show the bridge's log lines (warnings and errors) on stderr")
+	fs.BoolVar(&o.skipWidget, "skip-widget", false, "skip the widget read phase")
+	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection (default 16)")
+	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase (default 5, quick 3)")
+	fs.DurationVar(&o.widgetRound, "widget-round", 0, "length of one round of one target in the widget phase (default 2s, quick 300ms)")
+	verbose := fs.Bool("v", false, "show the bridge's and the baselines server's log lines (warnings and errors) on stderr")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -52,12 +69,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench: no Redis: run `make bench`, or set BRIDGE_TEST_REDIS_ADDR or -redis to a throwaway redis-server")
 		return 2
 	}
-	if o.n < 0 || o.m < 0 {
-		fmt.Fprintln(stderr, "bench: -n and -m must be positive")
+	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 {
+		fmt.Fprintln(stderr, "bench: -n, -m and the -widget- flags must be positive")
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	o.progress = stderr
 	if *verbose {

@@ -23,6 +23,7 @@ type report struct {
 	build     time.Duration
 	pipeline  *pipelineReport
 	throttled *throttledResult
+	widget    *widgetResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -178,6 +179,82 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "  note: the recorder saw %d requests and %d 429s; the fake counted %d and %d\n", f.callsTotal, len(t.limited), t.fakeRequests, t.fakeRateLimited)
 		}
 	}
+	if r.widget != nil {
+		r.widget.print(w)
+	}
+}
+
+// widgetTarget is the throughput the widget should reach, as a fraction
+// of one gin handler doing one Redis GET.
+const widgetTarget = 0.9
+
+func (w *widgetResult) print(out io.Writer) {
+	fmt.Fprintf(out, "\n(c) widget read: GET %s, one customer with %d orders (lines and a shipment each); %d workers, closed loop, %d rounds of %s per target, interleaved, after %s of warm-up each\n",
+		widgetPath, w.orders, w.workers, w.rounds, w.round, w.warmup)
+	fmt.Fprintf(out, "  %-22s %9s %9s %9s %9s   %s\n", "", "req/s", "p50", "p99", "body", "req/s of each round")
+	rows := []struct {
+		label string
+		t     targetResult
+	}{
+		{"widget", w.widget},
+		{"gin constant JSON", w.constant},
+		{"gin one Redis GET 2KB", w.get2k},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(out, "  %-22s %9.1f %9s %9s %9s   %s\n", r.label, r.t.rate(), fmtDur(r.t.p(50)), fmtDur(r.t.p(99)), fmtBytes(r.t.bodyBytes()), joinRates(r.t.rates()))
+	}
+	get := ratio(w.widget.rate(), w.get2k.rate())
+	verdict := "PASS"
+	if !(get >= widgetTarget) {
+		verdict = "below target"
+	}
+	failed := w.widget.failed() + w.constant.failed() + w.get2k.failed()
+	if failed > 0 {
+		verdict += ", suspect: requests failed"
+	}
+	fmt.Fprintf(out, "  widget/get2k throughput ratio %.3f  %s (target >= %.1f)   p50 ratio %.2f   p99 ratio %.2f   <- headline\n",
+		get, verdict, widgetTarget, durRatio(w.widget.p(50), w.get2k.p(50)), durRatio(w.widget.p(99), w.get2k.p(99)))
+	fmt.Fprintf(out, "  widget/const throughput ratio %.3f   p50 ratio %.2f   p99 ratio %.2f\n",
+		ratio(w.widget.rate(), w.constant.rate()), durRatio(w.widget.p(50), w.constant.p(50)), durRatio(w.widget.p(99), w.constant.p(99)))
+	// The ratios above divide medians over rounds; these divide each round
+	// by its neighbour of the same turn first, which cancels most of the
+	// machine's drift. When the two disagree, the machine was noisy.
+	fmt.Fprintf(out, "  round by round, median of the ratios: widget/get2k %.3f, widget/const %.3f\n",
+		pairedRatio(w.widget, w.get2k), pairedRatio(w.widget, w.constant))
+	fmt.Fprintf(out, "  get2k/const  throughput ratio %.3f   (the cost of one Redis round trip)\n", ratio(w.get2k.rate(), w.constant.rate()))
+	// Every reader asks for the same customer, as the agents on one ticket
+	// would: the bridge's identical concurrent reads share one GET, which
+	// the baseline does not do. This says how much of the ratio that is.
+	fmt.Fprintf(out, "  Redis GETs per request: widget %.2f, get2k %.2f (identical concurrent widget reads share one GET)\n",
+		w.widget.countedPerRequest(), w.get2k.countedPerRequest())
+	if failed == 0 {
+		fmt.Fprintln(out, "  failed requests: none")
+	}
+	for _, r := range rows {
+		if n := r.t.failed(); n > 0 {
+			fmt.Fprintf(out, "  failed requests, %s: %d %v; first: %s\n", r.label, n, r.t.failures(), r.t.firstFail())
+		}
+	}
+	fmt.Fprintf(out, "  bridge log: %d warnings, %d errors; baselines server log: %d warnings, %d errors\n",
+		w.bridgeWarnings, w.bridgeErrors, w.baselineWarnings, w.baselineErrors)
+}
+
+func joinRates(rs []float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.1f", r)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// durRatio is a/b; above 1 means a is slower.
+func durRatio(a, b time.Duration) float64 { return ratio(float64(a), float64(b)) }
+
+func fmtBytes(n int) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f KB", float64(n)/1024)
 }
 
 // joinInts lists up to most numbers, then says how many more there are.

@@ -106,14 +106,10 @@ feed:
 }
 
 func post(ctx context.Context, client *http.Client, baseURL string, ev signedEvent) (time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/v1/events", bytes.NewReader(ev.body))
+	req, err := eventRequest(ctx, baseURL, ev)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(events.HeaderMerchant, benchMerchant)
-	req.Header.Set(events.HeaderTimestamp, ev.timestamp)
-	req.Header.Set(events.HeaderSignature, ev.signature)
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -130,4 +126,31 @@ func post(ctx context.Context, client *http.Client, baseURL string, ev signedEve
 		return 0, fmt.Errorf("POST /v1/events: %d %s, want 202 accepted with one task enqueued", resp.StatusCode, bytes.TrimSpace(raw))
 	}
 	return elapsed, nil
+}
+
+// eventRequest is the signed POST of one event.
+func eventRequest(ctx context.Context, baseURL string, ev signedEvent) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/v1/events", bytes.NewReader(ev.body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(events.HeaderMerchant, benchMerchant)
+	req.Header.Set(events.HeaderTimestamp, ev.timestamp)
+	req.Header.Set(events.HeaderSignature, ev.signature)
+	return req, nil
+}
+
+// signEvent wraps data in an event envelope and signs it with secret.
+func signEvent(id, kind string, occurred time.Time, data any, secret string) (signedEvent, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return signedEvent{}, fmt.Errorf("event %s: %w", id, err)
+	}
+	body, err := json.Marshal(events.Event{ID: id, Kind: kind, OccurredAt: occurred.UTC(), Data: raw})
+	if err != nil {
+		return signedEvent{}, fmt.Errorf("event %s: %w", id, err)
+	}
+	stamp := strconv.FormatInt(time.Now().Unix(), 10)
+	return signedEvent{body: body, timestamp: stamp, signature: events.SignatureHeader(secret, stamp, body)}, nil
 }
