@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -17,8 +18,20 @@ type Helpdesk interface {
 	FindTicket(ctx context.Context, externalID string) (Ticket, error)
 	// GetTicket returns the ticket with this helpdesk id, or ErrNotFound.
 	GetTicket(ctx context.Context, id string) (Ticket, error)
-	// AddMessage appends a message or an internal note to a ticket.
+	// AddMessage appends a message or an internal note to a ticket, never
+	// one the helpdesk sends to anyone. With m.ExternalID set it appends at
+	// most once: a second call with the same external id (after a crash, a
+	// timeout or a duplicate task) finds the first message and does
+	// nothing. Concurrent calls with one external id are not covered: the
+	// caller serialises them (asynq task ids).
 	AddMessage(ctx context.Context, ticketID string, m Message) error
+	// ListMessages returns the ticket's messages and internal notes, oldest
+	// first, or ErrNotFound.
+	ListMessages(ctx context.Context, ticketID string) ([]TicketMessage, error)
+	// DownloadAttachment fetches an attachment at a URL ListMessages gave.
+	// The connector sends its credentials only to the helpdesk account's
+	// own host, never to a file host elsewhere. The caller closes the body.
+	DownloadAttachment(ctx context.Context, url string) (body io.ReadCloser, contentType string, err error)
 	// SetTags replaces the ticket's tags.
 	SetTags(ctx context.Context, ticketID string, tags []string) error
 	// SetStatus moves the ticket to s, in the helpdesk's own vocabulary.
@@ -55,7 +68,15 @@ type Attachment struct {
 	URL         string
 }
 
-// Message is one message on a ticket.
+// File is a file whose content the connector copies into the helpdesk, so
+// that the ticket keeps it even after the source's link expires.
+type File struct {
+	Name        string // with its extension: Zendesk requires it
+	ContentType string // empty means application/octet-stream
+	Data        []byte
+}
+
+// Message is one message to append to a ticket.
 type Message struct {
 	// BodyText is required; BodyHTML is optional and preferred where the
 	// helpdesk renders HTML.
@@ -67,13 +88,41 @@ type Message struct {
 	// FromCustomer marks a message written by the requester (a mirrored
 	// inbound message). Otherwise the message is from the account's agent.
 	FromCustomer bool
+	// FromOperator marks a message written by a third party who is neither
+	// the customer nor one of the account's agents: a marketplace operator.
+	// Helpdesks have no such author, so it is stored as an internal note
+	// headed with Author.Name, which is then required.
+	FromOperator bool
 	// Author is the person who wrote the message, when known.
 	Author Person
-	// ExternalID identifies the message at its source, when it has one.
-	ExternalID  string
+	// ExternalID identifies the message at its source, when it has one,
+	// and makes AddMessage append it at most once.
+	ExternalID string
+	// Attachments are linked by URL; Files are copied into the helpdesk.
 	Attachments []Attachment
+	Files       []File
 	// SentAt is when the message was originally written; zero means now.
 	SentAt time.Time
+}
+
+// TicketMessage is a message or an internal note as a helpdesk stored it.
+type TicketMessage struct {
+	ID string
+	// ExternalID is the external id the bridge appended the message with,
+	// or the helpdesk's own when it keeps one; empty for messages the
+	// bridge did not write.
+	ExternalID string
+	// Internal is true for an internal note, never shown to the customer.
+	Internal bool
+	// FromCustomer is true for the requester's own messages; the others are
+	// from agents (or from the bridge on their behalf).
+	FromCustomer bool
+	// Author is customer or agent data: never log it.
+	Author      Person
+	BodyText    string
+	BodyHTML    string
+	Attachments []Attachment
+	CreatedAt   time.Time
 }
 
 // NewTicket is what the bridge asks a helpdesk to create.

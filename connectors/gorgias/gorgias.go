@@ -17,6 +17,30 @@
 //     from_agent false for the customer's own messages (customer sender, no
 //     receiver) and true otherwise, and always carries sent_datetime: a
 //     message with sent_datetime is imported, never sent to anyone.
+//   - A message from a marketplace operator (Message.FromOperator) is an
+//     internal note headed with the operator's name. Gorgias has no third
+//     kind of author, and the alternative, an api-channel message with
+//     from_agent true, would read as an agent's reply: in the thread, to
+//     the agents, and to the bridge's own "ticket message created"
+//     integration, which relays agents' public replies back to the
+//     marketplace.
+//   - Files are copied with POST /api/upload?type=attachment (multipart,
+//     one file a request; the reference documents the type values and the
+//     answer, a list of file objects) and the message references the file
+//     objects it answered as attachments.
+//   - AddMessage with an external id appends at most once: messages carry
+//     an external_id ("not used by Gorgias", at most 255 characters), so
+//     the client lists the ticket's messages (GET /api/messages?ticket_id=,
+//     cursor pagination) and appends only when none has it. A retry after
+//     a lost answer therefore finds the first message. Files are uploaded
+//     after that look-up, so a retry that finds the message uploads
+//     nothing; an upload whose message never got written is left
+//     unreferenced (whether Gorgias ever deletes those is UNVERIFIED).
+//   - DownloadAttachment sends the API credentials only to the account's
+//     own origin (BaseURL's scheme and host). Whether Gorgias serves
+//     private attachments from that origin, and which auth it wants
+//     there, is UNVERIFIED: a URL elsewhere that refuses an anonymous GET
+//     fails with ErrUnauthorized or ErrForbidden rather than leak the key.
 //   - SetTags replaces a ticket's tags with PUT /api/tickets/{id}/tags and
 //     tag ids, the form public integration code is known to use. Replacing
 //     by name ("names") appears only in a secondary copy of the reference,
@@ -39,9 +63,12 @@
 package gorgias
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -62,6 +89,8 @@ const (
 	maxLookupPages = 20
 	// maxTagPages bounds the tag listing (100 tags a page).
 	maxTagPages = 50
+	// maxMessagePages bounds a ticket's message listing (100 a page).
+	maxMessagePages = 100
 )
 
 // Options configures a Client.
@@ -84,6 +113,7 @@ type Options struct {
 // Client is a Gorgias account. It is safe for concurrent use.
 type Client struct {
 	base   string
+	origin *url.URL // scheme and host of base: where credentials may go
 	email  string
 	apiKey string
 	hc     *http.Client
@@ -106,6 +136,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{
 		base:   strings.TrimRight(u.String(), "/"),
+		origin: &url.URL{Scheme: u.Scheme, Host: u.Host},
 		email:  opts.Email,
 		apiKey: opts.APIKey,
 		hc:     opts.HTTPClient,
@@ -136,6 +167,10 @@ func (c *Client) CreateTicket(ctx context.Context, nt connectors.NewTicket) (con
 	}
 	if ok {
 		return toTicket(found), false, nil
+	}
+	// Files go up only once the ticket is known to be missing.
+	if err := c.attachFiles(ctx, &req.Messages[0], nt.Message.Files); err != nil {
+		return fail(err)
 	}
 	var created api.Ticket
 	if err := c.do(ctx, http.MethodPost, "/api/tickets", nil, req, &created); err != nil {
@@ -179,7 +214,8 @@ func (c *Client) GetTicket(ctx context.Context, id string) (connectors.Ticket, e
 }
 
 // AddMessage appends m to the ticket, as an internal note or an imported
-// message: never one Gorgias would send.
+// message: never one Gorgias would send. With an external id it appends at
+// most once.
 func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.Message) error {
 	fail := func(err error) error {
 		return fmt.Errorf("gorgias: add message to ticket %s: %w", shortID(ticketID), err)
@@ -192,10 +228,62 @@ func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.M
 	if err != nil {
 		return fail(err)
 	}
+	if m.ExternalID != "" {
+		msgs, err := c.messages(ctx, n)
+		if err != nil {
+			return fail(err)
+		}
+		if slices.ContainsFunc(msgs, func(x api.Message) bool { return x.ExternalID == m.ExternalID }) {
+			return nil
+		}
+	}
+	if err := c.attachFiles(ctx, &msg, m.Files); err != nil {
+		return fail(err)
+	}
 	if err := c.do(ctx, http.MethodPost, ticketPath(n)+"/messages", nil, msg, nil); err != nil {
 		return fail(err)
 	}
 	return nil
+}
+
+// ListMessages returns the ticket's messages and internal notes, oldest
+// first.
+func (c *Client) ListMessages(ctx context.Context, ticketID string) ([]connectors.TicketMessage, error) {
+	fail := func(err error) ([]connectors.TicketMessage, error) {
+		return nil, fmt.Errorf("gorgias: list messages of ticket %s: %w", shortID(ticketID), err)
+	}
+	n, err := parseTicketID(ticketID, connectors.ErrNotFound)
+	if err != nil {
+		return fail(err)
+	}
+	msgs, err := c.messages(ctx, n)
+	if err != nil {
+		return fail(err)
+	}
+	if len(msgs) == 0 {
+		// Every ticket has a message (creation requires one), so an empty
+		// listing may mean a ticket that does not exist: the listing
+		// itself does not say.
+		if err := c.do(ctx, http.MethodGet, ticketPath(n), nil, nil, nil); err != nil {
+			return fail(err)
+		}
+	}
+	out := make([]connectors.TicketMessage, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, toTicketMessage(m))
+	}
+	return out, nil
+}
+
+// DownloadAttachment fetches an attachment, with the API credentials only
+// when it is on the account's own origin.
+func (c *Client) DownloadAttachment(ctx context.Context, rawURL string) (io.ReadCloser, string, error) {
+	body, contentType, err := c.download(ctx, rawURL)
+	if err != nil {
+		// The URL stays out: it may carry an access token.
+		return nil, "", fmt.Errorf("gorgias: download attachment: %w", err)
+	}
+	return body, contentType, nil
 }
 
 // SetTags replaces the ticket's tags, creating the tags Gorgias lacks.
@@ -269,6 +357,54 @@ func (c *Client) lookup(ctx context.Context, externalID string) (api.Ticket, boo
 		q.Set("cursor", *page.Meta.NextCursor)
 	}
 	return api.Ticket{}, false, fmt.Errorf("external id lookup found no end after %d pages", maxLookupPages)
+}
+
+// messages lists the ticket's messages, oldest first. The ticket_id filter
+// is checked again on every message, in case an API version ignores it.
+func (c *Client) messages(ctx context.Context, ticketID int64) ([]api.Message, error) {
+	q := url.Values{
+		"ticket_id": {strconv.FormatInt(ticketID, 10)},
+		"limit":     {strconv.Itoa(api.MaxPageLimit)},
+	}
+	var out []api.Message
+	for range maxMessagePages {
+		var page api.List[api.Message]
+		if err := c.do(ctx, http.MethodGet, "/api/messages", q, nil, &page); err != nil {
+			return nil, err
+		}
+		for _, m := range page.Data {
+			if m.TicketID == ticketID {
+				out = append(out, m)
+			}
+		}
+		if page.Meta.NextCursor == nil || *page.Meta.NextCursor == "" {
+			// The listing's default order is newest first; which other
+			// orders it takes is not fully documented, so the client sorts.
+			slices.SortStableFunc(out, func(a, b api.Message) int {
+				if c := datetime(a.CreatedDatetime).Compare(datetime(b.CreatedDatetime)); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.ID, b.ID)
+			})
+			return out, nil
+		}
+		q.Set("cursor", *page.Meta.NextCursor)
+	}
+	return nil, fmt.Errorf("message listing found no end after %d pages", maxMessagePages)
+}
+
+// attachFiles uploads files and adds them to msg's attachments.
+func (c *Client) attachFiles(ctx context.Context, msg *api.Message, files []connectors.File) error {
+	for _, f := range files {
+		a, err := c.upload(ctx, f)
+		if err != nil {
+			return err
+		}
+		msg.Attachments = append(msg.Attachments, api.Attachment{
+			URL: a.URL, Name: cmp.Or(a.Name, f.Name), ContentType: cmp.Or(a.ContentType, f.ContentType), Size: cmp.Or(a.Size, api.Size(len(f.Data))),
+		})
+	}
+	return nil
 }
 
 // tagIDs resolves tag names to ids, creating the missing tags.
@@ -375,8 +511,17 @@ func (c *Client) message(m connectors.Message, customer connectors.Person) (api.
 		return api.Message{}, invalid("message body_text is required")
 	case m.Internal && m.FromCustomer:
 		return api.Message{}, invalid("an internal note cannot come from the customer")
+	case m.FromOperator && m.FromCustomer:
+		return api.Message{}, invalid("a message cannot come from both the operator and the customer")
+	case m.FromOperator && strings.TrimSpace(m.Author.Name) == "":
+		return api.Message{}, invalid("the author name of an operator message is required")
 	case utf8.RuneCountInString(m.ExternalID) > api.MaxExternalIDLen:
 		return api.Message{}, invalid(fmt.Sprintf("message external_id is longer than %d characters", api.MaxExternalIDLen))
+	}
+	for _, f := range m.Files {
+		if strings.TrimSpace(f.Name) == "" || len(f.Data) == 0 {
+			return api.Message{}, invalid("files need a name and content")
+		}
 	}
 	sent := m.SentAt
 	if sent.IsZero() {
@@ -403,6 +548,10 @@ func (c *Client) message(m connectors.Message, customer connectors.Person) (api.
 	fromAgent := !m.FromCustomer
 	msg.FromAgent = &fromAgent
 	switch {
+	case m.FromOperator:
+		msg.Channel = api.ChannelInternalNote
+		msg.Sender = &api.Person{Email: c.email}
+		msg.BodyText, msg.BodyHTML = headed(m)
 	case m.Internal:
 		msg.Channel = api.ChannelInternalNote
 		msg.Sender = &api.Person{Email: c.email}
@@ -421,6 +570,44 @@ func (c *Client) message(m connectors.Message, customer connectors.Person) (api.
 		msg.Sender = &api.Person{Email: c.email}
 	}
 	return msg, nil
+}
+
+// headed prefixes an operator's message with their name: the note's sender
+// is the API user, so the body is the only place to say who wrote it.
+func headed(m connectors.Message) (text, markup string) {
+	text = m.Author.Name + " wrote:\n\n" + m.BodyText
+	if m.BodyHTML != "" {
+		markup = "<p><strong>" + html.EscapeString(m.Author.Name) + "</strong> wrote:</p>" + m.BodyHTML
+	}
+	return text, markup
+}
+
+func toTicketMessage(m api.Message) connectors.TicketMessage {
+	out := connectors.TicketMessage{
+		ID:           strconv.FormatInt(m.ID, 10),
+		ExternalID:   m.ExternalID,
+		Internal:     m.Internal() || (m.Public != nil && !*m.Public),
+		FromCustomer: m.FromAgent != nil && !*m.FromAgent,
+		BodyText:     m.BodyText,
+		BodyHTML:     m.BodyHTML,
+		CreatedAt:    datetime(m.CreatedDatetime),
+	}
+	if m.Sender != nil {
+		out.Author = connectors.Person{Email: m.Sender.Email, Name: m.Sender.Name}
+	}
+	for _, a := range m.Attachments {
+		out.Attachments = append(out.Attachments, connectors.Attachment{
+			Name: a.Name, ContentType: a.ContentType, Size: int64(a.Size), URL: a.URL,
+		})
+	}
+	return out
+}
+
+func datetime(d *api.Datetime) time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return d.Time
 }
 
 func toTicket(t api.Ticket) connectors.Ticket {

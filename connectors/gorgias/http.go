@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 )
 
 const (
@@ -23,32 +26,46 @@ const (
 	maxErrorBytes = 64 << 10
 	// maxMessageLen bounds the vendor message kept in an APIError.
 	maxMessageLen = 300
+	// maxDownloadBytes bounds an attachment download. Gorgias documents no
+	// attachment size limit; this is far above any file a marketplace
+	// message carries.
+	maxDownloadBytes = 64 << 20
 )
 
-// do sends one request and decodes a success answer into out (when not
-// nil). Failures come back in the connectors vocabulary, unwrapped: the
+// do sends one JSON request and decodes a success answer into out (when
+// not nil). Failures come back in the connectors vocabulary, unwrapped: the
 // caller adds the operation and the id.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	target := c.base + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("encode request: %w", err)
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	return c.send(ctx, method, path, query, body, "application/json", out)
+}
+
+// send sends body (when not nil) as contentType and decodes a JSON success
+// answer into out (when not nil).
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, body []byte, contentType string, out any) error {
+	target := c.base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
 	}
 	req.SetBasicAuth(c.email, c.apiKey)
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -83,6 +100,89 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	return nil
 }
+
+// upload copies one file into Gorgias (POST /api/upload, multipart) as a
+// private attachment, and returns the file object a message references.
+func (c *Client) upload(ctx context.Context, f connectors.File) (api.Attachment, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", multipart.FileContentDisposition("file", f.Name))
+	h.Set("Content-Type", cmp.Or(f.ContentType, "application/octet-stream"))
+	part, err := mw.CreatePart(h)
+	if err == nil {
+		_, err = part.Write(f.Data)
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		return api.Attachment{}, fmt.Errorf("encode upload: %w", err)
+	}
+	var files []api.Attachment
+	q := url.Values{"type": {api.UploadAttachment}}
+	if err := c.send(ctx, http.MethodPost, "/api/upload", q, buf.Bytes(), mw.FormDataContentType(), &files); err != nil {
+		return api.Attachment{}, err
+	}
+	if len(files) != 1 || files[0].URL == "" {
+		// Uploading again is harmless: an unreferenced file is never shown.
+		return api.Attachment{}, fmt.Errorf("%w: upload answered %d files, want one with a url", connectors.ErrUnavailable, len(files))
+	}
+	return files[0], nil
+}
+
+// download GETs a file, with the API user's credentials only when the URL
+// is on the account's own origin: a URL Gorgias gives may point to a file
+// host elsewhere, which must never see the API key.
+func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return nil, "", invalid("attachment url must be an absolute http(s) URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("build request: %w", err)
+	}
+	if strings.EqualFold(u.Scheme, c.origin.Scheme) && strings.EqualFold(u.Host, c.origin.Host) {
+		// Go's client drops this header on a redirect to another domain.
+		req.SetBasicAuth(c.email, c.apiKey)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, "", connectors.TransportError(ctx, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+		return nil, "", connectors.StatusError(resp, vendorMessage(data), c.now())
+	}
+	return &limitedBody{rc: resp.Body, left: maxDownloadBytes}, resp.Header.Get("Content-Type"), nil
+}
+
+// limitedBody fails a download that goes past maxDownloadBytes, so that a
+// file host cannot make the bridge read without end.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, err := b.rc.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: attachment larger than %d bytes", connectors.ErrTooLarge, maxDownloadBytes)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // vendorMessage reads Gorgias's message from an error body, in any of the
 // shapes seen: {"error": "..."}, {"error": {"msg": "...", "data": {field:

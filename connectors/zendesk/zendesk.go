@@ -9,13 +9,45 @@
 // lost answer replays the first creation instead of making a second ticket.
 //
 // Zendesk has no per-comment external id, back-dating or attachment by URL
-// on ticket update, so Message.ExternalID and SentAt are not sent, and
-// attachments are listed as links under the message. NewTicket.Language is
-// not sent either: Zendesk takes a numeric locale_id per user, not a
-// language code.
+// on ticket update, so SentAt is not sent and Attachments are listed as
+// links under the message. NewTicket.Language is not sent either: Zendesk
+// takes a numeric locale_id per user, not a language code.
+//
+// Files are copied: each goes up with Upload Files (POST /api/v2/uploads
+// ?filename=, the raw bytes as the body, with their Content-Type), which
+// answers a token, and the comment names the tokens in its uploads.
+//
+// AddMessage with an external id appends at most once. Comments keep no
+// external id and no metadata of their own that the reference documents,
+// but an update may carry ticket.metadata (write only), which Zendesk
+// stores in the custom metadata of the audit the update makes; the audit
+// lists the comment it added among its events. So the comment's update
+// carries {"helpdesk_bridge_external_id": id}, and before appending the
+// connector lists the ticket's audits and looks for it. This was chosen
+// over a reference line in the comment's text: it needs nothing the agent
+// or the customer can see or edit, and it survives an agent's redaction of
+// the text. Whether List Comments also shows that custom metadata on each
+// comment is UNVERIFIED, so the connector reads audits, where it is
+// documented. A retry after a lost answer finds the first comment;
+// uploads are made only after that look-up, and a token no comment used
+// expires after 60 minutes.
+//
+// A marketplace operator's message (Message.FromOperator) is an internal
+// note (public false) by the API agent, headed with the operator's name:
+// Zendesk has no third kind of author, and a public comment by an agent
+// would be mailed to the requester by the default notification triggers.
+// A customer's mirrored message is a public comment authored by the
+// requester; whether the account's "notify requester" triggers mail it
+// back depends on their conditions, which is why the admin setup (see
+// webhook.go) excludes updates made through the API.
+//
+// DownloadAttachment sends the agent's credentials only to the account's
+// own host, as the Attachments reference asks (content_url may be hosted
+// elsewhere); private attachments on the account's host need them.
 package zendesk
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -112,9 +145,17 @@ func (c *Client) createTicket(ctx context.Context, t connectors.NewTicket) (conn
 		return connectors.Ticket{}, false, err
 	}
 	tags := slices.Clone(t.Tags)
+	comment := newComment(t.Message)
+	// Files go up only once the ticket is known to be missing. A retry
+	// after a lost answer uploads them again, so its body differs and the
+	// idempotency key answers IdempotentRequestError, which finds the
+	// first ticket below.
+	if err := c.attachFiles(ctx, comment, t.Message.Files); err != nil {
+		return connectors.Ticket{}, false, err
+	}
 	req := api.TicketRequest{Ticket: api.TicketWrite{
 		Subject:    t.Subject,
-		Comment:    newComment(t.Message),
+		Comment:    comment,
 		Requester:  &api.Requester{Name: t.Requester.Name, Email: t.Requester.Email},
 		Tags:       &tags,
 		ExternalID: t.ExternalID,
@@ -240,8 +281,9 @@ func (c *Client) showTicket(ctx context.Context, id int64) (connectors.Ticket, e
 	return toTicket(out.Ticket, out.Users), nil
 }
 
-// AddMessage adds a comment: public=false for an internal note, and
-// authored by the requester for a message from the customer.
+// AddMessage adds a comment: public=false for an internal note or an
+// operator's message, and authored by the requester for a message from the
+// customer. With an external id it adds it at most once.
 func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.Message) error {
 	if err := c.addMessage(ctx, ticketID, m); err != nil {
 		return fmt.Errorf("zendesk: add message to ticket %s: %w", printableID(ticketID), err)
@@ -254,8 +296,19 @@ func (c *Client) addMessage(ctx context.Context, ticketID string, m connectors.M
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(m.BodyText) == "" {
-		return fmt.Errorf("%w: message body is required", connectors.ErrInvalid)
+	if err := checkMessage(m); err != nil {
+		return err
+	}
+	if m.ExternalID != "" {
+		written, err := c.externalIDs(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, ext := range written {
+			if ext == m.ExternalID {
+				return nil
+			}
+		}
 	}
 	comment := newComment(m)
 	if m.FromCustomer {
@@ -265,9 +318,175 @@ func (c *Client) addMessage(ctx context.Context, ticketID string, m connectors.M
 		}
 		comment.AuthorID = out.Ticket.RequesterID
 	}
+	if err := c.attachFiles(ctx, comment, m.Files); err != nil {
+		return err
+	}
 	req := api.TicketRequest{Ticket: api.TicketWrite{Comment: comment}}
+	if m.ExternalID != "" {
+		req.Ticket.Metadata = map[string]any{api.MetadataExternalID: m.ExternalID}
+	}
 	_, err = c.do(ctx, call{method: http.MethodPut, path: ticketPath(id), body: req}, nil)
 	return err
+}
+
+// ListMessages returns the ticket's comments, oldest first, with the
+// external ids the bridge wrote them with.
+func (c *Client) ListMessages(ctx context.Context, ticketID string) ([]connectors.TicketMessage, error) {
+	msgs, err := c.listMessages(ctx, ticketID)
+	if err != nil {
+		return nil, fmt.Errorf("zendesk: list messages of ticket %s: %w", printableID(ticketID), err)
+	}
+	return msgs, nil
+}
+
+func (c *Client) listMessages(ctx context.Context, ticketID string) ([]connectors.TicketMessage, error) {
+	id, err := parseID(ticketID)
+	if err != nil {
+		return nil, err
+	}
+	var tr api.TicketResponse
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: ticketPath(id)}, &tr); err != nil {
+		return nil, err
+	}
+	if tr.Ticket.Status == api.StatusDeleted {
+		return nil, connectors.ErrNotFound
+	}
+	var comments []api.Comment
+	users := map[int64]api.User{}
+	q := url.Values{"include": {"users"}, "per_page": {"100"}}
+	for page := 1; ; page++ {
+		if page > maxListPages {
+			return nil, fmt.Errorf("comment listing found no end after %d pages", maxListPages)
+		}
+		q.Set("page", strconv.Itoa(page))
+		var out api.CommentList
+		if _, err := c.do(ctx, call{method: http.MethodGet, path: ticketPath(id) + "/comments", query: q}, &out); err != nil {
+			return nil, err
+		}
+		comments = append(comments, out.Comments...)
+		for _, u := range out.Users {
+			users[u.ID] = u
+		}
+		if out.NextPage == nil || len(out.Comments) == 0 {
+			break
+		}
+	}
+	written, err := c.externalIDs(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(comments, func(a, b api.Comment) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	out := make([]connectors.TicketMessage, 0, len(comments))
+	for _, cm := range comments {
+		msg := connectors.TicketMessage{
+			ID:           strconv.FormatInt(cm.ID, 10),
+			ExternalID:   written[cm.ID],
+			Internal:     !cm.Public,
+			FromCustomer: cm.AuthorID == tr.Ticket.RequesterID,
+			BodyText:     cmpOr(cm.PlainBody, cm.Body),
+			BodyHTML:     cm.HTMLBody,
+			CreatedAt:    cm.CreatedAt,
+		}
+		if u, ok := users[cm.AuthorID]; ok {
+			msg.Author = connectors.Person{Email: u.Email, Name: u.Name}
+		}
+		for _, a := range cm.Attachments {
+			if a.Deleted || a.Inline {
+				continue
+			}
+			msg.Attachments = append(msg.Attachments, connectors.Attachment{
+				Name: a.FileName, ContentType: a.ContentType, Size: a.Size, URL: a.ContentURL,
+			})
+		}
+		out = append(out, msg)
+	}
+	return out, nil
+}
+
+// DownloadAttachment fetches an attachment, with the agent's credentials
+// only when it is on the account's own host.
+func (c *Client) DownloadAttachment(ctx context.Context, rawURL string) (io.ReadCloser, string, error) {
+	body, contentType, err := c.download(ctx, rawURL)
+	if err != nil {
+		// The URL stays out: it carries the attachment's access token.
+		return nil, "", fmt.Errorf("zendesk: download attachment: %w", err)
+	}
+	return body, contentType, nil
+}
+
+// externalIDs maps the ids of the comments the bridge wrote with an
+// external id to that id, from the custom metadata of the ticket's audits.
+func (c *Client) externalIDs(ctx context.Context, id int64) (map[int64]string, error) {
+	written := map[int64]string{}
+	q := url.Values{"per_page": {"100"}}
+	for page := 1; ; page++ {
+		if page > maxListPages {
+			return nil, fmt.Errorf("audit listing found no end after %d pages", maxListPages)
+		}
+		q.Set("page", strconv.Itoa(page))
+		var out api.AuditList
+		if _, err := c.do(ctx, call{method: http.MethodGet, path: ticketPath(id) + "/audits", query: q}, &out); err != nil {
+			return nil, err
+		}
+		for _, a := range out.Audits {
+			ext, _ := a.Metadata.Custom[api.MetadataExternalID].(string)
+			if ext == "" {
+				continue
+			}
+			for _, e := range a.Events {
+				if e.Type == api.AuditEventComment {
+					written[e.ID] = ext
+				}
+			}
+		}
+		if out.NextPage == nil || len(out.Audits) == 0 {
+			return written, nil
+		}
+	}
+}
+
+// attachFiles uploads files, one token each, and names the tokens in the
+// comment.
+func (c *Client) attachFiles(ctx context.Context, comment *api.NewComment, files []connectors.File) error {
+	for _, f := range files {
+		var out api.UploadResponse
+		q := url.Values{"filename": {f.Name}}
+		cl := call{method: http.MethodPost, path: "/api/v2/uploads", query: q, body: f.Data, contentType: cmpOr(f.ContentType, "application/octet-stream")}
+		if _, err := c.do(ctx, cl, &out); err != nil {
+			return err
+		}
+		if out.Upload.Token == "" {
+			return fmt.Errorf("%w: upload answered no token", connectors.ErrUnavailable)
+		}
+		comment.Uploads = append(comment.Uploads, out.Upload.Token)
+	}
+	return nil
+}
+
+// checkMessage refuses, before any call, a message Zendesk or the port
+// would refuse.
+func checkMessage(m connectors.Message) error {
+	switch {
+	case strings.TrimSpace(m.BodyText) == "":
+		return fmt.Errorf("%w: message body is required", connectors.ErrInvalid)
+	case m.FromCustomer && (m.Internal || m.FromOperator):
+		return fmt.Errorf("%w: a customer message cannot be an internal note or the operator's", connectors.ErrInvalid)
+	case m.FromOperator && strings.TrimSpace(m.Author.Name) == "":
+		return fmt.Errorf("%w: the author name of an operator message is required", connectors.ErrInvalid)
+	case len(m.ExternalID) > connectors.MaxExternalIDLen:
+		return fmt.Errorf("%w: message external id is longer than %d bytes", connectors.ErrInvalid, connectors.MaxExternalIDLen)
+	}
+	for _, f := range m.Files {
+		if strings.TrimSpace(f.Name) == "" || len(f.Data) == 0 {
+			return fmt.Errorf("%w: files need a name and content", connectors.ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // SetTags replaces the ticket's tags with Set Tags (POST .../tags): the
@@ -323,10 +542,8 @@ func checkNewTicket(t connectors.NewTicket) error {
 		return fmt.Errorf("%w: subject is required", connectors.ErrInvalid)
 	case !validEmail(t.Requester.Email):
 		return fmt.Errorf("%w: requester email is missing or malformed", connectors.ErrInvalid)
-	case strings.TrimSpace(t.Message.BodyText) == "":
-		return fmt.Errorf("%w: message body is required", connectors.ErrInvalid)
 	}
-	return nil
+	return checkMessage(t.Message)
 }
 
 // checkExternalID counts bytes, not characters: the stricter reading of
@@ -389,8 +606,16 @@ func digest(b []byte) string {
 // when it is absent, and an alert must never reach the customer by
 // accident.
 func newComment(m connectors.Message) *api.NewComment {
-	public := !m.Internal
+	public := !m.Internal && !m.FromOperator
 	c := &api.NewComment{Body: m.BodyText, HTMLBody: m.BodyHTML, Public: &public}
+	if m.FromOperator {
+		// The note's author is the API agent, so the body is the only
+		// place to say who wrote it.
+		c.Body = m.Author.Name + " wrote:\n\n" + c.Body
+		if c.HTMLBody != "" {
+			c.HTMLBody = "<p><strong>" + html.EscapeString(m.Author.Name) + "</strong> wrote:</p>" + c.HTMLBody
+		}
+	}
 	if len(m.Attachments) > 0 {
 		var text, markup strings.Builder
 		for _, a := range m.Attachments {

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -98,7 +99,8 @@ type Tag struct {
 }
 
 // Message is a ticket message, both as sent to POST /api/tickets (inside
-// messages) or POST /api/tickets/{id}/messages, and as answered.
+// messages) or POST /api/tickets/{id}/messages, and as answered (by those
+// and by GET /api/messages).
 type Message struct {
 	ID         int64  `json:"id,omitempty"`
 	TicketID   int64  `json:"ticket_id,omitempty"`
@@ -119,17 +121,76 @@ type Message struct {
 	// of sending it to anyone.
 	SentDatetime    *Datetime `json:"sent_datetime,omitempty"`
 	CreatedDatetime *Datetime `json:"created_datetime,omitempty"`
+	// Public is in the message object Gorgias answers (false on internal
+	// notes); it is not among the documented fields of a create, so the
+	// client never sends it.
+	Public *bool `json:"public,omitempty"`
 }
 
 // Internal tells whether the message is an internal note.
 func (m Message) Internal() bool { return m.Channel == ChannelInternalNote }
 
-// Attachment is a file reachable at URL, attached to a message.
+// Attachment is a file reachable at URL, attached to a message. It is also
+// the File object POST /api/upload answers (as a list), which a message
+// then references as one of its attachments.
 type Attachment struct {
 	URL         string `json:"url"`
 	Name        string `json:"name,omitempty"`
 	ContentType string `json:"content_type,omitempty"`
 	Size        Size   `json:"size,omitempty"`
+}
+
+// Upload types, the type query parameter of POST /api/upload. A plain
+// attachment is private, the default.
+const (
+	UploadAttachment       = "attachment"
+	UploadPublicAttachment = "public_attachment"
+)
+
+// UploadTypes are the values the reference lists for the type parameter.
+var UploadTypes = []string{UploadAttachment, UploadPublicAttachment, "profile_picture", "widget_picture"}
+
+// Integration is an integration as POST /api/integrations takes it. The
+// bridge only describes HTTP integrations: the admin's way of having
+// Gorgias call a URL when something happens. It holds a secret header:
+// never log it.
+type Integration struct {
+	ID   int64            `json:"id,omitempty"`
+	Name string           `json:"name"`
+	Type string           `json:"type"`
+	HTTP *HTTPIntegration `json:"http,omitempty"`
+}
+
+// IntegrationTypeHTTP is the type of an HTTP integration.
+const IntegrationTypeHTTP = "http"
+
+// HTTPIntegration is the http object of an HTTP integration.
+type HTTPIntegration struct {
+	URL     string            `json:"url"`
+	Method  string            `json:"method"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Form is the request body: each value is a template whose {{...}}
+	// variables Gorgias fills in (public integration code sends it as an
+	// object of strings, which is what this type takes).
+	Form                map[string]string `json:"form,omitempty"`
+	RequestContentType  string            `json:"request_content_type,omitempty"`
+	ResponseContentType string            `json:"response_content_type,omitempty"`
+	// Triggers maps trigger names to true. The current reference spells
+	// them with hyphens, the v1.1 example with underscores.
+	Triggers map[string]bool `json:"triggers"`
+}
+
+// Triggers of HTTP integrations, in the current reference's spelling.
+const (
+	TriggerTicketCreated        = "ticket-created"
+	TriggerTicketUpdated        = "ticket-updated"
+	TriggerTicketMessageCreated = "ticket-message-created"
+)
+
+// Fires tells whether the integration is subscribed to trigger, in either
+// spelling.
+func (h HTTPIntegration) Fires(trigger string) bool {
+	return h.Triggers[trigger] || h.Triggers[strings.ReplaceAll(trigger, "-", "_")]
 }
 
 // CreateTicketRequest is the body of POST /api/tickets.

@@ -64,7 +64,16 @@ type TicketWrite struct {
 	Tags       *[]string `json:"tags,omitempty"`
 	ExternalID string    `json:"external_id,omitempty"`
 	Status     string    `json:"status,omitempty"`
+	// Metadata is write only: Zendesk stores it in the custom member of
+	// the metadata of the audit the write makes (Tickets reference,
+	// "metadata"; Ticket Audits reference, "custom and system data").
+	Metadata map[string]any `json:"metadata,omitempty"`
 }
+
+// MetadataExternalID is the audit metadata key under which the bridge
+// records the external id of the comment an update adds: comments have no
+// external id of their own.
+const MetadataExternalID = "helpdesk_bridge_external_id"
 
 // NewComment is a comment as a create or update request carries it.
 type NewComment struct {
@@ -74,6 +83,9 @@ type NewComment struct {
 	// value over when it is absent: the bridge always sends it.
 	Public   *bool `json:"public,omitempty"`
 	AuthorID int64 `json:"author_id,omitempty"`
+	// Uploads are tokens of Upload Files answers whose files the comment
+	// attaches.
+	Uploads []string `json:"uploads,omitempty"`
 }
 
 // Requester is the inline requester of Create Ticket: Zendesk finds the
@@ -103,14 +115,81 @@ type Ticket struct {
 
 // Comment is a stored comment, as List Comments returns it.
 type Comment struct {
-	ID        int64     `json:"id"`
-	Type      string    `json:"type"`
-	AuthorID  int64     `json:"author_id"`
-	Body      string    `json:"body"`
-	HTMLBody  string    `json:"html_body"`
-	PlainBody string    `json:"plain_body"`
-	Public    bool      `json:"public"`
-	CreatedAt time.Time `json:"created_at"`
+	ID          int64        `json:"id"`
+	Type        string       `json:"type"`
+	AuthorID    int64        `json:"author_id"`
+	Body        string       `json:"body"`
+	HTMLBody    string       `json:"html_body"`
+	PlainBody   string       `json:"plain_body"`
+	Public      bool         `json:"public"`
+	Attachments []Attachment `json:"attachments"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+// Attachment is a file attached to a comment, as Zendesk shows it. Its
+// content_url may be on a host other than the account's: the reference
+// warns not to send Zendesk credentials there.
+type Attachment struct {
+	ID          int64  `json:"id"`
+	FileName    string `json:"file_name"`
+	ContentURL  string `json:"content_url"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Inline      bool   `json:"inline"`
+	Deleted     bool   `json:"deleted"`
+}
+
+// UploadResponse is the answer of Upload Files (POST /api/v2/uploads).
+type UploadResponse struct {
+	Upload Upload `json:"upload"`
+}
+
+// Upload is an upload: a token to put in a comment's uploads, valid for 60
+// minutes, and the files uploaded under it so far.
+type Upload struct {
+	Token       string       `json:"token"`
+	Attachment  *Attachment  `json:"attachment,omitempty"`
+	Attachments []Attachment `json:"attachments"`
+}
+
+// Audit is one update of a ticket, as List Audits returns it.
+type Audit struct {
+	ID        int64         `json:"id"`
+	TicketID  int64         `json:"ticket_id"`
+	AuthorID  int64         `json:"author_id"`
+	CreatedAt time.Time     `json:"created_at"`
+	Metadata  AuditMetadata `json:"metadata"`
+	Events    []AuditEvent  `json:"events"`
+}
+
+// AuditMetadata holds what the update's request put in ticket.metadata
+// (Custom) and what Zendesk recorded about the client (System).
+type AuditMetadata struct {
+	System map[string]any `json:"system"`
+	Custom map[string]any `json:"custom"`
+}
+
+// AuditEvent is one event of an audit; for a Comment event, ID is the
+// comment's id.
+type AuditEvent struct {
+	ID          int64        `json:"id"`
+	Type        string       `json:"type"`
+	AuthorID    int64        `json:"author_id,omitempty"`
+	Body        string       `json:"body,omitempty"`
+	HTMLBody    string       `json:"html_body,omitempty"`
+	Public      *bool        `json:"public,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// AuditEventComment is the type of the event that adds a comment.
+const AuditEventComment = "Comment"
+
+// AuditList is a page of List Audits for a Ticket.
+type AuditList struct {
+	Audits       []Audit `json:"audits"`
+	NextPage     *string `json:"next_page"`
+	PreviousPage *string `json:"previous_page"`
+	Count        int     `json:"count"`
 }
 
 // User is a user as Show User and the users side-load return it.
@@ -138,9 +217,11 @@ type TicketList struct {
 	Count        int      `json:"count"`
 }
 
-// CommentList is a page of List Comments.
+// CommentList is a page of List Comments. Users is filled when the
+// request asked for ?include=users.
 type CommentList struct {
 	Comments     []Comment `json:"comments"`
+	Users        []User    `json:"users,omitempty"`
 	NextPage     *string   `json:"next_page"`
 	PreviousPage *string   `json:"previous_page"`
 	Count        int       `json:"count"`

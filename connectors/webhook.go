@@ -1,0 +1,72 @@
+package connectors
+
+import (
+	"errors"
+	"fmt"
+)
+
+// WebhookEvent is a helpdesk's notice that something happened on a ticket,
+// read from a verified webhook delivery. Each connector's ParseWebhook
+// verifies the delivery (signature or shared secret) before it reads a
+// single field.
+type WebhookEvent struct {
+	TicketID string
+	// MessageID is the helpdesk's id of the message the event is about,
+	// when its payload can name it (Gorgias); empty otherwise (Zendesk has
+	// no placeholder for it), and the caller finds the new messages with
+	// ListMessages.
+	MessageID string
+	// DeliveryID is the same for every delivery of one event, so that a
+	// redelivery can be recognised and dropped; empty when the helpdesk
+	// sent nothing to derive it from.
+	DeliveryID string
+	// Status is the ticket's status after the event (an agent may reply and
+	// solve at once), or empty when the payload did not say or said
+	// something the connector does not know.
+	Status Status
+	// AgentReply is true when the event is a public message by one of the
+	// account's agents: the only kind the bridge relays to the customer.
+	// Other events (customer messages, internal notes, the bridge's own
+	// writes) verify fine and are to be acknowledged and ignored, because
+	// helpdesks disable endpoints that keep failing.
+	AgentReply bool
+}
+
+// WebhookError is why a delivery was refused. It unwraps to
+// ErrUnauthorized when the delivery could not be authenticated (a missing
+// or wrong secret or signature, a stale timestamp: answer 401) and to
+// ErrInvalid when it was authentic but unreadable (answer 400).
+type WebhookError struct {
+	// Field is the header or the body field at fault.
+	Field string
+	// Reason is a fixed description, never the value received: a payload
+	// may carry customer data and a header a guessed secret.
+	Reason string
+	Kind   error
+}
+
+func (e *WebhookError) Error() string {
+	return fmt.Sprintf("webhook %s: %v: %s", e.Field, e.Kind, e.Reason)
+}
+
+func (e *WebhookError) Unwrap() error { return e.Kind }
+
+// WebhookUnauthorized reports a delivery that could not be authenticated.
+func WebhookUnauthorized(field, reason string) error {
+	return &WebhookError{Field: field, Reason: reason, Kind: ErrUnauthorized}
+}
+
+// WebhookMalformed reports an authentic delivery that cannot be read.
+func WebhookMalformed(field, reason string) error {
+	return &WebhookError{Field: field, Reason: reason, Kind: ErrInvalid}
+}
+
+// WebhookField returns the header or field a ParseWebhook error names, or
+// "" for any other error.
+func WebhookField(err error) string {
+	var we *WebhookError
+	if errors.As(err, &we) {
+		return we.Field
+	}
+	return ""
+}
