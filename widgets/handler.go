@@ -3,6 +3,7 @@ package widgets
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -88,6 +89,9 @@ func write(c *gin.Context, res Response) {
 		c.Status(http.StatusNotModified)
 		return
 	}
+	// With its length known, net/http sends the body in one write instead
+	// of chunks: a widget is larger than its write buffer.
+	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
 	c.Data(res.Status, res.ContentType, res.Body)
 }
 

@@ -37,10 +37,16 @@ const (
 	CodeUnknownSidebar   = "unknown_sidebar"
 )
 
+// Counter counts answers by format and state.
+type Counter interface {
+	CountRead(format, state string)
+}
+
 // Service answers sidebar requests: it authenticates the sidebar, reads
 // the customer's document and renders it in the sidebar's view.
 type Service struct {
 	reader  *Reader
+	counter Counter
 	byToken map[[sha256.Size]byte]*View
 	byID    map[string]*View
 	// renders memoises rendered widgets by view, format and document
@@ -48,9 +54,9 @@ type Service struct {
 	renders *lru.Cache[string, []byte]
 }
 
-// NewService indexes every sidebar of cfg.
-func NewService(cfg *config.Config, reader *Reader) *Service {
-	s := &Service{reader: reader, byToken: map[[sha256.Size]byte]*View{}, byID: map[string]*View{}}
+// NewService indexes every sidebar of cfg. counter may be nil.
+func NewService(cfg *config.Config, reader *Reader, counter Counter) *Service {
+	s := &Service{reader: reader, counter: counter, byToken: map[[sha256.Size]byte]*View{}, byID: map[string]*View{}}
 	for _, m := range cfg.Merchants {
 		for _, sb := range m.Sidebars {
 			v := NewView(m.ID, sb)
@@ -170,6 +176,7 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 	}
 	snap := s.reader.Read(ctx, v.Merchant, email)
 	res := Response{Status: http.StatusOK, ContentType: contentType(req.Format), Freshness: snap.Freshness}
+	defer func() { s.count(req.Format, res) }()
 	if snap.Freshness.State != StateOK {
 		// Degraded answers are never cached: the next read may be fresh.
 		res.Body = render(v, snap, req.Format)
@@ -192,6 +199,17 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 	res.Body = render(v, snap, req.Format)
 	s.renders.Add(memo, res.Body)
 	return res, nil
+}
+
+func (s *Service) count(format string, res Response) {
+	if s.counter == nil {
+		return
+	}
+	state := res.Freshness.State
+	if res.Status == http.StatusNotModified {
+		state = "not_modified"
+	}
+	s.counter.CountRead(format, state)
 }
 
 // checkEmail validates and normalises the customer's email. Help Scout's

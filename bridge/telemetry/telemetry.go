@@ -34,6 +34,8 @@ type Metrics struct {
 	LimiterWait     *prometheus.HistogramVec
 
 	EventsReceived *prometheus.CounterVec
+
+	WidgetReads *prometheus.CounterVec
 }
 
 // New registers every collector on a fresh registry.
@@ -76,11 +78,16 @@ func New() *Metrics {
 		EventsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridge_events_received_total", Help: "Signed events received, by kind and outcome.",
 		}, []string{"kind", "outcome"}),
+		WidgetReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_widget_reads_total",
+			Help: "Sidebar widget answers, by format and state (ok, stale, unavailable, not_modified). Degraded answers are 200s, so only this shows them.",
+		}, []string{"format", "state"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPLatency, m.TasksProcessed, m.TasksRetried, m.TasksFailed, m.TasksArchived,
 		m.ExternalCalls, m.ExternalLatency, m.RateLimited, m.LimiterWait, m.EventsReceived,
+		m.WidgetReads,
 	)
 	return m
 }
@@ -132,3 +139,6 @@ func (m *Metrics) TaskFailed(taskType string, willRetry bool) {
 
 // Count implements events.Counter.
 func (m *Metrics) Count(kind, outcome string) { m.EventsReceived.WithLabelValues(kind, outcome).Inc() }
+
+// CountRead implements widgets.Counter.
+func (m *Metrics) CountRead(format, state string) { m.WidgetReads.WithLabelValues(format, state).Inc() }

@@ -112,7 +112,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		})
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orders, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
-		widgets.NewService(cfg, reader).Register(a.engine)
+		widgets.NewService(cfg, reader, metrics).Register(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
 			dead.Register(admin)

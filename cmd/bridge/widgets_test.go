@@ -392,8 +392,21 @@ func TestWidgetRedisStoppedMidTest(t *testing.T) {
 	check("redis back", buyerEmail, "ok")
 	srv.Signal(t, syscall.SIGKILL)
 	check("redis dead", buyerEmail, "stale")
+	if m := h.metrics(); !strings.Contains(m, `bridge_widget_reads_total{format="json",state="stale"} 2`) || !strings.Contains(m, `bridge_widget_reads_total{format="json",state="unavailable"} 1`) {
+		t.Errorf("degraded answers are not counted:\n%s", grepLines(m, "bridge_widget_reads_total"))
+	}
 	resp, _ := h.widget("/v1/widgets/html", sidebarToken, emailQuery(buyerEmail), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("html while redis is dead: %d", resp.StatusCode)
 	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
