@@ -1,0 +1,241 @@
+package connectors
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Marketplace is the port to one marketplace shop account (for example one
+// Mirakl shop on one Mirakl instance): the discussions customers and the
+// marketplace's operator open with the shop, and the shop's replies.
+// Implementations are safe for concurrent use.
+type Marketplace interface {
+	// Capabilities states what the marketplace accepts, so that callers
+	// can refuse a reply before sending it.
+	Capabilities() MarketplaceCapabilities
+	// ListThreads returns one page of the threads updated at or after
+	// q.UpdatedSince, each with all its messages. The order is the
+	// marketplace's own (Mirakl: most recently updated first); callers
+	// must not rely on it. A thread updated while a listing pages through
+	// may be missed by that listing: the next listing, with an
+	// UpdatedSince no later than when this one started, sees it.
+	ListThreads(ctx context.Context, q ThreadQuery) (ThreadPage, error)
+	// GetThread returns one thread with all its messages, or ErrNotFound.
+	GetThread(ctx context.Context, threadID string) (Thread, error)
+	// Reply posts a message from the shop to a thread, for the given
+	// recipients, with files. It returns the marketplace's message id.
+	// Marketplaces have no idempotency key: a Reply whose answer was lost
+	// may have been posted, so a caller retrying it first looks the thread
+	// up (GetThread) for a shop message with the same body.
+	Reply(ctx context.Context, threadID string, r Reply) (SentReply, error)
+	// DownloadAttachment streams an attachment's content. The caller
+	// closes the reader.
+	DownloadAttachment(ctx context.Context, attachmentID string) (io.ReadCloser, AttachmentMeta, error)
+}
+
+// OrderLister is the optional ability to list the shop's orders, to feed
+// the order widget.
+type OrderLister interface {
+	// ListOrders returns one page of the orders updated at or after
+	// q.UpdatedSince. It may also return orders updated a little before
+	// (Mirakl widens the window to miss nothing): callers deduplicate by
+	// order id and update time.
+	ListOrders(ctx context.Context, q OrderQuery) (OrderPage, error)
+}
+
+// MarketplaceCapabilities states a marketplace's limits on replies. A zero
+// number means the limit is unknown, not that there is none.
+type MarketplaceCapabilities struct {
+	// Attachments tells whether replies may carry files.
+	Attachments bool
+	// MaxFileBytes is the largest file a reply may carry.
+	MaxFileBytes int64
+	// MaxAttachmentsPerEntity bounds the files across all the threads of
+	// one entity (Mirakl: 50 per order), whoever sent them.
+	MaxAttachmentsPerEntity int
+	// MaxMessagesPerThread bounds a thread's messages, replies included.
+	MaxMessagesPerThread int
+	// MinBodyChars and MaxBodyChars bound a reply's body, in characters.
+	MinBodyChars int
+	MaxBodyChars int
+	// Recipients are the parties a reply may be addressed to.
+	Recipients []PartyType
+}
+
+// PartyType is who takes part in a thread, in the bridge's vocabulary.
+type PartyType string
+
+const (
+	PartyCustomer PartyType = "customer"
+	PartyOperator PartyType = "operator" // the marketplace's own staff
+	PartyShop     PartyType = "shop"     // the merchant the bridge acts for
+	// PartyOther is a participant of a kind the connector does not know
+	// (marketplaces add new ones).
+	PartyOther PartyType = "other"
+)
+
+// Party is a participant of a thread. Its log form is redacted: a
+// customer's name is customer data.
+type Party struct {
+	Type PartyType
+	// ID is the marketplace's id for the participant, when it gives one
+	// (Mirakl gives none for the operator).
+	ID   string
+	Name string // display name
+}
+
+// String keeps customer data out of logs and error messages.
+func (p Party) String() string { return string(p.Type) + " [name redacted]" }
+
+// Entity types, normalised. The marketplace's own type is kept in
+// ThreadEntity.RawType.
+const (
+	EntityOrder   = "order"
+	EntityProduct = "product"
+	EntityOther   = "other"
+)
+
+// ThreadEntity is what a thread is about: an order, a product offer, or
+// nothing in particular (a discussion between the shop and the operator).
+type ThreadEntity struct {
+	Type    string // EntityOrder, EntityProduct or EntityOther
+	RawType string // the marketplace's own, e.g. Mirakl's MMP_ORDER
+	ID      string
+	Label   string
+}
+
+// Thread is a discussion with the shop, as the bridge sees it.
+type Thread struct {
+	ID     string
+	Topic  string
+	Entity ThreadEntity
+	// Participants are the parties allowed in the thread, whether they
+	// wrote in it yet or not.
+	Participants []Party
+	// Customer is the customer taking part, when there is one: a display
+	// name and an id, never an email (Mirakl threads carry none; the
+	// order's anonymised notification email is in Order.CustomerEmail).
+	Customer  *Party
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Messages are the thread's messages, oldest first, all of them.
+	Messages []ThreadMessage
+	// TotalMessages is the count the marketplace states for the thread.
+	TotalMessages int
+}
+
+// ThreadMessage is one message of a thread.
+type ThreadMessage struct {
+	ID string
+	// Body is as the sender wrote it; it may contain HTML. It is customer
+	// data: never log it.
+	Body        string
+	CreatedAt   time.Time
+	From        Party
+	To          []Party
+	Attachments []AttachmentMeta
+}
+
+// AttachmentMeta describes a file attached to a message.
+type AttachmentMeta struct {
+	ID   string
+	Name string
+	// Size is in bytes; -1 when the marketplace did not say.
+	Size int64
+}
+
+// ThreadQuery selects threads.
+type ThreadQuery struct {
+	// UpdatedSince keeps the threads updated at or after it; zero keeps
+	// them all.
+	UpdatedSince time.Time
+	// Limit is the page size; 0 means the connector's default, and values
+	// above the marketplace's maximum are lowered to it.
+	Limit int
+	// PageToken continues a listing: the previous page's NextPageToken. A
+	// listing's query travels in its tokens, so the other fields are
+	// ignored when it is set.
+	PageToken string
+}
+
+// ThreadPage is one page of a thread listing.
+type ThreadPage struct {
+	Threads []Thread
+	// NextPageToken fetches the next page; "" on the last one.
+	NextPageToken string
+}
+
+// Reply is a message the shop sends to a thread.
+type Reply struct {
+	// Body is plain text. It is customer-facing content: never log it.
+	Body string
+	// To are the recipients; at least one, among the capabilities'.
+	To    []PartyType
+	Files []ReplyFile
+}
+
+// ReplyFile is a file attached to a reply. It holds its content rather
+// than a reader so that the same Reply can be sent again after a failure.
+type ReplyFile struct {
+	Name        string
+	ContentType string // "" means application/octet-stream
+	Content     []byte
+}
+
+// SentReply identifies a posted reply.
+type SentReply struct {
+	ThreadID  string
+	MessageID string
+}
+
+// OrderQuery selects orders.
+type OrderQuery struct {
+	// UpdatedSince keeps the orders updated at or after it (give or take
+	// the marketplace's safety margin); zero keeps them all.
+	UpdatedSince time.Time
+	// Limit and PageToken work as in ThreadQuery.
+	Limit     int
+	PageToken string
+}
+
+// OrderPage is one page of an order listing.
+type OrderPage struct {
+	Orders []Order
+	// NextPageToken fetches the next page; "" on the last one.
+	NextPageToken string
+	// Total is the number of orders the whole listing holds, when the
+	// marketplace says; -1 otherwise.
+	Total int
+}
+
+// Order is a marketplace order, normalised enough for the order widget.
+// Amounts are decimal strings exactly as the marketplace wrote them.
+type Order struct {
+	ID           string
+	CommercialID string // the reference the customer sees
+	State        string // the marketplace's own, e.g. Mirakl's SHIPPED
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	// CustomerEmail, CustomerName and CustomerID are customer data: never
+	// log them. Mirakl's email is an anonymised relay address, which the
+	// bridge treats as an ordinary email.
+	CustomerEmail  string
+	CustomerName   string
+	CustomerID     string
+	Lines          []OrderLine
+	TrackingNumber string
+	TrackingURL    string
+	Carrier        string
+	Total          string
+	Currency       string
+}
+
+// OrderLine is one line of an order.
+type OrderLine struct {
+	SKU      string // the shop's own SKU
+	Title    string
+	Quantity int
+	// Price is the line's price for all its units, without shipping.
+	Price string
+}
