@@ -101,6 +101,43 @@ type Merchant struct {
 	// Sidebars are the helpdesk sidebar integrations that show this
 	// merchant's orders.
 	Sidebars []Sidebar `yaml:"sidebars" validate:"dive"`
+	// Marketplaces are the merchant's marketplace shop accounts whose
+	// discussions are mirrored into a helpdesk.
+	Marketplaces []Marketplace `yaml:"marketplaces" validate:"dive"`
+	// APITokens let the merchant's integrators use the discussion API.
+	APITokens []Secret `yaml:"api_tokens" validate:"dive,min=24"`
+}
+
+// Marketplace kinds.
+const KindMirakl = "mirakl"
+
+// Marketplace is one shop on one marketplace instance, e.g. the merchant's
+// shop on Carrefour's Mirakl.
+type Marketplace struct {
+	ID   string `yaml:"id" validate:"required,slug"`
+	Kind string `yaml:"kind" validate:"required,oneof=mirakl"`
+	// Name is the marketplace's name, shown to agents and used in tags,
+	// e.g. "carrefour".
+	Name    string `yaml:"name" validate:"required,slug"`
+	BaseURL string `yaml:"base_url" validate:"required,url"`
+	APIKey  Secret `yaml:"api_key" validate:"required"`
+	// ShopID is sent with every call when the key serves several shops.
+	ShopID string `yaml:"shop_id"`
+	// Store is the merchant's store this shop's orders belong to.
+	Store string `yaml:"store" validate:"required"`
+	// Helpdesk is the account discussions become tickets in.
+	Helpdesk string `yaml:"helpdesk" validate:"required"`
+	// SyncEvery is how often discussions are fetched (default 60s).
+	SyncEvery time.Duration `yaml:"sync_every" validate:"gte=0"`
+	// Overlap re-reads this much before the cursor at each sync, so that a
+	// message written while the last sync ran is not missed.
+	Overlap time.Duration `yaml:"overlap" validate:"gte=0"`
+	// Backfill is how far back the first sync reads (default 30 days).
+	Backfill time.Duration `yaml:"backfill" validate:"gte=0"`
+	// SyncOrders also copies the shop's orders into the sidebar widgets.
+	SyncOrders bool          `yaml:"sync_orders"`
+	RateLimit  RateLimit     `yaml:"rate_limit"`
+	Timeout    time.Duration `yaml:"timeout" validate:"gte=0"`
 }
 
 // Store is one shop of a merchant.
@@ -154,6 +191,9 @@ type Helpdesk struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Timeout bounds one HTTP call to the helpdesk.
 	Timeout time.Duration `yaml:"timeout" validate:"gte=0"`
+	// WebhookSecret authenticates the helpdesk's calls that report agents'
+	// replies: Gorgias sends it in a header, Zendesk signs with it.
+	WebhookSecret Secret `yaml:"webhook_secret" validate:"omitempty,min=16"`
 }
 
 // Sidebar kinds.

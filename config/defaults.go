@@ -13,6 +13,9 @@ var defaultRateLimits = map[string]RateLimit{
 	// counts (fixed or sliding window, bursts) is not documented, so we
 	// keep 10% headroom rather than meet the limit exactly.
 	KindZendesk: {Requests: 180, Per: time.Minute},
+	// Mirakl documents no request limit, only per-call frequency advice.
+	// Stay well below what its instances are reported to tolerate.
+	KindMirakl: {Requests: 60, Per: time.Minute},
 }
 
 // ApplyDefaults fills every setting left at its zero value. Load and Parse
@@ -32,6 +35,11 @@ var defaultRateLimits = map[string]RateLimit{
 //	widgets.last_known               10000
 //	merchants[].bad_rating_threshold 2
 //	sidebars[].language              en
+//	marketplaces[].sync_every        60s
+//	marketplaces[].overlap           2m
+//	marketplaces[].backfill          720h (30 days)
+//	marketplaces[].timeout           30s
+//	marketplaces[].rate_limit        mirakl 60 per 1m
 //	helpdesks[].language             en
 //	helpdesks[].timeout              10s
 //	helpdesks[].alerts               every kind
@@ -54,6 +62,16 @@ func (c *Config) ApplyDefaults() {
 		orDefault(&m.BadRatingThreshold, 2)
 		for j := range m.Sidebars {
 			orDefault(&m.Sidebars[j].Language, "en")
+		}
+		for j := range m.Marketplaces {
+			mp := &m.Marketplaces[j]
+			orDefault(&mp.SyncEvery, time.Minute)
+			orDefault(&mp.Overlap, 2*time.Minute)
+			orDefault(&mp.Backfill, 30*24*time.Hour)
+			orDefault(&mp.Timeout, 30*time.Second)
+			if mp.RateLimit == (RateLimit{}) {
+				mp.RateLimit = defaultRateLimits[mp.Kind]
+			}
 		}
 		for j := range m.Helpdesks {
 			h := &m.Helpdesks[j]

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -239,6 +240,26 @@ func (c *Config) merchantProblems() Problems {
 				}
 			}
 			ps = append(ps, sb.Layout.problems(sp+".layout")...)
+		}
+		ownHelpdesks := map[string]bool{}
+		for _, h := range m.Helpdesks {
+			ownHelpdesks[h.ID] = true
+		}
+		for j, mk := range m.Marketplaces {
+			kp := fmt.Sprintf("%s.marketplaces[%d]", mp, j)
+			unique(helpdesks, mk.ID, kp+".id", "account", ": the shared rate limiter is keyed by account id, so marketplace and helpdesk ids are unique across merchants")
+			if mk.Store != "" && !own[mk.Store] {
+				ps = append(ps, Problem{Field: kp + ".store", Message: fmt.Sprintf("%q is not a store of merchant %q", mk.Store, m.ID)})
+			}
+			if mk.Helpdesk != "" && !ownHelpdesks[mk.Helpdesk] {
+				ps = append(ps, Problem{Field: kp + ".helpdesk", Message: fmt.Sprintf("%q is not a helpdesk of merchant %q", mk.Helpdesk, m.ID)})
+			}
+			if rl := mk.RateLimit; (rl.Requests > 0) != (rl.Per > 0) {
+				ps = append(ps, Problem{Field: kp + ".rate_limit", Message: "needs both requests and per"})
+			}
+			if mk.SyncEvery > 0 && mk.SyncEvery < 10*time.Second {
+				ps = append(ps, Problem{Field: kp + ".sync_every", Message: "must be at least 10s: Mirakl advises against polling faster"})
+			}
 		}
 	}
 	return ps

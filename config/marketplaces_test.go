@@ -1,0 +1,70 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// marketplaces is appended to base: acme's Mirakl shops.
+const marketplaces = `    marketplaces:
+      - id: acme-carrefour
+        kind: mirakl
+        name: carrefour
+        base_url: https://carrefour.mirakl.example
+        api_key: ${MIRAKL_KEY}
+        shop_id: "2042"
+        store: acme-fr
+        helpdesk: acme-gorgias
+`
+
+func TestParseMarketplaces(t *testing.T) {
+	t.Parallel()
+	env := baseEnv()
+	env["MIRAKL_KEY"] = "mirakl-key"
+	cfg, err := Parse([]byte(base+marketplaces), lookup(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := cfg.Merchants[0].Marketplaces[0]
+	want := Marketplace{
+		ID: "acme-carrefour", Kind: KindMirakl, Name: "carrefour", BaseURL: "https://carrefour.mirakl.example",
+		APIKey: secret("mirakl-key", "${MIRAKL_KEY}"), ShopID: "2042", Store: "acme-fr", Helpdesk: "acme-gorgias",
+		SyncEvery: time.Minute, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, Timeout: 30 * time.Second,
+		RateLimit: RateLimit{Requests: 60, Per: time.Minute},
+	}
+	if diff := cmp.Diff(want, mk, cmp.AllowUnexported(Secret{})); diff != "" {
+		t.Errorf("marketplace (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseMarketplaceProblems(t *testing.T) {
+	t.Parallel()
+	env := baseEnv()
+	env["MIRAKL_KEY"] = "mirakl-key"
+	tests := []struct {
+		name, old, new string
+		want           Problems
+	}{
+		{"another merchant's store", "store: acme-fr\n        helpdesk", "store: globex-us\n        helpdesk",
+			Problems{{Field: "merchants[0].marketplaces[0].store", Line: 31, Message: `"globex-us" is not a store of merchant "acme"`}}},
+		{"unknown helpdesk", "helpdesk: acme-gorgias", "helpdesk: nope",
+			Problems{{Field: "merchants[0].marketplaces[0].helpdesk", Line: 33, Message: `"nope" is not a helpdesk of merchant "acme"`}}},
+		{"id of a helpdesk", "id: acme-carrefour", "id: acme-zendesk",
+			Problems{{Field: "merchants[0].marketplaces[0].id", Line: 26, Message: `duplicate account id "acme-zendesk", first used at merchants[0].helpdesks[1].id: the shared rate limiter is keyed by account id, so marketplace and helpdesk ids are unique across merchants`}}},
+		{"polls too often", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        sync_every: 1s\n",
+			Problems{{Field: "merchants[0].marketplaces[0].sync_every", Line: 33, Message: "must be at least 10s: Mirakl advises against polling faster"}}},
+		{"unknown kind", "kind: mirakl", "kind: fnac",
+			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(replaceOnce(base+marketplaces, tt.old, tt.new)), lookup(env))
+			if diff := cmp.Diff(tt.want, problemsOf(t, err)); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
