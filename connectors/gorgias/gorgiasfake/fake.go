@@ -23,6 +23,9 @@ const (
 	DefaultCapacity     = 40
 	DefaultWindow       = 20 * time.Second
 	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxUploadBytes bounds one uploaded file. Gorgias documents no
+	// limit (UNVERIFIED); 10 MiB is a stricter guess than most helpdesks'.
+	DefaultMaxUploadBytes = 10 << 20
 )
 
 // CallLimitHeader carries "used/capacity" on every authenticated answer.
@@ -44,6 +47,20 @@ type Options struct {
 	PathPrefix string
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// MaxUploadBytes bounds each file of POST /api/upload; larger ones get
+	// 413.
+	MaxUploadBytes int64
+	// Integrations are the account's HTTP integrations: the fake calls
+	// each one whose triggers include ticket-message-created whenever a
+	// message is added to a ticket, through the API or by an agent (see
+	// AgentReply), rendering its URL and body as Gorgias would.
+	Integrations []api.Integration
+	// DuplicateDeliveries calls every integration twice per event, as
+	// Gorgias may when it retries a call it thinks timed out.
+	DuplicateDeliveries bool
+	// WebhookClient makes the integration calls; nil means a client with a
+	// 10 s timeout.
+	WebhookClient *http.Client
 	// Now is the fake's clock, for the bucket and the datetimes it stamps.
 	Now func() time.Time
 }
@@ -63,6 +80,9 @@ type Server struct {
 	rateLimited int
 	sent        int
 	nextMessage int64
+	files       map[string]*storedFile // by key
+	deliveries  []Delivery
+	inflight    sync.WaitGroup // integration calls made in the background
 }
 
 // New returns a fake Gorgias account with no tickets.
@@ -76,6 +96,13 @@ func New(opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if opts.WebhookClient == nil {
+		opts.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	opts.Integrations = slices.Clone(opts.Integrations)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -96,6 +123,9 @@ func New(opts Options) *Server {
 	s.route(apiMux, "PUT /api/tickets/{id}/tags", s.setTicketTags)
 	s.route(apiMux, "GET /api/tags", s.listTags)
 	s.route(apiMux, "POST /api/tags", s.createTag)
+	s.route(apiMux, "GET /api/messages", s.listMessages)
+	s.route(apiMux, "POST /api/upload", s.upload)
+	s.route(apiMux, "GET "+privateFilePath+"{key}/{name}", s.serveFile)
 	apiMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not found", nil)
 	})
@@ -104,6 +134,8 @@ func New(opts Options) *Server {
 	// like the real API failing on a request it had accepted.
 	outer := http.NewServeMux()
 	outer.HandleFunc("GET /_fake/tickets", s.dumpTickets)
+	outer.HandleFunc("POST /_fake/tickets/{id}/agent-reply", s.agentReply)
+	outer.HandleFunc("GET "+publicFilePath+"{key}/{name}", s.servePublicFile)
 	outer.Handle("/", s.gate(s.faults.Middleware(apiMux)))
 	s.handler = outer
 	if opts.PathPrefix != "" {
@@ -154,11 +186,15 @@ func (s *Server) gate(next http.Handler) http.Handler {
 			writeError(w, http.StatusTooManyRequests, "Too many requests", nil)
 			return
 		}
-		if r.ContentLength > s.opts.MaxBodyBytes {
+		limit := s.opts.MaxBodyBytes
+		if r.URL.Path == "/api/upload" {
+			limit = s.opts.MaxUploadBytes + uploadOverhead
+		}
+		if r.ContentLength > limit {
 			writeError(w, http.StatusRequestEntityTooLarge, "Payload too large", nil)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
 	})
 }
@@ -230,8 +266,8 @@ func (s *Server) Requests() map[string]int {
 	return maps.Clone(s.requests)
 }
 
-// Reset empties the account: tickets, tags, customers, buckets, counters
-// and queued faults.
+// Reset empties the account: tickets, tags, customers, files, buckets,
+// counters, recorded deliveries and queued faults.
 func (s *Server) Reset() {
 	s.faults.Clear()
 	s.mu.Lock()
@@ -245,6 +281,8 @@ func (s *Server) resetLocked() {
 	s.buckets = map[string]*bucket{}
 	s.requests = map[string]int{}
 	s.rateLimited, s.sent, s.nextMessage = 0, 0, 0
+	s.files = map[string]*storedFile{}
+	s.deliveries = nil
 }
 
 // dumpTickets shows the stored tickets without auth, for the demo.
@@ -287,6 +325,7 @@ func cloneMessage(m api.Message) api.Message {
 	c.Attachments = slices.Clone(m.Attachments)
 	c.SentDatetime = clonePtr(m.SentDatetime)
 	c.CreatedDatetime = clonePtr(m.CreatedDatetime)
+	c.Public = clonePtr(m.Public)
 	return c
 }
 

@@ -184,6 +184,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	stored := s.addMessageLocked(t, m)
 	t.UpdatedDatetime = stored.CreatedDatetime
+	// Gorgias calls its integrations after the fact, not within the
+	// request.
+	s.emitLocked(t, stored, s.opts.DuplicateDeliveries)
 	writeJSON(w, http.StatusCreated, stored)
 }
 
@@ -346,6 +349,10 @@ func (s *Server) checkMessage(errs fieldErrors, prefix string, m api.Message) {
 			}
 		}
 	}
+	if m.Public != nil {
+		// public is in the answers, not among a create's fields.
+		errs.add(prefix+"public", reasonUnknown)
+	}
 	if m.BodyText == "" && m.BodyHTML == "" && len(m.Attachments) == 0 {
 		errs.add(prefix+"body_text", "A message needs a body or attachments.")
 	}
@@ -362,6 +369,8 @@ func (s *Server) addMessageLocked(t *api.Ticket, m api.Message) api.Message {
 	stored := cloneMessage(m)
 	stored.ID, stored.TicketID = s.nextMessage, t.ID
 	stored.CreatedDatetime = api.NewDatetime(s.opts.Now())
+	public := !stored.Internal()
+	stored.Public = &public
 	if !stored.Internal() && *stored.FromAgent && stored.SentDatetime == nil {
 		// Gorgias sends such a message to the customer and then fills
 		// sent_datetime; the fake records the same trace.

@@ -296,3 +296,62 @@ func (e *ErrorName) UnmarshalJSON(b []byte) error {
 	e.Name, e.Message = s, ""
 	return nil
 }
+
+// Webhook headers Zendesk sends with every invocation (Webhooks reference,
+// "Verifying webhook authenticity"; the ids' headers from the same docs).
+const (
+	HeaderWebhookSignature          = "X-Zendesk-Webhook-Signature"
+	HeaderWebhookSignatureTimestamp = "X-Zendesk-Webhook-Signature-Timestamp"
+	HeaderWebhookID                 = "X-Zendesk-Webhook-Id"
+	HeaderWebhookInvocationID       = "X-Zendesk-Webhook-Invocation-Id"
+)
+
+// WebhookRequest is the body of Create Webhook (POST /api/v2/webhooks).
+type WebhookRequest struct {
+	Webhook Webhook `json:"webhook"`
+}
+
+// Webhook is a webhook: where and how Zendesk calls. A webhook used by
+// triggers subscribes to conditional_ticket_events. Its signing secret is
+// read afterwards with GET /api/v2/webhooks/{id}/signing_secret.
+type Webhook struct {
+	ID            string   `json:"id,omitempty"`
+	Name          string   `json:"name"`
+	Endpoint      string   `json:"endpoint"`
+	HTTPMethod    string   `json:"http_method"`
+	RequestFormat string   `json:"request_format"`
+	Status        string   `json:"status"`
+	Subscriptions []string `json:"subscriptions"`
+}
+
+// TriggerRequest is the body of Create Trigger (POST /api/v2/triggers).
+type TriggerRequest struct {
+	Trigger Trigger `json:"trigger"`
+}
+
+// Trigger is a ticket trigger: conditions on an update, and actions.
+type Trigger struct {
+	Title      string     `json:"title"`
+	Conditions Conditions `json:"conditions"`
+	Actions    []Action   `json:"actions"`
+}
+
+// Conditions must all hold (All) and one of Any must, when Any is set.
+type Conditions struct {
+	All []Condition `json:"all"`
+	Any []Condition `json:"any,omitempty"`
+}
+
+// Condition is one trigger condition (Conditions reference).
+type Condition struct {
+	Field    string `json:"field"`
+	Operator string `json:"operator"`
+	Value    string `json:"value"`
+}
+
+// Action is one trigger action. The notification_webhook action's value
+// is [webhook id, request body].
+type Action struct {
+	Field string `json:"field"`
+	Value any    `json:"value"`
+}

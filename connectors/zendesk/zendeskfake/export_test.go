@@ -9,6 +9,6 @@ func (s *Server) FillComments(id int64, n int) {
 	defer s.mu.Unlock()
 	t := s.tickets[id]
 	for len(t.Comments) < n {
-		s.addComment(t, &api.NewComment{Body: "filler"}, t.SubmitterID, false)
+		s.addComment(t, &api.NewComment{Body: "filler"}, t.SubmitterID, false, commentAudit{updater: t.SubmitterID, via: viaAPI})
 	}
 }

@@ -38,6 +38,13 @@ const (
 	DefaultIdempotencyTTL = 2 * time.Hour
 	DefaultMaxBodyBytes   = 1 << 20
 	maxPerPage            = 100
+	// DefaultMaxUploadBytes is Zendesk's 50 MB attachment limit, as
+	// secondary sources give it.
+	DefaultMaxUploadBytes = 50 << 20
+	// UploadTTL is how long an upload token can be used: 60 minutes in
+	// Zendesk's help article (one translation says 3 days; the fake takes
+	// the shorter).
+	UploadTTL = time.Hour
 )
 
 // Options configures a fake account.
@@ -64,6 +71,20 @@ type Options struct {
 	// MaxBodyBytes is the largest request body accepted; 0 means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxUploadBytes is the largest file Upload Files accepts (413 past
+	// it); 0 means DefaultMaxUploadBytes.
+	MaxUploadBytes int64
+	// PublicAttachments serves attachments to anyone who has their URL,
+	// Zendesk's default; otherwise (the fake's default, the stricter one,
+	// as with "private attachments" on) they need the agent's credentials.
+	PublicAttachments bool
+	// Webhooks are the account's webhooks, each called by the bridge's
+	// trigger (zendesk.Trigger): when an agent adds a public comment other
+	// than through the API, which only AgentReply does in the fake.
+	Webhooks []Webhook
+	// WebhookClient makes the webhook calls; nil means a client with a
+	// 10 s timeout (Zendesk's own is about 10 s, from secondary sources).
+	WebhookClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -88,6 +109,15 @@ type Server struct {
 	updates     []time.Time // admitted Update Ticket requests
 	rateLimited int
 	requests    map[string]int
+
+	uploads        map[string]*upload     // by token
+	files          map[string]*storedFile // by the key in their content_url
+	audits         map[int64]commentAudit // by comment id
+	nextAttachment int64
+	nextAudit      int64
+	nextInvocation int64
+	humanAgent     int64
+	deliveries     []Delivery
 }
 
 type agent struct {
@@ -121,6 +151,13 @@ func New(opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if opts.WebhookClient == nil {
+		opts.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	opts.Webhooks = slices.Clone(opts.Webhooks)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -139,6 +176,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /api/v2/tickets/{id}", s.updateTicket)
 	s.mux.HandleFunc("DELETE /api/v2/tickets/{id}", s.deleteTicket)
 	s.mux.HandleFunc("GET /api/v2/tickets/{id}/comments", s.listComments)
+	s.mux.HandleFunc("GET /api/v2/tickets/{id}/audits", s.listAudits)
+	s.mux.HandleFunc("POST /api/v2/uploads", s.uploadFile)
 	s.mux.HandleFunc("GET /api/v2/tickets/{id}/tags", s.tags)
 	s.mux.HandleFunc("POST /api/v2/tickets/{id}/tags", s.tags)
 	s.mux.HandleFunc("PUT /api/v2/tickets/{id}/tags", s.tags)
@@ -168,11 +207,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Tickets())
 		return
 	}
+	if id, ok := agentReplyPath(p); ok && r.Method == http.MethodPost {
+		s.agentReply(w, r, id)
+		return
+	}
+	if key, ok := strings.CutPrefix(p, attachmentPath); ok && r.Method == http.MethodGet {
+		s.serveAttachment(w, r, strings.TrimSuffix(key, "/"))
+		return
+	}
 	u := *r.URL
 	u.Path, u.RawPath = strings.TrimSuffix(p, ".json"), ""
 	r2 := r.Clone(r.Context())
 	r2.URL = &u
-	r2.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	limit := s.opts.MaxBodyBytes
+	if u.Path == "/api/v2/uploads" {
+		limit = s.opts.MaxUploadBytes
+	}
+	r2.Body = http.MaxBytesReader(w, r.Body, limit)
 
 	userID, ok := s.authenticate(r2)
 	if !ok {
@@ -283,8 +334,9 @@ func (s *Server) Requests() map[string]int {
 	return out
 }
 
-// Reset empties the account: tickets, requesters, idempotency keys, rate
-// windows, counters and queued faults. Agents stay.
+// Reset empties the account: tickets, requesters, uploads, idempotency
+// keys, rate windows, counters, recorded deliveries and queued faults.
+// Agents stay.
 func (s *Server) Reset() {
 	s.faults.Clear()
 	s.mu.Lock()
@@ -302,6 +354,9 @@ func (s *Server) reset() {
 	s.rateLimited = 0
 	s.requests = map[string]int{}
 	s.nextUser, s.nextTicket, s.nextComment = 0, 0, 0
+	s.uploads, s.files, s.audits = map[string]*upload{}, map[string]*storedFile{}, map[int64]commentAudit{}
+	s.nextAttachment, s.nextAudit, s.nextInvocation = 0, 0, 0
+	s.deliveries = nil
 	emails := make([]string, 0, len(s.opts.Agents))
 	for e := range s.opts.Agents {
 		emails = append(emails, e)
@@ -311,6 +366,9 @@ func (s *Server) reset() {
 		u := s.addUser(e, e, "admin")
 		s.agents[strings.ToLower(e)] = agent{token: s.opts.Agents[e], userID: u.ID}
 	}
+	// The person who replies in the agent workspace: a user with no API
+	// token, unlike the bridge's agent.
+	s.humanAgent = s.addUser(HumanAgentName, HumanAgentEmail, "agent").ID
 }
 
 // addUser stores a new user; the caller holds mu.
@@ -329,7 +387,21 @@ func (s *Server) stamp() time.Time { return s.opts.Now().UTC().Truncate(time.Sec
 func copyTicket(t *api.Ticket) api.Ticket {
 	c := *t
 	c.Tags = slices.Clone(t.Tags)
-	c.Comments = slices.Clone(t.Comments)
+	c.Comments = make([]api.Comment, len(t.Comments))
+	for i, cm := range t.Comments {
+		c.Comments[i] = copyComment(cm)
+	}
+	if t.Comments == nil {
+		c.Comments = nil
+	}
+	return c
+}
+
+func copyComment(c api.Comment) api.Comment {
+	c.Attachments = slices.Clone(c.Attachments)
+	if c.Attachments == nil {
+		c.Attachments = []api.Attachment{}
+	}
 	return c
 }
 

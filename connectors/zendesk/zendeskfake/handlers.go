@@ -104,7 +104,7 @@ func (s *Server) create(r *http.Request, body []byte) (status int, location stri
 		t.Tags = slices.Clone(*tw.Tags)
 	}
 	s.tickets[t.ID] = t
-	s.addComment(t, c, self, true)
+	s.addComment(t, c, self, true, commentAudit{updater: self, custom: tw.Metadata, via: viaAPI})
 	t.Description = t.Comments[0].PlainBody
 	return http.StatusCreated, s.ticketURL(r, t.ID), mustJSON(s.ticketResponse(r, t))
 }
@@ -131,6 +131,16 @@ func (s *Server) checkWrite(tw *api.TicketWrite, v invalid) {
 	if tw.Comment != nil && tw.Comment.AuthorID != 0 && s.users[tw.Comment.AuthorID] == nil {
 		v.add("comment", "InvalidValue", "Comment: author is invalid")
 	}
+	if tw.Comment != nil {
+		now := s.opts.Now()
+		for _, token := range tw.Comment.Uploads {
+			// Whether Zendesk refuses or ignores a bad token is UNVERIFIED;
+			// refusing is the stricter.
+			if u := s.uploads[token]; u == nil || u.used || now.Sub(u.at) >= UploadTTL {
+				v.add("comment", "InvalidValue", "Comment: uploads token is invalid or expired")
+			}
+		}
+	}
 }
 
 // findOrAddRequester returns the user with this email, creating an end
@@ -146,9 +156,11 @@ func (s *Server) findOrAddRequester(req *api.Requester) int64 {
 	return s.addUser(name, req.Email, "end-user").ID
 }
 
-// addComment appends c; the caller holds mu. Without public, the first
-// comment is public and later ones take the first one's value.
-func (s *Server) addComment(t *api.Ticket, c *api.NewComment, self int64, first bool) {
+// addComment appends c, with the files of its upload tokens (checked
+// already), and records the audit the update makes; the caller holds mu.
+// Without public, the first comment is public and later ones take the
+// first one's value.
+func (s *Server) addComment(t *api.Ticket, c *api.NewComment, self int64, first bool, audit commentAudit) api.Comment {
 	public := true
 	if !first {
 		public = t.Comments[0].Public
@@ -158,14 +170,15 @@ func (s *Server) addComment(t *api.Ticket, c *api.NewComment, self int64, first 
 	}
 	s.nextComment++
 	cm := api.Comment{
-		ID:        s.nextComment,
-		Type:      "Comment",
-		AuthorID:  cmp.Or(c.AuthorID, self),
-		Body:      c.Body,
-		HTMLBody:  c.HTMLBody,
-		PlainBody: c.Body,
-		Public:    public,
-		CreatedAt: s.stamp(),
+		ID:          s.nextComment,
+		Type:        "Comment",
+		AuthorID:    cmp.Or(c.AuthorID, self),
+		Body:        c.Body,
+		HTMLBody:    c.HTMLBody,
+		PlainBody:   c.Body,
+		Public:      public,
+		Attachments: []api.Attachment{},
+		CreatedAt:   s.stamp(),
 	}
 	if cm.PlainBody == "" {
 		cm.PlainBody = stripTags(c.HTMLBody)
@@ -174,7 +187,17 @@ func (s *Server) addComment(t *api.Ticket, c *api.NewComment, self int64, first 
 	if cm.HTMLBody == "" {
 		cm.HTMLBody = "<p>" + html.EscapeString(c.Body) + "</p>"
 	}
+	for _, token := range c.Uploads {
+		if u := s.uploads[token]; u != nil {
+			u.used = true
+			cm.Attachments = append(cm.Attachments, u.attachments...)
+		}
+	}
 	t.Comments = append(t.Comments, cm)
+	s.nextAudit++
+	audit.id = s.nextAudit
+	s.audits[cm.ID] = audit
+	return cm
 }
 
 // listTickets serves GET /api/v2/tickets, with ?external_id= matching
@@ -268,7 +291,7 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) {
 		t.ExternalID = tw.ExternalID
 	}
 	if tw.Comment != nil {
-		s.addComment(t, tw.Comment, self, false)
+		s.addComment(t, tw.Comment, self, false, commentAudit{updater: self, custom: tw.Metadata, via: viaAPI})
 	}
 	t.UpdatedAt = s.stamp()
 	writeJSON(w, http.StatusOK, s.ticketResponse(r, t))
@@ -296,11 +319,22 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, next := s.paginate(r, len(t.Comments))
-	writeJSON(w, http.StatusOK, api.CommentList{
-		Comments: slices.Clone(t.Comments[page.from:page.to]),
-		Count:    len(t.Comments),
-		NextPage: next,
-	})
+	out := api.CommentList{Comments: []api.Comment{}, Count: len(t.Comments), NextPage: next}
+	var authors []int64
+	for _, c := range t.Comments[page.from:page.to] {
+		out.Comments = append(out.Comments, copyComment(c))
+		authors = append(authors, c.AuthorID)
+	}
+	if includes(r, "users") {
+		slices.Sort(authors)
+		out.Users = []api.User{}
+		for _, id := range slices.Compact(authors) {
+			if u := s.users[id]; u != nil {
+				out.Users = append(out.Users, *u)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // tags serves the ticket Tags endpoints: GET lists, POST sets, PUT adds,
