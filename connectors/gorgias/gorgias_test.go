@@ -50,17 +50,27 @@ type setup struct {
 	now  func() time.Time
 }
 
+// webhookSecret is the secret header value the fake's integration sends.
+const webhookSecret = "gorgias-webhook-secret-for-tests"
+
 // fakeHarness is the contract suite's view of a fresh fake account.
 type fakeHarness struct {
-	fake  *gorgiasfake.Server
-	hd    *gorgias.Client
-	wrong *gorgias.Client
+	fake     *gorgiasfake.Server
+	hd       *gorgias.Client
+	wrong    *gorgias.Client
+	srv      *httptest.Server
+	receiver *helpdesktest.Receiver
 }
 
 func startFake(t *testing.T, s setup) *fakeHarness {
 	t.Helper()
 	s.fake.Accounts = map[string]string{agentEmail: agentKey}
 	s.fake.PathPrefix = prefix
+	// The account has the integration an admin sets up for the bridge,
+	// calling a receiver that stands for the bridge's endpoint.
+	receiver := helpdesktest.NewReceiver(t)
+	s.fake.Integrations = []api.Integration{gorgias.Integration(receiver.URL+"/hooks/gorgias", webhookSecret)}
+	s.fake.WebhookClient = receiver.Client
 	fake := gorgiasfake.New(s.fake)
 	var h http.Handler = fake
 	if s.wrap != nil {
@@ -79,12 +89,72 @@ func startFake(t *testing.T, s setup) *fakeHarness {
 		}
 		return c
 	}
-	return &fakeHarness{fake: fake, hd: client(agentKey), wrong: client("not-the-key")}
+	// Background integration calls must end before the receiver stops.
+	t.Cleanup(fake.WaitWebhooks)
+	return &fakeHarness{fake: fake, hd: client(agentKey), wrong: client("not-the-key"), srv: srv, receiver: receiver}
 }
 
 func (h *fakeHarness) Helpdesk() connectors.Helpdesk         { return h.hd }
 func (h *fakeHarness) WrongCredentials() connectors.Helpdesk { return h.wrong }
 func (h *fakeHarness) Faults() *fault.Injector               { return h.fake.Faults() }
+func (h *fakeHarness) Webhooks() helpdesktest.WebhookHarness { return h }
+
+// AgentReply posts to the fake's agent-reply route, after the integration
+// calls still running for earlier API writes, so that the calls it returns
+// are the reply's.
+func (h *fakeHarness) AgentReply(t *testing.T, ticketID string, r helpdesktest.AgentReply) []helpdesktest.Delivery {
+	t.Helper()
+	h.fake.WaitWebhooks()
+	before := h.receiver.Len()
+	req := gorgiasfake.AgentReply{BodyText: r.BodyText, BodyHTML: r.BodyHTML, DeliverTwice: r.Twice}
+	if r.Internal {
+		req.Public = ptr(false)
+	}
+	switch r.Status {
+	case connectors.StatusSolved:
+		req.Status = api.StatusClosed
+	case connectors.StatusOpen, connectors.StatusPending:
+		req.Status = api.StatusOpen
+	}
+	for _, f := range r.Files {
+		req.Files = append(req.Files, gorgiasfake.AgentFile{Name: f.Name, ContentType: f.ContentType, Data: f.Data})
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.srv.Client().Post(h.srv.URL+prefix+"/_fake/tickets/"+ticketID+"/agent-reply", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("agent reply: %v", err)
+	}
+	defer resp.Body.Close()
+	var out gorgiasfake.AgentReplyResult
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		t.Fatalf("agent reply: HTTP %d", resp.StatusCode)
+	}
+	for _, d := range out.Deliveries {
+		if d.Status != http.StatusOK {
+			t.Fatalf("integration call: status %d, %s", d.Status, d.Err)
+		}
+	}
+	return h.receiver.Since(before)
+}
+
+// Deliver builds a call as the integration makes them: the secret header
+// and a JSON body.
+func (h *fakeHarness) Deliver(t *testing.T, body []byte, at time.Time) helpdesktest.Delivery {
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set(gorgias.WebhookSecretHeader, webhookSecret)
+	return helpdesktest.Delivery{Header: header, Body: body, At: at}
+}
+
+func (h *fakeHarness) ParseWebhook(d helpdesktest.Delivery, secret string, _ time.Time) (connectors.WebhookEvent, error) {
+	return gorgias.ParseWebhook(d.Header, d.Body, secret)
+}
+
+func (h *fakeHarness) Secret() string        { return webhookSecret }
+func (h *fakeHarness) MaxAge() time.Duration { return 0 }
 
 func (h *fakeHarness) Inspect(t *testing.T, ticketID string) helpdesktest.Snapshot {
 	t.Helper()
@@ -182,6 +252,7 @@ type liveHarness struct {
 func (h *liveHarness) Helpdesk() connectors.Helpdesk         { return h.hd }
 func (h *liveHarness) WrongCredentials() connectors.Helpdesk { return h.wrong }
 func (h *liveHarness) Faults() *fault.Injector               { return nil }
+func (h *liveHarness) Webhooks() helpdesktest.WebhookHarness { return nil }
 
 func (h *liveHarness) Inspect(t *testing.T, ticketID string) helpdesktest.Snapshot {
 	t.Helper()

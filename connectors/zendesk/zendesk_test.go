@@ -3,6 +3,7 @@ package zendesk_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,24 +75,94 @@ func newClient(t *testing.T, srv *httptest.Server, token string) *zendesk.Client
 	return c
 }
 
+// webhookSecret is the signing secret of the fake's webhook.
+const webhookSecret = "zendesk-signing-secret-for-tests"
+
 // fakeHarness runs the suite against the fake, inspecting it through its
 // Go methods so that inspection neither uses rate-limit slots nor meets
 // queued faults.
 type fakeHarness struct {
-	fake  *zendeskfake.Server
-	hd    *zendesk.Client
-	wrong *zendesk.Client
+	fake     *zendeskfake.Server
+	hd       *zendesk.Client
+	wrong    *zendesk.Client
+	srv      *httptest.Server
+	receiver *helpdesktest.Receiver
 }
 
 func newFakeHarness(t *testing.T) helpdesktest.Harness {
 	t.Helper()
-	fake, srv := startFake(t, zendeskfake.Options{})
-	return &fakeHarness{fake: fake, hd: newClient(t, srv, agentToken), wrong: newClient(t, srv, "not-"+agentToken)}
+	// The account has the webhook and trigger an admin sets up for the
+	// bridge, calling a receiver that stands for the bridge's endpoint.
+	receiver := helpdesktest.NewReceiver(t)
+	fake, srv := startFake(t, zendeskfake.Options{
+		Webhooks: []zendeskfake.Webhook{{
+			ID: "01HBRIDGEWEBHOOK", Endpoint: receiver.URL + "/hooks/zendesk", Secret: webhookSecret, Body: zendesk.WebhookBody,
+		}},
+		WebhookClient: receiver.Client,
+	})
+	return &fakeHarness{fake: fake, hd: newClient(t, srv, agentToken), wrong: newClient(t, srv, "not-"+agentToken), srv: srv, receiver: receiver}
 }
 
 func (h *fakeHarness) Helpdesk() connectors.Helpdesk         { return h.hd }
 func (h *fakeHarness) WrongCredentials() connectors.Helpdesk { return h.wrong }
 func (h *fakeHarness) Faults() *fault.Injector               { return h.fake.Faults() }
+func (h *fakeHarness) Webhooks() helpdesktest.WebhookHarness { return h }
+
+// AgentReply posts to the fake's agent-reply route, which calls the
+// webhook before it answers.
+func (h *fakeHarness) AgentReply(t *testing.T, ticketID string, r helpdesktest.AgentReply) []helpdesktest.Delivery {
+	t.Helper()
+	before := h.receiver.Len()
+	req := zendeskfake.AgentReply{Body: r.BodyText, HTMLBody: r.BodyHTML, Status: string(r.Status), DeliverTwice: r.Twice}
+	if r.Internal {
+		public := false
+		req.Public = &public
+	}
+	for _, f := range r.Files {
+		req.Files = append(req.Files, zendeskfake.AgentFile{Name: f.Name, ContentType: f.ContentType, Data: f.Data})
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.srv.Client().Post(h.srv.URL+prefix+"/_fake/tickets/"+ticketID+"/agent-reply", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("agent reply: %v", err)
+	}
+	defer resp.Body.Close()
+	var out zendeskfake.AgentReplyResult
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		t.Fatalf("agent reply: HTTP %d", resp.StatusCode)
+	}
+	for _, d := range out.Deliveries {
+		if d.Status != http.StatusOK {
+			t.Fatalf("webhook call: status %d, %s", d.Status, d.Err)
+		}
+	}
+	return h.receiver.Since(before)
+}
+
+// Deliver signs body as Zendesk does, at time at.
+func (h *fakeHarness) Deliver(t *testing.T, body []byte, at time.Time) helpdesktest.Delivery {
+	return signed(body, webhookSecret, at)
+}
+
+func signed(body []byte, secret string, at time.Time) helpdesktest.Delivery {
+	ts := at.UTC().Format(time.RFC3339)
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set(api.HeaderWebhookSignatureTimestamp, ts)
+	header.Set(api.HeaderWebhookSignature, base64.StdEncoding.EncodeToString(zendesk.Sign(secret, ts, body)))
+	header.Set(api.HeaderWebhookInvocationID, "42")
+	return helpdesktest.Delivery{Header: header, Body: body, At: at}
+}
+
+func (h *fakeHarness) ParseWebhook(d helpdesktest.Delivery, secret string, now time.Time) (connectors.WebhookEvent, error) {
+	return zendesk.ParseWebhook(d.Header, d.Body, secret, now)
+}
+
+func (h *fakeHarness) Secret() string        { return webhookSecret }
+func (h *fakeHarness) MaxAge() time.Duration { return zendesk.MaxWebhookAge }
 
 func (h *fakeHarness) Inspect(t *testing.T, ticketID string) helpdesktest.Snapshot {
 	t.Helper()
@@ -199,6 +270,7 @@ func newLiveHarness(t *testing.T, base, email, token string, hc *http.Client) *l
 func (h *liveHarness) Helpdesk() connectors.Helpdesk         { return h.hd }
 func (h *liveHarness) WrongCredentials() connectors.Helpdesk { return h.wrong }
 func (h *liveHarness) Faults() *fault.Injector               { return nil }
+func (h *liveHarness) Webhooks() helpdesktest.WebhookHarness { return nil }
 
 func (h *liveHarness) Inspect(t *testing.T, ticketID string) helpdesktest.Snapshot {
 	t.Helper()
