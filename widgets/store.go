@@ -541,3 +541,21 @@ func (s *Store) docKey(merchant, hash string) string { return s.base(merchant) +
 func (s *Store) DocKey(merchant, email string) string {
 	return s.docKey(merchant, EmailHash(email))
 }
+
+// CustomerEmail returns the email of an order's customer, or "" when the
+// read model has no such order: mirrored discussions take their ticket's
+// requester from it, so that the sidebar finds the buyer's orders.
+func (s *Store) CustomerEmail(ctx context.Context, merchant, store, orderID string) (string, error) {
+	raw, err := s.rdb.Get(ctx, s.orderKey(merchant, store, orderID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("widgets: order %s/%s: %w", store, orderID, err)
+	}
+	var agg aggregate
+	if err := json.Unmarshal(raw, &agg); err != nil {
+		return "", fmt.Errorf("widgets: decode order %s/%s: %w", store, orderID, err)
+	}
+	return agg.email(), nil
+}

@@ -1,0 +1,362 @@
+package discussions
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors"
+)
+
+// Helpdesk is the part of a helpdesk connector mirroring uses.
+type Helpdesk interface {
+	CreateTicket(ctx context.Context, t connectors.NewTicket) (connectors.Ticket, bool, error)
+	AddMessage(ctx context.Context, ticketID string, m connectors.Message) error
+}
+
+// OrderDirectory finds the customer of an order, so that a discussion's
+// ticket has the requester the sidebar widget knows.
+type OrderDirectory interface {
+	// CustomerEmail returns the order's customer email, or "" when the
+	// order is unknown.
+	CustomerEmail(ctx context.Context, merchant, store, orderID string) (string, error)
+}
+
+// Enqueuer is the part of asynq.Client the service uses.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	Config       *config.Config
+	Store        *Store
+	Marketplaces map[string]connectors.Marketplace // by account id
+	Helpdesks    map[string]Helpdesk               // by helpdesk id
+	Orders       OrderDirectory
+	Queue        Enqueuer
+	Now          func() time.Time
+}
+
+// Service mirrors discussions.
+type Service struct{ o Options }
+
+// NewService returns a Service.
+func NewService(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{o: o}
+}
+
+// ErrUnknownAccount is a task naming an account the configuration no
+// longer has.
+var ErrUnknownAccount = errors.New("discussions: unknown marketplace account")
+
+// errBusy is a thread another worker is mirroring: the task retries soon.
+var errBusy = fmt.Errorf("discussions: thread is being mirrored by another worker: %w", connectors.ErrUnavailable)
+
+type account struct {
+	merchant *config.Merchant
+	cfg      config.Marketplace
+	helpdesk config.Helpdesk
+	mp       connectors.Marketplace
+	hd       Helpdesk
+}
+
+func (s *Service) account(merchant, id string) (*account, error) {
+	m, ok := s.o.Config.Merchant(merchant)
+	if !ok {
+		return nil, fmt.Errorf("%w: merchant %s", ErrUnknownAccount, merchant)
+	}
+	for _, mk := range m.Marketplaces {
+		if mk.ID != id {
+			continue
+		}
+		a := &account{merchant: m, cfg: mk, mp: s.o.Marketplaces[mk.ID], hd: s.o.Helpdesks[mk.Helpdesk]}
+		for _, h := range m.Helpdesks {
+			if h.ID == mk.Helpdesk {
+				a.helpdesk = h
+			}
+		}
+		if a.mp == nil || a.hd == nil {
+			return nil, fmt.Errorf("%w: %s has no connector", ErrUnknownAccount, id)
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, id)
+}
+
+// syncLease bounds one sync; a replica that dies mid-sync frees the
+// account when it runs out.
+const syncLease = 10 * time.Minute
+
+// Sync lists the account's threads updated since its cursor, less the
+// overlap, and enqueues a mirror task for each. Only one sync of an
+// account runs at a time, on any replica: a second one finds the lease
+// taken and does nothing, as the first will enqueue what it would have.
+func (s *Service) Sync(ctx context.Context, merchant, accountID string) error {
+	a, err := s.account(merchant, accountID)
+	if err != nil {
+		return err
+	}
+	unlock, ok, err := s.o.Store.lock(ctx, merchant, "sync:"+accountID, syncLease)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		zerolog.Ctx(ctx).Info().Str("account", accountID).Msg("sync already running elsewhere")
+		return nil
+	}
+	defer unlock()
+
+	cursor, err := s.o.Store.Cursor(ctx, merchant, accountID)
+	if err != nil {
+		return err
+	}
+	since := cursor.Add(-a.cfg.Overlap)
+	if cursor.IsZero() {
+		since = s.o.Now().Add(-a.cfg.Backfill)
+	}
+	q := connectors.ThreadQuery{UpdatedSince: since, Limit: 100}
+	newest, listed := cursor, 0
+	for {
+		page, err := a.mp.ListThreads(ctx, q)
+		if err != nil {
+			return fmt.Errorf("discussions: list threads of %s: %w", accountID, err)
+		}
+		for _, t := range page.Threads {
+			task, err := newMirrorTask(MirrorPayload{Merchant: merchant, Account: accountID, Thread: t})
+			if err != nil {
+				return err
+			}
+			_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
+			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+				return fmt.Errorf("discussions: enqueue thread: %w", err)
+			}
+			listed++
+			if t.UpdatedAt.After(newest) {
+				newest = t.UpdatedAt
+			}
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		q = connectors.ThreadQuery{PageToken: page.NextPageToken}
+	}
+	// The cursor follows the marketplace's own clock, never ours, and only
+	// once every thread is enqueued: a crash before this line lists them
+	// again, and their task ids enqueue nothing twice.
+	if err := s.o.Store.SetCursor(ctx, merchant, accountID, newest); err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Info().Str("account", accountID).Int("threads", listed).Msg("discussions synced")
+	return nil
+}
+
+// threadLease bounds one mirror task's hold on its thread.
+const threadLease = 2 * time.Minute
+
+// Mirror brings one thread's ticket up to date: the ticket exists, once,
+// and holds every message of the thread, once, in order.
+func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
+	a, err := s.account(p.Merchant, p.Account)
+	if err != nil {
+		return err
+	}
+	t := p.Thread
+	unlock, ok, err := s.o.Store.lock(ctx, p.Merchant, "thread:"+p.Account+":"+t.ID, threadLease)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errBusy
+	}
+	defer unlock()
+
+	d, err := s.o.Store.Get(ctx, p.Merchant, p.Account, t.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		d = Discussion{
+			Merchant: p.Merchant, Account: p.Account, Marketplace: a.cfg.Name, ThreadID: t.ID,
+			Helpdesk: a.helpdesk.ID, Status: StatusOpen, CreatedAt: t.CreatedAt,
+		}
+	case err != nil:
+		return err
+	}
+	s.describe(&d, t)
+	if d.CustomerEmail == "" && t.Entity.Type == connectors.EntityOrder && s.o.Orders != nil {
+		if d.CustomerEmail, err = s.o.Orders.CustomerEmail(ctx, p.Merchant, a.cfg.Store, t.Entity.ID); err != nil {
+			return err
+		}
+	}
+
+	in := s.o.Store.inbound(p.Merchant, p.Account, t.ID)
+	own := s.o.Store.own(p.Merchant, p.Account, t.ID)
+	newInbound := false
+	for i, msg := range t.Messages {
+		done, err := in.has(ctx, msg.ID)
+		if err != nil {
+			return err
+		}
+		sent, err := own.has(ctx, msg.ID)
+		if err != nil {
+			return err
+		}
+		if done || sent {
+			continue
+		}
+		m, err := s.message(ctx, a, d, msg)
+		if err != nil {
+			return err
+		}
+		if d.TicketID == "" {
+			// The thread's first message opens the ticket. Creating is
+			// idempotent on the external id, so after a crash the ticket
+			// found is the one this message opened.
+			ticket, _, err := a.hd.CreateTicket(ctx, connectors.NewTicket{
+				ExternalID: externalID(a.cfg, t.ID), Subject: d.Subject,
+				Requester: connectors.Person{Email: requester(d, a.cfg), Name: d.CustomerName},
+				Tags:      tags(a, d), Language: a.helpdesk.Language, Message: m,
+			})
+			if err != nil {
+				return fmt.Errorf("discussions: open the ticket of thread %s: %w", t.ID, err)
+			}
+			d.TicketID = ticket.ID
+			d.MerchantTicketID = cmp.Or(d.MerchantTicketID, ticket.ID)
+			if err := s.o.Store.saveOpened(ctx, d, msg.ID); err != nil {
+				return err
+			}
+		} else {
+			// With its external id, a message appended before a crash is
+			// found rather than appended again.
+			if err := a.hd.AddMessage(ctx, d.TicketID, m); err != nil {
+				return fmt.Errorf("discussions: append message %d of thread %s: %w", i, t.ID, err)
+			}
+			if err := in.add(ctx, msg.ID); err != nil {
+				return err
+			}
+		}
+		d.Messages++
+		if msg.From.Type != connectors.PartyShop {
+			newInbound = true
+		}
+	}
+	if newInbound {
+		// A customer or the operator wrote: the discussion needs the
+		// shop again.
+		d.Status, d.Read = StatusOpen, false
+	}
+	return s.o.Store.Save(ctx, d)
+}
+
+// describe copies what the thread says of itself onto the discussion.
+func (s *Service) describe(d *Discussion, t connectors.Thread) {
+	d.Subject = cmp.Or(strings.TrimSpace(t.Topic), d.Subject, "Marketplace discussion")
+	d.Type = cmp.Or(t.Entity.Type, connectors.EntityOther)
+	d.EntityID, d.EntityLabel = t.Entity.ID, t.Entity.Label
+	if t.Customer != nil {
+		d.CustomerName = cmp.Or(t.Customer.Name, d.CustomerName)
+	}
+	d.Participants = d.Participants[:0]
+	for _, p := range t.Participants {
+		if p.Name != "" {
+			d.Participants = append(d.Participants, p.Name)
+		}
+	}
+	if t.UpdatedAt.After(d.UpdatedAt) {
+		d.UpdatedAt = t.UpdatedAt
+	}
+	if n := len(t.Messages); n > 0 && t.Messages[n-1].CreatedAt.After(d.LastMessageAt) {
+		d.LastMessageAt = t.Messages[n-1].CreatedAt
+	}
+}
+
+// message turns a marketplace message into a ticket message, with its
+// attachments' content copied.
+func (s *Service) message(ctx context.Context, a *account, d Discussion, msg connectors.ThreadMessage) (connectors.Message, error) {
+	m := connectors.Message{
+		BodyText: cmp.Or(strings.TrimSpace(PlainText(msg.Body)), "(no text)"), ExternalID: "mp-" + a.cfg.ID + "-" + msg.ID,
+		SentAt: msg.CreatedAt, Author: connectors.Person{Name: msg.From.Name},
+	}
+	switch msg.From.Type {
+	case connectors.PartyCustomer:
+		m.FromCustomer = true
+		m.Author.Email = requester(d, a.cfg)
+	case connectors.PartyOperator:
+		m.FromOperator = true
+		m.Author.Name = cmp.Or(msg.From.Name, a.cfg.Name+" operator")
+	default:
+		// Written in the marketplace's back office rather than through
+		// the bridge: kept for the record, never sent again.
+		m.Internal = true
+		m.BodyText = "Sent from the " + a.cfg.Name + " back office:\n\n" + m.BodyText
+	}
+	for _, att := range msg.Attachments {
+		f, err := s.download(ctx, a.mp, att)
+		if err != nil {
+			return m, err
+		}
+		m.Files = append(m.Files, f)
+	}
+	return m, nil
+}
+
+// maxCopiedFile bounds a file copied into a ticket.
+const maxCopiedFile = 20 << 20
+
+func (s *Service) download(ctx context.Context, mp connectors.Marketplace, att connectors.AttachmentMeta) (connectors.File, error) {
+	body, _, err := mp.DownloadAttachment(ctx, att.ID)
+	if err != nil {
+		return connectors.File{}, fmt.Errorf("discussions: download attachment %s: %w", att.ID, err)
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, maxCopiedFile+1))
+	if err != nil {
+		return connectors.File{}, fmt.Errorf("discussions: download attachment %s: %w", att.ID, err)
+	}
+	if len(data) > maxCopiedFile {
+		return connectors.File{}, fmt.Errorf("discussions: attachment %s is over %d bytes: %w", att.ID, maxCopiedFile, connectors.ErrTooLarge)
+	}
+	return connectors.File{Name: cmp.Or(att.Name, "attachment"), Data: data}, nil
+}
+
+// externalID is the ticket's idempotency key: marketplace, shop and thread.
+func externalID(mk config.Marketplace, thread string) string {
+	return "bridge-disc-" + mk.Name + "-" + cmp.Or(mk.ShopID, mk.ID) + "-" + thread
+}
+
+// requester is the customer's email, or, when the order is unknown, an
+// address of the reserved .invalid domain that no mail can reach and that
+// is stable for the thread.
+func requester(d Discussion, mk config.Marketplace) string {
+	if d.CustomerEmail != "" {
+		return d.CustomerEmail
+	}
+	return "thread-" + sanitizeLocal(d.ThreadID) + "@" + mk.ID + ".marketplace.invalid"
+}
+
+func sanitizeLocal(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// tags route the ticket: the marketplace and what the thread is about.
+func tags(a *account, d Discussion) []string {
+	p := a.helpdesk.TagPrefix
+	kind := map[string]string{connectors.EntityOrder: "order", connectors.EntityProduct: "product"}[d.Type]
+	return []string{p + "marketplace", p + "marketplace-" + a.cfg.Name, p + "discussion-" + cmp.Or(kind, "other")}
+}

@@ -1,0 +1,242 @@
+package discussions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Discussion is one marketplace thread as the bridge tracks it: what it is
+// about, its status and read state, and the helpdesk ticket it is mirrored
+// into.
+type Discussion struct {
+	Merchant    string `json:"merchant"`
+	Account     string `json:"account"`     // the marketplace shop account's id
+	Marketplace string `json:"marketplace"` // e.g. carrefour
+	ThreadID    string `json:"thread_id"`
+	Subject     string `json:"subject"`
+	// Type is what the thread is about: order, product (pre-sale) or other.
+	Type        string `json:"type"`
+	EntityID    string `json:"entity_id,omitempty"` // the order id, for an order
+	EntityLabel string `json:"entity_label,omitempty"`
+	// Participants are display names: customer data, never logged.
+	Participants []string `json:"participants"`
+	CustomerName string   `json:"customer_name,omitempty"`
+	// CustomerEmail is the order's customer, when known: customer data.
+	CustomerEmail string `json:"customer_email,omitempty"`
+	Status        string `json:"status"` // open, pending, solved or closed
+	Read          bool   `json:"read"`
+	Helpdesk      string `json:"helpdesk"`
+	TicketID      string `json:"ticket_id,omitempty"`
+	// MerchantTicketID is the ticket id recorded on the discussion: the
+	// bridge's own ticket, or one an integrator assigned.
+	MerchantTicketID string    `json:"merchant_ticket_id,omitempty"`
+	Messages         int       `json:"messages"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+	LastMessageAt    time.Time `json:"last_message_at"`
+}
+
+// Discussion statuses.
+const (
+	StatusOpen    = "open"
+	StatusPending = "pending"
+	StatusSolved  = "solved"
+	StatusClosed  = "closed"
+)
+
+// Store keeps discussions and the ledgers that make mirroring exactly
+// once, in Redis. Per merchant, under one Cluster hash tag:
+//
+//	d:{account}:{thread}       the Discussion
+//	all                        every discussion, scored by last update
+//	tk:{helpdesk}:{ticket}     the discussion a ticket mirrors
+//	in:{account}:{thread}      marketplace message ids already in the ticket
+//	out:{helpdesk}:{ticket}    helpdesk message ids already sent back
+//	own:{account}:{thread}     marketplace ids of the replies the bridge sent
+//	cur:{account}              the account's sync cursor
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// NewStore returns the store on rdb.
+func NewStore(rdb redis.UniversalClient, keyPrefix string) *Store {
+	return &Store{rdb: rdb, prefix: keyPrefix}
+}
+
+func (s *Store) key(merchant string, parts ...string) string {
+	return s.prefix + "dsc:{" + merchant + "}:" + strings.Join(parts, ":")
+}
+
+func member(account, thread string) string { return account + ":" + thread }
+
+// ErrNotFound is returned for a discussion the store does not have.
+var ErrNotFound = errors.New("discussions: not found")
+
+// Get returns a discussion, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, merchant, account, thread string) (Discussion, error) {
+	raw, err := s.rdb.Get(ctx, s.key(merchant, "d", account, thread)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Discussion{}, ErrNotFound
+	}
+	if err != nil {
+		return Discussion{}, err
+	}
+	var d Discussion
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return Discussion{}, fmt.Errorf("discussions: decode %s/%s: %w", account, thread, err)
+	}
+	return d, nil
+}
+
+// Save writes a discussion and its indexes.
+func (s *Store) Save(ctx context.Context, d Discussion) error {
+	return s.save(ctx, d, "")
+}
+
+// saveOpened records a ticket just opened with the thread's message
+// opening, in one transaction: a crash leaves either both or neither, and
+// neither makes the next attempt find the same ticket by its external id.
+func (s *Store) saveOpened(ctx context.Context, d Discussion, opening string) error {
+	return s.save(ctx, d, opening)
+}
+
+func (s *Store) save(ctx context.Context, d Discussion, opening string) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if opening != "" {
+			p.SAdd(ctx, s.key(d.Merchant, "in", d.Account, d.ThreadID), opening)
+		}
+		p.Set(ctx, s.key(d.Merchant, "d", d.Account, d.ThreadID), raw, 0)
+		p.ZAdd(ctx, s.key(d.Merchant, "all"), redis.Z{Score: float64(d.UpdatedAt.UnixMilli()), Member: member(d.Account, d.ThreadID)})
+		if d.TicketID != "" {
+			p.Set(ctx, s.key(d.Merchant, "tk", d.Helpdesk, d.TicketID), member(d.Account, d.ThreadID), 0)
+		}
+		return nil
+	})
+	return err
+}
+
+// ByTicket returns the discussion a helpdesk ticket mirrors, or ErrNotFound.
+func (s *Store) ByTicket(ctx context.Context, merchant, helpdesk, ticket string) (Discussion, error) {
+	m, err := s.rdb.Get(ctx, s.key(merchant, "tk", helpdesk, ticket)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Discussion{}, ErrNotFound
+	}
+	if err != nil {
+		return Discussion{}, err
+	}
+	account, thread, _ := strings.Cut(m, ":")
+	return s.Get(ctx, merchant, account, thread)
+}
+
+// All returns every discussion of a merchant, most recently updated first.
+func (s *Store) All(ctx context.Context, merchant string) ([]Discussion, error) {
+	members, err := s.rdb.ZRevRange(ctx, s.key(merchant, "all"), 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, m := range members {
+			account, thread, _ := strings.Cut(m, ":")
+			p.Get(ctx, s.key(merchant, "d", account, thread))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]Discussion, 0, len(cmds))
+	for _, c := range cmds {
+		raw, err := c.(*redis.StringCmd).Bytes()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var d Discussion
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("discussions: decode: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ledger is a set of ids already handled.
+type ledger struct {
+	s   *Store
+	key string
+}
+
+func (s *Store) inbound(merchant, account, thread string) ledger {
+	return ledger{s, s.key(merchant, "in", account, thread)}
+}
+
+func (s *Store) outbound(merchant, helpdesk, ticket string) ledger {
+	return ledger{s, s.key(merchant, "out", helpdesk, ticket)}
+}
+
+func (s *Store) own(merchant, account, thread string) ledger {
+	return ledger{s, s.key(merchant, "own", account, thread)}
+}
+
+func (l ledger) has(ctx context.Context, id string) (bool, error) {
+	return l.s.rdb.SIsMember(ctx, l.key, id).Result()
+}
+
+func (l ledger) add(ctx context.Context, id string) error {
+	return l.s.rdb.SAdd(ctx, l.key, id).Err()
+}
+
+// Cursor returns the account's sync cursor; zero before the first sync.
+func (s *Store) Cursor(ctx context.Context, merchant, account string) (time.Time, error) {
+	v, err := s.rdb.Get(ctx, s.key(merchant, "cur", account)).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(time.RFC3339Nano, v)
+}
+
+// SetCursor moves the cursor forward, never back.
+func (s *Store) SetCursor(ctx context.Context, merchant, account string, t time.Time) error {
+	cur, err := s.Cursor(ctx, merchant, account)
+	if err != nil {
+		return err
+	}
+	if !t.After(cur) {
+		return nil
+	}
+	return s.rdb.Set(ctx, s.key(merchant, "cur", account), t.UTC().Format(time.RFC3339Nano), 0).Err()
+}
+
+// unlockScript releases a lock only if it is still ours.
+var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// lock takes a lease on name for ttl; ok is false when another holder has
+// it. The lease expires by itself if its holder dies.
+func (s *Store) lock(ctx context.Context, merchant, name string, ttl time.Duration) (unlock func(), ok bool, err error) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	key := s.key(merchant, "lock", name)
+	ok, err = s.rdb.SetNX(ctx, key, token, ttl).Result()
+	if err != nil || !ok {
+		return func() {}, false, err
+	}
+	return func() {
+		_ = unlockScript.Run(context.WithoutCancel(ctx), s.rdb, []string{key}, token).Err()
+	}, true, nil
+}

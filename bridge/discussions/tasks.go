@@ -1,0 +1,92 @@
+package discussions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/helpdesk-bridge/bridge/connectors"
+)
+
+// Task types.
+const (
+	TypeSync   = "discussion:sync"
+	TypeMirror = "discussion:mirror"
+)
+
+// Queue is the asynq queue discussion tasks run in.
+const Queue = "discussions"
+
+// SyncPayload asks for one account's threads to be fetched.
+type SyncPayload struct {
+	Merchant string `json:"merchant"`
+	Account  string `json:"account"`
+}
+
+// MirrorPayload carries one thread as a sync listed it, with all its
+// messages: the mirror task needs no second call to the marketplace.
+type MirrorPayload struct {
+	Merchant string            `json:"merchant"`
+	Account  string            `json:"account"`
+	Thread   connectors.Thread `json:"thread"`
+}
+
+// NewSyncTask returns the sync task of an account.
+func NewSyncTask(p SyncPayload) *asynq.Task {
+	b, _ := json.Marshal(p)
+	return asynq.NewTask(TypeSync, b, asynq.Queue(Queue))
+}
+
+// newMirrorTask's id names the thread and its update, so that overlapping
+// syncs enqueue one task per update of a thread.
+func newMirrorTask(p MirrorPayload) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("discussions: mirror task: %w", err)
+	}
+	sum := sha256.Sum256([]byte(p.Merchant + "\x00" + p.Account + "\x00" + p.Thread.ID + "\x00" + strconv.FormatInt(p.Thread.UpdatedAt.UnixNano(), 10)))
+	return asynq.NewTask(TypeMirror, b, asynq.Queue(Queue), asynq.TaskID("discussion-mirror-"+hex.EncodeToString(sum[:16]))), nil
+}
+
+// Handlers are the asynq handlers of the discussion tasks.
+type Handlers struct{ svc *Service }
+
+// NewHandlers returns the handlers.
+func NewHandlers(svc *Service) *Handlers { return &Handlers{svc: svc} }
+
+// Sync handles TypeSync.
+func (h *Handlers) Sync(ctx context.Context, t *asynq.Task) error {
+	var p SyncPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("discussions: decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return classify(h.svc.Sync(ctx, p.Merchant, p.Account))
+}
+
+// Mirror handles TypeMirror.
+func (h *Handlers) Mirror(ctx context.Context, t *asynq.Task) error {
+	var p MirrorPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("discussions: decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return classify(h.svc.Mirror(ctx, p))
+}
+
+// classify marks permanent failures so that asynq stops retrying them.
+func classify(err error) error {
+	if err == nil || connectors.IsRetryable(err) {
+		return err
+	}
+	for _, permanent := range []error{ErrUnknownAccount, connectors.ErrUnauthorized, connectors.ErrForbidden, connectors.ErrInvalid, connectors.ErrNotFound, connectors.ErrConflict, connectors.ErrTooLarge} {
+		if errors.Is(err, permanent) {
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+	}
+	return err
+}
