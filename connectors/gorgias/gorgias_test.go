@@ -355,7 +355,9 @@ type recorder struct {
 type recorded struct {
 	method, path string
 	query        url.Values
+	header       http.Header
 	body         map[string]any
+	raw          []byte
 }
 
 func (rec *recorder) wrap(next http.Handler) http.Handler {
@@ -367,7 +369,7 @@ func (rec *recorder) wrap(next http.Handler) http.Handler {
 			_ = json.Unmarshal(raw, &body)
 		}
 		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, recorded{r.Method, r.URL.Path, r.URL.Query(), body})
+		rec.reqs = append(rec.reqs, recorded{r.Method, r.URL.Path, r.URL.Query(), r.Header.Clone(), body, raw})
 		rec.mu.Unlock()
 		next.ServeHTTP(w, r)
 	})

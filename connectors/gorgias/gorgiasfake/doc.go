@@ -27,6 +27,28 @@
 //     (public integration code sends ids); GET and POST /api/tags list and
 //     create tags, names being case sensitive and at most 256 characters.
 //   - Datetimes are written naive, in UTC, with microseconds.
+//   - Upload files (reference/upload-files, secondary copy): POST
+//     /api/upload, multipart/form-data, one file a part (a part without a
+//     file name is labelled by its field name), type attachment (private,
+//     the default), public_attachment, profile_picture or widget_picture;
+//     201 with a list of file objects {url, name, size, content_type}.
+//   - List messages (reference/list-messages): GET /api/messages with
+//     ticket_id, cursor, limit (1 to 100, default 30) and order_by
+//     (default created_datetime:desc); the message object carries public
+//     (false on internal notes) as in Gorgias's own webhook example.
+//   - HTTP integrations: the fake calls each integration subscribed to
+//     ticket-message-created (either spelling of the trigger) whenever a
+//     message is added to an existing ticket, through the API (in the
+//     background, as Gorgias does) or by an agent through the fake-only
+//     route POST /_fake/tickets/{id}/agent-reply (before it answers). The
+//     URL and each form value are rendered with {{...}} variables
+//     (ticket.id, ticket.status, ticket.external_id, ticket.channel,
+//     ticket.customer.*, message.id, message.channel, message.via,
+//     message.from_agent, message.public, message.external_id,
+//     event.type), booleans as Python's True/False, and sent as JSON or
+//     form-encoded per request_content_type, with the integration's
+//     headers. Options.DuplicateDeliveries (or the reply's deliver_twice)
+//     sends every call twice, as a Gorgias retry would.
 //
 // UNVERIFIED, and where the fake is therefore stricter than Gorgias may be:
 //   - The error body's shape: the fake answers {"error":{"msg","data"}}.
@@ -40,5 +62,19 @@
 //   - trashed and other booleans: only "true" and "false" are accepted.
 //   - The request size limit (1 MiB by default; configurable).
 //   - Unknown query parameters and body fields are refused with 400, as the
-//     reference says for unknown parameters.
+//     reference says for unknown parameters; public on a created message
+//     too (it is in answers, not among a create's fields).
+//   - An upload size limit (10 MiB by default; configurable) and a
+//     refused empty file.
+//   - Where files are served: private ones at {base}/api/attachments/...
+//     behind the API's auth, bucket and faults; public ones at
+//     {base}/public-files/... to anyone. Real file URLs may be on another
+//     host.
+//   - Whether ticket creation fires ticket-message-created for its first
+//     messages: the fake does not (ticket-created stands for it).
+//   - The template variables beyond {{ticket.id}}, the rendering of
+//     booleans, unknown variables rendering empty, and the order of an
+//     agent's "send & close": the fake applies the status first, so the
+//     integration sees the closed ticket.
+//   - An agent reply's channel (the ticket's) and via ("helpdesk").
 package gorgiasfake
