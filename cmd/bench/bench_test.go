@@ -60,7 +60,7 @@ func TestQuickRun(t *testing.T) {
 		t.Errorf("steady state not measured: %+v", f)
 	}
 	w := rep.widget
-	for _, tr := range []targetResult{w.widget, w.constant, w.get2k} {
+	for _, tr := range []targetResult{w.widget, w.constant, w.get2k, w.spread} {
 		if len(tr.rounds) != rep.opts.widgetRounds || !(tr.rate() > 0) || tr.p(99) <= 0 {
 			t.Errorf("widget phase, %s: %d rounds, %v req/s, p99 %v", tr.name, len(tr.rounds), tr.rate(), tr.p(99))
 		}
@@ -68,10 +68,18 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("widget phase, %s: failed requests %v, first: %s", tr.name, tr.failures(), tr.firstFail())
 		}
 	}
-	if b := w.widget.bodyBytes(); b < 4<<10 {
-		t.Errorf("the widget of %d orders is %d bytes: not the full widget", widgetOrders, b)
+	for _, tr := range []targetResult{w.widget, w.spread} {
+		if b := tr.bodyBytes(); b < 4<<10 {
+			t.Errorf("%s: the widget of %d orders is %d bytes: not the full widget", tr.name, widgetOrders, b)
+		}
 	}
-	for _, want := range []string{"pipeline alerts/s", "asynq no-op/s", "throttled requests/s", "429s", "intake latency p50", "widget/get2k throughput ratio", "widget/const throughput ratio"} {
+	if w.customers != rep.opts.widgetWorkers {
+		t.Errorf("widget-spread read %d customers, want one per worker, %d", w.customers, rep.opts.widgetWorkers)
+	}
+	if got := w.spread.countedPerRequest(); got < 0.9 {
+		t.Errorf("widget-spread ran %.2f Redis GETs per request, want one: its reads must not be coalesced", got)
+	}
+	for _, want := range []string{"pipeline alerts/s", "asynq no-op/s", "throttled requests/s", "429s", "intake latency p50", "widget/get2k throughput ratio", "widget/const throughput ratio", "widget-spread/get2k throughput ratio", "widget-spread/const throughput ratio"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q", want)
 		}

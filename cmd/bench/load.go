@@ -12,14 +12,27 @@ import (
 	"time"
 )
 
-// target is one URL the load generator reads.
+// target is what the load generator reads: one URL, or one per worker.
 type target struct {
-	name   string
-	url    string
+	name string
+	// urls: worker i reads urls[i%len(urls)]. One URL has every worker
+	// read the same thing; as many as workers gives each its own.
+	urls   []string
 	header http.Header
 	// check, when set, tells whether a 200's body is the answer being
 	// measured (the widget must be a full, fresh one); nil accepts any.
 	check func(body []byte) bool
+}
+
+// url is what worker reads.
+func (t target) url(worker int) string { return t.urls[worker%len(t.urls)] }
+
+// where names the target's URLs in messages: the first, and how many more.
+func (t target) where() string {
+	if len(t.urls) == 1 {
+		return t.urls[0]
+	}
+	return fmt.Sprintf("%s and %d more", t.urls[0], len(t.urls)-1)
 }
 
 // loadGen is a closed-loop load generator: workers goroutines each send a
@@ -70,8 +83,8 @@ type roundResult struct {
 // rate is the round's 200s per second.
 func (r roundResult) rate() float64 { return perSecond(r.ok, r.elapsed) }
 
-// round reads t with every worker for d: each worker sends requests until
-// d has passed and finishes the one in flight. Only 200s that pass the
+// round reads t with every worker for d: each worker sends requests to its
+// URL until d has passed and finishes the one in flight. Only 200s that pass the
 // check count and have their latency kept.
 func (g *loadGen) round(ctx context.Context, t target, d time.Duration) roundResult {
 	// The previous round's garbage is collected now rather than during
@@ -86,8 +99,9 @@ func (g *loadGen) round(ctx context.Context, t target, d time.Duration) roundRes
 		wg.Go(func() {
 			res := roundResult{failures: map[string]int{}}
 			var buf bytes.Buffer
+			u := t.url(i)
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				lat, fail, detail := g.get(ctx, t, &buf)
+				lat, fail, detail := g.get(ctx, t, u, &buf)
 				if fail != "" {
 					if ctx.Err() != nil {
 						break // an interrupted request is no failure of the server
@@ -127,10 +141,11 @@ func (g *loadGen) count(ctx context.Context) int64 {
 	return n
 }
 
-// get sends one request and reads its whole answer into buf. It returns
-// the latency of a good answer, or the kind of failure and its detail.
-func (g *loadGen) get(ctx context.Context, t target, buf *bytes.Buffer) (time.Duration, string, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+// get sends one request for t to u and reads its whole answer into buf.
+// It returns the latency of a good answer, or the kind of failure and its
+// detail.
+func (g *loadGen) get(ctx context.Context, t target, u string, buf *bytes.Buffer) (time.Duration, string, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0, "error", err.Error()
 	}
@@ -316,7 +331,7 @@ func (g *loadGen) interleave(ctx context.Context, targets []target, warmup, d ti
 		// A target that answers nothing right would only measure its
 		// failures: stop and say why.
 		if w.ok == 0 {
-			return nil, fmt.Errorf("warm-up of %s (%s): no good answer in %s; first failure: %s", t.name, t.url, warmup, w.firstFail)
+			return nil, fmt.Errorf("warm-up of %s (%s): no good answer in %s; first failure: %s", t.name, t.where(), warmup, w.firstFail)
 		}
 	}
 	measured := make([][]roundResult, len(targets))

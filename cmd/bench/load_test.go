@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,7 +183,7 @@ func TestLoadGenRound(t *testing.T) {
 	ctx := context.Background()
 	auth := http.Header{"Authorization": {"Bearer t"}}
 
-	ok := g.round(ctx, target{name: "ok", url: srv.URL + "/ok", header: auth, check: freshWidget}, 100*time.Millisecond)
+	ok := g.round(ctx, target{name: "ok", urls: []string{srv.URL + "/ok"}, header: auth, check: freshWidget}, 100*time.Millisecond)
 	if ok.ok == 0 || len(ok.failures) != 0 || len(ok.latencies) != ok.ok || ok.bodyBytes != len(`{"version":1,"status":"ok"}`) {
 		t.Errorf("ok round: %d ok, %d latencies, failures %v (%s), body %d", ok.ok, len(ok.latencies), ok.failures, ok.firstFail, ok.bodyBytes)
 	}
@@ -192,7 +194,7 @@ func TestLoadGenRound(t *testing.T) {
 		t.Errorf("%d connections for 4 workers, want kept-alive ones", c)
 	}
 
-	flaky := g.round(ctx, target{name: "flaky", url: srv.URL + "/flaky"}, 100*time.Millisecond)
+	flaky := g.round(ctx, target{name: "flaky", urls: []string{srv.URL + "/flaky"}}, 100*time.Millisecond)
 	if flaky.ok == 0 || flaky.failures["status 503"] == 0 || !strings.HasPrefix(flaky.firstFail, "503 busy") {
 		t.Errorf("flaky round: %d ok, failures %v, first %q", flaky.ok, flaky.failures, flaky.firstFail)
 	}
@@ -200,14 +202,59 @@ func TestLoadGenRound(t *testing.T) {
 		t.Errorf("flaky round: %d ok and %d 503s, want about as many", flaky.ok, flaky.failures["status 503"])
 	}
 
-	stale := g.round(ctx, target{name: "stale", url: srv.URL + "/stale", check: freshWidget}, 50*time.Millisecond)
+	stale := g.round(ctx, target{name: "stale", urls: []string{srv.URL + "/stale"}, check: freshWidget}, 50*time.Millisecond)
 	if stale.ok != 0 || stale.failures["unexpected body"] == 0 {
 		t.Errorf("stale round: %d ok, failures %v; a stale widget must not count", stale.ok, stale.failures)
 	}
 
-	noAuth := g.round(ctx, target{name: "noauth", url: srv.URL + "/ok"}, 50*time.Millisecond)
+	noAuth := g.round(ctx, target{name: "noauth", urls: []string{srv.URL + "/ok"}}, 50*time.Millisecond)
 	if noAuth.ok != 0 || noAuth.failures["status 401"] == 0 {
 		t.Errorf("round without the token: %d ok, failures %v", noAuth.ok, noAuth.failures)
+	}
+}
+
+// TestLoadGenURLs checks that worker i reads urls[i % len(urls)]: with
+// as many URLs as workers, each is read, and by one worker at a time.
+func TestLoadGenURLs(t *testing.T) {
+	t.Parallel()
+	const workers = 4
+	var mu sync.Mutex
+	hits, inFlight, overlaps := map[string]int{}, map[string]int{}, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		inFlight[r.URL.Path]++
+		if inFlight[r.URL.Path] > 1 {
+			overlaps++
+		}
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		inFlight[r.URL.Path]--
+		mu.Unlock()
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	g := newLoadGen(workers)
+	defer g.close()
+	var urls []string
+	for i := range workers {
+		urls = append(urls, fmt.Sprintf("%s/c%d", srv.URL, i))
+	}
+	res := g.round(context.Background(), target{name: "spread", urls: urls}, 100*time.Millisecond)
+	if res.ok == 0 || len(res.failures) != 0 {
+		t.Fatalf("%d ok, failures %v (%s)", res.ok, res.failures, res.firstFail)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hits) != workers {
+		t.Errorf("paths read: %v, want each of the %d", hits, workers)
+	}
+	if overlaps != 0 {
+		t.Errorf("%d requests overlapped another on the same URL, want one worker per URL", overlaps)
+	}
+	if got := (target{urls: urls}).url(workers + 1); got != urls[1] {
+		t.Errorf("worker %d reads %s, want %s", workers+1, got, urls[1])
 	}
 }
 
@@ -222,7 +269,7 @@ func TestInterleave(t *testing.T) {
 	defer srv.Close()
 	g := newLoadGen(2)
 	defer g.close()
-	targets := []target{{name: "a", url: srv.URL + "/a"}, {name: "b", url: srv.URL + "/b"}}
+	targets := []target{{name: "a", urls: []string{srv.URL + "/a"}}, {name: "b", urls: []string{srv.URL + "/b"}}}
 	progress := func(_ int, t target, _ roundResult) { order = append(order, t.name) }
 	res, err := g.interleave(context.Background(), targets, 10*time.Millisecond, 20*time.Millisecond, 3, progress)
 	if err != nil {
@@ -238,7 +285,7 @@ func TestInterleave(t *testing.T) {
 	}
 
 	// A target that never answers right stops the phase at its warm-up.
-	dead := append(targets, target{name: "dead", url: srv.URL + "/missing"})
+	dead := append(targets, target{name: "dead", urls: []string{srv.URL + "/missing"}})
 	_, err = g.interleave(context.Background(), dead, 10*time.Millisecond, 10*time.Millisecond, 1, nil)
 	if err == nil || !strings.Contains(err.Error(), "warm-up of dead") || !strings.Contains(err.Error(), "404") {
 		t.Errorf("interleave with a dead target: %v, want a warm-up error naming it and its 404", err)
@@ -263,46 +310,62 @@ func TestFreshWidget(t *testing.T) {
 }
 
 // TestWidgetEvents plans the seed with the bridge's own planners, which
-// validate each event as the intake does.
+// validate each event as the intake does, and checks that customers share
+// no event, order or email: one customer's events must not land in
+// another's widget.
 func TestWidgetEvents(t *testing.T) {
 	t.Parallel()
-	orders, shipments, err := widgetEvents(time.Now(), "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(orders) != widgetOrders || len(shipments) != widgetOrders {
-		t.Fatalf("%d orders and %d shipments, want %d of each", len(orders), len(shipments), widgetOrders)
-	}
 	merchant := &config.Merchant{ID: benchMerchant, Stores: []config.Store{{ID: benchStore}}}
 	planners := widgets.Planners()
-	ids := map[string]bool{}
-	for _, ev := range append(orders, shipments...) {
-		var e events.Event
-		if err := json.Unmarshal(ev.body, &e); err != nil {
+	ids, orderIDs, emails := map[string]bool{}, map[string]string{}, map[string]bool{}
+	now := time.Now()
+	for _, c := range append([]customer{widgetCustomer}, spreadCustomers(len(spreadBuyers)+2)...) {
+		if emails[c.email] {
+			t.Errorf("customer %s: email %s twice", c.tag, c.email)
+		}
+		emails[c.email] = true
+		orders, shipments, err := widgetEvents(now, "secret", c)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if ids[e.ID] {
-			t.Errorf("event id %s twice", e.ID)
+		if len(orders) != widgetOrders || len(shipments) != widgetOrders {
+			t.Fatalf("customer %s: %d orders and %d shipments, want %d of each", c.tag, len(orders), len(shipments), widgetOrders)
 		}
-		ids[e.ID] = true
-		if got := events.SignatureHeader("secret", ev.timestamp, ev.body); got != ev.signature {
-			t.Errorf("%s: signature %s, want %s", e.ID, ev.signature, got)
-		}
-		e.Merchant = merchant
-		p, ok := planners[e.Kind]
-		if !ok {
-			t.Fatalf("%s: no planner for kind %s", e.ID, e.Kind)
-		}
-		if tasks, err := p.Plan(context.Background(), e); err != nil || len(tasks) == 0 {
-			t.Errorf("%s: planned %d tasks, %v", e.ID, len(tasks), err)
-		}
-		if e.Kind == widgets.KindOrderUpserted {
-			var o widgets.OrderUpserted
-			if err := json.Unmarshal(e.Data, &o); err != nil {
+		for _, ev := range append(orders, shipments...) {
+			var e events.Event
+			if err := json.Unmarshal(ev.body, &e); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(o.Lines); n < 2 || n > 3 {
-				t.Errorf("order %s has %d lines, want 2 or 3", o.OrderID, n)
+			if ids[e.ID] {
+				t.Errorf("event id %s twice", e.ID)
+			}
+			ids[e.ID] = true
+			if got := events.SignatureHeader("secret", ev.timestamp, ev.body); got != ev.signature {
+				t.Errorf("%s: signature %s, want %s", e.ID, ev.signature, got)
+			}
+			e.Merchant = merchant
+			p, ok := planners[e.Kind]
+			if !ok {
+				t.Fatalf("%s: no planner for kind %s", e.ID, e.Kind)
+			}
+			if tasks, err := p.Plan(context.Background(), e); err != nil || len(tasks) == 0 {
+				t.Errorf("%s: planned %d tasks, %v", e.ID, len(tasks), err)
+			}
+			if e.Kind == widgets.KindOrderUpserted {
+				var o widgets.OrderUpserted
+				if err := json.Unmarshal(e.Data, &o); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(o.Lines); n < 2 || n > 3 {
+					t.Errorf("order %s has %d lines, want 2 or 3", o.OrderID, n)
+				}
+				if o.Customer.Email != c.email || o.Customer.Name != c.name {
+					t.Errorf("order %s is %s's, want %s's", o.OrderID, o.Customer.Email, c.email)
+				}
+				if other, ok := orderIDs[o.OrderID]; ok {
+					t.Errorf("order %s is both %s's and %s's", o.OrderID, other, c.tag)
+				}
+				orderIDs[o.OrderID] = c.tag
 			}
 		}
 	}
@@ -354,7 +417,7 @@ func TestBaselinesServer(t *testing.T) {
 	g := newLoadGen(4)
 	g.counter = (&rig{rdb: c}).redisGets
 	defer g.close()
-	res, err := g.interleave(ctx, []target{{name: "const", url: b.url + constRoute}, {name: "get2k", url: b.url + getRoute}}, 50*time.Millisecond, 100*time.Millisecond, 2, nil)
+	res, err := g.interleave(ctx, []target{{name: "const", urls: []string{b.url + constRoute}}, {name: "get2k", urls: []string{b.url + getRoute}}}, 50*time.Millisecond, 100*time.Millisecond, 2, nil)
 	if err != nil {
 		t.Fatal(b.explain(err))
 	}

@@ -12,8 +12,11 @@
 //	    each with lines and a shipment, against two gin handlers built like
 //	    the bridge's HTTP side, one answering a constant JSON and one doing
 //	    a single Redis GET of 2 KB: the one-round-trip limit, of which the
-//	    widget should reach 0.9. The same closed-loop load generator reads
-//	    all three in interleaved rounds.
+//	    widget should reach 0.9. The widget is read twice over: every worker
+//	    reading one customer, whose identical concurrent reads the bridge
+//	    coalesces, and each worker reading its own customer, which it
+//	    cannot. The same closed-loop load generator reads all four in
+//	    interleaved rounds.
 //
 // It builds the bridge binary, runs it as a subprocess on loopback, and
 // needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
@@ -52,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.skipPipeline, "skip-pipeline", false, "skip the alert pipeline phase and its asynq baselines")
 	fs.BoolVar(&o.skipThrottled, "skip-throttled", false, "skip the throttled phase, which paces itself to Gorgias's real limit")
 	fs.BoolVar(&o.skipWidget, "skip-widget", false, "skip the widget read phase")
-	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection (default 16)")
+	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection, and customers read one per reader by widget-spread (default 16)")
 	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase (default 5, quick 3)")
 	fs.DurationVar(&o.widgetRound, "widget-round", 0, "length of one round of one target in the widget phase (default 2s, quick 300ms)")
 	verbose := fs.Bool("v", false, "show the bridge's and the baselines server's log lines (warnings and errors) on stderr")

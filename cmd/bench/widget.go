@@ -19,9 +19,9 @@ import (
 // widgetPath is the Gorgias sidebar's read.
 const widgetPath = "/v1/widgets/gorgias"
 
-// The customer the widget phase reads: one buyer with widgetOrders orders,
-// each with 2 or 3 lines and one shipment, as a busy customer of a
-// marketplace seller has. Customer data is made up.
+// The customer every worker of the "widget" target reads: one buyer with
+// widgetOrders orders, each with 2 or 3 lines and one shipment, as a busy
+// customer of a marketplace seller has. Customer data is made up.
 const (
 	widgetEmail  = "camille.durand@bench.example"
 	widgetName   = "Camille Durand"
@@ -29,23 +29,79 @@ const (
 	widgetOrders = 20
 )
 
-// widgetResult is phase (c): the widget and its two baselines read by the
-// same load generator, in interleaved rounds.
+// customer is one buyer of the widget phase's seed.
+type customer struct {
+	// tag is in the customer's event ids and in messages.
+	tag                string
+	email, name, phone string
+	// n varies the customer's order ids, tracking numbers and products;
+	// the orders' number, lines and shipments are the same for everyone.
+	n int
+}
+
+var widgetCustomer = customer{tag: "widget", email: widgetEmail, name: widgetName, phone: widgetPhone}
+
+// spreadBuyers are the made-up customers of the "widget-spread" target.
+var spreadBuyers = []struct{ name, local string }{
+	{"Léa Martin", "lea.martin"}, {"Hugo Bernard", "hugo.bernard"}, {"Chloé Petit", "chloe.petit"},
+	{"Louis Robert", "louis.robert"}, {"Manon Richard", "manon.richard"}, {"Jules Moreau", "jules.moreau"},
+	{"Inès Laurent", "ines.laurent"}, {"Gabriel Simon", "gabriel.simon"}, {"Zoé Michel", "zoe.michel"},
+	{"Arthur Lefebvre", "arthur.lefebvre"}, {"Jade Leroy", "jade.leroy"}, {"Raphaël Roux", "raphael.roux"},
+	{"Louise David", "louise.david"}, {"Nathan Bertrand", "nathan.bertrand"}, {"Alice Morel", "alice.morel"},
+	{"Paul Fournier", "paul.fournier"},
+}
+
+// spreadCustomers returns n customers, none of them widgetCustomer, with
+// distinct emails: past the list's end, the same names come back with a
+// numbered email. Phone numbers are in the range France reserves for
+// fiction.
+func spreadCustomers(n int) []customer {
+	out := make([]customer, n)
+	for i := range out {
+		b := spreadBuyers[i%len(spreadBuyers)]
+		local := b.local
+		if round := i / len(spreadBuyers); round > 0 {
+			local += "." + strconv.Itoa(round+1)
+		}
+		out[i] = customer{
+			tag: fmt.Sprintf("spread-%02d", i), email: local + "@bench.example", name: b.name,
+			phone: fmt.Sprintf("+33 6 39 98 %02d %02d", i/100%100, i%100), n: i + 1,
+		}
+	}
+	return out
+}
+
+// widgetURL is the Gorgias sidebar's read of c.
+func widgetURL(bridgeURL string, c customer) string {
+	return bridgeURL + widgetPath + "?email=" + url.QueryEscape(c.email)
+}
+
+// widgetResult is phase (c): the widget, read two ways, and its two
+// baselines, read by the same load generator in interleaved rounds.
 type widgetResult struct {
 	orders, workers, rounds int
 	round, warmup           time.Duration
-	// widget, constant and get2k: the bridge's widget, the baselines
-	// server's constant JSON and its one Redis GET of 2 KB.
-	widget, constant, get2k targetResult
-	bridgeWarnings          int
-	bridgeErrors            int
-	baselineWarnings        int
-	baselineErrors          int
+	// customers is how many the widget-spread target reads: one per
+	// worker.
+	customers int
+	// docBytes is the size of a customer's stored document: what the
+	// widget's one GET reads, where the baseline's reads 2 KB.
+	docBytes int
+	// widget, constant and get2k: the bridge's widget of one customer
+	// read by every worker, the baselines server's constant JSON and its
+	// one Redis GET of 2 KB. spread: the widget with worker i reading
+	// customer i % customers.
+	widget, constant, get2k, spread targetResult
+	bridgeWarnings                  int
+	bridgeErrors                    int
+	baselineWarnings                int
+	baselineErrors                  int
 }
 
-// widgetPhase seeds one customer through signed events, waits until the
-// bridge's widget shows all of it, then reads the widget and the two
-// baselines in turns.
+// widgetPhase seeds the customers through signed events, waits until the
+// bridge's widget shows all of each, then reads the widget of one
+// customer, the two baselines and the widget of one customer per worker
+// in turns.
 func (r *rig) widgetPhase(ctx context.Context) (*widgetResult, error) {
 	if err := r.flush(ctx); err != nil {
 		return nil, err
@@ -68,25 +124,39 @@ func (r *rig) widgetPhase(ctx context.Context) (*widgetResult, error) {
 	}
 	defer base.stop()
 
-	widgetURL := b.url + widgetPath + "?email=" + url.QueryEscape(widgetEmail)
+	o := r.o
+	// One customer per worker: no two reads of the widget-spread target
+	// are identical, so none shares a GET. Seeding them all takes a few
+	// seconds, which the quick run can afford too.
+	spread := spreadCustomers(o.widgetWorkers)
 	auth := http.Header{"Authorization": {"Bearer " + r.sidebarToken}}
-	r.logf("widget read: seeding %d orders with lines and a shipment each", widgetOrders)
-	if err := r.seedWidget(ctx, b, widgetURL, auth); err != nil {
+	r.logf("widget read: seeding %d customers with %d orders each, with lines and a shipment each", 1+len(spread), widgetOrders)
+	seedStart := time.Now()
+	if err := r.seedWidgets(ctx, b, append([]customer{widgetCustomer}, spread...), auth); err != nil {
 		return nil, b.explain(err)
 	}
+	r.logf("widget read: seeded in %s", time.Since(seedStart).Round(time.Millisecond))
+	docBytes, err := r.docBytes(ctx, b, widgetCustomer)
+	if err != nil {
+		return nil, err
+	}
 
-	o := r.o
+	spreadURLs := make([]string, len(spread))
+	for i, c := range spread {
+		spreadURLs[i] = widgetURL(b.url, c)
+	}
 	targets := []target{
-		{name: "widget", url: widgetURL, header: auth, check: freshWidget},
-		{name: "const", url: base.url + constRoute},
-		{name: "get2k", url: base.url + getRoute},
+		{name: "widget", urls: []string{widgetURL(b.url, widgetCustomer)}, header: auth, check: freshWidget},
+		{name: "const", urls: []string{base.url + constRoute}},
+		{name: "get2k", urls: []string{base.url + getRoute}},
+		{name: "widget-spread", urls: spreadURLs, header: auth, check: freshWidget},
 	}
 	r.logf("widget read: %d workers, %s warm-up per target, then %d rounds of %s per target, interleaved", o.widgetWorkers, o.widgetWarmup, o.widgetRounds, o.widgetRound)
 	gen := newLoadGen(o.widgetWorkers)
 	gen.counter = r.redisGets
 	defer gen.close()
 	res, err := gen.interleave(ctx, targets, o.widgetWarmup, o.widgetRound, o.widgetRounds, func(i int, t target, rr roundResult) {
-		r.logf("widget read: round %d/%d %-6s %8.1f req/s", i, o.widgetRounds, t.name, rr.rate())
+		r.logf("widget read: round %d/%d %-13s %8.1f req/s", i, o.widgetRounds, t.name, rr.rate())
 	})
 	if err != nil {
 		return nil, b.explain(base.explain(err))
@@ -100,10 +170,22 @@ func (r *rig) widgetPhase(ctx context.Context) (*widgetResult, error) {
 	base.stop()
 	return &widgetResult{
 		orders: widgetOrders, workers: o.widgetWorkers, rounds: o.widgetRounds, round: o.widgetRound, warmup: o.widgetWarmup,
-		widget: res[0], constant: res[1], get2k: res[2],
+		customers: len(spread), docBytes: docBytes, widget: res[0], constant: res[1], get2k: res[2], spread: res[3],
 		bridgeWarnings: b.logs.warnings(), bridgeErrors: b.logs.errors(),
 		baselineWarnings: base.logs.warnings(), baselineErrors: base.logs.errors(),
 	}, nil
+}
+
+// docBytes is the size of c's document in Redis.
+func (r *rig) docBytes(ctx context.Context, b *bridgeProc, c customer) (int, error) {
+	key := widgets.NewStore(nil, b.cfg.Redis.KeyPrefix, 0, 0, nil).DocKey(benchMerchant, c.email)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	n, err := r.rdb.StrLen(ctx, key).Result()
+	if err != nil {
+		return 0, fmt.Errorf("size of customer %s's document: %w", c.tag, err)
+	}
+	return int(n), nil
 }
 
 // redisGets is how many GET commands the Redis server has run. Read
@@ -147,17 +229,25 @@ func freshWidget(body []byte) bool {
 	return bytes.Contains(body[:min(len(body), 64)], []byte(`"status":"ok"`))
 }
 
-// seedWidget posts the orders, waits until the widget lists them all,
-// then posts one shipment per order and waits until each shows. Orders go
-// first so that no shipment can arrive before its order, whatever the
-// workers' order.
-func (r *rig) seedWidget(ctx context.Context, b *bridgeProc, widgetURL string, auth http.Header) error {
-	orders, shipments, err := widgetEvents(time.Now(), r.secret)
-	if err != nil {
-		return err
+// seedWidgets posts every customer's orders, waits until each widget
+// lists them all, then posts one shipment per order and waits until each
+// shows. Orders go first so that no shipment can arrive before its order,
+// whatever the workers' order.
+func (r *rig) seedWidgets(ctx context.Context, b *bridgeProc, customers []customer, auth http.Header) error {
+	now := time.Now()
+	var orders, shipments []signedEvent
+	for _, c := range customers {
+		o, s, err := widgetEvents(now, r.secret, c)
+		if err != nil {
+			return err
+		}
+		orders = append(orders, o...)
+		shipments = append(shipments, s...)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
+	// One customer has 30 s for each step; each more customer, one more.
+	within := 30*time.Second + time.Duration(len(customers)-1)*time.Second
 	for _, step := range []struct {
 		what  string
 		evs   []signedEvent
@@ -171,8 +261,11 @@ func (r *rig) seedWidget(ctx context.Context, b *bridgeProc, widgetURL string, a
 				return err
 			}
 		}
-		if err := waitWidget(ctx, client, b, widgetURL, auth, 30*time.Second, step.ready); err != nil {
-			return fmt.Errorf("waiting for the %s: %w", step.what, err)
+		deadline := time.Now().Add(within)
+		for _, c := range customers {
+			if err := waitWidget(ctx, client, b, widgetURL(b.url, c), auth, deadline, step.ready); err != nil {
+				return fmt.Errorf("waiting for the %s of customer %s, %s after posting them: %w", step.what, c.tag, within, err)
+			}
 		}
 	}
 	return nil
@@ -226,9 +319,8 @@ func (v widgetView) complete() bool {
 }
 
 // waitWidget reads the widget until ready accepts it, the bridge exits,
-// ctx ends or within passes.
-func waitWidget(ctx context.Context, client *http.Client, b *bridgeProc, widgetURL string, auth http.Header, within time.Duration, ready func(widgetView) bool) error {
-	deadline := time.Now().Add(within)
+// ctx ends or the deadline passes.
+func waitWidget(ctx context.Context, client *http.Client, b *bridgeProc, widgetURL string, auth http.Header, deadline time.Time, ready func(widgetView) bool) error {
 	last := "no answer yet"
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, widgetURL, nil)
@@ -256,7 +348,7 @@ func waitWidget(ctx context.Context, client *http.Client, b *bridgeProc, widgetU
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the widget was not ready within %s; last answer: %s", within, last)
+			return fmt.Errorf("the widget was not ready in time; last answer: %s", last)
 		}
 		select {
 		case <-ctx.Done():
@@ -294,39 +386,40 @@ var (
 	carriers     = []string{"Colissimo", "Chronopost", "Mondial Relay", "DPD"}
 )
 
-// widgetEvents returns the seed's order.upserted and shipment.upserted
-// events: one order every nine days back from now, most recent first.
-func widgetEvents(now time.Time, secret string) (orders, shipments []signedEvent, err error) {
+// widgetEvents returns c's order.upserted and shipment.upserted events:
+// one order every nine days back from now, most recent first.
+func widgetEvents(now time.Time, secret string, c customer) (orders, shipments []signedEvent, err error) {
 	now = now.UTC().Truncate(time.Second)
 	for i := range widgetOrders {
 		created := now.Add(-time.Duration(i*9*24+3) * time.Hour)
-		id := fmt.Sprintf("FR-2026-%05d", 48120-i*37)
+		// A customer's ids span 37*19 < 1000: customers 1000 apart never meet.
+		id := fmt.Sprintf("FR-2026-%05d", 48120+c.n*1000-i*37)
 		var lines []widgets.EventLine
 		cents := 0
 		for k := range 2 + i%2 {
-			p := catalogue[(i*5+k*7)%len(catalogue)]
+			p := catalogue[(i*5+k*7+c.n*3)%len(catalogue)]
 			q := 1 + (i+k)%3
 			lines = append(lines, widgets.EventLine{SKU: p.sku, Name: p.name, Quantity: q})
 			cents += q * p.cents
 		}
-		mp := marketplaces[i%len(marketplaces)]
+		mp := marketplaces[(i+c.n)%len(marketplaces)]
 		status := widgets.StatusClosed
 		if i < 3 {
 			status = widgets.StatusShipped
 		}
 		order := widgets.OrderUpserted{
 			Store: benchStore, OrderID: id, UpdatedAt: created.Add(2 * time.Hour),
-			Customer:    widgets.OrderCustomer{Email: widgetEmail, Name: widgetName, Phone: widgetPhone},
+			Customer:    widgets.OrderCustomer{Email: c.email, Name: c.name, Phone: c.phone},
 			Marketplace: mp.name, Status: status, MarketplaceStatus: mp.status, CreatedAt: created,
 			Total: fmt.Sprintf("%d.%02d", cents/100, cents%100), Currency: "EUR", Lines: lines,
 		}
-		ev, err := signEvent("evt-widget-order-"+strconv.Itoa(i), widgets.KindOrderUpserted, order.UpdatedAt, order, secret)
+		ev, err := signEvent("evt-"+c.tag+"-order-"+strconv.Itoa(i), widgets.KindOrderUpserted, order.UpdatedAt, order, secret)
 		if err != nil {
 			return nil, nil, err
 		}
 		orders = append(orders, ev)
 
-		tracking := fmt.Sprintf("6A%011d", 20481736000+int64(i)*7919)
+		tracking := fmt.Sprintf("6A%011d", 20481736000+int64(c.n*widgetOrders+i)*7919)
 		shipStatus := "delivered"
 		if i < 3 {
 			shipStatus = "in_transit"
@@ -336,7 +429,7 @@ func widgetEvents(now time.Time, secret string) (orders, shipments []signedEvent
 			Status: shipStatus, Carrier: carriers[i%len(carriers)], TrackingNumber: tracking,
 			TrackingURL: "https://tracking.example/parcels/" + tracking,
 		}
-		ev, err = signEvent("evt-widget-shipment-"+strconv.Itoa(i), widgets.KindShipmentUpserted, ship.UpdatedAt, ship, secret)
+		ev, err = signEvent("evt-"+c.tag+"-shipment-"+strconv.Itoa(i), widgets.KindShipmentUpserted, ship.UpdatedAt, ship, secret)
 		if err != nil {
 			return nil, nil, err
 		}
