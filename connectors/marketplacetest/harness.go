@@ -1,0 +1,93 @@
+// Package marketplacetest is the contract suite every marketplace
+// connector passes, in the spirit of go-cloud's drivertest: it defines
+// once what a correct connectors.Marketplace does (listing threads page by
+// page without losing or repeating one, the updated-since boundary, full
+// threads beyond what a listing carries, replies to the right recipients
+// with files, refused replies, attachment downloads, error mapping,
+// Retry-After, cancellation, and order listing for connectors that are
+// also connectors.OrderLister), and each connector joins it with a small
+// Harness over its fake, or over a live sandbox shop when one is
+// configured.
+package marketplacetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/fault"
+)
+
+// HarnessMaker returns a harness over a fresh shop account, with no
+// threads and no orders when it can be seeded. The suite calls it once per
+// test.
+type HarnessMaker func(t *testing.T) Harness
+
+// Harness is what a connector provides to run the suite.
+type Harness interface {
+	// Marketplace returns the connector under test. Its HTTP client
+	// timeout must be short (at most 1 s) so that the hang test stays
+	// quick.
+	Marketplace() connectors.Marketplace
+	// WrongCredentials returns a connector to the same account whose
+	// credentials the marketplace refuses.
+	WrongCredentials() connectors.Marketplace
+	// Faults returns the injector in front of the fake, or nil against a
+	// live account (the fault tests then skip).
+	Faults() *fault.Injector
+	// Seeder returns what writes in the account as customers and the
+	// operator would, and reads back what the shop sent; nil when the
+	// account cannot be seeded (a live sandbox), and the tests that need
+	// it then skip.
+	Seeder() Seeder
+}
+
+// Seeder writes in the account what the connector only reads, and reads
+// back what it wrote.
+type Seeder interface {
+	// AddThread opens a thread and returns its id.
+	AddThread(t *testing.T, th SeedThread) string
+	// AddMessage adds a message from a customer or the operator. It moves
+	// the thread's update time to the message's.
+	AddMessage(t *testing.T, threadID string, m SeedMessage)
+	// PutOrder adds or replaces an order.
+	PutOrder(t *testing.T, o connectors.Order)
+	// Sent returns what the shop sent to the thread, oldest first.
+	Sent(t *testing.T, threadID string) []SentMessage
+}
+
+// SeedThread is a thread as a customer (or the operator) opens it.
+type SeedThread struct {
+	// OrderID is the order the thread is about; "" opens a thread between
+	// the shop and the operator, without a customer.
+	OrderID      string
+	Topic        string
+	CustomerName string
+	// Message opens the thread.
+	Message SeedMessage
+}
+
+// SeedMessage is a message written on the marketplace.
+type SeedMessage struct {
+	// From is PartyCustomer or PartyOperator; "" is the customer when the
+	// thread has one, else the operator.
+	From  connectors.PartyType
+	Body  string
+	Files []File
+	// At is when it was written; zero means now.
+	At time.Time
+}
+
+// SentMessage is a message the shop sent, as the marketplace received it.
+type SentMessage struct {
+	MessageID string
+	Body      string
+	To        []connectors.PartyType
+	Files     []File
+}
+
+// File is an attachment's name and content.
+type File struct {
+	Name    string
+	Content []byte
+}
