@@ -161,7 +161,8 @@ func ParseWebhook(header http.Header, body []byte, secret string, now time.Time)
 		ev.DeliveryID = "zendesk-invocation-" + id
 	}
 	switch strings.ToLower(strings.TrimSpace(string(b.Status))) {
-	case api.StatusNew, api.StatusOpen, api.StatusHold:
+	case api.StatusNew, api.StatusOpen, api.StatusHold, "on-hold":
+		// "On-hold" is hold's display name.
 		ev.Status = connectors.StatusOpen
 	case api.StatusPending:
 		ev.Status = connectors.StatusPending

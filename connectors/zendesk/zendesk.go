@@ -160,6 +160,10 @@ func (c *Client) createTicket(ctx context.Context, t connectors.NewTicket) (conn
 		Tags:       &tags,
 		ExternalID: t.ExternalID,
 	}}
+	if t.Message.ExternalID != "" {
+		// As on AddMessage, so that ListMessages shows it.
+		req.Ticket.Metadata = map[string]any{api.MetadataExternalID: t.Message.ExternalID}
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return connectors.Ticket{}, false, err

@@ -42,6 +42,33 @@
 //     idempotency key" (error name and status as the official
 //     zendesk-java-client handles them; the 2-hour key lifetime comes from
 //     secondary summaries of the docs).
+//   - Upload Files (Attachments reference; "Adding ticket attachments with
+//     the API"): POST /api/v2/uploads?filename=[&token=], the file's bytes
+//     as the body and its type as Content-Type, 201 with {"upload":
+//     {"token", "attachment", "attachments"}}; a token given adds the file
+//     to that upload; a comment attaches the files of the tokens in its
+//     uploads; a token lives 60 minutes (Zendesk's help article). Each
+//     attachment has a content_url on the account's host, in Zendesk's
+//     /attachments/token/{token}/?name= form.
+//   - Ticket metadata (Tickets reference, write only) lands in the custom
+//     metadata of the update's audit; GET /api/v2/tickets/{id}/audits lists
+//     audits with their metadata and Comment events (id = comment id).
+//   - List Comments side-loads the authors with ?include=users, and shows
+//     each comment's attachments.
+//   - Webhooks (Webhooks reference, "Verifying"): a call carries
+//     X-Zendesk-Webhook-Signature = base64(HMAC-SHA256(secret, timestamp +
+//     body)), X-Zendesk-Webhook-Signature-Timestamp (RFC 3339, as in the
+//     examples), X-Zendesk-Webhook-Id and X-Zendesk-Webhook-Invocation-Id.
+//     Options.Webhooks stand for webhooks called by the bridge's trigger
+//     (zendesk.Trigger): they fire when an agent adds a public comment
+//     other than through the API, which only the fake-only route POST
+//     /_fake/tickets/{id}/agent-reply does (comment, files, status as
+//     "submit as solved"); triggers run after the update, so the body's
+//     placeholders ({{ticket.id}}, {{ticket.status}} as its display name,
+//     {{ticket.external_id}}, {{ticket.title}}, {{current_user.name}},
+//     {{current_user.email}}) render the new state. Webhook.Twice or the
+//     reply's deliver_twice delivers an invocation twice, same invocation
+//     id, as Zendesk may.
 //
 // UNVERIFIED, and the stricter choice made here:
 //   - The rate-limit algorithm: a sliding 60-second window. Retry-After is
@@ -67,4 +94,17 @@
 //     requester_id and external_id-length refusals.
 //   - Whether html_body or body wins when both are sent: both are stored as
 //     sent; plain_body is the body, or the HTML with its tags stripped.
+//   - Attachments need the agent's credentials by default (as with private
+//     attachments on); Options.PublicAttachments serves them to anyone
+//     with the URL. Downloads are not rate-limited.
+//   - The upload limit (50 MB from secondary sources, configurable), an
+//     empty file (422), a missing filename (400), an unknown token on
+//     upload (404), and a comment naming an unknown, used or expired token
+//     (422 on uploads; Zendesk may instead ignore it). A token is used once.
+//   - Whether List Comments shows the audit's custom metadata on comments:
+//     the fake does not, so that a client relying on it fails here.
+//   - The audits the fake lists: one per comment-adding update only.
+//   - Unknown placeholders render empty; placeholders are pasted into the
+//     body unescaped.
+//   - Each delivery attempt is signed with a fresh timestamp.
 package zendeskfake
