@@ -51,7 +51,10 @@ func TestOpenAPIDocumentsEveryEventKind(t *testing.T) {
 		got = append(got, kind)
 	}
 	sort.Strings(got)
-	want := []string{"delivery_survey.rated", "order.action_required", "order.action_resolved"}
+	want := []string{
+		"delivery_survey.rated", "order.action_required", "order.action_resolved",
+		"order.upserted", "return.upserted", "shipment.upserted", "support_request.upserted",
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Event discriminator kinds (-want +got):\n%s", diff)
 	}
@@ -99,6 +102,11 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/metrics"},
 		{http.MethodGet, "/openapi.yaml"},
 		{http.MethodPost, "/v1/events"},
+		{http.MethodGet, "/v1/widgets/gorgias"},
+		{http.MethodGet, "/v1/widgets/zendesk"},
+		{http.MethodGet, "/v1/widgets/html"},
+		{http.MethodGet, "/v1/widgets/gorgias/template"},
+		{http.MethodPost, "/v1/widgets/helpscout/:sidebar"},
 		{http.MethodGet, "/v1/admin/dead-letters"},
 		{http.MethodPost, "/v1/admin/dead-letters/:id/replay"},
 		{"ANY", "/monitoring"},
@@ -244,8 +252,12 @@ func TestOpenAPIAdminRoutesNeedBasicAuth(t *testing.T) {
 				}
 			}
 			var want []string
-			if admin {
+			switch {
+			case admin:
 				want = []string{"adminBasic"}
+			case strings.HasPrefix(path, "/v1/widgets/") && !strings.HasPrefix(path, "/v1/widgets/helpscout/"):
+				// Help Scout signs its requests instead.
+				want = []string{"sidebarBearer"}
 			}
 			if op.Security == nil {
 				t.Errorf("%s %s: no security stated; say [] for a public route", method, path)

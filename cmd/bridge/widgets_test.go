@@ -203,6 +203,7 @@ func TestWidgetLayoutStoresAndIsolation(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	h.sendAll(widgetEvents(now))
 	h.waitWidget(sidebarToken, buyerEmail, 3)
+	h.settle() // the shipments, returns and support requests too
 
 	// The compact sidebar shows acme-fr only, orders before the customer,
 	// and only the fields its layout lists, in its order.
@@ -266,6 +267,7 @@ func TestWidgetHelpScout(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	h.sendAll(widgetEvents(time.Now().UTC()))
 	h.waitWidget(sidebarToken, buyerEmail, 3)
+	h.settle()
 
 	post := func(sidebar string, body []byte, signature string) (int, []byte) {
 		req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/widgets/helpscout/"+sidebar, bytes.NewReader(body))
