@@ -674,12 +674,23 @@ func testAppendAfterLostAnswer(t *testing.T, h Harness) {
 func testCreateWithFiles(t *testing.T, h Harness) {
 	nt := newTicket(t)
 	nt.Message.Files = []connectors.File{invoice}
+	nt.Message.ExternalID = "helpdesktest-msg-first"
 	tk := create(t, h, nt)
 	msgs := messages(t, h, tk.ID)
 	if len(msgs) != 1 {
 		t.Fatalf("a new ticket has %d messages, want 1", len(msgs))
 	}
+	if msgs[0].ExternalID != nt.Message.ExternalID {
+		t.Errorf("the first message's external id = %q, want %q", msgs[0].ExternalID, nt.Message.ExternalID)
+	}
 	wantFiles(t, h, msgs[0], invoice)
+	// Appending it again finds it.
+	if err := h.Helpdesk().AddMessage(t.Context(), tk.ID, nt.Message); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(messages(t, h, tk.ID)); n != 1 {
+		t.Errorf("appending the first message again made %d messages, want 1", n)
+	}
 }
 
 func testInvalidMessage(t *testing.T, h Harness) {
