@@ -188,3 +188,18 @@ func TestDownloadSendsCredentialsOnlyToTheAccount(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestDownloadRefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, zendeskfake.Options{})
+	ctx := context.Background()
+	for _, u := range []string{"ftp://files.example.com/a", "/relative/a.png", "https://user:pass@files.example.com/a"} {
+		if _, _, err := e.hd.DownloadAttachment(ctx, u); !errors.Is(err, connectors.ErrInvalid) || strings.Contains(err.Error(), "pass") {
+			t.Errorf("DownloadAttachment(%q): err = %v, want ErrInvalid without the URL", u, err)
+		}
+	}
+	gone := e.srv.URL + prefix + "/attachments/token/s3cr3t/?name=gone.pdf"
+	if _, _, err := e.hd.DownloadAttachment(ctx, gone); !errors.Is(err, connectors.ErrNotFound) || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("unknown attachment: err = %v, want ErrNotFound without the URL", err)
+	}
+}
