@@ -24,10 +24,13 @@ type WebhookEvent struct {
 	// solve at once), or empty when the payload did not say or said
 	// something the connector does not know.
 	Status Status
-	// AgentReply is true when the event is a public message by one of the
-	// account's agents: the only kind the bridge relays to the customer.
-	// Other events (customer messages, internal notes, the bridge's own
-	// writes) verify fine and are to be acknowledged and ignored, because
+	// AgentReply is true when the event may be a public message by one of
+	// the account's agents, the only kind the bridge relays to the
+	// customer; it is false when the payload shows otherwise (a customer's
+	// message, an internal note). The caller confirms on the message
+	// itself, which it reads with ListMessages anyway (public, not from the
+	// customer, no external id the bridge wrote it with). Events that are
+	// no reply verify fine and are to be acknowledged and ignored, because
 	// helpdesks disable endpoints that keep failing.
 	AgentReply bool
 }

@@ -51,10 +51,12 @@ import (
 //
 // The trigger fires on every message, the bridge's own included
 // (mirrored customer messages, operator notes). ParseWebhook reports
-// AgentReply only for a public message from an agent, so the bridge does
-// not echo its own writes back; the endpoint must still answer 2xx to
-// every authentic call, because Gorgias disables an integration after 100
-// failures in a row.
+// AgentReply unless the payload shows a customer's message or an internal
+// note, so the bridge's writes are not echoed back; the bridge confirms a
+// reply on the message itself (ListMessages: public, not the customer's,
+// no external id of its own) before relaying it. The endpoint must answer
+// 2xx to every authentic call, because Gorgias disables an integration
+// after 100 failures in a row.
 
 // WebhookSecretHeader is the header the integration sends the shared secret
 // in.
@@ -137,7 +139,11 @@ func ParseWebhook(header http.Header, body []byte, secret string) (connectors.We
 	if !ok {
 		return connectors.WebhookEvent{}, connectors.WebhookMalformed("message_id", "missing or not a positive integer")
 	}
-	fromAgent, _ := parseBool(string(b.FromAgent))
+	// A variable that rendered empty tells nothing: the event stays a
+	// candidate, which the caller confirms on the message it reads. Only
+	// what the payload does say rules a reply out, so that an unverified
+	// variable cannot make replies vanish.
+	fromAgent, fromAgentKnown := parseBool(string(b.FromAgent))
 	public, publicKnown := parseBool(string(b.Public))
 	channel := strings.TrimSpace(string(b.Channel))
 	ev := connectors.WebhookEvent{
@@ -146,7 +152,7 @@ func ParseWebhook(header http.Header, body []byte, secret string) (connectors.We
 		// A message is created once, so its id names the event: a retried
 		// call carries the same one.
 		DeliveryID: "gorgias-message-" + messageID,
-		AgentReply: fromAgent && channel != api.ChannelInternalNote && (public || !publicKnown),
+		AgentReply: (fromAgent || !fromAgentKnown) && (public || !publicKnown) && channel != api.ChannelInternalNote,
 	}
 	switch strings.ToLower(strings.TrimSpace(string(b.Status))) {
 	case api.StatusOpen:

@@ -54,6 +54,11 @@ func TestParseWebhook(t *testing.T) {
 			want: connectors.WebhookEvent{TicketID: "12", MessageID: "343", DeliveryID: "gorgias-message-343", Status: connectors.StatusOpen},
 		},
 		{
+			name: "no booleans rendered: a candidate the caller confirms",
+			body: `{"ticket_id":"12","message_id":"345","from_agent":"","channel":"email","public":""}`,
+			want: connectors.WebhookEvent{TicketID: "12", MessageID: "345", DeliveryID: "gorgias-message-345", AgentReply: true},
+		},
+		{
 			name: "public variable rendered empty: the channel decides",
 			body: `{"ticket_id":"12","message_id":"344","from_agent":"True","channel":"email","public":"","status":"snoozed"}`,
 			want: connectors.WebhookEvent{TicketID: "12", MessageID: "344", DeliveryID: "gorgias-message-344", AgentReply: true},
