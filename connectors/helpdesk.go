@@ -19,11 +19,13 @@ type Helpdesk interface {
 	// GetTicket returns the ticket with this helpdesk id, or ErrNotFound.
 	GetTicket(ctx context.Context, id string) (Ticket, error)
 	// AddMessage appends a message or an internal note to a ticket, never
-	// one the helpdesk sends to anyone. With m.ExternalID set it appends at
-	// most once: a second call with the same external id (after a crash, a
-	// timeout or a duplicate task) finds the first message and does
-	// nothing. Concurrent calls with one external id are not covered: the
-	// caller serialises them (asynq task ids).
+	// one the connector asks the helpdesk to send to anyone (an account's
+	// own notification rules aside: see each connector's setup notes).
+	// With m.ExternalID set it appends at most once: a second call with the
+	// same external id (after a crash, a timeout or a duplicate task) finds
+	// the first message and does nothing. Concurrent calls with one
+	// external id are not covered: the caller serialises them (asynq task
+	// ids).
 	AddMessage(ctx context.Context, ticketID string, m Message) error
 	// ListMessages returns the ticket's messages and internal notes, oldest
 	// first, or ErrNotFound.
@@ -96,7 +98,8 @@ type Message struct {
 	// Author is the person who wrote the message, when known.
 	Author Person
 	// ExternalID identifies the message at its source, when it has one,
-	// and makes AddMessage append it at most once.
+	// and makes AddMessage append it at most once. At most
+	// MaxExternalIDLen.
 	ExternalID string
 	// Attachments are linked by URL; Files are copied into the helpdesk.
 	Attachments []Attachment
