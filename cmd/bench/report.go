@@ -192,7 +192,7 @@ func (w *widgetResult) print(out io.Writer) {
 	fmt.Fprintf(out, "\n(c) widget read: GET %s, customers with %d orders each (lines and a shipment each); %d workers, closed loop, %d rounds of %s per target, interleaved, after %s of warm-up each\n",
 		widgetPath, w.orders, w.workers, w.rounds, w.round, w.warmup)
 	fmt.Fprintf(out, "  widget: every worker reads one customer; widget-spread: worker i reads customer i %% %d\n", w.customers)
-	fmt.Fprintf(out, "  %-22s %9s %9s %9s %9s %9s   %s\n", "", "req/s", "p50", "p99", "body", "GETs/req", "req/s of each round")
+	fmt.Fprintf(out, "  %-22s %9s %9s %9s %9s %9s   %s\n", "", "req/s", "p50", "p99", "body", "trips/req", "req/s of each round")
 	rows := []struct {
 		label string
 		t     targetResult
@@ -243,7 +243,7 @@ func (w *widgetResult) print(out io.Writer) {
 	// the agents on one ticket would: the bridge's identical concurrent
 	// reads share one GET, which the baseline does not do. The spread
 	// target's readers each ask for their own, so each read has its GET.
-	fmt.Fprintf(out, "  Redis GETs per request: widget %.2f, widget-spread %.2f, get2k %.2f (identical concurrent widget reads share one GET)\n",
+	fmt.Fprintf(out, "  Redis round trips per request (GET or the widget's conditional GET script): widget %.2f, widget-spread %.2f, get2k %.2f (identical concurrent widget reads share one)\n",
 		w.widget.countedPerRequest(), w.spread.countedPerRequest(), w.get2k.countedPerRequest())
 	fmt.Fprintf(out, "  a widget's GET reads its customer's stored document, %s; get2k's reads %s\n", fmtBytes(w.docBytes), fmtBytes(get2kSize))
 	if failed == 0 {
