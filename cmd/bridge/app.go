@@ -16,6 +16,7 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/alerts"
 	"github.com/helpdesk-bridge/bridge/bridge/deadletter"
+	"github.com/helpdesk-bridge/bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
@@ -25,6 +26,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
+	"github.com/helpdesk-bridge/bridge/connectors/mirakl"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
@@ -68,7 +70,7 @@ type App struct {
 
 // queues and their priorities. Widget updates are many and quick; alerts
 // are few and wait on helpdesks' rate limits.
-var queues = map[string]int{alerts.Queue: 6, widgets.Queue: 4, "default": 2}
+var queues = map[string]int{alerts.Queue: 6, discussions.Queue: 5, widgets.Queue: 4, "default": 2}
 
 // Build wires the service. Nothing runs until Run.
 func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logger, o Overrides) (*App, error) {
@@ -87,6 +89,8 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	dead := deadletter.New(conn.Client, inspector, a.client, cfg.Redis.KeyPrefix, cfg.Worker.TaskRetention)
 
 	helpdesks := map[string]alerts.Helpdesk{}
+	mirrorHelpdesks := map[string]discussions.Helpdesk{}
+	markets := map[string]connectors.Marketplace{}
 	for _, m := range cfg.Merchants {
 		for _, h := range m.Helpdesks {
 			hd, err := newHelpdesk(h, limiter, metrics, o)
@@ -94,11 +98,23 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 				_ = conn.Close()
 				return nil, fmt.Errorf("merchant %s helpdesk %s: %w", m.ID, h.ID, err)
 			}
-			helpdesks[h.ID] = hd
+			helpdesks[h.ID], mirrorHelpdesks[h.ID] = hd, hd
+		}
+		for _, mk := range m.Marketplaces {
+			mp, err := newMarketplace(mk, limiter, metrics, o)
+			if err != nil {
+				_ = conn.Close()
+				return nil, fmt.Errorf("merchant %s marketplace %s: %w", m.ID, mk.ID, err)
+			}
+			markets[mk.ID] = mp
 		}
 	}
 	svc := alerts.NewService(cfg, helpdesks, conn.Client, o.Now)
 	orders := widgets.NewStore(conn.Client, cfg.Redis.KeyPrefix, cfg.Widgets.Retention, cfg.Widgets.MaxOrders, o.Now)
+	mirror := discussions.NewService(discussions.Options{
+		Config: cfg, Store: discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix), Marketplaces: markets,
+		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now,
+	})
 
 	// The HTTP side. A worker serves only the operational routes.
 	a.engine = httpapi.NewEngine(log, metrics.GinMiddleware())
@@ -136,11 +152,24 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		wh := widgets.NewHandlers(widgets.NewUpdater(orders, a.client))
 		a.workers.Handle(widgets.TypeApply, asynq.HandlerFunc(wh.Apply))
 		a.workers.Handle(widgets.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
+		dh := discussions.NewHandlers(mirror)
+		a.workers.Handle(discussions.TypeSync, asynq.HandlerFunc(dh.Sync))
+		a.workers.Handle(discussions.TypeMirror, asynq.HandlerFunc(dh.Mirror))
 		a.workers.Handle(deadletter.SweepTaskType, dead)
-		a.sched = jobs.NewScheduler(a.client, log, o.Now, jobs.Periodic{
+		periodic := []jobs.Periodic{{
 			Name: deadletter.SweepTaskType, Every: 5 * time.Minute,
 			Task: func() *asynq.Task { return asynq.NewTask(deadletter.SweepTaskType, nil, asynq.Queue("default")) },
-		})
+		}}
+		for _, m := range cfg.Merchants {
+			for _, mk := range m.Marketplaces {
+				p := discussions.SyncPayload{Merchant: m.ID, Account: mk.ID}
+				periodic = append(periodic, jobs.Periodic{
+					Name: discussions.TypeSync + ":" + mk.ID, Every: mk.SyncEvery,
+					Task: func() *asynq.Task { return discussions.NewSyncTask(p) },
+				})
+			}
+		}
+		a.sched = jobs.NewScheduler(a.client, log, o.Now, periodic...)
 	}
 
 	a.listener = o.Listener
@@ -170,7 +199,7 @@ func planners(sets ...map[string]events.Planner) map[string]events.Planner {
 
 // newHelpdesk builds the connector of one helpdesk account, with its
 // calls paced by the shared limiter and counted.
-func newHelpdesk(h config.Helpdesk, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (alerts.Helpdesk, error) {
+func newHelpdesk(h config.Helpdesk, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (connectors.Helpdesk, error) {
 	limiter.Set(h.ID, ratelimit.Limit{Requests: h.RateLimit.Requests, Per: h.RateLimit.Per})
 	// The timeout lives in the transport so that waiting for the shared
 	// limiter, which can take seconds, does not eat into it.
@@ -184,6 +213,21 @@ func newHelpdesk(h config.Helpdesk, limiter *ratelimit.Limiter, metrics *telemet
 		return zendesk.New(zendesk.Options{BaseURL: h.BaseURL, Email: h.Email, APIToken: h.APIKey.Reveal(), HTTPClient: client, Now: o.Now})
 	default:
 		return nil, fmt.Errorf("unknown helpdesk kind %q", h.Kind)
+	}
+}
+
+// newMarketplace builds the connector of one marketplace shop account,
+// paced and counted like the helpdesks.
+func newMarketplace(mk config.Marketplace, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (connectors.Marketplace, error) {
+	limiter.Set(mk.ID, ratelimit.Limit{Requests: mk.RateLimit.Requests, Per: mk.RateLimit.Per})
+	client := &http.Client{
+		Transport: &connectors.Transport{Base: o.Transport, System: mk.Kind, Key: mk.ID, Limiter: limiter, Observer: metrics, Now: o.Now, Timeout: mk.Timeout},
+	}
+	switch mk.Kind {
+	case config.KindMirakl:
+		return mirakl.New(mirakl.Options{BaseURL: mk.BaseURL, APIKey: mk.APIKey.Reveal(), ShopID: mk.ShopID, HTTPClient: client, Now: o.Now})
+	default:
+		return nil, fmt.Errorf("unknown marketplace kind %q", mk.Kind)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/config"
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
+	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
 	zapi "github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
 	"github.com/helpdesk-bridge/bridge/widgets"
@@ -47,6 +48,8 @@ const (
 	compactToken = "acme-compact-token-0123456789abcdef"
 	globexToken  = "globex-sidebar-token-0123456789abcd"
 	helpScoutKey = "helpscout-secret-2b7e9d"
+	miraklKey    = "mirakl-key-8c1f0a"
+	miraklShop   = "2042"
 	agentEmail   = "bot@acme.example"
 )
 
@@ -113,6 +116,16 @@ merchants:
         secret: ${HELPSCOUT_SECRET}
         stores: [acme-fr]
         language: fr
+    marketplaces:
+      - id: acme-carrefour
+        kind: mirakl
+        name: carrefour
+        base_url: "%s"
+        api_key: ${MIRAKL_KEY}
+        shop_id: "` + "2042" + `"
+        store: acme-fr
+        helpdesk: acme-gorgias
+        overlap: 1m
   - id: globex
     event_secrets: ["${GLOBEX_SECRET}"]
     stores:
@@ -142,6 +155,8 @@ type harness struct {
 	t      *testing.T
 	url    string
 	gorg   *gorgiasfake.Server
+	mkl    *miraklfake.Server
+	mklTS  *httptest.Server
 	zend   *zendeskfake.Server
 	gorgTS *httptest.Server
 	zendTS *httptest.Server
@@ -182,6 +197,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	h.gorg = gorgiasfake.New(gorgiasfake.Options{Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true})
 	h.zend = zendeskfake.New(zendeskfake.Options{Agents: map[string]string{agentEmail: zendeskToken}, Prefix: "/acme", Unthrottled: true})
+	h.mkl = miraklfake.New(miraklfake.Options{Shops: []miraklfake.Shop{{ID: miraklShop, Name: "ACME", APIKeys: []string{miraklKey}}}})
+	h.mklTS = httptest.NewServer(h.mkl)
+	t.Cleanup(h.mklTS.Close)
 	h.gorgTS = httptest.NewServer(h.gorg)
 	h.zendTS = httptest.NewServer(h.zend)
 	t.Cleanup(h.gorgTS.Close)
@@ -196,10 +214,11 @@ func (h *harness) config(o harnessOptions) *config.Config {
 	h.env = map[string]string{
 		"ADMIN_PW": adminPW, "ACME_SECRET": acmeSecret, "GLOBEX_SECRET": globexSecret,
 		"GORGIAS_KEY": gorgiasKey, "ZENDESK_TOKEN": zendeskToken,
+		"MIRAKL_KEY": miraklKey,
 		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
 	}
 	h.yml = fmt.Sprintf(testConfig, o.redisURL, o.maxRetry,
-		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout)
+		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout, h.mklTS.URL)
 	cfg, err := config.Parse([]byte(h.yml), func(k string) (string, bool) { v, ok := h.env[k]; return v, ok })
 	if err != nil {
 		h.t.Fatalf("test config: %v", err)
@@ -236,7 +255,7 @@ func (h *harness) start(mode Mode) {
 // checkLogs fails the test if a log line holds customer data or a secret.
 func (h *harness) checkLogs() {
 	logs := h.logs.String()
-	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
+	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
 		if strings.Contains(logs, secret) {
 			h.t.Errorf("the logs contain %q", secret)
 		}

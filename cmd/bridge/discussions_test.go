@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/helpdesk-bridge/bridge/bridge/discussions"
+	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
+	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
+	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
+)
+
+// syncNow runs the account's sync at once instead of waiting for its
+// period, as a forced resync does.
+func (h *harness) syncNow() {
+	h.t.Helper()
+	c := asynq.NewClientFromRedisClient(h.rdb)
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-carrefour"})); err != nil {
+		h.t.Fatal(err)
+	}
+	h.settle()
+}
+
+// discussionTickets are the fake Gorgias's mirrored tickets, by external id.
+func (h *harness) discussionTickets() map[string]gapi.Ticket {
+	out := map[string]gapi.Ticket{}
+	for _, t := range h.gorg.Tickets() {
+		if strings.HasPrefix(t.ExternalID, "bridge-disc-") {
+			full, _ := h.gorg.Ticket(t.ID)
+			out[t.ExternalID] = full
+		}
+	}
+	return out
+}
+
+func tagNames(t gapi.Ticket) []string {
+	var out []string
+	for _, tag := range t.Tags {
+		out = append(out, tag.Name)
+	}
+	return out
+}
+
+func TestDiscussionsBackfillAndAppendOnce(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	// The widget read model knows order FR-1001's customer.
+	h.sendAll(widgetEvents(time.Now().UTC())[:1])
+	h.waitWidget(sidebarToken, buyerEmail, 1)
+
+	const n = 12
+	ids := make([]string, n)
+	for i := range n {
+		seed := miraklfake.ThreadSeed{
+			EntityType: mapi.EntityOrder, EntityID: fmt.Sprintf("ORDER-%02d", i), Topic: fmt.Sprintf("Where is my parcel %d?", i),
+			CustomerID: fmt.Sprintf("cust-%d", i), CustomerName: buyerName,
+			Message: miraklfake.MessageSeed{Body: fmt.Sprintf("<p>Hello, parcel %d has not arrived.</p>", i)},
+		}
+		switch i {
+		case 0:
+			seed.EntityID = "FR-1001"
+		case 1:
+			seed.EntityType, seed.EntityID, seed.Topic = mapi.EntityOffer, "OFFER-9", "Is it waterproof?"
+		case 2:
+			seed.Message.Attachments = []miraklfake.FileSeed{{Name: "photo.jpg", ContentType: "image/jpeg", Content: []byte("a photo of a broken mug")}}
+		}
+		th, err := h.mkl.AddThread(seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = th.ID
+	}
+
+	h.syncNow()
+	tickets := h.discussionTickets()
+	if len(tickets) != n {
+		t.Fatalf("%d tickets for %d threads", len(tickets), n)
+	}
+	first := tickets["bridge-disc-carrefour-"+miraklShop+"-"+ids[0]]
+	if first.Subject != "Where is my parcel 0?" || first.Customer == nil || first.Customer.Email != buyerEmail {
+		t.Errorf("the order's thread: subject %q, customer %+v; want the buyer the widget knows", first.Subject, first.Customer)
+	}
+	if got := tagNames(first); !contains(got, "bigblue-marketplace-carrefour") || !contains(got, "bigblue-discussion-order") {
+		t.Errorf("tags %v", got)
+	}
+	if got := tagNames(tickets["bridge-disc-carrefour-"+miraklShop+"-"+ids[1]]); !contains(got, "bigblue-discussion-product") {
+		t.Errorf("product thread tags %v", got)
+	}
+	if msgs := first.Messages; len(msgs) != 1 || msgs[0].BodyText != "Hello, parcel 0 has not arrived." {
+		t.Errorf("first ticket's messages: %+v", msgs)
+	}
+	if msgs := tickets["bridge-disc-carrefour-"+miraklShop+"-"+ids[2]].Messages; len(msgs) != 1 || len(msgs[0].Attachments) != 1 || msgs[0].Attachments[0].Name != "photo.jpg" {
+		t.Errorf("the attachment was not copied: %+v", msgs)
+	}
+
+	// A new message lands once, even though the next syncs overlap it.
+	if _, err := h.mkl.AddMessage(ids[0], miraklfake.MessageSeed{Body: "Any news?"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.mkl.AddMessage(ids[0], miraklfake.MessageSeed{From: mapi.SenderOperator, Body: "Operator here: the carrier lost it."}); err != nil {
+		t.Fatal(err)
+	}
+	h.syncNow()
+	h.syncNow()
+	tickets = h.discussionTickets()
+	if len(tickets) != n {
+		t.Fatalf("%d tickets after more syncs, want %d", len(tickets), n)
+	}
+	msgs := tickets["bridge-disc-carrefour-"+miraklShop+"-"+ids[0]].Messages
+	var bodies []string
+	for _, m := range msgs {
+		bodies = append(bodies, m.BodyText)
+	}
+	if len(msgs) != 3 || bodies[1] != "Any news?" || !strings.Contains(bodies[2], "the carrier lost it") {
+		t.Errorf("messages after a new one: %q", bodies)
+	}
+	if msgs[2].Public == nil || *msgs[2].Public {
+		t.Errorf("the operator's message must be an internal note: %+v", msgs[2])
+	}
+	if code, _ := h.do(mustRequest(t, http.MethodGet, h.url+"/healthz")); code != http.StatusOK {
+		t.Fatal(code)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+
