@@ -144,5 +144,3 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	}
 	return req
 }
-
-

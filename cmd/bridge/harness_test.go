@@ -214,7 +214,7 @@ func (h *harness) config(o harnessOptions) *config.Config {
 	h.env = map[string]string{
 		"ADMIN_PW": adminPW, "ACME_SECRET": acmeSecret, "GLOBEX_SECRET": globexSecret,
 		"GORGIAS_KEY": gorgiasKey, "ZENDESK_TOKEN": zendeskToken,
-		"MIRAKL_KEY": miraklKey,
+		"MIRAKL_KEY":    miraklKey,
 		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
 	}
 	h.yml = fmt.Sprintf(testConfig, o.redisURL, o.maxRetry,
