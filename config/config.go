@@ -25,6 +25,10 @@ type Server struct {
 	Admin Admin `yaml:"admin"`
 	// ShutdownTimeout bounds the graceful shutdown of HTTP and workers.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"gte=0"`
+	// PublicURL is where customers' browsers reach the bridge, for the
+	// signed download links of attachments a marketplace cannot take as
+	// files. Without it such attachments are refused with a note.
+	PublicURL string `yaml:"public_url" validate:"omitempty,url"`
 }
 
 // Admin holds the operator's credentials.

@@ -335,7 +335,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name:  "unknown key",
 			edits: edits{"server:\n", "server:\n  lisen: :9090\n"},
-			want:  Problems{{Field: "server.lisen", Line: 2, Message: `unknown key "lisen" (known keys here: listen, admin, shutdown_timeout)`}},
+			want:  Problems{{Field: "server.lisen", Line: 2, Message: `unknown key "lisen" (known keys here: listen, admin, shutdown_timeout, public_url)`}},
 		},
 		{
 			name:  "unknown key in a list item",
