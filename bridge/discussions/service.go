@@ -20,6 +20,8 @@ import (
 type Helpdesk interface {
 	CreateTicket(ctx context.Context, t connectors.NewTicket) (connectors.Ticket, bool, error)
 	AddMessage(ctx context.Context, ticketID string, m connectors.Message) error
+	ListMessages(ctx context.Context, ticketID string) ([]connectors.TicketMessage, error)
+	DownloadAttachment(ctx context.Context, url string) (io.ReadCloser, string, error)
 }
 
 // OrderDirectory finds the customer of an order, so that a discussion's
@@ -43,7 +45,12 @@ type Options struct {
 	Helpdesks    map[string]Helpdesk               // by helpdesk id
 	Orders       OrderDirectory
 	Queue        Enqueuer
-	Now          func() time.Time
+	// Webhooks read each helpdesk account's webhook deliveries, by
+	// helpdesk id; an account without one takes none.
+	Webhooks map[string]WebhookParser
+	// PublicURL prefixes the signed links of attachments sent as links.
+	PublicURL string
+	Now       func() time.Time
 }
 
 // Service mirrors discussions.

@@ -78,6 +78,15 @@ func (h *Handlers) Mirror(ctx context.Context, t *asynq.Task) error {
 	return classify(h.svc.Mirror(ctx, p))
 }
 
+// Reply handles TypeReply.
+func (h *Handlers) Reply(ctx context.Context, t *asynq.Task) error {
+	var p ReplyPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("discussions: decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return classify(h.svc.Reply(ctx, p))
+}
+
 // classify marks permanent failures so that asynq stops retrying them.
 func classify(err error) error {
 	if err == nil || connectors.IsRetryable(err) {

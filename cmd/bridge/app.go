@@ -114,6 +114,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	mirror := discussions.NewService(discussions.Options{
 		Config: cfg, Store: discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix), Marketplaces: markets,
 		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now,
+		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL,
 	})
 
 	// The HTTP side. A worker serves only the operational routes.
@@ -129,6 +130,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orders, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
 		widgets.NewService(cfg, reader, metrics).Register(a.engine)
+		mirror.RegisterWebhooks(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
 			dead.Register(admin)
@@ -155,6 +157,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		dh := discussions.NewHandlers(mirror)
 		a.workers.Handle(discussions.TypeSync, asynq.HandlerFunc(dh.Sync))
 		a.workers.Handle(discussions.TypeMirror, asynq.HandlerFunc(dh.Mirror))
+		a.workers.Handle(discussions.TypeReply, asynq.HandlerFunc(dh.Reply))
 		a.workers.Handle(deadletter.SweepTaskType, dead)
 		periodic := []jobs.Periodic{{
 			Name: deadletter.SweepTaskType, Every: 5 * time.Minute,
@@ -214,6 +217,31 @@ func newHelpdesk(h config.Helpdesk, limiter *ratelimit.Limiter, metrics *telemet
 	default:
 		return nil, fmt.Errorf("unknown helpdesk kind %q", h.Kind)
 	}
+}
+
+// webhookParsers verify each helpdesk account's webhook deliveries with
+// its secret; an account without a secret takes none.
+func webhookParsers(cfg *config.Config, now func() time.Time) map[string]discussions.WebhookParser {
+	out := map[string]discussions.WebhookParser{}
+	for _, m := range cfg.Merchants {
+		for _, h := range m.Helpdesks {
+			secret := h.WebhookSecret.Reveal()
+			if secret == "" {
+				continue
+			}
+			switch h.Kind {
+			case config.KindGorgias:
+				out[h.ID] = func(header http.Header, body []byte) (connectors.WebhookEvent, error) {
+					return gorgias.ParseWebhook(header, body, secret)
+				}
+			case config.KindZendesk:
+				out[h.ID] = func(header http.Header, body []byte) (connectors.WebhookEvent, error) {
+					return zendesk.ParseWebhook(header, body, secret, now())
+				}
+			}
+		}
+	}
+	return out
 }
 
 // newMarketplace builds the connector of one marketplace shop account,
