@@ -279,11 +279,8 @@ func recipients(body string, d *Discussion) ([]connectors.PartyType, string) {
 // errAsLink: the attachment goes as a link rather than a file.
 var errAsLink = errors.New("discussions: attachment goes as a link")
 
-// maxReplyFile bounds a file relayed when the marketplace states no limit.
-const maxReplyFile = 10 << 20
-
 func (s *Service) fetchAttachment(ctx context.Context, a *account, att connectors.Attachment, caps connectors.MarketplaceCapabilities) (connectors.ReplyFile, error) {
-	limit := cmp.Or(caps.MaxFileBytes, maxReplyFile)
+	limit := cmp.Or(caps.MaxFileBytes, s.o.MaxReplyFile)
 	if !caps.Attachments || (att.Size > 0 && att.Size > limit) {
 		return connectors.ReplyFile{}, errAsLink
 	}

@@ -50,6 +50,10 @@ type Options struct {
 	Webhooks map[string]WebhookParser
 	// PublicURL prefixes the signed links of attachments sent as links.
 	PublicURL string
+	// MaxReplyFile is the largest agent attachment relayed as a file when
+	// the marketplace states no limit (default 10 MiB); larger ones go as
+	// links.
+	MaxReplyFile int64
 	Now       func() time.Time
 }
 
@@ -60,6 +64,9 @@ type Service struct{ o Options }
 func NewService(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MaxReplyFile == 0 {
+		o.MaxReplyFile = 10 << 20
 	}
 	return &Service{o: o}
 }

@@ -52,6 +52,7 @@ type Overrides struct {
 	RetryMax     time.Duration
 	DelayedCheck time.Duration // how often due retries are moved back
 	Transport    http.RoundTripper
+	MaxReplyFile int64 // see discussions.Options
 }
 
 // App is the assembled service.
@@ -114,7 +115,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	mirror := discussions.NewService(discussions.Options{
 		Config: cfg, Store: discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix), Marketplaces: markets,
 		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now,
-		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL,
+		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL, MaxReplyFile: o.MaxReplyFile,
 	})
 
 	// The HTTP side. A worker serves only the operational routes.

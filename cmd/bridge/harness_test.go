@@ -24,6 +24,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
@@ -49,6 +50,7 @@ const (
 	globexToken  = "globex-sidebar-token-0123456789abcd"
 	helpScoutKey = "helpscout-secret-2b7e9d"
 	miraklKey    = "mirakl-key-8c1f0a"
+	hookSecret   = "gorgias-webhook-secret-3e9d77"
 	miraklShop   = "2042"
 	agentEmail   = "bot@acme.example"
 )
@@ -56,6 +58,7 @@ const (
 const testConfig = `
 server:
   shutdown_timeout: 3s
+  public_url: "%s"
   admin:
     username: admin
     password: ${ADMIN_PW}
@@ -83,6 +86,7 @@ merchants:
         base_url: "%s"
         email: ` + agentEmail + `
         api_key: ${GORGIAS_KEY}
+        webhook_secret: ${GORGIAS_HOOK}
         stores: [acme-fr, acme-de]
         tag_prefix: "bigblue-"
         language: en
@@ -161,12 +165,15 @@ type harness struct {
 	gorgTS *httptest.Server
 	zendTS *httptest.Server
 	rdb    *redis.Client
-	app    *App
-	cfg    *config.Config
-	yml    string
-	env    map[string]string
-	logs   *syncBuffer
-	stop   func()
+	// listener is the first bridge's, made before the fakes so that they
+	// know where to send webhooks.
+	listener net.Listener
+	app      *App
+	cfg      *config.Config
+	yml      string
+	env      map[string]string
+	logs     *syncBuffer
+	stop     func()
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -195,8 +202,16 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		h.rdb = rdbtest.Client(t, o.db)
 		o.redisURL = rdbtest.URL(o.db)
 	}
-	h.gorg = gorgiasfake.New(gorgiasfake.Options{Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true})
 	h.zend = zendeskfake.New(zendeskfake.Options{Agents: map[string]string{agentEmail: zendeskToken}, Prefix: "/acme", Unthrottled: true})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.listener = l
+	h.gorg = gorgiasfake.New(gorgiasfake.Options{
+		Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true,
+		Integrations: []gapi.Integration{gorgias.Integration("http://"+l.Addr().String()+"/v1/webhooks/helpdesks/acme-gorgias", hookSecret)},
+	})
 	h.mkl = miraklfake.New(miraklfake.Options{Shops: []miraklfake.Shop{{ID: miraklShop, Name: "ACME", APIKeys: []string{miraklKey}}}})
 	h.mklTS = httptest.NewServer(h.mkl)
 	t.Cleanup(h.mklTS.Close)
@@ -214,10 +229,10 @@ func (h *harness) config(o harnessOptions) *config.Config {
 	h.env = map[string]string{
 		"ADMIN_PW": adminPW, "ACME_SECRET": acmeSecret, "GLOBEX_SECRET": globexSecret,
 		"GORGIAS_KEY": gorgiasKey, "ZENDESK_TOKEN": zendeskToken,
-		"MIRAKL_KEY":    miraklKey,
+		"MIRAKL_KEY": miraklKey, "GORGIAS_HOOK": hookSecret,
 		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
 	}
-	h.yml = fmt.Sprintf(testConfig, o.redisURL, o.maxRetry,
+	h.yml = fmt.Sprintf(testConfig, "http://"+h.listener.Addr().String(), o.redisURL, o.maxRetry,
 		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout, h.mklTS.URL)
 	cfg, err := config.Parse([]byte(h.yml), func(k string) (string, bool) { v, ok := h.env[k]; return v, ok })
 	if err != nil {
@@ -230,14 +245,19 @@ func (h *harness) config(o harnessOptions) *config.Config {
 // gracefully.
 func (h *harness) start(mode Mode) {
 	h.t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		h.t.Fatal(err)
+	l := h.listener
+	h.listener = nil
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 	log := zerolog.New(io.MultiWriter(h.logs, testLogWriter{h.t})).Level(zerolog.DebugLevel)
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := Build(ctx, h.cfg, mode, log, Overrides{
 		Listener: l, RetryBase: 200 * time.Millisecond, RetryMax: time.Second, DelayedCheck: 200 * time.Millisecond,
+		MaxReplyFile: 1024, // so that a test's larger attachment goes as a link
 	})
 	if err != nil {
 		cancel()
@@ -255,7 +275,7 @@ func (h *harness) start(mode Mode) {
 // checkLogs fails the test if a log line holds customer data or a secret.
 func (h *harness) checkLogs() {
 	logs := h.logs.String()
-	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
+	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, hookSecret, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
 		if strings.Contains(logs, secret) {
 			h.t.Errorf("the logs contain %q", secret)
 		}

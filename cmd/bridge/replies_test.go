@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/helpdesk-bridge/bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
+	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
+	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
+)
+
+// agentReply stands for an agent answering in Gorgias's UI: the fake
+// stores the reply and calls the bridge's webhook.
+func (h *harness) agentReply(ticketID int64, r gorgiasfake.AgentReply) {
+	h.t.Helper()
+	body, _ := json.Marshal(r)
+	req, _ := http.NewRequest(http.MethodPost, h.gorgTS.URL+"/acme/_fake/tickets/"+strconv.FormatInt(ticketID, 10)+"/agent-reply", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("agent reply: %d %s", resp.StatusCode, out)
+	}
+	h.gorg.WaitWebhooks()
+	h.settle()
+}
+
+func (h *harness) repliesTo(thread string) []miraklfake.Reply {
+	var out []miraklfake.Reply
+	for _, r := range h.mkl.Replies() {
+		if r.ThreadID == thread {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func recipientTypes(r miraklfake.Reply) []string {
+	var out []string
+	for _, to := range r.To {
+		out = append(out, to.Type)
+	}
+	return out
+}
+
+func TestDiscussionsAgentRepliesGoBack(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	th, err := h.mkl.AddThread(miraklfake.ThreadSeed{
+		EntityType: mapi.EntityOrder, EntityID: "ORDER-7", Topic: "Broken mug", CustomerID: "c-7", CustomerName: buyerName,
+		Message: miraklfake.MessageSeed{Body: "My mug arrived broken."},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.syncNow()
+	ticket, ok := h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID]
+	if !ok {
+		t.Fatal("no ticket for the thread")
+	}
+
+	// An agent's HTML reply with a small and a large file, delivered twice.
+	small := []byte("refund form")
+	large := bytes.Repeat([]byte("label "), 400) // over the test's 1 KiB file limit
+	h.agentReply(ticket.ID, gorgiasfake.AgentReply{
+		BodyHTML: `<p>Hello <b>Jeanne</b>,</p><p>sorry! Here is the <a href="https://shop.example/returns">returns page</a>.</p>`,
+		Files: []gorgiasfake.AgentFile{
+			{Name: "form.txt", ContentType: "text/plain", Data: small},
+			{Name: "label.pdf", ContentType: "application/pdf", Data: large},
+		},
+		DeliverTwice: true,
+	})
+	replies := h.repliesTo(th.ID)
+	if len(replies) != 1 {
+		t.Fatalf("%d replies in the marketplace, want 1 for a webhook delivered twice", len(replies))
+	}
+	r := replies[0]
+	if !strings.HasPrefix(r.Body, "Hello Jeanne,\n\nsorry! Here is the returns page (https://shop.example/returns).") || strings.Contains(r.Body, "<") {
+		t.Errorf("reply body is not readable plain text: %q", r.Body)
+	}
+	if got := recipientTypes(r); len(got) != 1 || got[0] != "CUSTOMER" {
+		t.Errorf("recipients %v, want the customer by default", got)
+	}
+	if len(r.Files) != 1 || r.Files[0].Name != "form.txt" || !bytes.Equal(r.Files[0].Content, small) {
+		t.Errorf("files %+v, want form.txt only", r.Files)
+	}
+	link := regexp.MustCompile(`label\.pdf: (http://\S+/v1/files/\S+)`).FindStringSubmatch(r.Body)
+	if link == nil {
+		t.Fatalf("the large file did not go as a link: %q", r.Body)
+	}
+	resp, err := http.Get(link[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, large) || !strings.Contains(resp.Header.Get("Content-Disposition"), "label.pdf") {
+		t.Errorf("the signed link: %d %q", resp.StatusCode, resp.Header.Get("Content-Disposition"))
+	}
+	if resp, _ := http.Get(link[1] + "x"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a tampered link answered %d", resp.StatusCode)
+	}
+
+	// The next sync does not mirror the bridge's own reply back.
+	before := len(h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID].Messages)
+	h.syncNow()
+	if after := len(h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID].Messages); after != before {
+		t.Errorf("the sync after a reply changed the ticket from %d to %d messages", before, after)
+	}
+
+	// The agent chooses the operator, and solves the ticket with the reply.
+	h.agentReply(ticket.ID, gorgiasfake.AgentReply{BodyText: "To: operator\nPlease refund this order, the carrier broke it.", Status: "closed"})
+	replies = h.repliesTo(th.ID)
+	if len(replies) != 2 || replies[1].Body != "Please refund this order, the carrier broke it." {
+		t.Fatalf("second reply: %+v", replies)
+	}
+	if got := recipientTypes(replies[1]); len(got) != 1 || got[0] != "OPERATOR" {
+		t.Errorf("recipients %v, want the operator", got)
+	}
+	d, err := discussions.NewStore(h.rdb, "").Get(context.Background(), "acme", "acme-carrefour", th.ID)
+	if err != nil || d.Status != discussions.StatusSolved || d.MerchantTicketID != strconv.FormatInt(ticket.ID, 10) {
+		t.Errorf("discussion after reply-and-close: %+v %v", d, err)
+	}
+
+	// A reply the marketplace would refuse becomes an internal note.
+	h.agentReply(ticket.ID, gorgiasfake.AgentReply{BodyText: "ok"})
+	if n := len(h.repliesTo(th.ID)); n != 2 {
+		t.Errorf("a too short reply was sent: %d replies", n)
+	}
+	full, _ := h.gorg.Ticket(ticket.ID)
+	last := full.Messages[len(full.Messages)-1]
+	if !strings.Contains(last.BodyText, "This reply was not sent to carrefour") || last.Public == nil || *last.Public {
+		t.Errorf("no internal note for the refused reply: %+v", last)
+	}
+
+	// An internal note by an agent never goes out.
+	no := false
+	h.agentReply(ticket.ID, gorgiasfake.AgentReply{BodyText: "Internal: check the carrier's claim", Public: &no})
+	if n := len(h.repliesTo(th.ID)); n != 2 {
+		t.Errorf("an internal note was sent to the marketplace: %d replies", n)
+	}
+}
+
+func TestDiscussionsWebhookRefusesBadDeliveries(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	for _, c := range []struct {
+		name, path, secret, body string
+		status                   int
+		code                     string
+	}{
+		{"no secret", "/v1/webhooks/helpdesks/acme-gorgias", "", `{"ticket_id":"1"}`, 401, "invalid_webhook"},
+		{"wrong secret", "/v1/webhooks/helpdesks/acme-gorgias", "not-the-secret-0000", `{"ticket_id":"1"}`, 401, "invalid_webhook"},
+		{"malformed", "/v1/webhooks/helpdesks/acme-gorgias", hookSecret, `{"ticket_id":`, 400, "malformed_webhook"},
+		{"account without webhooks", "/v1/webhooks/helpdesks/acme-zendesk", hookSecret, `{}`, 404, "unknown_helpdesk"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, h.url+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		if c.secret != "" {
+			req.Header.Set("X-Helpdesk-Bridge-Secret", c.secret)
+		}
+		code, body := h.do(req)
+		if code != c.status || body["error"].(map[string]any)["code"] != c.code {
+			t.Errorf("%s: %d %v, want %d %s", c.name, code, body, c.status, c.code)
+		}
+	}
+}
