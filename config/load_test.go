@@ -702,9 +702,11 @@ func exampleEnv() map[string]string {
 		"ACME_GORGIAS_KEY":   "gorgias-key",
 		"ACME_ZENDESK_TOKEN": "zendesk-token",
 
-		"ACME_SIDEBAR_TOKEN":         "sidebar-token-0123456789abcdef",
-		"ACME_ZENDESK_SIDEBAR_TOKEN": "zendesk-sidebar-token-0123456789",
-		"ACME_HELPSCOUT_SECRET":      "helpscout-secret-42",
+		"ACME_SIDEBAR_TOKEN":          "sidebar-token-0123456789abcdef",
+		"ACME_ZENDESK_SIDEBAR_TOKEN":  "zendesk-sidebar-token-0123456789",
+		"ACME_HELPSCOUT_SECRET":       "helpscout-secret-42",
+		"ACME_GORGIAS_WEBHOOK_SECRET": "gorgias-webhook-secret-42",
+		"ACME_CARREFOUR_KEY":          "carrefour-key",
 	}
 }
 
