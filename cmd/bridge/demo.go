@@ -16,7 +16,11 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
+	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
+	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
+	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
@@ -31,6 +35,8 @@ const (
 	demoZendTok  = "demo-zendesk-token"
 	demoMerchant = "demo"
 	demoSidebar  = "demo-sidebar-token-for-the-local-demo"
+	demoMirakl   = "demo-mirakl-key"
+	demoHook     = "demo-webhook-secret-for-replies"
 	demoCustomer = "jeanne.martin@example.com"
 )
 
@@ -39,6 +45,7 @@ const (
 const demoConfig = `
 server:
   listen: "%s"
+  public_url: "http://%s"
   admin:
     username: admin
     password: ${DEMO_ADMIN_PASSWORD}
@@ -58,6 +65,7 @@ merchants:
         base_url: "%s"
         email: ` + demoAgent + `
         api_key: ${DEMO_GORGIAS_KEY}
+        webhook_secret: ${DEMO_WEBHOOK_SECRET}
         stores: [demo-fr, demo-de]
         tag_prefix: "bigblue-"
         language: en
@@ -75,6 +83,15 @@ merchants:
         kind: gorgias
         token: ${DEMO_SIDEBAR_TOKEN}
         stores: [demo-fr, demo-de]
+    marketplaces:
+      - id: demo-carrefour
+        kind: mirakl
+        name: carrefour
+        base_url: "%s"
+        api_key: ${DEMO_MIRAKL_KEY}
+        store: demo-fr
+        helpdesk: demo-gorgias
+        sync_every: 10s
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -86,26 +103,46 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr)
 
-	gorg := gorgiasfake.New(gorgiasfake.Options{Accounts: map[string]string{demoAgent: demoGorgKey}})
+	// The bridge's address comes first: the fake Gorgias calls it back
+	// when an agent replies, as the real HTTP integration would.
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "demo:", err)
+		return 1
+	}
+	bridgeAddr := l.Addr().String()
+	gorg := gorgiasfake.New(gorgiasfake.Options{
+		Accounts:     map[string]string{demoAgent: demoGorgKey},
+		Integrations: []gapi.Integration{gorgias.Integration("http://"+bridgeAddr+"/v1/webhooks/helpdesks/demo-gorgias", demoHook)},
+	})
 	zend := zendeskfake.New(zendeskfake.Options{Agents: map[string]string{demoAgent: demoZendTok}})
-	gorgURL, stopG, err := serveLoopback(gorg)
-	if err != nil {
+	mkl := miraklfake.New(miraklfake.Options{Shops: []miraklfake.Shop{{ID: "2042", Name: "Demo Shop", APIKeys: []string{demoMirakl}}}})
+	if _, err := mkl.AddThread(miraklfake.ThreadSeed{
+		EntityType: mapi.EntityOrder, EntityID: "ORD-1001", Topic: "My mug arrived broken", CustomerID: "c-1001", CustomerName: "Jeanne Martin",
+		Message: miraklfake.MessageSeed{Body: "<p>Hello, one of the two mugs arrived broken. Photo attached.</p>",
+			Attachments: []miraklfake.FileSeed{{Name: "mug.txt", ContentType: "text/plain", Content: []byte("(a photo of a broken mug)")}}},
+	}); err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
-	defer stopG()
-	zendURL, stopZ, err := serveLoopback(zend)
-	if err != nil {
-		fmt.Fprintln(stderr, "demo:", err)
-		return 1
+	urls := make([]string, 3)
+	for i, h := range []http.Handler{gorg, zend, mkl} {
+		u, stop, err := serveLoopback(h)
+		if err != nil {
+			fmt.Fprintln(stderr, "demo:", err)
+			return 1
+		}
+		defer stop()
+		urls[i] = u
 	}
-	defer stopZ()
+	gorgURL, zendURL, mklURL := urls[0], urls[1], urls[2]
 
 	env := map[string]string{
 		"DEMO_EVENT_SECRET": demoSecret, "DEMO_ADMIN_PASSWORD": demoAdmin,
 		"DEMO_GORGIAS_KEY": demoGorgKey, "DEMO_ZENDESK_TOKEN": demoZendTok, "DEMO_SIDEBAR_TOKEN": demoSidebar,
+		"DEMO_MIRAKL_KEY": demoMirakl, "DEMO_WEBHOOK_SECRET": demoHook,
 	}
-	cfg, err := config.Parse([]byte(fmt.Sprintf(demoConfig, *listen, gorgURL, zendURL)), func(k string) (string, bool) {
+	cfg, err := config.Parse([]byte(fmt.Sprintf(demoConfig, bridgeAddr, bridgeAddr, gorgURL, zendURL, mklURL)), func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	})
@@ -115,7 +152,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Redis = config.Redis{} // always the embedded Redis
 
-	app, err := Build(ctx, cfg, ModeServe, log, Overrides{})
+	app, err := Build(ctx, cfg, ModeServe, log, Overrides{Listener: l})
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
@@ -126,7 +163,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "demo: seeding the sample orders:", err)
 		}
 	}()
-	fmt.Fprint(stdout, demoBanner(bridgeURL, gorgURL, zendURL))
+	fmt.Fprint(stdout, demoBanner(bridgeURL, gorgURL, zendURL, mklURL))
 	if err := app.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
@@ -151,7 +188,7 @@ func serveLoopback(h http.Handler) (string, func(), error) {
 
 // demoBanner tells what runs and gives a command to paste: it signs an
 // event with the demo secret (HMAC-SHA256 over "timestamp.body") and posts it.
-func demoBanner(bridgeURL, gorgURL, zendURL string) string {
+func demoBanner(bridgeURL, gorgURL, zendURL, mklURL string) string {
 	body := `{"id":"evt-'$(date +%s%N)'","kind":"order.action_required","occurred_at":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'","data":{"order_id":"ORD-1001","store":"demo-fr","buyer":{"name":"Jeanne Martin","email":"jeanne.martin@example.com"},"reason":"invalid_address","details":"The postcode 7500 does not exist in Paris","order":{"marketplace":"carrefour","total":"49.90","currency":"EUR","lines":[{"sku":"MUG-01","name":"Blue mug","quantity":2}]}}}`
 	var b strings.Builder
 	fmt.Fprintf(&b, `
@@ -160,6 +197,7 @@ The bridge demo is running on an embedded Redis (nothing is kept when it stops).
   bridge            %[1]s
   fake Gorgias      %[2]s   (agent %[4]s, key %[5]s)
   fake Zendesk      %[3]s   (agent %[4]s, token %[6]s)
+  fake Mirakl       %[13]s   (a Carrefour shop, key %[14]s)
   dashboard         %[1]s/monitoring   (user admin, password %[7]s)
   metrics           %[1]s/metrics
 
@@ -179,8 +217,15 @@ The sidebar widget of a sample customer, as Gorgias and an HTML sidebar get it:
 curl -sS -H 'Authorization: Bearer %[11]s' '%[1]s/v1/widgets/gorgias?email=%[12]s'; echo
 curl -sS -H 'Authorization: Bearer %[11]s' '%[1]s/v1/widgets/html?email=%[12]s' > widget.html
 
+A customer's Mirakl discussion is mirrored into the fake Gorgias within 10 s
+(its ticket's external id starts with bridge-disc-). Answer it as an agent
+would, with the ticket's id, and see the reply reach Mirakl:
+
+curl -sS -X POST %[2]s/_fake/tickets/TICKET_ID/agent-reply -H 'Content-Type: application/json' -d '{"body_html":"<p>Sorry! A new mug is on its way.</p>"}'; echo
+curl -sS %[13]s/_fake/replies; echo
+
 Stop the demo with Ctrl-C.
-`, bridgeURL, gorgURL, zendURL, demoAgent, demoGorgKey, demoZendTok, demoAdmin, body, demoSecret, demoMerchant, demoSidebar, demoCustomer)
+`, bridgeURL, gorgURL, zendURL, demoAgent, demoGorgKey, demoZendTok, demoAdmin, body, demoSecret, demoMerchant, demoSidebar, demoCustomer, mklURL, demoMirakl)
 	return b.String()
 }
 

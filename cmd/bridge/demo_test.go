@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,4 +52,47 @@ func TestDemoServesTheSeededWidget(t *testing.T) {
 	if widget.Status != "ok" || widget.Orders[0].ID != "ORD-2002" || len(widget.Orders[1].Shipments) != 1 {
 		t.Errorf("demo widget: %+v", widget)
 	}
+
+	// The seeded Mirakl discussion becomes a ticket, and the commands the
+	// banner gives reply to it through Mirakl.
+	gorgURL := regexp.MustCompile(`fake Gorgias\s+(http://\S+)`).FindStringSubmatch(out.String())[1]
+	mklURL := regexp.MustCompile(`fake Mirakl\s+(http://\S+)`).FindStringSubmatch(out.String())[1]
+	var ticketID int64
+	eventually(t, 30*time.Second, "the mirrored discussion", func() bool {
+		var tickets []struct {
+			ID         int64  `json:"id"`
+			ExternalID string `json:"external_id"`
+		}
+		if getJSON(gorgURL+"/_fake/tickets", &tickets) != nil {
+			return false
+		}
+		for _, tk := range tickets {
+			if strings.HasPrefix(tk.ExternalID, "bridge-disc-") {
+				ticketID = tk.ID
+				return true
+			}
+		}
+		return false
+	})
+	resp, err := http.Post(gorgURL+"/_fake/tickets/"+strconv.FormatInt(ticketID, 10)+"/agent-reply", "application/json",
+		strings.NewReader(`{"body_html":"<p>Sorry! A new mug is on its way.</p>"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	eventually(t, 20*time.Second, "the reply in Mirakl", func() bool {
+		var replies []struct {
+			Body string `json:"body"`
+		}
+		return getJSON(mklURL+"/_fake/replies", &replies) == nil && len(replies) == 1 && replies[0].Body == "Sorry! A new mug is on its way."
+	})
+}
+
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
 }
