@@ -39,6 +39,12 @@ type options struct {
 	widgetRounds  int
 	widgetRound   time.Duration
 	widgetWarmup  time.Duration
+	// The mirroring phases: whether they run, the messages posted in the
+	// latency phase and the threads of the backfill phase.
+	skipMirrorLatency bool
+	skipBackfill      bool
+	mirrorMessages    int
+	backfillThreads   int
 }
 
 func (o *options) applyDefaults() {
@@ -57,6 +63,13 @@ func (o *options) applyDefaults() {
 	// other 80 take 40 s at 2 calls/s, long enough to see the steady state.
 	// The quick run keeps 8 calls past the burst, 4 s.
 	pick(&o.m, 60, 24)
+	// 20 messages over three sync periods put a few in each period, at
+	// every phase of it; the quick run posts 4 within half a period.
+	pick(&o.mirrorMessages, 20, 4)
+	// 80 threads are 160 Gorgias calls: 40 in the initial burst, then 120
+	// at 2 calls/s, a minute of steady state. The quick run keeps 8 calls
+	// past the burst, as phase (b)'s does.
+	pick(&o.backfillThreads, 80, 24)
 	if o.senders <= 0 {
 		o.senders = 8
 	}
@@ -91,6 +104,8 @@ type rig struct {
 	progress io.Writer
 	// sidebarToken is the bearer token of the merchant's Gorgias sidebar.
 	sidebarToken string
+	// miraklKey is the fake Mirakl shop user's key.
+	miraklKey string
 }
 
 func (r *rig) logf(format string, args ...any) {
@@ -115,7 +130,7 @@ func (r *rig) flush(ctx context.Context) error {
 func runBench(ctx context.Context, o options) (*report, error) {
 	o.applyDefaults()
 	rep := &report{opts: o, cpus: runtime.NumCPU(), goVersion: runtime.Version(), goos: runtime.GOOS, goarch: runtime.GOARCH}
-	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex()}
+	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex(), miraklKey: randomHex()}
 	r.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DB: benchDB})
 	defer r.rdb.Close()
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -173,6 +188,22 @@ func runBench(ctx context.Context, o options) (*report, error) {
 			return rep, err
 		}
 		rep.widget = w
+	}
+
+	if !o.skipMirrorLatency {
+		lat, err := r.mirrorLatencyPhase(ctx, o.mirrorMessages)
+		if err != nil {
+			return rep, err
+		}
+		rep.mirror = lat
+	}
+
+	if !o.skipBackfill {
+		bf, err := r.backfillPhase(ctx, o.backfillThreads)
+		if err != nil {
+			return rep, err
+		}
+		rep.backfill = bf
 	}
 	return rep, nil
 }

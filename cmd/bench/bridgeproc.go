@@ -86,14 +86,16 @@ func buildBridge(ctx context.Context, dir string) (string, error) {
 func (r *rig) env() map[string]string {
 	return map[string]string{
 		"BENCH_EVENT_SECRET": r.secret, "BENCH_GORGIAS_KEY": r.apiKey, "BENCH_ADMIN_PASSWORD": r.adminPW,
-		"BENCH_SIDEBAR_TOKEN": r.sidebarToken,
+		"BENCH_SIDEBAR_TOKEN": r.sidebarToken, "BENCH_MIRAKL_KEY": r.miraklKey,
 	}
 }
 
 // renderConfig writes the configuration and checks it with the bridge's own
 // loader, which also tells the effective settings (defaults applied).
-func (r *rig) renderConfig(listen, fakeURL, rateLimit string) (string, *config.Config, error) {
-	yml := fmt.Sprintf(configTemplate, listen, r.o.redisAddr, benchDB, fakeURL, rateLimit)
+// marketplaces, when set, is the merchant's marketplaces block (see
+// marketplaceTemplate).
+func (r *rig) renderConfig(listen, fakeURL, rateLimit, marketplaces string) (string, *config.Config, error) {
+	yml := fmt.Sprintf(configTemplate, listen, r.o.redisAddr, benchDB, fakeURL, rateLimit) + marketplaces
 	env := r.env()
 	cfg, err := config.Parse([]byte(yml), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -105,7 +107,7 @@ func (r *rig) renderConfig(listen, fakeURL, rateLimit string) (string, *config.C
 // workerConcurrency is the bridge's worker concurrency, which the no-op
 // baseline copies.
 func (r *rig) workerConcurrency() (int, error) {
-	_, cfg, err := r.renderConfig("127.0.0.1:0", "http://127.0.0.1:1", "")
+	_, cfg, err := r.renderConfig("127.0.0.1:0", "http://127.0.0.1:1", "", "")
 	if err != nil {
 		return 0, err
 	}
@@ -113,8 +115,9 @@ func (r *rig) workerConcurrency() (int, error) {
 }
 
 // child names a kind of process the bench runs: in messages, and on the
-// log lines -v echoes.
-type child struct{ what, tag string }
+// log lines -v echoes. marketplaces, when set, adds the merchant's
+// marketplace accounts to its configuration (the mirroring phases).
+type child struct{ what, tag, marketplaces string }
 
 var (
 	bridgeChild    = child{what: "the bridge", tag: "bridge"}
@@ -166,7 +169,7 @@ func (r *rig) startOnce(ctx context.Context, kind child, name, fakeURL, rateLimi
 	if err != nil {
 		return nil, err
 	}
-	yml, cfg, err := r.renderConfig(addr, fakeURL, rateLimit)
+	yml, cfg, err := r.renderConfig(addr, fakeURL, rateLimit, kind.marketplaces)
 	if err != nil {
 		return nil, err
 	}

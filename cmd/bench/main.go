@@ -17,6 +17,17 @@
 //	    coalesces, and each worker reading its own customer, which it
 //	    cannot. The same closed-loop load generator reads all four in
 //	    interleaved rounds.
+//	(d) Mirror latency: a bridge mirroring one account of an in-process
+//	    fake Mirakl, synced every 10 s (the shortest the configuration
+//	    allows), into an unthrottled fake Gorgias. Customer messages are
+//	    posted into a thread at random moments; each is timed from its post
+//	    to the fake Gorgias calling back that the ticket holds it. Baseline:
+//	    the target, the sync period plus 2 s, which p95 should not exceed.
+//	(e) Discussion backfill: threads seeded in the fake Mirakl before the
+//	    bridge starts, mirrored by its first sync into a fake Gorgias at
+//	    40 requests per 20 s, with the bridge's limiter at its default and
+//	    the Mirakl limiter out of the way: Gorgias requests delivered per
+//	    second against those allowed, computed as in (b), and the 429s.
 //
 // It builds the bridge binary, runs it as a subprocess on loopback, and
 // needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
@@ -55,6 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.skipPipeline, "skip-pipeline", false, "skip the alert pipeline phase and its asynq baselines")
 	fs.BoolVar(&o.skipThrottled, "skip-throttled", false, "skip the throttled phase, which paces itself to Gorgias's real limit")
 	fs.BoolVar(&o.skipWidget, "skip-widget", false, "skip the widget read phase")
+	fs.BoolVar(&o.skipMirrorLatency, "skip-mirror-latency", false, "skip the mirror latency phase, which waits on the bridge's discussion sync (every 10 s)")
+	fs.BoolVar(&o.skipBackfill, "skip-backfill", false, "skip the discussion backfill phase, which paces itself to Gorgias's real limit")
+	fs.IntVar(&o.mirrorMessages, "mirror-messages", 0, "customer messages posted in the mirror latency phase (default 20 over 30 s, quick 4 over 5 s)")
+	fs.IntVar(&o.backfillThreads, "backfill-threads", 0, "Mirakl threads mirrored in the backfill phase (default 80, quick 24)")
 	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection, and customers read one per reader by widget-spread (default 16)")
 	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase (default 5, quick 3)")
 	fs.DurationVar(&o.widgetRound, "widget-round", 0, "length of one round of one target in the widget phase (default 2s, quick 300ms)")
@@ -72,8 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench: no Redis: run `make bench`, or set BRIDGE_TEST_REDIS_ADDR or -redis to a throwaway redis-server")
 		return 2
 	}
-	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 {
-		fmt.Fprintln(stderr, "bench: -n, -m and the -widget- flags must be positive")
+	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 {
+		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget- flags must be positive")
 		return 2
 	}
 

@@ -24,6 +24,8 @@ type report struct {
 	pipeline  *pipelineReport
 	throttled *throttledResult
 	widget    *widgetResult
+	mirror    *mirrorLatencyResult
+	backfill  *backfillResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -181,6 +183,12 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.widget != nil {
 		r.widget.print(w)
+	}
+	if r.mirror != nil {
+		r.mirror.print(w)
+	}
+	if r.backfill != nil {
+		r.backfill.print(w)
 	}
 }
 
