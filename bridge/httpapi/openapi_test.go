@@ -107,6 +107,14 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/v1/widgets/html"},
 		{http.MethodGet, "/v1/widgets/gorgias/template"},
 		{http.MethodPost, "/v1/widgets/helpscout/:sidebar"},
+		{http.MethodGet, "/v1/discussions"},
+		{http.MethodPatch, "/v1/discussions/status"},
+		{http.MethodGet, "/v1/discussions/:account/:thread"},
+		{http.MethodPost, "/v1/discussions/:account/:thread/read"},
+		{http.MethodPost, "/v1/discussions/:account/:thread/unread"},
+		{http.MethodPut, "/v1/discussions/:account/:thread/merchant-ticket-id"},
+		{http.MethodPost, "/v1/discussions/:account/:thread/resync"},
+		{http.MethodPost, "/v1/discussions/:account/resync"},
 		{http.MethodGet, "/v1/admin/dead-letters"},
 		{http.MethodPost, "/v1/admin/dead-letters/:id/replay"},
 		{"ANY", "/monitoring"},
@@ -258,6 +266,9 @@ func TestOpenAPIAdminRoutesNeedBasicAuth(t *testing.T) {
 			case strings.HasPrefix(path, "/v1/widgets/") && !strings.HasPrefix(path, "/v1/widgets/helpscout/"):
 				// Help Scout signs its requests instead.
 				want = []string{"sidebarBearer"}
+			case path == "/v1/discussions" || strings.HasPrefix(path, "/v1/discussions/"):
+				// A merchant's integrators: the token decides the merchant.
+				want = []string{"merchantBearer"}
 			}
 			if op.Security == nil {
 				t.Errorf("%s %s: no security stated; say [] for a public route", method, path)

@@ -52,6 +52,8 @@ const (
 	miraklKey    = "mirakl-key-8c1f0a"
 	hookSecret   = "gorgias-webhook-secret-3e9d77"
 	miraklShop   = "2042"
+	acmeAPIKey   = "acme-api-token-0123456789abcdef"
+	globexAPIKey = "globex-api-token-0123456789abcd"
 	agentEmail   = "bot@acme.example"
 )
 
@@ -73,6 +75,7 @@ merchants:
   - id: acme
     name: ACME
     event_secrets: ["${ACME_SECRET}"]
+    api_tokens: ["${ACME_API_TOKEN}"]
     stores:
       - id: acme-fr
         name: ACME France
@@ -132,6 +135,7 @@ merchants:
         overlap: 1m
   - id: globex
     event_secrets: ["${GLOBEX_SECRET}"]
+    api_tokens: ["${GLOBEX_API_TOKEN}"]
     stores:
       - id: globex-us
     sidebars:
@@ -230,6 +234,7 @@ func (h *harness) config(o harnessOptions) *config.Config {
 		"ADMIN_PW": adminPW, "ACME_SECRET": acmeSecret, "GLOBEX_SECRET": globexSecret,
 		"GORGIAS_KEY": gorgiasKey, "ZENDESK_TOKEN": zendeskToken,
 		"MIRAKL_KEY": miraklKey, "GORGIAS_HOOK": hookSecret,
+		"ACME_API_TOKEN": acmeAPIKey, "GLOBEX_API_TOKEN": globexAPIKey,
 		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
 	}
 	h.yml = fmt.Sprintf(testConfig, "http://"+h.listener.Addr().String(), o.redisURL, o.maxRetry,
