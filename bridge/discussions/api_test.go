@@ -516,6 +516,68 @@ func TestDiscussionSetStatusAllOrNothing(t *testing.T) {
 	}
 }
 
+// Mirror writes its result with Update: what the API sets while a mirror
+// runs survives it, unless a new message from the customer or the
+// operator reopens the discussion.
+func TestDiscussionMirrorKeepsWhatTheAPISetMeanwhile(t *testing.T) {
+	f := newAPIFixture(t)
+	ctx := context.Background()
+	customer := connectors.Party{Type: connectors.PartyCustomer, Name: apiBuyerName}
+	thread := connectors.Thread{
+		ID: "th1", Topic: "Where is my parcel?", Entity: connectors.ThreadEntity{Type: connectors.EntityOrder, ID: "FR-1001"},
+		Participants: []connectors.Party{customer}, Customer: &customer, CreatedAt: apiT0, UpdatedAt: apiT0,
+		Messages: []connectors.ThreadMessage{{ID: "m1", Body: "Hello?", CreatedAt: apiT0, From: customer}},
+	}
+	mirror := func() {
+		t.Helper()
+		if err := f.svc.Mirror(ctx, MirrorPayload{Merchant: "acme", Account: "acme-carrefour", Thread: thread}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mirror()
+	if d := f.get("acme", "acme-carrefour", "th1"); d.TicketID != "T-1" || d.MerchantTicketID != "T-1" || d.Status != StatusOpen {
+		t.Fatalf("first mirror: %+v", d)
+	}
+
+	// A message the shop wrote in the back office reopens nothing; the
+	// API's writes land while it is appended.
+	thread.UpdatedAt = apiT0.Add(time.Minute)
+	thread.Messages = append(thread.Messages, connectors.ThreadMessage{ID: "m2", Body: "On its way.", CreatedAt: thread.UpdatedAt, From: connectors.Party{Type: connectors.PartyShop}})
+	f.hd.onAdd = func() {
+		if _, err := f.svc.SetStatus(ctx, "acme", []ThreadRef{{"acme-carrefour", "th1"}}, StatusSolved); err != nil {
+			t.Error(err)
+		}
+		if _, err := f.svc.SetRead(ctx, "acme", "acme-carrefour", "th1", true); err != nil {
+			t.Error(err)
+		}
+		if _, err := f.svc.SetMerchantTicketID(ctx, "acme", "acme-carrefour", "th1", "CRM-7"); err != nil {
+			t.Error(err)
+		}
+	}
+	mirror()
+	f.hd.onAdd = nil
+	d := f.get("acme", "acme-carrefour", "th1")
+	want := struct {
+		Status, MerchantTicketID, TicketID string
+		Read                               bool
+		Messages                           int
+	}{StatusSolved, "CRM-7", "T-1", true, 2}
+	got := want
+	got.Status, got.MerchantTicketID, got.TicketID, got.Read, got.Messages = d.Status, d.MerchantTicketID, d.TicketID, d.Read, d.Messages
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after a mirror that raced the API (-want +got):\n%s", diff)
+	}
+
+	// The customer writes again: open and unread, the merchant's ticket
+	// id kept.
+	thread.UpdatedAt = apiT0.Add(2 * time.Minute)
+	thread.Messages = append(thread.Messages, connectors.ThreadMessage{ID: "m3", Body: "Thanks!", CreatedAt: thread.UpdatedAt, From: customer})
+	mirror()
+	if d := f.get("acme", "acme-carrefour", "th1"); d.Status != StatusOpen || d.Read || d.MerchantTicketID != "CRM-7" || d.Messages != 3 {
+		t.Errorf("after the customer wrote again: %+v", d)
+	}
+}
+
 func TestDiscussionAPIErrors(t *testing.T) {
 	f := newAPIFixture(t)
 	apiSeeds(f)

@@ -286,8 +286,9 @@ const maxUpdateAttempts = 20
 // meanwhile, so fn may run several times. It returns the discussion as
 // written, or ErrNotFound; fn's error aborts without writing.
 //
-// A writer that does Get and then Save instead (Mirror and Reply do,
-// under the thread's lease) overwrites whatever Update wrote in between.
+// A writer that does Get and then Save instead (Reply does, under the
+// thread's lease) overwrites whatever Update wrote in between. Mirror
+// writes its result with Update, keeping what the API set meanwhile.
 func (s *Store) Update(ctx context.Context, merchant, account, thread string, fn func(*Discussion) error) (Discussion, error) {
 	out, err := s.updateMany(ctx, merchant, []ThreadRef{{Account: account, ThreadID: thread}}, fn)
 	var missing *MissingError

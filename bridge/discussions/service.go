@@ -269,7 +269,22 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		// shop again.
 		d.Status, d.Read = StatusOpen, false
 	}
-	return s.o.Store.Save(ctx, d)
+	// The discussion API may have set the status, the read flag or a
+	// merchant ticket id since the Get above, without the lease: keep
+	// what it set, unless a new message reopens the discussion.
+	_, err = s.o.Store.Update(ctx, p.Merchant, p.Account, t.ID, func(cur *Discussion) error {
+		next := d
+		next.MerchantTicketID = cmp.Or(cur.MerchantTicketID, d.MerchantTicketID)
+		if !newInbound {
+			next.Status, next.Read = cur.Status, cur.Read
+		}
+		*cur = next
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return s.o.Store.Save(ctx, d) // not saved yet: nothing to keep
+	}
+	return err
 }
 
 // describe copies what the thread says of itself onto the discussion.
