@@ -92,6 +92,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	helpdesks := map[string]alerts.Helpdesk{}
 	mirrorHelpdesks := map[string]discussions.Helpdesk{}
 	markets := map[string]connectors.Marketplace{}
+	orderListers := map[string]connectors.OrderLister{}
 	for _, m := range cfg.Merchants {
 		for _, h := range m.Helpdesks {
 			hd, err := newHelpdesk(h, limiter, metrics, o)
@@ -108,12 +109,21 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 				return nil, fmt.Errorf("merchant %s marketplace %s: %w", m.ID, mk.ID, err)
 			}
 			markets[mk.ID] = mp
+			if mk.SyncOrders {
+				lister, ok := mp.(connectors.OrderLister)
+				if !ok {
+					_ = conn.Close()
+					return nil, fmt.Errorf("merchant %s marketplace %s: sync_orders is set but %s cannot list orders", m.ID, mk.ID, mk.Kind)
+				}
+				orderListers[mk.ID] = lister
+			}
 		}
 	}
 	svc := alerts.NewService(cfg, helpdesks, conn.Client, o.Now)
 	orders := widgets.NewStore(conn.Client, cfg.Redis.KeyPrefix, cfg.Widgets.Retention, cfg.Widgets.MaxOrders, o.Now)
+	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
 	mirror := discussions.NewService(discussions.Options{
-		Config: cfg, Store: discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix), Marketplaces: markets,
+		Config: cfg, Store: dstore, Marketplaces: markets,
 		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now,
 		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL, MaxReplyFile: o.MaxReplyFile,
 	})
@@ -153,7 +163,11 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		h := alerts.NewHandlers(svc)
 		a.workers.Handle(alerts.TypeRaise, asynq.HandlerFunc(h.Raise))
 		a.workers.Handle(alerts.TypeResolve, asynq.HandlerFunc(h.Resolve))
-		wh := widgets.NewHandlers(widgets.NewUpdater(orders, a.client))
+		updater := widgets.NewUpdater(orders, a.client)
+		wh := widgets.NewHandlers(updater)
+		a.workers.Handle(discussions.TypeOrders, discussions.NewOrderSync(discussions.OrderSyncOptions{
+			Config: cfg, Store: dstore, Listers: orderListers, Sink: updater, Now: o.Now,
+		}))
 		a.workers.Handle(widgets.TypeApply, asynq.HandlerFunc(wh.Apply))
 		a.workers.Handle(widgets.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
 		dh := discussions.NewHandlers(mirror)
@@ -167,6 +181,13 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}}
 		for _, m := range cfg.Merchants {
 			for _, mk := range m.Marketplaces {
+				if mk.SyncOrders {
+					op := discussions.OrdersPayload{Merchant: m.ID, Account: mk.ID}
+					periodic = append(periodic, jobs.Periodic{
+						Name: discussions.TypeOrders + ":" + mk.ID, Every: mk.SyncEvery,
+						Task: func() *asynq.Task { return discussions.NewOrdersTask(op) },
+					})
+				}
 				p := discussions.SyncPayload{Merchant: m.ID, Account: mk.ID}
 				periodic = append(periodic, jobs.Periodic{
 					Name: discussions.TypeSync + ":" + mk.ID, Every: mk.SyncEvery,

@@ -144,3 +144,36 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	}
 	return req
 }
+
+// Mirakl's orders (OR11) reach the sidebar widget, with the anonymised
+// notification email as the customer's.
+func TestDiscussionsMiraklOrdersInTheWidget(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	relay := "x7f3k2@carrefour-relay.example"
+	if _, err := h.mkl.PutOrder(miraklShop, mapi.Order{
+		OrderID: "CRF-77001-A", CommercialID: "CRF-77001", OrderState: "SHIPPED",
+		Customer:                  mapi.Customer{CustomerID: "c-77", Firstname: "Jeanne", Lastname: "Martin"},
+		CustomerNotificationEmail: relay, CurrencyISOCode: "EUR", TotalPrice: "24.90",
+		ShippingTracking: "6A55", ShippingTrackingURL: "https://track.example/6A55", ShippingCompany: "Colissimo",
+		OrderLines: []mapi.OrderLine{{OrderLineID: "CRF-77001-A-1", OfferSKU: "MUG-01", ProductTitle: "Blue mug", Quantity: 2}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := asynq.NewClientFromRedisClient(h.rdb)
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewOrdersTask(discussions.OrdersPayload{Merchant: "acme", Account: "acme-carrefour"})); err != nil {
+		t.Fatal(err)
+	}
+	w := h.waitWidget(sidebarToken, relay, 1)
+	o := w["orders"].([]any)[0].(map[string]any)
+	if o["id"] != "CRF-77001-A" || o["status"] != "Shipped" || o["marketplace_status"] != "SHIPPED" || o["marketplace"] != "carrefour" || o["store"] != "acme-fr" {
+		t.Errorf("the Mirakl order in the widget: %v", o)
+	}
+	if lines := o["lines"].([]any); len(lines) != 1 || lines[0].(map[string]any)["sku"] != "MUG-01" {
+		t.Errorf("lines %v", o["lines"])
+	}
+	h.settle()
+	w = h.waitWidget(sidebarToken, relay, 1)
+	if ships := w["orders"].([]any)[0].(map[string]any)["shipments"].([]any); len(ships) != 1 || ships[0].(map[string]any)["tracking_number"] != "6A55" {
+		t.Errorf("shipments %v", ships)
+	}
+}

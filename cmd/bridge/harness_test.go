@@ -133,6 +133,7 @@ merchants:
         store: acme-fr
         helpdesk: acme-gorgias
         overlap: 1m
+        sync_orders: true
   - id: globex
     event_secrets: ["${GLOBEX_SECRET}"]
     api_tokens: ["${GLOBEX_API_TOKEN}"]
