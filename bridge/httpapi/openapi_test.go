@@ -115,6 +115,8 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodPut, "/v1/discussions/:account/:thread/merchant-ticket-id"},
 		{http.MethodPost, "/v1/discussions/:account/:thread/resync"},
 		{http.MethodPost, "/v1/discussions/:account/resync"},
+		{http.MethodPost, "/v1/webhooks/helpdesks/:helpdesk"},
+		{http.MethodGet, "/v1/files/:token"},
 		{http.MethodGet, "/v1/admin/dead-letters"},
 		{http.MethodPost, "/v1/admin/dead-letters/:id/replay"},
 		{"ANY", "/monitoring"},
