@@ -122,6 +122,7 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 		return fmt.Errorf("discussions: list the messages of ticket %s: %w", d.TicketID, err)
 	}
 	out := s.o.Store.outbound(p.Merchant, p.Helpdesk, d.TicketID)
+	sent := 0
 	for _, m := range msgs {
 		if m.Internal || m.FromCustomer || m.ExternalID != "" {
 			continue // only agents' public replies go out, never the bridge's own writes
@@ -139,17 +140,26 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 		if err := out.add(ctx, m.ID); err != nil {
 			return err
 		}
+		sent++
 	}
-	switch p.Status {
-	case connectors.StatusSolved:
-		d.Status = StatusSolved
-	case connectors.StatusPending:
-		d.Status = StatusPending
-	case connectors.StatusOpen:
-		d.Status = StatusOpen
+	status := map[connectors.Status]string{connectors.StatusSolved: StatusSolved, connectors.StatusPending: StatusPending, connectors.StatusOpen: StatusOpen}[p.Status]
+	if sent == 0 && status == "" {
+		return nil
 	}
-	d.Read = true
-	return s.o.Store.Save(ctx, d)
+	// Written with Update, like Mirror's: the discussion API may have set
+	// the read flag or a merchant ticket id meanwhile, without the lease.
+	_, err = s.o.Store.Update(ctx, d.Merchant, d.Account, d.ThreadID, func(cur *Discussion) error {
+		cur.Messages += sent
+		if sent > 0 {
+			cur.LastMessageAt = d.LastMessageAt
+			cur.Read = true // an agent answered it
+		}
+		if status != "" {
+			cur.Status = status // the ticket's status, after the reply
+		}
+		return nil
+	})
+	return err
 }
 
 // send posts one agent message to the thread, or explains on the ticket
@@ -205,7 +215,6 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 	if err := s.o.Store.own(d.Merchant, d.Account, d.ThreadID).add(ctx, sent.MessageID); err != nil {
 		return err
 	}
-	d.Messages++
 	d.LastMessageAt = s.o.Now()
 	zerolog.Ctx(ctx).Info().Str("account", d.Account).Str("thread", d.ThreadID).Int("files", len(r.Files)).Int("links", len(links)).Msg("reply sent")
 	return nil

@@ -54,7 +54,7 @@ type Options struct {
 	// the marketplace states no limit (default 10 MiB); larger ones go as
 	// links.
 	MaxReplyFile int64
-	Now       func() time.Time
+	Now          func() time.Time
 }
 
 // Service mirrors discussions.
