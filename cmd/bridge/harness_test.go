@@ -28,6 +28,7 @@ import (
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
+	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	zapi "github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
 	"github.com/helpdesk-bridge/bridge/widgets"
@@ -51,6 +52,7 @@ const (
 	helpScoutKey = "helpscout-secret-2b7e9d"
 	miraklKey    = "mirakl-key-8c1f0a"
 	hookSecret   = "gorgias-webhook-secret-3e9d77"
+	zendeskHook  = "zendesk-signing-secret-5a0c11"
 	miraklShop   = "2042"
 	acmeAPIKey   = "acme-api-token-0123456789abcdef"
 	globexAPIKey = "globex-api-token-0123456789abcd"
@@ -99,6 +101,7 @@ merchants:
         base_url: "%s"
         email: ` + agentEmail + `
         api_key: ${ZENDESK_TOKEN}
+        webhook_secret: ${ZENDESK_HOOK}
         stores: [acme-fr]
         alerts: [action-required, bad-rating-with-comment]
         tag_prefix: "bigblue-"
@@ -134,6 +137,14 @@ merchants:
         helpdesk: acme-gorgias
         overlap: 1m
         sync_orders: true
+      - id: acme-decathlon
+        kind: mirakl
+        name: decathlon
+        base_url: "%s"
+        api_key: ${MIRAKL_KEY}
+        shop_id: "2043"
+        store: acme-fr
+        helpdesk: acme-zendesk
   - id: globex
     event_secrets: ["${GLOBEX_SECRET}"]
     api_tokens: ["${GLOBEX_API_TOKEN}"]
@@ -207,7 +218,6 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		h.rdb = rdbtest.Client(t, o.db)
 		o.redisURL = rdbtest.URL(o.db)
 	}
-	h.zend = zendeskfake.New(zendeskfake.Options{Agents: map[string]string{agentEmail: zendeskToken}, Prefix: "/acme", Unthrottled: true})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +227,14 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true,
 		Integrations: []gapi.Integration{gorgias.Integration("http://"+l.Addr().String()+"/v1/webhooks/helpdesks/acme-gorgias", hookSecret)},
 	})
-	h.mkl = miraklfake.New(miraklfake.Options{Shops: []miraklfake.Shop{{ID: miraklShop, Name: "ACME", APIKeys: []string{miraklKey}}}})
+	h.zend = zendeskfake.New(zendeskfake.Options{
+		Agents: map[string]string{agentEmail: zendeskToken}, Prefix: "/acme", Unthrottled: true,
+		Webhooks: []zendeskfake.Webhook{{ID: "01HBRIDGE", Endpoint: "http://" + l.Addr().String() + "/v1/webhooks/helpdesks/acme-zendesk", Secret: zendeskHook, Body: zendesk.WebhookBody}},
+	})
+	h.mkl = miraklfake.New(miraklfake.Options{Shops: []miraklfake.Shop{
+		{ID: miraklShop, Name: "ACME", APIKeys: []string{miraklKey}},
+		{ID: "2043", Name: "ACME sport", APIKeys: []string{miraklKey}},
+	}})
 	h.mklTS = httptest.NewServer(h.mkl)
 	t.Cleanup(h.mklTS.Close)
 	h.gorgTS = httptest.NewServer(h.gorg)
@@ -234,12 +251,12 @@ func (h *harness) config(o harnessOptions) *config.Config {
 	h.env = map[string]string{
 		"ADMIN_PW": adminPW, "ACME_SECRET": acmeSecret, "GLOBEX_SECRET": globexSecret,
 		"GORGIAS_KEY": gorgiasKey, "ZENDESK_TOKEN": zendeskToken,
-		"MIRAKL_KEY": miraklKey, "GORGIAS_HOOK": hookSecret,
+		"MIRAKL_KEY": miraklKey, "GORGIAS_HOOK": hookSecret, "ZENDESK_HOOK": zendeskHook,
 		"ACME_API_TOKEN": acmeAPIKey, "GLOBEX_API_TOKEN": globexAPIKey,
 		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
 	}
 	h.yml = fmt.Sprintf(testConfig, "http://"+h.listener.Addr().String(), o.redisURL, o.maxRetry,
-		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout, h.mklTS.URL)
+		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout, h.mklTS.URL, h.mklTS.URL)
 	cfg, err := config.Parse([]byte(h.yml), func(k string) (string, bool) { v, ok := h.env[k]; return v, ok })
 	if err != nil {
 		h.t.Fatalf("test config: %v", err)
@@ -281,7 +298,7 @@ func (h *harness) start(mode Mode) {
 // checkLogs fails the test if a log line holds customer data or a secret.
 func (h *harness) checkLogs() {
 	logs := h.logs.String()
-	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, hookSecret, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
+	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, hookSecret, zendeskHook, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
 		if strings.Contains(logs, secret) {
 			h.t.Errorf("the logs contain %q", secret)
 		}

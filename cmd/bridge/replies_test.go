@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/helpdesk-bridge/bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
@@ -173,5 +175,50 @@ func TestDiscussionsWebhookRefusesBadDeliveries(t *testing.T) {
 		if code != c.status || body["error"].(map[string]any)["code"] != c.code {
 			t.Errorf("%s: %d %v, want %d %s", c.name, code, body, c.status, c.code)
 		}
+	}
+}
+
+// The same through Zendesk: its signed webhook, delivered twice, sends one
+// reply, and "submit as solved" solves the discussion.
+func TestDiscussionsZendeskReplies(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	th, err := h.mkl.AddThread(miraklfake.ThreadSeed{
+		ShopID: "2043", EntityType: mapi.EntityOrder, EntityID: "DKT-9", Topic: "Tent pole missing", CustomerID: "c-9", CustomerName: buyerName,
+		Message: miraklfake.MessageSeed{Body: "A pole is missing from my tent."},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := asynq.NewClientFromRedisClient(h.rdb)
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-decathlon"})); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	var ticketID int64
+	for _, tk := range h.zend.Tickets() {
+		if tk.ExternalID == "bridge-disc-decathlon-2043-"+th.ID {
+			ticketID = tk.ID
+		}
+	}
+	if ticketID == 0 {
+		t.Fatal("no Zendesk ticket for the thread")
+	}
+	body, _ := json.Marshal(map[string]any{"html_body": "<p>Sorry, a new pole is on its way.</p>", "status": "solved", "deliver_twice": true})
+	resp, err := http.Post(h.zendTS.URL+"/acme/_fake/tickets/"+strconv.FormatInt(ticketID, 10)+"/agent-reply", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("agent reply: %d", resp.StatusCode)
+	}
+	h.settle()
+	replies := h.repliesTo(th.ID)
+	if len(replies) != 1 || replies[0].Body != "Sorry, a new pole is on its way." {
+		t.Fatalf("replies %+v, want one", replies)
+	}
+	d, err := discussions.NewStore(h.rdb, "").Get(context.Background(), "acme", "acme-decathlon", th.ID)
+	if err != nil || d.Status != discussions.StatusSolved || !d.Read {
+		t.Errorf("discussion after submit-as-solved: %+v %v", d, err)
 	}
 }
