@@ -699,22 +699,33 @@ func gateLookups(n int) func(http.Handler) http.Handler {
 	release := make(chan struct{})
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodGet && r.URL.Query().Has("external_id") {
-				mu.Lock()
-				arrived++
-				gated := arrived <= n
-				if arrived == n {
-					close(release)
-				}
-				mu.Unlock()
-				if gated {
-					select {
-					case <-release:
-					case <-time.After(clientTimeout / 2):
-					}
+			if r.Method != http.MethodGet || !r.URL.Query().Has("external_id") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			// The lookup runs first and its answer is held back until n
+			// lookups have run: every one of them sees no ticket, whatever
+			// the goroutines' timing.
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			mu.Lock()
+			arrived++
+			gated := arrived <= n
+			if arrived == n {
+				close(release)
+			}
+			mu.Unlock()
+			if gated {
+				select {
+				case <-release:
+				case <-time.After(clientTimeout / 2):
 				}
 			}
-			next.ServeHTTP(w, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
 		})
 	}
 }
