@@ -1,6 +1,8 @@
 package connectors
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -72,4 +74,33 @@ func WebhookField(err error) string {
 		return we.Field
 	}
 	return ""
+}
+
+var errNotScalar = errors.New("not a string, number or boolean")
+
+// FlexString reads a JSON string, number or boolean as its text, and null
+// as "": helpdesks render webhook placeholders as either, and an admin may
+// drop the quotes around an id.
+type FlexString string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *FlexString) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*f = FlexString(s)
+		return nil
+	}
+	var raw json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if bytes.Equal(raw, []byte("null")) {
+		*f = ""
+		return nil
+	}
+	if raw[0] == '{' || raw[0] == '[' {
+		return errNotScalar
+	}
+	*f = FlexString(raw)
+	return nil
 }

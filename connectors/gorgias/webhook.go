@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -98,12 +97,12 @@ func Integration(url, secret string) api.Integration {
 // webhookBody is the rendered WebhookForm. Every value arrives as a string;
 // numbers and booleans are read too, in case a template is typed.
 type webhookBody struct {
-	TicketID  flexString `json:"ticket_id"`
-	MessageID flexString `json:"message_id"`
-	FromAgent flexString `json:"from_agent"`
-	Channel   flexString `json:"channel"`
-	Public    flexString `json:"public"`
-	Status    flexString `json:"status"`
+	TicketID  connectors.FlexString `json:"ticket_id"`
+	MessageID connectors.FlexString `json:"message_id"`
+	FromAgent connectors.FlexString `json:"from_agent"`
+	Channel   connectors.FlexString `json:"channel"`
+	Public    connectors.FlexString `json:"public"`
+	Status    connectors.FlexString `json:"status"`
 }
 
 // ParseWebhook authenticates one call of the integration by its secret
@@ -161,32 +160,6 @@ func ParseWebhook(header http.Header, body []byte, secret string) (connectors.We
 		ev.Status = connectors.StatusSolved
 	}
 	return ev, nil
-}
-
-var errNotScalar = errors.New("not a string, number or boolean")
-
-// flexString reads a JSON string, number or boolean as its text.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*f = flexString(s)
-		return nil
-	}
-	var raw json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	if bytes.Equal(raw, []byte("null")) {
-		*f = ""
-		return nil
-	}
-	if raw[0] == '{' || raw[0] == '[' {
-		return errNotScalar
-	}
-	*f = flexString(raw)
-	return nil
 }
 
 // parseBool reads a rendered boolean: Python's True/False, JSON's

@@ -128,33 +128,8 @@ func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, st
 		b, _ := readLimited(resp.Body, maxErrorBytes)
 		return nil, "", c.statusError(resp, b)
 	}
-	return &limitedBody{rc: resp.Body, left: maxDownloadBytes}, resp.Header.Get("Content-Type"), nil
+	return connectors.LimitDownload(resp.Body, maxDownloadBytes), resp.Header.Get("Content-Type"), nil
 }
-
-// limitedBody fails a download that goes past maxDownloadBytes, so that a
-// file host cannot make the bridge read without end.
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		var one [1]byte
-		if n, err := b.rc.Read(one[:]); n == 0 {
-			return 0, err
-		}
-		return 0, fmt.Errorf("%w: attachment larger than %d bytes", connectors.ErrTooLarge, maxDownloadBytes)
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
 
 var errTooLarge = errors.New("answer too large")
 

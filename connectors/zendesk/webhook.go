@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -103,9 +102,9 @@ func Trigger(webhookID string) api.Trigger {
 // webhookBody is the rendered WebhookBody; ids may come as numbers if an
 // admin drops the quotes.
 type webhookBody struct {
-	Event    flexString `json:"event"`
-	TicketID flexString `json:"ticket_id"`
-	Status   flexString `json:"status"`
+	Event    connectors.FlexString `json:"event"`
+	TicketID connectors.FlexString `json:"ticket_id"`
+	Status   connectors.FlexString `json:"status"`
 }
 
 // invocationID keeps only ids that look like ids: the header is not
@@ -190,30 +189,4 @@ func parseTimestamp(ts string) (time.Time, bool) {
 		return time.Unix(secs, 0), true
 	}
 	return time.Time{}, false
-}
-
-var errNotScalar = errors.New("not a string, number or boolean")
-
-// flexString reads a JSON string, number or boolean as its text.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*f = flexString(s)
-		return nil
-	}
-	var raw json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	if bytes.Equal(raw, []byte("null")) {
-		*f = ""
-		return nil
-	}
-	if raw[0] == '{' || raw[0] == '[' {
-		return errNotScalar
-	}
-	*f = flexString(raw)
-	return nil
 }
