@@ -62,6 +62,9 @@ const (
 //	out:{helpdesk}:{ticket}    helpdesk message ids already sent back
 //	own:{account}:{thread}     marketplace ids of the replies the bridge sent
 //	cur:{account}              the account's sync cursor
+//	ocur:{account}             the account's order sync cursor
+//	pend:{helpdesk}:{message}  when a reply's send started, to find it if cut short
+//	lock:{name}                leases: one sync per account, one writer per thread
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
