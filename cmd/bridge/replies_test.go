@@ -164,7 +164,8 @@ func TestDiscussionsWebhookRefusesBadDeliveries(t *testing.T) {
 		{"no secret", "/v1/webhooks/helpdesks/acme-gorgias", "", `{"ticket_id":"1"}`, 401, "invalid_webhook"},
 		{"wrong secret", "/v1/webhooks/helpdesks/acme-gorgias", "not-the-secret-0000", `{"ticket_id":"1"}`, 401, "invalid_webhook"},
 		{"malformed", "/v1/webhooks/helpdesks/acme-gorgias", hookSecret, `{"ticket_id":`, 400, "malformed_webhook"},
-		{"account without webhooks", "/v1/webhooks/helpdesks/acme-zendesk", hookSecret, `{}`, 404, "unknown_helpdesk"},
+		{"unsigned to zendesk", "/v1/webhooks/helpdesks/acme-zendesk", "", `{"event":"agent_reply","ticket_id":"1"}`, 401, "invalid_webhook"},
+		{"unknown account", "/v1/webhooks/helpdesks/nope", hookSecret, `{}`, 404, "unknown_helpdesk"},
 	} {
 		req, _ := http.NewRequest(http.MethodPost, h.url+c.path, strings.NewReader(c.body))
 		req.Header.Set("Content-Type", "application/json")
