@@ -305,6 +305,11 @@ func (s *Store) Update(ctx context.Context, merchant, account, thread string, fn
 // of them change, or none does. Their keys share the merchant's hash tag,
 // so this holds on Redis Cluster too.
 func (s *Store) updateMany(ctx context.Context, merchant string, refs []ThreadRef, fn func(*Discussion) error) ([]Discussion, error) {
+	return s.updateManyWith(ctx, merchant, refs, fn, nil)
+}
+
+// updateManyWith is updateMany with more writes in the same transaction.
+func (s *Store) updateManyWith(ctx context.Context, merchant string, refs []ThreadRef, fn func(*Discussion) error, also func(redis.Pipeliner)) ([]Discussion, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -350,6 +355,9 @@ func (s *Store) updateMany(ctx context.Context, merchant string, refs []ThreadRe
 				if d.TicketID != "" {
 					p.Set(ctx, s.key(merchant, "tk", d.Helpdesk, d.TicketID), member(d.Account, d.ThreadID), 0)
 				}
+			}
+			if also != nil {
+				also(p)
 			}
 			return nil
 		})

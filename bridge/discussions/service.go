@@ -109,9 +109,9 @@ func (s *Service) account(merchant, id string) (*account, error) {
 	return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, id)
 }
 
-// syncLease bounds one sync; a replica that dies mid-sync frees the
-// account when it runs out.
-const syncLease = 10 * time.Minute
+// syncLease is how long a dead sync's hold on its account lasts; a live
+// one renews it (see Store.lock).
+const syncLease = time.Minute
 
 // Sync lists the account's threads updated since its cursor, less the
 // overlap, and enqueues a mirror task for each. Only one sync of an
@@ -176,8 +176,9 @@ func (s *Service) Sync(ctx context.Context, merchant, accountID string) error {
 	return nil
 }
 
-// threadLease bounds one mirror task's hold on its thread.
-const threadLease = 2 * time.Minute
+// threadLease is how long a dead mirror task's hold on its thread lasts;
+// a live one renews it (see Store.lock).
+const threadLease = time.Minute
 
 // Mirror brings one thread's ticket up to date: the ticket exists, once,
 // and holds every message of the thread, once, in order.
@@ -215,7 +216,6 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 
 	in := s.o.Store.inbound(p.Merchant, p.Account, t.ID)
 	own := s.o.Store.own(p.Merchant, p.Account, t.ID)
-	newInbound := false
 	for i, msg := range t.Messages {
 		done, err := in.has(ctx, msg.ID)
 		if err != nil {
@@ -232,6 +232,7 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		if err != nil {
 			return err
 		}
+		inbound := msg.From.Type != connectors.PartyShop
 		if d.TicketID == "" {
 			// The thread's first message opens the ticket. Creating is
 			// idempotent on the external id, so after a crash the ticket
@@ -246,45 +247,54 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 			}
 			d.TicketID = ticket.ID
 			d.MerchantTicketID = cmp.Or(d.MerchantTicketID, ticket.ID)
+			counted(&d, inbound)
 			if err := s.o.Store.saveOpened(ctx, d, msg.ID); err != nil {
 				return err
 			}
-		} else {
-			// With its external id, a message appended before a crash is
-			// found rather than appended again.
-			if err := a.hd.AddMessage(ctx, d.TicketID, m); err != nil {
-				return fmt.Errorf("discussions: append message %d of thread %s: %w", i, t.ID, err)
-			}
-			if err := in.add(ctx, msg.ID); err != nil {
-				return err
-			}
+			continue
 		}
-		d.Messages++
-		if msg.From.Type != connectors.PartyShop {
-			newInbound = true
+		// With its external id, a message appended before a crash is
+		// found rather than appended again.
+		if err := a.hd.AddMessage(ctx, d.TicketID, m); err != nil {
+			return fmt.Errorf("discussions: append message %d of thread %s: %w", i, t.ID, err)
+		}
+		// The ledger entry and what the message does to the discussion
+		// commit together: a failure after this line cannot leave the
+		// message recorded but the discussion not reopened.
+		if d, err = s.o.Store.recordMessage(ctx, d, msg.ID, inbound); err != nil {
+			return err
 		}
 	}
-	if newInbound {
-		// A customer or the operator wrote: the discussion needs the
-		// shop again.
-		d.Status, d.Read = StatusOpen, false
-	}
-	// The discussion API may have set the status, the read flag or a
-	// merchant ticket id since the Get above, without the lease: keep
-	// what it set, unless a new message reopens the discussion.
+	// The thread's own description; the status, read flag, count and
+	// merchant ticket id are left as they are, since each message and the
+	// discussion API change them in their own transactions.
 	_, err = s.o.Store.Update(ctx, p.Merchant, p.Account, t.ID, func(cur *Discussion) error {
-		next := d
-		next.MerchantTicketID = cmp.Or(cur.MerchantTicketID, d.MerchantTicketID)
-		if !newInbound {
-			next.Status, next.Read = cur.Status, cur.Read
-		}
-		*cur = next
+		cur.Subject, cur.Type, cur.EntityID, cur.EntityLabel = d.Subject, d.Type, d.EntityID, d.EntityLabel
+		cur.Participants, cur.CustomerName, cur.CustomerEmail = d.Participants, d.CustomerName, d.CustomerEmail
+		cur.UpdatedAt = latestTime(cur.UpdatedAt, d.UpdatedAt)
+		cur.LastMessageAt = latestTime(cur.LastMessageAt, d.LastMessageAt)
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
-		return s.o.Store.Save(ctx, d) // not saved yet: nothing to keep
+		return s.o.Store.Save(ctx, d) // nothing mirrored yet: the first record
 	}
 	return err
+}
+
+// counted applies one mirrored message to a discussion: a customer or the
+// operator writing means the shop must answer again.
+func counted(d *Discussion, inbound bool) {
+	d.Messages++
+	if inbound {
+		d.Status, d.Read = StatusOpen, false
+	}
+}
+
+func latestTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // describe copies what the thread says of itself onto the discussion.

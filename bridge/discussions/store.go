@@ -175,6 +175,19 @@ func (s *Store) All(ctx context.Context, merchant string) ([]Discussion, error) 
 	return out, nil
 }
 
+// recordMessage records a message appended to d's ticket in the inbound
+// ledger and counts it on the discussion, in one transaction, and returns
+// the discussion as stored.
+func (s *Store) recordMessage(ctx context.Context, d Discussion, messageID string, inbound bool) (Discussion, error) {
+	out, err := s.updateManyWith(ctx, d.Merchant, []ThreadRef{{Account: d.Account, ThreadID: d.ThreadID}},
+		func(cur *Discussion) error { counted(cur, inbound); return nil },
+		func(p redis.Pipeliner) { p.SAdd(ctx, s.key(d.Merchant, "in", d.Account, d.ThreadID), messageID) })
+	if err != nil {
+		return d, err
+	}
+	return out[0], nil
+}
+
 // ledger is a set of ids already handled.
 type ledger struct {
 	s   *Store
@@ -225,11 +238,16 @@ func (s *Store) SetCursor(ctx context.Context, merchant, account string, t time.
 	return s.rdb.Set(ctx, s.key(merchant, "cur", account), t.UTC().Format(time.RFC3339Nano), 0).Err()
 }
 
-// unlockScript releases a lock only if it is still ours.
-var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+// unlockScript releases a lock only if it is still ours; renewScript
+// extends it only if it is still ours.
+var (
+	unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+	renewScript  = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
+)
 
 // lock takes a lease on name for ttl; ok is false when another holder has
-// it. The lease expires by itself if its holder dies.
+// it. While held, the lease is renewed every third of ttl, so that a long
+// task keeps it; if its holder dies, it runs out within ttl.
 func (s *Store) lock(ctx context.Context, merchant, name string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -239,7 +257,24 @@ func (s *Store) lock(ctx context.Context, merchant, name string, ttl time.Durati
 	if err != nil || !ok {
 		return func() {}, false, err
 	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = renewScript.Run(context.WithoutCancel(ctx), s.rdb, []string{key}, token, ttl.Milliseconds()).Err()
+			}
+		}
+	}()
 	return func() {
+		close(stop)
+		<-done
 		_ = unlockScript.Run(context.WithoutCancel(ctx), s.rdb, []string{key}, token).Err()
 	}, true, nil
 }

@@ -602,6 +602,14 @@ func (h *harness) checkMirrored(t *testing.T) {
 		if err != nil || d.TicketID != strconv.FormatInt(tk.ID, 10) {
 			t.Errorf("thread %s: the bridge recorded ticket %q (%v), want %d", th.ID, d.TicketID, err, tk.ID)
 		}
+		// Each message's count and its reopening commit with its ledger
+		// entry, so no kill can lose them.
+		if d.Messages != len(th.Messages) {
+			t.Errorf("thread %s: the discussion counts %d messages, the ticket holds %d", th.ID, d.Messages, len(th.Messages))
+		}
+		if last := th.Messages[len(th.Messages)-1]; last.From.Type != mapi.SenderShop && (d.Status != discussions.StatusOpen || d.Read) {
+			t.Errorf("thread %s ends with a customer's or operator's message but is %s, read %v", th.ID, d.Status, d.Read)
+		}
 		in := h.inboundLedger(t, th.ID)
 		slices.Sort(in)
 		var ids []string
