@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,21 @@ func TestParseMarketplaceProblems(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestParseAPITokensAreUnique(t *testing.T) {
+	t.Parallel()
+	env := baseEnv()
+	env["API_TOKEN"] = "api-token-0123456789abcdefghij"
+	in := base + "    api_tokens: [\"${API_TOKEN}\"]\n" + globex + "    api_tokens: [\"${API_TOKEN}\"]\n"
+	_, err := Parse([]byte(in), lookup(env))
+	ps := problemsOf(t, err)
+	if len(ps) != 1 || ps[0].Field != "merchants[1].api_tokens[0]" || !strings.Contains(ps[0].Message, "merchants[0].api_tokens[0]") {
+		t.Fatalf("problems %v, want the second use of the token refused", ps)
+	}
+	assertNoLeak(t, "problems", ps.Error())
+	if strings.Contains(ps.Error(), env["API_TOKEN"]) {
+		t.Error("the problem shows the token")
 	}
 }

@@ -241,6 +241,18 @@ func (c *Config) merchantProblems() Problems {
 			}
 			ps = append(ps, sb.Layout.problems(sp+".layout")...)
 		}
+		for j, tok := range m.APITokens {
+			// A token identifies its merchant, so it is used once, among
+			// API and sidebar tokens alike. Compared by value, never printed.
+			tp := fmt.Sprintf("%s.api_tokens[%d]", mp, j)
+			if v := tok.Reveal(); v != "" {
+				if first, dup := tokens[v]; dup {
+					ps = append(ps, Problem{Field: tp, Message: "is the same token as " + first + "; each token is used once"})
+				} else {
+					tokens[v] = tp
+				}
+			}
+		}
 		ownHelpdesks := map[string]bool{}
 		for _, h := range m.Helpdesks {
 			ownHelpdesks[h.ID] = true
