@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,10 +76,6 @@ var WebhookForm = map[string]string{
 // agents' replies reach the bridge at url. It holds the secret: never log
 // it.
 func Integration(url, secret string) api.Integration {
-	form := make(map[string]string, len(WebhookForm))
-	for k, v := range WebhookForm {
-		form[k] = v
-	}
 	return api.Integration{
 		Name: "Helpdesk bridge: agent replies",
 		Type: api.IntegrationTypeHTTP,
@@ -86,7 +83,7 @@ func Integration(url, secret string) api.Integration {
 			URL:                 url,
 			Method:              http.MethodPost,
 			Headers:             map[string]string{WebhookSecretHeader: secret},
-			Form:                form,
+			Form:                maps.Clone(WebhookForm),
 			RequestContentType:  "application/json",
 			ResponseContentType: "application/json",
 			Triggers:            map[string]bool{api.TriggerTicketMessageCreated: true},

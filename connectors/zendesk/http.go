@@ -2,6 +2,7 @@ package zendesk
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,7 +64,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "helpdesk-bridge")
 	if body != nil {
-		req.Header.Set("Content-Type", cmpOr(cl.contentType, "application/json"))
+		req.Header.Set("Content-Type", cmp.Or(cl.contentType, "application/json"))
 	}
 	if cl.key != "" {
 		req.Header.Set(api.HeaderIdempotencyKey, cl.key)
@@ -93,13 +94,6 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 		return resp.Header, fmt.Errorf("%w: undecodable answer: %w", connectors.ErrUnavailable, err)
 	}
 	return resp.Header, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // download GETs a file, with the agent's credentials only when the URL is

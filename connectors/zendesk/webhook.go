@@ -173,7 +173,8 @@ func ParseWebhook(header http.Header, body []byte, secret string, now time.Time)
 
 // Sign is the signature Zendesk puts on a call: HMAC-SHA256 of the
 // timestamp followed by the body, keyed with the webhook's signing secret
-// (send it base64-encoded). The fake signs with it too.
+// (send it base64-encoded). The fake computes it on its own, so that a
+// mistake here cannot hide behind the same mistake there.
 func Sign(secret, timestamp string, body []byte) []byte {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(timestamp))

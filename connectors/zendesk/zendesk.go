@@ -392,7 +392,7 @@ func (c *Client) listMessages(ctx context.Context, ticketID string) ([]connector
 			ExternalID:   written[cm.ID],
 			Internal:     !cm.Public,
 			FromCustomer: cm.AuthorID == tr.Ticket.RequesterID,
-			BodyText:     cmpOr(cm.PlainBody, cm.Body),
+			BodyText:     cmp.Or(cm.PlainBody, cm.Body),
 			BodyHTML:     cm.HTMLBody,
 			CreatedAt:    cm.CreatedAt,
 		}
@@ -460,7 +460,7 @@ func (c *Client) attachFiles(ctx context.Context, comment *api.NewComment, files
 	for _, f := range files {
 		var out api.UploadResponse
 		q := url.Values{"filename": {f.Name}}
-		cl := call{method: http.MethodPost, path: "/api/v2/uploads", query: q, body: f.Data, contentType: cmpOr(f.ContentType, "application/octet-stream")}
+		cl := call{method: http.MethodPost, path: "/api/v2/uploads", query: q, body: f.Data, contentType: cmp.Or(f.ContentType, "application/octet-stream")}
 		if _, err := c.do(ctx, cl, &out); err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package gorgiasfake
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -195,11 +194,9 @@ func (s *Server) gate(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+		next.ServeHTTP(w, r)
 	})
 }
-
-type userKey struct{}
 
 // Faults returns the injector in front of the API handlers.
 func (s *Server) Faults() *fault.Injector { return &s.faults }

@@ -80,28 +80,41 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) {
 	u := s.uploads[token]
 	switch {
 	case token == "":
-		token = randomKey()
-		u = &upload{at: now}
-		s.uploads[token] = u
+		token, u = s.newUploadLocked(now)
 	case u == nil || u.used || now.Sub(u.at) >= UploadTTL:
 		writeError(w, http.StatusNotFound, notFound)
 		return
 	}
-	s.nextAttachment++
-	key := randomKey()
-	s.files[key] = &storedFile{contentType: cmp.Or(r.Header.Get("Content-Type"), "application/octet-stream"), data: data}
-	a := api.Attachment{
-		ID:          s.nextAttachment,
-		FileName:    name,
-		ContentURL:  base + attachmentPath + key + "/?name=" + queryEscape(name),
-		ContentType: s.files[key].contentType,
-		Size:        int64(len(data)),
-	}
-	u.attachments = append(u.attachments, a)
-	last := a
+	last := s.addFileLocked(base, u, name, r.Header.Get("Content-Type"), data)
 	writeJSON(w, http.StatusCreated, api.UploadResponse{Upload: api.Upload{
 		Token: token, Attachment: &last, Attachments: append([]api.Attachment(nil), u.attachments...),
 	}})
+}
+
+// newUploadLocked starts an empty upload and returns its token.
+func (s *Server) newUploadLocked(at time.Time) (string, *upload) {
+	token := randomKey()
+	u := &upload{at: at}
+	s.uploads[token] = u
+	return token, u
+}
+
+// addFileLocked stores data as one more file of upload u and returns its
+// attachment, whose content_url serves it.
+func (s *Server) addFileLocked(base string, u *upload, name, contentType string, data []byte) api.Attachment {
+	s.nextAttachment++
+	key := randomKey()
+	ct := cmp.Or(contentType, "application/octet-stream")
+	s.files[key] = &storedFile{contentType: ct, data: data}
+	a := api.Attachment{
+		ID:          s.nextAttachment,
+		FileName:    name,
+		ContentURL:  base + attachmentPath + key + "/?name=" + url.QueryEscape(name),
+		ContentType: ct,
+		Size:        int64(len(data)),
+	}
+	u.attachments = append(u.attachments, a)
+	return a
 }
 
 // serveAttachment serves an attachment's content: to anyone with the URL
@@ -163,5 +176,3 @@ func (s *Server) listAudits(w http.ResponseWriter, r *http.Request) {
 // randomKey makes upload tokens and attachment URL keys: unguessable, as
 // Zendesk's are, since a public attachment's URL is its only protection.
 func randomKey() string { return rand.Text() }
-
-func queryEscape(s string) string { return url.QueryEscape(s) }

@@ -2,7 +2,6 @@ package zendeskfake
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -186,18 +185,9 @@ func (s *Server) agentReply(w http.ResponseWriter, r *http.Request, id int64) {
 func (s *Server) storeUploadLocked(base, token string, f AgentFile) string {
 	u := s.uploads[token]
 	if u == nil {
-		token = randomKey()
-		u = &upload{at: s.opts.Now()}
-		s.uploads[token] = u
+		token, u = s.newUploadLocked(s.opts.Now())
 	}
-	s.nextAttachment++
-	key := randomKey()
-	ct := cmp.Or(f.ContentType, "application/octet-stream")
-	s.files[key] = &storedFile{contentType: ct, data: f.Data}
-	u.attachments = append(u.attachments, api.Attachment{
-		ID: s.nextAttachment, FileName: f.Name, ContentType: ct, Size: int64(len(f.Data)),
-		ContentURL: base + attachmentPath + key + "/?name=" + queryEscape(f.Name),
-	})
+	s.addFileLocked(base, u, f.Name, f.ContentType, f.Data)
 	return token
 }
 
