@@ -25,6 +25,9 @@ const (
 	maxErrorBytes = 64 << 10
 	// maxMessageLen bounds the vendor message kept in an APIError.
 	maxMessageLen = 300
+	// maxDownloadBytes bounds an attachment download (M13). Mirakl states
+	// 30 MB per message for OR43 and nothing for M12; this is above both.
+	maxDownloadBytes = 64 << 20
 )
 
 // call is one request to the API.

@@ -24,7 +24,8 @@
 //     Mirakl has no idempotency key and Reply does not retry; see the port.
 //   - DownloadAttachment is M13; the name comes from Content-Disposition
 //     (RFC 5987 filename*, an RFC 2047 encoded word, or a plain filename,
-//     the forms the PHP SDK parses), the size from Content-Length.
+//     the forms the PHP SDK parses), the size from Content-Length. The
+//     body is bounded with connectors.LimitDownload, as every connector's.
 //   - ListOrders is OR11 with paginate=true and offset pagination. OR11
 //     sorts by creation date, so an order updated while a listing pages
 //     through keeps its place; the port's page token carries the offset
@@ -315,7 +316,7 @@ func (c *Client) DownloadAttachment(ctx context.Context, attachmentID string) (i
 		Name: cmp.Or(fileName(resp.Header.Get("Content-Disposition")), attachmentID),
 		Size: resp.ContentLength,
 	}
-	return resp.Body, meta, nil
+	return connectors.LimitDownload(resp.Body, maxDownloadBytes), meta, nil
 }
 
 // plainFilename reads filename="…" when the header as a whole does not
@@ -347,16 +348,17 @@ func (c *Client) ListOrders(ctx context.Context, q connectors.OrderQuery) (conne
 		return connectors.OrderPage{}, fmt.Errorf("mirakl: list orders: %w", err)
 	}
 	cur := orderCursor{Max: api.MaxOrderMax}
-	if q.Limit > 0 {
-		cur.Max = min(q.Limit, api.MaxOrderMax)
-	}
-	if !q.UpdatedSince.IsZero() {
-		cur.Since = api.FormatTime(q.UpdatedSince)
-	}
 	if q.PageToken != "" {
 		var err error
 		if cur, err = decodeCursor(q.PageToken); err != nil {
 			return fail(err)
+		}
+	} else {
+		if q.Limit > 0 {
+			cur.Max = min(q.Limit, api.MaxOrderMax)
+		}
+		if !q.UpdatedSince.IsZero() {
+			cur.Since = api.FormatTime(q.UpdatedSince)
 		}
 	}
 	query := url.Values{
