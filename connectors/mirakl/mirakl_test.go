@@ -72,6 +72,9 @@ func startFake(t *testing.T, s setup) *fakeHarness {
 		{ID: otherShop, Name: "Someone else", APIKeys: []string{otherKey}},
 	}
 	s.fake.PathPrefix = prefix
+	if s.base == "" {
+		s.base = prefix
+	}
 	fake := miraklfake.New(s.fake)
 	var h http.Handler = fake
 	if s.wrap != nil {
@@ -82,20 +85,13 @@ func startFake(t *testing.T, s setup) *fakeHarness {
 	hc := srv.Client()
 	hc.Timeout = time.Second
 	client := func(key string) *mirakl.Client {
-		c, err := mirakl.New(mirakl.Options{BaseURL: srv.URL + cmpOr(s.base, prefix), APIKey: key, ShopID: s.shopID, HTTPClient: hc})
+		c, err := mirakl.New(mirakl.Options{BaseURL: srv.URL + s.base, APIKey: key, ShopID: s.shopID, HTTPClient: hc})
 		if err != nil {
 			t.Fatalf("mirakl.New: %v", err)
 		}
 		return c
 	}
 	return &fakeHarness{fake: fake, mp: client(apiKey), wrong: client("not-the-key")}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (h *fakeHarness) Marketplace() connectors.Marketplace      { return h.mp }

@@ -203,8 +203,8 @@ func (s *Server) gate(next http.Handler) http.Handler {
 			return
 		}
 		shop := shops[0]
-		if v := r.URL.Query().Get("shop_id"); r.URL.Query().Has("shop_id") {
-			id, err := strconv.ParseInt(v, 10, 64)
+		if q := r.URL.Query(); q.Has("shop_id") {
+			id, err := strconv.ParseInt(q.Get("shop_id"), 10, 64)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, "Invalid value for parameter shop_id")
 				return

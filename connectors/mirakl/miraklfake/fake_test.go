@@ -10,12 +10,14 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/helpdesk-bridge/bridge/connectors/fault"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
@@ -435,31 +437,12 @@ func TestListThreadsEntityFilter(t *testing.T) {
 		}
 	}
 	all, _ := listAll(t, s, nil)
-	if len(all) != 4 || !contains(all, op.ID) {
+	if len(all) != 4 || !slices.Contains(all, op.ID) {
 		t.Errorf("unfiltered listing = %v, want the 4 threads", all)
 	}
 }
 
-var sortStrings = cmp.Transformer("sort", func(in []string) []string {
-	out := append([]string(nil), in...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-})
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
 
 func TestWithMessages(t *testing.T) {
 	t.Parallel()

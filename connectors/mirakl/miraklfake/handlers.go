@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -141,9 +142,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		To:          to,
 	}
 	for i := range files {
-		files[i].ID = newID()
-		s.files[files[i].ID] = &storedFile{shop: t.shop, File: files[i]}
-		m.Attachments = append(m.Attachments, api.Attachment{ID: files[i].ID, Name: files[i].Name, Size: files[i].Size})
+		m.Attachments = append(m.Attachments, s.storeFileLocked(t.shop, &files[i]))
 	}
 	if in.Topic != nil {
 		t.Topic = *in.Topic
@@ -302,13 +301,14 @@ func (s *Server) entityAttachmentsLocked(t *thread) int {
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	f, ok := s.files[r.PathValue("attachment_id")]
+	ok = ok && f.shop == shopOf(r)
 	var file File
-	if ok && f.shop == shopOf(r) {
+	if ok {
 		file = f.File
 		file.Content = slices.Clone(f.Content)
 	}
 	s.mu.Unlock()
-	if !ok || file.ID == "" {
+	if !ok {
 		writeError(w, http.StatusNotFound, "Attachment not found")
 		return
 	}
@@ -367,10 +367,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 // sortedOrders lists orders as OR11 does by default: by creation date,
 // then by id.
 func sortedOrders(orders map[string]*api.Order) []*api.Order {
-	out := make([]*api.Order, 0, len(orders))
-	for _, o := range orders {
-		out = append(out, o)
-	}
+	out := slices.Collect(maps.Values(orders))
 	slices.SortFunc(out, func(a, b *api.Order) int {
 		return cmp.Or(a.CreatedDate.Compare(b.CreatedDate.Time), strings.Compare(a.OrderID, b.OrderID))
 	})

@@ -87,23 +87,23 @@ func checksum(payload string) string {
 // around it.
 func paginate(threads []*thread, q listQuery, tok *pageToken) (page []*thread, next, prev string) {
 	slices.SortFunc(threads, func(a, b *thread) int { return compareKeys(keyOf(a), keyOf(b)) })
-	// first is the index of the first thread past the token's key.
-	after := func(k seekKey) int {
-		i, found := slices.BinarySearchFunc(threads, k, func(t *thread, k seekKey) int { return compareKeys(keyOf(t), k) })
-		if found {
-			i++
-		}
-		return i
+	// search finds where the token's thread stands in the listing.
+	search := func(k seekKey) (int, bool) {
+		return slices.BinarySearchFunc(threads, k, func(t *thread, k seekKey) int { return compareKeys(keyOf(t), k) })
 	}
 	start, end := 0, min(q.Limit, len(threads))
 	switch {
 	case tok == nil:
 	case tok.Prev:
-		end, _ = slices.BinarySearchFunc(threads, tok.key(), func(t *thread, k seekKey) int { return compareKeys(keyOf(t), k) })
+		end, _ = search(tok.key())
 		start = max(0, end-q.Limit)
 	default:
-		start = after(tok.key())
-		end = min(start+q.Limit, len(threads))
+		// The page starts past the token's thread.
+		i, found := search(tok.key())
+		if found {
+			i++
+		}
+		start, end = i, min(i+q.Limit, len(threads))
 	}
 	page = threads[start:end]
 	if len(page) == 0 {

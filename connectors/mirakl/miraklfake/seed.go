@@ -182,21 +182,26 @@ func (s *Server) addMessageLocked(t *thread, seed MessageSeed) (api.Message, err
 		To:          parties,
 	}
 	for _, f := range seed.Attachments {
-		file := File{
-			ID:          newID(),
+		m.Attachments = append(m.Attachments, s.storeFileLocked(t.shop, &File{
 			Name:        f.Name,
 			ContentType: cmp.Or(f.ContentType, "application/octet-stream"),
 			Content:     slices.Clone(f.Content),
 			Size:        int64(len(f.Content)),
-		}
-		s.files[file.ID] = &storedFile{shop: t.shop, File: file}
-		m.Attachments = append(m.Attachments, api.Attachment{ID: file.ID, Name: file.Name, Size: file.Size})
+		}))
 	}
 	s.appendLocked(t, m)
 	if from == api.SenderCustomer {
 		s.markCustomerMessageLocked(t)
 	}
 	return cloneMessage(m), nil
+}
+
+// storeFileLocked gives f an id and keeps it for the shop's downloads
+// (M13), and returns how a message refers to it.
+func (s *Server) storeFileLocked(shop string, f *File) api.Attachment {
+	f.ID = newID()
+	s.files[f.ID] = &storedFile{shop: shop, File: *f}
+	return api.Attachment{ID: f.ID, Name: f.Name, Size: f.Size}
 }
 
 // appendLocked adds m to t and updates what Mirakl derives from it: the
