@@ -4,7 +4,10 @@
 // loading and validating.
 package config
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Config is the whole configuration.
 type Config struct {
@@ -230,14 +233,7 @@ type Sidebar struct {
 }
 
 // TargetsStore tells whether this sidebar shows store's orders.
-func (s Sidebar) TargetsStore(store string) bool {
-	for _, id := range s.Stores {
-		if id == store {
-			return true
-		}
-	}
-	return false
-}
+func (s Sidebar) TargetsStore(store string) bool { return slices.Contains(s.Stores, store) }
 
 // Layout lists, per section, the fields shown and their order. A list left
 // out shows WidgetFields' default; an empty list ([]) hides the section.
@@ -288,26 +284,11 @@ type RateLimit struct {
 
 // AlertEnabled tells whether this account takes alerts of kind.
 func (h Helpdesk) AlertEnabled(kind string) bool {
-	if len(h.Alerts) == 0 {
-		return true
-	}
-	for _, k := range h.Alerts {
-		if k == kind {
-			return true
-		}
-	}
-	return false
+	return len(h.Alerts) == 0 || slices.Contains(h.Alerts, kind)
 }
 
 // TargetsStore tells whether this account takes alerts for store.
-func (h Helpdesk) TargetsStore(store string) bool {
-	for _, s := range h.Stores {
-		if s == store {
-			return true
-		}
-	}
-	return false
-}
+func (h Helpdesk) TargetsStore(store string) bool { return slices.Contains(h.Stores, store) }
 
 // Merchant returns the merchant with this id.
 func (c *Config) Merchant(id string) (*Merchant, bool) {

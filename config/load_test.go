@@ -69,10 +69,15 @@ func lookup(env map[string]string) func(string) (string, bool) {
 // its new text.
 func edit(t *testing.T, oldNew ...string) string {
 	t.Helper()
-	s := base
+	return editText(t, base, oldNew...)
+}
+
+// editText is edit on any text.
+func editText(t *testing.T, s string, oldNew ...string) string {
+	t.Helper()
 	for i := 0; i+1 < len(oldNew); i += 2 {
 		if n := strings.Count(s, oldNew[i]); n != 1 {
-			t.Fatalf("edit: %q occurs %d times in base, want 1", oldNew[i], n)
+			t.Fatalf("edit: %q occurs %d times, want 1", oldNew[i], n)
 		}
 		s = strings.Replace(s, oldNew[i], oldNew[i+1], 1)
 	}

@@ -62,7 +62,7 @@ func TestParseMarketplaceProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Parse([]byte(replaceOnce(base+marketplaces, tt.old, tt.new)), lookup(env))
+			_, err := Parse([]byte(editText(t, base+marketplaces, tt.old, tt.new)), lookup(env))
 			if diff := cmp.Diff(tt.want, problemsOf(t, err)); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}

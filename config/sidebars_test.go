@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -79,11 +78,7 @@ func TestParseSidebarProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			in := base + sidebars
-			if n := countOf(in, tt.old); n != 1 {
-				t.Fatalf("%q occurs %d times", tt.old, n)
-			}
-			in = replaceOnce(in, tt.old, tt.new)
+			in := editText(t, base+sidebars, tt.old, tt.new)
 			_, err := Parse([]byte(in), lookup(sidebarEnv()))
 			if diff := cmp.Diff(tt.want, problemsOf(t, err)); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
@@ -107,7 +102,3 @@ func TestParseSidebarTokensAreUniqueAndNeverShown(t *testing.T) {
 	}
 	assertNoLeak(t, "problems", ps.Error())
 }
-
-func countOf(s, sub string) int { return strings.Count(s, sub) }
-
-func replaceOnce(s, old, new string) string { return strings.Replace(s, old, new, 1) }

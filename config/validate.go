@@ -184,11 +184,33 @@ func (c *Config) merchantProblems() Problems {
 		}
 		seen[id] = path
 	}
+	// A token identifies its sidebar or merchant, so it is used once, among
+	// API and sidebar tokens alike. Compared by value, never printed.
+	tokenOnce := func(tok Secret, path, advice string) {
+		v := tok.Reveal()
+		if v == "" {
+			return
+		}
+		if first, dup := tokens[v]; dup {
+			ps = append(ps, Problem{Field: path, Message: "is the same token as " + first + "; " + advice})
+			return
+		}
+		tokens[v] = path
+	}
 
 	for i, m := range c.Merchants {
 		mp := fmt.Sprintf("merchants[%d]", i)
 		unique(merchants, m.ID, mp+".id", "merchant", "")
 		own := map[string]bool{}
+		// A store without an id is reported already; which one a
+		// reference names cannot be told.
+		ownStores := func(path string, ids []string) {
+			for k, s := range ids {
+				if !own[s] && !own[""] {
+					ps = append(ps, Problem{Field: fmt.Sprintf("%s.stores[%d]", path, k), Message: fmt.Sprintf("%q is not a store of merchant %q", s, m.ID)})
+				}
+			}
+		}
 		for j, s := range m.Stores {
 			sp := fmt.Sprintf("%s.stores[%d]", mp, j)
 			unique(stores, s.ID, sp+".id", "store", ": events name a store, so store ids are unique across merchants")
@@ -203,13 +225,7 @@ func (c *Config) merchantProblems() Problems {
 		for j, h := range m.Helpdesks {
 			hp := fmt.Sprintf("%s.helpdesks[%d]", mp, j)
 			unique(helpdesks, h.ID, hp+".id", "helpdesk", ": the shared rate limiter is keyed by helpdesk id, so helpdesk ids are unique across merchants")
-			for k, s := range h.Stores {
-				// A store without an id is reported already; which one
-				// this names cannot be told.
-				if !own[s] && !own[""] {
-					ps = append(ps, Problem{Field: fmt.Sprintf("%s.stores[%d]", hp, k), Message: fmt.Sprintf("%q is not a store of merchant %q", s, m.ID)})
-				}
-			}
+			ownStores(hp, h.Stores)
 			// Negative values are reported by their tags.
 			if rl := h.RateLimit; rl.Requests > 0 && rl.Per == 0 {
 				ps = append(ps, Problem{Field: hp + ".rate_limit.per", Message: "must be more than 0 when requests is set"})
@@ -220,38 +236,18 @@ func (c *Config) merchantProblems() Problems {
 		for j, sb := range m.Sidebars {
 			sp := fmt.Sprintf("%s.sidebars[%d]", mp, j)
 			unique(sidebars, sb.ID, sp+".id", "sidebar", ": Help Scout's URL names the sidebar, so sidebar ids are unique across merchants")
-			for k, s := range sb.Stores {
-				if !own[s] && !own[""] {
-					ps = append(ps, Problem{Field: fmt.Sprintf("%s.stores[%d]", sp, k), Message: fmt.Sprintf("%q is not a store of merchant %q", s, m.ID)})
-				}
-			}
+			ownStores(sp, sb.Stores)
 			switch {
 			case sb.Kind == SidebarHelpScout && sb.Secret.Reveal() == "":
 				ps = append(ps, Problem{Field: sp + ".secret", Message: "is required for a helpscout sidebar: it verifies X-HelpScout-Signature"})
 			case (sb.Kind == SidebarGorgias || sb.Kind == SidebarZendesk || sb.Kind == SidebarHTML) && sb.Token.Reveal() == "":
 				ps = append(ps, Problem{Field: sp + ".token", Message: "is required: the helpdesk sends it as a bearer token"})
 			}
-			if tok := sb.Token.Reveal(); tok != "" {
-				// The token identifies the sidebar. Compared by value, never printed.
-				if first, dup := tokens[tok]; dup {
-					ps = append(ps, Problem{Field: sp + ".token", Message: "is the same token as " + first + "; each sidebar needs its own"})
-				} else {
-					tokens[tok] = sp + ".token"
-				}
-			}
+			tokenOnce(sb.Token, sp+".token", "each sidebar needs its own")
 			ps = append(ps, sb.Layout.problems(sp+".layout")...)
 		}
 		for j, tok := range m.APITokens {
-			// A token identifies its merchant, so it is used once, among
-			// API and sidebar tokens alike. Compared by value, never printed.
-			tp := fmt.Sprintf("%s.api_tokens[%d]", mp, j)
-			if v := tok.Reveal(); v != "" {
-				if first, dup := tokens[v]; dup {
-					ps = append(ps, Problem{Field: tp, Message: "is the same token as " + first + "; each token is used once"})
-				} else {
-					tokens[v] = tp
-				}
-			}
+			tokenOnce(tok, fmt.Sprintf("%s.api_tokens[%d]", mp, j), "each token is used once")
 		}
 		ownHelpdesks := map[string]bool{}
 		for _, h := range m.Helpdesks {
