@@ -95,15 +95,6 @@ func New(opts Options) *Intake {
 	return &Intake{opts: opts}
 }
 
-// Kinds lists the accepted event kinds.
-func (in *Intake) Kinds() []string {
-	out := make([]string, 0, len(in.opts.Planners))
-	for k := range in.opts.Planners {
-		out = append(out, k)
-	}
-	return out
-}
-
 // Signed is what the sender put in the headers.
 type Signed struct {
 	Merchant  string

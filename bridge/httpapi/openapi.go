@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
@@ -80,8 +81,12 @@ func UnservedPaths(routes gin.RoutesInfo) []string {
 	return unserved
 }
 
+// loadedDoc is the embedded document, parsed and validated once: it never
+// changes, and the comparisons only read it.
+var loadedDoc = sync.OnceValues(func() (*openapi3.T, error) { return LoadOpenAPI(context.Background()) })
+
 func mustLoad() *openapi3.T {
-	doc, err := LoadOpenAPI(context.Background())
+	doc, err := loadedDoc()
 	if err != nil {
 		panic(err)
 	}
