@@ -54,62 +54,32 @@ func customerObject(v *View, c *Customer) object {
 }
 
 func orderObject(v *View, ord *Order) object {
-	o := make(object, 0, len(v.Fields["orders"]))
-	for _, f := range v.Fields["orders"] {
-		var val any
-		switch f {
-		case "id":
-			val = ord.ID
-		case "status":
-			val = ord.Status
-		case "marketplace_status":
-			val = ord.MarketplaceStatus
-		case "created_at":
-			val = timeOrNil(&ord.CreatedAt)
-		case "total":
-			val = ord.Total
-		case "currency":
-			val = ord.Currency
-		case "marketplace":
-			val = ord.Marketplace
-		case "store":
-			val = ord.Store
-		case "url":
-			val = ord.URL
-		case "support_url":
-			val = ord.SupportURL
-		case "lines":
-			l := make([]object, len(ord.Lines))
-			for i, line := range ord.Lines {
-				l[i] = fields(v.Fields["lines"], map[string]any{"name": line.Name, "sku": line.SKU, "quantity": line.Quantity})
-			}
-			val = l
-		case "shipments":
-			l := make([]object, len(ord.Shipments))
-			for i, s := range ord.Shipments {
-				l[i] = fields(v.Fields["shipments"], map[string]any{"status": s.Status, "carrier": s.Carrier, "tracking_number": s.TrackingNumber, "tracking_url": s.TrackingURL})
-			}
-			val = l
-		case "returns":
-			l := make([]object, len(ord.Returns))
-			for i, r := range ord.Returns {
-				products := make([]object, len(r.Products))
-				for j, p := range r.Products {
-					products[j] = fields(v.Fields["return_products"], map[string]any{"name": p.Name, "sku": p.SKU, "quantity": p.Quantity, "damaged": p.Damaged})
-				}
-				l[i] = fields(v.Fields["returns"], map[string]any{"tracking_number": r.TrackingNumber, "refund_method": r.RefundMethod, "products": products})
-			}
-			val = l
-		case "support_requests":
-			l := make([]object, len(ord.SupportRequests))
-			for i, s := range ord.SupportRequests {
-				l[i] = fields(v.Fields["support_requests"], map[string]any{"subject": s.Subject, "url": s.URL, "updated_at": timeOrNil(&s.UpdatedAt)})
-			}
-			val = l
-		}
-		o = append(o, kv{f, val})
+	lines := make([]object, len(ord.Lines))
+	for i, l := range ord.Lines {
+		lines[i] = fields(v.Fields["lines"], map[string]any{"name": l.Name, "sku": l.SKU, "quantity": l.Quantity})
 	}
-	return o
+	shipments := make([]object, len(ord.Shipments))
+	for i, sh := range ord.Shipments {
+		shipments[i] = fields(v.Fields["shipments"], map[string]any{"status": sh.Status, "carrier": sh.Carrier, "tracking_number": sh.TrackingNumber, "tracking_url": sh.TrackingURL})
+	}
+	returns := make([]object, len(ord.Returns))
+	for i, r := range ord.Returns {
+		products := make([]object, len(r.Products))
+		for j, p := range r.Products {
+			products[j] = fields(v.Fields["return_products"], map[string]any{"name": p.Name, "sku": p.SKU, "quantity": p.Quantity, "damaged": p.Damaged})
+		}
+		returns[i] = fields(v.Fields["returns"], map[string]any{"tracking_number": r.TrackingNumber, "refund_method": r.RefundMethod, "products": products})
+	}
+	requests := make([]object, len(ord.SupportRequests))
+	for i, sr := range ord.SupportRequests {
+		requests[i] = fields(v.Fields["support_requests"], map[string]any{"subject": sr.Subject, "url": sr.URL, "updated_at": timeOrNil(&sr.UpdatedAt)})
+	}
+	return fields(v.Fields["orders"], map[string]any{
+		"id": ord.ID, "status": ord.Status, "marketplace_status": ord.MarketplaceStatus, "created_at": timeOrNil(&ord.CreatedAt),
+		"total": ord.Total, "currency": ord.Currency, "marketplace": ord.Marketplace, "store": ord.Store,
+		"url": ord.URL, "support_url": ord.SupportURL,
+		"lines": lines, "shipments": shipments, "returns": returns, "support_requests": requests,
+	})
 }
 
 // fields picks names from values, in order.

@@ -343,18 +343,13 @@ func (s *Store) updateManyWith(ctx context.Context, merchant string, refs []Thre
 			out = append(out, d)
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			for i, d := range out {
+			for _, d := range out {
 				raw, err := json.Marshal(d)
 				if err != nil {
 					return err
 				}
-				// The same writes as save, with the indexes, in case fn
-				// changed what they hold.
-				p.Set(ctx, keys[i], raw, 0)
-				p.ZAdd(ctx, s.key(merchant, "all"), redis.Z{Score: float64(d.UpdatedAt.UnixMilli()), Member: member(d.Account, d.ThreadID)})
-				if d.TicketID != "" {
-					p.Set(ctx, s.key(merchant, "tk", d.Helpdesk, d.TicketID), member(d.Account, d.ThreadID), 0)
-				}
+				// With the indexes, in case fn changed what they hold.
+				s.put(ctx, p, d, raw)
 			}
 			if also != nil {
 				also(p)

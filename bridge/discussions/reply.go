@@ -122,17 +122,14 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 		return fmt.Errorf("discussions: list the messages of ticket %s: %w", d.TicketID, err)
 	}
 	out := s.o.Store.outbound(p.Merchant, p.Helpdesk, d.TicketID)
+	done, err := out.ids(ctx) // under the lease: read once
+	if err != nil {
+		return err
+	}
 	sent := 0
 	for _, m := range msgs {
-		if m.Internal || m.FromCustomer || m.ExternalID != "" {
-			continue // only agents' public replies go out, never the bridge's own writes
-		}
-		done, err := out.has(ctx, m.ID)
-		if err != nil {
-			return err
-		}
-		if done {
-			continue
+		if m.Internal || m.FromCustomer || m.ExternalID != "" || done[m.ID] {
+			continue // only agents' public replies not yet sent, never the bridge's own writes
 		}
 		if err := s.send(ctx, a, &d, m); err != nil {
 			return err

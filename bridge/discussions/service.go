@@ -214,18 +214,18 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		}
 	}
 
-	in := s.o.Store.inbound(p.Merchant, p.Account, t.ID)
-	own := s.o.Store.own(p.Merchant, p.Account, t.ID)
+	// What is already in the ticket, and the replies the bridge sent: read
+	// once, as only this task, holding the lease, adds to them.
+	done, err := s.o.Store.inbound(p.Merchant, p.Account, t.ID).ids(ctx)
+	if err != nil {
+		return err
+	}
+	sent, err := s.o.Store.own(p.Merchant, p.Account, t.ID).ids(ctx)
+	if err != nil {
+		return err
+	}
 	for i, msg := range t.Messages {
-		done, err := in.has(ctx, msg.ID)
-		if err != nil {
-			return err
-		}
-		sent, err := own.has(ctx, msg.ID)
-		if err != nil {
-			return err
-		}
-		if done || sent {
+		if done[msg.ID] || sent[msg.ID] {
 			continue
 		}
 		m, err := s.message(ctx, a, d, msg)

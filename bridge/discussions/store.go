@@ -121,14 +121,20 @@ func (s *Store) save(ctx context.Context, d Discussion, opening string) error {
 		if opening != "" {
 			p.SAdd(ctx, s.key(d.Merchant, "in", d.Account, d.ThreadID), opening)
 		}
-		p.Set(ctx, s.key(d.Merchant, "d", d.Account, d.ThreadID), raw, 0)
-		p.ZAdd(ctx, s.key(d.Merchant, "all"), redis.Z{Score: float64(d.UpdatedAt.UnixMilli()), Member: member(d.Account, d.ThreadID)})
-		if d.TicketID != "" {
-			p.Set(ctx, s.key(d.Merchant, "tk", d.Helpdesk, d.TicketID), member(d.Account, d.ThreadID), 0)
-		}
+		s.put(ctx, p, d, raw)
 		return nil
 	})
 	return err
+}
+
+// put queues the writes of a discussion and its indexes: the record, its
+// place in the merchant's list, and its ticket's way back to it.
+func (s *Store) put(ctx context.Context, p redis.Pipeliner, d Discussion, raw []byte) {
+	p.Set(ctx, s.key(d.Merchant, "d", d.Account, d.ThreadID), raw, 0)
+	p.ZAdd(ctx, s.key(d.Merchant, "all"), redis.Z{Score: float64(d.UpdatedAt.UnixMilli()), Member: member(d.Account, d.ThreadID)})
+	if d.TicketID != "" {
+		p.Set(ctx, s.key(d.Merchant, "tk", d.Helpdesk, d.TicketID), member(d.Account, d.ThreadID), 0)
+	}
 }
 
 // ByTicket returns the discussion a helpdesk ticket mirrors, or ErrNotFound.
@@ -206,8 +212,18 @@ func (s *Store) own(merchant, account, thread string) ledger {
 	return ledger{s, s.key(merchant, "own", account, thread)}
 }
 
-func (l ledger) has(ctx context.Context, id string) (bool, error) {
-	return l.s.rdb.SIsMember(ctx, l.key, id).Result()
+// ids reads the whole ledger in one round trip: its holder has the
+// thread's lease, so nobody else adds to it meanwhile.
+func (l ledger) ids(ctx context.Context) (map[string]bool, error) {
+	members, err := l.s.rdb.SMembers(ctx, l.key).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(members))
+	for _, m := range members {
+		out[m] = true
+	}
+	return out, nil
 }
 
 func (l ledger) add(ctx context.Context, id string) error {
