@@ -15,23 +15,7 @@ import (
 // keeps working as the bridge changes. It checks that the figures exist,
 // not what they are: this machine's speed is no one's business here.
 func TestQuickRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the bridge binary")
-	}
-	rdbtest.Client(t, benchDB) // skips, or fails in CI, without a Redis
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
-	rep, err := runBench(ctx, options{redisAddr: rdbtest.Addr(), quick: true})
-	var out bytes.Buffer
-	if rep != nil {
-		rep.print(&out)
-	}
-	t.Logf("report:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	rep, printed := quickBench(t, options{})
 	if rep.pipeline == nil || rep.throttled == nil || rep.widget == nil {
 		t.Fatalf("phases missing: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
@@ -80,7 +64,7 @@ func TestQuickRun(t *testing.T) {
 		t.Errorf("widget-spread ran %.2f Redis GETs per request, want one: its reads must not be coalesced", got)
 	}
 	for _, want := range []string{"pipeline alerts/s", "asynq no-op/s", "throttled requests/s", "429s", "intake latency p50", "widget/get2k throughput ratio", "widget/const throughput ratio", "widget-spread/get2k throughput ratio", "widget-spread/const throughput ratio"} {
-		if !strings.Contains(out.String(), want) {
+		if !strings.Contains(printed, want) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
@@ -132,13 +116,6 @@ func TestThrottledFigures(t *testing.T) {
 
 func TestPercentile(t *testing.T) {
 	t.Parallel()
-	ms := func(n ...int) []time.Duration {
-		var out []time.Duration
-		for _, v := range n {
-			out = append(out, time.Duration(v)*time.Millisecond)
-		}
-		return out
-	}
 	cases := []struct {
 		name string
 		in   []time.Duration
@@ -164,6 +141,39 @@ func seq(n int) []int {
 	out := make([]int, n)
 	for i := range out {
 		out[i] = i + 1
+	}
+	return out
+}
+
+// quickBench runs the phases o does not skip on small numbers against the
+// test Redis, logs the report and returns it with its printed form.
+func quickBench(t *testing.T, o options) (*report, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the bridge binary")
+	}
+	rdbtest.Client(t, benchDB) // skips, or fails in CI, without a Redis
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	o.redisAddr, o.quick = rdbtest.Addr(), true
+	rep, err := runBench(ctx, o)
+	var out bytes.Buffer
+	if rep != nil {
+		rep.print(&out)
+	}
+	t.Logf("report:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, out.String()
+}
+
+// ms turns milliseconds into durations.
+func ms(n ...int) []time.Duration {
+	var out []time.Duration
+	for _, v := range n {
+		out = append(out, time.Duration(v)*time.Millisecond)
 	}
 	return out
 }

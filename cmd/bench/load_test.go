@@ -50,13 +50,6 @@ func TestMedian(t *testing.T) {
 
 func TestTargetResult(t *testing.T) {
 	t.Parallel()
-	ms := func(n ...int) []time.Duration {
-		var out []time.Duration
-		for _, v := range n {
-			out = append(out, time.Duration(v)*time.Millisecond)
-		}
-		return out
-	}
 	// Three rounds of one second at 100, 300 and 200 requests per second;
 	// the latencies of all rounds make one distribution.
 	// The counter went up by 51 and 150 in the first two rounds and could

@@ -564,13 +564,5 @@ func (b *backfillResult) print(w io.Writer) {
 		f.callsTotal, f.ticketsAll, f.wholeSpan.Round(time.Millisecond), f.wholeCallRate, t.capacity, f.wholeAllowedCalls, ratio(f.wholeCallRate, f.wholeAllowedCalls))
 	fmt.Fprintf(w, "  Gorgias requests per ticket %.2f; %d threads gave %d tickets, none twice; %d Mirakl requests; 429s answered %d; bridge log: %d warnings, %d errors\n",
 		b.requestsPerTicket(), b.threads, b.tickets, b.mirakl, t.fakeRateLimited, t.warnings, t.errors)
-	if len(t.refused) > 0 {
-		fmt.Fprintf(w, "  note: the fake refused requests, by status: %v\n", t.refused)
-	}
-	if len(t.limited) > 0 {
-		fmt.Fprintf(w, "  the 429s came when %s requests had been let through (the burst is %d)\n", joinInts(t.limited, 10), t.capacity)
-	}
-	if t.fakeRequests != f.callsTotal || len(t.limited) != t.fakeRateLimited {
-		fmt.Fprintf(w, "  note: the recorder saw %d requests and %d 429s; the fake counted %d and %d\n", f.callsTotal, len(t.limited), t.fakeRequests, t.fakeRateLimited)
-	}
+	t.printNotes(w, f)
 }

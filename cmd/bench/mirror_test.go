@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/config"
 )
 
@@ -17,22 +15,7 @@ import (
 // alone, and checks that their figures exist and add up: every message
 // timed, every thread one ticket.
 func TestQuickMirrorPhases(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the bridge binary")
-	}
-	rdbtest.Client(t, benchDB) // skips, or fails in CI, without a Redis
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
-	rep, err := runBench(ctx, options{redisAddr: rdbtest.Addr(), quick: true, skipPipeline: true, skipThrottled: true, skipWidget: true})
-	var out bytes.Buffer
-	if rep != nil {
-		rep.print(&out)
-	}
-	t.Logf("report:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, printed := quickBench(t, options{skipPipeline: true, skipThrottled: true, skipWidget: true})
 	if rep.pipeline != nil || rep.throttled != nil || rep.widget != nil {
 		t.Errorf("skipped phases ran: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
@@ -73,7 +56,7 @@ func TestQuickMirrorPhases(t *testing.T) {
 		t.Errorf("steady state not measured: %+v", f)
 	}
 	for _, want := range []string{"(d) mirror latency", "p95 / (sync period + 2s)", "(e) discussion backfill", "backfill requests/s", "429s", "requests per ticket"} {
-		if !strings.Contains(out.String(), want) {
+		if !strings.Contains(printed, want) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}

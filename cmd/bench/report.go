@@ -79,6 +79,20 @@ type throttledResult struct {
 // allowed is the fake's sustained rate, calls per second.
 func (t *throttledResult) allowed() float64 { return perSecond(t.capacity, t.window) }
 
+// printNotes reports what the fake refused, when its 429s came, and any
+// disagreement between the recorder and the fake's own counts.
+func (t *throttledResult) printNotes(w io.Writer, f throttledFigures) {
+	if len(t.refused) > 0 {
+		fmt.Fprintf(w, "  note: the fake refused requests, by status: %v\n", t.refused)
+	}
+	if len(t.limited) > 0 {
+		fmt.Fprintf(w, "  the 429s came when %s requests had been let through (the burst is %d)\n", joinInts(t.limited, 10), t.capacity)
+	}
+	if t.fakeRequests != f.callsTotal || len(t.limited) != t.fakeRateLimited {
+		fmt.Fprintf(w, "  note: the recorder saw %d requests and %d 429s; the fake counted %d and %d\n", f.callsTotal, len(t.limited), t.fakeRequests, t.fakeRateLimited)
+	}
+}
+
 // throttledFigures are the rates derived from the records.
 type throttledFigures struct {
 	// Steady state: from the capacity-th call (the end of the initial
@@ -171,15 +185,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  whole-run tickets/s  %5.2f   allowed %5.2f   ratio %.3f\n", f.wholeTicketRate, f.wholeAllowedTickets, ratio(f.wholeTicketRate, f.wholeAllowedTickets))
 		fmt.Fprintf(w, "  429s answered by the fake %d; requests its handlers counted %d, %d beyond %d per ticket (a retried task looks its ticket up again); bridge log: %d warnings, %d errors\n",
 			t.fakeRateLimited, t.fakeRequests, f.callsTotal-callsPerTicket*f.ticketsAll, callsPerTicket, t.warnings, t.errors)
-		if len(t.refused) > 0 {
-			fmt.Fprintf(w, "  note: the fake refused requests, by status: %v\n", t.refused)
-		}
-		if len(t.limited) > 0 {
-			fmt.Fprintf(w, "  the 429s came when %s requests had been let through (the burst is %d)\n", joinInts(t.limited, 10), t.capacity)
-		}
-		if t.fakeRequests != f.callsTotal || len(t.limited) != t.fakeRateLimited {
-			fmt.Fprintf(w, "  note: the recorder saw %d requests and %d 429s; the fake counted %d and %d\n", f.callsTotal, len(t.limited), t.fakeRequests, t.fakeRateLimited)
-		}
+		t.printNotes(w, f)
 	}
 	if r.widget != nil {
 		r.widget.print(w)
