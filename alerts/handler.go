@@ -43,16 +43,8 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrUnknownAccount) {
+	if errors.Is(err, ErrUnknownAccount) || connectors.IsPermanent(err) {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-	}
-	if connectors.IsRetryable(err) {
-		return err
-	}
-	for _, permanent := range []error{connectors.ErrUnauthorized, connectors.ErrForbidden, connectors.ErrInvalid, connectors.ErrNotFound, connectors.ErrConflict, connectors.ErrTooLarge} {
-		if errors.Is(err, permanent) {
-			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-		}
 	}
 	return err
 }

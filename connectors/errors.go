@@ -127,6 +127,21 @@ func IsRetryable(err error) bool {
 	return false
 }
 
+// IsPermanent tells whether err is the external system refusing the
+// request on its merits (credentials, permission, content, a missing
+// object): trying again cannot help. Retryable errors are never permanent.
+func IsPermanent(err error) bool {
+	if err == nil || IsRetryable(err) {
+		return false
+	}
+	for _, permanent := range []error{ErrUnauthorized, ErrForbidden, ErrInvalid, ErrNotFound, ErrConflict, ErrTooLarge} {
+		if errors.Is(err, permanent) {
+			return true
+		}
+	}
+	return false
+}
+
 // RetryDelay returns how long to wait before retrying err, when the vendor
 // said so (Retry-After), and false otherwise.
 func RetryDelay(err error) (time.Duration, bool) {

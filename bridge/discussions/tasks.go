@@ -89,13 +89,8 @@ func (h *Handlers) Reply(ctx context.Context, t *asynq.Task) error {
 
 // classify marks permanent failures so that asynq stops retrying them.
 func classify(err error) error {
-	if err == nil || connectors.IsRetryable(err) {
-		return err
-	}
-	for _, permanent := range []error{ErrUnknownAccount, connectors.ErrUnauthorized, connectors.ErrForbidden, connectors.ErrInvalid, connectors.ErrNotFound, connectors.ErrConflict, connectors.ErrTooLarge} {
-		if errors.Is(err, permanent) {
-			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-		}
+	if errors.Is(err, ErrUnknownAccount) || connectors.IsPermanent(err) {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	return err
 }
