@@ -3,8 +3,6 @@ package alerts
 import (
 	"bytes"
 	"fmt"
-	"net/url"
-	"strings"
 	"text/template"
 
 	"github.com/helpdesk-bridge/bridge/config"
@@ -139,9 +137,7 @@ func render(lang string, p RaisePayload, store *config.Store) (subject, body str
 		if store.Name != "" {
 			v.StoreName = store.Name
 		}
-		if store.OrderURL != "" {
-			v.OrderURL = strings.ReplaceAll(store.OrderURL, "{order_id}", url.PathEscape(p.OrderID))
-		}
+		v.OrderURL = store.OrderLink(p.OrderID)
 	}
 	st, ok := t.subject[p.Kind]
 	if !ok {

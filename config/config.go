@@ -5,7 +5,9 @@
 package config
 
 import (
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -157,6 +159,20 @@ type Store struct {
 	// SupportURL is a template for the link to the marketplace's "create a
 	// support request" page of an order, with {order_id} replaced.
 	SupportURL string `yaml:"support_url" validate:"omitempty,url"`
+}
+
+// OrderLink is the store's link to an order in its back office, or "".
+func (s *Store) OrderLink(orderID string) string { return fillOrderID(s.OrderURL, orderID) }
+
+// SupportLink is the store's link to an order's support request page, or "".
+func (s *Store) SupportLink(orderID string) string { return fillOrderID(s.SupportURL, orderID) }
+
+// fillOrderID puts an order id, escaped for a path, into a URL template.
+func fillOrderID(template, orderID string) string {
+	if template == "" {
+		return ""
+	}
+	return strings.ReplaceAll(template, "{order_id}", url.PathEscape(orderID))
 }
 
 // Helpdesk kinds.

@@ -32,8 +32,8 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 		Lines: make([]Line, len(o.Lines)),
 	}
 	if s, ok := m.Store(store); ok {
-		order.URL = fill(s.OrderURL, o.ID)
-		order.SupportURL = fill(s.SupportURL, o.ID)
+		order.URL = s.OrderLink(o.ID)
+		order.SupportURL = s.SupportLink(o.ID)
 	}
 	for i, l := range o.Lines {
 		order.Lines[i] = Line{Name: l.Title, SKU: l.SKU, Quantity: l.Quantity}

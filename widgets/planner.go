@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -59,21 +58,13 @@ func changeOfOrder(m *config.Merchant, d *OrderUpserted) Change {
 		Lines: make([]Line, len(d.Lines)),
 	}
 	if s, ok := m.Store(d.Store); ok {
-		o.URL = cmp.Or(o.URL, fill(s.OrderURL, d.OrderID))
-		o.SupportURL = cmp.Or(o.SupportURL, fill(s.SupportURL, d.OrderID))
+		o.URL = cmp.Or(o.URL, s.OrderLink(d.OrderID))
+		o.SupportURL = cmp.Or(o.SupportURL, s.SupportLink(d.OrderID))
 	}
 	for i, l := range d.Lines {
 		o.Lines[i] = Line{Name: l.Name, SKU: l.SKU, Quantity: l.Quantity}
 	}
 	return Change{Store: d.Store, OrderID: d.OrderID, Email: NormalizeEmail(d.Customer.Email), Order: o, UpdatedAt: d.UpdatedAt}
-}
-
-// fill puts an order id into a store's URL template.
-func fill(template, orderID string) string {
-	if template == "" {
-		return ""
-	}
-	return strings.ReplaceAll(template, "{order_id}", url.PathEscape(orderID))
 }
 
 func changeOfShipment(_ *config.Merchant, d *ShipmentUpserted) Change {
