@@ -6,7 +6,6 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -102,16 +101,18 @@ func (l *Limiter) Penalize(ctx context.Context, key string, d time.Duration) err
 	if d <= 0 {
 		return nil
 	}
-	// Keep the longest penalty: a shorter one must not shorten it.
-	cur, err := l.rdb.PTTL(ctx, l.blockKey(key)).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
-	if cur >= d {
-		return nil
-	}
-	return l.rdb.Set(ctx, l.blockKey(key), 1, d).Err()
+	// Keep the longest penalty, atomically: two replicas penalising at
+	// once must not let the shorter one cut the longer short.
+	return penalizeScript.Run(ctx, l.rdb, []string{l.blockKey(key)}, max(d.Milliseconds(), 1)).Err()
 }
+
+// penalizeScript sets the block for ARGV[1] ms unless it already lasts
+// longer (PTTL is -2 for a missing key).
+var penalizeScript = redis.NewScript(`
+if redis.call("PTTL", KEYS[1]) < tonumber(ARGV[1]) then
+	redis.call("SET", KEYS[1], 1, "PX", ARGV[1])
+end
+return 0`)
 
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
