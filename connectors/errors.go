@@ -35,6 +35,26 @@ func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("rate limited, retry after %s", e.RetryAfter)
 }
 
+// DeferredError says that the account's budget is spent for now: nothing
+// was sent, and the caller's task should give its worker back and come
+// again at Until. It is no failure, and costs the task none of its retries.
+type DeferredError struct {
+	System string // the external system, for metrics: "gorgias", ...
+	Class  string // the priority class the call was paced in
+	Until  time.Time
+}
+
+func (e *DeferredError) Error() string {
+	return fmt.Sprintf("%s budget spent for %s work: deferred until %s", e.System, e.Class, e.Until.UTC().Format(time.RFC3339Nano))
+}
+
+// Deferred returns the deferral in err's chain, if any.
+func Deferred(err error) (*DeferredError, bool) {
+	var d *DeferredError
+	ok := errors.As(err, &d)
+	return d, ok
+}
+
 // APIError is an error answer from a vendor API. It unwraps to the
 // vocabulary error its status maps to.
 type APIError struct {
@@ -103,6 +123,9 @@ func TransportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if d, ok := Deferred(err); ok {
+		return d // nothing was sent: not an uncertain call
+	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
@@ -115,6 +138,9 @@ func IsRetryable(err error) bool {
 	}
 	var rl *RateLimitedError
 	if errors.As(err, &rl) {
+		return true
+	}
+	if _, ok := Deferred(err); ok {
 		return true
 	}
 	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {

@@ -10,8 +10,10 @@ import (
 // Limiter paces calls to one external account. The bridge's limiter lives
 // in Redis so that every replica shares the same budget.
 type Limiter interface {
-	// Wait blocks until a call to key is allowed or ctx ends.
-	Wait(ctx context.Context, key string) error
+	// Acquire returns nil when a call to key may go now. When the budget
+	// is spent it either waits briefly, or returns a *DeferredError saying
+	// when to come back: a worker never sleeps on a rate limit.
+	Acquire(ctx context.Context, key string) error
 	// Penalize records that the vendor answered 429: no replica calls key
 	// again before d has passed.
 	Penalize(ctx context.Context, key string, d time.Duration) error
@@ -22,10 +24,13 @@ type Limiter interface {
 type CallObserver interface {
 	ObserveCall(system string, status int, elapsed time.Duration)
 	ObserveLimiterWait(system string, waited time.Duration)
+	// ObserveDeferral counts a call put off because its account's budget
+	// was spent, by the priority class it was asked in.
+	ObserveDeferral(system, class string)
 }
 
 // Transport is the http.RoundTripper every connector's client goes
-// through: it waits for the account's rate limiter before each call,
+// through: it asks the account's rate limiter before each call,
 // reports each call, and turns a 429 into a penalty shared by all replicas.
 type Transport struct {
 	Base     http.RoundTripper // nil means http.DefaultTransport
@@ -47,7 +52,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	if t.Limiter != nil {
 		start := now()
-		if err := t.Limiter.Wait(ctx, t.Key); err != nil {
+		if err := t.Limiter.Acquire(ctx, t.Key); err != nil {
+			if d, ok := Deferred(err); ok {
+				d.System = t.System
+				if t.Observer != nil {
+					t.Observer.ObserveDeferral(t.System, d.Class)
+				}
+			}
 			return nil, err
 		}
 		if t.Observer != nil {

@@ -8,7 +8,10 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -40,6 +43,14 @@ type Letter struct {
 	FailedAt time.Time
 }
 
+// Pacer opens and closes the rate-limit session of one task attempt: the
+// calls made with Begin's context are paced in the priority class of the
+// task's queue. bridge/ratelimit's Limiter is one.
+type Pacer interface {
+	Begin(ctx context.Context, taskID, taskType, queue string) context.Context
+	End(ctx context.Context)
+}
+
 // Options configure the worker server.
 type Options struct {
 	Redis           redis.UniversalClient
@@ -49,20 +60,26 @@ type Options struct {
 	// RetryBase and RetryMax bound the exponential backoff used when the
 	// vendor gave no Retry-After.
 	RetryBase, RetryMax time.Duration
-	// DelayedCheck is how often retries that are due move back to their
-	// queue; short in tests.
+	// DelayedCheck is how often retries and deferred tasks that are due
+	// move back to their queue (default 250 ms: a deferred task is late by
+	// up to that much).
 	DelayedCheck time.Duration
-	Logger       zerolog.Logger
-	Observer     Observer
-	DeadLetters  DeadLetters
-	Now          func() time.Time
+	// IdleCheck is how often an idle server looks for new tasks (default
+	// 200 ms).
+	IdleCheck   time.Duration
+	Pacer       Pacer // nil: calls are not paced per task
+	Logger      zerolog.Logger
+	Observer    Observer
+	DeadLetters DeadLetters
+	Now         func() time.Time
 }
 
 // Server runs task handlers.
 type Server struct {
-	srv  *asynq.Server
-	mux  *asynq.ServeMux
-	opts Options
+	srv    *asynq.Server
+	mux    *asynq.ServeMux
+	client *asynq.Client // re-enqueues a deferred task on its last attempt
+	opts   Options
 }
 
 // NewServer builds a worker server; register handlers, then Start.
@@ -76,14 +93,24 @@ func NewServer(opts Options) *Server {
 	if opts.RetryMax <= 0 {
 		opts.RetryMax = 10 * time.Minute
 	}
-	s := &Server{mux: asynq.NewServeMux(), opts: opts}
+	if opts.DelayedCheck <= 0 {
+		opts.DelayedCheck = 250 * time.Millisecond
+	}
+	if opts.IdleCheck <= 0 {
+		opts.IdleCheck = 200 * time.Millisecond
+	}
+	s := &Server{mux: asynq.NewServeMux(), opts: opts, client: asynq.NewClientFromRedisClient(opts.Redis)}
 	s.srv = asynq.NewServerFromRedisClient(opts.Redis, asynq.Config{
 		Concurrency:              opts.Concurrency,
 		Queues:                   opts.Queues,
 		ShutdownTimeout:          opts.ShutdownTimeout,
 		DelayedTaskCheckInterval: opts.DelayedCheck,
+		TaskCheckInterval:        opts.IdleCheck,
 		RetryDelayFunc:           s.retryDelay,
-		Logger:                   asynqLogger{opts.Logger},
+		// A task put off by its account's rate limit, or paused by a 429,
+		// has not failed: its retry count stays as it was.
+		IsFailure: func(err error) bool { return !paused(err) },
+		Logger:    asynqLogger{opts.Logger},
 		// The middleware logs failures once, with the task id.
 		ErrorHandler: nil,
 	})
@@ -101,9 +128,21 @@ func (s *Server) Start() error { return s.srv.Start(s.mux) }
 // the shutdown timeout; unfinished tasks go back to their queue.
 func (s *Server) Shutdown() { s.srv.Shutdown() }
 
-// retryDelay waits as long as the vendor asked when it said so, otherwise
-// backs off exponentially with jitter.
+// paused tells a task that waits for its turn at an account (its budget
+// spent, or a 429's pause) from one that failed.
+func paused(err error) bool {
+	var rl *connectors.RateLimitedError
+	_, deferred := connectors.Deferred(err)
+	return deferred || errors.As(err, &rl)
+}
+
+// retryDelay brings a deferred task back when its turn is due, waits as
+// long as the vendor asked when it said so, and otherwise backs off
+// exponentially with jitter.
 func (s *Server) retryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	if d, ok := connectors.Deferred(err); ok {
+		return s.dueIn(d.Until)
+	}
 	if d, ok := connectors.RetryDelay(err); ok {
 		return d + time.Duration(rand.Int64N(int64(500*time.Millisecond)))
 	}
@@ -112,6 +151,18 @@ func (s *Server) retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 		d = s.opts.RetryMax
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// dueIn is the delay that brings a task back at until, not before: asynq
+// schedules in whole seconds, and a task woken early would only be put off
+// again.
+func (s *Server) dueIn(until time.Time) time.Duration {
+	now := time.Now() // asynq's clock, not an injected one: it adds the delay to it
+	at := until.Truncate(time.Second)
+	if at.Before(until) {
+		at = at.Add(time.Second)
+	}
+	return max(at.Sub(now)+5*time.Millisecond, 0)
 }
 
 func (s *Server) middleware(next asynq.Handler) asynq.Handler {
@@ -123,7 +174,22 @@ func (s *Server) middleware(next asynq.Handler) asynq.Handler {
 		log := s.opts.Logger.With().Str("task_id", id).Str("task_type", t.Type()).Int("attempt", retried+1).Logger()
 		ctx = log.WithContext(ctx)
 
+		if s.opts.Pacer != nil {
+			ctx = s.opts.Pacer.Begin(ctx, id, t.Type(), queue)
+		}
 		err := next.ProcessTask(ctx, t)
+		if s.opts.Pacer != nil {
+			s.opts.Pacer.End(ctx)
+		}
+		if d, ok := connectors.Deferred(err); ok {
+			log.Debug().Str("class", d.Class).Time("until", d.Until).Msg("task deferred: its account's budget is spent")
+			if retried >= maxRetry {
+				// asynq archives a task on its last attempt whatever
+				// IsFailure says: put a copy back instead.
+				return s.requeue(ctx, t, id, queue, maxRetry, d.Until)
+			}
+			return err
+		}
 		if err == nil {
 			if s.opts.Observer != nil {
 				s.opts.Observer.TaskProcessed(t.Type())
@@ -153,6 +219,19 @@ func (s *Server) middleware(next asynq.Handler) asynq.Handler {
 		}
 		return err
 	})
+}
+
+// requeue enqueues a copy of a deferred task on its last attempt, due at
+// until, and lets the original end. Its id derives from the original's
+// and the due time, so a crash between the two leaves one copy at most.
+func (s *Server) requeue(ctx context.Context, t *asynq.Task, id, queue string, maxRetry int, until time.Time) error {
+	copyID := strings.SplitN(id, "~", 2)[0] + "~" + strconv.FormatInt(until.UnixMilli(), 36)
+	_, err := s.client.EnqueueContext(ctx, asynq.NewTaskWithHeaders(t.Type(), t.Payload(), t.Headers()),
+		asynq.Queue(queue), asynq.TaskID(copyID), asynq.ProcessAt(until), asynq.MaxRetry(maxRetry))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("jobs: put deferred task %s back: %w", id, err)
+	}
+	return nil
 }
 
 // asynqLogger routes asynq's own log lines into zerolog.

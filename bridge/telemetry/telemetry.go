@@ -4,8 +4,10 @@
 package telemetry
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -32,16 +34,22 @@ type Metrics struct {
 	ExternalLatency *prometheus.HistogramVec
 	RateLimited     *prometheus.CounterVec
 	LimiterWait     *prometheus.HistogramVec
+	LimiterLongest  *prometheus.GaugeVec
+	TasksDeferred   *prometheus.CounterVec
 
 	EventsReceived *prometheus.CounterVec
 
 	WidgetReads *prometheus.CounterVec
+
+	mu      sync.Mutex
+	longest map[string]float64 // by system, behind LimiterLongest
 }
 
 // New registers every collector on a fresh registry.
 func New() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
+		longest:  map[string]float64{},
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridge_http_requests_total", Help: "HTTP requests served, by route and status.",
 		}, []string{"method", "route", "status"}),
@@ -75,6 +83,12 @@ func New() *Metrics {
 			Name: "bridge_rate_limiter_wait_seconds", Help: "Time spent waiting for the shared rate limiter before a call.",
 			Buckets: []float64{0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60},
 		}, []string{"system"}),
+		LimiterLongest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bridge_rate_limiter_longest_wait_seconds", Help: "The longest a caller waited in place for the shared rate limiter since start; a task whose turn is further off gives its worker back instead.",
+		}, []string{"system"}),
+		TasksDeferred: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bridge_tasks_deferred_total", Help: "Task attempts put off because their account's budget was spent, by system and priority class: they gave their worker back and come back when their turn is due. Not failures.",
+		}, []string{"system", "class"}),
 		EventsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridge_events_received_total", Help: "Signed events received, by kind and outcome.",
 		}, []string{"kind", "outcome"}),
@@ -86,7 +100,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPLatency, m.TasksProcessed, m.TasksRetried, m.TasksFailed, m.TasksArchived,
-		m.ExternalCalls, m.ExternalLatency, m.RateLimited, m.LimiterWait, m.EventsReceived,
+		m.ExternalCalls, m.ExternalLatency, m.RateLimited, m.LimiterWait, m.LimiterLongest, m.TasksDeferred, m.EventsReceived,
 		m.WidgetReads,
 	)
 	return m
@@ -109,6 +123,17 @@ func (m *Metrics) ObserveCall(system string, status int, elapsed time.Duration) 
 // ObserveLimiterWait implements connectors.CallObserver.
 func (m *Metrics) ObserveLimiterWait(system string, waited time.Duration) {
 	m.LimiterWait.WithLabelValues(system).Observe(waited.Seconds())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if secs := waited.Seconds(); secs > m.longest[system] {
+		m.longest[system] = secs
+		m.LimiterLongest.WithLabelValues(system).Set(secs)
+	}
+}
+
+// ObserveDeferral implements connectors.CallObserver.
+func (m *Metrics) ObserveDeferral(system, class string) {
+	m.TasksDeferred.WithLabelValues(system, class).Inc()
 }
 
 // GinMiddleware counts requests by route template, never by raw path, so
@@ -142,3 +167,48 @@ func (m *Metrics) Count(kind, outcome string) { m.EventsReceived.WithLabelValues
 
 // CountRead implements widgets.Counter.
 func (m *Metrics) CountRead(format, state string) { m.WidgetReads.WithLabelValues(format, state).Inc() }
+
+// WatchQueues exports, at each scrape, how long the oldest task of each
+// queue has been waiting, as oldest reports it.
+func (m *Metrics) WatchQueues(oldest func(context.Context) (map[string]time.Duration, error)) {
+	m.Registry.MustRegister(queueAges{oldest: oldest, desc: prometheus.NewDesc(
+		"bridge_queue_oldest_waiting_seconds",
+		"How long the oldest waiting task of each queue has waited: pending, or put off by its account's rate limit.",
+		[]string{"queue"}, nil)})
+}
+
+type queueAges struct {
+	oldest func(context.Context) (map[string]time.Duration, error)
+	desc   *prometheus.Desc
+}
+
+func (q queueAges) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+
+func (q queueAges) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	type answer struct {
+		ages map[string]time.Duration
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		ages, err := q.oldest(ctx)
+		got <- answer{ages, err}
+	}()
+	var ages map[string]time.Duration
+	select {
+	case a := <-got:
+		ages = a.ages
+		if a.err != nil {
+			return
+		}
+	case <-ctx.Done():
+		// Redis is down or slow (asynq's inspector takes no deadline):
+		// /metrics still answers, with what the process itself knows.
+		return
+	}
+	for queue, age := range ages {
+		ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, age.Seconds(), queue)
+	}
+}

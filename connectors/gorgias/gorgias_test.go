@@ -321,7 +321,7 @@ type pacer struct {
 	next  time.Time
 }
 
-func (p *pacer) Wait(ctx context.Context, _ string) error {
+func (p *pacer) Acquire(ctx context.Context, _ string) error {
 	p.mu.Lock()
 	at := p.next
 	if now := time.Now(); at.Before(now) {
