@@ -259,7 +259,16 @@ func (h *apiHandler) resync(c *gin.Context) {
 
 func (h *apiHandler) resyncAccount(c *gin.Context) {
 	account := c.Param("account")
-	enqueued, err := h.svc.ResyncAccount(c.Request.Context(), merchantOf(c), account)
+	var full bool
+	switch c.Query("full") {
+	case "", "false":
+	case "true":
+		full = true
+	default:
+		httpapi.Fail(c, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "full", "full must be true or false"))
+		return
+	}
+	enqueued, err := h.svc.ResyncAccount(c.Request.Context(), merchantOf(c), account, full)
 	if err != nil {
 		httpapi.Fail(c, apiError(c, err))
 		return

@@ -255,17 +255,22 @@ func (s *Service) Resync(ctx context.Context, merchant, account, thread string) 
 // ran, so that the clicks of the same minute enqueue it once.
 const resyncCollapse = time.Minute
 
-// ResyncAccount enqueues an immediate sync of an account. Its task id
-// names the minute, so repeated requests within a minute enqueue one sync:
+// ResyncAccount enqueues an immediate sync of an account; a full one
+// reads the whole backfill window again, as bulk work. Its task id names
+// the minute, so repeated requests within a minute enqueue one sync:
 // enqueued is false for those. The sync's own lease keeps it from running
 // alongside the periodic one.
-func (s *Service) ResyncAccount(ctx context.Context, merchant, account string) (enqueued bool, err error) {
+func (s *Service) ResyncAccount(ctx context.Context, merchant, account string, full bool) (enqueued bool, err error) {
 	if _, err := s.account(merchant, account); err != nil {
 		return false, err
 	}
 	minute := s.o.Now().UTC().Truncate(time.Minute).Format("200601021504")
-	task := NewSyncTask(SyncPayload{Merchant: merchant, Account: account})
-	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.TaskID("discussion-sync-now-"+merchant+"-"+account+"-"+minute),
+	task := NewSyncTask(SyncPayload{Merchant: merchant, Account: account, Full: full})
+	kind := "now"
+	if full {
+		kind = "full"
+	}
+	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.TaskID("discussion-sync-"+kind+"-"+merchant+"-"+account+"-"+minute),
 		asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(resyncCollapse))
 	switch {
 	case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):

@@ -70,7 +70,7 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 	}
 	sum := sha256.Sum256([]byte(helpdeskID + "\x00" + ev.TicketID + "\x00" + cmp.Or(ev.DeliveryID, ev.MessageID, string(body))))
 	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status})
-	task := asynq.NewTask(TypeReply, payload, asynq.Queue(Queue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
+	task := asynq.NewTask(TypeReply, payload, asynq.Queue(RepliesQueue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
 	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
 		return false, fmt.Errorf("discussions: enqueue reply: %w", err)

@@ -117,7 +117,10 @@ const syncLease = time.Minute
 // overlap, and enqueues a mirror task for each. Only one sync of an
 // account runs at a time, on any replica: a second one finds the lease
 // taken and does nothing, as the first will enqueue what it would have.
-func (s *Service) Sync(ctx context.Context, merchant, accountID string) error {
+// The first sync of an account, and a full one, read the whole backfill
+// window and mirror it as bulk work.
+func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
+	merchant, accountID := p.Merchant, p.Account
 	a, err := s.account(merchant, accountID)
 	if err != nil {
 		return err
@@ -136,9 +139,11 @@ func (s *Service) Sync(ctx context.Context, merchant, accountID string) error {
 	if err != nil {
 		return err
 	}
-	since := cursor.Add(-a.cfg.Overlap)
-	if cursor.IsZero() {
-		since = s.o.Now().Add(-a.cfg.Backfill)
+	since, queue := cursor.Add(-a.cfg.Overlap), Queue
+	if cursor.IsZero() || p.Full {
+		// Bulk work, after every reply, alert and new message of the
+		// accounts it shares.
+		since, queue = s.o.Now().Add(-a.cfg.Backfill), BulkQueue
 	}
 	q := connectors.ThreadQuery{UpdatedSince: since, Limit: 100}
 	newest, listed := cursor, 0
@@ -148,7 +153,7 @@ func (s *Service) Sync(ctx context.Context, merchant, accountID string) error {
 			return fmt.Errorf("discussions: list threads of %s: %w", accountID, err)
 		}
 		for _, t := range page.Threads {
-			task, err := newMirrorTask(MirrorPayload{Merchant: merchant, Account: accountID, Thread: t})
+			task, err := newMirrorTask(MirrorPayload{Merchant: merchant, Account: accountID, Thread: t}, queue)
 			if err != nil {
 				return err
 			}

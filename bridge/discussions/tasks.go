@@ -20,13 +20,22 @@ const (
 	TypeMirror = "discussion:mirror"
 )
 
-// Queue is the asynq queue discussion tasks run in.
-const Queue = "discussions"
+// The asynq queues of discussion tasks. Each is a priority class of the
+// accounts' rate-limit budgets (see cmd/bridge): an agent's reply goes
+// before new messages, and a first backfill after both.
+const (
+	Queue        = "discussions" // new messages, syncs
+	RepliesQueue = "replies"     // agents' replies
+	BulkQueue    = "bulk"        // the mirrors of a first backfill
+)
 
 // SyncPayload asks for one account's threads to be fetched.
 type SyncPayload struct {
 	Merchant string `json:"merchant"`
 	Account  string `json:"account"`
+	// Full reads the whole backfill window again, as bulk work, instead
+	// of what changed since the cursor.
+	Full bool `json:"full,omitempty"`
 }
 
 // MirrorPayload carries one thread as a sync listed it, with all its
@@ -44,14 +53,15 @@ func NewSyncTask(p SyncPayload) *asynq.Task {
 }
 
 // newMirrorTask's id names the thread and its update, so that overlapping
-// syncs enqueue one task per update of a thread.
-func newMirrorTask(p MirrorPayload) (*asynq.Task, error) {
+// syncs enqueue one task per update of a thread. queue is Queue, or
+// BulkQueue for a backfill.
+func newMirrorTask(p MirrorPayload, queue string) (*asynq.Task, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("discussions: mirror task: %w", err)
 	}
 	sum := sha256.Sum256([]byte(p.Merchant + "\x00" + p.Account + "\x00" + p.Thread.ID + "\x00" + strconv.FormatInt(p.Thread.UpdatedAt.UnixNano(), 10)))
-	return asynq.NewTask(TypeMirror, b, asynq.Queue(Queue), asynq.TaskID("discussion-mirror-"+hex.EncodeToString(sum[:16]))), nil
+	return asynq.NewTask(TypeMirror, b, asynq.Queue(queue), asynq.TaskID("discussion-mirror-"+hex.EncodeToString(sum[:16]))), nil
 }
 
 // Handlers are the asynq handlers of the discussion tasks.
@@ -66,7 +76,7 @@ func (h *Handlers) Sync(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("discussions: decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
 	}
-	return classify(h.svc.Sync(ctx, p.Merchant, p.Account))
+	return classify(h.svc.Sync(ctx, p))
 }
 
 // Mirror handles TypeMirror.

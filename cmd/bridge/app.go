@@ -69,9 +69,21 @@ type App struct {
 	monitor  *asynqmon.HTTPHandler
 }
 
-// queues and their priorities. Widget updates are many and quick; alerts
-// are few and wait on helpdesks' rate limits.
-var queues = map[string]int{alerts.Queue: 6, discussions.Queue: 5, widgets.Queue: 4, "default": 2}
+// queues and their weights: how often a free worker looks in each first.
+// No task holds a worker while it waits for its account's budget, so the
+// weights only order the work that can run now.
+var queues = map[string]int{
+	discussions.RepliesQueue: 8, alerts.Queue: 6, discussions.Queue: 5, widgets.Queue: 4,
+	discussions.BulkQueue: 2, "default": 1,
+}
+
+// classes are the priority classes of the queues whose tasks call external
+// accounts: within one account's budget, an agent's reply goes first, then
+// alerts, then new marketplace messages, and bulk work last.
+var classes = map[string]ratelimit.Class{
+	discussions.RepliesQueue: ratelimit.Interactive, alerts.Queue: ratelimit.Alerts,
+	discussions.Queue: ratelimit.Messages, discussions.BulkQueue: ratelimit.Bulk,
+}
 
 // Build wires the service. Nothing runs until Run.
 func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logger, o Overrides) (*App, error) {
@@ -84,7 +96,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	}
 	a := &App{cfg: cfg, mode: mode, log: log, conn: conn}
 	metrics := telemetry.New()
-	limiter := ratelimit.New(conn.Client, cfg.Redis.KeyPrefix)
+	limiter := ratelimit.New(conn.Client, cfg.Redis.KeyPrefix, nil)
+	for q, c := range classes {
+		limiter.SetClass(q, c)
+	}
 	a.client = asynq.NewClientFromRedisClient(conn.Client)
 	inspector := asynq.NewInspectorFromRedisClient(conn.Client)
 	dead := deadletter.New(conn.Client, inspector, a.client, cfg.Redis.KeyPrefix, cfg.Worker.TaskRetention)
@@ -128,6 +143,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL, MaxReplyFile: o.MaxReplyFile,
 	})
 
+	metrics.WatchQueues(func(ctx context.Context) (map[string]time.Duration, error) {
+		return oldestWaiting(ctx, inspector, limiter, accountKeys(cfg), o.Now())
+	})
+
 	// The HTTP side. A worker serves only the operational routes.
 	a.engine = httpapi.NewEngine(log, metrics.GinMiddleware())
 	httpapi.Health(a.engine, conn)
@@ -159,6 +178,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 			Redis: conn.Client, Concurrency: cfg.Worker.Concurrency, Queues: queues,
 			ShutdownTimeout: cfg.Server.ShutdownTimeout, RetryBase: o.RetryBase, RetryMax: o.RetryMax,
 			DelayedCheck: o.DelayedCheck, Logger: log, Observer: metrics, DeadLetters: dead, Now: o.Now,
+			Pacer: limiter,
 		})
 		h := alerts.NewHandlers(svc)
 		a.workers.Handle(alerts.TypeRaise, asynq.HandlerFunc(h.Raise))
@@ -207,6 +227,53 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}
 	}
 	return a, nil
+}
+
+// oldestWaiting is how long the oldest task of each queue has waited:
+// pending in its queue, or put off by its account's rate limit.
+func oldestWaiting(ctx context.Context, insp *asynq.Inspector, limiter *ratelimit.Limiter, accounts []string, now time.Time) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for q := range queues {
+		out[q] = 0
+	}
+	existing, err := insp.Queues() // asynq knows a queue once a task was in it
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range existing {
+		if _, ours := queues[q]; !ours {
+			continue
+		}
+		info, err := insp.GetQueueInfo(q)
+		if err != nil {
+			return nil, err
+		}
+		out[q] = info.Latency
+	}
+	deferred, err := limiter.Waiting(ctx, accounts)
+	if err != nil {
+		return nil, err
+	}
+	for q, c := range classes {
+		if since, ok := deferred[c]; ok {
+			out[q] = max(out[q], now.Sub(since))
+		}
+	}
+	return out, nil
+}
+
+// accountKeys are the rate-limit keys of every external account.
+func accountKeys(cfg *config.Config) []string {
+	var keys []string
+	for _, m := range cfg.Merchants {
+		for _, h := range m.Helpdesks {
+			keys = append(keys, h.ID)
+		}
+		for _, mk := range m.Marketplaces {
+			keys = append(keys, mk.ID)
+		}
+	}
+	return keys
 }
 
 // planners merges the event kinds of the features.

@@ -399,8 +399,13 @@ func (h *harness) settleDiscussions(t *testing.T, within time.Duration) {
 	t.Helper()
 	insp := asynq.NewInspectorFromRedisClient(h.rdb)
 	h.eventuallyMirrored(t, within, "the discussion tasks to finish", func() bool {
-		info, err := insp.GetQueueInfo(discussions.Queue)
-		return err == nil && info.Pending+info.Active+info.Scheduled+info.Retry == 0
+		for _, q := range discussionQueues {
+			info, err := insp.GetQueueInfo(q)
+			if err != nil || info.Pending+info.Active+info.Scheduled+info.Retry > 0 {
+				return false
+			}
+		}
+		return true
 	})
 }
 
@@ -416,10 +421,12 @@ func (h *harness) eventuallyMirrored(t *testing.T, within time.Duration, what st
 	eventually(t, within, what, func() bool {
 		if time.Since(last) > time.Second {
 			last = time.Now()
-			retries, _ := insp.ListRetryTasks(discussions.Queue, asynq.PageSize(100))
-			for _, task := range retries {
-				if time.Until(task.NextProcessAt) > 3*time.Second {
-					_ = insp.RunTask(discussions.Queue, task.ID)
+			for _, q := range discussionQueues {
+				retries, _ := insp.ListRetryTasks(q, asynq.PageSize(100))
+				for _, task := range retries {
+					if time.Until(task.NextProcessAt) > 3*time.Second {
+						_ = insp.RunTask(q, task.ID)
+					}
 				}
 			}
 		}
@@ -431,23 +438,29 @@ func (h *harness) eventuallyMirrored(t *testing.T, within time.Duration, what st
 // running.
 func (h *harness) activeDiscussionTasks(t *testing.T) int {
 	t.Helper()
-	info, err := asynq.NewInspectorFromRedisClient(h.rdb).GetQueueInfo(discussions.Queue)
-	if err != nil {
-		t.Fatal(err)
+	active := 0
+	for _, q := range discussionQueues {
+		info, err := asynq.NewInspectorFromRedisClient(h.rdb).GetQueueInfo(q)
+		if err != nil {
+			continue // not used yet
+		}
+		active += info.Active
 	}
-	return info.Active
+	return active
 }
+
+// discussionQueues are the queues discussion tasks run in.
+var discussionQueues = []string{discussions.Queue, discussions.BulkQueue, discussions.RepliesQueue}
 
 // checkNoMirrorGaveUp fails the test for every mirror task asynq archived.
 func (h *harness) checkNoMirrorGaveUp(t *testing.T) {
 	t.Helper()
-	archived, err := asynq.NewInspectorFromRedisClient(h.rdb).ListArchivedTasks(discussions.Queue, asynq.PageSize(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range archived {
-		if task.Type == discussions.TypeMirror {
-			t.Errorf("mirror task %s gave up: %s", task.ID, task.LastErr)
+	for _, q := range discussionQueues {
+		archived, _ := asynq.NewInspectorFromRedisClient(h.rdb).ListArchivedTasks(q, asynq.PageSize(100))
+		for _, task := range archived {
+			if task.Type == discussions.TypeMirror {
+				t.Errorf("mirror task %s gave up: %s", task.ID, task.LastErr)
+			}
 		}
 	}
 }
@@ -472,15 +485,17 @@ func (h *harness) expireDeadLeases(t *testing.T, tasks bool) {
 	if !tasks {
 		return
 	}
-	key := "asynq:{" + discussions.Queue + "}:lease"
-	ids, err := h.rdb.ZRange(ctx, key, 0, -1).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	past := float64(time.Now().Add(-time.Minute).Unix())
-	for _, id := range ids {
-		if err := h.rdb.ZAddXX(ctx, key, redis.Z{Score: past, Member: id}).Err(); err != nil {
+	for _, q := range discussionQueues {
+		key := "asynq:{" + q + "}:lease"
+		ids, err := h.rdb.ZRange(ctx, key, 0, -1).Result()
+		if err != nil {
 			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if err := h.rdb.ZAddXX(ctx, key, redis.Z{Score: past, Member: id}).Err(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
