@@ -182,7 +182,7 @@ func (s *Server) middleware(next asynq.Handler) asynq.Handler {
 			s.opts.Pacer.End(ctx)
 		}
 		if d, ok := connectors.Deferred(err); ok {
-			log.Debug().Str("class", d.Class).Time("until", d.Until).Msg("task deferred: its account's budget is spent")
+			log.Debug().Str("system", d.System).Str("class", d.Class).Time("until", d.Until).Msg("task deferred: its account's budget is spent")
 			if retried >= maxRetry {
 				// asynq archives a task on its last attempt whatever
 				// IsFailure says: put a copy back instead.

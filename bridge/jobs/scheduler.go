@@ -74,7 +74,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 // replica that already did so makes this a no-op.
 func (s *Scheduler) EnqueuePeriod(ctx context.Context, e Periodic, period time.Time) error {
 	id := e.Name + ":" + strconv.FormatInt(period.Unix(), 10)
-	_, err := s.q.EnqueueContext(ctx, e.Task(), asynq.TaskID(id), asynq.Retention(2*e.Every), asynq.MaxRetry(0))
+	// One retry: a period's work that fails is not retried over and
+	// over, as the next period does it anyway; but it must have one, or a
+	// run put off by a rate limit would be archived (asynq archives a
+	// task on its last attempt).
+	_, err := s.q.EnqueueContext(ctx, e.Task(), asynq.TaskID(id), asynq.Retention(2*e.Every), asynq.MaxRetry(1))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
 	}

@@ -69,7 +69,10 @@ local function defer(ready)
 	-- behind a long line above it.
 	local slots = above + own
 	if c > 0 then slots = math.min(slots, own * (starve + 1)) end
-	local at = ready + slots * n * math.max(T, 1)
+	-- One call a caller ahead: those that need more come back early and
+	-- are put off again, which costs a look; one that came back late
+	-- would leave the account's calls unused.
+	local at = ready + slots * math.max(T, 1)
 	if at > now + longest then at = now + longest end
 	if member ~= "" then
 		redis.call("ZADD", due(c), at, member)
@@ -99,22 +102,20 @@ end
 local head = starving and 0 or tonumber(ARGV[6 + c])
 
 -- Callers of a higher class (and, for a newcomer, of its own class) due
--- back about now keep their turn.
-local yield = false
+-- back about now keep their turn: a call each is left for them.
+local expected = 0
 if not starving then
 	local top = c
 	if queued then top = c - 1 end
 	for k = 0, top do
-		if redis.call("ZCOUNT", due(k), now - late, now + T) > 0 then
-			yield = true
-			break
-		end
+		expected = expected + redis.call("ZCOUNT", due(k), now - late, now + T)
 	end
 end
 
 local tat = tonumber(redis.call("GET", KEYS[1]) or "0")
 if tat < now then tat = now end
 local tokens = (now + B * T - tat) / T
+local yield = expected > 0 and tokens - n - expected < head
 if not yield and tokens - n >= head then
 	tat = tat + n * T
 	redis.call("SET", KEYS[1], tostring(tat), "PX", math.ceil(tat - now + B * T))

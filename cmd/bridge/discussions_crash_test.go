@@ -165,7 +165,7 @@ func TestDiscussionsTwoReplicasMirrorAsOne(t *testing.T) {
 	t.Cleanup(mkl.Close)
 	// Each listing lasts, so that two syncs running at once would overlap.
 	h.mkl.Faults().Repeat(1000, fault.Fault{Hang: 300 * time.Millisecond, Match: isThreadListing})
-	h.tuneChildConfig(gorgiasPaceAt, gorgiasPace(10),
+	h.tuneChildConfig(gorgiasPaceAt, gorgiasPaceBurst(100, 10*time.Second),
 		`"`+h.mklTS.URL+`"`, `"`+mkl.URL+`"`,
 		"        overlap: 1m\n", "        overlap: 1m\n        sync_every: 10s\n")
 	h.env["BRIDGE_LOG_LEVEL"] = "debug" // "task done" lines tell who mirrored what
@@ -302,6 +302,13 @@ func (h *harness) tuneChildConfig(pairs ...string) {
 // the bridge's pacing of the Gorgias account to n calls a second.
 func gorgiasPace(n int) string {
 	return fmt.Sprintf("%s        rate_limit: {requests: %d, per: 1s}\n", gorgiasPaceAt, n)
+}
+
+// gorgiasPaceBurst paces the Gorgias account to n calls per period, so
+// that the budget allows bursts: deferred tasks come back in whole seconds,
+// and a bucket smaller than a second's calls loses what they miss.
+func gorgiasPaceBurst(n int, per time.Duration) string {
+	return fmt.Sprintf("%s        rate_limit: {requests: %d, per: %s}\n", gorgiasPaceAt, n, per)
 }
 
 const gorgiasPaceAt = "        language: en\n"
