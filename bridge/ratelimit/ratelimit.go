@@ -71,6 +71,10 @@ func (c Class) String() string {
 // is left, so a reply or an alert arriving during a backfill goes at once.
 var headroom = [numClasses]float64{0, 0.1, 0.2, 0.3}
 
+// Reach is how many calls of a full bucket of burst work of class c may
+// take before it leaves the rest to the classes above it.
+func (c Class) Reach(burst int) int { return burst - int(float64(burst)*headroom[c]) }
+
 // Tuning of the script; see take.lua.
 const (
 	// starveAfter: a class not served for this many call intervals while
@@ -205,7 +209,7 @@ func (l *Limiter) take(ctx context.Context, key, member string, c Class, n int) 
 	}
 	args := []any{member, int(c), n, interval, burst}
 	for k := range numClasses {
-		args = append(args, int(float64(burst)*headroom[k]))
+		args = append(args, burst-k.Reach(burst))
 	}
 	args = append(args, starveAfter, late.Milliseconds(), forgetAfter.Milliseconds(), maxDefer.Milliseconds())
 	res, err := takeScript.Run(ctx, l.rdb, l.keys(key), args...).Int64Slice()
@@ -266,7 +270,7 @@ func (l *Limiter) reservation(taskType, key string, c Class) int {
 	if !paced {
 		return 1
 	}
-	most := max(1, g.burst-int(float64(g.burst)*headroom[c]))
+	most := max(1, c.Reach(g.burst))
 	return min(most, l.est.get(taskType+"\x00"+key))
 }
 

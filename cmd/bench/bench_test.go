@@ -15,7 +15,7 @@ import (
 // keeps working as the bridge changes. It checks that the figures exist,
 // not what they are: this machine's speed is no one's business here.
 func TestQuickRun(t *testing.T) {
-	rep, printed := quickBench(t, options{})
+	rep, printed := quickBench(t, options{skipIsolation: true})
 	if rep.pipeline == nil || rep.throttled == nil || rep.widget == nil {
 		t.Fatalf("phases missing: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
@@ -143,6 +143,35 @@ func seq(n int) []int {
 		out[i] = i + 1
 	}
 	return out
+}
+
+// TestQuickIsolation runs the isolation phase alone on small backlogs:
+// every figure it prints must be there.
+func TestQuickIsolation(t *testing.T) {
+	rep, printed := quickBench(t, options{
+		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true,
+	})
+	iso := rep.isolation
+	if iso == nil {
+		t.Fatal("no isolation figures")
+	}
+	if len(iso.alertsB) == 0 || len(iso.replies) == 0 || len(iso.alertsA) == 0 {
+		t.Errorf("delays measured: %d of B's alerts, %d replies, %d of A's alerts; want some of each", len(iso.alertsB), len(iso.replies), len(iso.alertsA))
+	}
+	if iso.lostB+iso.lostReplies+iso.lostAlertsA > 0 {
+		t.Errorf("lost: %d of B's alerts, %d replies, %d of A's alerts", iso.lostB, iso.lostReplies, iso.lostAlertsA)
+	}
+	if iso.ratioAlerts.calls == 0 || iso.ratioBackfill.calls == 0 {
+		t.Errorf("A's calls during its backlogs not counted: %+v %+v", iso.ratioAlerts, iso.ratioBackfill)
+	}
+	if iso.limited != 0 {
+		t.Errorf("%d 429s: the bridge went over a Gorgias budget", iso.limited)
+	}
+	for _, want := range []string{"B's alert delay", "agent-reply delay", "new-alert delay", "delivered requests/s during its backfill", "longest a worker waited"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
 }
 
 // quickBench runs the phases o does not skip on small numbers against the

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"fmt"
 	"maps"
 	"net"
@@ -27,6 +30,7 @@ type fakeGorgias struct {
 	tickets []ticketTime
 	limited []int       // for each 429, how many calls had been let through before it
 	failed  map[int]int // other answers of 400 and above, by status
+	byExt   map[string]time.Time // when each external id's ticket was stored
 }
 
 // serveFake serves a fake account for the bench's agent on a free loopback
@@ -38,7 +42,7 @@ func serveFake(o gorgiasfake.Options, apiKey string) (*fakeGorgias, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fakeGorgias{Server: gorgiasfake.New(o), url: "http://" + l.Addr().String() + benchPrefix, failed: map[int]int{}}
+	f := &fakeGorgias{Server: gorgiasfake.New(o), url: "http://" + l.Addr().String() + benchPrefix, failed: map[int]int{}, byExt: map[string]time.Time{}}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = f.srv.Serve(l) }()
 	return f, nil
@@ -52,6 +56,17 @@ func (f *fakeGorgias) close() {
 
 func (f *fakeGorgias) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
+	var ext string
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/tickets") {
+		// Which ticket a create is for, read from a copy of its body.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var t struct {
+			ExternalID string `json:"external_id"`
+		}
+		_ = json.Unmarshal(body, &t)
+		ext = t.ExternalID
+	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	f.Server.ServeHTTP(sw, r)
 	done := time.Now()
@@ -67,7 +82,62 @@ func (f *fakeGorgias) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.failed[sw.status]++
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/tickets") && sw.status == http.StatusCreated:
 		f.tickets = append(f.tickets, ticketTime{arrived: arrived, stored: done})
+		if ext != "" {
+			f.byExt[ext] = done
+		}
 	}
+}
+
+// createdAt is when the ticket with this external id was stored.
+func (f *fakeGorgias) createdAt(ext string) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.byExt[ext]
+	return at, ok
+}
+
+// created counts the tickets stored.
+func (f *fakeGorgias) created() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.tickets)
+}
+
+// levelAt is how many calls the fake's leaky bucket, draining at rate a
+// second, held at t.
+func (f *fakeGorgias) levelAt(t time.Time, rate float64) float64 {
+	f.mu.Lock()
+	calls := slices.Clone(f.calls)
+	f.mu.Unlock()
+	slices.SortFunc(calls, func(a, b time.Time) int { return a.Compare(b) })
+	held, last := 0.0, time.Time{}
+	for _, c := range calls {
+		if c.After(t) {
+			break
+		}
+		if !last.IsZero() {
+			held = max(0, held-rate*c.Sub(last).Seconds())
+		}
+		held, last = held+1, c
+	}
+	if last.IsZero() {
+		return 0
+	}
+	return max(0, held-rate*t.Sub(last).Seconds())
+}
+
+// callsBetween counts the calls answered (429s excepted) that arrived
+// between from and to.
+func (f *fakeGorgias) callsBetween(from, to time.Time) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if !c.Before(from) && c.Before(to) {
+			n++
+		}
+	}
+	return n
 }
 
 // ticketTime is when the call that created a ticket arrived (comparable

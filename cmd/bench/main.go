@@ -28,6 +28,12 @@
 //	    40 requests per 20 s, with the bridge's limiter at its default and
 //	    the Mirakl limiter out of the way: Gorgias requests delivered per
 //	    second against those allowed, computed as in (b), and the 429s.
+//	(f) Isolation: two merchants, each with a Gorgias account at its real
+//	    limit. B's alert delay while A drains an alert backlog; A's agents'
+//	    reply delay and A's new-alert delay while A backfills threads
+//	    (goals: p95 within 3 s and 5 s); A's delivered requests per second
+//	    against those allowed during each backlog; the 429s; and the
+//	    longest any worker waited in place on a limiter.
 //
 // It builds the bridge binary, runs it as a subprocess on loopback, and
 // needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
@@ -70,6 +76,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.skipBackfill, "skip-backfill", false, "skip the discussion backfill phase, which paces itself to Gorgias's real limit")
 	fs.IntVar(&o.mirrorMessages, "mirror-messages", 0, "customer messages posted in the mirror latency phase (default 20 over 30 s, quick 4 over 5 s)")
 	fs.IntVar(&o.backfillThreads, "backfill-threads", 0, "Mirakl threads mirrored in the backfill phase (default 80, quick 24)")
+	fs.BoolVar(&o.skipIsolation, "skip-isolation", false, "skip the isolation phase, which paces itself to Gorgias's real limit for about 3 minutes")
+	fs.IntVar(&o.isolationAlerts, "isolation-alerts", 0, "merchant A's alert backlog in the isolation phase (default 1000, quick 60)")
+	fs.IntVar(&o.isolationThreads, "isolation-threads", 0, "threads merchant A backfills in the isolation phase (default 2000, quick 60)")
+	fs.DurationVar(&o.isolationWindow, "isolation-window", 0, "how long each part of the isolation phase measures (default 1m, quick 15s)")
 	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection, and customers read one per reader by widget-spread (default 16)")
 	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase (default 5, quick 3)")
 	fs.DurationVar(&o.widgetRound, "widget-round", 0, "length of one round of one target in the widget phase (default 2s, quick 300ms)")
@@ -87,7 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench: no Redis: run `make bench`, or set BRIDGE_TEST_REDIS_ADDR or -redis to a throwaway redis-server")
 		return 2
 	}
-	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 {
+	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 ||
+		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 {
 		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget- flags must be positive")
 		return 2
 	}

@@ -73,6 +73,7 @@ type fakeMirakl struct {
 	mu       sync.Mutex
 	listings []time.Time
 	requests int
+	replied  map[string]int // shop replies (M12) by thread
 }
 
 // serveMirakl serves a fake instance with the bench's shop, never
@@ -108,7 +109,26 @@ func (f *fakeMirakl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.listings = append(f.listings, arrived)
 	}
 	f.mu.Unlock()
-	f.Server.ServeHTTP(w, r)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	f.Server.ServeHTTP(sw, r)
+	if m := replyPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodPost && sw.status < 300 {
+		f.mu.Lock()
+		if f.replied == nil {
+			f.replied = map[string]int{}
+		}
+		f.replied[m[1]]++
+		f.mu.Unlock()
+	}
+}
+
+// replyPath is M12's: a reply to a thread.
+var replyPath = regexp.MustCompile(`/api/inbox/threads/([^/]+)/message$`)
+
+// replies counts the shop's replies to a thread the fake took.
+func (f *fakeMirakl) replies(thread string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.replied[thread]
 }
 
 // recorded returns the thread listings' arrivals and every request's count.

@@ -26,6 +26,7 @@ type report struct {
 	widget    *widgetResult
 	mirror    *mirrorLatencyResult
 	backfill  *backfillResult
+	isolation *isolationResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -195,6 +196,9 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.backfill != nil {
 		r.backfill.print(w)
+	}
+	if r.isolation != nil {
+		r.isolation.print(w)
 	}
 }
 
