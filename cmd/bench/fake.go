@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -28,8 +28,8 @@ type fakeGorgias struct {
 	mu      sync.Mutex
 	calls   []time.Time // calls the fake answered, 429s excepted, by arrival
 	tickets []ticketTime
-	limited []int       // for each 429, how many calls had been let through before it
-	failed  map[int]int // other answers of 400 and above, by status
+	limited []int                // for each 429, how many calls had been let through before it
+	failed  map[int]int          // other answers of 400 and above, by status
 	byExt   map[string]time.Time // when each external id's ticket was stored
 }
 
