@@ -147,8 +147,27 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 	}
 	q := connectors.ThreadQuery{UpdatedSince: since, Limit: 100}
 	newest, listed := cursor, 0
+	name := "threads:" + accountID
+	resumed, resuming, err := s.o.Store.resumeListing(ctx, merchant, name)
+	if err != nil {
+		return err
+	}
+	if resuming {
+		// A listing that stopped part-way goes on from its page.
+		since, queue, newest = resumed.Since, cmp.Or(resumed.Queue, queue), latestTime(newest, resumed.Newest)
+		q = connectors.ThreadQuery{PageToken: resumed.PageToken}
+	}
 	for {
 		page, err := a.mp.ListThreads(ctx, q)
+		if resuming && q.PageToken == resumed.PageToken && connectors.IsPermanent(err) {
+			// The marketplace no longer takes the saved page: list
+			// from the start.
+			if err := s.o.Store.endListing(ctx, merchant, name); err != nil {
+				return err
+			}
+			resuming, q = false, connectors.ThreadQuery{UpdatedSince: since, Limit: 100}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("discussions: list threads of %s: %w", accountID, err)
 		}
@@ -170,11 +189,18 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 			break
 		}
 		q = connectors.ThreadQuery{PageToken: page.NextPageToken}
+		if err := s.o.Store.saveListing(ctx, merchant, name, listing{Since: since, PageToken: q.PageToken, Newest: newest, Queue: queue}); err != nil {
+			return err
+		}
 	}
 	// The cursor follows the marketplace's own clock, never ours, and only
 	// once every thread is enqueued: a crash before this line lists them
-	// again, and their task ids enqueue nothing twice.
+	// again from the last page reached, and their task ids enqueue nothing
+	// twice.
 	if err := s.o.Store.SetCursor(ctx, merchant, accountID, newest); err != nil {
+		return err
+	}
+	if err := s.o.Store.endListing(ctx, merchant, name); err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Info().Str("account", accountID).Int("threads", listed).Msg("discussions synced")

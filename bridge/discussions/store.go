@@ -254,6 +254,57 @@ func (s *Store) SetCursor(ctx context.Context, merchant, account string, t time.
 	return s.rdb.Set(ctx, s.key(merchant, "cur", account), t.UTC().Format(time.RFC3339Nano), 0).Err()
 }
 
+// A listing is where a paginated listing of an account (its threads, its
+// orders) had got to: a listing that stops part-way, its account's budget
+// spent or its process killed, resumes at the page it reached. Started
+// afresh each time, a listing that needs more calls than one attempt is
+// granted would never finish.
+type listing struct {
+	Since     time.Time `json:"since"`      // what the listing asked for
+	PageToken string    `json:"page_token"` // the next page
+	Newest    time.Time `json:"newest"`     // the newest update listed so far
+	Queue     string    `json:"queue,omitempty"`
+}
+
+// listingTTL bounds how long a listing can be resumed: a marketplace's
+// page tokens may not last (UNVERIFIED for Mirakl: an hour is taken as the
+// conservative side), and a listing older than that starts again.
+const listingTTL = time.Hour
+
+func (s *Store) listingKey(merchant, name string) string { return s.key(merchant, "listing", name) }
+
+// resumeListing returns the listing name had got to, if any. The caller
+// holds the account's lease.
+func (s *Store) resumeListing(ctx context.Context, merchant, name string) (listing, bool, error) {
+	raw, err := s.rdb.Get(ctx, s.listingKey(merchant, name)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return listing{}, false, nil
+	}
+	if err != nil {
+		return listing{}, false, err
+	}
+	var l listing
+	if err := json.Unmarshal(raw, &l); err != nil || l.PageToken == "" {
+		return listing{}, false, nil // unreadable: list from the start
+	}
+	return l, true, nil
+}
+
+// saveListing records that the listing reached l.PageToken.
+func (s *Store) saveListing(ctx context.Context, merchant, name string, l listing) error {
+	raw, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return s.rdb.Set(ctx, s.listingKey(merchant, name), raw, listingTTL).Err()
+}
+
+// endListing forgets a listing that completed, or whose page token the
+// marketplace refused.
+func (s *Store) endListing(ctx context.Context, merchant, name string) error {
+	return s.rdb.Del(ctx, s.listingKey(merchant, name)).Err()
+}
+
 // unlockScript releases a lock only if it is still ours; renewScript
 // extends it only if it is still ours.
 var (
