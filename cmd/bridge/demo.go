@@ -28,7 +28,7 @@ import (
 // The demo's credentials are public on purpose: they only open the fakes
 // the demo itself runs on loopback.
 const (
-	demoSecret   = "demo-event-secret"
+	demoSecret   = "demo-event-secret-for-the-local-demo"
 	demoAdmin    = "demo-admin-password"
 	demoAgent    = "agent@demo.example"
 	demoGorgKey  = "demo-gorgias-key"

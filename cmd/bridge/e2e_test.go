@@ -459,7 +459,7 @@ func TestConfigCheckNamesEveryProblem(t *testing.T) {
 	if err := os.WriteFile(good, []byte("merchants:\n  - id: acme\n    event_secrets: [\"${E2E_SECRET}\"]\n    stores: [{id: acme-fr}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("E2E_SECRET", "s3cret")
+	t.Setenv("E2E_SECRET", "e2e-event-secret-0123456789")
 	out.Reset()
 	if code := run([]string{"config", "check", good}, &out, &errOut); code != 0 {
 		t.Errorf("config check of a good file exited %d:\n%s", code, out.String())
