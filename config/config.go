@@ -94,6 +94,11 @@ type Widgets struct {
 	// LastKnown is how many rendered widgets each replica keeps in memory
 	// to answer with while Redis is unreachable.
 	LastKnown int `yaml:"last_known" validate:"gte=0"`
+	// MaxFutureSkew is how far ahead of the bridge's clock an updated_at
+	// may be. The later updated_at wins, so one dated in the future would
+	// freeze its entity: such an event is refused, and a marketplace
+	// order's date is taken as now.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew" validate:"gte=0"`
 }
 
 // Merchant is one customer of the bridge: its stores, its helpdesk

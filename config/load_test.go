@@ -119,7 +119,7 @@ func TestParseDefaults(t *testing.T) {
 		},
 		Worker:  Worker{Concurrency: 10, MaxRetry: 25, TaskRetention: 24 * time.Hour},
 		Events:  Events{ReplayWindow: 5 * time.Minute, DedupeTTL: 168 * time.Hour},
-		Widgets: Widgets{Retention: 365 * 24 * time.Hour, Budget: 300 * time.Millisecond, MaxOrders: 50, LastKnown: 10000},
+		Widgets: Widgets{Retention: 365 * 24 * time.Hour, Budget: 300 * time.Millisecond, MaxOrders: 50, LastKnown: 10000, MaxFutureSkew: 5 * time.Minute},
 		Merchants: []Merchant{{
 			ID:                 "acme",
 			EventSecrets:       []Secret{secret("event-secret-0123456789abcdef", "${ACME_EVENT_SECRET}")},

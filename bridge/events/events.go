@@ -52,6 +52,8 @@ type Event struct {
 
 	// Merchant is the verified sender.
 	Merchant *config.Merchant `json:"-"`
+	// ReceivedAt is when the bridge received it, on its own clock.
+	ReceivedAt time.Time `json:"-"`
 }
 
 // Planner turns one kind of event into the tasks that handle it. It must
@@ -168,6 +170,7 @@ func (in *Intake) Receive(ctx context.Context, s Signed, body []byte) (Result, e
 		return Result{}, err
 	}
 	ev.Merchant = m
+	ev.ReceivedAt = in.opts.Now()
 	planner, ok := in.opts.Planners[ev.Kind]
 	if !ok {
 		in.count(ev.Kind, "unknown_kind")

@@ -136,7 +136,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	if mode.http() {
 		intake := events.New(events.Options{
 			Config: cfg, Queue: a.client, Redis: conn.Client, Counter: metrics, Now: o.Now,
-			Planners: planners(alerts.Planners(), widgets.Planners()),
+			Planners: planners(alerts.Planners(), widgets.Planners(cfg.Widgets.MaxFutureSkew)),
 		})
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orders, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
