@@ -193,6 +193,12 @@ const (
 	AlertBadRatingNoComment   = "bad-rating-no-comment"
 )
 
+// AlertMarker is tagged, after the prefix, on every alert ticket besides
+// its kind: one helpdesk condition on it covers every alert, whatever
+// kinds are added later. It names the bridge so that it cannot be mistaken
+// for a tag of the merchant's own, even without a prefix.
+const AlertMarker = "bridge-alert"
+
 // AllAlertKinds lists every alert kind, in a stable order.
 var AllAlertKinds = []string{AlertActionRequired, AlertBadRatingWithComment, AlertBadRatingNoComment}
 
@@ -212,6 +218,7 @@ type Helpdesk struct {
 	// Alerts lists the enabled alert kinds; empty means all of them.
 	Alerts []string `yaml:"alerts" validate:"dive,oneof=action-required bad-rating-with-comment bad-rating-no-comment"`
 	// TagPrefix is put before every tag the bridge sets, e.g. "bigblue-".
+	// The default is none: tags are then "action-required" and so on.
 	TagPrefix string `yaml:"tag_prefix" validate:"max=40"`
 	// Language of alert tickets: en or fr.
 	Language string `yaml:"language" validate:"omitempty,oneof=en fr"`
