@@ -723,6 +723,8 @@ func exampleEnv() map[string]string {
 		"ACME_ZENDESK_SIDEBAR_TOKEN":  "zendesk-sidebar-token-0123456789",
 		"ACME_HELPSCOUT_SECRET":       "helpscout-secret-42",
 		"ACME_GORGIAS_WEBHOOK_SECRET": "gorgias-webhook-secret-42",
+		"ACME_ZENDESK_WEBHOOK_SECRET": "zendesk-webhook-secret-42",
+		"ACME_API_TOKEN":              "acme-api-token-0123456789abcdef",
 		"ACME_CARREFOUR_KEY":          "carrefour-key",
 	}
 }

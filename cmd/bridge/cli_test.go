@@ -228,3 +228,29 @@ func TestReadmeListsTheSubcommands(t *testing.T) {
 		}
 	}
 }
+
+// The configuration examples a newcomer starts from pass config check once
+// their variables are set (to strong values, as the checks want).
+func TestExampleConfigsPassConfigCheck(t *testing.T) {
+	for _, file := range []string{"../../config/example.yaml", "../../config/minimal.yaml"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`).FindAllStringSubmatch(string(data), -1) {
+			t.Setenv(m[1], config.SuggestSecret())
+		}
+		var out, errOut strings.Builder
+		if code := run([]string{"config", "check", file}, &out, &errOut); code != 0 {
+			t.Errorf("bridge config check %s exited %d:\n%s%s", file, code, out.String(), errOut.String())
+		}
+	}
+	// The minimal one is what it says: one merchant, one Gorgias account.
+	cfg, err := config.Load("../../config/minimal.yaml", os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Merchants) != 1 || len(cfg.Merchants[0].Helpdesks) != 1 || cfg.Merchants[0].Helpdesks[0].Kind != config.KindGorgias {
+		t.Errorf("minimal.yaml: %d merchants, helpdesks %+v; want one merchant with one Gorgias account", len(cfg.Merchants), cfg.Merchants[0].Helpdesks)
+	}
+}
