@@ -105,7 +105,7 @@ func (s *Service) Raise(ctx context.Context, p RaisePayload) error {
 		ExternalID: p.ExternalID(),
 		Subject:    subject,
 		Requester:  connectors.Person{Email: p.Buyer.Email, Name: p.Buyer.Name},
-		Tags:       []string{acct.TagPrefix + p.Kind},
+		Tags:       []string{acct.TagPrefix + p.Kind, acct.TagPrefix + config.AlertMarker},
 		Language:   acct.Language,
 		Message:    connectors.Message{BodyText: body, Internal: true},
 	})

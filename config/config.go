@@ -39,7 +39,7 @@ type Server struct {
 // Admin holds the operator's credentials.
 type Admin struct {
 	Username string `yaml:"username"`
-	Password Secret `yaml:"password"`
+	Password Secret `yaml:"password" validate:"omitempty,strong=16"`
 }
 
 // Redis selects the system of record. With no URL and no Addrs, the bridge
@@ -94,6 +94,11 @@ type Widgets struct {
 	// LastKnown is how many rendered widgets each replica keeps in memory
 	// to answer with while Redis is unreachable.
 	LastKnown int `yaml:"last_known" validate:"gte=0"`
+	// MaxFutureSkew is how far ahead of the bridge's clock an updated_at
+	// may be. The later updated_at wins, so one dated in the future would
+	// freeze its entity: such an event is refused, and a marketplace
+	// order's date is taken as now.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew" validate:"gte=0"`
 }
 
 // Merchant is one customer of the bridge: its stores, its helpdesk
@@ -102,7 +107,7 @@ type Merchant struct {
 	ID   string `yaml:"id" validate:"required,slug"`
 	Name string `yaml:"name"`
 	// EventSecrets verify POST /v1/events; several allow rotation.
-	EventSecrets []Secret `yaml:"event_secrets" validate:"required,min=1,dive,required"`
+	EventSecrets []Secret `yaml:"event_secrets" validate:"required,min=1,dive,required,strong=24"`
 	// BadRatingThreshold: a survey score at or below it is bad (default 2).
 	BadRatingThreshold int        `yaml:"bad_rating_threshold" validate:"gte=0,lte=5"`
 	Stores             []Store    `yaml:"stores" validate:"required,min=1,dive"`
@@ -114,7 +119,7 @@ type Merchant struct {
 	// discussions are mirrored into a helpdesk.
 	Marketplaces []Marketplace `yaml:"marketplaces" validate:"dive"`
 	// APITokens let the merchant's integrators use the discussion API.
-	APITokens []Secret `yaml:"api_tokens" validate:"dive,min=24"`
+	APITokens []Secret `yaml:"api_tokens" validate:"dive,strong=24"`
 }
 
 // Marketplace kinds.
@@ -188,6 +193,12 @@ const (
 	AlertBadRatingNoComment   = "bad-rating-no-comment"
 )
 
+// AlertMarker is tagged, after the prefix, on every alert ticket besides
+// its kind: one helpdesk condition on it covers every alert, whatever
+// kinds are added later. It names the bridge so that it cannot be mistaken
+// for a tag of the merchant's own, even without a prefix.
+const AlertMarker = "bridge-alert"
+
 // AllAlertKinds lists every alert kind, in a stable order.
 var AllAlertKinds = []string{AlertActionRequired, AlertBadRatingWithComment, AlertBadRatingNoComment}
 
@@ -207,6 +218,7 @@ type Helpdesk struct {
 	// Alerts lists the enabled alert kinds; empty means all of them.
 	Alerts []string `yaml:"alerts" validate:"dive,oneof=action-required bad-rating-with-comment bad-rating-no-comment"`
 	// TagPrefix is put before every tag the bridge sets, e.g. "bigblue-".
+	// The default is none: tags are then "action-required" and so on.
 	TagPrefix string `yaml:"tag_prefix" validate:"max=40"`
 	// Language of alert tickets: en or fr.
 	Language string `yaml:"language" validate:"omitempty,oneof=en fr"`
@@ -216,7 +228,7 @@ type Helpdesk struct {
 	Timeout time.Duration `yaml:"timeout" validate:"gte=0"`
 	// WebhookSecret authenticates the helpdesk's calls that report agents'
 	// replies: Gorgias sends it in a header, Zendesk signs with it.
-	WebhookSecret Secret `yaml:"webhook_secret" validate:"omitempty,min=16"`
+	WebhookSecret Secret `yaml:"webhook_secret" validate:"omitempty,strong=16"`
 }
 
 // Sidebar kinds.
@@ -234,10 +246,10 @@ type Sidebar struct {
 	Kind string `yaml:"kind" validate:"required,oneof=gorgias zendesk html helpscout"`
 	// Token is the bearer token the helpdesk sends (every kind but
 	// helpscout). It identifies the integration, so it is unique.
-	Token Secret `yaml:"token" validate:"omitempty,min=24,max=256"`
+	Token Secret `yaml:"token" validate:"omitempty,strong=24,max=256"`
 	// Secret signs Help Scout's requests (helpscout only; Help Scout caps
 	// it at 40 characters).
-	Secret Secret `yaml:"secret" validate:"omitempty,min=16,max=40"`
+	Secret Secret `yaml:"secret" validate:"omitempty,strong=16,max=40"`
 	// Stores lists the stores of this merchant whose orders it shows.
 	Stores []string `yaml:"stores" validate:"required,min=1"`
 	// Layout says which sections and fields show, in which order.

@@ -33,6 +33,7 @@ var defaultRateLimits = map[string]RateLimit{
 //	widgets.budget                   300ms
 //	widgets.max_orders               50
 //	widgets.last_known               10000
+//	widgets.max_future_skew          5m
 //	merchants[].bad_rating_threshold 2
 //	sidebars[].language              en
 //	marketplaces[].sync_every        60s
@@ -57,6 +58,7 @@ func (c *Config) ApplyDefaults() {
 	orDefault(&c.Widgets.Budget, 300*time.Millisecond)
 	orDefault(&c.Widgets.MaxOrders, 50)
 	orDefault(&c.Widgets.LastKnown, 10000)
+	orDefault(&c.Widgets.MaxFutureSkew, 5*time.Minute)
 	for i := range c.Merchants {
 		m := &c.Merchants[i]
 		orDefault(&m.BadRatingThreshold, 2)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -51,8 +52,8 @@ const globex = `  - id: globex
 
 func baseEnv() map[string]string {
 	return map[string]string{
-		"ADMIN_PASSWORD":     "admin-pw",
-		"ACME_EVENT_SECRET":  "event-secret",
+		"ADMIN_PASSWORD":     "admin-password-0123",
+		"ACME_EVENT_SECRET":  "event-secret-0123456789abcdef",
 		"ACME_GORGIAS_KEY":   "gorgias-key",
 		"ACME_ZENDESK_TOKEN": "zendesk-token",
 	}
@@ -95,8 +96,14 @@ func problemsOf(t *testing.T, err error) Problems {
 	if !errors.As(err, &ps) {
 		t.Fatalf("error is %T, want Problems: %v", err, err)
 	}
+	// A suggested secret is fresh each time: compare the words around it.
+	for i := range ps {
+		ps[i].Message = suggested.ReplaceAllString(ps[i].Message, "<suggestion>")
+	}
 	return ps
 }
+
+var suggested = regexp.MustCompile(`\b[0-9a-f]{40}\b`)
 
 func TestParseDefaults(t *testing.T) {
 	t.Parallel()
@@ -107,15 +114,15 @@ func TestParseDefaults(t *testing.T) {
 	want := &Config{
 		Server: Server{
 			Listen:          ":8080",
-			Admin:           Admin{Username: "admin", Password: secret("admin-pw", "${ADMIN_PASSWORD}")},
+			Admin:           Admin{Username: "admin", Password: secret("admin-password-0123", "${ADMIN_PASSWORD}")},
 			ShutdownTimeout: 30 * time.Second,
 		},
 		Worker:  Worker{Concurrency: 10, MaxRetry: 25, TaskRetention: 24 * time.Hour},
 		Events:  Events{ReplayWindow: 5 * time.Minute, DedupeTTL: 168 * time.Hour},
-		Widgets: Widgets{Retention: 365 * 24 * time.Hour, Budget: 300 * time.Millisecond, MaxOrders: 50, LastKnown: 10000},
+		Widgets: Widgets{Retention: 365 * 24 * time.Hour, Budget: 300 * time.Millisecond, MaxOrders: 50, LastKnown: 10000, MaxFutureSkew: 5 * time.Minute},
 		Merchants: []Merchant{{
 			ID:                 "acme",
-			EventSecrets:       []Secret{secret("event-secret", "${ACME_EVENT_SECRET}")},
+			EventSecrets:       []Secret{secret("event-secret-0123456789abcdef", "${ACME_EVENT_SECRET}")},
 			BadRatingThreshold: 2,
 			Stores:             []Store{{ID: "acme-fr"}, {ID: "acme-de"}},
 			Helpdesks: []Helpdesk{
@@ -222,9 +229,9 @@ func TestParseEnvOverrides(t *testing.T) {
 		{
 			name: "admin username and password",
 			in:   withRedis,
-			env:  map[string]string{"BRIDGE_ADMIN_USERNAME": "ops", "BRIDGE_ADMIN_PASSWORD": "from-env"},
+			env:  map[string]string{"BRIDGE_ADMIN_USERNAME": "ops", "BRIDGE_ADMIN_PASSWORD": "from-env-password-42"},
 			got:  func(c *Config) any { return c.Server.Admin },
-			want: Admin{Username: "ops", Password: secret("from-env", "${BRIDGE_ADMIN_PASSWORD}")},
+			want: Admin{Username: "ops", Password: secret("from-env-password-42", "${BRIDGE_ADMIN_PASSWORD}")},
 		},
 		{
 			name: "redis settings with no redis section",
@@ -683,16 +690,21 @@ func TestValidateConfigBuiltInCode(t *testing.T) {
 		ID:           "acme",
 		EventSecrets: []Secret{NewSecret("s")},
 		Stores:       []Store{{ID: "acme-fr"}},
+		APITokens:    []Secret{NewSecret("0123456789abcdef0123456789abcdef")},
 		Helpdesks: []Helpdesk{{
 			ID: "acme-gorgias", Kind: KindGorgias, BaseURL: "https://acme.gorgias.com", Email: "a@acme.example",
 			APIKey: NewSecret(""), Stores: []string{"acme-fr"},
 		}},
 	}}}
 	cfg.ApplyDefaults()
-	want := Problems{{Field: "merchants[0].helpdesks[0].api_key", Message: "is required"}}
+	want := Problems{
+		{Field: "merchants[0].event_secrets[0]", Message: "must be at least 24 characters long, or it can be guessed; set it to a random value such as <suggestion>"},
+		{Field: "merchants[0].helpdesks[0].api_key", Message: "is required"},
+	}
 	if diff := cmp.Diff(want, problemsOf(t, cfg.Validate())); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)
 	}
+	cfg.Merchants[0].EventSecrets[0] = NewSecret(SuggestSecret())
 	cfg.Merchants[0].Helpdesks[0].APIKey = NewSecret("k")
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
@@ -701,9 +713,9 @@ func TestValidateConfigBuiltInCode(t *testing.T) {
 
 func exampleEnv() map[string]string {
 	return map[string]string{
-		"ADMIN_PASSWORD":     "admin-pw",
+		"ADMIN_PASSWORD":     "admin-password-0123",
 		"REDIS_PASSWORD":     "redis-pw",
-		"ACME_EVENT_SECRET":  "event-secret",
+		"ACME_EVENT_SECRET":  "event-secret-0123456789abcdef",
 		"ACME_GORGIAS_KEY":   "gorgias-key",
 		"ACME_ZENDESK_TOKEN": "zendesk-token",
 
@@ -711,6 +723,8 @@ func exampleEnv() map[string]string {
 		"ACME_ZENDESK_SIDEBAR_TOKEN":  "zendesk-sidebar-token-0123456789",
 		"ACME_HELPSCOUT_SECRET":       "helpscout-secret-42",
 		"ACME_GORGIAS_WEBHOOK_SECRET": "gorgias-webhook-secret-42",
+		"ACME_ZENDESK_WEBHOOK_SECRET": "zendesk-webhook-secret-42",
+		"ACME_API_TOKEN":              "acme-api-token-0123456789abcdef",
 		"ACME_CARREFOUR_KEY":          "carrefour-key",
 	}
 }
@@ -758,7 +772,7 @@ const (
 	leakAdmin   = "LEAK-admin-3f9a1c"
 	leakRedis   = "LEAK-redis-7b2e4d"
 	leakURL     = "LEAK-urlpw-5c8d0a"
-	leakEvent   = "LEAK-event-1d6f2b"
+	leakEvent   = "LEAK-event-1d6f2b-0a9c4e7b"
 	leakGorgias = "LEAK-gorgias-9e4a7c"
 	leakZendesk = "LEAK-zendesk-2a5b8e"
 	leakLiteral = "LEAK-literal-6c1e3f"

@@ -1,15 +1,19 @@
 package config
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -92,6 +96,14 @@ var validatorInstance = sync.OnceValue(func() *validator.Validate {
 	}); err != nil {
 		panic(err)
 	}
+	// strong=N: a secret the bridge checks what callers send against, at
+	// least N characters long, so that it cannot be guessed.
+	if err := v.RegisterValidation("strong", func(fl validator.FieldLevel) bool {
+		n, err := strconv.Atoi(fl.Param())
+		return err == nil && utf8.RuneCountInString(fl.Field().String()) >= n
+	}); err != nil {
+		panic(err)
+	}
 	return v
 })
 
@@ -121,9 +133,20 @@ func message(fe validator.FieldError) string {
 		return "must be lowercase letters, digits and dashes, not starting or ending with a dash"
 	case "hostname_port":
 		return "must be host:port"
+	case "strong":
+		return fmt.Sprintf("must be at least %s characters long, or it can be guessed; set it to a random value such as %s", fe.Param(), SuggestSecret())
 	default:
 		return fmt.Sprintf("fails the %q check", fe.Tag())
 	}
+}
+
+// SuggestSecret returns a fresh random value fit for any secret the
+// bridge checks: 40 hex digits (160 bits), within every length bound,
+// the Help Scout secret's 40 included.
+func SuggestSecret() string {
+	var b [20]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 func bound(fe validator.FieldError, which string) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -14,24 +15,31 @@ import (
 )
 
 // Planners returns the event kinds this package handles, for events.Intake.
-func Planners() map[string]events.Planner {
+// An entity's updated_at may be at most maxFutureSkew ahead of the time
+// the event was received (config's widgets.max_future_skew): the later
+// version of an entity wins, so one dated in the future would freeze it.
+func Planners(maxFutureSkew time.Duration) map[string]events.Planner {
 	return map[string]events.Planner{
-		KindOrderUpserted:          planner(changeOfOrder),
-		KindShipmentUpserted:       planner(changeOfShipment),
-		KindReturnUpserted:         planner(changeOfReturn),
-		KindSupportRequestUpserted: planner(changeOfSupportRequest),
+		KindOrderUpserted:          planner(maxFutureSkew, changeOfOrder),
+		KindShipmentUpserted:       planner(maxFutureSkew, changeOfShipment),
+		KindReturnUpserted:         planner(maxFutureSkew, changeOfReturn),
+		KindSupportRequestUpserted: planner(maxFutureSkew, changeOfSupportRequest),
 	}
 }
 
 // planner decodes and validates an event's data as D, turns it into a
 // change, and wraps that in one task.
-func planner[D any](change func(m *config.Merchant, d *D) Change) events.Planner {
+func planner[D any](maxFutureSkew time.Duration, change func(m *config.Merchant, d *D) Change) events.Planner {
 	return events.PlanFunc(func(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
 		var d D
 		if err := httpapi.DecodeJSON("data", ev.Data, &d); err != nil {
 			return nil, err
 		}
 		c := change(ev.Merchant, &d)
+		if ahead := c.UpdatedAt.Sub(ev.ReceivedAt); ahead > maxFutureSkew {
+			return nil, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "data.updated_at",
+				"data.updated_at is %s ahead of the bridge's clock; at most %s is allowed", ahead.Round(time.Second), maxFutureSkew)
+		}
 		if _, ok := ev.Merchant.Store(c.Store); !ok {
 			return nil, httpapi.Errorf(http.StatusUnprocessableEntity, CodeUnknownStore, "data.store", "data.store: %q is not a store of merchant %q", c.Store, ev.Merchant.ID)
 		}

@@ -1,6 +1,7 @@
 package discussions
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -127,6 +128,14 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 		}
 		for _, o := range page.Orders {
 			listed++
+			// The later update wins in the read model, and the cursor
+			// follows the newest: a date far ahead of the clock would
+			// freeze both. Taken as updated now, the order still shows.
+			if now := s.o.Now(); cmp.Or(o.UpdatedAt, o.CreatedAt).After(now.Add(s.o.Config.Widgets.MaxFutureSkew)) {
+				log.Warn().Str("account", accountID).Str("order_id", o.ID).Time("updated_at", cmp.Or(o.UpdatedAt, o.CreatedAt)).
+					Msg("marketplace order dated ahead of the clock; taken as updated now")
+				o.UpdatedAt = now
+			}
 			if o.UpdatedAt.After(newest) {
 				newest = o.UpdatedAt
 			}

@@ -455,3 +455,42 @@ func TestChangesFromMarketplaceOrder(t *testing.T) {
 		}
 	})
 }
+
+// A marketplace order dated far ahead of the clock would freeze it in the
+// read model, and the order cursor with it. It is taken as updated now:
+// the sidebar shows it, the cursor stays at now, and a later update wins.
+func TestOrderSyncClampsAnOrderDatedInTheFuture(t *testing.T) {
+	rdb := rdbtest.Client(t, ordersTestDB)
+	ctx := context.Background()
+	shop := newMiraklShop(t, miraklfake.Options{})
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	future := miraklOrder("ORD-F", "SHIPPING", -time.Hour, 0)
+	future.LastUpdatedDate = api.NewTime(time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))
+	shop.put(t, future)
+	store := widgets.NewStore(rdb, "t:", 365*24*time.Hour, 0, time.Now)
+	updater := widgets.NewUpdater(store, asynq.NewClientFromRedisClient(rdb))
+	sync := newTestOrderSync(rdb, shop.client, updater)
+	sync.o.Config.Widgets.MaxFutureSkew = 5 * time.Minute
+	sync.o.Now = func() time.Time { return now }
+	if err := sync.Sync(ctx, ordMerchant, ordAccount); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := sync.cursor(ctx, ordMerchant, ordAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.After(now) {
+		t.Errorf("order cursor %v, after the clock's %v", cur, now)
+	}
+
+	// The platform's own update, a minute later, replaces it.
+	later := widgets.Change{Merchant: ordMerchant, Store: ordStore, OrderID: "ORD-F", Email: "buyer-7f3a@relay.carrefour.example",
+		Order: &widgets.Order{ID: "ORD-F", Store: ordStore, Status: widgets.StatusShipped, CreatedAt: now.Add(-time.Hour)}, UpdatedAt: now.Add(time.Minute)}
+	if err := updater.Apply(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	snap := widgets.NewReader(rdb, store, 2*time.Second, 10, time.Now).Read(ctx, ordMerchant, "buyer-7f3a@relay.carrefour.example")
+	if len(snap.Doc.Orders) != 1 || snap.Doc.Orders[0].Status != widgets.StatusShipped {
+		t.Errorf("widget orders %+v, want ORD-F shipped by the later update", snap.Doc.Orders)
+	}
+}

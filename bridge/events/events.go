@@ -8,6 +8,7 @@ package events
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -34,6 +35,10 @@ const (
 	// SignaturePrefix starts each signature in HeaderSignature; several
 	// comma-separated signatures are accepted while a secret rotates.
 	SignaturePrefix = "sha256="
+	// MaxSignatures bounds the signatures one request may offer. A
+	// rotation needs two; more only make an unauthenticated request
+	// costlier to refuse.
+	MaxSignatures = 4
 	// MaxBody is the largest event body accepted.
 	MaxBody = 1 << 20
 )
@@ -47,6 +52,8 @@ type Event struct {
 
 	// Merchant is the verified sender.
 	Merchant *config.Merchant `json:"-"`
+	// ReceivedAt is when the bridge received it, on its own clock.
+	ReceivedAt time.Time `json:"-"`
 }
 
 // Planner turns one kind of event into the tasks that handle it. It must
@@ -119,6 +126,37 @@ const (
 	CodeUnknownKind      = "unknown_kind"
 	CodeEventIDReused    = "event_id_reused"
 	CodeQueueUnavailable = "queue_unavailable"
+	CodeEventInProgress  = "event_in_progress"
+)
+
+// The event-id ledger: the key of a merchant's event id holds the
+// content digest of the event once its tasks are enqueued, or
+// claimPrefix + digest + ":" + token while one request enqueues them.
+// Claiming is one atomic step, so that of concurrent copies exactly one
+// runs the planner and enqueues.
+const (
+	claimPrefix = "pending:"
+	// claimTTL lets a claim whose holder died, or could not release it,
+	// lapse, so that the sender's retry is not refused for ever.
+	claimTTL = 30 * time.Second
+	// enqueueBudget bounds the holder's work, well inside claimTTL, so
+	// that a live claim never lapses under its holder.
+	enqueueBudget = 10 * time.Second
+	// claimWait is how long a copy waits for a concurrent copy's claim to
+	// settle before asking the sender to retry.
+	claimWait = 5 * time.Second
+	claimPoll = 20 * time.Millisecond
+)
+
+var (
+	// claimScript takes the id when it is free and returns "", or returns
+	// what holds it.
+	claimScript = redis.NewScript(`local cur = redis.call("GET", KEYS[1])
+if cur then return cur end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return ""`)
+	// releaseScript frees the id only while this request's claim holds it.
+	releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 )
 
 // Receive verifies, validates and enqueues one event.
@@ -132,6 +170,7 @@ func (in *Intake) Receive(ctx context.Context, s Signed, body []byte) (Result, e
 		return Result{}, err
 	}
 	ev.Merchant = m
+	ev.ReceivedAt = in.opts.Now()
 	planner, ok := in.opts.Planners[ev.Kind]
 	if !ok {
 		in.count(ev.Kind, "unknown_kind")
@@ -142,25 +181,34 @@ func (in *Intake) Receive(ctx context.Context, s Signed, body []byte) (Result, e
 		return Result{}, err
 	}
 	key := in.dedupeKey(m.ID, ev.ID)
-	seen, err := in.opts.Redis.Get(ctx, key).Result()
-	switch {
-	case err == nil && seen == digest:
+	claim, dup, err := in.claim(ctx, key, ev, digest)
+	if err != nil {
+		return Result{}, err
+	}
+	if dup {
 		in.count(ev.Kind, "duplicate")
 		return Result{ID: ev.ID, Status: "duplicate", Duplicate: true}, nil
-	case err == nil:
-		in.count(ev.Kind, "conflict")
-		return Result{}, httpapi.Errorf(http.StatusConflict, CodeEventIDReused, "id", "id %q was already used for an event with different content", ev.ID)
-	case !errors.Is(err, redis.Nil):
-		return Result{}, unavailable(err)
+	}
+	// From here on, a failure frees the id, so that the sender's retry
+	// runs; if even that fails, the claim lapses after claimTTL.
+	release := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := releaseScript.Run(rctx, in.opts.Redis, []string{key}, claim).Err(); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("event_id", ev.ID).Msg("event claim not released; it lapses on its own")
+		}
 	}
 	tasks, err := planner.Plan(ctx, ev)
 	if err != nil {
+		release()
 		in.count(ev.Kind, "invalid")
 		return Result{}, err
 	}
+	qctx, cancel := context.WithTimeout(ctx, enqueueBudget)
+	defer cancel()
 	enqueued := 0
 	for _, t := range tasks {
-		_, err := in.opts.Queue.EnqueueContext(ctx, t, asynq.Retention(in.opts.Config.Worker.TaskRetention), asynq.MaxRetry(in.opts.Config.Worker.MaxRetry))
+		_, err := in.opts.Queue.EnqueueContext(qctx, t, asynq.Retention(in.opts.Config.Worker.TaskRetention), asynq.MaxRetry(in.opts.Config.Worker.MaxRetry))
 		switch {
 		case err == nil:
 			enqueued++
@@ -168,17 +216,57 @@ func (in *Intake) Receive(ctx context.Context, s Signed, body []byte) (Result, e
 			// Enqueued by an earlier delivery of this event that did not get
 			// as far as recording it.
 		default:
+			release()
 			return Result{}, unavailable(err)
 		}
 	}
-	// Recorded last: a crash before this line makes the sender retry, and
-	// the task ids above keep that retry from doing anything twice.
-	if err := in.opts.Redis.Set(ctx, key, digest, in.opts.Config.Events.DedupeTTL).Err(); err != nil {
+	// Recorded last: a crash before this line leaves the claim to lapse
+	// and the sender to retry, and the task ids above keep that retry
+	// from doing anything twice. The claim cannot have lapsed meanwhile:
+	// enqueueBudget is well inside claimTTL.
+	if err := in.opts.Redis.Set(qctx, key, digest, in.opts.Config.Events.DedupeTTL).Err(); err != nil {
 		return Result{}, unavailable(err)
 	}
 	in.count(ev.Kind, "accepted")
 	zerolog.Ctx(ctx).Info().Str("merchant", m.ID).Str("event_id", ev.ID).Str("kind", ev.Kind).Int("tasks", len(tasks)).Msg("event accepted")
 	return Result{ID: ev.ID, Status: "accepted", Enqueued: enqueued}, nil
+}
+
+// claim takes the event's id for this request, atomically, and returns
+// the claim's value. dup is true when the same content was already
+// enqueued; the same id with other content is a 409. While another
+// request holds a claim on the same content, claim waits for it to
+// settle: the copy answers duplicate only once the event is really
+// stored, and takes over when the other request gave up.
+func (in *Intake) claim(ctx context.Context, key string, ev Event, digest string) (claim string, dup bool, err error) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	claim = claimPrefix + digest + ":" + hex.EncodeToString(b[:])
+	wait := time.NewTimer(claimWait)
+	defer wait.Stop()
+	for {
+		cur, err := claimScript.Run(ctx, in.opts.Redis, []string{key}, claim, claimTTL.Milliseconds()).Text()
+		if err != nil {
+			return "", false, unavailable(err)
+		}
+		held, pending := strings.CutPrefix(cur, claimPrefix)
+		switch {
+		case cur == "":
+			return claim, false, nil
+		case cur == digest:
+			return "", true, nil
+		case !pending || !strings.HasPrefix(held, digest+":"):
+			in.count(ev.Kind, "conflict")
+			return "", false, httpapi.Errorf(http.StatusConflict, CodeEventIDReused, "id", "id %q was already used for an event with different content", ev.ID)
+		}
+		select {
+		case <-ctx.Done():
+			return "", false, unavailable(ctx.Err())
+		case <-wait.C:
+			return "", false, httpapi.Errorf(http.StatusServiceUnavailable, CodeEventInProgress, "id", "id %q is being stored by another request; retry later", ev.ID)
+		case <-time.After(claimPoll):
+		}
+	}
 }
 
 // verify finds the merchant and checks the signature over timestamp and
@@ -202,16 +290,32 @@ func (in *Intake) verify(s Signed, body []byte) (*config.Merchant, error) {
 	if window := in.opts.Config.Events.ReplayWindow; age > window || age < -window {
 		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeStaleTimestamp, HeaderTimestamp, "%s is outside the %s replay window", HeaderTimestamp, window)
 	}
+	// Refused before any MAC is computed, and each secret's MAC is
+	// computed once, whatever the number of signatures offered: the body
+	// may be 1 MiB.
+	if n := strings.Count(s.Signature, ",") + 1; n > MaxSignatures {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeInvalidSignature, HeaderSignature, "%s holds %d signatures; at most %d are accepted", HeaderSignature, n, MaxSignatures)
+	}
+	var offered [][]byte
 	for _, sig := range strings.Split(s.Signature, ",") {
 		got, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(sig), SignaturePrefix))
-		if err != nil || len(got) != sha256.Size {
-			continue
+		if err == nil && len(got) == sha256.Size {
+			offered = append(offered, got)
 		}
+	}
+	match := false
+	if len(offered) > 0 {
 		for _, secret := range m.EventSecrets {
-			if hmac.Equal(got, Sign(secret.Reveal(), s.Timestamp, body)) {
-				return m, nil
+			want := Sign(secret.Reveal(), s.Timestamp, body)
+			for _, got := range offered {
+				// Every comparison runs: how many match must not show in
+				// the timing.
+				match = hmac.Equal(got, want) || match
 			}
 		}
+	}
+	if match {
+		return m, nil
 	}
 	return nil, httpapi.Errorf(http.StatusUnauthorized, CodeInvalidSignature, HeaderSignature, "%s does not match the body", HeaderSignature)
 }

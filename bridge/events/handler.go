@@ -35,6 +35,9 @@ func (in *Intake) handle(c *gin.Context) {
 		return
 	}
 	if err != nil {
+		if httpapi.AsError(err).Code == CodeEventInProgress {
+			c.Header("Retry-After", "1")
+		}
 		httpapi.Fail(c, err)
 		return
 	}

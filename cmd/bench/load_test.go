@@ -309,7 +309,7 @@ func TestFreshWidget(t *testing.T) {
 func TestWidgetEvents(t *testing.T) {
 	t.Parallel()
 	merchant := &config.Merchant{ID: benchMerchant, Stores: []config.Store{{ID: benchStore}}}
-	planners := widgets.Planners()
+	planners := widgets.Planners(5 * time.Minute)
 	ids, orderIDs, emails := map[string]bool{}, map[string]string{}, map[string]bool{}
 	now := time.Now()
 	for _, c := range append([]customer{widgetCustomer}, spreadCustomers(len(spreadBuyers)+2)...) {
@@ -336,7 +336,7 @@ func TestWidgetEvents(t *testing.T) {
 			if got := events.SignatureHeader("secret", ev.timestamp, ev.body); got != ev.signature {
 				t.Errorf("%s: signature %s, want %s", e.ID, ev.signature, got)
 			}
-			e.Merchant = merchant
+			e.Merchant, e.ReceivedAt = merchant, now
 			p, ok := planners[e.Kind]
 			if !ok {
 				t.Fatalf("%s: no planner for kind %s", e.ID, e.Kind)

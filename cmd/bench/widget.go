@@ -401,7 +401,9 @@ var (
 func widgetEvents(now time.Time, secret string, c customer) (orders, shipments []signedEvent, err error) {
 	now = now.UTC().Truncate(time.Second)
 	for i := range widgetOrders {
-		created := now.Add(-time.Duration(i*9*24+3) * time.Hour)
+		// Far enough back that the shipment, a day later, is not in the
+		// future: the bridge refuses an updated_at ahead of its clock.
+		created := now.Add(-time.Duration(i*9*24+27) * time.Hour)
 		// A customer's ids span 37*19 < 1000: customers 1000 apart never meet.
 		id := fmt.Sprintf("FR-2026-%05d", 48120+c.n*1000-i*37)
 		var lines []widgets.EventLine

@@ -155,7 +155,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	if mode.http() {
 		intake := events.New(events.Options{
 			Config: cfg, Queue: a.client, Redis: conn.Client, Counter: metrics, Now: o.Now,
-			Planners: planners(alerts.Planners(), widgets.Planners()),
+			Planners: planners(alerts.Planners(), widgets.Planners(cfg.Widgets.MaxFutureSkew)),
 		})
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orders, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
@@ -355,12 +355,17 @@ func (a *App) Addr() string { return a.listener.Addr().String() }
 // Handler is the HTTP handler, for in-process tests.
 func (a *App) Handler() http.Handler { return a.engine }
 
+// maxHeaderBytes bounds a request's headers, far below net/http's 1 MiB
+// default: no caller of the bridge needs more, and every header byte is
+// work done before anyone is authenticated.
+const maxHeaderBytes = 64 << 10
+
 // Run serves until ctx ends, then shuts down gracefully: the HTTP server
 // stops taking requests and finishes the ones in flight, and the workers
 // finish their running tasks (unfinished ones go back to their queue).
 func (a *App) Run(ctx context.Context) error {
 	defer a.conn.Close()
-	srv := &http.Server{Handler: a.engine, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	srv := &http.Server{Handler: a.engine, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() {
 		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -28,7 +27,7 @@ import (
 // The demo's credentials are public on purpose: they only open the fakes
 // the demo itself runs on loopback.
 const (
-	demoSecret   = "demo-event-secret"
+	demoSecret   = "demo-event-secret-for-the-local-demo"
 	demoAdmin    = "demo-admin-password"
 	demoAgent    = "agent@demo.example"
 	demoGorgKey  = "demo-gorgias-key"
@@ -95,11 +94,11 @@ merchants:
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("demo", "[-listen ADDR]",
+		"Runs the bridge on an embedded Redis with a fake Gorgias, Zendesk and Mirakl\nand a seeded configuration, and prints commands to try it. Needs nothing else.", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the bridge")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := fs.parse(args, stdout); done {
+		return code
 	}
 	log := newLogger(stderr)
 
@@ -107,7 +106,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// when an agent replies, as the real HTTP integration would.
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
-		fmt.Fprintln(stderr, "demo:", err)
+		fmt.Fprintf(stderr, "demo: %v\nThe demo listens on %s; choose another address with -listen, e.g. bridge demo -listen 127.0.0.1:8081\n", err, *listen)
 		return 1
 	}
 	bridgeAddr := l.Addr().String()

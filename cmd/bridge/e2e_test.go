@@ -48,7 +48,7 @@ func TestAlertTicketInEveryTargetedHelpdeskOnce(t *testing.T) {
 	for _, tag := range g.Tags {
 		gtags = append(gtags, tag.Name)
 	}
-	if diff := cmp.Diff([]string{"bigblue-action-required"}, gtags); diff != "" {
+	if diff := cmp.Diff([]string{"bigblue-action-required", "bigblue-bridge-alert"}, gtags); diff != "" {
 		t.Errorf("gorgias tags (-want +got):\n%s", diff)
 	}
 	if g.Customer == nil || g.Customer.Email != buyerEmail {
@@ -76,7 +76,7 @@ func TestAlertTicketInEveryTargetedHelpdeskOnce(t *testing.T) {
 	if want := "La commande ORD-1 est bloquée à cause d'une adresse invalide"; z.Subject != want {
 		t.Errorf("zendesk subject = %q, want %q", z.Subject, want)
 	}
-	if diff := cmp.Diff([]string{"bigblue-action-required"}, z.Tags); diff != "" {
+	if diff := cmp.Diff([]string{"bigblue-action-required", "bigblue-bridge-alert"}, z.Tags); diff != "" {
 		t.Errorf("zendesk tags (-want +got):\n%s", diff)
 	}
 	if u, ok := h.zend.User(z.RequesterID); !ok || u.Email != buyerEmail {
@@ -459,7 +459,7 @@ func TestConfigCheckNamesEveryProblem(t *testing.T) {
 	if err := os.WriteFile(good, []byte("merchants:\n  - id: acme\n    event_secrets: [\"${E2E_SECRET}\"]\n    stores: [{id: acme-fr}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("E2E_SECRET", "s3cret")
+	t.Setenv("E2E_SECRET", "e2e-event-secret-0123456789")
 	out.Reset()
 	if code := run([]string{"config", "check", good}, &out, &errOut); code != 0 {
 		t.Errorf("config check of a good file exited %d:\n%s", code, out.String())

@@ -41,8 +41,8 @@ const testDB = 1
 const (
 	buyerEmail   = "jeanne.martin@example.com"
 	buyerName    = "Jeanne Martin"
-	acmeSecret   = "acme-event-secret-7f3a"
-	globexSecret = "globex-event-secret-91bc"
+	acmeSecret   = "acme-event-secret-7f3a0c5e"
+	globexSecret = "globex-event-secret-91bc4d"
 	gorgiasKey   = "gorgias-key-5d1e"
 	zendeskToken = "zendesk-token-c04f"
 	adminPW      = "admin-password-e2e"

@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,21 +27,22 @@ import (
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
-const usage = `usage: bridge <command> [flags]
+const usage = `usage: bridge [command] [flags]
 
 commands:
-  serve         HTTP API, Asynq workers and scheduler in one process (default)
-  api           the HTTP API only
-  worker        the Asynq workers and scheduler only (with /healthz, /readyz, /metrics)
-  demo          run on an embedded Redis with fake helpdesks and seeded configuration
-  config check  validate a configuration file and print every problem
-  healthcheck   exit 0 when /healthz answers (for container health checks)
-  zendesk-app   write the Zendesk sidebar app, ready to upload:
-                bridge zendesk-app -url https://bridge.example.com -o bridge-zendesk-app.zip
+  serve           HTTP API, Asynq workers and scheduler in one process (the default)
+  api             the HTTP API only
+  worker          the Asynq workers and scheduler only (with /healthz, /readyz, /metrics)
+  demo            run on an embedded Redis with fake helpdesks and a seeded configuration
+  config check    validate a configuration file and print every problem
+  helpdesk-setup  print the trigger and rule conditions each helpdesk account needs
+  healthcheck     exit 0 when /healthz answers (for container health checks)
+  zendesk-app     write the Zendesk sidebar app, ready to upload
   gorgias-widget  print the default Gorgias widget template (POST /api/widgets body)
+  help            print this help
 
-flags of serve, api and worker:
-  -config FILE  configuration file (default: $BRIDGE_CONFIG, else bridge.yaml)
+Without a command, bridge serves: "bridge -config FILE" is "bridge serve -config FILE".
+Run "bridge COMMAND -h" for the usage of one command.
 `
 
 func main() {
@@ -48,29 +51,34 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && isHelp(args[0]) {
+		// Before serve takes every flag as its own.
+		cmd, args = "help", args[1:]
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch cmd {
 	case "serve", "api", "worker":
-		return runService(ctx, Mode(cmd), args, stderr)
+		return runService(ctx, Mode(cmd), args, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args, stdout, stderr)
 	case "config":
-		if len(args) == 0 || args[0] != "check" {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		return runConfigCheck(args[1:], stdout, stderr)
+		return runConfig(args, stdout, stderr)
+	case "helpdesk-setup":
+		return runHelpdeskSetup(args, stdout, stderr)
 	case "healthcheck":
-		return runHealthcheck(ctx, stderr)
+		return runHealthcheck(ctx, args, stdout, stderr)
 	case "zendesk-app":
 		return runZendeskApp(args, stdout, stderr)
 	case "gorgias-widget":
-		return runGorgiasWidget(stdout)
-	case "help", "-h", "--help":
+		return runGorgiasWidget(args, stdout, stderr)
+	case "help":
+		if len(args) > 0 && !isHelp(args[0]) {
+			// bridge help COMMAND: that command's usage.
+			return run(append(slices.Clone(args), "-h"), stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -79,11 +87,77 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func runService(ctx context.Context, mode Mode, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet(string(mode), flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", envOr("BRIDGE_CONFIG", "bridge.yaml"), "configuration file")
-	if err := fs.Parse(args); err != nil {
+// isHelp tells whether an argument asks for help, in any of the spellings
+// people type.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "--h":
+		return true
+	}
+	return false
+}
+
+// command is one command's flags and usage.
+type command struct {
+	*flag.FlagSet
+	synopsis, about string
+}
+
+// newCommand returns the flags of "bridge <name>"; synopsis follows the
+// name in the usage line, about says what the command does.
+func newCommand(name, synopsis, about string, stderr io.Writer) *command {
+	c := &command{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), synopsis: synopsis, about: about}
+	c.SetOutput(stderr)
+	c.Usage = func() { c.printUsage(c.Output()) }
+	return c
+}
+
+func (c *command) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "usage: bridge %s %s\n\n%s\n", c.Name(), c.synopsis, c.about)
+	has := false
+	c.VisitAll(func(*flag.Flag) { has = true })
+	if has {
+		fmt.Fprintln(w, "\nflags:")
+		out := c.Output()
+		c.SetOutput(w)
+		c.PrintDefaults()
+		c.SetOutput(out)
+	}
+}
+
+// parse reads the command's flags. done is true when the command must not
+// run, with the exit code: 0 after printing the usage that was asked for
+// (on stdout), 2 after a mistake (the flag package explains it).
+func (c *command) parse(args []string, stdout io.Writer) (code int, done bool) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelp(a) {
+			c.printUsage(stdout)
+			return 0, true
+		}
+	}
+	if err := c.Parse(args); err != nil {
+		return 2, true
+	}
+	return 0, false
+}
+
+func runService(ctx context.Context, mode Mode, args []string, stdout, stderr io.Writer) int {
+	about := map[Mode]string{
+		ModeServe:  "Serves the HTTP API and runs the Asynq workers and scheduler in one process.",
+		ModeAPI:    "Serves the HTTP API only; run workers apart with bridge worker.",
+		ModeWorker: "Runs the Asynq workers and scheduler only; it still serves /healthz, /readyz and /metrics.",
+	}[mode]
+	fs := newCommand(string(mode), "[-config FILE]", about, stderr)
+	path := fs.String("config", envOr("BRIDGE_CONFIG", "bridge.yaml"), "configuration file ($BRIDGE_CONFIG)")
+	if code, done := fs.parse(args, stdout); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bridge %s: unexpected argument %q\n", mode, fs.Arg(0))
+		fs.Usage()
 		return 2
 	}
 	log := newLogger(os.Stdout)
@@ -104,20 +178,51 @@ func runService(ctx context.Context, mode Mode, args []string, stderr io.Writer)
 	return 0
 }
 
-func runConfigCheck(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: bridge config check FILE")
+const configUsage = `usage: bridge config check FILE
+
+subcommands:
+  check FILE  validate a configuration file and print every problem, with its
+              YAML path and line; exit 1 if there is any
+`
+
+// runConfig runs "bridge config SUBCOMMAND".
+func runConfig(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stderr, configUsage)
+		return 2
+	case isHelp(args[0]) || args[0] == "help":
+		fmt.Fprint(stdout, configUsage)
+		return 0
+	case args[0] == "check":
+		return runConfigCheck(args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "bridge config: unknown subcommand %q\n\n%s", args[0], configUsage)
 		return 2
 	}
-	problems := config.Check(args[0], os.LookupEnv)
+}
+
+func runConfigCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newCommand("config check", "FILE",
+		"Validates a configuration file as the service would at start-up, with the\nenvironment's ${VAR} values, and prints every problem with its YAML path\nand line. Exits 0 when the file is good, 1 when it has problems.", stderr)
+	if code, done := fs.parse(args, stdout); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	file := fs.Arg(0)
+	problems := config.Check(file, os.LookupEnv)
 	if len(problems) == 0 {
-		fmt.Fprintf(stdout, "%s: ok\n", args[0])
+		fmt.Fprintf(stdout, "%s: ok\n", file)
+		fmt.Fprintf(stdout, "The trigger and rule conditions each helpdesk account needs: bridge helpdesk-setup -config %s\n", file)
 		return 0
 	}
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.String())
 	}
-	fmt.Fprintf(stdout, "%d problem(s) in %s\n", len(problems), args[0])
+	fmt.Fprintf(stdout, "%d problem(s) in %s\n", len(problems), file)
 	return 1
 }
 
@@ -140,7 +245,12 @@ func envOr(key, def string) string {
 
 // runHealthcheck lets a container image without curl check the service:
 // it GETs $BRIDGE_HEALTHCHECK_URL (http://127.0.0.1:8080/healthz).
-func runHealthcheck(ctx context.Context, stderr io.Writer) int {
+func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newCommand("healthcheck", "",
+		"GETs $BRIDGE_HEALTHCHECK_URL (default http://127.0.0.1:8080/healthz) and exits 0\nwhen it answers 200 within 3 s, 1 otherwise: a health check for container\nimages without curl.", stderr)
+	if code, done := fs.parse(args, stdout); done {
+		return code
+	}
 	url := envOr("BRIDGE_HEALTHCHECK_URL", "http://127.0.0.1:8080/healthz")
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -165,12 +275,12 @@ func runHealthcheck(ctx context.Context, stderr io.Writer) int {
 // runZendeskApp writes the Zendesk sidebar app's zip for one bridge URL:
 // Zendesk only lets a secure setting reach domains the manifest names.
 func runZendeskApp(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("zendesk-app", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("url", "", "the bridge's public https URL, as Zendesk's proxy will call it")
+	fs := newCommand("zendesk-app", "-url https://bridge.example.com [-o bridge-zendesk-app.zip]",
+		"Writes the Zendesk sidebar app for the bridge at -url, ready to upload as a\nprivate app (Zendesk only sends the token to the domain the app names).", stderr)
+	url := fs.String("url", "", "the bridge's public https URL, as Zendesk's proxy will call it (required)")
 	out := fs.String("o", "bridge-zendesk-app.zip", "the zip file to write")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := fs.parse(args, stdout); done {
+		return code
 	}
 	if *url == "" {
 		fmt.Fprintln(stderr, "bridge zendesk-app: -url is required, e.g. -url https://bridge.example.com")
@@ -191,7 +301,12 @@ func runZendeskApp(args []string, stdout, stderr io.Writer) int {
 
 // runGorgiasWidget prints the template of the default layout. A sidebar
 // with its own layout gets its template from GET /v1/widgets/gorgias/template.
-func runGorgiasWidget(stdout io.Writer) int {
+func runGorgiasWidget(args []string, stdout, stderr io.Writer) int {
+	fs := newCommand("gorgias-widget", "",
+		"Prints the Gorgias widget template of the default layout, the body of\nGorgias's POST /api/widgets. A sidebar with its own layout gets its template\nfrom GET /v1/widgets/gorgias/template.", stderr)
+	if code, done := fs.parse(args, stdout); done {
+		return code
+	}
 	v := widgets.NewView("", config.Sidebar{Kind: config.SidebarGorgias, Language: "en"})
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

@@ -1,0 +1,70 @@
+package widgets_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/bridge/events"
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/widgets"
+)
+
+// An entity dated in the future would win over every later update and
+// freeze the widget: every *.upserted kind refuses an updated_at more than
+// the allowed skew ahead of the time the event was received.
+func TestUpsertsDatedInTheFutureAreRefused(t *testing.T) {
+	t.Parallel()
+	const skew = 5 * time.Minute
+	received := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	merchant := &config.Merchant{ID: "acme", Stores: []config.Store{{ID: "acme-fr"}}}
+	planners := widgets.Planners(skew)
+	data := map[string]map[string]any{
+		widgets.KindOrderUpserted: {"store": "acme-fr", "order_id": "O-1", "created_at": "2026-11-20T10:00:00Z",
+			"customer": map[string]any{"email": "buyer@example.com"}, "lines": []any{}},
+		widgets.KindShipmentUpserted:       {"store": "acme-fr", "order_id": "O-1", "shipment_id": "S-1"},
+		widgets.KindReturnUpserted:         {"store": "acme-fr", "order_id": "O-1", "return_id": "R-1", "products": []any{}},
+		widgets.KindSupportRequestUpserted: {"store": "acme-fr", "order_id": "O-1", "request_id": "Q-1", "subject": "Where is it?"},
+	}
+	if len(data) != len(planners) {
+		t.Fatalf("the test covers %d kinds, the package plans %d", len(data), len(planners))
+	}
+	cases := []struct {
+		name    string
+		updated string
+		refused bool
+	}{
+		{"now", "2026-11-23T12:00:00Z", false},
+		{"within the skew", "2026-11-23T12:04:59Z", false},
+		{"past the skew", "2026-11-23T12:05:01Z", true},
+		{"the end of time", "9999-12-31T23:59:59Z", true},
+	}
+	for kind, d := range data {
+		for _, tc := range cases {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				fields := map[string]any{"updated_at": tc.updated}
+				for k, v := range d {
+					fields[k] = v
+				}
+				raw, _ := json.Marshal(fields)
+				ev := events.Event{ID: "e-1", Kind: kind, OccurredAt: received, Data: raw, Merchant: merchant, ReceivedAt: received}
+				tasks, err := planners[kind].Plan(context.Background(), ev)
+				if !tc.refused {
+					if err != nil || len(tasks) != 1 {
+						t.Fatalf("Plan = %d tasks, %v; want one task", len(tasks), err)
+					}
+					return
+				}
+				var apiErr *httpapi.Error
+				if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnprocessableEntity || apiErr.Code != httpapi.CodeInvalidField || apiErr.Field != "data.updated_at" {
+					t.Fatalf("Plan error = %v, want 422 invalid_field naming data.updated_at", err)
+				}
+			})
+		}
+	}
+}
