@@ -28,8 +28,8 @@ func (noPlanner) Plan(context.Context, events.Event) ([]*asynq.Task, error) { re
 func FuzzReceive(f *testing.F) {
 	rdb := rdbtest.Client(f, 3)
 	cfg := &config.Config{
-		Worker: config.Worker{TaskRetention: time.Hour, MaxRetry: 3},
-		Events: config.Events{ReplayWindow: 5 * time.Minute, DedupeTTL: time.Minute},
+		Worker:    config.Worker{TaskRetention: time.Hour, MaxRetry: 3},
+		Events:    config.Events{ReplayWindow: 5 * time.Minute, DedupeTTL: time.Minute},
 		Merchants: []config.Merchant{{ID: "acme", EventSecrets: []config.Secret{config.NewSecret("fuzz-event-secret-0123456789")}}},
 	}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
