@@ -173,7 +173,9 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 		if last != nil {
 			cur.LastReply = last
 		}
-		if status != "" && !at.Before(cur.StatusAt) {
+		// Helpdesks may state whole seconds only (Zendesk's timestamps):
+		// within the second of the status in place, the event applies.
+		if status != "" && !at.Before(cur.StatusAt.Truncate(time.Second)) {
 			cur.Status, cur.StatusAt = status, at // the ticket's status, after the reply
 		}
 		return nil

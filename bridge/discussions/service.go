@@ -258,7 +258,7 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 			}
 			d.TicketID = ticket.ID
 			d.MerchantTicketID = cmp.Or(d.MerchantTicketID, ticket.ID)
-			counted(&d, inbound, msg.CreatedAt)
+			counted(&d, inbound, s.o.Now())
 			if err := s.o.Store.saveOpened(ctx, d, msg.ID); err != nil {
 				return err
 			}
@@ -272,7 +272,7 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		// The ledger entry and what the message does to the discussion
 		// commit together: a failure after this line cannot leave the
 		// message recorded but the discussion not reopened.
-		if d, err = s.o.Store.recordMessage(ctx, d, msg.ID, inbound, msg.CreatedAt); err != nil {
+		if d, err = s.o.Store.recordMessage(ctx, d, msg.ID, inbound, s.o.Now()); err != nil {
 			return err
 		}
 	}
@@ -292,9 +292,12 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 	return err
 }
 
-// counted applies one mirrored message, written at, to a discussion: a
-// customer or the operator writing means the shop must answer again, and
-// a helpdesk event older than the message does not close it again.
+// counted applies one message, mirrored at, to a discussion: a customer or
+// the operator writing means the shop must answer again, and a helpdesk
+// event older than the mirroring does not close it again. The mirroring's
+// time, not the marketplace's, is the reference: agents see the message
+// only once it is mirrored, and the bridge's clock does not drift from
+// the marketplace's.
 func counted(d *Discussion, inbound bool, at time.Time) {
 	d.Messages++
 	if inbound {

@@ -43,12 +43,14 @@ type Discussion struct {
 	UpdatedAt        time.Time `json:"updated_at"`
 	LastMessageAt    time.Time `json:"last_message_at"`
 	// StatusAt is when the status was last set: by the helpdesk event
-	// that set it, the API call, or the message that reopened the thread.
+	// that set it, the API call, or the mirroring of the message that
+	// reopened the thread.
 	// An older helpdesk event never overwrites a newer status.
 	StatusAt time.Time `json:"status_at"`
 	// LastReply is what became of the latest agent reply the bridge
-	// handled: sent, or refused by the marketplace and why.
-	LastReply *LastReply `json:"last_reply,omitempty"`
+	// handled: sent, or refused by the marketplace and why; null before
+	// the first, so that the path is always there.
+	LastReply *LastReply `json:"last_reply"`
 }
 
 // LastReply is the outcome of an agent's reply.
