@@ -6,11 +6,29 @@ GO ?= go
 WITH_REDIS := .ci/with-redis
 BIN ?= bin/bridge
 
-.PHONY: test bench build demo lint
+.PHONY: test bench build demo lint fuzz
 
 # vet first: it fails in seconds, before the slower race-enabled tests.
 test:
 	$(WITH_REDIS) sh -c '$(GO) vet ./... && $(GO) test -race -count=1 ./...'
+
+# Each fuzz target runs for FUZZTIME; their seed corpora (testdata/fuzz)
+# also run as ordinary tests in `make test`. A failing input is written to
+# the package's testdata/fuzz: commit it with the fix.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./bridge/events:FuzzReceive \
+	./connectors/gorgias:FuzzParseWebhook \
+	./connectors/zendesk:FuzzParseWebhook \
+	./widgets:FuzzHelpScoutSignature \
+	./bridge/discussions:FuzzFileToken \
+	./bridge/discussions:FuzzPlainText
+
+fuzz:
+	$(WITH_REDIS) sh -c 'set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run "^$$" -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done'
 
 bench:
 	$(WITH_REDIS) $(GO) run ./cmd/bench $(BENCH_FLAGS)

@@ -2,6 +2,8 @@ package alerts
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -197,7 +199,11 @@ func (s *Service) Resolve(ctx context.Context, p ResolvePayload) error {
 			return err
 		}
 		if !noted {
-			if err := hd.AddMessage(ctx, id, connectors.Message{BodyText: note, Internal: true}); err != nil && !errors.Is(err, connectors.ErrNotFound) {
+			// With an external id, a note whose append got no answer is
+			// found on the retry instead of being written twice.
+			sum := sha256.Sum256([]byte(p.EventID + "\x00" + id))
+			msg := connectors.Message{BodyText: note, Internal: true, ExternalID: "bridge-resolved-" + hex.EncodeToString(sum[:12])}
+			if err := hd.AddMessage(ctx, id, msg); err != nil && !errors.Is(err, connectors.ErrNotFound) {
 				return fmt.Errorf("alerts: resolve note on %s: %w", id, err)
 			}
 			if err := s.addToSet(ctx, notedKey, id, s.markerTTL); err != nil {

@@ -152,6 +152,9 @@ type Marketplace struct {
 	SyncOrders bool          `yaml:"sync_orders"`
 	RateLimit  RateLimit     `yaml:"rate_limit"`
 	Timeout    time.Duration `yaml:"timeout" validate:"gte=0"`
+	// SettleDelay is how long a reply that got no answer is given to land
+	// before the thread is read again to find it (default 2 minutes).
+	SettleDelay time.Duration `yaml:"settle_delay" validate:"gte=0"`
 }
 
 // Store is one shop of a merchant.
@@ -226,6 +229,11 @@ type Helpdesk struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Timeout bounds one HTTP call to the helpdesk.
 	Timeout time.Duration `yaml:"timeout" validate:"gte=0"`
+	// SettleDelay is how long a write that got no answer (a create, a
+	// message) is given to land before it is looked up again (default 2
+	// minutes): longer than the helpdesk plausibly takes to handle a
+	// request, since a look-up made earlier could miss it.
+	SettleDelay time.Duration `yaml:"settle_delay" validate:"gte=0"`
 	// WebhookSecret authenticates the helpdesk's calls that report agents'
 	// replies: Gorgias sends it in a header, Zendesk signs with it.
 	WebhookSecret Secret `yaml:"webhook_secret" validate:"omitempty,strong=16"`

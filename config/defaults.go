@@ -6,6 +6,12 @@ import (
 )
 
 // defaultRateLimits is each helpdesk kind's budget for one account.
+// DefaultSettleDelay is how long a write that got no answer is given to
+// land before it is looked up again. Vendors document no processing time;
+// gateways commonly cut requests at 30 to 60 s while the work behind them
+// goes on, so twice that is taken.
+const DefaultSettleDelay = 2 * time.Minute
+
 var defaultRateLimits = map[string]RateLimit{
 	// Gorgias allows an API key 40 requests per 20 seconds.
 	KindGorgias: {Requests: 40, Per: 20 * time.Second},
@@ -71,6 +77,7 @@ func (c *Config) ApplyDefaults() {
 			orDefault(&mp.Overlap, 2*time.Minute)
 			orDefault(&mp.Backfill, 30*24*time.Hour)
 			orDefault(&mp.Timeout, 30*time.Second)
+			orDefault(&mp.SettleDelay, DefaultSettleDelay)
 			if mp.RateLimit == (RateLimit{}) {
 				mp.RateLimit = defaultRateLimits[mp.Kind]
 			}
@@ -79,6 +86,7 @@ func (c *Config) ApplyDefaults() {
 			h := &m.Helpdesks[j]
 			orDefault(&h.Language, "en")
 			orDefault(&h.Timeout, 10*time.Second)
+			orDefault(&h.SettleDelay, DefaultSettleDelay)
 			if len(h.Alerts) == 0 {
 				// Spelled out so that the effective setting shows.
 				h.Alerts = slices.Clone(AllAlertKinds)

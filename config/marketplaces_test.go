@@ -32,7 +32,7 @@ func TestParseMarketplaces(t *testing.T) {
 	want := Marketplace{
 		ID: "acme-carrefour", Kind: KindMirakl, Name: "carrefour", BaseURL: "https://carrefour.mirakl.example",
 		APIKey: secret("mirakl-key", "${MIRAKL_KEY}"), ShopID: "2042", Store: "acme-fr", Helpdesk: "acme-gorgias",
-		SyncEvery: time.Minute, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, Timeout: 30 * time.Second,
+		SyncEvery: time.Minute, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, Timeout: 30 * time.Second, SettleDelay: 2 * time.Minute,
 		RateLimit: RateLimit{Requests: 60, Per: time.Minute},
 	}
 	if diff := cmp.Diff(want, mk, cmp.AllowUnexported(Secret{})); diff != "" {

@@ -23,7 +23,53 @@ var (
 	// ErrUnavailable covers 5xx answers, timeouts and network failures: the
 	// same call may succeed later.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrUncertain marks a failed write that may have taken effect anyway:
+	// no answer, a cut answer or a 5xx. The vendor may still be handling
+	// it, so writing again at once could write twice (see Uncertain).
+	ErrUncertain = errors.New("the write may have taken effect")
 )
+
+// Uncertain marks err, the failure of a write that is not idempotent, with
+// ErrUncertain when the write may have happened: the request may have
+// reached the vendor and no refusal came back. A 429 or another 4xx is a
+// refusal, and is returned as is.
+func Uncertain(err error) error {
+	if err == nil || errors.Is(err, ErrUncertain) {
+		return err
+	}
+	var rl *RateLimitedError
+	if errors.As(err, &rl) {
+		return err
+	}
+	if IsRetryable(err) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %w", ErrUncertain, err)
+	}
+	return err
+}
+
+// SettleError says that a write whose outcome is unknown may still land:
+// the vendor may be handling it. Looking it up now could miss it and write
+// it twice, so the caller comes back after RetryAfter, when the vendor has
+// had time to finish, and looks again. It is retryable.
+type SettleError struct {
+	RetryAfter time.Duration
+	// Err is the uncertain failure, when this attempt had it.
+	Err error
+}
+
+func (e *SettleError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%v; looking again in %s, once the vendor has settled it", e.Err, e.RetryAfter.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("an earlier write may still land; looking again in %s", e.RetryAfter.Round(time.Millisecond))
+}
+
+func (e *SettleError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrUnavailable, e.Err}
+	}
+	return []error{ErrUnavailable}
+}
 
 // RateLimitedError is a 429: the caller must wait RetryAfter before the
 // next call to the same account.
@@ -169,11 +215,16 @@ func IsPermanent(err error) bool {
 }
 
 // RetryDelay returns how long to wait before retrying err, when the vendor
-// said so (Retry-After), and false otherwise.
+// said so (Retry-After) or an uncertain write must settle, and false
+// otherwise.
 func RetryDelay(err error) (time.Duration, bool) {
 	var rl *RateLimitedError
 	if errors.As(err, &rl) {
 		return rl.RetryAfter, true
+	}
+	var se *SettleError
+	if errors.As(err, &se) {
+		return se.RetryAfter, true
 	}
 	return 0, false
 }

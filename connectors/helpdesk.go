@@ -11,8 +11,11 @@ import (
 type Helpdesk interface {
 	// CreateTicket creates t unless a live (not deleted, not trashed) ticket
 	// with t.ExternalID already exists, in which case it returns that one
-	// with created=false. It is safe to call again after a crash or a
-	// timeout: the connector looks the external id up before creating.
+	// with created=false. It is safe to call again after a crash: the
+	// connector looks the external id up before creating. After a failure
+	// wrapping ErrUncertain (no answer), the create may still land: call
+	// again only once it had time to (see bridge/settle), or the look-up
+	// may miss it.
 	CreateTicket(ctx context.Context, t NewTicket) (ticket Ticket, created bool, err error)
 	// FindTicket returns the live ticket with this external id, or ErrNotFound.
 	FindTicket(ctx context.Context, externalID string) (Ticket, error)
@@ -23,9 +26,10 @@ type Helpdesk interface {
 	// own notification rules aside: see each connector's setup notes).
 	// With m.ExternalID set it appends at most once: a second call with the
 	// same external id (after a crash, a timeout or a duplicate task) finds
-	// the first message and does nothing. Concurrent calls with one
-	// external id are not covered: the caller serialises them (asynq task
-	// ids).
+	// the first message and does nothing, provided an uncertain append
+	// (ErrUncertain) was given time to land first. Concurrent calls with
+	// one external id are not covered: the caller serialises them (asynq
+	// task ids).
 	AddMessage(ctx context.Context, ticketID string, m Message) error
 	// ListMessages returns the ticket's messages and internal notes, oldest
 	// first, or ErrNotFound.

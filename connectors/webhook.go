@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // WebhookEvent is a helpdesk's notice that something happened on a ticket,
@@ -35,6 +36,10 @@ type WebhookEvent struct {
 	// no reply verify fine and are to be acknowledged and ignored, because
 	// helpdesks disable endpoints that keep failing.
 	AgentReply bool
+	// At is when the helpdesk says the event happened, or zero when the
+	// delivery does not say: the caller then takes the time it received
+	// it. A status is applied only if newer than the one in place.
+	At time.Time
 }
 
 // WebhookError is why a delivery was refused. It unwraps to

@@ -121,10 +121,7 @@ func (s *Service) ServeHelpScout(ctx context.Context, sidebarID, signature strin
 	if !ok || v.Sidebar.Kind != config.SidebarHelpScout {
 		return Response{}, httpapi.Errorf(http.StatusNotFound, CodeUnknownSidebar, "sidebar", "sidebar %q is not a helpscout sidebar", sidebarID)
 	}
-	got, err := base64.StdEncoding.DecodeString(signature)
-	mac := hmac.New(sha1.New, []byte(v.Sidebar.Secret.Reveal()))
-	mac.Write(body)
-	if signature == "" || err != nil || !hmac.Equal(got, mac.Sum(nil)) {
+	if !helpScoutSigned(v.Sidebar.Secret.Reveal(), signature, body) {
 		return Response{}, httpapi.Errorf(http.StatusUnauthorized, CodeInvalidSignature, "X-HelpScout-Signature", "X-HelpScout-Signature does not match the body")
 	}
 	var hs helpScoutRequest
@@ -132,6 +129,14 @@ func (s *Service) ServeHelpScout(ctx context.Context, sidebarID, signature strin
 		return Response{}, err
 	}
 	return s.serve(ctx, v, Request{Email: hs.email(), Format: FormatHelpScout})
+}
+
+// helpScoutSigned checks Help Scout's signature of body, in constant time.
+func helpScoutSigned(secret, signature string, body []byte) bool {
+	got, err := base64.StdEncoding.DecodeString(signature)
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write(body)
+	return signature != "" && err == nil && hmac.Equal(got, mac.Sum(nil))
 }
 
 // helpScoutRequest is the part of Help Scout's dynamic-app request the

@@ -185,8 +185,9 @@ func (s *Service) SetStatus(ctx context.Context, merchant string, refs []ThreadR
 	if !slices.Contains([]string{StatusOpen, StatusPending, StatusSolved, StatusClosed}, status) {
 		return nil, ErrInvalidStatus
 	}
+	now := s.o.Now()
 	out, err := s.o.Store.updateMany(ctx, merchant, refs, func(d *Discussion) error {
-		d.Status = status
+		d.Status, d.StatusAt = status, now
 		return nil
 	})
 	for i := range out {

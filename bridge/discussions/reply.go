@@ -32,6 +32,11 @@ type ReplyPayload struct {
 	// Status is the ticket's status after the event, when the helpdesk
 	// said: the discussion's status follows it.
 	Status connectors.Status `json:"status,omitempty"`
+	// At is when the helpdesk event happened, or when the bridge received
+	// it if the delivery did not say. A delivery retried late must not
+	// overwrite a status set since: the status applies only if At is no
+	// older than the discussion's StatusAt.
+	At time.Time `json:"at"`
 }
 
 // WebhookParser verifies and reads one helpdesk account's webhook
@@ -69,7 +74,11 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 		return false, nil
 	}
 	sum := sha256.Sum256([]byte(helpdeskID + "\x00" + ev.TicketID + "\x00" + cmp.Or(ev.DeliveryID, ev.MessageID, string(body))))
-	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status})
+	at := ev.At
+	if at.IsZero() {
+		at = s.o.Now()
+	}
+	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status, At: at})
 	task := asynq.NewTask(TypeReply, payload, asynq.Queue(RepliesQueue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
 	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
@@ -127,32 +136,47 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 		return err
 	}
 	sent := 0
+	var last *LastReply
 	for _, m := range msgs {
 		if m.Internal || m.FromCustomer || m.ExternalID != "" || done[m.ID] {
 			continue // only agents' public replies not yet sent, never the bridge's own writes
 		}
-		if err := s.send(ctx, a, &d, m); err != nil {
+		outcome, err := s.send(ctx, a, &d, m)
+		if err != nil {
 			return err
 		}
 		if err := out.add(ctx, m.ID); err != nil {
 			return err
 		}
-		sent++
+		last = outcome
+		if outcome.Status == ReplySent {
+			sent++
+		}
 	}
 	status := map[connectors.Status]string{connectors.StatusSolved: StatusSolved, connectors.StatusPending: StatusPending, connectors.StatusOpen: StatusOpen}[p.Status]
-	if sent == 0 && status == "" {
+	if last == nil && status == "" {
 		return nil
+	}
+	at := p.At
+	if at.IsZero() {
+		at = s.o.Now() // a task queued before events carried their time
 	}
 	// Written with Update, like Mirror's: the discussion API may have set
 	// the read flag or a merchant ticket id meanwhile, without the lease.
 	_, err = s.o.Store.Update(ctx, d.Merchant, d.Account, d.ThreadID, func(cur *Discussion) error {
+		// Only replies the marketplace took count, and answer the thread.
 		cur.Messages += sent
 		if sent > 0 {
 			cur.LastMessageAt = d.LastMessageAt
 			cur.Read = true // an agent answered it
 		}
-		if status != "" {
-			cur.Status = status // the ticket's status, after the reply
+		if last != nil {
+			cur.LastReply = last
+		}
+		// Helpdesks may state whole seconds only (Zendesk's timestamps):
+		// within the second of the status in place, the event applies.
+		if status != "" && !at.Before(cur.StatusAt.Truncate(time.Second)) {
+			cur.Status, cur.StatusAt = status, at // the ticket's status, after the reply
 		}
 		return nil
 	})
@@ -160,8 +184,9 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 }
 
 // send posts one agent message to the thread, or explains on the ticket
-// why the marketplace would not take it.
-func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connectors.TicketMessage) error {
+// why the marketplace would not take it; either way it says what became
+// of the reply.
+func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connectors.TicketMessage) (*LastReply, error) {
 	caps := a.mp.Capabilities()
 	body := PlainText(cmp.Or(m.BodyHTML, m.BodyText))
 	to, body := recipients(body, d)
@@ -175,46 +200,57 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 		case errors.Is(err, errAsLink):
 			link, lerr := s.link(a.helpdesk.ID, att)
 			if lerr != nil {
-				return s.refuse(ctx, a, d, m, lerr.Error())
+				return s.refuse(ctx, a, d, m, refusal{kind: refusedNoLink, detail: lerr.Error()})
 			}
 			links = append(links, cmp.Or(att.Name, "attachment")+": "+link)
 		default:
-			return err
+			return nil, err
 		}
 	}
 	if len(links) > 0 {
 		body = strings.TrimSpace(body) + "\n\n" + strings.Join(links, "\n")
 	}
 	r.Body = strings.TrimSpace(body)
-	if why := checkReply(r, caps); why != "" {
+	if why, ok := checkReply(r, caps); !ok {
 		return s.refuse(ctx, a, d, m, why)
 	}
 
+	// M12 has no idempotency key. A send that got no answer is recorded
+	// as uncertain; the retry waits for the marketplace to settle it, then
+	// looks in the thread before sending again.
+	settleKey := a.cfg.ID + ":reply:" + a.helpdesk.ID + ":" + m.ID
 	pending := s.o.Store.key(d.Merchant, "pend", a.helpdesk.ID, m.ID)
 	if since, err := s.o.Store.rdb.Get(ctx, pending).Time(); err == nil {
+		if err := s.settle.Wait(ctx, settleKey, a.cfg.SettleDelay); err != nil {
+			return nil, err
+		}
 		// A send of this message was cut short: it may have arrived.
 		if id, found, err := s.findSent(ctx, a, d, r.Body, since); err != nil {
-			return err
+			return nil, err
 		} else if found {
-			return s.o.Store.own(d.Merchant, d.Account, d.ThreadID).add(ctx, id)
+			return &LastReply{Status: ReplySent, MessageID: m.ID, At: s.o.Now()}, s.o.Store.own(d.Merchant, d.Account, d.ThreadID).add(ctx, id)
 		}
 	}
 	if err := s.o.Store.rdb.Set(ctx, pending, s.o.Now().Add(-time.Minute), 7*24*time.Hour).Err(); err != nil {
-		return err
+		return nil, err
 	}
 	sent, err := a.mp.Reply(ctx, d.ThreadID, r)
-	if errors.Is(err, connectors.ErrInvalid) || errors.Is(err, connectors.ErrTooLarge) {
-		return s.refuse(ctx, a, d, m, err.Error())
-	}
-	if err != nil {
-		return fmt.Errorf("discussions: reply to thread %s: %w", d.ThreadID, err)
+	switch {
+	case errors.Is(err, connectors.ErrTooLarge):
+		return s.refuse(ctx, a, d, m, refusal{kind: refusedFilesTooLarge, detail: err.Error()})
+	case errors.Is(err, connectors.ErrInvalid):
+		return s.refuse(ctx, a, d, m, refusal{kind: refusedByMarketplace, detail: err.Error()})
+	case errors.Is(err, connectors.ErrUncertain):
+		return nil, s.settle.Uncertain(ctx, settleKey, a.cfg.SettleDelay, fmt.Errorf("discussions: reply to thread %s: %w", d.ThreadID, err))
+	case err != nil:
+		return nil, fmt.Errorf("discussions: reply to thread %s: %w", d.ThreadID, err)
 	}
 	if err := s.o.Store.own(d.Merchant, d.Account, d.ThreadID).add(ctx, sent.MessageID); err != nil {
-		return err
+		return nil, err
 	}
 	d.LastMessageAt = s.o.Now()
 	zerolog.Ctx(ctx).Info().Str("account", d.Account).Str("thread", d.ThreadID).Int("files", len(r.Files)).Int("links", len(links)).Msg("reply sent")
-	return nil
+	return &LastReply{Status: ReplySent, MessageID: m.ID, At: d.LastMessageAt}, nil
 }
 
 // findSent looks in the thread for a shop message with this body written
@@ -232,30 +268,33 @@ func (s *Service) findSent(ctx context.Context, a *account, d *Discussion, body 
 	return "", false, nil
 }
 
-// refuse leaves an internal note saying why a reply did not go out: a
-// refused reply is never silent.
-func (s *Service) refuse(ctx context.Context, a *account, d *Discussion, m connectors.TicketMessage, why string) error {
+// refuse leaves an internal note saying, in the account's language, why a
+// reply did not go out and what the agent can do: a refused reply is never
+// silent. It counts as no message and leaves the read state alone.
+func (s *Service) refuse(ctx context.Context, a *account, d *Discussion, m connectors.TicketMessage, r refusal) (*LastReply, error) {
 	note := connectors.Message{
 		Internal: true, ExternalID: "bridge-refused-" + m.ID,
-		BodyText: fmt.Sprintf("This reply was not sent to %s: %s\n\nEdit it and send it again, or answer in the %s back office.", a.cfg.Name, why, a.cfg.Name),
+		BodyText: r.note(a.helpdesk.Language, a.cfg.Name),
 	}
 	if err := a.hd.AddMessage(ctx, d.TicketID, note); err != nil {
-		return fmt.Errorf("discussions: note a refused reply on ticket %s: %w", d.TicketID, err)
+		return nil, fmt.Errorf("discussions: note a refused reply on ticket %s: %w", d.TicketID, err)
 	}
 	zerolog.Ctx(ctx).Warn().Str("account", d.Account).Str("thread", d.ThreadID).Msg("reply refused by the marketplace; noted on the ticket")
-	return nil
+	return &LastReply{Status: ReplyRefused, MessageID: m.ID, At: s.o.Now(), Reason: r.reason(a.helpdesk.Language, a.cfg.Name)}, nil
 }
 
 // checkReply applies the marketplace's stated limits before sending.
-func checkReply(r connectors.Reply, caps connectors.MarketplaceCapabilities) string {
+func checkReply(r connectors.Reply, caps connectors.MarketplaceCapabilities) (refusal, bool) {
 	n := len([]rune(r.Body))
 	switch {
 	case caps.MinBodyChars > 0 && n < caps.MinBodyChars:
-		return fmt.Sprintf("the text is %d characters long; the marketplace needs at least %d", n, caps.MinBodyChars)
+		return refusal{kind: refusedTooShort, got: n, max: caps.MinBodyChars,
+			detail: fmt.Sprintf("refused before sending: the text has %d characters, the marketplace states a minimum of %d", n, caps.MinBodyChars)}, false
 	case caps.MaxBodyChars > 0 && n > caps.MaxBodyChars:
-		return fmt.Sprintf("the text is %d characters long; the marketplace takes at most %d", n, caps.MaxBodyChars)
+		return refusal{kind: refusedTooLong, got: n, max: caps.MaxBodyChars,
+			detail: fmt.Sprintf("refused before sending: the text has %d characters, the marketplace states a maximum of %d", n, caps.MaxBodyChars)}, false
 	}
-	return ""
+	return refusal{}, true
 }
 
 // recipientLine is the documented way for an agent to choose who gets a

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/helpdesk-bridge/bridge/bridge/settle"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
@@ -54,11 +55,18 @@ type Options struct {
 	// the marketplace states no limit (default 10 MiB); larger ones go as
 	// links.
 	MaxReplyFile int64
-	Now          func() time.Time
+	// Settle records replies that got no answer, so that they are looked
+	// for only once the marketplace had time to post them; nil means one
+	// on the Store's Redis.
+	Settle *settle.Ledger
+	Now    func() time.Time
 }
 
 // Service mirrors discussions.
-type Service struct{ o Options }
+type Service struct {
+	o      Options
+	settle *settle.Ledger
+}
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
@@ -68,7 +76,10 @@ func NewService(o Options) *Service {
 	if o.MaxReplyFile == 0 {
 		o.MaxReplyFile = 10 << 20
 	}
-	return &Service{o: o}
+	if o.Settle == nil && o.Store != nil {
+		o.Settle = settle.NewLedger(o.Store.rdb, o.Store.prefix, o.Now)
+	}
+	return &Service{o: o, settle: o.Settle}
 }
 
 // ErrUnknownAccount is a task naming an account the configuration no
@@ -278,7 +289,7 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 			}
 			d.TicketID = ticket.ID
 			d.MerchantTicketID = cmp.Or(d.MerchantTicketID, ticket.ID)
-			counted(&d, inbound)
+			counted(&d, inbound, s.o.Now())
 			if err := s.o.Store.saveOpened(ctx, d, msg.ID); err != nil {
 				return err
 			}
@@ -292,7 +303,7 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		// The ledger entry and what the message does to the discussion
 		// commit together: a failure after this line cannot leave the
 		// message recorded but the discussion not reopened.
-		if d, err = s.o.Store.recordMessage(ctx, d, msg.ID, inbound); err != nil {
+		if d, err = s.o.Store.recordMessage(ctx, d, msg.ID, inbound, s.o.Now()); err != nil {
 			return err
 		}
 	}
@@ -312,12 +323,17 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 	return err
 }
 
-// counted applies one mirrored message to a discussion: a customer or the
-// operator writing means the shop must answer again.
-func counted(d *Discussion, inbound bool) {
+// counted applies one message, mirrored at, to a discussion: a customer or
+// the operator writing means the shop must answer again, and a helpdesk
+// event older than the mirroring does not close it again. The mirroring's
+// time, not the marketplace's, is the reference: agents see the message
+// only once it is mirrored, and the bridge's clock does not drift from
+// the marketplace's.
+func counted(d *Discussion, inbound bool, at time.Time) {
 	d.Messages++
 	if inbound {
 		d.Status, d.Read = StatusOpen, false
+		d.StatusAt = latestTime(d.StatusAt, at)
 	}
 }
 

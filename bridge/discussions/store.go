@@ -42,7 +42,33 @@ type Discussion struct {
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
 	LastMessageAt    time.Time `json:"last_message_at"`
+	// StatusAt is when the status was last set: by the helpdesk event
+	// that set it, the API call, or the mirroring of the message that
+	// reopened the thread.
+	// An older helpdesk event never overwrites a newer status.
+	StatusAt time.Time `json:"status_at"`
+	// LastReply is what became of the latest agent reply the bridge
+	// handled: sent, or refused by the marketplace and why; null before
+	// the first, so that the path is always there.
+	LastReply *LastReply `json:"last_reply"`
 }
+
+// LastReply is the outcome of an agent's reply.
+type LastReply struct {
+	Status string `json:"status"` // sent or refused
+	// MessageID is the helpdesk's id of the agent's message.
+	MessageID string    `json:"message_id"`
+	At        time.Time `json:"at"`
+	// Reason says in plain words why the marketplace would not take it,
+	// as the note on the ticket does; empty once sent.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Outcomes of an agent's reply.
+const (
+	ReplySent    = "sent"
+	ReplyRefused = "refused"
+)
 
 // Discussion statuses.
 const (
@@ -184,9 +210,9 @@ func (s *Store) All(ctx context.Context, merchant string) ([]Discussion, error) 
 // recordMessage records a message appended to d's ticket in the inbound
 // ledger and counts it on the discussion, in one transaction, and returns
 // the discussion as stored.
-func (s *Store) recordMessage(ctx context.Context, d Discussion, messageID string, inbound bool) (Discussion, error) {
+func (s *Store) recordMessage(ctx context.Context, d Discussion, messageID string, inbound bool, at time.Time) (Discussion, error) {
 	out, err := s.updateManyWith(ctx, d.Merchant, []ThreadRef{{Account: d.Account, ThreadID: d.ThreadID}},
-		func(cur *Discussion) error { counted(cur, inbound); return nil },
+		func(cur *Discussion) error { counted(cur, inbound, at); return nil },
 		func(p redis.Pipeliner) { p.SAdd(ctx, s.key(d.Merchant, "in", d.Account, d.ThreadID), messageID) })
 	if err != nil {
 		return d, err

@@ -129,11 +129,14 @@ func (s *Server) Start() error { return s.srv.Start(s.mux) }
 func (s *Server) Shutdown() { s.srv.Shutdown() }
 
 // paused tells a task that waits for its turn at an account (its budget
-// spent, or a 429's pause) from one that failed.
+// spent, a 429's pause, or an earlier uncertain write given time to land)
+// from one that failed.
 func paused(err error) bool {
 	var rl *connectors.RateLimitedError
+	var se *connectors.SettleError
 	_, deferred := connectors.Deferred(err)
-	return deferred || errors.As(err, &rl)
+	waiting := errors.As(err, &se) && se.Err == nil // this attempt wrote nothing
+	return deferred || waiting || errors.As(err, &rl)
 }
 
 // retryDelay brings a deferred task back when its turn is due, waits as

@@ -22,6 +22,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/bridge/ratelimit"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb"
+	"github.com/helpdesk-bridge/bridge/bridge/settle"
 	"github.com/helpdesk-bridge/bridge/bridge/telemetry"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
@@ -104,6 +105,8 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	inspector := asynq.NewInspectorFromRedisClient(conn.Client)
 	dead := deadletter.New(conn.Client, inspector, a.client, cfg.Redis.KeyPrefix, cfg.Worker.TaskRetention)
 
+	// Every write that may land late is looked up again only once settled.
+	ledger := settle.NewLedger(conn.Client, cfg.Redis.KeyPrefix, o.Now)
 	helpdesks := map[string]alerts.Helpdesk{}
 	mirrorHelpdesks := map[string]discussions.Helpdesk{}
 	markets := map[string]connectors.Marketplace{}
@@ -115,7 +118,8 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 				_ = conn.Close()
 				return nil, fmt.Errorf("merchant %s helpdesk %s: %w", m.ID, h.ID, err)
 			}
-			helpdesks[h.ID], mirrorHelpdesks[h.ID] = hd, hd
+			guarded := settle.NewHelpdesk(hd, ledger, h.ID, h.SettleDelay)
+			helpdesks[h.ID], mirrorHelpdesks[h.ID] = guarded, guarded
 		}
 		for _, mk := range m.Marketplaces {
 			mp, err := newMarketplace(mk, limiter, metrics, o)
@@ -139,7 +143,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
 	mirror := discussions.NewService(discussions.Options{
 		Config: cfg, Store: dstore, Marketplaces: markets,
-		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now,
+		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now, Settle: ledger,
 		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL, MaxReplyFile: o.MaxReplyFile,
 	})
 

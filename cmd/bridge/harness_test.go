@@ -96,6 +96,8 @@ merchants:
         tag_prefix: "bigblue-"
         language: en
         timeout: %s
+        # Tests hold requests for seconds, not minutes: a short settle.
+        settle_delay: 3s
       - id: acme-zendesk
         kind: zendesk
         base_url: "%s"
@@ -107,6 +109,7 @@ merchants:
         tag_prefix: "bigblue-"
         language: fr
         timeout: %s
+        settle_delay: 3s
     sidebars:
       - id: acme-gorgias-sidebar
         kind: gorgias
@@ -137,6 +140,7 @@ merchants:
         helpdesk: acme-gorgias
         overlap: 1m
         sync_orders: true
+        settle_delay: 3s
       - id: acme-decathlon
         kind: mirakl
         name: decathlon
@@ -145,6 +149,7 @@ merchants:
         shop_id: "2043"
         store: acme-fr
         helpdesk: acme-zendesk
+        settle_delay: 3s
   - id: globex
     event_secrets: ["${GLOBEX_SECRET}"]
     api_tokens: ["${GLOBEX_API_TOKEN}"]

@@ -142,7 +142,7 @@ func TestDiscussionsAgentRepliesGoBack(t *testing.T) {
 	}
 	full, _ := h.gorg.Ticket(ticket.ID)
 	last := full.Messages[len(full.Messages)-1]
-	if !strings.Contains(last.BodyText, "This reply was not sent to carrefour") || last.Public == nil || *last.Public {
+	if !strings.Contains(last.BodyText, "This reply was NOT sent to carrefour") || last.Public == nil || *last.Public {
 		t.Errorf("no internal note for the refused reply: %+v", last)
 	}
 

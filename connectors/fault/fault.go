@@ -4,6 +4,9 @@
 package fault
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -23,6 +26,12 @@ type Fault struct {
 	// After applies the fault after the real handler ran: the request takes
 	// effect but its answer is lost (replaced by Status, or delayed by Hang).
 	After bool
+	// Late holds the request for Hang, whether or not the client is still
+	// waiting, and then handles it anyway, as a slow server does: a client
+	// that timed out meanwhile sees a failure, yet the request takes effect
+	// Hang after it arrived. Done, when set, is closed once it has.
+	Late bool
+	Done chan struct{}
 	// Match, when set, restricts the fault to requests it accepts; other
 	// requests pass through and the fault stays queued.
 	Match func(*http.Request) bool
@@ -92,6 +101,10 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if f.Late {
+			late(next, w, r, f)
+			return
+		}
 		if f.After {
 			// Run the real handler against a discarded response.
 			next.ServeHTTP(discard{h: http.Header{}}, r)
@@ -118,6 +131,27 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// late handles r after f.Hang, on its own context, so that the client
+// giving up does not cancel it.
+func late(next http.Handler, w http.ResponseWriter, r *http.Request, f Fault) {
+	if f.Done != nil {
+		defer close(f.Done)
+	}
+	// Read the body now, while the connection is open.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	time.Sleep(f.Hang)
+	r2 := r.Clone(context.WithoutCancel(r.Context()))
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	if r.Context().Err() != nil {
+		next.ServeHTTP(discard{h: http.Header{}}, r2)
+		return
+	}
+	next.ServeHTTP(w, r2)
 }
 
 type discard struct{ h http.Header }

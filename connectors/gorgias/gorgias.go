@@ -9,7 +9,16 @@
 //     so the client sends trashed=false AND skips any ticket carrying a
 //     trashed_datetime or another external id, in case an API version
 //     ignores a filter. Among several live matches it takes the oldest, so
-//     that every replica settles on the same ticket.
+//     that every replica settles on the same ticket, and moves the others
+//     to the trash (PUT /api/tickets/{id} with trashed_datetime, which an
+//     agent can undo). It looks again after every create, so that a
+//     create which landed late, or a concurrent one, leaves one ticket.
+//   - A create, a message append or a tag create that got no answer (a
+//     timeout, a dropped connection, a cut answer, a 5xx) may still land:
+//     the error carries connectors.ErrUncertain, and the caller waits a
+//     settle delay before calling again (see bridge/settle), since a
+//     look-up made while Gorgias is still handling the first request
+//     would miss it.
 //   - Tickets are created with channel and via "api" (auto-reply rules do
 //     not fire on that channel) and exactly one message.
 //   - An internal note is channel "internal-note", via "api", from_agent
@@ -161,7 +170,7 @@ func (c *Client) CreateTicket(ctx context.Context, nt connectors.NewTicket) (con
 	if err != nil {
 		return fail(err)
 	}
-	found, ok, err := c.lookup(ctx, nt.ExternalID)
+	found, ok, err := c.oldest(ctx, nt.ExternalID)
 	if err != nil {
 		return fail(err)
 	}
@@ -174,9 +183,42 @@ func (c *Client) CreateTicket(ctx context.Context, nt connectors.NewTicket) (con
 	}
 	var created api.Ticket
 	if err := c.do(ctx, http.MethodPost, "/api/tickets", nil, req, &created); err != nil {
+		// Without an idempotency key, a create that got no answer may
+		// still land: the caller must let it settle before looking again.
+		return fail(connectors.Uncertain(err))
+	}
+	// An earlier attempt that landed late, or a concurrent one, may have
+	// made another ticket: every caller keeps the oldest and trashes the
+	// others, so that one ticket stays whatever the order of landing.
+	found, ok, err = c.oldest(ctx, nt.ExternalID)
+	if err != nil {
 		return fail(err)
 	}
+	if ok && found.ID != created.ID {
+		return toTicket(found), false, nil
+	}
 	return toTicket(created), true, nil
+}
+
+// oldest looks the external id up and trashes every live ticket with it but
+// the oldest, which it returns.
+func (c *Client) oldest(ctx context.Context, externalID string) (api.Ticket, bool, error) {
+	live, err := c.lookupAll(ctx, externalID)
+	if err != nil || len(live) == 0 {
+		return api.Ticket{}, false, err
+	}
+	for _, dup := range live[1:] {
+		if err := c.trash(ctx, dup.ID); err != nil && !errors.Is(err, connectors.ErrNotFound) {
+			return api.Ticket{}, false, fmt.Errorf("trash duplicate ticket %d: %w", dup.ID, err)
+		}
+	}
+	return live[0], true, nil
+}
+
+// trash moves a ticket to Gorgias's trash, where an agent can still restore
+// it, rather than deleting it for good.
+func (c *Client) trash(ctx context.Context, id int64) error {
+	return c.do(ctx, http.MethodPut, ticketPath(id), nil, api.UpdateTicketRequest{TrashedDatetime: api.NewDatetime(c.now())}, nil)
 }
 
 // FindTicket returns the oldest live ticket with this external id.
@@ -241,7 +283,7 @@ func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.M
 		return fail(err)
 	}
 	if err := c.do(ctx, http.MethodPost, ticketPath(n)+"/messages", nil, msg, nil); err != nil {
-		return fail(err)
+		return fail(connectors.Uncertain(err))
 	}
 	return nil
 }
@@ -335,28 +377,45 @@ func (c *Client) SetStatus(ctx context.Context, ticketID string, s connectors.St
 
 // lookup finds the oldest live ticket with this external id.
 func (c *Client) lookup(ctx context.Context, externalID string) (api.Ticket, bool, error) {
+	live, err := c.lookupAll(ctx, externalID)
+	if err != nil || len(live) == 0 {
+		return api.Ticket{}, false, err
+	}
+	return live[0], true, nil
+}
+
+// lookupAll lists the live tickets with this external id, oldest first
+// (ties by id), whatever order the API answered in.
+func (c *Client) lookupAll(ctx context.Context, externalID string) ([]api.Ticket, error) {
 	q := url.Values{
 		"external_id": {externalID},
 		"trashed":     {"false"},
 		"order_by":    {"created_datetime:asc"},
 		"limit":       {strconv.Itoa(api.MaxPageLimit)},
 	}
+	var live []api.Ticket
 	for range maxLookupPages {
 		var page api.List[api.Ticket]
 		if err := c.do(ctx, http.MethodGet, "/api/tickets", q, nil, &page); err != nil {
-			return api.Ticket{}, false, err
+			return nil, err
 		}
 		for _, t := range page.Data {
 			if t.ExternalID == externalID && !t.Trashed() {
-				return t, true, nil
+				live = append(live, t)
 			}
 		}
 		if page.Meta.NextCursor == nil || *page.Meta.NextCursor == "" {
-			return api.Ticket{}, false, nil
+			slices.SortStableFunc(live, func(a, b api.Ticket) int {
+				if c := datetime(a.CreatedDatetime).Compare(datetime(b.CreatedDatetime)); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.ID, b.ID)
+			})
+			return live, nil
 		}
 		q.Set("cursor", *page.Meta.NextCursor)
 	}
-	return api.Ticket{}, false, fmt.Errorf("external id lookup found no end after %d pages", maxLookupPages)
+	return nil, fmt.Errorf("external id lookup found no end after %d pages", maxLookupPages)
 }
 
 // messages lists the ticket's messages, oldest first. The ticket_id filter
@@ -419,7 +478,7 @@ func (c *Client) tagIDs(ctx context.Context, names []string) ([]int64, error) {
 			continue
 		}
 		var tag api.Tag
-		err := c.do(ctx, http.MethodPost, "/api/tags", nil, api.CreateTagRequest{Name: name}, &tag)
+		err := connectors.Uncertain(c.do(ctx, http.MethodPost, "/api/tags", nil, api.CreateTagRequest{Name: name}, &tag))
 		if errors.Is(err, connectors.ErrConflict) {
 			// Someone created it since we listed: list again.
 			if err := c.findTags(ctx, []string{name}, ids); err != nil {

@@ -522,7 +522,9 @@ func TestLookupBeforeCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []string{"GET /acme/api/tickets", "POST /acme/api/tickets", "GET /acme/api/tickets"}
+	// Look up, create, look again (for a create that landed meanwhile),
+	// then the second call's look-up finds the ticket.
+	want := []string{"GET /acme/api/tickets", "POST /acme/api/tickets", "GET /acme/api/tickets", "GET /acme/api/tickets"}
 	if diff := cmp.Diff(want, rec.calls()); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
@@ -845,6 +847,70 @@ func TestTransportErrorsKeepCustomerDataOut(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
 	assertNoCustomerData(t, err, nt)
+}
+
+// TestCreateKeepsTheOldestOfDuplicates: a create that lands while another
+// is under way (an earlier attempt handled late, a concurrent replica)
+// leaves one live ticket, the oldest, whichever create answers last.
+func TestCreateKeepsTheOldestOfDuplicates(t *testing.T) {
+	t.Parallel()
+	var once sync.Once
+	h := startFake(t, setup{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == prefix+"/api/tickets" {
+				body, _ := io.ReadAll(r.Body)
+				once.Do(func() {
+					// An earlier attempt of the same create lands first.
+					early := r.Clone(r.Context())
+					early.Body = io.NopCloser(bytes.NewReader(body))
+					next.ServeHTTP(httptest.NewRecorder(), early)
+				})
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	nt := alertTicket()
+	got, created, err := h.hd.CreateTicket(t.Context(), nt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []int64
+	for _, tk := range h.fake.Tickets() {
+		if tk.ExternalID == nt.ExternalID && !tk.Trashed() {
+			live = append(live, tk.ID)
+		}
+	}
+	if len(live) != 1 || got.ID != strconv.FormatInt(live[0], 10) || live[0] != 1 || created {
+		t.Errorf("live tickets %v, CreateTicket gave %s (created %v); want only the oldest, 1, not created by this call", live, got.ID, created)
+	}
+	if n := len(h.fake.Tickets()); n != 2 {
+		t.Errorf("%d tickets in all, want the duplicate kept in the trash", n)
+	}
+}
+
+// TestUncertainWrites: a write that got no answer says that it may have
+// happened; one Gorgias refused does not.
+func TestUncertainWrites(t *testing.T) {
+	t.Parallel()
+	h := startFake(t, setup{})
+	isPost := func(r *http.Request) bool { return r.Method == http.MethodPost }
+	h.fake.Faults().Push(fault.Fault{Status: http.StatusBadGateway, Match: isPost})
+	if _, _, err := h.hd.CreateTicket(t.Context(), alertTicket()); !errors.Is(err, connectors.ErrUncertain) {
+		t.Errorf("a 502 on create: %v, want ErrUncertain", err)
+	}
+	h.fake.Faults().Push(fault.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Match: isPost})
+	if _, _, err := h.hd.CreateTicket(t.Context(), alertTicket()); err == nil || errors.Is(err, connectors.ErrUncertain) {
+		t.Errorf("a 429 on create: %v, want a refusal, not ErrUncertain", err)
+	}
+	tk, _, err := h.hd.CreateTicket(t.Context(), alertTicket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fake.Faults().Push(fault.Fault{Late: true, Hang: 1500 * time.Millisecond, Match: isPost})
+	if err := h.hd.AddMessage(t.Context(), tk.ID, connectors.Message{BodyText: "late", Internal: true, ExternalID: "m-1"}); !errors.Is(err, connectors.ErrUncertain) {
+		t.Errorf("an append past the timeout: %v, want ErrUncertain", err)
+	}
 }
 
 func assertNoCustomerData(t *testing.T, err error, nt connectors.NewTicket) {

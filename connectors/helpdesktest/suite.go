@@ -88,6 +88,7 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"AppendSameExternalIDTwice", testAppendTwice},
 		{"AppendAfterLostAnswer", testAppendAfterLostAnswer},
 		{"CreateWithFiles", testCreateWithFiles},
+		{"CreateWithCustomerMessage", testCreateWithCustomerMessage},
 		{"InvalidMessage", testInvalidMessage},
 		{"WebhookAgentReply", testWebhookAgentReply},
 		{"WebhookDeliveredTwice", testWebhookTwice},
@@ -690,6 +691,26 @@ func testCreateWithFiles(t *testing.T, h Harness) {
 	}
 	if n := len(messages(t, h, tk.ID)); n != 1 {
 		t.Errorf("appending the first message again made %d messages, want 1", n)
+	}
+}
+
+// testCreateWithCustomerMessage: a ticket opened by a customer's message
+// (a mirrored thread's first one) shows that message as the customer's,
+// as every later one is, not as written by the bridge's API user.
+func testCreateWithCustomerMessage(t *testing.T, h Harness) {
+	nt := newTicket(t)
+	nt.Message = connectors.Message{
+		BodyText: "Where is my parcel?", FromCustomer: true, Author: nt.Requester,
+		ExternalID: "helpdesktest-msg-first", SentAt: time.Now().Add(-time.Hour),
+	}
+	tk := create(t, h, nt)
+	msgs := messages(t, h, tk.ID)
+	if len(msgs) != 1 {
+		t.Fatalf("ListMessages = %d messages, want 1", len(msgs))
+	}
+	if m := msgs[0]; !m.FromCustomer || m.Internal || m.Author.Email != nt.Requester.Email {
+		t.Errorf("first message: from customer %t, internal %t, author is the requester %t; want a public message by the requester",
+			m.FromCustomer, m.Internal, m.Author.Email == nt.Requester.Email)
 	}
 }
 

@@ -224,7 +224,9 @@ func (c *Client) Reply(ctx context.Context, threadID string, r connectors.Reply)
 	var created api.ReplyCreated
 	cl := call{method: http.MethodPost, path: threadPath(threadID) + "/message", body: body, contentType: contentType}
 	if err := c.do(ctx, cl, &created); err != nil {
-		return fail(err)
+		// M12 takes no idempotency key: a reply that got no answer may
+		// still be posted, and the caller must let it settle.
+		return fail(connectors.Uncertain(err))
 	}
 	return connectors.SentReply{ThreadID: cmp.Or(created.ThreadID, threadID), MessageID: created.MessageID}, nil
 }

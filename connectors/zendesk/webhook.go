@@ -153,6 +153,9 @@ func ParseWebhook(header http.Header, body []byte, secret string, now time.Time)
 		return connectors.WebhookEvent{}, connectors.WebhookMalformed("ticket_id", "missing or not a positive integer")
 	}
 	ev := connectors.WebhookEvent{
+		// The signed invocation time: a redelivery of one invocation is
+		// dropped by its id, so this is when the update fired the trigger.
+		At:         at,
 		TicketID:   strconv.FormatInt(ticketID, 10),
 		AgentReply: strings.TrimSpace(string(b.Event)) == webhookEventAgentReply,
 	}

@@ -76,6 +76,12 @@ func TestParseWebhook(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseWebhook: %v", err)
 			}
+			// The event is timed by its signed invocation time, not by
+			// when the bridge read it.
+			if !got.At.Equal(hookNow) {
+				t.Errorf("At = %s, want the signed timestamp %s", got.At, hookNow)
+			}
+			got.At = time.Time{}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("event (-want +got):\n%s", diff)
 			}

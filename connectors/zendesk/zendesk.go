@@ -37,7 +37,11 @@
 // Zendesk has no third kind of author, and a public comment by an agent
 // would be mailed to the requester by the default notification triggers.
 // A customer's mirrored message is a public comment authored by the
-// requester; whether the account's "notify requester" triggers mail it
+// requester, the first one included: Zendesk makes the API user the author
+// of a new ticket's first comment unless comment.author_id names another
+// ("Creating and updating tickets"), so CreateTicket finds the requester's
+// id first (Create Or Update User, by email) and sends it as requester_id
+// and author_id. Whether the account's "notify requester" triggers mail it
 // back depends on their conditions, which is why the admin setup (see
 // webhook.go) excludes updates made through the API.
 //
@@ -160,6 +164,16 @@ func (c *Client) createTicket(ctx context.Context, t connectors.NewTicket) (conn
 		Tags:       &tags,
 		ExternalID: t.ExternalID,
 	}}
+	if t.Message.FromCustomer {
+		// The first comment's author is the API user unless author_id
+		// says otherwise ("Creating and updating tickets"), and author_id
+		// takes an id: the requester's is found, or made, first.
+		id, err := c.requesterID(ctx, t.Requester)
+		if err != nil {
+			return connectors.Ticket{}, false, err
+		}
+		req.Ticket.Requester, req.Ticket.RequesterID, comment.AuthorID = nil, id, id
+	}
 	if t.Message.ExternalID != "" {
 		// As on AddMessage, so that ListMessages shows it.
 		req.Ticket.Metadata = map[string]any{api.MetadataExternalID: t.Message.ExternalID}
@@ -208,6 +222,27 @@ func (c *Client) createTicket(ctx context.Context, t connectors.NewTicket) (conn
 		}
 	}
 	return connectors.Ticket{}, false, fmt.Errorf("%w: idempotency keys kept replaying deleted or different tickets", connectors.ErrConflict)
+}
+
+// requesterID returns the id of the user with p's email, creating an end
+// user (with no verification email) when there is none. Create Or Update
+// User is idempotent by email, so a retry finds the same user.
+func (c *Client) requesterID(ctx context.Context, p connectors.Person) (int64, error) {
+	name := p.Name
+	if name == "" {
+		// A new user needs a name; the address's local part is what
+		// Zendesk shows for a requester created inline without one.
+		name, _, _ = strings.Cut(p.Email, "@")
+	}
+	var out api.UserResponse
+	body := api.UserRequest{User: api.UserWrite{Name: name, Email: p.Email, SkipVerifyEmail: true}}
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/api/v2/users/create_or_update", body: body}, &out); err != nil {
+		return 0, fmt.Errorf("find the requester: %w", err)
+	}
+	if out.User.ID < 1 {
+		return 0, fmt.Errorf("%w: find the requester: the answer has no user id", connectors.ErrUnavailable)
+	}
+	return out.User.ID, nil
 }
 
 // FindTicket returns the oldest live ticket with this external id.
@@ -330,7 +365,9 @@ func (c *Client) addMessage(ctx context.Context, ticketID string, m connectors.M
 		req.Ticket.Metadata = map[string]any{api.MetadataExternalID: m.ExternalID}
 	}
 	_, err = c.do(ctx, call{method: http.MethodPut, path: ticketPath(id), body: req}, nil)
-	return err
+	// Update Ticket takes no idempotency key: a comment that got no answer
+	// may still be added, and the caller lets it settle before looking.
+	return connectors.Uncertain(err)
 }
 
 // ListMessages returns the ticket's comments, oldest first, with the

@@ -232,6 +232,22 @@ type UserResponse struct {
 	User User `json:"user"`
 }
 
+// UserRequest is the body of Create Or Update User (POST
+// /api/v2/users/create_or_update), which finds the user by email and
+// creates an end user when there is none.
+type UserRequest struct {
+	User UserWrite `json:"user"`
+}
+
+// UserWrite is the user a request creates or updates.
+type UserWrite struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email"`
+	// SkipVerifyEmail keeps Zendesk from emailing a new user to verify
+	// their address: the bridge must never write to a customer.
+	SkipVerifyEmail bool `json:"skip_verify_email,omitempty"`
+}
+
 // Tags is the body of the Tags endpoints, both ways.
 type Tags struct {
 	Tags []string `json:"tags"`

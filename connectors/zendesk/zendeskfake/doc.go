@@ -21,6 +21,14 @@
 //     comment body is refused ("Description: cannot be blank").
 //     GET /api/v2/tickets?external_id= lists every match: external ids are
 //     not unique. Deleted tickets are neither listed nor shown.
+//   - The author of a new ticket's first comment is the authenticated user
+//     (the API agent) unless comment.author_id names another ("Creating and
+//     updating tickets": "By default, the first comment author is the
+//     authenticated user making the API request"), even when the requester
+//     is someone else.
+//   - Create Or Update User (POST /api/v2/users/create_or_update, {"user":
+//     {"name", "email"}}) finds the user by email and sets the name sent
+//     (200), or creates an end user (201); a new user needs a name (422).
 //   - Comments are added with PUT /api/v2/tickets/{id} {"ticket":{"comment":
 //     {...}}}; public=false is an internal note; when public is absent the
 //     value set at creation carries over; author_id sets the author; a

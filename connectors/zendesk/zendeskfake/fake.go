@@ -184,6 +184,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /api/v2/tickets/{id}/tags", s.tags)
 	s.mux.HandleFunc("DELETE /api/v2/tickets/{id}/tags", s.tags)
 	s.mux.HandleFunc("GET /api/v2/users/{id}", s.showUser)
+	s.mux.HandleFunc("POST /api/v2/users/create_or_update", s.createOrUpdateUser)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, api.ErrorBody{Error: api.ErrorName{Name: api.ErrInvalidEndpoint}, Description: "Not found"})
 	})

@@ -395,6 +395,45 @@ func (s *Server) showUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, api.UserResponse{User: *u})
 }
 
+// createOrUpdateUser serves Create Or Update User: the user with the
+// email gets the name sent, or an end user is created (201) with it.
+func (s *Server) createOrUpdateUser(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		User *api.UserWrite `json:"user"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.User == nil {
+		writeError(w, http.StatusBadRequest, api.ErrorBody{Error: api.ErrorName{Name: "BadRequest"}, Description: "Malformed JSON body"})
+		return
+	}
+	v := invalid{}
+	if !validEmail(req.User.Email) {
+		v.add("email", "InvalidValue", "Email: is not properly formatted")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, exists := s.byEmail[strings.ToLower(req.User.Email)]
+	if !exists && strings.TrimSpace(req.User.Name) == "" {
+		v.add("name", "BlankValue", "Name: is too short (minimum one character)")
+	}
+	if len(v) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, v.body())
+		return
+	}
+	if exists {
+		u := s.users[id]
+		if req.User.Name != "" {
+			u.Name = req.User.Name
+		}
+		writeJSON(w, http.StatusOK, api.UserResponse{User: *u})
+		return
+	}
+	writeJSON(w, http.StatusCreated, api.UserResponse{User: *s.addUser(req.User.Name, req.User.Email, "end-user")})
+}
+
 var notFound = api.ErrorBody{Error: api.ErrorName{Name: api.ErrRecordNotFound}, Description: "Not found"}
 
 // live returns the live ticket the path names, or answers 404; the caller
