@@ -121,8 +121,25 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 	}
 	q := connectors.OrderQuery{UpdatedSince: since, Limit: orderPage}
 	newest, listed, skipped := cursor, 0, 0
+	// A listing put off part-way goes on from its page (see listing).
+	name := "orders:" + accountID
+	resumed, resuming, err := s.o.Store.resumeListing(ctx, merchant, name)
+	if err != nil {
+		return err
+	}
+	if resuming {
+		since, newest = resumed.Since, latestTime(newest, resumed.Newest)
+		q = connectors.OrderQuery{PageToken: resumed.PageToken}
+	}
 	for {
 		page, err := lister.ListOrders(ctx, q)
+		if resuming && q.PageToken == resumed.PageToken && connectors.IsPermanent(err) {
+			if err := s.o.Store.endListing(ctx, merchant, name); err != nil {
+				return err
+			}
+			resuming, q = false, connectors.OrderQuery{UpdatedSince: since, Limit: orderPage}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("discussions: list orders of %s: %w", accountID, err)
 		}
@@ -154,9 +171,15 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 			break
 		}
 		q = connectors.OrderQuery{PageToken: page.NextPageToken}
+		if err := s.o.Store.saveListing(ctx, merchant, name, listing{Since: since, PageToken: q.PageToken, Newest: newest}); err != nil {
+			return err
+		}
 	}
 	// As for threads, the cursor follows the marketplace's clock.
 	if err := s.setCursor(ctx, merchant, accountID, newest); err != nil {
+		return err
+	}
+	if err := s.o.Store.endListing(ctx, merchant, name); err != nil {
 		return err
 	}
 	log.Info().Str("account", accountID).Int("orders", listed).Int("without_email", skipped).Msg("marketplace orders synced")
