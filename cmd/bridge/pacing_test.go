@@ -30,7 +30,7 @@ import (
 )
 
 // pacingDB is the pacing tests' database on the test Redis (see rdbtest).
-const pacingDB = 14
+const pacingDB = 15
 
 // Two merchants, each with its own Gorgias account at 10 requests per
 // 10 s, and only two workers: a worker that slept on alpha's budget would

@@ -7,7 +7,8 @@
 //	5 bridge/ratelimit   6 bridge/jobs   7 cmd/bench   8 cmd/bridge crash test
 //	9 widgets   10 bridge/discussions   11 bridge/discussions order sync
 //	12 cmd/bridge discussions crash test
-//	13 cmd/bridge discussions two-replica test   14 bridge/settle   15 free
+//	13 cmd/bridge discussions two-replica test   14 bridge/settle
+//	15 cmd/bridge pacing tests
 package rdbtest
 
 import (
