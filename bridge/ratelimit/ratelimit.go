@@ -90,8 +90,11 @@ const (
 	// maxDefer bounds one deferral; a task further back in the line comes
 	// back, finds its new place and goes again.
 	maxDefer = 10 * time.Minute
-	// inPlace is the longest wait a caller takes in place.
+	// inPlace is the longest wait a task takes in place.
 	inPlace = 50 * time.Millisecond
+	// outsideTask is the longest wait a caller outside any task (an HTTP
+	// request) takes; past it, it is told to come back, as a 429 would.
+	outsideTask = 2 * time.Second
 )
 
 // Limiter implements connectors.Limiter over Redis, and opens the pacing
@@ -229,7 +232,8 @@ func (l *Limiter) take(ctx context.Context, key, member string, c Class, n int) 
 // Begin), the first call to an account reserves what the task is expected
 // to need there, so that its later calls go without asking again; when
 // the budget is spent it returns a *connectors.DeferredError at once.
-// Outside a task (an HTTP request), it waits for its turn until ctx ends.
+// Outside a task (an HTTP request), it waits for its turn, up to two
+// seconds; a turn further off is a *connectors.RateLimitedError.
 func (l *Limiter) Acquire(ctx context.Context, key string) error {
 	s := sessionFrom(ctx)
 	if s != nil && s.spend(key) {
@@ -255,6 +259,9 @@ func (l *Limiter) Acquire(ctx context.Context, key string) error {
 		if s != nil && wait > inPlace {
 			s.deferred(key)
 			return &connectors.DeferredError{Class: class.String(), Until: g.until}
+		}
+		if s == nil && wait > outsideTask {
+			return &connectors.RateLimitedError{RetryAfter: wait}
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return err

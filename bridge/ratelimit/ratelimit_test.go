@@ -76,6 +76,27 @@ func TestPenaltyStopsEveryReplica(t *testing.T) {
 	}
 }
 
+// Outside a task, a caller whose turn is far off is told so at once, as a
+// vendor's 429 would.
+func TestCallerOutsideATaskIsNotHeldLong(t *testing.T) {
+	rdb := rdbtest.Client(t, 5)
+	l := newLimiter(rdb)
+	l.Set("acct", ratelimit.Limit{Requests: 1, Per: time.Minute, Burst: 1})
+	ctx := context.Background()
+	if err := l.Acquire(ctx, "acct"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := l.Acquire(ctx, "acct")
+	var rl *connectors.RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter < 50*time.Second {
+		t.Errorf("err = %v, want a rate limit of about a minute", err)
+	}
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("the caller was held %s", el)
+	}
+}
+
 // task opens a pacing session as bridge/jobs does for each attempt.
 func task(l *ratelimit.Limiter, id, typ, queue string) context.Context {
 	return l.Begin(context.Background(), id, typ, queue)
