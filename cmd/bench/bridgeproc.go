@@ -173,13 +173,19 @@ func (r *rig) startOnce(ctx context.Context, kind child, name, fakeURL, rateLimi
 	if err != nil {
 		return nil, err
 	}
+	return r.launch(ctx, kind, name, addr, yml, cfg, r.env(), command)
+}
+
+// launch writes yml, the configuration cfg was read from, and runs the
+// command on it with env's secrets, until its /readyz answers on addr.
+func (r *rig) launch(ctx context.Context, kind child, name, addr, yml string, cfg *config.Config, env map[string]string, command func(config string) *exec.Cmd) (*bridgeProc, error) {
 	path := filepath.Join(r.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		return nil, err
 	}
 	b := &bridgeProc{what: kind.what, url: "http://" + addr, cfg: cfg, logs: &logTail{echo: r.o.bridgeLogs, prefix: kind.tag}, done: make(chan struct{})}
 	b.cmd = command(path)
-	b.cmd.Env = childEnv(r.env())
+	b.cmd.Env = childEnv(env)
 	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs
 	b.cmd.SysProcAttr = childProcAttr()
 	if err := b.cmd.Start(); err != nil {

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -302,27 +300,9 @@ func (r *rig) startIsolationBridge(ctx context.Context, addr, urlA, urlB, urlMir
 	if err != nil {
 		return nil, fmt.Errorf("isolation configuration: %w", err)
 	}
-	path := filepath.Join(r.dir, "isolation.yaml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		return nil, err
-	}
-	b := &bridgeProc{what: "the bridge", url: "http://" + addr, cfg: cfg, logs: &logTail{echo: r.o.bridgeLogs, prefix: "bridge"}, done: make(chan struct{})}
-	b.cmd = exec.Command(r.bin, "serve", "-config", path)
-	b.cmd.Env = childEnv(env)
-	b.cmd.Stdout, b.cmd.Stderr = b.logs, b.logs
-	b.cmd.SysProcAttr = childProcAttr()
-	if err := b.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the bridge: %w", err)
-	}
-	go func() {
-		b.err = b.cmd.Wait()
-		close(b.done)
-	}()
-	if err := b.waitReady(ctx, 30*time.Second); err != nil {
-		b.stop()
-		return nil, b.explain(err)
-	}
-	return b, nil
+	return r.launch(ctx, bridgeChild, "isolation", addr, yml, cfg, env, func(config string) *exec.Cmd {
+		return exec.Command(r.bin, "serve", "-config", config)
+	})
 }
 
 // timeEach starts one timed action every every for window: start begins
