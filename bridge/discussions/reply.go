@@ -73,7 +73,7 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 	task := asynq.NewTask(TypeReply, payload, asynq.Queue(Queue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
 	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
-		return false, fmt.Errorf("discussions: enqueue reply: %w", err)
+		return false, fmt.Errorf("discussions: enqueue reply: %w: %w", httpapi.ErrStoreUnavailable, err)
 	}
 	return true, nil
 }

@@ -120,12 +120,17 @@ func AsError(err error) *Error {
 
 var errEmptyBody = errors.New("empty body")
 
+// ErrStoreUnavailable marks a failure of Redis that a library reported
+// without its cause (asynq flattens the errors of its scripts into text):
+// wrap it in, and the route answers 503 with a Retry-After.
+var ErrStoreUnavailable = errors.New("the bridge's store is unreachable")
+
 // storeUnreachable tells a failure to reach Redis (refused, reset, timed
 // out, no free connection) from a bug: the request may succeed later, so
 // it is a 503, not a 500. Body reads are classified before this.
 func storeUnreachable(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+	return errors.Is(err, ErrStoreUnavailable) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) ||
 		errors.Is(err, redis.ErrClosed)
 }
