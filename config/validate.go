@@ -121,6 +121,8 @@ func message(fe validator.FieldError) string {
 		return "must be lowercase letters, digits and dashes, not starting or ending with a dash"
 	case "hostname_port":
 		return "must be host:port"
+	case "hostname_port|hostname":
+		return "must be a host name, or host:port, such as files.example.com"
 	default:
 		return fmt.Sprintf("fails the %q check", fe.Tag())
 	}

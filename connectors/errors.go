@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -99,11 +100,25 @@ func RetryAfter(h http.Header, now time.Time, fallback time.Duration) time.Durat
 
 // TransportError wraps a failure to get an answer at all (timeout, refused
 // connection) as ErrUnavailable, unless the caller's own context ended.
+// The URL in the error keeps only its scheme and host: paths and queries
+// may carry access tokens (attachments' URLs do), and errors get logged.
 func TransportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if ue, ok := err.(*url.Error); ok {
+		err = &url.Error{Op: ue.Op, URL: hostOnly(ue.URL), Err: ue.Err}
+	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// hostOnly is a URL's scheme and host, or a placeholder.
+func hostOnly(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(url withheld)"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // IsRetryable tells whether the same call may succeed later. Rate limits,

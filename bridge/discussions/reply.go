@@ -168,14 +168,27 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 	r := connectors.Reply{To: to}
 	var links []string
 	for _, att := range m.Attachments {
-		f, err := s.fetchAttachment(ctx, a, att, caps)
+		// An attachment's URL comes from the helpdesk's payload: it is
+		// fetched, now or through a link, only from the account's file
+		// hosts, and the connector refuses internal addresses as it dials.
+		err := a.hd.CheckFileURL(att.URL)
+		var f connectors.ReplyFile
+		if err == nil {
+			f, err = s.fetchAttachment(ctx, a, att, caps)
+		}
+		var refused *connectors.RefusedURLError
 		switch {
 		case err == nil:
 			r.Files = append(r.Files, f)
+		case errors.As(err, &refused):
+			return s.refuse(ctx, a, d, m, fmt.Sprintf("the attachment %q was not fetched: its link points to %s, where the bridge never downloads from", cmp.Or(att.Name, "attachment"), refused))
 		case errors.Is(err, errAsLink):
-			link, lerr := s.link(a.helpdesk.ID, att)
+			link, lerr := s.link(ctx, a.helpdesk.ID, att)
+			if errors.Is(lerr, errNoLink) {
+				return s.refuse(ctx, a, d, m, strings.TrimPrefix(lerr.Error(), errNoLink.Error()+": "))
+			}
 			if lerr != nil {
-				return s.refuse(ctx, a, d, m, lerr.Error())
+				return lerr
 			}
 			links = append(links, cmp.Or(att.Name, "attachment")+": "+link)
 		default:
