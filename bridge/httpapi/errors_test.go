@@ -113,13 +113,9 @@ func TestUnreadableBodyIsTheClientsError(t *testing.T) {
 // Retry-After, as the event intake does, not 500.
 func TestStoreUnreachableIs503(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	_ = l.Close() // nothing listens there any more
-	rc := redis.NewClient(&redis.Options{Addr: dead, MaxRetries: -1})
+	// Port 1 (tcpmux) is never served here: a freed ephemeral port could
+	// be taken by a parallel test's server meanwhile.
+	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { _ = rc.Close() })
 
 	e := NewEngine(zerolog.Nop(), nil)

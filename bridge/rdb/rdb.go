@@ -11,9 +11,9 @@ package rdb
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -45,17 +45,20 @@ type Conn struct {
 func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, error) {
 	c := &Conn{stop: make(chan struct{})}
 	if cfg.Embedded() {
-		// The embedded server listens on no port: the client reaches it
-		// through in-memory pipes, so no other process (another local user
-		// among them) can read the customers' data it holds.
+		// The embedded server listens on loopback behind a random password
+		// made at each start, which only this process knows: another local
+		// user cannot read the customers' data it holds. (miniredis's
+		// in-memory pipes would need no port, but they are unbuffered: a
+		// pipeline larger than one read deadlocks on them.)
 		m := miniredis.NewMiniRedis()
+		password := rand.Text() + rand.Text()
+		m.RequireAuth(password)
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("rdb: start embedded redis: %w", err)
+		}
 		log.Warn().Msg("no Redis configured: using an embedded in-process Redis; its data is lost when the process stops, do not use it in production")
 		c.Embedded = m
-		c.Client = redis.NewClient(&redis.Options{
-			Addr:                  "embedded",
-			Dialer:                func(context.Context, string, string) (net.Conn, error) { return m.Dial() },
-			ContextTimeoutEnabled: true,
-		})
+		c.Client = redis.NewClient(&redis.Options{Addr: m.Addr(), Password: password, ContextTimeoutEnabled: true})
 		c.wg.Add(1)
 		go c.advanceClock(time.Second)
 	} else {
