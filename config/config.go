@@ -34,6 +34,13 @@ type Server struct {
 	// signed download links of attachments a marketplace cannot take as
 	// files. Without it such attachments are refused with a note.
 	PublicURL string `yaml:"public_url" validate:"omitempty,url"`
+	// AllowPrivateFileHosts lets agents' attachments be downloaded from
+	// loopback and private addresses, as well as public ones: only for
+	// local development, the demo and tests against fakes on the same
+	// machine. Off, the default, such downloads are refused as the
+	// connection is made. Link-local and cloud metadata addresses are
+	// refused either way.
+	AllowPrivateFileHosts bool `yaml:"allow_private_file_hosts"`
 }
 
 // Admin holds the operator's credentials.
@@ -237,6 +244,10 @@ type Helpdesk struct {
 	// WebhookSecret authenticates the helpdesk's calls that report agents'
 	// replies: Gorgias sends it in a header, Zendesk signs with it.
 	WebhookSecret Secret `yaml:"webhook_secret" validate:"omitempty,strong=16"`
+	// FileHosts are hosts (host or host:port) that serve this account's
+	// attachments besides base_url's own host. Agents' attachments are
+	// downloaded from no other host.
+	FileHosts []string `yaml:"file_hosts" validate:"dive,required,hostname_port|hostname"`
 }
 
 // Sidebar kinds.

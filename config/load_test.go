@@ -347,13 +347,13 @@ func TestParseProblems(t *testing.T) {
 		{
 			name:  "unknown key",
 			edits: edits{"server:\n", "server:\n  lisen: :9090\n"},
-			want:  Problems{{Field: "server.lisen", Line: 2, Message: `unknown key "lisen" (known keys here: listen, admin, shutdown_timeout, public_url)`}},
+			want:  Problems{{Field: "server.lisen", Line: 2, Message: `unknown key "lisen" (known keys here: listen, admin, shutdown_timeout, public_url, allow_private_file_hosts)`}},
 		},
 		{
 			name:  "unknown key in a list item",
 			edits: edits{"        kind: zendesk\n", "        kind: zendesk\n        subdomain: acme\n"},
 			want: Problems{{Field: "merchants[0].helpdesks[1].subdomain", Line: 20,
-				Message: `unknown key "subdomain" (known keys here: id, kind, base_url, email, api_key, stores, alerts, tag_prefix, language, rate_limit, timeout, settle_delay, webhook_secret)`}},
+				Message: `unknown key "subdomain" (known keys here: id, kind, base_url, email, api_key, stores, alerts, tag_prefix, language, rate_limit, timeout, settle_delay, webhook_secret, file_hosts)`}},
 		},
 		{
 			name:  "duplicate key",
@@ -647,7 +647,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		{Field: "merchants[0].helpdesks[0].alerts[1]", Line: 25, Message: "must be one of: action-required, bad-rating-with-comment, bad-rating-no-comment"},
 		{Field: "merchants[0].helpdesks[0].language", Line: 26, Message: "must be one of: en, fr"},
 		{Field: "merchants[0].helpdesks[0].rate_limit.per", Line: 27, Message: "must be more than 0 when requests is set"},
-		{Field: "merchants[0].helpdesks[0].colour", Line: 29, Message: `unknown key "colour" (known keys here: id, kind, base_url, email, api_key, stores, alerts, tag_prefix, language, rate_limit, timeout, settle_delay, webhook_secret)`},
+		{Field: "merchants[0].helpdesks[0].colour", Line: 29, Message: `unknown key "colour" (known keys here: id, kind, base_url, email, api_key, stores, alerts, tag_prefix, language, rate_limit, timeout, settle_delay, webhook_secret, file_hosts)`},
 		{Field: "merchants[1].event_secrets[0]", Line: 31, Message: "environment variable GLOBEX_EVENT_SECRET is not set"},
 		{Field: "merchants[1].stores[1].id", Line: 34, Message: `duplicate store id "acme-fr", first used at merchants[0].stores[0].id: events name a store, so store ids are unique across merchants`},
 		{Field: "merchants[1].helpdesks[0].id", Line: 36, Message: `duplicate helpdesk id "acme-desk", first used at merchants[0].helpdesks[0].id: the shared rate limiter is keyed by helpdesk id, so helpdesk ids are unique across merchants`},

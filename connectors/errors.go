@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -32,7 +33,8 @@ var (
 // Uncertain marks err, the failure of a write that is not idempotent, with
 // ErrUncertain when the write may have happened: the request may have
 // reached the vendor and no refusal came back. A 429 or another 4xx is a
-// refusal, and is returned as is.
+// refusal, and a call the rate limiter put off was never sent: both are
+// returned as they are.
 func Uncertain(err error) error {
 	if err == nil || errors.Is(err, ErrUncertain) {
 		return err
@@ -40,6 +42,9 @@ func Uncertain(err error) error {
 	var rl *RateLimitedError
 	if errors.As(err, &rl) {
 		return err
+	}
+	if _, ok := Deferred(err); ok {
+		return err // the limiter put the call off: nothing was sent
 	}
 	if IsRetryable(err) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%w: %w", ErrUncertain, err)
@@ -165,6 +170,8 @@ func RetryAfter(h http.Header, now time.Time, fallback time.Duration) time.Durat
 
 // TransportError wraps a failure to get an answer at all (timeout, refused
 // connection) as ErrUnavailable, unless the caller's own context ended.
+// The URL in the error keeps only its scheme and host: paths and queries
+// may carry access tokens (attachments' URLs do), and errors get logged.
 func TransportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -172,7 +179,19 @@ func TransportError(ctx context.Context, err error) error {
 	if d, ok := Deferred(err); ok {
 		return d // nothing was sent: not an uncertain call
 	}
+	if ue, ok := err.(*url.Error); ok {
+		err = &url.Error{Op: ue.Op, URL: hostOnly(ue.URL), Err: ue.Err}
+	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// hostOnly is a URL's scheme and host, or a placeholder.
+func hostOnly(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(url withheld)"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // IsRetryable tells whether the same call may succeed later. Rate limits,

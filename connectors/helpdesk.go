@@ -37,7 +37,13 @@ type Helpdesk interface {
 	// DownloadAttachment fetches an attachment at a URL ListMessages gave.
 	// The connector sends its credentials only to the helpdesk account's
 	// own host, never to a file host elsewhere. The caller closes the body.
+	// It fetches only from the hosts the account serves files from, and
+	// fails with ErrRefusedURL for any other, before any request and on
+	// every redirect.
 	DownloadAttachment(ctx context.Context, url string) (body io.ReadCloser, contentType string, err error)
+	// CheckFileURL tells, without any request, whether DownloadAttachment
+	// would fetch url: nil, or an error wrapping ErrRefusedURL.
+	CheckFileURL(url string) error
 	// SetTags replaces the ticket's tags.
 	SetTags(ctx context.Context, ticketID string, tags []string) error
 	// SetStatus moves the ticket to s, in the helpdesk's own vocabulary.

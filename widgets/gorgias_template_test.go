@@ -150,9 +150,9 @@ func TestGorgiasTemplatePaths(t *testing.T) {
 }
 
 // checkGorgiasChildren checks that nodes bind obj's keys, in order, and
-// each node what its key holds. Keys whose value shows nothing (a section
-// or list whose fields are all hidden) have no node, and at the top the
-// payload's own keys (version, status...) have none either.
+// each node what its key holds. A key whose value shows nothing (a section
+// or list whose fields are all hidden) must not be sent at all, and at the
+// top the payload's own keys (version, status...) have no node.
 func checkGorgiasChildren(t *testing.T, where string, nodes []GorgiasNode, obj *orderedJSON, top bool) {
 	t.Helper()
 	if obj.kind != '{' {
@@ -165,6 +165,7 @@ func checkGorgiasChildren(t *testing.T, where string, nodes []GorgiasNode, obj *
 			continue
 		}
 		if obj.fields[k].hollow() {
+			t.Errorf("%s.%s: sent, but shows nothing; a hidden section or list must not be sent", where, k)
 			continue
 		}
 		want = append(want, k)

@@ -26,6 +26,11 @@ func RenderJSON(v *View, doc *Document, f Freshness) []byte {
 		top = append(top, kv{"notice", noticeUnavailable})
 	}
 	for _, section := range v.Fields["sections"] {
+		// An empty field list hides the section (config.Layout): it is not
+		// sent at all, or Gorgias would show an empty card.
+		if len(shownFields(v, section)) == 0 {
+			continue
+		}
 		switch section {
 		case "customer":
 			top = append(top, kv{"customer", customerObject(v, &doc.Customer)})
@@ -68,13 +73,13 @@ func orderObject(v *View, ord *Order) object {
 		for j, p := range r.Products {
 			products[j] = fields(v.Fields["return_products"], map[string]any{"name": p.Name, "sku": p.SKU, "quantity": p.Quantity, "damaged": p.Damaged})
 		}
-		returns[i] = fields(v.Fields["returns"], map[string]any{"tracking_number": r.TrackingNumber, "refund_method": r.RefundMethod, "products": products})
+		returns[i] = fields(shownFields(v, "returns"), map[string]any{"tracking_number": r.TrackingNumber, "refund_method": r.RefundMethod, "products": products})
 	}
 	requests := make([]object, len(ord.SupportRequests))
 	for i, sr := range ord.SupportRequests {
 		requests[i] = fields(v.Fields["support_requests"], map[string]any{"subject": sr.Subject, "url": sr.URL, "updated_at": timeOrNil(&sr.UpdatedAt)})
 	}
-	return fields(v.Fields["orders"], map[string]any{
+	return fields(shownFields(v, "orders"), map[string]any{
 		"id": ord.ID, "status": ord.Status, "marketplace_status": ord.MarketplaceStatus, "created_at": timeOrNil(&ord.CreatedAt),
 		"total": ord.Total, "currency": ord.Currency, "marketplace": ord.Marketplace, "store": ord.Store,
 		"url": ord.URL, "support_url": ord.SupportURL,
@@ -89,6 +94,28 @@ func fields(names []string, values map[string]any) object {
 		o[i] = kv{n, values[n]}
 	}
 	return o
+}
+
+// listSections names the section whose fields the elements of a list
+// field show.
+var listSections = map[string]string{
+	"lines": "lines", "shipments": "shipments", "returns": "returns",
+	"support_requests": "support_requests", "products": "return_products",
+}
+
+// shownFields is a section's field list without the list fields whose
+// elements would show nothing: a hidden list is not sent, where it would
+// otherwise be an array of empty objects.
+func shownFields(v *View, section string) []string {
+	names := v.Fields[section]
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if sub, ok := listSections[n]; ok && len(shownFields(v, sub)) == 0 {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func timeOrNil(t *time.Time) any {

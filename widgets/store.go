@@ -223,6 +223,7 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 	for range maxAttempts {
 		var res Applied
 		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			w := newWatchSet(tx, okey)
 			agg, err := s.readAggregate(ctx, tx, okey)
 			if err != nil {
 				return err
@@ -241,7 +242,7 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 			}
 			docs := make([]rebuilt, 0, len(hashes))
 			for _, h := range hashes {
-				d, err := s.rebuild(ctx, tx, c.Merchant, h, c.Store+":"+c.OrderID, agg)
+				d, err := s.rebuild(ctx, w, c.Merchant, h, c.Store+":"+c.OrderID, agg)
 				if err != nil {
 					return err
 				}
@@ -282,7 +283,7 @@ func (s *Store) Refresh(ctx context.Context, merchant, emailHash string) (Applie
 	for range maxAttempts {
 		var res Applied
 		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			d, err := s.rebuild(ctx, tx, merchant, emailHash, "", nil)
+			d, err := s.rebuild(ctx, newWatchSet(tx, ikey), merchant, emailHash, "", nil)
 			if err != nil {
 				return err
 			}
@@ -369,12 +370,45 @@ func toAny(ss []string) []any {
 	return out
 }
 
+// watchSet WATCHes each key at most once in a transaction. Redis ignores
+// a second WATCH of a key, keeping the version seen first, but the
+// embedded miniredis records the key's version anew: a write that landed
+// between the two WATCHes would then go unseen, and be overwritten.
+type watchSet struct {
+	tx      *redis.Tx
+	watched map[string]bool
+}
+
+// newWatchSet is the set of a transaction that already watches keys.
+func newWatchSet(tx *redis.Tx, keys ...string) *watchSet {
+	w := &watchSet{tx: tx, watched: map[string]bool{}}
+	for _, k := range keys {
+		w.watched[k] = true
+	}
+	return w
+}
+
+func (w *watchSet) watch(ctx context.Context, keys ...string) error {
+	var fresh []string
+	for _, k := range keys {
+		if !w.watched[k] {
+			w.watched[k] = true
+			fresh = append(fresh, k)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	return w.tx.Watch(ctx, fresh...).Err()
+}
+
 // rebuild reads, under WATCH, every order of one customer and builds its
 // document. changedMember and changed stand for the order being written,
 // whose new value is not in Redis yet.
-func (s *Store) rebuild(ctx context.Context, tx *redis.Tx, merchant, hash, changedMember string, changed *aggregate) (rebuilt, error) {
+func (s *Store) rebuild(ctx context.Context, w *watchSet, merchant, hash, changedMember string, changed *aggregate) (rebuilt, error) {
+	tx := w.tx
 	r := rebuilt{hash: hash, indexKey: s.indexKey(merchant, hash), docKey: s.docKey(merchant, hash)}
-	if err := tx.Watch(ctx, r.indexKey).Err(); err != nil {
+	if err := w.watch(ctx, r.indexKey); err != nil {
 		return r, err
 	}
 	members, err := tx.SMembers(ctx, r.indexKey).Result()
@@ -386,10 +420,8 @@ func (s *Store) rebuild(ctx context.Context, tx *redis.Tx, merchant, hash, chang
 		store, order, _ := strings.Cut(m, ":")
 		keys[i] = s.orderKey(merchant, store, order)
 	}
-	if len(keys) > 0 {
-		if err := tx.Watch(ctx, keys...).Err(); err != nil {
-			return r, err
-		}
+	if err := w.watch(ctx, keys...); err != nil {
+		return r, err
 	}
 	cmds, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {

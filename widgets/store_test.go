@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
+	"github.com/helpdesk-bridge/bridge/bridge/rdb"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
+	"github.com/helpdesk-bridge/bridge/config"
 )
 
 // testDB is this package's database on the test Redis.
@@ -202,40 +205,123 @@ func TestStoreRetentionAndMaxOrders(t *testing.T) {
 	_ = clk
 }
 
+// storeBackends are the two kinds of Redis the store must be correct on:
+// the real server, and the embedded miniredis the bridge runs on when no
+// Redis is configured (its WATCH differs from Redis's in ways that once
+// lost concurrent updates).
+func storeBackends(t *testing.T) []struct {
+	name  string
+	store *Store
+} {
+	t.Helper()
+	conn, err := rdb.Open(context.Background(), config.Redis{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c := &clock{t: t0}
+	return []struct {
+		name  string
+		store *Store
+	}{
+		{"redis-server", NewStore(rdbtest.Client(t, testDB), "test:", 0, 0, c.Now)},
+		{"embedded", NewStore(conn.Client, "test:", 0, 0, c.Now)},
+	}
+}
+
 // Concurrent changes of one customer all land: the transaction retries
 // on conflict rather than losing one.
 func TestStoreConcurrentChangesOfOneCustomer(t *testing.T) {
-	s, _ := newTestStore(t, 0, 0)
-	var wg sync.WaitGroup
-	errs := make(chan error, 40)
-	for i := range 20 {
-		wg.Add(2)
-		id := fmt.Sprintf("o%02d", i)
-		go func() {
-			defer wg.Done()
-			_, err := s.Apply(context.Background(), orderChange(id, "busy@example.com", t0.Add(time.Duration(i)*time.Minute), t0, StatusNew))
-			errs <- err
-		}()
-		go func() {
-			defer wg.Done()
-			_, err := s.Apply(context.Background(), shipmentChange(id, "s", t0, "in_transit"))
-			errs <- err
-		}()
+	for _, b := range storeBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.store
+			var wg sync.WaitGroup
+			errs := make(chan error, 40)
+			for i := range 20 {
+				wg.Add(2)
+				id := fmt.Sprintf("o%02d", i)
+				go func() {
+					defer wg.Done()
+					_, err := s.Apply(context.Background(), orderChange(id, "busy@example.com", t0.Add(time.Duration(i)*time.Minute), t0, StatusNew))
+					errs <- err
+				}()
+				go func() {
+					defer wg.Done()
+					_, err := s.Apply(context.Background(), shipmentChange(id, "s", t0, "in_transit"))
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := stored(t, s, "busy@example.com")
+			if len(d.Orders) != 20 {
+				t.Fatalf("%d orders, want 20", len(d.Orders))
+			}
+			for _, o := range d.Orders {
+				if len(o.Shipments) != 1 {
+					t.Errorf("order %s has %d shipments, want 1", o.ID, len(o.Shipments))
+				}
+			}
+		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	d := stored(t, s, "busy@example.com")
-	if len(d.Orders) != 20 {
-		t.Fatalf("%d orders, want 20", len(d.Orders))
-	}
-	for _, o := range d.Orders {
-		if len(o.Shipments) != 1 {
-			t.Errorf("order %s has %d shipments, want 1", o.ID, len(o.Shipments))
-		}
+}
+
+// Concurrent upserts of one order's shipments, return and support
+// request, once the order is known, all land, on either backend: each
+// order's document ends with every entity. Each upsert reads the order
+// and then rebuilds the customer's document, so the order's key is among
+// the keys watched again there.
+func TestStoreConcurrentUpsertsOfOneOrder(t *testing.T) {
+	for _, b := range storeBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.store
+			const orders = 8
+			for i := range orders {
+				mustApply(t, s, orderChange(fmt.Sprintf("p%02d", i), fmt.Sprintf("buyer%d@example.com", i), t0, t0, StatusNew))
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 4*orders)
+			apply := func(c Change) {
+				defer wg.Done()
+				_, err := s.Apply(context.Background(), c)
+				errs <- err
+			}
+			for i := range orders {
+				id := fmt.Sprintf("p%02d", i)
+				ret := Change{Merchant: "acme", Store: "acme-fr", OrderID: id, ReturnID: "r", UpdatedAt: t0,
+					Return: &Return{TrackingNumber: "RT-" + id, Products: []ReturnProduct{{SKU: "SKU-" + id, Quantity: 1}}}}
+				req := Change{Merchant: "acme", Store: "acme-fr", OrderID: id, RequestID: "q", UpdatedAt: t0,
+					SupportRequest: &SupportRequest{Subject: "Where is my parcel?", UpdatedAt: t0}}
+				wg.Add(4)
+				go apply(shipmentChange(id, "s1", t0, "in_transit"))
+				go apply(shipmentChange(id, "s2", t0, "in_transit"))
+				go apply(ret)
+				go apply(req)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range orders {
+				d := stored(t, s, fmt.Sprintf("buyer%d@example.com", i))
+				if d == nil || len(d.Orders) != 1 {
+					t.Errorf("buyer%d: document %v, want one order", i, orderIDs(d))
+					continue
+				}
+				o := d.Orders[0]
+				if len(o.Shipments) != 2 || len(o.Returns) != 1 || len(o.SupportRequests) != 1 {
+					t.Errorf("order %s has %d shipments, %d returns, %d support requests; want 2, 1 and 1",
+						o.ID, len(o.Shipments), len(o.Returns), len(o.SupportRequests))
+				}
+			}
+		})
 	}
 }

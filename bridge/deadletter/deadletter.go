@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 )
 
@@ -126,7 +127,7 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 	switch {
 	case err == nil && info.State == asynq.TaskStateArchived:
 		if err := s.inspector.RunTask(l.Queue, taskID); err != nil {
-			return fmt.Errorf("deadletter: replay %s: %w", id, err)
+			return fmt.Errorf("deadletter: replay %s: %w: %w", id, httpapi.ErrStoreUnavailable, err)
 		}
 	case err == nil:
 		// Pending, scheduled, retrying, active or completed: it was run
@@ -136,7 +137,7 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("deadletter: replay %s: %w", id, err)
+		return fmt.Errorf("deadletter: replay %s: %w: %w", id, httpapi.ErrStoreUnavailable, err)
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.letterKey(id))
@@ -149,7 +150,7 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 func (s *Store) enqueue(ctx context.Context, l stored, taskID string) error {
 	_, err := s.queue.EnqueueContext(ctx, asynq.NewTask(l.Type, l.Payload), asynq.TaskID(taskID), asynq.Queue(l.Queue), asynq.Retention(s.retention))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("deadletter: replay %s: %w", l.ID, err)
+		return fmt.Errorf("deadletter: replay %s: %w: %w", l.ID, httpapi.ErrStoreUnavailable, err)
 	}
 	return nil
 }

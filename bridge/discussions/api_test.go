@@ -111,6 +111,8 @@ func (f *apiHelpdesk) ListMessages(context.Context, string) ([]connectors.Ticket
 	return nil, nil
 }
 
+func (f *apiHelpdesk) CheckFileURL(string) error { return nil }
+
 func (f *apiHelpdesk) DownloadAttachment(context.Context, string) (io.ReadCloser, string, error) {
 	return nil, "", connectors.ErrNotFound
 }

@@ -3,8 +3,9 @@ package discussions
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,25 +14,47 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
-// linkLifetime is how long a signed attachment link works: long enough for
-// a customer who reads the marketplace's message days later.
+// linkLifetime is how long an attachment link works: long enough for a
+// customer who reads the marketplace's message days later.
 const linkLifetime = 30 * 24 * time.Hour
 
-// fileClaim is what a signed link grants: one helpdesk attachment, until
-// an expiry.
+// Stable error codes of the file links.
+const (
+	// CodeInvalidLink: a bad or expired file link (404).
+	CodeInvalidLink = "invalid_link"
+	// CodeFileUnavailable: the helpdesk did not serve the linked file (502).
+	CodeFileUnavailable = "file_unavailable"
+)
+
+// fileClaim is what a link grants: one helpdesk attachment. It stays in
+// Redis, behind the token, until the link expires: the token is opaque
+// and random, so a link tells nothing of the helpdesk's URL, which may
+// carry an access token of its own.
 type fileClaim struct {
 	Helpdesk string `json:"h"`
 	URL      string `json:"u"`
 	Name     string `json:"n"`
-	Expires  int64  `json:"e"`
+	// Sig binds the claim to the account's webhook secret, so that
+	// rotating that secret revokes the account's links too.
+	Sig []byte `json:"s"`
+}
+
+// fileKey is where the claim of token is. The key holds a digest of the
+// token, never the token: key names show up in monitoring.
+func (s *Service) fileKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return s.o.Store.prefix + "dsc:file:" + hex.EncodeToString(sum[:])
 }
 
 // linkKey is the signing key of an account's links, derived from its
-// webhook secret so that rotating that secret revokes them too.
+// webhook secret.
 func (s *Service) linkKey(helpdesk string) ([]byte, error) {
 	for _, m := range s.o.Config.Merchants {
 		for _, h := range m.Helpdesks {
@@ -45,47 +68,55 @@ func (s *Service) linkKey(helpdesk string) ([]byte, error) {
 	return nil, fmt.Errorf("helpdesk %s has no webhook_secret to sign attachment links with", helpdesk)
 }
 
-// link is a signed, expiring URL at which the bridge serves an agent's
-// attachment, for marketplaces that take no file (or not that one).
-func (s *Service) link(helpdesk string, att connectors.Attachment) (string, error) {
+func claimSig(key []byte, token string) []byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(token))
+	return mac.Sum(nil)
+}
+
+// errNoLink: the account's configuration allows no attachment links.
+var errNoLink = errors.New("no attachment link")
+
+// link records an expiring link at which the bridge serves an agent's
+// attachment, for marketplaces that take no file (or not that one), and
+// returns its URL.
+func (s *Service) link(ctx context.Context, helpdesk string, att connectors.Attachment) (string, error) {
 	if s.o.PublicURL == "" {
-		return "", errors.New("the attachment cannot go as a file and server.public_url is not set, so it cannot go as a link either")
+		return "", fmt.Errorf("%w: the attachment cannot go as a file and server.public_url is not set, so it cannot go as a link either", errNoLink)
 	}
 	key, err := s.linkKey(helpdesk)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", errNoLink, err)
 	}
-	claim, _ := json.Marshal(fileClaim{Helpdesk: helpdesk, URL: att.URL, Name: att.Name, Expires: s.o.Now().Add(linkLifetime).Unix()})
-	mac := hmac.New(sha256.New, key)
-	mac.Write(claim)
-	token := base64.RawURLEncoding.EncodeToString(claim) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	token := rand.Text() + rand.Text() // 256 random bits
+	claim, _ := json.Marshal(fileClaim{Helpdesk: helpdesk, URL: att.URL, Name: att.Name, Sig: claimSig(key, token)})
+	if err := s.o.Store.rdb.Set(ctx, s.fileKey(token), claim, linkLifetime).Err(); err != nil {
+		return "", fmt.Errorf("discussions: record an attachment link: %w", err)
+	}
 	return strings.TrimRight(s.o.PublicURL, "/") + "/v1/files/" + token, nil
 }
 
-// CodeInvalidLink is the error code of a bad or expired file link.
-const CodeInvalidLink = "invalid_link"
-
-// OpenFile checks a signed link, in constant time, and opens the file it
-// grants from the helpdesk.
+// OpenFile finds the claim behind a link and opens the file it grants from
+// the helpdesk. An unknown, expired or revoked link is a 404; a helpdesk
+// that does not serve the file a 502.
 func (s *Service) OpenFile(ctx context.Context, token string) (io.ReadCloser, string, string, error) {
 	bad := httpapi.Errorf(http.StatusNotFound, CodeInvalidLink, "token", "this link is not valid or has expired")
-	enc, sig, ok := strings.Cut(token, ".")
-	if !ok {
+	if token == "" || len(token) > 128 {
 		return nil, "", "", bad
 	}
-	claimJSON, err1 := base64.RawURLEncoding.DecodeString(enc)
-	got, err2 := base64.RawURLEncoding.DecodeString(sig)
+	raw, err := s.o.Store.rdb.Get(ctx, s.fileKey(token)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, "", "", bad
+	}
+	if err != nil {
+		return nil, "", "", fmt.Errorf("discussions: read an attachment link: %w", err)
+	}
 	var c fileClaim
-	if err1 != nil || err2 != nil || json.Unmarshal(claimJSON, &c) != nil {
+	if json.Unmarshal(raw, &c) != nil {
 		return nil, "", "", bad
 	}
 	key, err := s.linkKey(c.Helpdesk)
-	if err != nil {
-		return nil, "", "", bad
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write(claimJSON)
-	if !hmac.Equal(got, mac.Sum(nil)) || s.o.Now().Unix() > c.Expires {
+	if err != nil || !hmac.Equal(c.Sig, claimSig(key, token)) {
 		return nil, "", "", bad
 	}
 	hd, ok := s.o.Helpdesks[c.Helpdesk]
@@ -94,7 +125,9 @@ func (s *Service) OpenFile(ctx context.Context, token string) (io.ReadCloser, st
 	}
 	body, ctype, err := hd.DownloadAttachment(ctx, c.URL)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("discussions: fetch a linked attachment: %w", err)
+		// Connector errors name the host at most, never the URL.
+		zerolog.Ctx(ctx).Warn().Err(err).Str("helpdesk", c.Helpdesk).Msg("linked attachment not served by the helpdesk")
+		return nil, "", "", httpapi.Errorf(http.StatusBadGateway, CodeFileUnavailable, "", "the helpdesk did not serve this file; try again later")
 	}
 	return body, ctype, c.Name, nil
 }

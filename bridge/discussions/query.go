@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
@@ -247,7 +248,7 @@ func (s *Service) Resync(ctx context.Context, merchant, account, thread string) 
 	task := asynq.NewTask(TypeMirror, payload, asynq.Queue(Queue))
 	id := asynq.TaskID("discussion-resync-" + strings.ToLower(rand.Text()))
 	if _, err := s.o.Queue.EnqueueContext(ctx, task, id, asynq.MaxRetry(s.o.Config.Worker.MaxRetry)); err != nil {
-		return fmt.Errorf("discussions: enqueue the resync of thread %s: %w", thread, err)
+		return fmt.Errorf("discussions: enqueue the resync of thread %s: %w: %w", thread, httpapi.ErrStoreUnavailable, err)
 	}
 	return nil
 }
@@ -277,7 +278,7 @@ func (s *Service) ResyncAccount(ctx context.Context, merchant, account string, f
 	case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("discussions: enqueue the sync of %s: %w", account, err)
+		return false, fmt.Errorf("discussions: enqueue the sync of %s: %w: %w", account, httpapi.ErrStoreUnavailable, err)
 	}
 	return true, nil
 }

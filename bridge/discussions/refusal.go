@@ -13,6 +13,7 @@ const (
 	refusedTooLong
 	refusedFilesTooLarge
 	refusedNoLink
+	refusedFileHost
 	refusedByMarketplace
 )
 
@@ -42,6 +43,7 @@ var refusalTexts = map[string]refusalText{
 			refusedTooLong:       {"the text is too long for %s (%d characters; it takes at most %d).", "shorten the reply, or split it into several, and send it again."},
 			refusedFilesTooLarge: {"%s refused the attached files as too large.", "send smaller files, or fewer at once, and send the reply again."},
 			refusedNoLink:        {"a file is too large for %s and the bridge cannot offer it as a download link.", "send a smaller file, or ask your administrator to set the bridge's public URL."},
+			refusedFileHost:      {"an attached file was not sent to %s: its link points to a host this helpdesk account does not serve files from.", "attach the file again from your computer, or ask your administrator to add its host to the account's file_hosts."},
 			refusedByMarketplace: {"%s refused this reply.", "check the text and the files (a thread or an order may have reached the marketplace's limit), then send it again, or answer in the %s back office."},
 		},
 	},
@@ -55,6 +57,7 @@ var refusalTexts = map[string]refusalText{
 			refusedTooLong:       {"le texte est trop long pour %s (%d caractères ; au plus %d).", "raccourcissez la réponse, ou découpez-la en plusieurs, et envoyez-la de nouveau."},
 			refusedFilesTooLarge: {"%s a refusé les fichiers joints, trop volumineux.", "joignez des fichiers plus petits, ou moins à la fois, et envoyez de nouveau la réponse."},
 			refusedNoLink:        {"un fichier est trop volumineux pour %s et le pont ne peut pas le proposer en lien de téléchargement.", "joignez un fichier plus petit, ou demandez à votre administrateur de configurer l'URL publique du pont."},
+			refusedFileHost:      {"un fichier joint n'a pas été envoyé à %s : son lien pointe vers un hôte qui ne sert pas les fichiers de ce compte du helpdesk.", "joignez de nouveau le fichier depuis votre ordinateur, ou demandez à votre administrateur d'ajouter son hôte aux file_hosts du compte."},
 			refusedByMarketplace: {"%s a refusé cette réponse.", "vérifiez le texte et les fichiers (la discussion ou la commande a peut-être atteint une limite de la marketplace), puis envoyez-la de nouveau, ou répondez depuis le back-office %s."},
 		},
 	},

@@ -82,7 +82,7 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 	task := asynq.NewTask(TypeReply, payload, asynq.Queue(RepliesQueue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
 	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
-		return false, fmt.Errorf("discussions: enqueue reply: %w", err)
+		return false, fmt.Errorf("discussions: enqueue reply: %w: %w", httpapi.ErrStoreUnavailable, err)
 	}
 	return true, nil
 }
@@ -193,14 +193,27 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 	r := connectors.Reply{To: to}
 	var links []string
 	for _, att := range m.Attachments {
-		f, err := s.fetchAttachment(ctx, a, att, caps)
+		// An attachment's URL comes from the helpdesk's payload: it is
+		// fetched, now or through a link, only from the account's file
+		// hosts, and the connector refuses internal addresses as it dials.
+		err := a.hd.CheckFileURL(att.URL)
+		var f connectors.ReplyFile
+		if err == nil {
+			f, err = s.fetchAttachment(ctx, a, att, caps)
+		}
+		var refused *connectors.RefusedURLError
 		switch {
 		case err == nil:
 			r.Files = append(r.Files, f)
+		case errors.As(err, &refused):
+			return s.refuse(ctx, a, d, m, refusal{kind: refusedFileHost, detail: fmt.Sprintf("the attachment %q links to %s, where the bridge never downloads from", cmp.Or(att.Name, "attachment"), refused)})
 		case errors.Is(err, errAsLink):
-			link, lerr := s.link(a.helpdesk.ID, att)
+			link, lerr := s.link(ctx, a.helpdesk.ID, att)
+			if errors.Is(lerr, errNoLink) {
+				return s.refuse(ctx, a, d, m, refusal{kind: refusedNoLink, detail: strings.TrimPrefix(lerr.Error(), errNoLink.Error()+": ")})
+			}
 			if lerr != nil {
-				return s.refuse(ctx, a, d, m, refusal{kind: refusedNoLink, detail: lerr.Error()})
+				return nil, lerr
 			}
 			links = append(links, cmp.Or(att.Name, "attachment")+": "+link)
 		default:

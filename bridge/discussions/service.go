@@ -23,6 +23,7 @@ type Helpdesk interface {
 	AddMessage(ctx context.Context, ticketID string, m connectors.Message) error
 	ListMessages(ctx context.Context, ticketID string) ([]connectors.TicketMessage, error)
 	DownloadAttachment(ctx context.Context, url string) (io.ReadCloser, string, error)
+	CheckFileURL(url string) error
 }
 
 // OrderDirectory finds the customer of an order, so that a discussion's

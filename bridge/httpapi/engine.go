@@ -16,14 +16,14 @@ import (
 const RequestIDHeader = "X-Request-Id"
 
 // NewEngine returns a gin engine with the bridge's middleware, in order:
-// request id and logger, recovery, access log, then metrics (when given)
-// and the error shape. Unknown routes answer the JSON error shape too.
+// request id and logger, recovery, access log, the classification of
+// failed body reads, then metrics (when given) and the error shape. Unknown routes answer the JSON error shape too.
 func NewEngine(log zerolog.Logger, metrics gin.HandlerFunc) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
-	e.Use(requestContext(log), recovery(), accessLog())
+	e.Use(requestContext(log), recovery(), accessLog(), classifyBodyErrors())
 	if metrics != nil {
 		e.Use(metrics)
 	}

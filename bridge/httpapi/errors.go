@@ -6,15 +6,19 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
@@ -47,7 +51,13 @@ const (
 	CodeUnauthorized  = "unauthorized"
 	CodeInternal      = "internal_error"
 	CodeUnavailable   = "unavailable"
+	// CodeRequestTimeout: the body arrived too slowly (408).
+	CodeRequestTimeout = "request_timeout"
 )
+
+// RetryAfterSeconds is the Retry-After of a 503 whose handler named none:
+// long enough for a Redis failover, short enough not to stall senders.
+const RetryAfterSeconds = "5"
 
 // Fail records err on the request and stops it; ErrorMiddleware answers.
 func Fail(c *gin.Context, err error) {
@@ -68,6 +78,9 @@ func ErrorMiddleware() gin.HandlerFunc {
 		if apiErr.Status >= 500 {
 			zerolog.Ctx(c.Request.Context()).Error().Err(err).Msg("request failed")
 		}
+		if apiErr.Status == http.StatusServiceUnavailable && c.Writer.Header().Get("Retry-After") == "" {
+			c.Header("Retry-After", RetryAfterSeconds)
+		}
 		c.JSON(apiErr.Status, gin.H{"error": apiErr})
 	}
 }
@@ -79,11 +92,18 @@ func AsError(err error) *Error {
 	var verrs validator.ValidationErrors
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var unread *bodyReadError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
 	case errors.As(err, &tooBig):
 		return Errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "", "request body is larger than %d bytes", tooBig.Limit)
+	case errors.As(err, &unread) && unread.timeout():
+		return Errorf(http.StatusRequestTimeout, CodeRequestTimeout, "", "request body did not arrive in time")
+	case errors.As(err, &unread):
+		return Errorf(http.StatusBadRequest, CodeMalformedBody, "", "request body could not be read: it was cut short or its framing is broken")
+	case storeUnreachable(err):
+		return Errorf(http.StatusServiceUnavailable, CodeUnavailable, "", "the bridge's store did not answer; retry after the Retry-After delay")
 	case errors.As(err, &verrs) && len(verrs) > 0:
 		return fieldError(verrs[0])
 	case errors.As(err, &syntax):
@@ -99,6 +119,59 @@ func AsError(err error) *Error {
 }
 
 var errEmptyBody = errors.New("empty body")
+
+// ErrStoreUnavailable marks a failure of Redis that a library reported
+// without its cause (asynq flattens the errors of its scripts into text):
+// wrap it in, and the route answers 503 with a Retry-After.
+var ErrStoreUnavailable = errors.New("the bridge's store is unreachable")
+
+// storeUnreachable tells a failure to reach Redis (refused, reset, timed
+// out, no free connection) from a bug: the request may succeed later, so
+// it is a 503, not a 500. Body reads are classified before this.
+func storeUnreachable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, ErrStoreUnavailable) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) ||
+		errors.Is(err, redis.ErrClosed)
+}
+
+// bodyReadError is a failure to read a request's body: the client sent it
+// truncated, with broken chunking, or too slowly for the server's read
+// timeout. It is the client's problem, never a 500.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "read request body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+func (e *bodyReadError) timeout() bool {
+	var ne net.Error
+	return errors.As(e.err, &ne) && ne.Timeout()
+}
+
+// readBody marks the errors of a request body's reads as the client's.
+type readBody struct{ io.ReadCloser }
+
+func (b readBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		var tooBig *http.MaxBytesError
+		if !errors.As(err, &tooBig) {
+			err = &bodyReadError{err: err}
+		}
+	}
+	return n, err
+}
+
+// classifyBodyErrors wraps every request body so that a failed read maps
+// to 400 or 408 wherever the handler reads it.
+func classifyBodyErrors() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if b := c.Request.Body; b != nil && b != http.NoBody {
+			c.Request.Body = readBody{b}
+		}
+		c.Next()
+	}
+}
 
 func fieldError(fe validator.FieldError) *Error {
 	field := fe.Namespace()

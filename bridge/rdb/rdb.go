@@ -2,10 +2,16 @@
 // node, Cluster or Sentinel, through go-redis's universal client) or, when
 // none is configured, an embedded in-process Redis that keeps a fresh
 // machine working without any install.
+//
+// Every client honours its callers' deadlines (go-redis's
+// ContextTimeoutEnabled), and every call gets one of at most CallTimeout,
+// so that a Redis that hangs, rather than refusing connections, fails each
+// call on time instead of after the socket timeouts and their retries.
 package rdb
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"sync"
@@ -17,6 +23,13 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/config"
 )
+
+// CallTimeout bounds one Redis call (a command, a pipeline or a
+// transaction), from waiting for a pooled connection to reading the
+// answer; a caller's earlier deadline wins. It is go-redis's default read
+// timeout: a healthy Redis answers in milliseconds, and scripts that scan
+// a big list still have room.
+const CallTimeout = 3 * time.Second
 
 // Conn is an open connection to the system of record.
 type Conn struct {
@@ -32,13 +45,20 @@ type Conn struct {
 func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, error) {
 	c := &Conn{stop: make(chan struct{})}
 	if cfg.Embedded() {
+		// The embedded server listens on loopback behind a random password
+		// made at each start, which only this process knows: another local
+		// user cannot read the customers' data it holds. (miniredis's
+		// in-memory pipes would need no port, but they are unbuffered: a
+		// pipeline larger than one read deadlocks on them.)
 		m := miniredis.NewMiniRedis()
-		if err := m.Start(); err != nil {
+		password := rand.Text() + rand.Text()
+		m.RequireAuth(password)
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("rdb: start embedded redis: %w", err)
 		}
-		log.Warn().Str("addr", m.Addr()).Msg("no Redis configured: using an embedded in-process Redis; its data is lost when the process stops, do not use it in production")
+		log.Warn().Msg("no Redis configured: using an embedded in-process Redis; its data is lost when the process stops, do not use it in production")
 		c.Embedded = m
-		c.Client = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		c.Client = redis.NewClient(&redis.Options{Addr: m.Addr(), Password: password, ContextTimeoutEnabled: true})
 		c.wg.Add(1)
 		go c.advanceClock(time.Second)
 	} else {
@@ -48,6 +68,7 @@ func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, err
 		}
 		c.Client = client
 	}
+	c.Client.AddHook(callDeadline{CallTimeout})
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Client.Ping(pingCtx).Err(); err != nil {
@@ -73,16 +94,48 @@ func newClient(cfg config.Redis) (redis.UniversalClient, error) {
 		if !cfg.Password.IsZero() {
 			o.Password = cfg.Password.Reveal()
 		}
+		o.ContextTimeoutEnabled = true
 		return redis.NewClient(o), nil
 	}
 	u := &redis.UniversalOptions{
 		Addrs: cfg.Addrs, MasterName: cfg.MasterName,
 		Username: cfg.Username, Password: cfg.Password.Reveal(),
+		ContextTimeoutEnabled: true,
 	}
 	if cfg.TLS {
 		u.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	return redis.NewUniversalClient(u), nil
+}
+
+// callDeadline gives every call a deadline of at most d. With
+// ContextTimeoutEnabled, go-redis applies it to the pool wait, the dial,
+// the write, the read and the retries alike.
+type callDeadline struct{ d time.Duration }
+
+func (h callDeadline) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h callDeadline) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		ctx, cancel := h.bound(ctx)
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (h callDeadline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		ctx, cancel := h.bound(ctx)
+		defer cancel()
+		return next(ctx, cmds)
+	}
+}
+
+func (h callDeadline) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= h.d {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, h.d)
 }
 
 // advanceClock moves the embedded server's TTL clock with wall time:

@@ -107,13 +107,16 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 
 	// Every write that may land late is looked up again only once settled.
 	ledger := settle.NewLedger(conn.Client, cfg.Redis.KeyPrefix, o.Now)
+	if cfg.Server.AllowPrivateFileHosts {
+		log.Warn().Msg("server.allow_private_file_hosts is on: agents' attachments may be downloaded from loopback and private addresses; for local development only")
+	}
 	helpdesks := map[string]alerts.Helpdesk{}
 	mirrorHelpdesks := map[string]discussions.Helpdesk{}
 	markets := map[string]connectors.Marketplace{}
 	orderListers := map[string]connectors.OrderLister{}
 	for _, m := range cfg.Merchants {
 		for _, h := range m.Helpdesks {
-			hd, err := newHelpdesk(h, limiter, metrics, o)
+			hd, err := newHelpdesk(h, cfg.Server.AllowPrivateFileHosts, limiter, metrics, o)
 			if err != nil {
 				_ = conn.Close()
 				return nil, fmt.Errorf("merchant %s helpdesk %s: %w", m.ID, h.ID, err)
@@ -296,18 +299,24 @@ func planners(sets ...map[string]events.Planner) map[string]events.Planner {
 
 // newHelpdesk builds the connector of one helpdesk account, with its
 // calls paced by the shared limiter and counted.
-func newHelpdesk(h config.Helpdesk, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (connectors.Helpdesk, error) {
+func newHelpdesk(h config.Helpdesk, allowPrivate bool, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (connectors.Helpdesk, error) {
 	limiter.Set(h.ID, ratelimit.Limit{Requests: h.RateLimit.Requests, Per: h.RateLimit.Per})
 	// The timeout lives in the transport so that waiting for the shared
 	// limiter, which can take seconds, does not eat into it.
 	client := &http.Client{
 		Transport: &connectors.Transport{Base: o.Transport, System: h.Kind, Key: h.ID, Limiter: limiter, Observer: metrics, Now: o.Now, Timeout: h.Timeout},
 	}
+	// Attachments' URLs come from the helpdesk's payloads: their
+	// downloads dial only public addresses, unless the operator allows
+	// private ones for local fakes.
+	downloads := &http.Client{
+		Transport: &connectors.Transport{Base: connectors.NewDownloadTransport(allowPrivate), System: h.Kind, Key: h.ID, Limiter: limiter, Observer: metrics, Now: o.Now, Timeout: h.Timeout},
+	}
 	switch h.Kind {
 	case config.KindGorgias:
-		return gorgias.New(gorgias.Options{BaseURL: h.BaseURL, Email: h.Email, APIKey: h.APIKey.Reveal(), HTTPClient: client, Now: o.Now})
+		return gorgias.New(gorgias.Options{BaseURL: h.BaseURL, Email: h.Email, APIKey: h.APIKey.Reveal(), HTTPClient: client, DownloadClient: downloads, FileHosts: h.FileHosts, Now: o.Now})
 	case config.KindZendesk:
-		return zendesk.New(zendesk.Options{BaseURL: h.BaseURL, Email: h.Email, APIToken: h.APIKey.Reveal(), HTTPClient: client, Now: o.Now})
+		return zendesk.New(zendesk.Options{BaseURL: h.BaseURL, Email: h.Email, APIToken: h.APIKey.Reveal(), HTTPClient: client, DownloadClient: downloads, FileHosts: h.FileHosts, Now: o.Now})
 	default:
 		return nil, fmt.Errorf("unknown helpdesk kind %q", h.Kind)
 	}

@@ -45,6 +45,8 @@ const demoConfig = `
 server:
   listen: "%s"
   public_url: "http://%s"
+  # The demo's fake helpdesks serve their files on this machine.
+  allow_private_file_hosts: true
   admin:
     username: admin
     password: ${DEMO_ADMIN_PASSWORD}

@@ -63,6 +63,7 @@ const testConfig = `
 server:
   shutdown_timeout: 3s
   public_url: "%s"
+  allow_private_file_hosts: true
   admin:
     username: admin
     password: ${ADMIN_PW}
@@ -171,6 +172,9 @@ type harnessOptions struct {
 	db int
 	// redisURL, if set, is a Redis of the test's own instead.
 	redisURL string
+	// privateFilesRefused turns server.allow_private_file_hosts off, as in
+	// production: the fakes' own files are then refused too.
+	privateFilesRefused bool
 }
 
 // harness runs the real bridge (HTTP, workers, scheduler) on the test
@@ -266,6 +270,7 @@ func (h *harness) config(o harnessOptions) *config.Config {
 	if err != nil {
 		h.t.Fatalf("test config: %v", err)
 	}
+	cfg.Server.AllowPrivateFileHosts = !o.privateFilesRefused
 	return cfg
 }
 

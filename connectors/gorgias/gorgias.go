@@ -11,8 +11,11 @@
 //     ignores a filter. Among several live matches it takes the oldest, so
 //     that every replica settles on the same ticket, and moves the others
 //     to the trash (PUT /api/tickets/{id} with trashed_datetime, which an
-//     agent can undo). It looks again after every create, so that a
-//     create which landed late, or a concurrent one, leaves one ticket.
+//     agent can undo). It does not look again after a create: a create
+//     that got no answer is given a settle delay before the next look-up
+//     (below), and a duplicate that lands later still is trashed by the
+//     next look-up of its external id; a second look-up on every create
+//     would cost a third of the account's budget for tickets.
 //   - A create, a message append or a tag create that got no answer (a
 //     timeout, a dropped connection, a cut answer, a 5xx) may still land:
 //     the error carries connectors.ErrUncertain, and the caller waits a
@@ -45,11 +48,19 @@
 //     after that look-up, so a retry that finds the message uploads
 //     nothing; an upload whose message never got written is left
 //     unreferenced (whether Gorgias ever deletes those is UNVERIFIED).
-//   - DownloadAttachment sends the API credentials only to the account's
-//     own origin (BaseURL's scheme and host). Whether Gorgias serves
-//     private attachments from that origin, and which auth it wants
-//     there, is UNVERIFIED: a URL elsewhere that refuses an anonymous GET
-//     fails with ErrUnauthorized or ErrForbidden rather than leak the key.
+//   - DownloadAttachment fetches only from the hosts the account serves
+//     files from (FileHosts; connectors.ErrRefusedURL otherwise, before any
+//     request and on every redirect): the account's own host, the one
+//     documented API host (https://{domain}.gorgias.com, helpdesks.md §2),
+//     plus the hosts the operator lists. Which host Gorgias's file objects
+//     point to is UNVERIFIED (the reference shows the upload answer's url
+//     field, not its host), so no other Gorgias host is assumed: an
+//     attachment elsewhere is refused, and the agent is told why, until an
+//     operator lists its host. The credentials go only to the account's
+//     own origin (BaseURL's scheme and host); which auth Gorgias wants for
+//     private attachments is UNVERIFIED too: a URL elsewhere that refuses
+//     an anonymous GET fails with ErrUnauthorized or ErrForbidden rather
+//     than leak the key.
 //   - SetTags replaces a ticket's tags with PUT /api/tickets/{id}/tags and
 //     tag ids, the form public integration code is known to use. Replacing
 //     by name ("names") appears only in a secondary copy of the reference,
@@ -115,6 +126,13 @@ type Options struct {
 	// timeout. The bridge passes one whose Transport is the shared
 	// connectors.Transport.
 	HTTPClient *http.Client
+	// DownloadClient fetches attachments, whose URLs come from the
+	// helpdesk's payloads; nil means HTTPClient. The bridge passes one
+	// that dials only public addresses (connectors.NewDownloadTransport).
+	DownloadClient *http.Client
+	// FileHosts are hosts (host or host:port) that serve the account's
+	// files besides its own.
+	FileHosts []string
 	// Now is the clock, for sent_datetime and Retry-After dates.
 	Now func() time.Time
 }
@@ -126,7 +144,10 @@ type Client struct {
 	email  string
 	apiKey string
 	hc     *http.Client
-	now    func() time.Time
+	dl     *http.Client
+	// fileHosts are where attachments may be downloaded from.
+	fileHosts []string
+	now       func() time.Time
 }
 
 var _ connectors.Helpdesk = (*Client)(nil)
@@ -149,10 +170,15 @@ func New(opts Options) (*Client, error) {
 		email:  opts.Email,
 		apiKey: opts.APIKey,
 		hc:     opts.HTTPClient,
+		dl:     opts.DownloadClient,
 		now:    opts.Now,
 	}
+	c.fileHosts = append([]string{u.Host}, opts.FileHosts...)
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: defaultTimeout}
+	}
+	if c.dl == nil {
+		c.dl = c.hc
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -187,16 +213,11 @@ func (c *Client) CreateTicket(ctx context.Context, nt connectors.NewTicket) (con
 		// still land: the caller must let it settle before looking again.
 		return fail(connectors.Uncertain(err))
 	}
-	// An earlier attempt that landed late, or a concurrent one, may have
-	// made another ticket: every caller keeps the oldest and trashes the
-	// others, so that one ticket stays whatever the order of landing.
-	found, ok, err = c.oldest(ctx, nt.ExternalID)
-	if err != nil {
-		return fail(err)
-	}
-	if ok && found.ID != created.ID {
-		return toTicket(found), false, nil
-	}
+	// No second look-up here: it would cost every ticket a third call of
+	// a tight budget, and the cases it would catch are caught anyway. A
+	// create of an earlier attempt that got no answer is given its settle
+	// delay before this look-up-then-create runs again; and any later
+	// look-up keeps the oldest of several tickets and trashes the others.
 	return toTicket(created), true, nil
 }
 
@@ -315,6 +336,15 @@ func (c *Client) ListMessages(ctx context.Context, ticketID string) ([]connector
 		out = append(out, toTicketMessage(m))
 	}
 	return out, nil
+}
+
+// CheckFileURL tells whether DownloadAttachment would fetch rawURL: it is
+// on a host the account serves files from.
+func (c *Client) CheckFileURL(rawURL string) error {
+	if err := connectors.FileURLAllowed(rawURL, c.fileHosts); err != nil {
+		return fmt.Errorf("gorgias: attachment: %w", err)
+	}
+	return nil
 }
 
 // DownloadAttachment fetches an attachment, with the API credentials only

@@ -135,10 +135,10 @@ func (c *Client) upload(ctx context.Context, f connectors.File) (api.Attachment,
 // is on the account's own origin: a URL Gorgias gives may point to a file
 // host elsewhere, which must never see the API key.
 func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, string, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return nil, "", invalid("attachment url must be an absolute http(s) URL")
+	if err := connectors.FileURLAllowed(rawURL, c.fileHosts); err != nil {
+		return nil, "", err
 	}
+	u, _ := url.Parse(rawURL) // checked above
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("build request: %w", err)
@@ -147,9 +147,9 @@ func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, st
 		// Go's client drops this header on a redirect to another domain.
 		req.SetBasicAuth(c.email, c.apiKey)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := connectors.FetchFile(c.dl, req, c.fileHosts)
 	if err != nil {
-		return nil, "", connectors.TransportError(ctx, err)
+		return nil, "", err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()

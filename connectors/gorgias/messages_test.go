@@ -164,7 +164,14 @@ func TestDownloadSendsCredentialsOnlyToTheAccount(t *testing.T) {
 	h := startFake(t, setup{})
 	host := &fileHost{}
 	elsewhere := host.start(t, func(w io.Writer) { _, _ = io.WriteString(w, "hello") })
-	body, ct, err := h.hd.DownloadAttachment(t.Context(), elsewhere.URL+"/files/a.txt?token=abc")
+	// A host the account is not known to serve files from is refused
+	// before any request...
+	if _, _, err := h.hd.DownloadAttachment(t.Context(), elsewhere.URL+"/files/a.txt?token=abc"); !errors.Is(err, connectors.ErrRefusedURL) || strings.Contains(err.Error(), "abc") {
+		t.Errorf("download from an unlisted host: err = %v, want ErrRefusedURL without the URL", err)
+	}
+	// ...and one the operator lists gets no credentials.
+	hd := withFileHosts(t, h, elsewhere.URL)
+	body, ct, err := hd.DownloadAttachment(t.Context(), elsewhere.URL+"/files/a.txt?token=abc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +209,21 @@ func TestDownloadSendsCredentialsOnlyToTheAccount(t *testing.T) {
 	}
 }
 
+// withFileHosts is the harness's account with the hosts of these server
+// URLs listed as file hosts.
+func withFileHosts(t *testing.T, h *fakeHarness, urls ...string) *gorgias.Client {
+	t.Helper()
+	var hosts []string
+	for _, u := range urls {
+		hosts = append(hosts, strings.TrimPrefix(u, "http://"))
+	}
+	c, err := gorgias.New(gorgias.Options{BaseURL: h.srv.URL + prefix, Email: agentEmail, APIKey: agentKey, FileHosts: hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestDownloadRefusals(t *testing.T) {
 	t.Parallel()
 	h := startFake(t, setup{})
@@ -213,7 +235,7 @@ func TestDownloadRefusals(t *testing.T) {
 	host := &fileHost{}
 	missing := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(missing.Close)
-	if _, _, err := h.hd.DownloadAttachment(t.Context(), missing.URL+"/gone?token=s3cr3t"); !errors.Is(err, connectors.ErrNotFound) || strings.Contains(err.Error(), "s3cr3t") {
+	if _, _, err := withFileHosts(t, h, missing.URL).DownloadAttachment(t.Context(), missing.URL+"/gone?token=s3cr3t"); !errors.Is(err, connectors.ErrNotFound) || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("missing file: err = %v, want ErrNotFound without the URL", err)
 	}
 	huge := host.start(t, func(w io.Writer) {
@@ -226,7 +248,7 @@ func TestDownloadRefusals(t *testing.T) {
 	})
 	// Reading 65 MiB takes longer than the harness's 1 s timeout under the
 	// race detector.
-	patient, err := gorgias.New(gorgias.Options{BaseURL: h.srv.URL + prefix, Email: agentEmail, APIKey: agentKey, HTTPClient: &http.Client{Timeout: time.Minute}})
+	patient, err := gorgias.New(gorgias.Options{BaseURL: h.srv.URL + prefix, Email: agentEmail, APIKey: agentKey, HTTPClient: &http.Client{Timeout: time.Minute}, FileHosts: []string{strings.TrimPrefix(huge.URL, "http://")}})
 	if err != nil {
 		t.Fatal(err)
 	}

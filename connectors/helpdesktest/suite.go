@@ -22,6 +22,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -533,6 +534,9 @@ func wantFiles(t *testing.T, h Harness, m connectors.TicketMessage, files ...con
 		if a.Name != f.Name || a.URL == "" {
 			t.Errorf("attachment %d = name %q, url set %t; want name %q with a url", i, a.Name, a.URL != "", f.Name)
 		}
+		if err := h.Helpdesk().CheckFileURL(a.URL); err != nil {
+			t.Errorf("CheckFileURL(%s) refuses the helpdesk's own attachment: %v", f.Name, err)
+		}
 		body, contentType, err := h.Helpdesk().DownloadAttachment(t.Context(), a.URL)
 		if err != nil {
 			t.Errorf("DownloadAttachment(%s): %v", f.Name, err)
@@ -549,6 +553,33 @@ func wantFiles(t *testing.T, h Harness, m connectors.TicketMessage, files ...con
 		}
 		if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != f.ContentType {
 			t.Errorf("%s downloaded as %q, want %q", f.Name, contentType, f.ContentType)
+		}
+		wantForeignHostRefused(t, h, a.URL)
+	}
+}
+
+// wantForeignHostRefused checks that the same attachment URL moved to a
+// host the account does not serve files from is refused, by CheckFileURL
+// and by DownloadAttachment, before any request.
+func wantForeignHostRefused(t *testing.T, h Harness, own string) {
+	t.Helper()
+	u, err := url.Parse(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"files.example.net", "169.254.169.254", "10.0.0.5:8080"} {
+		u.Host = host
+		if err := h.Helpdesk().CheckFileURL(u.String()); !errors.Is(err, connectors.ErrRefusedURL) {
+			t.Errorf("CheckFileURL on %s: %v, want ErrRefusedURL", host, err)
+		}
+		body, _, err := h.Helpdesk().DownloadAttachment(t.Context(), u.String())
+		if err == nil {
+			body.Close()
+		}
+		if !errors.Is(err, connectors.ErrRefusedURL) {
+			t.Errorf("DownloadAttachment on %s: %v, want ErrRefusedURL", host, err)
+		} else if strings.Contains(err.Error(), u.Path) && u.Path != "/" && u.Path != "" {
+			t.Errorf("the refusal shows the URL's path: %v", err)
 		}
 	}
 }

@@ -100,10 +100,10 @@ func (c *Client) do(ctx context.Context, cl call, out any) (http.Header, error) 
 // on the account's own scheme and host: Zendesk warns that a content_url
 // may be hosted elsewhere and must not receive them.
 func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, string, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return nil, "", fmt.Errorf("%w: attachment url must be an absolute http(s) URL", connectors.ErrInvalid)
+	if err := connectors.FileURLAllowed(rawURL, c.fileHosts); err != nil {
+		return nil, "", err
 	}
+	u, _ := url.Parse(rawURL) // checked above
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, "", err
@@ -113,9 +113,9 @@ func (c *Client) download(ctx context.Context, rawURL string) (io.ReadCloser, st
 		// Go's client drops this header on a redirect to another domain.
 		req.SetBasicAuth(c.email+"/token", c.token)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := connectors.FetchFile(c.dl, req, c.fileHosts)
 	if err != nil {
-		return nil, "", connectors.TransportError(ctx, err)
+		return nil, "", err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()

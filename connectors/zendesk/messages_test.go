@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
 )
@@ -144,7 +145,16 @@ func TestDownloadSendsCredentialsOnlyToTheAccount(t *testing.T) {
 		_, _ = io.WriteString(w, "hello")
 	}))
 	t.Cleanup(elsewhere.Close)
-	body, ct, err := e.hd.DownloadAttachment(ctx, elsewhere.URL+"/attachments/token/abc/?name=a.txt")
+	// A host the account is not known to serve files from is refused
+	// before any request; one the operator lists gets no credentials.
+	if _, _, err := e.hd.DownloadAttachment(ctx, elsewhere.URL+"/attachments/token/abc/?name=a.txt"); !errors.Is(err, connectors.ErrRefusedURL) || strings.Contains(err.Error(), "abc") {
+		t.Errorf("download from an unlisted host: err = %v, want ErrRefusedURL without the URL", err)
+	}
+	listed, err := zendesk.New(zendesk.Options{BaseURL: e.srv.URL + prefix, Email: agentEmail, APIToken: agentToken, FileHosts: []string{strings.TrimPrefix(elsewhere.URL, "http://")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, ct, err := listed.DownloadAttachment(ctx, elsewhere.URL+"/attachments/token/abc/?name=a.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

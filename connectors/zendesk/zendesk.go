@@ -47,7 +47,16 @@
 //
 // DownloadAttachment sends the agent's credentials only to the account's
 // own host, as the Attachments reference asks (content_url may be hosted
-// elsewhere); private attachments on the account's host need them.
+// elsewhere); private attachments on the account's host need them. It
+// fetches only from the hosts the account serves files from (FileHosts;
+// connectors.ErrRefusedURL otherwise, before any request and on every
+// redirect): the account's own host (https://{subdomain}.zendesk.com, the
+// documented base URL, helpdesks.md §3), plus the hosts the operator
+// lists. That content_url sits on the account's host, as in the fake, is
+// UNVERIFIED (helpdesks.md says nothing of attachments), and so is which
+// other hosts Zendesk serves files from: none is assumed, so an
+// attachment elsewhere is refused, and the agent is told why, until an
+// operator lists its host.
 package zendesk
 
 import (
@@ -85,6 +94,13 @@ type Options struct {
 	// paces them (connectors.Transport). nil means a client with a 30 s
 	// timeout.
 	HTTPClient *http.Client
+	// DownloadClient fetches attachments, whose URLs come from the
+	// helpdesk's payloads; nil means HTTPClient. The bridge passes one
+	// that dials only public addresses (connectors.NewDownloadTransport).
+	DownloadClient *http.Client
+	// FileHosts are hosts (host or host:port) that serve the account's
+	// files besides its own.
+	FileHosts []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -95,7 +111,10 @@ type Client struct {
 	email string
 	token string
 	hc    *http.Client
-	now   func() time.Time
+	dl    *http.Client
+	// fileHosts are where attachments may be downloaded from.
+	fileHosts []string
+	now       func() time.Time
 }
 
 var _ connectors.Helpdesk = (*Client)(nil)
@@ -112,9 +131,13 @@ func New(opts Options) (*Client, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
-	c := &Client{base: u, email: opts.Email, token: opts.APIToken, hc: opts.HTTPClient, now: opts.Now}
+	c := &Client{base: u, email: opts.Email, token: opts.APIToken, hc: opts.HTTPClient, dl: opts.DownloadClient, now: opts.Now}
+	c.fileHosts = append([]string{u.Host}, opts.FileHosts...)
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.dl == nil {
+		c.dl = c.hc
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -447,6 +470,15 @@ func (c *Client) listMessages(ctx context.Context, ticketID string) ([]connector
 		out = append(out, msg)
 	}
 	return out, nil
+}
+
+// CheckFileURL tells whether DownloadAttachment would fetch rawURL: it is
+// on a host the account serves files from.
+func (c *Client) CheckFileURL(rawURL string) error {
+	if err := connectors.FileURLAllowed(rawURL, c.fileHosts); err != nil {
+		return fmt.Errorf("zendesk: attachment: %w", err)
+	}
+	return nil
 }
 
 // DownloadAttachment fetches an attachment, with the agent's credentials

@@ -38,11 +38,15 @@ type AgentReply struct {
 	DeliverTwice bool `json:"deliver_twice,omitempty"`
 }
 
-// AgentFile is a file the agent attaches; Data is base64 in JSON.
+// AgentFile is a file the agent attaches; Data is base64 in JSON. With
+// URL instead of Data, the message links to a file the fake does not
+// hold, wherever URL points: where Gorgias serves files from is not
+// documented, so a client must expect any URL there.
 type AgentFile struct {
 	Name        string `json:"name"`
 	ContentType string `json:"content_type,omitempty"`
-	Data        []byte `json:"data"`
+	Data        []byte `json:"data,omitempty"`
+	URL         string `json:"url,omitempty"`
 }
 
 // AgentReplyResult is the route's answer.
@@ -93,8 +97,8 @@ func (s *Server) agentReply(w http.ResponseWriter, r *http.Request) {
 	}
 	checkStatus(errs, req.Status)
 	for i, f := range req.Files {
-		if f.Name == "" || len(f.Data) == 0 {
-			errs.add("files."+strconv.Itoa(i), "A file needs a name and content.")
+		if f.Name == "" || (len(f.Data) == 0) == (f.URL == "") {
+			errs.add("files."+strconv.Itoa(i), "A file needs a name, and content or a url.")
 		}
 	}
 	if errs.refuse(w) {
@@ -132,6 +136,10 @@ func (s *Server) agentReply(w http.ResponseWriter, r *http.Request) {
 		m.Channel, m.Receiver, m.SentDatetime = api.ChannelInternalNote, nil, nil
 	}
 	for _, f := range req.Files {
+		if f.URL != "" {
+			m.Attachments = append(m.Attachments, api.Attachment{URL: f.URL, Name: f.Name, ContentType: cmp.Or(f.ContentType, "application/octet-stream")})
+			continue
+		}
 		m.Attachments = append(m.Attachments, s.storeFileLocked(base, storedFile{
 			name: f.Name, contentType: cmp.Or(f.ContentType, "application/octet-stream"), data: f.Data, private: true,
 		}))
