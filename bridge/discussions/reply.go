@@ -206,7 +206,7 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 		case err == nil:
 			r.Files = append(r.Files, f)
 		case errors.As(err, &refused):
-			return s.refuse(ctx, a, d, m, refusal{kind: refusedFileHost, detail: fmt.Sprintf("the attachment %q links to %s, where the bridge never downloads from", cmp.Or(att.Name, "attachment"), refused)})
+			return s.refuse(ctx, a, d, m, refusal{kind: refusedFileHost, detail: fmt.Sprintf("the attachment %q was not fetched: %s", cmp.Or(att.Name, "attachment"), refused)})
 		case errors.Is(err, errAsLink):
 			link, lerr := s.link(ctx, a.helpdesk.ID, att)
 			if errors.Is(lerr, errNoLink) {
