@@ -8,17 +8,22 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/config"
 )
 
-// Planners returns the event kinds this package handles, for events.Intake.
-func Planners() map[string]events.Planner {
+// Planners returns the event kinds this package handles, for events.Intake;
+// their tasks go to their account's queue among shards.
+func Planners(shards jobs.Shards) map[string]events.Planner {
+	p := planners{shards: shards}
 	return map[string]events.Planner{
-		KindActionRequired: events.PlanFunc(planActionRequired),
-		KindSurveyRated:    events.PlanFunc(planSurveyRated),
-		KindActionResolved: events.PlanFunc(planActionResolved),
+		KindActionRequired: events.PlanFunc(p.actionRequired),
+		KindSurveyRated:    events.PlanFunc(p.surveyRated),
+		KindActionResolved: events.PlanFunc(p.actionResolved),
 	}
 }
+
+type planners struct{ shards jobs.Shards }
 
 // CodeUnknownStore is the error code of an event naming a store its
 // merchant does not have.
@@ -43,7 +48,7 @@ func targets(m *config.Merchant, store, kind string) []config.Helpdesk {
 	return out
 }
 
-func planActionRequired(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
+func (pl planners) actionRequired(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
 	var d ActionRequired
 	if err := httpapi.DecodeJSON("data", ev.Data, &d); err != nil {
 		return nil, err
@@ -51,13 +56,13 @@ func planActionRequired(_ context.Context, ev events.Event) ([]*asynq.Task, erro
 	if err := checkStore(ev.Merchant, d.Store); err != nil {
 		return nil, err
 	}
-	return raiseTasks(ev, RaisePayload{
+	return pl.raiseTasks(ev, RaisePayload{
 		Kind: config.AlertActionRequired, OrderID: d.OrderID, Store: d.Store, Buyer: d.Buyer,
 		Reason: d.Reason, Details: d.Details, Order: d.Order,
 	})
 }
 
-func planSurveyRated(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
+func (pl planners) surveyRated(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
 	var d SurveyRated
 	if err := httpapi.DecodeJSON("data", ev.Data, &d); err != nil {
 		return nil, err
@@ -72,7 +77,7 @@ func planSurveyRated(_ context.Context, ev events.Event) ([]*asynq.Task, error) 
 	if hasText(d.Comment) {
 		kind = config.AlertBadRatingWithComment
 	}
-	return raiseTasks(ev, RaisePayload{
+	return pl.raiseTasks(ev, RaisePayload{
 		Kind: kind, OrderID: d.OrderID, Store: d.Store, Buyer: d.Buyer,
 		Score: d.Score, Comment: d.Comment, Order: d.Order,
 	})
@@ -80,12 +85,12 @@ func planSurveyRated(_ context.Context, ev events.Event) ([]*asynq.Task, error) 
 
 // raiseTasks returns one raise task per account that takes p's kind for
 // p's store, each stamped with the event and the account.
-func raiseTasks(ev events.Event, p RaisePayload) ([]*asynq.Task, error) {
+func (pl planners) raiseTasks(ev events.Event, p RaisePayload) ([]*asynq.Task, error) {
 	p.Merchant, p.EventID, p.OccurredAt = ev.Merchant.ID, ev.ID, ev.OccurredAt
 	var tasks []*asynq.Task
 	for _, h := range targets(ev.Merchant, p.Store, p.Kind) {
 		p.Account = h.ID
-		t, err := NewRaiseTask(p)
+		t, err := NewRaiseTask(p, pl.shards)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +99,7 @@ func raiseTasks(ev events.Event, p RaisePayload) ([]*asynq.Task, error) {
 	return tasks, nil
 }
 
-func planActionResolved(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
+func (pl planners) actionResolved(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
 	var d ActionResolved
 	if err := httpapi.DecodeJSON("data", ev.Data, &d); err != nil {
 		return nil, err
@@ -112,7 +117,7 @@ func planActionResolved(_ context.Context, ev events.Event) ([]*asynq.Task, erro
 		t, err := NewResolveTask(ResolvePayload{
 			Merchant: ev.Merchant.ID, Account: h.ID, EventID: ev.ID, OccurredAt: ev.OccurredAt,
 			OrderID: d.OrderID, Store: d.Store, Details: d.Details,
-		})
+		}, pl.shards)
 		if err != nil {
 			return nil, err
 		}

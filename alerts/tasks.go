@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 )
 
 // Task types.
@@ -59,20 +61,20 @@ func (p RaisePayload) ExternalID() string {
 	return "bridge-alert-" + key(p.Merchant, p.EventID, p.Account)
 }
 
-// NewRaiseTask returns the task for p.
-func NewRaiseTask(p RaisePayload) (*asynq.Task, error) {
+// NewRaiseTask returns the task for p, in its account's queue.
+func NewRaiseTask(p RaisePayload, shards jobs.Shards) (*asynq.Task, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(TypeRaise, b, asynq.Queue(Queue), asynq.TaskID(TypeRaise+":"+key(p.Merchant, p.EventID, p.Account)), asynq.Timeout(5*time.Minute)), nil
+	return asynq.NewTask(TypeRaise, b, asynq.Queue(shards.Queue(Queue, p.Account)), asynq.TaskID(TypeRaise+":"+key(p.Merchant, p.EventID, p.Account)), asynq.Timeout(5*time.Minute)), nil
 }
 
-// NewResolveTask returns the task for p.
-func NewResolveTask(p ResolvePayload) (*asynq.Task, error) {
+// NewResolveTask returns the task for p, in its account's queue.
+func NewResolveTask(p ResolvePayload, shards jobs.Shards) (*asynq.Task, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(TypeResolve, b, asynq.Queue(Queue), asynq.TaskID(TypeResolve+":"+key(p.Merchant, p.EventID, p.Account)), asynq.Timeout(5*time.Minute)), nil
+	return asynq.NewTask(TypeResolve, b, asynq.Queue(shards.Queue(Queue, p.Account)), asynq.TaskID(TypeResolve+":"+key(p.Merchant, p.EventID, p.Account)), asynq.Timeout(5*time.Minute)), nil
 }

@@ -77,6 +77,10 @@ type Worker struct {
 	// TaskRetention keeps completed tasks this long so that a redelivered
 	// event cannot enqueue them again.
 	TaskRetention time.Duration `yaml:"task_retention" validate:"gte=0"`
+	// QueueShards splits each kind of work over this many asynq queues
+	// (default 1), so that on a Redis Cluster the queues spread over the
+	// masters; an account's tasks always share one queue.
+	QueueShards int `yaml:"queue_shards" validate:"gte=0,lte=64"`
 }
 
 // Events tunes the intake of signed events.

@@ -33,6 +33,7 @@ var defaultRateLimits = map[string]RateLimit{
 //	worker.concurrency               10
 //	worker.max_retry                 25
 //	worker.task_retention            24h
+//	worker.queue_shards              1
 //	events.replay_window             5m
 //	events.dedupe_ttl                168h
 //	widgets.retention                8760h (a year)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/config"
 )
 
@@ -18,18 +19,18 @@ import (
 // An entity's updated_at may be at most maxFutureSkew ahead of the time
 // the event was received (config's widgets.max_future_skew): the later
 // version of an entity wins, so one dated in the future would freeze it.
-func Planners(maxFutureSkew time.Duration) map[string]events.Planner {
+func Planners(maxFutureSkew time.Duration, shards jobs.Shards) map[string]events.Planner {
 	return map[string]events.Planner{
-		KindOrderUpserted:          planner(maxFutureSkew, changeOfOrder),
-		KindShipmentUpserted:       planner(maxFutureSkew, changeOfShipment),
-		KindReturnUpserted:         planner(maxFutureSkew, changeOfReturn),
-		KindSupportRequestUpserted: planner(maxFutureSkew, changeOfSupportRequest),
+		KindOrderUpserted:          planner(maxFutureSkew, shards, changeOfOrder),
+		KindShipmentUpserted:       planner(maxFutureSkew, shards, changeOfShipment),
+		KindReturnUpserted:         planner(maxFutureSkew, shards, changeOfReturn),
+		KindSupportRequestUpserted: planner(maxFutureSkew, shards, changeOfSupportRequest),
 	}
 }
 
 // planner decodes and validates an event's data as D, turns it into a
 // change, and wraps that in one task.
-func planner[D any](maxFutureSkew time.Duration, change func(m *config.Merchant, d *D) Change) events.Planner {
+func planner[D any](maxFutureSkew time.Duration, shards jobs.Shards, change func(m *config.Merchant, d *D) Change) events.Planner {
 	return events.PlanFunc(func(_ context.Context, ev events.Event) ([]*asynq.Task, error) {
 		var d D
 		if err := httpapi.DecodeJSON("data", ev.Data, &d); err != nil {
@@ -44,7 +45,7 @@ func planner[D any](maxFutureSkew time.Duration, change func(m *config.Merchant,
 			return nil, httpapi.Errorf(http.StatusUnprocessableEntity, CodeUnknownStore, "data.store", "data.store: %q is not a store of merchant %q", c.Store, ev.Merchant.ID)
 		}
 		c.Merchant = ev.Merchant.ID
-		t, err := NewApplyTask(ev.Merchant.ID, ev.ID, c)
+		t, err := NewApplyTask(ev.Merchant.ID, ev.ID, c, shards)
 		if err != nil {
 			return nil, err
 		}

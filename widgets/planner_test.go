@@ -22,7 +22,7 @@ func TestUpsertsDatedInTheFutureAreRefused(t *testing.T) {
 	const skew = 5 * time.Minute
 	received := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	merchant := &config.Merchant{ID: "acme", Stores: []config.Store{{ID: "acme-fr"}}}
-	planners := widgets.Planners(skew)
+	planners := widgets.Planners(skew, 1)
 	data := map[string]map[string]any{
 		widgets.KindOrderUpserted: {"store": "acme-fr", "order_id": "O-1", "created_at": "2026-11-20T10:00:00Z",
 			"customer": map[string]any{"email": "buyer@example.com"}, "lines": []any{}},

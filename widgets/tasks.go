@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 )
 
 // Task types.
@@ -28,15 +30,16 @@ type RefreshPayload struct {
 	EmailHash string `json:"email_hash"`
 }
 
-// NewApplyTask wraps a change. Its id derives from the event, so that a
-// redelivered event enqueues nothing.
-func NewApplyTask(merchant, eventID string, c Change) (*asynq.Task, error) {
+// NewApplyTask wraps a change, in its order's queue among shards. Its id
+// derives from the event, so that a redelivered event enqueues nothing.
+func NewApplyTask(merchant, eventID string, c Change, shards jobs.Shards) (*asynq.Task, error) {
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("widgets: apply task: %w", err)
 	}
 	sum := sha256.Sum256([]byte(merchant + "\x00" + eventID))
-	return asynq.NewTask(TypeApply, payload, asynq.Queue(Queue), asynq.TaskID("widget-apply-"+hex.EncodeToString(sum[:16]))), nil
+	queue := shards.Queue(Queue, merchant+"\x00"+c.Store+"\x00"+c.OrderID)
+	return asynq.NewTask(TypeApply, payload, asynq.Queue(queue), asynq.TaskID("widget-apply-"+hex.EncodeToString(sum[:16]))), nil
 }
 
 // Enqueuer is the part of asynq.Client the Updater uses.
@@ -47,13 +50,15 @@ type Enqueuer interface {
 // Updater applies changes to the read model and schedules the rebuilds
 // that retention needs.
 type Updater struct {
-	store *Store
-	queue Enqueuer
+	store  *Store
+	queue  Enqueuer
+	shards jobs.Shards
 }
 
-// NewUpdater returns an Updater.
-func NewUpdater(store *Store, queue Enqueuer) *Updater {
-	return &Updater{store: store, queue: queue}
+// NewUpdater returns an Updater whose refreshes go to their customer's
+// queue among shards.
+func NewUpdater(store *Store, queue Enqueuer, shards jobs.Shards) *Updater {
+	return &Updater{store: store, queue: queue, shards: shards}
 }
 
 // Apply upserts a change.
@@ -81,7 +86,8 @@ func (u *Updater) schedule(ctx context.Context, expiries []Expiry) error {
 	for _, e := range expiries {
 		payload, _ := json.Marshal(RefreshPayload{Merchant: e.Merchant, EmailHash: e.EmailHash})
 		id := "widget-refresh-" + e.Merchant + "-" + e.EmailHash + "-" + strconv.FormatInt(e.At.Unix(), 10)
-		_, err := u.queue.EnqueueContext(ctx, asynq.NewTask(TypeRefresh, payload), asynq.Queue(Queue), asynq.TaskID(id), asynq.ProcessAt(e.At.Add(time.Second)))
+		queue := u.shards.Queue(Queue, e.Merchant+"\x00"+e.EmailHash)
+		_, err := u.queue.EnqueueContext(ctx, asynq.NewTask(TypeRefresh, payload), asynq.Queue(queue), asynq.TaskID(id), asynq.ProcessAt(e.At.Add(time.Second)))
 		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
 			return fmt.Errorf("widgets: schedule refresh: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 	"github.com/helpdesk-bridge/bridge/widgets"
@@ -29,10 +30,11 @@ type OrdersPayload struct {
 	Account  string `json:"account"`
 }
 
-// NewOrdersTask returns the order sync task of an account.
-func NewOrdersTask(p OrdersPayload) *asynq.Task {
+// NewOrdersTask returns the order sync task of an account, in its
+// account's queue among shards.
+func NewOrdersTask(p OrdersPayload, shards jobs.Shards) *asynq.Task {
 	b, _ := json.Marshal(p)
-	return asynq.NewTask(TypeOrders, b, asynq.Queue(Queue))
+	return asynq.NewTask(TypeOrders, b, asynq.Queue(shards.Queue(Queue, p.Account)))
 }
 
 // OrderSink takes the read model's changes; widgets.Updater is one.

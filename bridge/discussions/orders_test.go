@@ -164,7 +164,7 @@ func TestOrderSyncFillsTheWidget(t *testing.T) {
 	shop.put(t, miraklOrder("ORD-OLD", "CLOSED", -50*24*time.Hour, -40*24*time.Hour))
 
 	store := widgets.NewStore(rdb, "t:", 365*24*time.Hour, 0, time.Now)
-	sync := newTestOrderSync(rdb, shop.client, widgets.NewUpdater(store, asynq.NewClientFromRedisClient(rdb)))
+	sync := newTestOrderSync(rdb, shop.client, widgets.NewUpdater(store, asynq.NewClientFromRedisClient(rdb), 1))
 	if err := sync.Sync(ctx, ordMerchant, ordAccount); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestOrderSyncKeepsItsCursorOnFailure(t *testing.T) {
 	sink := &recordingSink{}
 	sync := newTestOrderSync(rdb, shop.client, sink)
 
-	task := NewOrdersTask(OrdersPayload{Merchant: ordMerchant, Account: ordAccount})
+	task := NewOrdersTask(OrdersPayload{Merchant: ordMerchant, Account: ordAccount}, 1)
 	err := sync.ProcessTask(ctx, task)
 	if err == nil || errors.Is(err, asynq.SkipRetry) || !connectors.IsRetryable(err) {
 		t.Fatalf("a page answered 503: %v, want a retryable error", err)
@@ -343,7 +343,7 @@ func TestOrderSyncTask(t *testing.T) {
 	rdb := rdbtest.Client(t, ordersTestDB)
 	ctx := context.Background()
 	payload := func(merchant, account string) *asynq.Task {
-		return NewOrdersTask(OrdersPayload{Merchant: merchant, Account: account})
+		return NewOrdersTask(OrdersPayload{Merchant: merchant, Account: account}, 1)
 	}
 	held := func(t *testing.T, s *OrderSync) {
 		t.Helper()
@@ -472,7 +472,7 @@ func TestOrderSyncClampsAnOrderDatedInTheFuture(t *testing.T) {
 	future.LastUpdatedDate = api.NewTime(time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))
 	shop.put(t, future)
 	store := widgets.NewStore(rdb, "t:", 365*24*time.Hour, 0, time.Now)
-	updater := widgets.NewUpdater(store, asynq.NewClientFromRedisClient(rdb))
+	updater := widgets.NewUpdater(store, asynq.NewClientFromRedisClient(rdb), 1)
 	sync := newTestOrderSync(rdb, shop.client, updater)
 	sync.o.Config.Widgets.MaxFutureSkew = 5 * time.Minute
 	sync.o.Now = func() time.Time { return now }

@@ -245,7 +245,7 @@ func (s *Service) Resync(ctx context.Context, merchant, account, thread string) 
 	if err != nil {
 		return fmt.Errorf("discussions: mirror task: %w", err)
 	}
-	task := asynq.NewTask(TypeMirror, payload, asynq.Queue(Queue))
+	task := asynq.NewTask(TypeMirror, payload, asynq.Queue(s.o.Shards.Queue(Queue, account)))
 	id := asynq.TaskID("discussion-resync-" + strings.ToLower(rand.Text()))
 	if _, err := s.o.Queue.EnqueueContext(ctx, task, id, asynq.MaxRetry(s.o.Config.Worker.MaxRetry)); err != nil {
 		return fmt.Errorf("discussions: enqueue the resync of thread %s: %w: %w", thread, httpapi.ErrStoreUnavailable, err)
@@ -267,7 +267,7 @@ func (s *Service) ResyncAccount(ctx context.Context, merchant, account string, f
 		return false, err
 	}
 	minute := s.o.Now().UTC().Truncate(time.Minute).Format("200601021504")
-	task := NewSyncTask(SyncPayload{Merchant: merchant, Account: account, Full: full})
+	task := NewSyncTask(SyncPayload{Merchant: merchant, Account: account, Full: full}, s.o.Shards)
 	kind := "now"
 	if full {
 		kind = "full"

@@ -79,7 +79,7 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 		at = s.o.Now()
 	}
 	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status, At: at})
-	task := asynq.NewTask(TypeReply, payload, asynq.Queue(RepliesQueue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
+	task := asynq.NewTask(TypeReply, payload, asynq.Queue(s.o.Shards.Queue(RepliesQueue, helpdeskID)), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
 	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
 		return false, fmt.Errorf("discussions: enqueue reply: %w: %w", httpapi.ErrStoreUnavailable, err)

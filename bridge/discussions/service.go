@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/bridge/settle"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
@@ -52,6 +53,8 @@ type Options struct {
 	Webhooks map[string]WebhookParser
 	// PublicURL prefixes the signed links of attachments sent as links.
 	PublicURL string
+	// Shards spreads each kind of discussion task over queues, by account.
+	Shards jobs.Shards
 	// MaxReplyFile is the largest agent attachment relayed as a file when
 	// the marketplace states no limit (default 10 MiB); larger ones go as
 	// links.
@@ -184,7 +187,7 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 			return fmt.Errorf("discussions: list threads of %s: %w", accountID, err)
 		}
 		for _, t := range page.Threads {
-			task, err := newMirrorTask(MirrorPayload{Merchant: merchant, Account: accountID, Thread: t}, queue)
+			task, err := newMirrorTask(MirrorPayload{Merchant: merchant, Account: accountID, Thread: t}, s.o.Shards.Queue(queue, accountID))
 			if err != nil {
 				return err
 			}

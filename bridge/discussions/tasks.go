@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
@@ -46,10 +47,11 @@ type MirrorPayload struct {
 	Thread   connectors.Thread `json:"thread"`
 }
 
-// NewSyncTask returns the sync task of an account.
-func NewSyncTask(p SyncPayload) *asynq.Task {
+// NewSyncTask returns the sync task of an account, in its account's queue
+// among shards.
+func NewSyncTask(p SyncPayload, shards jobs.Shards) *asynq.Task {
 	b, _ := json.Marshal(p)
-	return asynq.NewTask(TypeSync, b, asynq.Queue(Queue))
+	return asynq.NewTask(TypeSync, b, asynq.Queue(shards.Queue(Queue, p.Account)))
 }
 
 // newMirrorTask's id names the thread and its update, so that overlapping

@@ -309,7 +309,7 @@ func TestFreshWidget(t *testing.T) {
 func TestWidgetEvents(t *testing.T) {
 	t.Parallel()
 	merchant := &config.Merchant{ID: benchMerchant, Stores: []config.Store{{ID: benchStore}}}
-	planners := widgets.Planners(5 * time.Minute)
+	planners := widgets.Planners(5*time.Minute, 1)
 	ids, orderIDs, emails := map[string]bool{}, map[string]string{}, map[string]bool{}
 	now := time.Now()
 	for _, c := range append([]customer{widgetCustomer}, spreadCustomers(len(spreadBuyers)+2)...) {

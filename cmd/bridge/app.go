@@ -70,20 +70,41 @@ type App struct {
 	monitor  *asynqmon.HTTPHandler
 }
 
-// queues and their weights: how often a free worker looks in each first.
-// No task holds a worker while it waits for its account's budget, so the
-// weights only order the work that can run now.
-var queues = map[string]int{
+// kinds of work, each a queue (or several, see jobs.Shards), and their
+// weights: how often a free worker looks in each first. No task holds a
+// worker while it waits for its account's budget, so the weights only
+// order the work that can run now.
+var kinds = map[string]int{
 	discussions.RepliesQueue: 8, alerts.Queue: 6, discussions.Queue: 5, widgets.Queue: 4,
 	discussions.BulkQueue: 2, "default": 1,
 }
 
-// classes are the priority classes of the queues whose tasks call external
-// accounts: within one account's budget, an agent's reply goes first, then
-// alerts, then new marketplace messages, and bulk work last.
+// classes are the priority classes of the kinds of work that call
+// external accounts: within one account's budget, an agent's reply goes
+// first, then alerts, then new marketplace messages, and bulk work last.
 var classes = map[string]ratelimit.Class{
 	discussions.RepliesQueue: ratelimit.Interactive, alerts.Queue: ratelimit.Alerts,
 	discussions.Queue: ratelimit.Messages, discussions.BulkQueue: ratelimit.Bulk,
+}
+
+// queueSet is every queue of every kind, with its kind's weight, and the
+// class of each queue whose tasks call external accounts.
+type queueSet struct {
+	weights map[string]int
+	classes map[string]ratelimit.Class
+}
+
+func newQueueSet(shards jobs.Shards) queueSet {
+	qs := queueSet{weights: map[string]int{}, classes: map[string]ratelimit.Class{}}
+	for kind, w := range kinds {
+		for _, q := range shards.Queues(kind) {
+			qs.weights[q] = w
+			if c, ok := classes[kind]; ok {
+				qs.classes[q] = c
+			}
+		}
+	}
+	return qs
 }
 
 // Build wires the service. Nothing runs until Run.
@@ -98,7 +119,9 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	a := &App{cfg: cfg, mode: mode, log: log, conn: conn}
 	metrics := telemetry.New()
 	limiter := ratelimit.New(conn.Client, cfg.Redis.KeyPrefix, nil)
-	for q, c := range classes {
+	shards := jobs.Shards(cfg.Worker.QueueShards)
+	qs := newQueueSet(shards)
+	for q, c := range qs.classes {
 		limiter.SetClass(q, c)
 	}
 	a.client = asynq.NewClientFromRedisClient(conn.Client)
@@ -148,10 +171,11 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		Config: cfg, Store: dstore, Marketplaces: markets,
 		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now, Settle: ledger,
 		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL, MaxReplyFile: o.MaxReplyFile,
+		Shards: shards,
 	})
 
 	metrics.WatchQueues(func(ctx context.Context) (map[string]time.Duration, error) {
-		return oldestWaiting(ctx, inspector, limiter, accountKeys(cfg), o.Now())
+		return oldestWaiting(ctx, inspector, limiter, shards, accountKeys(cfg), o.Now())
 	})
 
 	// The HTTP side. A worker serves only the operational routes.
@@ -162,7 +186,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	if mode.http() {
 		intake := events.New(events.Options{
 			Config: cfg, Queue: a.client, Redis: conn.Client, Counter: metrics, Now: o.Now,
-			Planners: planners(alerts.Planners(), widgets.Planners(cfg.Widgets.MaxFutureSkew)),
+			Planners: planners(alerts.Planners(shards), widgets.Planners(cfg.Widgets.MaxFutureSkew, shards)),
 		})
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orders, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
@@ -182,7 +206,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 
 	if mode.workers() {
 		a.workers = jobs.NewServer(jobs.Options{
-			Redis: conn.Client, Concurrency: cfg.Worker.Concurrency, Queues: queues,
+			Redis: conn.Client, Concurrency: cfg.Worker.Concurrency, Queues: qs.weights,
 			ShutdownTimeout: cfg.Server.ShutdownTimeout, RetryBase: o.RetryBase, RetryMax: o.RetryMax,
 			DelayedCheck: o.DelayedCheck, Logger: log, Observer: metrics, DeadLetters: dead, Now: o.Now,
 			Pacer: limiter,
@@ -190,7 +214,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		h := alerts.NewHandlers(svc)
 		a.workers.Handle(alerts.TypeRaise, asynq.HandlerFunc(h.Raise))
 		a.workers.Handle(alerts.TypeResolve, asynq.HandlerFunc(h.Resolve))
-		updater := widgets.NewUpdater(orders, a.client)
+		updater := widgets.NewUpdater(orders, a.client, shards)
 		wh := widgets.NewHandlers(updater)
 		a.workers.Handle(discussions.TypeOrders, discussions.NewOrderSync(discussions.OrderSyncOptions{
 			Config: cfg, Store: dstore, Listers: orderListers, Sink: updater, Now: o.Now,
@@ -212,13 +236,13 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 					op := discussions.OrdersPayload{Merchant: m.ID, Account: mk.ID}
 					periodic = append(periodic, jobs.Periodic{
 						Name: discussions.TypeOrders + ":" + mk.ID, Every: mk.SyncEvery,
-						Task: func() *asynq.Task { return discussions.NewOrdersTask(op) },
+						Task: func() *asynq.Task { return discussions.NewOrdersTask(op, shards) },
 					})
 				}
 				p := discussions.SyncPayload{Merchant: m.ID, Account: mk.ID}
 				periodic = append(periodic, jobs.Periodic{
 					Name: discussions.TypeSync + ":" + mk.ID, Every: mk.SyncEvery,
-					Task: func() *asynq.Task { return discussions.NewSyncTask(p) },
+					Task: func() *asynq.Task { return discussions.NewSyncTask(p, shards) },
 				})
 			}
 		}
@@ -236,34 +260,40 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	return a, nil
 }
 
-// oldestWaiting is how long the oldest task of each queue has waited:
-// pending in its queue, or put off by its account's rate limit.
-func oldestWaiting(ctx context.Context, insp *asynq.Inspector, limiter *ratelimit.Limiter, accounts []string, now time.Time) (map[string]time.Duration, error) {
+// oldestWaiting is how long the oldest task of each kind of work has
+// waited, over the kind's queues: pending in a queue, or put off by its
+// account's rate limit.
+func oldestWaiting(ctx context.Context, insp *asynq.Inspector, limiter *ratelimit.Limiter, shards jobs.Shards, accounts []string, now time.Time) (map[string]time.Duration, error) {
+	kindOf := map[string]string{}
 	out := map[string]time.Duration{}
-	for q := range queues {
-		out[q] = 0
+	for kind := range kinds {
+		out[kind] = 0
+		for _, q := range shards.Queues(kind) {
+			kindOf[q] = kind
+		}
 	}
 	existing, err := insp.Queues() // asynq knows a queue once a task was in it
 	if err != nil {
 		return nil, err
 	}
 	for _, q := range existing {
-		if _, ours := queues[q]; !ours {
+		kind, ours := kindOf[q]
+		if !ours {
 			continue
 		}
 		info, err := insp.GetQueueInfo(q)
 		if err != nil {
 			return nil, err
 		}
-		out[q] = info.Latency
+		out[kind] = max(out[kind], info.Latency)
 	}
 	deferred, err := limiter.Waiting(ctx, accounts)
 	if err != nil {
 		return nil, err
 	}
-	for q, c := range classes {
+	for kind, c := range classes {
 		if since, ok := deferred[c]; ok {
-			out[q] = max(out[q], now.Sub(since))
+			out[kind] = max(out[kind], now.Sub(since))
 		}
 	}
 	return out, nil

@@ -394,7 +394,7 @@ func (h *harness) enqueueSyncs(t *testing.T, n int) {
 	t.Helper()
 	c := asynq.NewClientFromRedisClient(h.rdb)
 	for range n {
-		if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-carrefour"})); err != nil {
+		if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-carrefour"}, 1)); err != nil {
 			t.Fatal(err)
 		}
 	}

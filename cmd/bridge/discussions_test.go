@@ -21,7 +21,7 @@ import (
 func (h *harness) syncNow() {
 	h.t.Helper()
 	c := asynq.NewClientFromRedisClient(h.rdb)
-	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-carrefour"})); err != nil {
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-carrefour"}, 1)); err != nil {
 		h.t.Fatal(err)
 	}
 	h.settle()
@@ -160,7 +160,7 @@ func TestDiscussionsMiraklOrdersInTheWidget(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := asynq.NewClientFromRedisClient(h.rdb)
-	if _, err := c.EnqueueContext(context.Background(), discussions.NewOrdersTask(discussions.OrdersPayload{Merchant: "acme", Account: "acme-carrefour"})); err != nil {
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewOrdersTask(discussions.OrdersPayload{Merchant: "acme", Account: "acme-carrefour"}, 1)); err != nil {
 		t.Fatal(err)
 	}
 	w := h.waitWidget(sidebarToken, relay, 1)

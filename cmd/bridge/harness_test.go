@@ -175,6 +175,8 @@ type harnessOptions struct {
 	// privateFilesRefused turns server.allow_private_file_hosts off, as in
 	// production: the fakes' own files are then refused too.
 	privateFilesRefused bool
+	// queueShards is worker.queue_shards.
+	queueShards int
 }
 
 // harness runs the real bridge (HTTP, workers, scheduler) on the test
@@ -271,6 +273,7 @@ func (h *harness) config(o harnessOptions) *config.Config {
 		h.t.Fatalf("test config: %v", err)
 	}
 	cfg.Server.AllowPrivateFileHosts = !o.privateFilesRefused
+	cfg.Worker.QueueShards = o.queueShards
 	return cfg
 }
 
@@ -392,7 +395,7 @@ func (h *harness) settle() {
 				return false
 			}
 			scheduled := info.Scheduled
-			if q == widgets.Queue {
+			if q == widgets.Queue || strings.HasPrefix(q, widgets.Queue+"-") {
 				scheduled = 0 // retention's refreshes, due in months
 			}
 			if info.Pending+info.Active+scheduled+info.Retry > 0 {

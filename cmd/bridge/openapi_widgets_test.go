@@ -481,7 +481,7 @@ func TestOpenAPIWidgetEvents(t *testing.T) {
 			t.Errorf("%s %v: fields openapi.yaml does not document: %v", kind, ev["id"], undocumented)
 		}
 	}
-	for kind := range widgets.Planners(5 * time.Minute) {
+	for kind := range widgets.Planners(5*time.Minute, 1) {
 		if !kinds[kind] {
 			t.Errorf("widgetEvents sends no %s event to check", kind)
 		}
@@ -563,7 +563,7 @@ func TestOpenAPIWidgetVocabulary(t *testing.T) {
 	// Every kind the bridge plans is documented, with the data of its kind.
 	event := oa.schema("Event")
 	var planned []string
-	for _, set := range []map[string]events.Planner{alerts.Planners(), widgets.Planners(5 * time.Minute)} {
+	for _, set := range []map[string]events.Planner{alerts.Planners(1), widgets.Planners(5*time.Minute, 1)} {
 		planned = slices.AppendSeq(planned, maps.Keys(set))
 	}
 	slices.Sort(planned)

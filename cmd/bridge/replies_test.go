@@ -191,7 +191,7 @@ func TestDiscussionsZendeskReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := asynq.NewClientFromRedisClient(h.rdb)
-	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-decathlon"})); err != nil {
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-decathlon"}, 1)); err != nil {
 		t.Fatal(err)
 	}
 	h.settle()
