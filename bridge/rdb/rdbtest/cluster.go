@@ -38,7 +38,14 @@ func Cluster(tb testing.TB) *redis.ClusterClient {
 		}
 		tb.Skip("no test cluster (set BRIDGE_TEST_REDIS_CLUSTER, or run make test)")
 	}
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	return FlushedCluster(tb, addrs)
+}
+
+// FlushedCluster returns a client of the cluster at addrs, every master
+// flushed.
+func FlushedCluster(tb testing.TB, addrs []string) *redis.ClusterClient {
+	tb.Helper()
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ClusterStateReloadInterval: time.Second})
 	tb.Cleanup(func() { _ = c.Close() })
 	FlushCluster(tb, c)
 	return c
@@ -92,6 +99,10 @@ func StartCluster(tb testing.TB, nodeTimeout time.Duration) *ClusterServer {
 		cmd := exec.Command(server, "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf",
 			"--cluster-node-timeout", fmt.Sprint(nodeTimeout.Milliseconds()),
+			// A replica's first sync at once, not after the 5 s that
+			// diskless sync waits for more replicas by default: a replica
+			// that never synced refuses to take over.
+			"--repl-diskless-sync-delay", "0",
 			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir+"/redis.log")
 		if err := cmd.Start(); err != nil {
 			tb.Fatal(err)
@@ -129,12 +140,14 @@ func (s *ClusterServer) Kill(tb testing.TB, addr string) {
 }
 
 // WaitHealthy waits until every node in addrs answers cluster_state:ok and
-// the cluster has three masters that each serve slots.
+// every replica among them is in sync with its master.
 func (s *ClusterServer) WaitHealthy(ctx context.Context, addrs []string) error {
 	var last error
 	for {
 		if last = healthy(ctx, addrs); last == nil {
-			return nil
+			if last = synced(ctx, addrs); last == nil {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -143,6 +156,9 @@ func (s *ClusterServer) WaitHealthy(ctx context.Context, addrs []string) error {
 		}
 	}
 }
+
+// Healthy checks once that every node in addrs answers cluster_state:ok.
+func (s *ClusterServer) Healthy(ctx context.Context, addrs []string) error { return healthy(ctx, addrs) }
 
 func healthy(ctx context.Context, addrs []string) error {
 	for _, addr := range addrs {
@@ -154,6 +170,21 @@ func healthy(ctx context.Context, addrs []string) error {
 		}
 		if !strings.Contains(info, "cluster_state:ok") {
 			return fmt.Errorf("%s: cluster_state is not ok", addr)
+		}
+	}
+	return nil
+}
+
+func synced(ctx context.Context, addrs []string) error {
+	for _, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		info, err := c.Info(ctx, "replication").Result()
+		_ = c.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", addr, err)
+		}
+		if strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up") {
+			return fmt.Errorf("%s: the replica is not in sync with its master", addr)
 		}
 	}
 	return nil
