@@ -158,7 +158,9 @@ func (s *ClusterServer) WaitHealthy(ctx context.Context, addrs []string) error {
 }
 
 // Healthy checks once that every node in addrs answers cluster_state:ok.
-func (s *ClusterServer) Healthy(ctx context.Context, addrs []string) error { return healthy(ctx, addrs) }
+func (s *ClusterServer) Healthy(ctx context.Context, addrs []string) error {
+	return healthy(ctx, addrs)
+}
 
 func healthy(ctx context.Context, addrs []string) error {
 	for _, addr := range addrs {
