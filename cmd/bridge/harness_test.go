@@ -226,7 +226,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h := &harness{t: t, logs: &syncBuffer{}}
 	switch {
 	case len(o.cluster) > 0:
-		h.rdb = rdbtest.Cluster(t)
+		h.rdb = rdbtest.FlushedCluster(t, o.cluster)
 	case o.redisURL != "":
 		opts, err := redis.ParseURL(o.redisURL)
 		if err != nil {
