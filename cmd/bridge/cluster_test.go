@@ -32,14 +32,18 @@ func TestEndToEndOnCluster(t *testing.T) {
 		run  func(*testing.T)
 	}{
 		{"alerts", TestAlertTicketInEveryTargetedHelpdeskOnce},
+		{"alert routing", TestAlertKindsAndStoresSelectTheHelpdesks},
 		{"alert resolution", TestResolutionNotesAndClosesTheAlert},
 		{"alert faults", TestFaultsStillDeliverEachAlertExactlyOnce},
 		{"dead letters", TestDeadLettersAreListedAndReplayed},
 		{"widgets", TestWidgetEventsInWidgetOut},
 		{"widget layouts", TestWidgetLayoutStoresAndIsolation},
+		{"widget help scout", TestWidgetHelpScout},
+		{"widget answers", TestOpenAPIWidgetAnswers},
 		{"discussions backfill", TestDiscussionsBackfillAndAppendOnce},
 		{"discussion orders", TestDiscussionsMiraklOrdersInTheWidget},
 		{"discussion replies", TestDiscussionsAgentRepliesGoBack},
+		{"discussion zendesk replies", TestDiscussionsZendeskReplies},
 		{"discussion api", TestDiscussionAPIEndToEnd},
 	}
 	for _, tt := range tests {
