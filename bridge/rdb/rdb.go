@@ -9,6 +9,10 @@
 // its replica had taken over. Readiness on a Cluster asks every master, so
 // that a load balancer stops sending work while a slot has no master.
 //
+// Every key layout, with the hash tag that keeps a script's or a
+// transaction's keys in one Cluster slot, is listed in one place: README,
+// "Redis Cluster: key layout and failover".
+//
 // Every client honours its callers' deadlines (go-redis's
 // ContextTimeoutEnabled), and every call gets one of at most CallTimeout,
 // so that a Redis that hangs, rather than refusing connections, fails each

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"os"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -56,6 +61,69 @@ func TestEndToEndOnCluster(t *testing.T) {
 			if check.Checked() == 0 {
 				t.Error("the slot check saw no script or transaction")
 			}
+			checkKeyFamilies(t, c)
 		})
+	}
+}
+
+// keyFamilies are the key layouts README's "Redis Cluster: key layout and
+// failover" documents, each with the text that documents it there: a key
+// the bridge writes on the cluster that fits none of them is an
+// undocumented layout whose hash tag nobody chose.
+var keyFamilies = []struct {
+	re  *regexp.Regexp
+	doc string
+}{
+	{regexp.MustCompile(`^event:[^:{}]+:[^{}]+$`), "`P event:<merchant>:<event id>`"},
+	{regexp.MustCompile(`^alerts:\{[^:{}]+:[^:{}]+:[^{}]+\}:(resolved|open:[^{}]+|noted:[^{}]+)$`), "`P alerts:{<merchant>:<store>:<order>}:resolved`, `…:open:<account>`, `…:noted:<account>`"},
+	{regexp.MustCompile(`^w:\{[^{}]+\}:(o:[^{}]+:[^{}]+|c:[0-9a-f]{32}|d:[0-9a-f]{32})$`), "`P w:{<merchant>}:o:<store>:<order>` (order), `…:c:<email hash>`"},
+	{regexp.MustCompile(`^dsc:\{[^{}]+\}:(d|all|tk|in|out|own|pend|cur|ocur|listing|lock)(:[^{}]+)?$`), "`P dsc:{<merchant>}:d:<account>:<thread>`, `…:all`, `…:tk:<helpdesk>:<ticket>`"},
+	{regexp.MustCompile(`^dsc:file:[0-9a-f]+$`), "`P dsc:file:<token hash>`"},
+	{regexp.MustCompile(`^ratelimit:\{[^{}]+\}(:blocked|:served|:line:\d+|:due:\d+)?$`), "`P ratelimit:{<account>}`, `…:blocked`, `…:served`, `…:line:<class>`, `…:due:<class>`"},
+	{regexp.MustCompile(`^settle:[^{}]+$`), "`P settle:<write>`"},
+	{regexp.MustCompile(`^\{deadletters\}:(index|letter:[^{}]+)$`), "`P {deadletters}:index`, `P {deadletters}:letter:<task>`"},
+	{regexp.MustCompile(`^asynq:(\{[^{}]+\}:.+|queues|servers|workers|servers:\{[^{}]+\}|workers:\{[^{}]+\})$`), "`asynq:{<queue>}:…` (asynq's, not prefixed)"},
+}
+
+// checkKeyFamilies scans every master for keys that fit no documented
+// layout.
+func checkKeyFamilies(t *testing.T, c interface {
+	ForEachMaster(context.Context, func(context.Context, *redis.Client) error) error
+}) {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range keyFamilies {
+		if !strings.Contains(string(readme), f.doc) {
+			t.Errorf("README does not document %s", f.doc)
+		}
+	}
+	var mu sync.Mutex
+	odd := map[string]bool{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		iter := m.Scan(ctx, 0, "*", 1000).Iterator()
+		for iter.Next(ctx) {
+			k := iter.Val()
+			known := false
+			for _, f := range keyFamilies {
+				known = known || f.re.MatchString(k)
+			}
+			if !known {
+				mu.Lock()
+				odd[k] = true
+				mu.Unlock()
+			}
+		}
+		return iter.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range odd {
+		t.Errorf("key %q fits no layout README documents", k)
 	}
 }
