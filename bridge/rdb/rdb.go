@@ -202,8 +202,9 @@ func (c *Conn) Ping(ctx context.Context) error {
 	if !ok {
 		return c.Client.Ping(ctx).Err()
 	}
-	// A master that is down but still in the slot map fails its ping; one
-	// that the others hold as failed makes them answer cluster_state:fail.
+	// ForEachMaster reloads the slot map first. A master that is down but
+	// still in it does not answer; once the others hold it as failed, they
+	// answer cluster_state:fail until its replica takes over.
 	return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 		info, err := node.ClusterInfo(ctx).Result()
 		if err != nil {
