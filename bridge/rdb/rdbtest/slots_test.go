@@ -15,7 +15,14 @@ func TestSlotMatchesRedis(t *testing.T) {
 	if got := crc16("123456789"); got != 0x31C3 {
 		t.Fatalf("crc16 check value = %#x, want 0x31c3", got)
 	}
-	c := Cluster(t)
+	// CLUSTER KEYSLOT of any node; the shared cluster is not flushed, as
+	// cmd/bridge's tests may be using it.
+	addrs := ClusterAddrs()
+	if len(addrs) == 0 {
+		Cluster(t) // fails in CI, skips elsewhere
+	}
+	c := redis.NewClient(&redis.Options{Addr: addrs[0]})
+	defer c.Close()
 	ctx := context.Background()
 	keys := []string{"", "a", "foo", "123456789", "{user1000}.following", "{user1000}.followers",
 		"foo{}{bar}", "foo{{bar}}zap", "foo{bar}{zap}", "asynq:{alerts}:pending", "w:{acme}:o:acme-fr:1", "{", "}{x}", "é{ü}"}
