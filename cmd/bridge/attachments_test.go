@@ -71,7 +71,7 @@ func TestRepliesRefuseAttachmentsOffTheHelpdesk(t *testing.T) {
 			t.Fatalf("%s: a reply went to the marketplace with it", c.url)
 		}
 		note := h.lastNote(ticket)
-		if !strings.Contains(note, "This reply was not sent") || !strings.Contains(note, "report.pdf") || !strings.Contains(note, c.host) {
+		if !strings.Contains(note, "This reply was NOT sent") || !strings.Contains(note, "report.pdf") || !strings.Contains(note, c.host) {
 			t.Errorf("%s: the note does not say why: %q", c.url, note)
 		}
 		if strings.Contains(note, "s3cr3t") {
