@@ -101,7 +101,7 @@ func TestClusterFailoverRecoversInSeconds(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	healthy := time.Now()
-	t.Logf("master %s killed; the cluster was ok again %s later; meanwhile %d of %d events were refused", victim, healthy.Sub(killed).Round(10*time.Millisecond), refused, len(readyCodes))
+	t.Logf("master %s killed; the cluster was ok again %s later; meanwhile %d of %d events were refused, /readyz answered %v", victim, healthy.Sub(killed).Round(10*time.Millisecond), refused, len(readyCodes), readyCodes)
 	if len(readyCodes) == 0 || readyCodes[0] != http.StatusServiceUnavailable {
 		t.Errorf("/readyz right after the master's death: %v, want 503 first", readyCodes)
 	}
