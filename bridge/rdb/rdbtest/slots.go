@@ -47,7 +47,8 @@ func crc16(s string) uint16 {
 // splits a transaction whose keys span slots into one transaction per
 // slot without a word, and a script's keys outside the first one's slot
 // fail with CROSSSLOT, or worse, only when the keys happen to sit on
-// different masters. The test fails, at its end, with every offender.
+// different masters. The test fails, at its end, with every offender, and
+// with every CROSSSLOT error the cluster answered.
 type SlotCheck struct {
 	tb testing.TB
 	// keys finds a command's keys (COMMAND GETKEYS) on a client without
@@ -89,7 +90,9 @@ func (s *SlotCheck) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if keys, ok := scriptKeys(cmd.Args()); ok {
 			s.check(cmd.Name(), keys)
 		}
-		return next(ctx, cmd)
+		err := next(ctx, cmd)
+		s.crossSlot(cmd.Name(), err)
+		return err
 	}
 }
 
@@ -118,7 +121,23 @@ func (s *SlotCheck) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 				}
 			}
 		}
-		return next(ctx, cmds)
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			s.crossSlot(cmd.Name(), cmd.Err())
+		}
+		return err
+	}
+}
+
+// crossSlot records a CROSSSLOT error from the cluster itself.
+func (s *SlotCheck) crossSlot(what string, err error) {
+	if err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.done {
+		s.violations[what+": "+err.Error()] = true
 	}
 }
 

@@ -99,3 +99,25 @@ type recorder struct {
 func (r *recorder) Errorf(format string, args ...any) {
 	r.errors = append(r.errors, fmt.Sprintf(format, args...))
 }
+
+// TestSlotCheckCountsCrossSlotErrors: a CROSSSLOT answer from a real
+// cluster is recorded too, whatever the hook computed.
+func TestSlotCheckCountsCrossSlotErrors(t *testing.T) {
+	addrs := ClusterAddrs()
+	if len(addrs) == 0 {
+		Cluster(t) // fails in CI, skips elsewhere
+	}
+	// One node, without the cluster client's routing: the node itself
+	// refuses a command whose keys span slots.
+	node := redis.NewClient(&redis.Options{Addr: addrs[0]})
+	defer node.Close()
+	check := NewSlotCheck(&recorder{TB: t}, node)
+	node.AddHook(check)
+	err := node.MGet(context.Background(), "crossslot:a", "crossslot:b").Err()
+	if err == nil || check.violationCount() != 1 {
+		t.Errorf("MGET across slots: %v, %d violations recorded, want a CROSSSLOT error recorded", err, check.violationCount())
+	}
+	check.mu.Lock()
+	check.violations = map[string]bool{}
+	check.mu.Unlock()
+}
