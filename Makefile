@@ -1,16 +1,19 @@
 # The project's commands. `make test` is the one test command, locally and
 # in CI (.ci/run): tests that need Redis get a throwaway one from
-# .ci/with-redis unless BRIDGE_TEST_REDIS_ADDR names one already.
+# .ci/with-redis unless BRIDGE_TEST_REDIS_ADDR names one already, and the
+# cluster tests a throwaway 3+3 Redis Cluster from .ci/with-cluster unless
+# BRIDGE_TEST_REDIS_CLUSTER names one.
 
 GO ?= go
 WITH_REDIS := .ci/with-redis
+WITH_CLUSTER := .ci/with-cluster
 BIN ?= bin/bridge
 
 .PHONY: test bench build demo lint fuzz
 
 # vet first: it fails in seconds, before the slower race-enabled tests.
 test:
-	$(WITH_REDIS) sh -c '$(GO) vet ./... && $(GO) test -race -count=1 ./...'
+	$(WITH_REDIS) $(WITH_CLUSTER) sh -c '$(GO) vet ./... && $(GO) test -race -count=1 ./...'
 
 # Each fuzz target runs for FUZZTIME; their seed corpora (testdata/fuzz)
 # also run as ordinary tests in `make test`. A failing input is written to

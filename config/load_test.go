@@ -567,6 +567,11 @@ func TestParseProblems(t *testing.T) {
 			},
 		},
 		{
+			name:  "redis key prefix with a hash tag",
+			edits: edits{"server:\n", "redis:\n  key_prefix: \"{eu}:\"\nserver:\n"},
+			want:  Problems{{Field: "redis.key_prefix", Line: 2, Message: "must not contain { or }: the keys' own hash tags decide their Cluster slots"}},
+		},
+		{
 			name:  "redis master name without addrs",
 			edits: edits{"server:\n", "redis:\n  master_name: bridge\nserver:\n"},
 			want:  Problems{{Field: "redis.master_name", Line: 2, Message: "needs redis.addrs, the Sentinel nodes"}},

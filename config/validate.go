@@ -178,6 +178,12 @@ func (r Redis) problems() Problems {
 	if r.MasterName != "" && len(r.Addrs) == 0 {
 		ps = append(ps, Problem{Field: "redis.master_name", Message: "needs redis.addrs, the Sentinel nodes"})
 	}
+	if strings.ContainsAny(r.KeyPrefix, "{}") {
+		// A brace would change the part of each key that Redis Cluster
+		// hashes, and with it the hash tags that keep related keys in one
+		// slot (see bridge/rdb).
+		ps = append(ps, Problem{Field: "redis.key_prefix", Message: "must not contain { or }: the keys' own hash tags decide their Cluster slots"})
+	}
 	if r.URL != "" {
 		// The URL is not quoted: it may be a platform's, with credentials.
 		u, err := url.Parse(r.URL)

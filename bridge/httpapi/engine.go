@@ -130,7 +130,7 @@ type Pinger interface {
 }
 
 // Health serves /healthz (the process is up) and /readyz (Redis answers
-// within a second).
+// within a second; on a Cluster, every master does: see rdb.Conn.Ping).
 func Health(e *gin.Engine, redis Pinger) {
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", func(c *gin.Context) {

@@ -1,7 +1,17 @@
 // Package rdb opens the bridge's system of record: a real Redis (single
-// node, Cluster or Sentinel, through go-redis's universal client) or, when
-// none is configured, an embedded in-process Redis that keeps a fresh
-// machine working without any install.
+// node, Cluster or Sentinel) or, when none is configured, an embedded
+// in-process Redis that keeps a fresh machine working without any install.
+//
+// A Cluster client reloads the slot map every ClusterReload, not every
+// minute as go-redis does by default: a master killed outright answers no
+// MOVED that would make the client look again, so without the reload the
+// bridge kept sending a dead master's slots to it for up to a minute after
+// its replica had taken over. Readiness on a Cluster asks every master, so
+// that a load balancer stops sending work while a slot has no master.
+//
+// Every key layout, with the hash tag that keeps a script's or a
+// transaction's keys in one Cluster slot, is listed in one place: README,
+// "Redis Cluster: key layout and failover".
 //
 // Every client honours its callers' deadlines (go-redis's
 // ContextTimeoutEnabled), and every call gets one of at most CallTimeout,
@@ -14,6 +24,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +42,11 @@ import (
 // a big list still have room.
 const CallTimeout = 3 * time.Second
 
+// ClusterReload is how often a Cluster client reloads the slot map
+// (CLUSTER SLOTS from one node): after a failover, the bridge finds the
+// promoted replica within it. One small command a second per process.
+const ClusterReload = time.Second
+
 // Conn is an open connection to the system of record.
 type Conn struct {
 	Client redis.UniversalClient
@@ -42,7 +58,10 @@ type Conn struct {
 }
 
 // Open connects to the configured Redis, or starts the embedded one.
-func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, error) {
+// hooks, which tests use to watch every call, are added to the client and,
+// on a Cluster, to each node's client too, where the transactions of
+// WATCH run.
+func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger, hooks ...redis.Hook) (*Conn, error) {
 	c := &Conn{stop: make(chan struct{})}
 	if cfg.Embedded() {
 		// The embedded server listens on loopback behind a random password
@@ -69,6 +88,17 @@ func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, err
 		c.Client = client
 	}
 	c.Client.AddHook(callDeadline{CallTimeout})
+	for _, h := range hooks {
+		c.Client.AddHook(h)
+	}
+	if cc, ok := c.Client.(*redis.ClusterClient); ok && len(hooks) > 0 {
+		// Registered before the first call creates any node's client.
+		cc.OnNewNode(func(node *redis.Client) {
+			for _, h := range hooks {
+				node.AddHook(h)
+			}
+		})
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Client.Ping(pingCtx).Err(); err != nil {
@@ -78,10 +108,10 @@ func Open(ctx context.Context, cfg config.Redis, log zerolog.Logger) (*Conn, err
 	return c, nil
 }
 
-// newClient builds a single-node client from a URL, or a universal client
-// (Cluster, Sentinel) from addresses. The password, when configured, wins
-// over one in the URL: loading moves it out of the URL so that the URL can
-// be logged.
+// newClient builds a single-node client from a URL, a Sentinel client from
+// addresses and a master name, or a Cluster client from addresses. The
+// password, when configured, wins over one in the URL: loading moves it out
+// of the URL so that the URL can be logged.
 func newClient(cfg config.Redis) (redis.UniversalClient, error) {
 	if cfg.URL != "" {
 		o, err := redis.ParseURL(cfg.URL)
@@ -105,7 +135,15 @@ func newClient(cfg config.Redis) (redis.UniversalClient, error) {
 	if cfg.TLS {
 		u.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	return redis.NewUniversalClient(u), nil
+	if cfg.MasterName != "" {
+		return redis.NewUniversalClient(u), nil
+	}
+	// Built from ClusterOptions, not through the universal client, which
+	// cannot set the reload interval; everything else is what the universal
+	// client would set.
+	o := u.Cluster()
+	o.ClusterStateReloadInterval = ClusterReload
+	return redis.NewClusterClient(o), nil
 }
 
 // callDeadline gives every call a deadline of at most d. With
@@ -156,8 +194,28 @@ func (c *Conn) advanceClock(every time.Duration) {
 	}
 }
 
-// Ping checks that Redis answers.
-func (c *Conn) Ping(ctx context.Context) error { return c.Client.Ping(ctx).Err() }
+// Ping checks that Redis answers. On a Cluster, every master the client
+// knows must answer and see the cluster as ok (CLUSTER INFO), so that
+// readiness fails while any slot's master is unreachable or unpromoted.
+func (c *Conn) Ping(ctx context.Context) error {
+	cc, ok := c.Client.(*redis.ClusterClient)
+	if !ok {
+		return c.Client.Ping(ctx).Err()
+	}
+	// ForEachMaster reloads the slot map first. A master that is down but
+	// still in it does not answer; once the others hold it as failed, they
+	// answer cluster_state:fail until its replica takes over.
+	return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		info, err := node.ClusterInfo(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("rdb: cluster node %s: %w", node.Options().Addr, err)
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("rdb: cluster node %s: cluster_state is not ok", node.Options().Addr)
+		}
+		return nil
+	})
+}
 
 // Close closes the client and stops the embedded server.
 func (c *Conn) Close() error {

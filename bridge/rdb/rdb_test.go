@@ -89,6 +89,11 @@ func TestEveryClientKindHonoursDeadlines(t *testing.T) {
 				enabled = c.Options().ContextTimeoutEnabled
 			case *redis.ClusterClient:
 				enabled = c.Options().ContextTimeoutEnabled
+				// go-redis's default is a minute: after a failover the
+				// bridge kept writing to the dead master that long.
+				if got := c.Options().ClusterStateReloadInterval; got > 2*time.Second {
+					t.Errorf("ClusterStateReloadInterval = %s, want at most 2s", got)
+				}
 			default:
 				t.Fatalf("unexpected client %T", c)
 			}

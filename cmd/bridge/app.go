@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/alerts"
@@ -54,6 +55,8 @@ type Overrides struct {
 	DelayedCheck time.Duration // how often due retries are moved back
 	Transport    http.RoundTripper
 	MaxReplyFile int64 // see discussions.Options
+	// RedisHooks watch every Redis call (the cluster tests' slot check).
+	RedisHooks []redis.Hook
 }
 
 // App is the assembled service.
@@ -112,7 +115,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	conn, err := rdb.Open(ctx, cfg.Redis, log)
+	conn, err := rdb.Open(ctx, cfg.Redis, log, o.RedisHooks...)
 	if err != nil {
 		return nil, err
 	}

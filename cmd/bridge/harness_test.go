@@ -68,7 +68,7 @@ server:
     username: admin
     password: ${ADMIN_PW}
 redis:
-  url: "%s"
+%s
 worker:
   concurrency: 4
   max_retry: %d
@@ -172,6 +172,10 @@ type harnessOptions struct {
 	db int
 	// redisURL, if set, is a Redis of the test's own instead.
 	redisURL string
+	// cluster, if set, are the nodes of a Redis Cluster to run on instead,
+	// with hooks on the bridge's client (see cluster_test.go).
+	cluster []string
+	hooks   []redis.Hook
 	// privateFilesRefused turns server.allow_private_file_hosts off, as in
 	// production: the fakes' own files are then refused too.
 	privateFilesRefused bool
@@ -191,7 +195,7 @@ type harness struct {
 	zend   *zendeskfake.Server
 	gorgTS *httptest.Server
 	zendTS *httptest.Server
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	// listener is the first bridge's, made before the fakes so that they
 	// know where to send webhooks.
 	listener net.Listener
@@ -200,6 +204,7 @@ type harness struct {
 	yml      string
 	env      map[string]string
 	logs     *syncBuffer
+	hooks    []redis.Hook
 	stop     func()
 }
 
@@ -217,15 +222,21 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.db == 0 {
 		o.db = testDB
 	}
+	if run, ok := clusterRuns.Load(t); ok {
+		o.cluster, o.hooks = run.(clusterRun).addrs, run.(clusterRun).hooks
+	}
 	h := &harness{t: t, logs: &syncBuffer{}}
-	if o.redisURL != "" {
+	switch {
+	case len(o.cluster) > 0:
+		h.rdb = rdbtest.FlushedCluster(t, o.cluster)
+	case o.redisURL != "":
 		opts, err := redis.ParseURL(o.redisURL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.rdb = redis.NewClient(opts)
 		t.Cleanup(func() { _ = h.rdb.Close() })
-	} else {
+	default:
 		h.rdb = rdbtest.Client(t, o.db)
 		o.redisURL = rdbtest.URL(o.db)
 	}
@@ -253,6 +264,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Cleanup(h.gorgTS.Close)
 	t.Cleanup(h.zendTS.Close)
 	h.cfg = h.config(o)
+	h.hooks = o.hooks
 	h.start(o.mode)
 	t.Cleanup(h.checkLogs)
 	return h
@@ -266,7 +278,11 @@ func (h *harness) config(o harnessOptions) *config.Config {
 		"ACME_API_TOKEN": acmeAPIKey, "GLOBEX_API_TOKEN": globexAPIKey,
 		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
 	}
-	h.yml = fmt.Sprintf(testConfig, "http://"+h.listener.Addr().String(), o.redisURL, o.maxRetry,
+	redisYAML := fmt.Sprintf("  url: %q", o.redisURL)
+	if len(o.cluster) > 0 {
+		redisYAML = fmt.Sprintf("  addrs: [%s]", strings.Join(o.cluster, ", "))
+	}
+	h.yml = fmt.Sprintf(testConfig, "http://"+h.listener.Addr().String(), redisYAML, o.maxRetry,
 		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout, h.mklTS.URL, h.mklTS.URL)
 	cfg, err := config.Parse([]byte(h.yml), func(k string) (string, bool) { v, ok := h.env[k]; return v, ok })
 	if err != nil {
@@ -294,6 +310,7 @@ func (h *harness) start(mode Mode) {
 	app, err := Build(ctx, h.cfg, mode, log, Overrides{
 		Listener: l, RetryBase: 200 * time.Millisecond, RetryMax: time.Second, DelayedCheck: 200 * time.Millisecond,
 		MaxReplyFile: 1024, // so that a test's larger attachment goes as a link
+		RedisHooks:   h.hooks,
 	})
 	if err != nil {
 		cancel()

@@ -9,6 +9,12 @@
 //	12 cmd/bridge discussions crash test
 //	13 cmd/bridge discussions two-replica test   14 bridge/settle
 //	15 cmd/bridge pacing tests
+//
+// A Redis Cluster has no database numbers: the shared test cluster at
+// $BRIDGE_TEST_REDIS_CLUSTER (see Cluster) serves cmd/bridge's cluster
+// tests alone, one after the other, each flushing every master; tests that
+// kill nodes start a cluster of their own (StartCluster). SlotCheck fails
+// a test whose scripts or transactions span hash slots.
 package rdbtest
 
 import (

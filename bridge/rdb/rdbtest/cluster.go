@@ -1,0 +1,255 @@
+package rdbtest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ClusterAddrs are the nodes of the shared test cluster, from
+// $BRIDGE_TEST_REDIS_CLUSTER (host:port,host:port,...; .ci/with-cluster
+// sets it), or nil.
+func ClusterAddrs() []string {
+	v := os.Getenv("BRIDGE_TEST_REDIS_CLUSTER")
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// Cluster returns a client of the shared test cluster with every master
+// flushed: a cluster has no database numbers, so the tests that use it run
+// one after the other, all in one package (cmd/bridge). Without a cluster
+// the test fails in CI and is skipped elsewhere.
+func Cluster(tb testing.TB) *redis.ClusterClient {
+	tb.Helper()
+	addrs := ClusterAddrs()
+	if len(addrs) == 0 {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("BRIDGE_TEST_REDIS_CLUSTER is not set (run make test, which starts .ci/with-cluster)")
+		}
+		tb.Skip("no test cluster (set BRIDGE_TEST_REDIS_CLUSTER, or run make test)")
+	}
+	return FlushedCluster(tb, addrs)
+}
+
+// FlushedCluster returns a client of the cluster at addrs, every master
+// flushed.
+func FlushedCluster(tb testing.TB, addrs []string) *redis.ClusterClient {
+	tb.Helper()
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ClusterStateReloadInterval: time.Second})
+	tb.Cleanup(func() { _ = c.Close() })
+	FlushCluster(tb, c)
+	return c
+}
+
+// FlushCluster empties every master of c.
+func FlushCluster(tb testing.TB, c *redis.ClusterClient) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		return m.FlushAll(ctx).Err()
+	})
+	if err != nil {
+		tb.Fatalf("flush the test cluster: %v", err)
+	}
+}
+
+// ClusterServer is a Redis Cluster of one test's own, 3 masters and 3
+// replicas on free loopback ports, for tests that kill nodes, which the
+// shared cluster must not suffer.
+type ClusterServer struct {
+	Addrs []string
+	procs map[string]*exec.Cmd
+}
+
+// StartCluster starts a cluster whose nodes consider a silent peer failed
+// after nodeTimeout, and waits until it is healthy; it is stopped when the
+// test ends. Without redis-server and redis-cli the test fails in CI and
+// is skipped elsewhere.
+func StartCluster(tb testing.TB, nodeTimeout time.Duration) *ClusterServer {
+	tb.Helper()
+	server, err1 := exec.LookPath("redis-server")
+	cli, err2 := exec.LookPath("redis-cli")
+	if err1 != nil || err2 != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("redis-server and redis-cli must be on PATH")
+		}
+		tb.Skip("redis-server or redis-cli is not on PATH")
+	}
+	s := &ClusterServer{procs: map[string]*exec.Cmd{}}
+	tb.Cleanup(func() {
+		for _, cmd := range s.procs {
+			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	for _, port := range freeClusterPorts(tb, 6) {
+		dir := tb.TempDir()
+		cmd := exec.Command(server, "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+			"--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf",
+			"--cluster-node-timeout", fmt.Sprint(nodeTimeout.Milliseconds()),
+			// A replica's first sync at once, not after the 5 s that
+			// diskless sync waits for more replicas by default: a replica
+			// that never synced refuses to take over.
+			"--repl-diskless-sync-delay", "0",
+			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir+"/redis.log")
+		if err := cmd.Start(); err != nil {
+			tb.Fatal(err)
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		s.Addrs = append(s.Addrs, addr)
+		s.procs[addr] = cmd
+	}
+	for _, addr := range s.Addrs {
+		waitListening(tb, addr)
+	}
+	args := append([]string{"--cluster", "create"}, s.Addrs...)
+	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.WaitHealthy(ctx, s.Addrs); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// Kill kills the node at addr with SIGKILL, as a crash does.
+func (s *ClusterServer) Kill(tb testing.TB, addr string) {
+	tb.Helper()
+	cmd, ok := s.procs[addr]
+	if !ok {
+		tb.Fatalf("no node %s", addr)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	delete(s.procs, addr)
+}
+
+// WaitHealthy waits until every node in addrs answers cluster_state:ok and
+// every replica among them is in sync with its master.
+func (s *ClusterServer) WaitHealthy(ctx context.Context, addrs []string) error {
+	var last error
+	for {
+		if last = healthy(ctx, addrs); last == nil {
+			if last = synced(ctx, addrs); last == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the test cluster is not healthy: %w", last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Healthy checks once that every node in addrs answers cluster_state:ok.
+func (s *ClusterServer) Healthy(ctx context.Context, addrs []string) error {
+	return healthy(ctx, addrs)
+}
+
+func healthy(ctx context.Context, addrs []string) error {
+	for _, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		info, err := c.ClusterInfo(ctx).Result()
+		_ = c.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", addr, err)
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("%s: cluster_state is not ok", addr)
+		}
+	}
+	return nil
+}
+
+func synced(ctx context.Context, addrs []string) error {
+	for _, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		info, err := c.Info(ctx, "replication").Result()
+		_ = c.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", addr, err)
+		}
+		if strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up") {
+			return fmt.Errorf("%s: the replica is not in sync with its master", addr)
+		}
+	}
+	return nil
+}
+
+// MasterOf is the address of the master that serves key's slot, as the
+// node at via sees it.
+func MasterOf(ctx context.Context, via, key string) (string, error) {
+	c := redis.NewClient(&redis.Options{Addr: via, MaxRetries: -1})
+	defer c.Close()
+	slot, err := c.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		return "", err
+	}
+	ranges, err := c.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, r := range ranges {
+		if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
+			return r.Nodes[0].Addr, nil
+		}
+	}
+	return "", fmt.Errorf("no master serves slot %d", slot)
+}
+
+// freeClusterPorts finds n ports that are free, as are their cluster bus
+// ports (10000 higher).
+func freeClusterPorts(tb testing.TB, n int) []int {
+	tb.Helper()
+	var out []int
+	for port := 20000 + os.Getpid()%5000; port < 30000 && len(out) < n; port++ {
+		if free(port) && free(port+10000) {
+			out = append(out, port)
+		}
+	}
+	if len(out) < n {
+		tb.Fatal("no free ports for a test cluster")
+	}
+	return out
+}
+
+func free(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
+}
+
+func waitListening(tb testing.TB, addr string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redis-server on %s did not start: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
