@@ -50,6 +50,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"discussion replies", TestDiscussionsAgentRepliesGoBack},
 		{"discussion zendesk replies", TestDiscussionsZendeskReplies},
 		{"discussion api", TestDiscussionAPIEndToEnd},
+		{"sharded queues", TestShardedQueuesWorkAsOne},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
