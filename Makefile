@@ -34,7 +34,7 @@ fuzz:
 	done'
 
 bench:
-	$(WITH_REDIS) $(GO) run ./cmd/bench $(BENCH_FLAGS)
+	$(WITH_REDIS) $(WITH_CLUSTER) $(GO) run ./cmd/bench $(BENCH_FLAGS)
 
 # The same static build as the Dockerfile's.
 build:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -51,6 +52,12 @@ type options struct {
 	isolationAlerts  int
 	isolationThreads int
 	isolationWindow  time.Duration
+	// The balance phase: the Redis Cluster's nodes (none: the phase is
+	// left out) and its workload.
+	clusterAddrs     string
+	skipBalance      bool
+	balanceAlerts    int
+	balanceCustomers int
 }
 
 func (o *options) applyDefaults() {
@@ -82,6 +89,8 @@ func (o *options) applyDefaults() {
 	// keeps the shape with backlogs that still outlast its 15 s windows.
 	pick(&o.isolationAlerts, 1000, 60)
 	pick(&o.isolationThreads, 2000, 60)
+	pick(&o.balanceAlerts, 2000, 100)
+	pick(&o.balanceCustomers, 200, 10)
 	if o.senders <= 0 {
 		o.senders = 8
 	}
@@ -217,6 +226,14 @@ func runBench(ctx context.Context, o options) (*report, error) {
 			return rep, err
 		}
 		rep.backfill = bf
+	}
+
+	if !o.skipBalance && o.clusterAddrs != "" {
+		bal, err := r.balancePhase(ctx, strings.Split(o.clusterAddrs, ","), o.balanceAlerts, o.balanceCustomers)
+		if err != nil {
+			return rep, err
+		}
+		rep.balance = bal
 	}
 
 	if !o.skipIsolation {

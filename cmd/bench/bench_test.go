@@ -15,7 +15,7 @@ import (
 // keeps working as the bridge changes. It checks that the figures exist,
 // not what they are: this machine's speed is no one's business here.
 func TestQuickRun(t *testing.T) {
-	rep, printed := quickBench(t, options{skipIsolation: true})
+	rep, printed := quickBench(t, options{skipIsolation: true, skipBalance: true})
 	if rep.pipeline == nil || rep.throttled == nil || rep.widget == nil {
 		t.Fatalf("phases missing: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
@@ -149,7 +149,7 @@ func seq(n int) []int {
 // every figure it prints must be there.
 func TestQuickIsolation(t *testing.T) {
 	rep, printed := quickBench(t, options{
-		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true,
+		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipBalance: true,
 	})
 	iso := rep.isolation
 	if iso == nil {
@@ -171,6 +171,30 @@ func TestQuickIsolation(t *testing.T) {
 		if !strings.Contains(printed, want) {
 			t.Errorf("the report lacks %q", want)
 		}
+	}
+}
+
+// TestQuickBalance runs the balance phase alone, on a Redis Cluster of its
+// own: the shared test cluster belongs to cmd/bridge's tests.
+func TestQuickBalance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster and the bridge binary")
+	}
+	addrs := rdbtest.StartCluster(t, 5*time.Second).Addrs
+	rep, printed := quickBench(t, options{
+		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
+		clusterAddrs: strings.Join(addrs, ","),
+	})
+	if rep.balance == nil || len(rep.balance.ops) != 3 {
+		t.Fatalf("balance figures: %+v", rep.balance)
+	}
+	for m, n := range rep.balance.ops {
+		if n <= 0 {
+			t.Errorf("master %s processed %d commands", m, n)
+		}
+	}
+	if !strings.Contains(printed, "least / most busy master") {
+		t.Error("the report lacks the balance ratio")
 	}
 }
 

@@ -34,6 +34,9 @@
 //	    (goals: p95 within 3 s and 5 s); A's delivered requests per second
 //	    against those allowed during each backlog; the 429s; and the
 //	    longest any worker waited in place on a limiter.
+//	(g) Balance: on a Redis Cluster (make bench starts a 3+3 one), with
+//	    the queues sharded, alerts and order upserts: the commands each
+//	    master processed, and the least over the most busy (goal >= 0.75).
 //
 // It builds the bridge binary, runs it as a subprocess on loopback, and
 // needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
@@ -76,6 +79,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.skipBackfill, "skip-backfill", false, "skip the discussion backfill phase, which paces itself to Gorgias's real limit")
 	fs.IntVar(&o.mirrorMessages, "mirror-messages", 0, "customer messages posted in the mirror latency phase (default 20 over 30 s, quick 4 over 5 s)")
 	fs.IntVar(&o.backfillThreads, "backfill-threads", 0, "Mirakl threads mirrored in the backfill phase (default 80, quick 24)")
+	fs.StringVar(&o.clusterAddrs, "cluster", os.Getenv("BRIDGE_TEST_REDIS_CLUSTER"), "throwaway Redis Cluster nodes (host:port,...) for the balance phase, every master flushed; default $BRIDGE_TEST_REDIS_CLUSTER")
+	fs.BoolVar(&o.skipBalance, "skip-balance", false, "skip the balance phase (operations per Redis Cluster master)")
+	fs.IntVar(&o.balanceAlerts, "balance-alerts", 0, "alerts posted in the balance phase (default 2000, quick 100)")
+	fs.IntVar(&o.balanceCustomers, "balance-customers", 0, "customers whose orders are posted in the balance phase (default 200, quick 10)")
 	fs.BoolVar(&o.skipIsolation, "skip-isolation", false, "skip the isolation phase, which paces itself to Gorgias's real limit for about 3 minutes")
 	fs.IntVar(&o.isolationAlerts, "isolation-alerts", 0, "merchant A's alert backlog in the isolation phase (default 1000, quick 60)")
 	fs.IntVar(&o.isolationThreads, "isolation-threads", 0, "threads merchant A backfills in the isolation phase (default 2000, quick 60)")
@@ -98,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 ||
-		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 {
+		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.balanceAlerts < 0 || o.balanceCustomers < 0 {
 		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget- flags must be positive")
 		return 2
 	}

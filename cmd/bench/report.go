@@ -27,6 +27,7 @@ type report struct {
 	mirror    *mirrorLatencyResult
 	backfill  *backfillResult
 	isolation *isolationResult
+	balance   *balanceResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -196,6 +197,11 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.backfill != nil {
 		r.backfill.print(w)
+	}
+	if r.balance != nil {
+		r.balance.print(w)
+	} else if r.opts.clusterAddrs == "" && !r.opts.skipBalance {
+		fmt.Fprintln(w, "\n(g) balance: no Redis Cluster (set BRIDGE_TEST_REDIS_CLUSTER or -cluster; make bench starts one)")
 	}
 	if r.isolation != nil {
 		r.isolation.print(w)
