@@ -27,6 +27,7 @@ type report struct {
 	mirror    *mirrorLatencyResult
 	backfill  *backfillResult
 	isolation *isolationResult
+	ingest    *ingestResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -199,6 +200,9 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.isolation != nil {
 		r.isolation.print(w)
+	}
+	if r.ingest != nil {
+		r.ingest.print(w)
 	}
 }
 
