@@ -23,12 +23,15 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 	// Frames keep their checksum (4 bytes): a flipped byte in a literal
 	// could otherwise decode to valid JSON saying something else.
-	packer, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderDictRaw(shapesID, []byte(shapes)))
+	// A 128 KB window holds a large customer's whole document, and keeps
+	// each encoder's tables a few MB rather than the default's 8 MB ones.
+	packer, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(128<<10),
+		zstd.WithEncoderDictRaw(shapesID, []byte(shapes)))
 	// The bound stops a corrupted or hostile frame from claiming more
 	// memory than the largest document can take (500 orders of 500
 	// lines, widgets.max_orders and the events' line limit, fit well
 	// inside).
-	unpacker, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxUnpacked),
+	unpacker, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxUnpacked), zstd.WithDecoderLowmem(true),
 		zstd.WithDecoderDictRaw(shapesID, []byte(shapes)))
 )
 
