@@ -197,6 +197,9 @@ func TestQuickIngest(t *testing.T) {
 		t.Errorf("the bridge's peak RSS was not read")
 	}
 	m := g.mem
+	if m.steadyErr != nil {
+		t.Errorf("the read model alone was not measured: %v", m.steadyErr)
+	}
 	if !(m.perOrder() > 0) || !(m.steadyPerOrder() > 0) || m.steadyPerOrder() > m.perOrder() {
 		t.Errorf("bytes per order: %v all in, %v once the bookkeeping is gone", m.perOrder(), m.steadyPerOrder())
 	}
