@@ -18,10 +18,11 @@ import (
 // Store is the order read model in Redis. Per merchant it keeps:
 //
 //	o:{store}:{order}  the order with its shipments, returns and support
-//	                   requests, each with the version it was written at
+//	                   requests, each with the version it was written at,
+//	                   as compressed JSON (see compact.go)
 //	c:{email hash}     the set of a customer's orders, as "store:order"
 //	d:{email hash}     the customer's materialised Document, behind its
-//	                   revision: "{rev}\n{json}"
+//	                   revision: "{rev}\n{compressed json}"
 //
 // Every key of a merchant carries the merchant as a Redis Cluster hash tag,
 // so that one transaction can apply a change and rebuild the documents it
@@ -248,7 +249,7 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 				}
 				docs = append(docs, d)
 			}
-			raw, err := json.Marshal(agg)
+			raw, err := encodeAggregate(agg)
 			if err != nil {
 				return err
 			}
@@ -324,11 +325,11 @@ func (s *Store) readAggregate(ctx context.Context, tx *redis.Tx, key string) (*a
 	if err != nil {
 		return nil, err
 	}
-	var agg aggregate
-	if err := json.Unmarshal(raw, &agg); err != nil {
+	agg, err := decodeAggregate(raw)
+	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", key, err)
 	}
-	return &agg, nil
+	return agg, nil
 }
 
 // rebuilt is a customer's document ready to write.
@@ -453,15 +454,15 @@ func (s *Store) rebuild(ctx context.Context, w *watchSet, merchant, hash, change
 		if err != nil {
 			return r, err
 		}
-		var agg aggregate
-		if err := json.Unmarshal(raw, &agg); err != nil {
+		agg, err := decodeAggregate(raw)
+		if err != nil {
 			return r, fmt.Errorf("decode %s: %w", keys[i], err)
 		}
 		if agg.Order == nil || EmailHash(agg.Order.Email) != hash {
 			r.drop = append(r.drop, members[i])
 			continue
 		}
-		orders = append(orders, found{members[i], &agg})
+		orders = append(orders, found{members[i], agg})
 	}
 	if changed != nil {
 		member := changedMember
@@ -526,14 +527,16 @@ func (s *Store) ttlFrom(t time.Time) time.Duration {
 // revLen is the length of a document's revision, before the newline.
 const revLen = 16
 
-// encodeDoc prefixes a document with its revision, a digest of its
-// content: readers get it, and the ETag, without decoding the document.
+// encodeDoc compresses a document's JSON behind its revision, a digest
+// of the JSON: readers get it, and the ETag, without decompressing the
+// document, and a document rewritten unchanged, compressed or not, keeps
+// its revision.
 func encodeDoc(body []byte) []byte {
 	sum := sha256.Sum256(body)
-	out := make([]byte, 0, revLen+1+len(body))
+	out := make([]byte, 0, revLen+1+len(body)/4)
 	out = hex.AppendEncode(out, sum[:revLen/2])
 	out = append(out, '\n')
-	return append(out, body...)
+	return packer.EncodeAll(body, out)
 }
 
 // decodeDoc splits a stored document into its revision and its JSON.
@@ -541,7 +544,11 @@ func decodeDoc(raw []byte) (rev string, body []byte, err error) {
 	if len(raw) < revLen+1 || raw[revLen] != '\n' {
 		return "", nil, errors.New("widgets: stored document has no revision")
 	}
-	return string(raw[:revLen]), raw[revLen+1:], nil
+	body, err = unpack(raw[revLen+1:])
+	if err != nil {
+		return "", nil, fmt.Errorf("widgets: stored document: %w", err)
+	}
+	return string(raw[:revLen]), body, nil
 }
 
 // EmailHash is how a customer's email appears in keys and task payloads.
@@ -585,8 +592,8 @@ func (s *Store) CustomerEmail(ctx context.Context, merchant, store, orderID stri
 	if err != nil {
 		return "", fmt.Errorf("widgets: order %s/%s: %w", store, orderID, err)
 	}
-	var agg aggregate
-	if err := json.Unmarshal(raw, &agg); err != nil {
+	agg, err := decodeAggregate(raw)
+	if err != nil {
 		return "", fmt.Errorf("widgets: decode order %s/%s: %w", store, orderID, err)
 	}
 	return agg.email(), nil

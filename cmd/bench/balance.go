@@ -167,7 +167,7 @@ func queuesIdle(insp *asynq.Inspector) bool {
 }
 
 func (b *balanceResult) print(w io.Writer) {
-	fmt.Fprintf(w, "\n(g) balance: %d alerts and %d customers' orders and shipments on a Redis Cluster of %d masters, queue_shards %d, unthrottled fake Gorgias; in %s\n",
+	fmt.Fprintf(w, "\n(h) balance: %d alerts and %d customers' orders and shipments on a Redis Cluster of %d masters, queue_shards %d, unthrottled fake Gorgias; in %s\n",
 		b.alerts, b.customers, len(b.ops), balanceShards, b.elapsed.Round(time.Millisecond))
 	masters := make([]string, 0, len(b.ops))
 	for m := range b.ops {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // keeps working as the bridge changes. It checks that the figures exist,
 // not what they are: this machine's speed is no one's business here.
 func TestQuickRun(t *testing.T) {
-	rep, printed := quickBench(t, options{skipIsolation: true, skipBalance: true})
+	rep, printed := quickBench(t, options{skipIsolation: true, skipBalance: true, skipIngest: true})
 	if rep.pipeline == nil || rep.throttled == nil || rep.widget == nil {
 		t.Fatalf("phases missing: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
@@ -149,7 +150,7 @@ func seq(n int) []int {
 // every figure it prints must be there.
 func TestQuickIsolation(t *testing.T) {
 	rep, printed := quickBench(t, options{
-		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipBalance: true,
+		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipBalance: true, skipIngest: true,
 	})
 	iso := rep.isolation
 	if iso == nil {
@@ -183,7 +184,7 @@ func TestQuickBalance(t *testing.T) {
 	addrs := rdbtest.StartCluster(t, 5*time.Second).Addrs
 	rep, printed := quickBench(t, options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
-		clusterAddrs: strings.Join(addrs, ","),
+		skipIngest: true, clusterAddrs: strings.Join(addrs, ","),
 	})
 	if rep.balance == nil || len(rep.balance.ops) != 3 {
 		t.Fatalf("balance figures: %+v", rep.balance)
@@ -195,6 +196,69 @@ func TestQuickBalance(t *testing.T) {
 	}
 	if !strings.Contains(printed, "least / most busy master") {
 		t.Error("the report lacks the balance ratio")
+	}
+}
+
+// TestQuickIngest runs the ingest phase alone on a few thousand events:
+// every event must reach the read model, and every figure must be there.
+func TestQuickIngest(t *testing.T) {
+	rep, printed := quickBench(t, options{
+		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
+		skipBalance: true,
+	})
+	g := rep.ingest
+	if g == nil {
+		t.Fatal("no ingest figures")
+	}
+	if g.events != rep.opts.ingestEvents || len(g.latencies) != g.events {
+		t.Errorf("%d events, %d intake latencies; want %d of each", g.events, len(g.latencies), rep.opts.ingestEvents)
+	}
+	for name, v := range map[string]float64{"events/s": g.rate(), "no-op/s": g.noopRate(), "widget reads/s": g.reads.rate(), "GETs/s": g.getDoc.rate()} {
+		if !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("%s = %v, want a positive rate", name, v)
+		}
+	}
+	if g.peakRSS <= 0 && runtime.GOOS == "linux" {
+		t.Errorf("the bridge's peak RSS was not read")
+	}
+	m := g.mem
+	if m.steadyErr != nil {
+		t.Errorf("the read model alone was not measured: %v", m.steadyErr)
+	}
+	if !(m.perOrder() > 0) || !(m.steadyPerOrder() > 0) || m.steadyPerOrder() > m.perOrder() {
+		t.Errorf("bytes per order: %v all in, %v once the bookkeeping is gone", m.perOrder(), m.steadyPerOrder())
+	}
+	counts := map[string]int64{}
+	for _, c := range m.classes {
+		counts[c.name] = c.count
+		if c.count > 0 && (c.sampled == 0 || !(c.mean > 0)) {
+			t.Errorf("%s: %d keys, none measured", c.name, c.count)
+		}
+	}
+	want := map[string]int64{
+		"order": int64(g.events), "customer index": int64(g.customers), "customer document": int64(g.customers),
+		"event id": int64(g.events), "completed apply task": int64(g.events),
+	}
+	for name, n := range want {
+		if counts[name] != n {
+			t.Errorf("%d keys of kind %s, want %d", counts[name], name, n)
+		}
+	}
+	if m.docMeanBytes <= 0 {
+		t.Error("the documents' size was not measured")
+	}
+	for _, tr := range []targetResult{g.reads, g.getDoc} {
+		if tr.failed() != 0 {
+			t.Errorf("%s: failed requests %v, first: %s", tr.name, tr.failures(), tr.firstFail())
+		}
+	}
+	if got := g.reads.countedPerRequest(); got < 0.9 {
+		t.Errorf("the spread widget reads ran %.2f Redis commands per request, want one read each", got)
+	}
+	for _, want := range []string{"ingested events/s", "asynq no-op/s", "bridge peak RSS", "bytes per order, all in", "once the intake's bookkeeping has expired", "customer document", "widget-ingested/get-doc throughput ratio"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("the report lacks %q", want)
+		}
 	}
 }
 

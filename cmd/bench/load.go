@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"slices"
@@ -17,7 +18,11 @@ type target struct {
 	name string
 	// urls: worker i reads urls[i%len(urls)]. One URL has every worker
 	// read the same thing; as many as workers gives each its own.
-	urls   []string
+	urls []string
+	// rotate has each worker read every workers-th URL in turn, from a
+	// random one, instead of urls[i] over and over: reads spread over more
+	// customers than there are workers.
+	rotate bool
 	header http.Header
 	// check, when set, tells whether a 200's body is the answer being
 	// measured (the widget must be a full, fresh one); nil accepts any.
@@ -99,8 +104,17 @@ func (g *loadGen) round(ctx context.Context, t target, d time.Duration) roundRes
 		wg.Go(func() {
 			res := roundResult{failures: map[string]int{}}
 			var buf bytes.Buffer
-			u := t.url(i)
+			next := i
+			if t.rotate {
+				// Each round starts somewhere else, so that a round does
+				// not find the customers the last one read still cached.
+				next += g.workers * rand.IntN(len(t.urls))
+			}
 			for ctx.Err() == nil && time.Now().Before(deadline) {
+				u := t.url(next)
+				if t.rotate {
+					next += g.workers
+				}
 				lat, fail, detail := g.get(ctx, t, u, &buf)
 				if fail != "" {
 					if ctx.Err() != nil {

@@ -34,9 +34,16 @@
 //	    (goals: p95 within 3 s and 5 s); A's delivered requests per second
 //	    against those allowed during each backlog; the 429s; and the
 //	    longest any worker waited in place on a limiter.
-//	(g) Balance: on a Redis Cluster (make bench starts a 3+3 one), with
+//	(h) Balance: on a Redis Cluster (make bench starts a 3+3 one), with
 //	    the queues sharded, alerts and order upserts: the commands each
 //	    master processed, and the least over the most busy (goal >= 0.75).
+//	(g) Ingest: a million order.upserted events of 100,000 customers
+//	    posted to the bridge until its read model holds them all, against
+//	    raw asynq no-op throughput on the same Redis; the bridge's peak
+//	    RSS; what the read model costs in Redis per order (INFO memory and
+//	    MEMORY USAGE by kind of key); and widget reads spread over every
+//	    customer against a gin handler doing one Redis GET of a document
+//	    of the same size.
 //
 // It builds the bridge binary, runs it as a subprocess on loopback, and
 // needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
@@ -87,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.isolationAlerts, "isolation-alerts", 0, "merchant A's alert backlog in the isolation phase (default 1000, quick 60)")
 	fs.IntVar(&o.isolationThreads, "isolation-threads", 0, "threads merchant A backfills in the isolation phase (default 2000, quick 60)")
 	fs.DurationVar(&o.isolationWindow, "isolation-window", 0, "how long each part of the isolation phase measures (default 1m, quick 15s)")
+	fs.BoolVar(&o.skipIngest, "skip-ingest", false, "skip the ingest phase, which posts a million order events: about 20 minutes on 2 shared cores")
+	fs.IntVar(&o.ingestEvents, "ingest-events", 0, "order.upserted events posted in the ingest phase (default 1000000, quick 2000)")
+	fs.IntVar(&o.ingestCustomers, "ingest-customers", 0, "customers the ingest phase's orders belong to (default 100000, quick 200)")
 	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection, and customers read one per reader by widget-spread (default 16)")
 	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase (default 5, quick 3)")
 	fs.DurationVar(&o.widgetRound, "widget-round", 0, "length of one round of one target in the widget phase (default 2s, quick 300ms)")
@@ -105,8 +115,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 ||
-		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.balanceAlerts < 0 || o.balanceCustomers < 0 {
-		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget- flags must be positive")
+		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.ingestEvents < 0 || o.ingestCustomers < 0 ||
+		o.balanceAlerts < 0 || o.balanceCustomers < 0 {
+		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget-, -isolation-, -ingest- and -balance- flags must be positive")
 		return 2
 	}
 

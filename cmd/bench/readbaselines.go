@@ -34,6 +34,10 @@ const (
 	get2kKey     = "bench:baseline:2k"
 	get2kSize    = 2048
 	constPayload = `{"status":"ok","baseline":"const"}`
+	// getDocRoute reads getDocKey, which the ingest phase sets to a value
+	// the size of an ingested customer's stored document.
+	getDocRoute = "/baseline/get-doc"
+	getDocKey   = "bench:baseline:doc"
 )
 
 // get2kValue is the JSON document the bench SETs under get2kKey: an
@@ -114,6 +118,15 @@ func runBaselines(ctx context.Context, cfg *config.Config, log zerolog.Logger) e
 		v, err := conn.Client.Get(c.Request.Context(), get2kKey).Bytes()
 		if err != nil {
 			httpapi.Fail(c, fmt.Errorf("baselines: get %s: %w", get2kKey, err))
+			return
+		}
+		c.Data(http.StatusOK, "application/json", v)
+	})
+
+	e.GET(getDocRoute, func(c *gin.Context) {
+		v, err := conn.Client.Get(c.Request.Context(), getDocKey).Bytes()
+		if err != nil {
+			httpapi.Fail(c, fmt.Errorf("baselines: get %s: %w", getDocKey, err))
 			return
 		}
 		c.Data(http.StatusOK, "application/json", v)

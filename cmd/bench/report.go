@@ -28,6 +28,7 @@ type report struct {
 	backfill  *backfillResult
 	isolation *isolationResult
 	balance   *balanceResult
+	ingest    *ingestResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -198,13 +199,16 @@ func (r *report) print(w io.Writer) {
 	if r.backfill != nil {
 		r.backfill.print(w)
 	}
+	if r.isolation != nil {
+		r.isolation.print(w)
+	}
+	if r.ingest != nil {
+		r.ingest.print(w)
+	}
 	if r.balance != nil {
 		r.balance.print(w)
 	} else if r.opts.clusterAddrs == "" && !r.opts.skipBalance {
-		fmt.Fprintln(w, "\n(g) balance: no Redis Cluster (set BRIDGE_TEST_REDIS_CLUSTER or -cluster; make bench starts one)")
-	}
-	if r.isolation != nil {
-		r.isolation.print(w)
+		fmt.Fprintln(w, "\n(h) balance: no Redis Cluster (set BRIDGE_TEST_REDIS_CLUSTER or -cluster; make bench starts one)")
 	}
 }
 

@@ -7,3 +7,6 @@ import "syscall"
 // childProcAttr: only Linux can tie the child's life to the bench's; here
 // the bench's own stop, deferred on every path, ends it.
 func childProcAttr() *syscall.SysProcAttr { return nil }
+
+// peakRSS: only Linux tells a child's peak resident set through /proc.
+func peakRSS(int) int64 { return 0 }
