@@ -573,6 +573,14 @@ func TestParseProblems(t *testing.T) {
 			want:  Problems{{Field: "redis.master_name", Line: 2, Message: "needs redis.addrs, the Sentinel nodes"}},
 		},
 		{
+			name:  "redis replica acks out of range",
+			edits: edits{"server:\n", "redis:\n  min_replica_acks: -2\n  replica_ack_timeout: 5s\nserver:\n"},
+			want: Problems{
+				{Field: "redis.min_replica_acks", Line: 2, Message: "must be at least -1"},
+				{Field: "redis.replica_ack_timeout", Line: 3, Message: "must be at most 2s"},
+			},
+		},
+		{
 			name:  "redis url scheme",
 			edits: edits{"server:\n", "redis:\n  url: http://cache:6379\nserver:\n"},
 			want:  Problems{{Field: "redis.url", Line: 2, Message: "must be a redis://, rediss:// or unix:// URL"}},
