@@ -206,6 +206,9 @@ func (h *harness) checkAlertsDelivered(t *testing.T, sent []string, within time.
 	}
 	tally := h.alertTally()
 	for ext, n := range tally {
+		if !strings.HasPrefix(ext, "bridge-alert-") {
+			continue // a mirrored discussion's ticket
+		}
 		switch {
 		case !want[ext]:
 			t.Errorf("a ticket no event asked for: %q", ext)
