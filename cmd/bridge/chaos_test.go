@@ -84,20 +84,33 @@ func chaosRun(t *testing.T, run int, workload time.Duration) {
 		addrs    = make([]string, 3)
 		starts   int
 	)
+	// startAt starts bridge i. One started while the Redis master is down
+	// gives up at start-up, as it should: it is started again.
 	startAt := func(i int) {
-		mu.Lock()
-		starts++
-		name := fmt.Sprintf("%c%d", 'a'+i, starts)
-		mu.Unlock()
-		c := h.startBridge(name, "serve")
-		var addr string
-		eventually(t, 30*time.Second, "bridge "+name+" to start", func() bool {
-			addr = startedAddr(c.logs.String())
-			return addr != ""
-		})
-		mu.Lock()
-		children[i], addrs[i] = c, "http://"+addr
-		mu.Unlock()
+		for try := 1; ; try++ {
+			mu.Lock()
+			starts++
+			name := fmt.Sprintf("%c%d", 'a'+i, starts)
+			mu.Unlock()
+			c := h.startBridge(name, "serve")
+			var addr string
+			deadline := time.Now().Add(20 * time.Second)
+			for addr == "" && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				addr = startedAddr(c.logs.String())
+			}
+			if addr != "" {
+				mu.Lock()
+				children[i], addrs[i] = c, "http://"+addr
+				mu.Unlock()
+				return
+			}
+			_ = c.cmd.Process.Kill() // it may have exited already
+			_ = c.cmd.Wait()
+			if try == 4 {
+				t.Fatalf("bridge %s did not start, 4 times", name)
+			}
+		}
 	}
 	for i := range children {
 		startAt(i)
