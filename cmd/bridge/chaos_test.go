@@ -309,7 +309,7 @@ func (h *harness) checkOrdersInWidgets(t *testing.T, orderOf map[string][]string
 	for email, want := range orderOf {
 		f.sent += len(want)
 		var got map[string]int
-		eventually(t, 60*time.Second, "the widget of "+email, func() bool {
+		read := func() bool {
 			resp, body := h.widget("/v1/widgets/gorgias", sidebarToken, emailQuery(email), nil)
 			var w struct {
 				Orders []struct {
@@ -323,13 +323,24 @@ func (h *harness) checkOrdersInWidgets(t *testing.T, orderOf map[string][]string
 			for _, o := range w.Orders {
 				got[o.ID]++
 			}
-			return len(got) >= len(want)
-		})
+			for _, id := range want {
+				if got[id] == 0 {
+					return false
+				}
+			}
+			return true
+		}
+		// Counted rather than awaited to the end: a missing order is a
+		// figure, with the queues' state to explain it.
+		deadline := time.Now().Add(60 * time.Second)
+		for !read() && time.Now().Before(deadline) {
+			time.Sleep(250 * time.Millisecond)
+		}
 		for _, id := range want {
 			switch n := got[id]; {
 			case n == 0:
 				f.lost++
-				t.Errorf("order %s of %s is not in the widget", id, email)
+				t.Errorf("order %s of %s is not in the widget after 60 s\n%s", id, email, h.queueStates())
 			case n > 1:
 				f.duplicated += n - 1
 				t.Errorf("order %s of %s is %d times in the widget", id, email, n)
