@@ -9,7 +9,7 @@ WITH_REDIS := .ci/with-redis
 WITH_CLUSTER := .ci/with-cluster
 BIN ?= bin/bridge
 
-.PHONY: test bench build demo lint fuzz
+.PHONY: test bench build demo lint fuzz chaos
 
 # vet first: it fails in seconds, before the slower race-enabled tests.
 test:
@@ -32,6 +32,16 @@ fuzz:
 		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
 		$(GO) test -run "^$$" -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done'
+
+# The chaos test's long form: CHAOS_RUNS runs of CHAOS_DURATION of
+# workload each, three bridges and a Redis master killed along the way
+# (`make test` runs one short run). Each run prints its figures: sent,
+# delivered, duplicated and lost, per kind of work.
+CHAOS_RUNS ?= 10
+CHAOS_DURATION ?= 3m
+chaos:
+	$(WITH_REDIS) sh -c 'BRIDGE_CHAOS_RUNS=$(CHAOS_RUNS) BRIDGE_CHAOS_DURATION=$(CHAOS_DURATION) \
+		$(GO) test -race -count=1 -timeout 0 -run "^TestChaos$$" -v ./cmd/bridge'
 
 bench:
 	$(WITH_REDIS) $(WITH_CLUSTER) $(GO) run ./cmd/bench $(BENCH_FLAGS)

@@ -63,6 +63,14 @@ type Redis struct {
 	TLS        bool     `yaml:"tls"`
 	// KeyPrefix namespaces every key the bridge writes (asynq's excepted).
 	KeyPrefix string `yaml:"key_prefix"`
+	// MinReplicaAcks is how many replicas must hold an accepted event, or
+	// the record of a mirrored message, before the bridge counts it as
+	// stored (Redis WAIT). 0, the default, means 1 while the master has
+	// replicas and none while it has none; -1 never waits.
+	MinReplicaAcks int `yaml:"min_replica_acks" validate:"gte=-1,lte=16"`
+	// ReplicaAckTimeout bounds that wait; past it, the event is refused
+	// with 503 and the sender retries.
+	ReplicaAckTimeout time.Duration `yaml:"replica_ack_timeout" validate:"gte=0,lte=2s"`
 }
 
 // Embedded reports whether no Redis server is configured.

@@ -56,6 +56,7 @@ func (c *Config) ApplyDefaults() {
 	orDefault(&c.Server.Listen, ":8080")
 	orDefault(&c.Server.ShutdownTimeout, 30*time.Second)
 	orDefault(&c.Server.Admin.Username, "admin")
+	orDefault(&c.Redis.ReplicaAckTimeout, time.Second)
 	orDefault(&c.Worker.Concurrency, 10)
 	orDefault(&c.Worker.MaxRetry, 25)
 	orDefault(&c.Worker.TaskRetention, 24*time.Hour)

@@ -117,6 +117,7 @@ func TestParseDefaults(t *testing.T) {
 			Admin:           Admin{Username: "admin", Password: secret("admin-password-0123", "${ADMIN_PASSWORD}")},
 			ShutdownTimeout: 30 * time.Second,
 		},
+		Redis:   Redis{ReplicaAckTimeout: time.Second},
 		Worker:  Worker{Concurrency: 10, MaxRetry: 25, TaskRetention: 24 * time.Hour},
 		Events:  Events{ReplayWindow: 5 * time.Minute, DedupeTTL: 168 * time.Hour},
 		Widgets: Widgets{Retention: 365 * 24 * time.Hour, Budget: 300 * time.Millisecond, MaxOrders: 50, LastKnown: 10000, MaxFutureSkew: 5 * time.Minute},
@@ -241,7 +242,7 @@ func TestParseEnvOverrides(t *testing.T) {
 				"BRIDGE_REDIS_KEY_PREFIX": "eu:",
 			},
 			got:  func(c *Config) any { return c.Redis },
-			want: Redis{URL: "rediss://cache.internal:6380/2", Password: secret("redis-pw", "${BRIDGE_REDIS_PASSWORD}"), KeyPrefix: "eu:"},
+			want: Redis{URL: "rediss://cache.internal:6380/2", Password: secret("redis-pw", "${BRIDGE_REDIS_PASSWORD}"), KeyPrefix: "eu:", ReplicaAckTimeout: time.Second},
 		},
 		{
 			name: "redis url over the file",
@@ -255,7 +256,7 @@ func TestParseEnvOverrides(t *testing.T) {
 			in:   bare,
 			env:  map[string]string{"BRIDGE_REDIS_URL": "redis://bridge:url-pw@cache:6379/0"},
 			got:  func(c *Config) any { return c.Redis },
-			want: Redis{URL: "redis://bridge@cache:6379/0", Password: secret("url-pw", "${BRIDGE_REDIS_URL}")},
+			want: Redis{URL: "redis://bridge@cache:6379/0", Password: secret("url-pw", "${BRIDGE_REDIS_URL}"), ReplicaAckTimeout: time.Second},
 		},
 		{
 			name: "worker concurrency",
@@ -575,6 +576,14 @@ func TestParseProblems(t *testing.T) {
 			name:  "redis master name without addrs",
 			edits: edits{"server:\n", "redis:\n  master_name: bridge\nserver:\n"},
 			want:  Problems{{Field: "redis.master_name", Line: 2, Message: "needs redis.addrs, the Sentinel nodes"}},
+		},
+		{
+			name:  "redis replica acks out of range",
+			edits: edits{"server:\n", "redis:\n  min_replica_acks: -2\n  replica_ack_timeout: 5s\nserver:\n"},
+			want: Problems{
+				{Field: "redis.min_replica_acks", Line: 2, Message: "must be at least -1"},
+				{Field: "redis.replica_ack_timeout", Line: 3, Message: "must be at most 2s"},
+			},
 		},
 		{
 			name:  "redis url scheme",

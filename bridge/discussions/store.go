@@ -92,8 +92,32 @@ const (
 //	pend:{helpdesk}:{message}  when a reply's send started, to find it if cut short
 //	lock:{name}                leases: one sync per account, one writer per thread
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb      redis.UniversalClient
+	prefix   string
+	replicas Replicas
+}
+
+// Replicas holds a write back until it reached the Redis replicas: Write
+// runs write's commands (none when nil) on the master that holds key and
+// waits until they, and the writes finished earlier there, reached them.
+type Replicas interface {
+	Write(ctx context.Context, key string, write func(p redis.Pipeliner), also ...string) error
+}
+
+// WaitForReplicas makes the record of a mirrored message count as done
+// only once it reached a replica, so that a failover cannot forget it.
+func (s *Store) WaitForReplicas(r Replicas) { s.replicas = r }
+
+// replicated waits until the writes finished on key's master reached the
+// replicas, when the store waits for them.
+func (s *Store) replicated(ctx context.Context, key string) error {
+	if s.replicas == nil {
+		return nil
+	}
+	if err := s.replicas.Write(ctx, key, nil); err != nil {
+		return fmt.Errorf("discussions: the record of a mirrored message: %w", err)
+	}
+	return nil
 }
 
 // NewStore returns the store on rdb.
@@ -134,8 +158,12 @@ func (s *Store) Save(ctx context.Context, d Discussion) error {
 // saveOpened records a ticket just opened with the thread's message
 // opening, in one transaction: a crash leaves either both or neither, and
 // neither makes the next attempt find the same ticket by its external id.
+// With replicas, it returns once a replica has it too.
 func (s *Store) saveOpened(ctx context.Context, d Discussion, opening string) error {
-	return s.save(ctx, d, opening)
+	if err := s.save(ctx, d, opening); err != nil {
+		return err
+	}
+	return s.replicated(ctx, s.key(d.Merchant, "in", d.Account, d.ThreadID))
 }
 
 func (s *Store) save(ctx context.Context, d Discussion, opening string) error {
@@ -209,13 +237,20 @@ func (s *Store) All(ctx context.Context, merchant string) ([]Discussion, error) 
 
 // recordMessage records a message appended to d's ticket in the inbound
 // ledger and counts it on the discussion, in one transaction, and returns
-// the discussion as stored.
+// the discussion as stored. With replicas, it returns once a replica has
+// them too: an error then leaves the task to be retried, and the retry
+// finds the message in the ledger (on the master) or, after a failover
+// that lost it, finds it in the ticket by its external id.
 func (s *Store) recordMessage(ctx context.Context, d Discussion, messageID string, inbound bool, at time.Time) (Discussion, error) {
+	in := s.key(d.Merchant, "in", d.Account, d.ThreadID)
 	out, err := s.updateManyWith(ctx, d.Merchant, []ThreadRef{{Account: d.Account, ThreadID: d.ThreadID}},
 		func(cur *Discussion) error { counted(cur, inbound, at); return nil },
-		func(p redis.Pipeliner) { p.SAdd(ctx, s.key(d.Merchant, "in", d.Account, d.ThreadID), messageID) })
+		func(p redis.Pipeliner) { p.SAdd(ctx, in, messageID) })
 	if err != nil {
 		return d, err
+	}
+	if err := s.replicated(ctx, in); err != nil {
+		return out[0], err
 	}
 	return out[0], nil
 }

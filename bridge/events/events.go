@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/bridge/rdb"
 	"github.com/helpdesk-bridge/bridge/config"
 )
 
@@ -74,6 +76,15 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
+// Replicas holds an answer until writes reached the Redis replicas. Write
+// runs write's commands (none when nil) on the master that holds key, then
+// waits until they and every write finished earlier on the masters that
+// hold key and also reached them; ErrNotReplicated (rdb's) or another
+// error when not in time.
+type Replicas interface {
+	Write(ctx context.Context, key string, write func(p redis.Pipeliner), also ...string) error
+}
+
 // Counter counts events by kind and outcome.
 type Counter interface {
 	Count(kind, outcome string)
@@ -87,6 +98,14 @@ type Options struct {
 	Counter  Counter
 	Now      func() time.Time
 	Planners map[string]Planner
+	// Replicas, when set, makes the answer 202 wait until the event's
+	// tasks and its id reached a replica.
+	Replicas Replicas
+	// Queues are the asynq queues planners enqueue to: before answering
+	// that an event is a duplicate, the intake waits until what an
+	// earlier copy stored in them reached a replica too (with a Cluster,
+	// they may be on other masters than the event's id).
+	Queues []string
 }
 
 // Intake receives signed events.
@@ -127,6 +146,9 @@ const (
 	CodeEventIDReused    = "event_id_reused"
 	CodeQueueUnavailable = "queue_unavailable"
 	CodeEventInProgress  = "event_in_progress"
+	// CodeNotReplicated: the event is on the Redis master but reached no
+	// replica in time, so a failover could still lose it.
+	CodeNotReplicated = "not_replicated"
 )
 
 // The event-id ledger: the key of a merchant's event id holds the
@@ -186,6 +208,12 @@ func (in *Intake) Receive(ctx context.Context, s Signed, body []byte) (Result, e
 		return Result{}, err
 	}
 	if dup {
+		// A copy is answered 202 only once the first copy is durable: the
+		// first may have been refused for want of a replica, its id and
+		// tasks on the master alone.
+		if err := in.replicated(ctx, key, nil, queueKeys(in.opts.Queues)); err != nil {
+			return Result{}, err
+		}
 		in.count(ev.Kind, "duplicate")
 		return Result{ID: ev.ID, Status: "duplicate", Duplicate: true}, nil
 	}
@@ -207,14 +235,17 @@ func (in *Intake) Receive(ctx context.Context, s Signed, body []byte) (Result, e
 	qctx, cancel := context.WithTimeout(ctx, enqueueBudget)
 	defer cancel()
 	enqueued := 0
+	var used []string
 	for _, t := range tasks {
-		_, err := in.opts.Queue.EnqueueContext(qctx, t, asynq.Retention(in.opts.Config.Worker.TaskRetention), asynq.MaxRetry(in.opts.Config.Worker.MaxRetry))
+		info, err := in.opts.Queue.EnqueueContext(qctx, t, asynq.Retention(in.opts.Config.Worker.TaskRetention), asynq.MaxRetry(in.opts.Config.Worker.MaxRetry))
 		switch {
 		case err == nil:
 			enqueued++
+			used = append(used, info.Queue)
 		case errors.Is(err, asynq.ErrTaskIDConflict), errors.Is(err, asynq.ErrDuplicateTask):
 			// Enqueued by an earlier delivery of this event that did not get
-			// as far as recording it.
+			// as far as recording it, in a queue the planners use.
+			used = append(used, in.opts.Queues...)
 		default:
 			release()
 			return Result{}, unavailable(err)
@@ -224,12 +255,54 @@ func (in *Intake) Receive(ctx context.Context, s Signed, body []byte) (Result, e
 	// and the sender to retry, and the task ids above keep that retry
 	// from doing anything twice. The claim cannot have lapsed meanwhile:
 	// enqueueBudget is well inside claimTTL.
-	if err := in.opts.Redis.Set(qctx, key, digest, in.opts.Config.Events.DedupeTTL).Err(); err != nil {
-		return Result{}, unavailable(err)
+	//
+	// With replicas, the id and the tasks must reach one before the 202.
+	// If they do not in time, the id stays recorded on the master and the
+	// sender's retry finds it: that copy is answered only once they did,
+	// or, should the master fail first, is stored again by a new claim.
+	err = in.replicated(qctx, key, func(p redis.Pipeliner) {
+		p.Set(qctx, key, digest, in.opts.Config.Events.DedupeTTL)
+	}, queueKeys(used))
+	if err != nil {
+		return Result{}, err
 	}
 	in.count(ev.Kind, "accepted")
 	zerolog.Ctx(ctx).Info().Str("merchant", m.ID).Str("event_id", ev.ID).Str("kind", ev.Kind).Int("tasks", len(tasks)).Msg("event accepted")
 	return Result{ID: ev.ID, Status: "accepted", Enqueued: enqueued}, nil
+}
+
+// replicated runs write (the id's record, or nothing) and, with Replicas,
+// waits until it and the tasks in the queues reached a replica.
+func (in *Intake) replicated(ctx context.Context, key string, write func(p redis.Pipeliner), queues []string) error {
+	var err error
+	if in.opts.Replicas == nil {
+		if write == nil {
+			return nil
+		}
+		_, err = in.opts.Redis.Pipelined(ctx, func(p redis.Pipeliner) error { write(p); return nil })
+	} else {
+		err = in.opts.Replicas.Write(ctx, key, write, queues...)
+	}
+	switch {
+	case errors.Is(err, rdb.ErrNotReplicated):
+		return &notReplicatedError{err: err}
+	case err != nil:
+		return unavailable(err)
+	}
+	return nil
+}
+
+// queueKeys names a key in each queue's Cluster slot: asynq keeps a queue's
+// keys under the hash tag of its name.
+func queueKeys(queues []string) []string {
+	var keys []string
+	for _, q := range queues {
+		k := "asynq:{" + q + "}"
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // claim takes the event's id for this request, atomically, and returns
@@ -373,3 +446,8 @@ type unavailableError struct{ err error }
 
 func (e *unavailableError) Error() string { return "events: queue unavailable: " + e.err.Error() }
 func (e *unavailableError) Unwrap() error { return e.err }
+
+type notReplicatedError struct{ err error }
+
+func (e *notReplicatedError) Error() string { return "events: not replicated: " + e.err.Error() }
+func (e *notReplicatedError) Unwrap() error { return e.err }

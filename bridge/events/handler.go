@@ -34,6 +34,13 @@ func (in *Intake) handle(c *gin.Context) {
 		httpapi.Fail(c, httpapi.Errorf(http.StatusServiceUnavailable, CodeQueueUnavailable, "", "the event could not be stored; retry later"))
 		return
 	}
+	var rerr *notReplicatedError
+	if errors.As(err, &rerr) {
+		zerolog.Ctx(c.Request.Context()).Warn().Err(err).Msg("event stored on the master but not yet on a replica")
+		c.Header("Retry-After", "2")
+		httpapi.Fail(c, httpapi.Errorf(http.StatusServiceUnavailable, CodeNotReplicated, "", "the event reached no Redis replica in time; retry later"))
+		return
+	}
 	if err != nil {
 		if httpapi.AsError(err).Code == CodeEventInProgress {
 			c.Header("Retry-After", "1")

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -167,9 +169,21 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 			}
 		}
 	}
+	// Writes that must survive a failover wait for a replica; the embedded
+	// Redis has none.
+	var replicas *rdb.Replication
+	if conn.Embedded == nil {
+		replicas = rdb.NewReplication(conn.Client, cfg.Redis.KeyPrefix, cfg.Redis.MinReplicaAcks, cfg.Redis.ReplicaAckTimeout, o.Now, log)
+		if err := replicas.Check(ctx); err != nil {
+			log.Warn().Err(err).Msg("redis: could not count the master's replicas; asking again at the first write")
+		}
+	}
 	svc := alerts.NewService(cfg, helpdesks, conn.Client, o.Now)
 	orders := widgets.NewStore(conn.Client, cfg.Redis.KeyPrefix, cfg.Widgets.Retention, cfg.Widgets.MaxOrders, o.Now)
 	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
+	if replicas != nil {
+		dstore.WaitForReplicas(replicas)
+	}
 	mirror := discussions.NewService(discussions.Options{
 		Config: cfg, Store: dstore, Marketplaces: markets,
 		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now, Settle: ledger,
@@ -187,10 +201,15 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	a.engine.GET("/metrics", gin.WrapH(metrics.Handler()))
 	httpapi.ServeOpenAPI(a.engine)
 	if mode.http() {
-		intake := events.New(events.Options{
+		io := events.Options{
 			Config: cfg, Queue: a.client, Redis: conn.Client, Counter: metrics, Now: o.Now,
 			Planners: planners(alerts.Planners(shards), widgets.Planners(cfg.Widgets.MaxFutureSkew, shards)),
-		})
+			Queues:   slices.Sorted(maps.Keys(qs.weights)),
+		}
+		if replicas != nil {
+			io.Replicas = replicas
+		}
+		intake := events.New(io)
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orders, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
 		widgets.NewService(cfg, reader, metrics).Register(a.engine)

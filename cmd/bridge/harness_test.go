@@ -176,6 +176,10 @@ type harnessOptions struct {
 	// with hooks on the bridge's client (see cluster_test.go).
 	cluster []string
 	hooks   []redis.Hook
+	// sentinels, if set, are the Sentinels of the master masterName,
+	// which the bridge uses instead.
+	sentinels  []string
+	masterName string
 	// privateFilesRefused turns server.allow_private_file_hosts off, as in
 	// production: the fakes' own files are then refused too.
 	privateFilesRefused bool
@@ -229,6 +233,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	switch {
 	case len(o.cluster) > 0:
 		h.rdb = rdbtest.FlushedCluster(t, o.cluster)
+	case len(o.sentinels) > 0:
+		h.rdb = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: o.masterName, SentinelAddrs: o.sentinels})
+		t.Cleanup(func() { _ = h.rdb.Close() })
 	case o.redisURL != "":
 		opts, err := redis.ParseURL(o.redisURL)
 		if err != nil {
@@ -284,6 +291,10 @@ func (h *harness) config(o harnessOptions) *config.Config {
 	}
 	h.yml = fmt.Sprintf(testConfig, "http://"+h.listener.Addr().String(), redisYAML, o.maxRetry,
 		h.gorgTS.URL+"/acme", o.clientTimeout, h.zendTS.URL+"/acme", o.clientTimeout, h.mklTS.URL, h.mklTS.URL)
+	if len(o.sentinels) > 0 {
+		h.yml = strings.Replace(h.yml, "  url: \""+o.redisURL+"\"\n",
+			"  addrs: ["+strings.Join(o.sentinels, ", ")+"]\n  master_name: "+o.masterName+"\n", 1)
+	}
 	cfg, err := config.Parse([]byte(h.yml), func(k string) (string, bool) { v, ok := h.env[k]; return v, ok })
 	if err != nil {
 		h.t.Fatalf("test config: %v", err)

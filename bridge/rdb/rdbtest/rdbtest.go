@@ -23,6 +23,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,50 +68,126 @@ func Client(tb testing.TB, db int) *redis.Client {
 // Server is a redis-server process of one test's own, for tests that
 // freeze, kill or pause Redis, which the shared server must not suffer.
 type Server struct {
-	cmd  *exec.Cmd
 	Addr string
+
+	bin, dir string
+	args     []string
+	mu       sync.Mutex
+	cmd      *exec.Cmd
 }
 
-// Start runs a redis-server on a free loopback port until the test ends.
-// Without redis-server on PATH the test fails in CI and is skipped
+// Start runs a redis-server on a free loopback port until the test ends,
+// with args added to its command line (such as "--replicaof", host,
+// port). Without redis-server on PATH the test fails in CI and is skipped
 // elsewhere.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("BRIDGE_TEST_REDIS_ADDR") != "" {
-			tb.Fatal("redis-server is not on PATH")
-		}
-		tb.Skip("redis-server is not on PATH")
+	bin := lookPath(tb, "redis-server")
+	port := FreePort(tb)
+	s := &Server{Addr: "127.0.0.1:" + port, bin: bin, dir: tb.TempDir()}
+	s.args = append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir}, args...)
+	s.start(tb)
+	tb.Cleanup(s.stop)
+	return s
+}
+
+// StartSentinel runs a redis-sentinel on a free loopback port watching
+// the master named name at masterAddr, with a quorum of quorum, until the
+// test ends. It declares a master down after 1 s without an answer.
+func StartSentinel(tb testing.TB, name, masterAddr string, quorum int) *Server {
+	tb.Helper()
+	bin := lookPath(tb, "redis-server")
+	port := FreePort(tb)
+	dir := tb.TempDir()
+	host, mport, _ := net.SplitHostPort(masterAddr)
+	conf := filepath.Join(dir, "sentinel.conf")
+	// Sentinel rewrites its file as it learns: it must be its own.
+	body := fmt.Sprintf("port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s %d\nsentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 10000\nsentinel parallel-syncs %s 1\n",
+		port, dir, name, host, mport, quorum, name, name, name)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		tb.Fatal(err)
 	}
+	s := &Server{Addr: "127.0.0.1:" + port, bin: bin, dir: dir, args: []string{conf, "--sentinel"}}
+	s.start(tb)
+	tb.Cleanup(s.stop)
+	return s
+}
+
+// FreePort returns a loopback port free at the time of the call.
+func FreePort(tb testing.TB) string {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	_ = l.Close()
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tb.TempDir())
+	return port
+}
+
+func lookPath(tb testing.TB, name string) string {
+	tb.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("BRIDGE_TEST_REDIS_ADDR") != "" {
+			tb.Fatalf("%s is not on PATH", name)
+		}
+		tb.Skipf("%s is not on PATH", name)
+	}
+	return bin
+}
+
+func (s *Server) start(tb testing.TB) {
+	tb.Helper()
+	cmd := exec.Command(s.bin, s.args...)
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	s := &Server{cmd: cmd, Addr: "127.0.0.1:" + port}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
 		if err == nil {
 			_ = c.Close()
-			return s
+			return
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("redis-server on %s did not start: %v", s.Addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func (s *Server) stop() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+}
+
+// Kill kills the server with SIGKILL and waits for it to exit.
+func (s *Server) Kill() { s.stop() }
+
+// Restart starts a killed server again, on the same port and directory.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.start(tb)
+}
+
+// Port is the server's port.
+func (s *Server) Port() string {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	return port
+}
+
+// Host is the server's host.
+func (s *Server) Host() string {
+	host, _, _ := net.SplitHostPort(s.Addr)
+	return host
 }
 
 // URL is the server's redis:// URL for database 0.
@@ -118,7 +197,30 @@ func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 // SIGKILL kills it.
 func (s *Server) Signal(tb testing.TB, sig syscall.Signal) {
 	tb.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if err := cmd.Process.Signal(sig); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// StartReplica runs a replica of master until the test ends, and returns
+// once it is in sync.
+func StartReplica(tb testing.TB, master *Server) *Server {
+	tb.Helper()
+	r := Start(tb, "--replicaof", master.Host(), master.Port())
+	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		info, _ := c.Info(context.Background(), "replication").Result()
+		if strings.Contains(info, "master_link_status:up") {
+			return r
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("replica %s of %s did not sync:\n%s", r.Addr, master.Addr, info)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
