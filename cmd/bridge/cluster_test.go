@@ -82,6 +82,7 @@ var keyFamilies = []struct {
 	{regexp.MustCompile(`^dsc:file:[0-9a-f]+$`), "`P dsc:file:<token hash>`"},
 	{regexp.MustCompile(`^ratelimit:\{[^{}]+\}(:blocked|:served|:line:\d+|:due:\d+)?$`), "`P ratelimit:{<account>}`, `…:blocked`, `…:served`, `…:line:<class>`, `…:due:<class>`"},
 	{regexp.MustCompile(`^settle:[^{}]+$`), "`P settle:<write>`"},
+	{regexp.MustCompile(`^wait:\{[0-9]+\}$`), "`P wait:{<tag>}`"},
 	{regexp.MustCompile(`^\{deadletters\}:(index|letter:[^{}]+)$`), "`P {deadletters}:index`, `P {deadletters}:letter:<task>`"},
 	{regexp.MustCompile(`^asynq:(\{[^{}]+\}:.+|queues|servers|workers|servers:\{[^{}]+\}|workers:\{[^{}]+\})$`), "`asynq:{<queue>}:…` (asynq's, not prefixed)"},
 }
