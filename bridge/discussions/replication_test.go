@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/bridge/rdb"
@@ -22,12 +21,7 @@ import (
 func TestMirroredMessageCountsAsDoneOnAReplica(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	master := rdbtest.Start(t)
-	replica := rdbtest.StartReplica(t, master)
-	mc := redis.NewClient(&redis.Options{Addr: master.Addr})
-	defer mc.Close()
-	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
-	defer rc.Close()
+	_, replica, mc, rc := rdbtest.StartPair(t)
 	s := NewStore(mc, "b:")
 	s.WaitForReplicas(rdb.NewReplication(mc, "b:", 0, 300*time.Millisecond, nil, zerolog.Nop()))
 

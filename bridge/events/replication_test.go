@@ -31,12 +31,7 @@ import (
 func TestEventIsAcceptedOnlyOnceOnAReplica(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	master := rdbtest.Start(t)
-	replica := rdbtest.StartReplica(t, master)
-	mc := redis.NewClient(&redis.Options{Addr: master.Addr})
-	defer mc.Close()
-	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
-	defer rc.Close()
+	_, replica, mc, rc := rdbtest.StartPair(t)
 
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	cfg := &config.Config{

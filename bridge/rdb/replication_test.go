@@ -20,12 +20,7 @@ import (
 func TestReplicationWaitsForAReplica(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	master := rdbtest.Start(t)
-	replica := rdbtest.StartReplica(t, master)
-	mc := redis.NewClient(&redis.Options{Addr: master.Addr})
-	defer mc.Close()
-	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
-	defer rc.Close()
+	_, replica, mc, rc := rdbtest.StartPair(t)
 	r := NewReplication(mc, "t:", 0, 500*time.Millisecond, nil, zerolog.Nop())
 	if err := r.Check(ctx); err != nil {
 		t.Fatal(err)

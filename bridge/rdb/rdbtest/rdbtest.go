@@ -224,3 +224,15 @@ func StartReplica(tb testing.TB, master *Server) *Server {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// StartPair runs a master and its replica of the test's own, in sync, and
+// returns them with a client of each, closed when the test ends.
+func StartPair(tb testing.TB) (master, replica *Server, mc, rc *redis.Client) {
+	tb.Helper()
+	master = Start(tb)
+	replica = StartReplica(tb, master)
+	mc = redis.NewClient(&redis.Options{Addr: master.Addr})
+	rc = redis.NewClient(&redis.Options{Addr: replica.Addr})
+	tb.Cleanup(func() { _ = mc.Close(); _ = rc.Close() })
+	return master, replica, mc, rc
+}
