@@ -33,6 +33,33 @@ type Store struct {
 	retention time.Duration
 	maxOrders int
 	now       func() time.Time
+	replicas  Replicas
+}
+
+// Replicas holds a write back until it reached the Redis replicas: Write
+// runs write's commands (none when nil) on the master that holds key and
+// waits until they, and the writes finished earlier there, reached them.
+type Replicas interface {
+	Write(ctx context.Context, key string, write func(p redis.Pipeliner), also ...string) error
+}
+
+// WaitForReplicas makes a change count as applied only once it reached a
+// replica. On a Cluster the task that carries the change is recorded as
+// done on its queue's master, while the read model is on the merchant's:
+// without the wait, a failover of the merchant's master could forget a
+// change whose task is already done, and the order would never show.
+func (s *Store) WaitForReplicas(r Replicas) { s.replicas = r }
+
+// replicated waits until the writes finished on key's master reached the
+// replicas, when the store waits for them.
+func (s *Store) replicated(ctx context.Context, key string) error {
+	if s.replicas == nil {
+		return nil
+	}
+	if err := s.replicas.Write(ctx, key, nil); err != nil {
+		return fmt.Errorf("widgets: the read model's write: %w", err)
+	}
+	return nil
 }
 
 // NewStore returns the read model on rdb.
@@ -267,6 +294,11 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 		}, okey)
 		switch {
 		case err == nil:
+			// Unchanged too: the version found may be an earlier
+			// attempt's write that has not reached a replica yet.
+			if err := s.replicated(ctx, okey); err != nil {
+				return Applied{}, err
+			}
 			return res, nil
 		case errors.Is(err, redis.TxFailedErr):
 			continue
@@ -300,6 +332,9 @@ func (s *Store) Refresh(ctx context.Context, merchant, emailHash string) (Applie
 		}, ikey)
 		switch {
 		case err == nil:
+			if err := s.replicated(ctx, ikey); err != nil {
+				return Applied{}, err
+			}
 			return res, nil
 		case errors.Is(err, redis.TxFailedErr):
 			continue

@@ -3,14 +3,19 @@ package discussions
 import (
 	"context"
 	"errors"
+	"net/http"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
+	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
 // TestMirroredMessageCountsAsDoneOnAReplica: with a replica, the record
@@ -51,4 +56,42 @@ func TestMirroredMessageCountsAsDoneOnAReplica(t *testing.T) {
 		t.Fatalf("saveOpened with a frozen replica = %v, want ErrNotReplicated", err)
 	}
 	replica.Signal(t, syscall.SIGCONT)
+}
+
+// TestReplyWebhookAnswersOnlyOnceAReplicaHasTheTask: a helpdesk takes a
+// 2xx as delivered and never sends it again, so the webhook answers only
+// once the reply task reached a replica; with the replica frozen it
+// answers 503 not_replicated, and the helpdesk's next delivery is taken
+// once the replica is back.
+func TestReplyWebhookAnswersOnlyOnceAReplicaHasTheTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, replica, mc, _ := rdbtest.StartPair(t)
+	s := NewStore(mc, "b:")
+	s.WaitForReplicas(rdb.NewReplication(mc, "b:", 0, 300*time.Millisecond, nil, zerolog.Nop()))
+	q := asynq.NewClientFromRedisClient(mc)
+	svc := NewService(Options{
+		Config: &config.Config{Merchants: []config.Merchant{{ID: "acme", Helpdesks: []config.Helpdesk{{ID: "hd", Kind: config.KindGorgias}}}}},
+		Store:  s, Queue: q,
+		Webhooks: map[string]WebhookParser{"hd": func(http.Header, []byte) (connectors.WebhookEvent, error) {
+			return connectors.WebhookEvent{TicketID: "7", DeliveryID: "d1", AgentReply: true}, nil
+		}},
+	})
+	if ok, err := svc.Receive(ctx, "hd", http.Header{}, []byte(`{}`)); err != nil || !ok {
+		t.Fatalf("Receive with a live replica = %v, %v; want accepted", ok, err)
+	}
+
+	replica.Signal(t, syscall.SIGSTOP)
+	ok, err := svc.Receive(ctx, "hd", http.Header{}, []byte(`{}`))
+	if e := httpapi.AsError(err); ok || e.Status != http.StatusServiceUnavailable || e.Code != CodeNotReplicated {
+		t.Fatalf("Receive with a frozen replica = %v, %v; want 503 %s", ok, err, CodeNotReplicated)
+	}
+	replica.Signal(t, syscall.SIGCONT)
+	if ok, err := svc.Receive(ctx, "hd", http.Header{}, []byte(`{}`)); err != nil || !ok {
+		t.Fatalf("Receive with the replica back = %v, %v; want accepted", ok, err)
+	}
+	info, err := asynq.NewInspectorFromRedisClient(mc).GetQueueInfo(RepliesQueue)
+	if err != nil || info.Size != 1 {
+		t.Fatalf("reply queue after three deliveries of one event: %+v, %v; want 1 task", info, err)
+	}
 }

@@ -48,6 +48,9 @@ const (
 	CodeUnknownHelpdesk  = "unknown_helpdesk"
 	CodeInvalidWebhook   = "invalid_webhook"
 	CodeWebhookMalformed = "malformed_webhook"
+	// CodeNotReplicated: the reply task is on the Redis master but
+	// reached no replica in time (503); the helpdesk delivers again.
+	CodeNotReplicated = "not_replicated"
 )
 
 // Receive verifies a helpdesk's webhook delivery and, for an agent's reply
@@ -79,10 +82,17 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 		at = s.o.Now()
 	}
 	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status, At: at})
-	task := asynq.NewTask(TypeReply, payload, asynq.Queue(s.o.Shards.Queue(RepliesQueue, helpdeskID)), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
+	queue := s.o.Shards.Queue(RepliesQueue, helpdeskID)
+	task := asynq.NewTask(TypeReply, payload, asynq.Queue(queue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
 	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
 		return false, fmt.Errorf("discussions: enqueue reply: %w: %w", httpapi.ErrStoreUnavailable, err)
+	}
+	// The helpdesk takes a 2xx as delivered and never sends it again: the
+	// task must survive a failover first. A copy enqueued by an earlier
+	// delivery (a conflict above) may not have reached a replica either.
+	if err := s.o.Store.enqueued(ctx, queue); err != nil {
+		return false, err
 	}
 	return true, nil
 }

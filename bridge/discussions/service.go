@@ -204,6 +204,10 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 			break
 		}
 		q = connectors.ThreadQuery{PageToken: page.NextPageToken}
+		// A saved page passes the threads before it, like the cursor.
+		if err := s.o.Store.enqueued(ctx, s.o.Shards.Queue(queue, accountID)); err != nil {
+			return err
+		}
 		if err := s.o.Store.saveListing(ctx, merchant, name, listing{Since: since, PageToken: q.PageToken, Newest: newest, Queue: queue}); err != nil {
 			return err
 		}
@@ -211,7 +215,14 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 	// The cursor follows the marketplace's own clock, never ours, and only
 	// once every thread is enqueued: a crash before this line lists them
 	// again from the last page reached, and their task ids enqueue nothing
-	// twice.
+	// twice. On a Cluster the tasks and the cursor live on different
+	// masters: the tasks must reach a replica before the cursor passes
+	// them, or a failover of their master would drop them for good.
+	if listed > 0 {
+		if err := s.o.Store.enqueued(ctx, s.o.Shards.Queue(queue, accountID)); err != nil {
+			return err
+		}
+	}
 	if err := s.o.Store.SetCursor(ctx, merchant, accountID, newest); err != nil {
 		return err
 	}

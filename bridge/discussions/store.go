@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 )
 
 // Discussion is one marketplace thread as the bridge tracks it: what it is
@@ -116,6 +119,20 @@ func (s *Store) replicated(ctx context.Context, key string) error {
 	}
 	if err := s.replicas.Write(ctx, key, nil); err != nil {
 		return fmt.Errorf("discussions: the record of a mirrored message: %w", err)
+	}
+	return nil
+}
+
+// enqueued waits until the tasks enqueued on queue reached the replicas,
+// when the store waits for them. Past the wait the caller must not report
+// the work as taken: it answers 503 and the sender tries again.
+func (s *Store) enqueued(ctx context.Context, queue string) error {
+	if s.replicas == nil {
+		return nil
+	}
+	// asynq keeps each queue's keys under the queue's name as hash tag.
+	if err := s.replicas.Write(ctx, "asynq:{"+queue+"}", nil); err != nil {
+		return httpapi.Errorf(http.StatusServiceUnavailable, CodeNotReplicated, "", "the delivery reached no Redis replica in time; retry later (%v)", err)
 	}
 	return nil
 }

@@ -183,6 +183,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
 	if replicas != nil {
 		dstore.WaitForReplicas(replicas)
+		orders.WaitForReplicas(replicas)
 	}
 	mirror := discussions.NewService(discussions.Options{
 		Config: cfg, Store: dstore, Marketplaces: markets,
