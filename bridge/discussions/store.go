@@ -132,9 +132,24 @@ func (s *Store) enqueued(ctx context.Context, queue string) error {
 	}
 	// asynq keeps each queue's keys under the queue's name as hash tag.
 	if err := s.replicas.Write(ctx, "asynq:{"+queue+"}", nil); err != nil {
-		return httpapi.Errorf(http.StatusServiceUnavailable, CodeNotReplicated, "", "the delivery reached no Redis replica in time; retry later (%v)", err)
+		return &notReplicatedError{queue: queue, err: err}
 	}
 	return nil
+}
+
+// notReplicatedError is a 503 to the caller, with the cause kept for the
+// log.
+type notReplicatedError struct {
+	queue string
+	err   error
+}
+
+func (e *notReplicatedError) Error() string {
+	return "discussions: the tasks queued on " + e.queue + ": " + e.err.Error()
+}
+
+func (e *notReplicatedError) Unwrap() []error {
+	return []error{e.err, httpapi.Errorf(http.StatusServiceUnavailable, CodeNotReplicated, "", "the delivery reached no Redis replica in time; retry later")}
 }
 
 // NewStore returns the store on rdb.

@@ -248,6 +248,7 @@ type mirrorLatencyResult struct {
 	refused          map[int]int
 	repeated         int // callbacks for a message already held
 	warnings, errors int
+	memory           discussionMemory
 }
 
 // target is the most the p95 may be: the sync period plus 2 s.
@@ -339,9 +340,13 @@ func (r *rig) mirrorLatencyPhase(ctx context.Context, n int) (*mirrorLatencyResu
 	}
 	b.stop()
 	gorgias.WaitWebhooks()
+	mem, err := r.measureDiscussions(ctx, b.cfg.Redis.KeyPrefix, 1)
+	if err != nil {
+		return nil, err
+	}
 
 	listings, _ := mirakl.recorded()
-	res := &mirrorLatencyResult{
+	res := &mirrorLatencyResult{memory: mem,
 		messages: n, span: span, syncEvery: mk.SyncEvery, overlap: mk.Overlap,
 		refused: gorgias.refused(), rateLimited: gorgias.RateLimited(), repeated: hook.repeated(),
 		warnings: b.logs.warnings(), errors: b.logs.errors(),
@@ -474,6 +479,7 @@ func (m *mirrorLatencyResult) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %d messages, each once in the ticket; %d Mirakl thread listings while posting and waiting; %d Gorgias requests, %d 429s; bridge log: %d warnings, %d errors\n",
 		m.messages, m.listings, m.gorgiasRequests, m.rateLimited, m.warnings, m.errors)
+	m.memory.print(w)
 	if m.repeated > 0 {
 		fmt.Fprintf(w, "  note: the fake reported %d messages created again for a message already in the ticket\n", m.repeated)
 	}
@@ -490,6 +496,7 @@ type backfillResult struct {
 	tickets     int // in the fake at the end: threads, each once
 	mirakl      int // requests the fake Mirakl answered
 	miraklLimit config.RateLimit
+	memory      discussionMemory
 }
 
 // requestsPerTicket is every Gorgias call answered, 429s excepted, per
@@ -542,6 +549,10 @@ func (r *rig) backfillPhase(ctx context.Context, threads int) (*backfillResult, 
 		return nil, err
 	}
 	b.stop()
+	mem, err := r.measureDiscussions(ctx, b.cfg.Redis.KeyPrefix, threads)
+	if err != nil {
+		return nil, err
+	}
 	listings, miraklRequests := mirakl.recorded()
 	if len(listings) == 0 {
 		return nil, fmt.Errorf("tickets without any Mirakl listing")
@@ -552,7 +563,7 @@ func (r *rig) backfillPhase(ctx context.Context, threads int) (*backfillResult, 
 		served += c
 	}
 	return &backfillResult{
-		threads: threads, tickets: len(gorgias.Tickets()), mirakl: miraklRequests,
+		threads: threads, tickets: len(gorgias.Tickets()), mirakl: miraklRequests, memory: mem,
 		miraklLimit: b.cfg.Merchants[0].Marketplaces[0].RateLimit,
 		gorgias: &throttledResult{
 			m: threads, capacity: capacity, window: window, limiter: b.cfg.Merchants[0].Helpdesks[0].RateLimit,
@@ -584,5 +595,6 @@ func (b *backfillResult) print(w io.Writer) {
 		f.callsTotal, f.ticketsAll, f.wholeSpan.Round(time.Millisecond), f.wholeCallRate, t.capacity, f.wholeAllowedCalls, ratio(f.wholeCallRate, f.wholeAllowedCalls))
 	fmt.Fprintf(w, "  Gorgias requests per ticket %.2f; %d threads gave %d tickets, none twice; %d Mirakl requests; 429s answered %d; bridge log: %d warnings, %d errors\n",
 		b.requestsPerTicket(), b.threads, b.tickets, b.mirakl, t.fakeRateLimited, t.warnings, t.errors)
+	b.memory.print(w)
 	t.printNotes(w, f)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,12 +12,17 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
+	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
@@ -42,11 +49,12 @@ func chaosForm(t *testing.T) (runs int, workload time.Duration) {
 	return runs, workload
 }
 
-// Three `bridge serve` processes on one Redis master with a replica and
-// three Sentinels, under a mixed workload: alerts, order upserts, a
+// Three `bridge serve` processes on a Redis Cluster of three masters with
+// a replica each (or on a master, a replica and three Sentinels), with
+// their queues sharded, under a mixed workload: alerts, order upserts, a
 // Mirakl backfill, customers writing, agents replying. Every 10-20 s a
-// random bridge is killed (kill -9) and started again; once per run the
-// Redis master is killed and a Sentinel promotes its replica. At the end,
+// random bridge is killed (kill -9) and started again; once per run a
+// Redis master is killed and its replica takes over. At the end,
 // every fake holds exactly what was sent: nothing lost, nothing twice.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
@@ -71,17 +79,80 @@ type chaosFigures struct {
 	sent, delivered, duplicated, lost int
 }
 
+// chaosRedis is the Redis a chaos run uses: a Cluster of its own by
+// default, as the bridge runs beyond one machine, or a master with a
+// replica and three Sentinels (BRIDGE_CHAOS_REDIS=sentinel).
+type chaosRedis struct {
+	opts harnessOptions
+	// killMaster kills -9 a master, waits until its replica took over
+	// and starts the dead node again, empty, as a replica.
+	killMaster func(t *testing.T, run int)
+}
+
+func newChaosRedis(t *testing.T) chaosRedis {
+	switch kind := os.Getenv("BRIDGE_CHAOS_REDIS"); kind {
+	case "sentinel":
+		set := startSentinelSet(t)
+		return chaosRedis{
+			opts: harnessOptions{sentinels: set.addrs(), masterName: set.name},
+			killMaster: func(t *testing.T, run int) {
+				old := set.master
+				old.Kill()
+				killedAt := time.Now()
+				eventually(t, 30*time.Second, "a Sentinel failover", func() bool { m := set.currentMaster(); return m != "" && m != old.Addr })
+				t.Logf("run %d: Redis master killed; replica promoted %s later", run, time.Since(killedAt).Round(100*time.Millisecond))
+				// Back, empty, as a replica of the new master: Sentinel makes it one.
+				old.Restart(t)
+			},
+		}
+	case "", "cluster":
+		cluster := rdbtest.StartCluster(t, time.Second)
+		return chaosRedis{
+			opts: harnessOptions{cluster: cluster.Addrs, queueShards: 3},
+			killMaster: func(t *testing.T, run int) {
+				ctx := context.Background()
+				masters, err := cluster.Masters(ctx, cluster.Addrs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				victim := masters[rand.IntN(len(masters))]
+				survivors := slices.DeleteFunc(slices.Clone(cluster.Addrs), func(a string) bool { return a == victim })
+				cluster.Kill(t, victim)
+				killedAt := time.Now()
+				wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				// Right after the kill the others still think it alive:
+				// recovered is when they serve its slots elsewhere.
+				eventually(t, 30*time.Second, "the cluster to recover", func() bool {
+					now, err := cluster.Masters(wctx, survivors)
+					return err == nil && !slices.Contains(now, victim) && cluster.Healthy(wctx, survivors) == nil
+				})
+				t.Logf("run %d: Redis master %s killed; cluster_state ok again %s later", run, victim, time.Since(killedAt).Round(100*time.Millisecond))
+				cluster.Restart(t, victim)
+			},
+		}
+	default:
+		t.Fatalf("BRIDGE_CHAOS_REDIS=%q: want cluster or sentinel", kind)
+		return chaosRedis{}
+	}
+}
+
 func chaosRun(t *testing.T, run int, workload time.Duration) {
-	set := startSentinelSet(t)
+	rds := newChaosRedis(t)
 	// The in-process bridge only serves HTTP: the fake helpdesks' webhooks
 	// (agents' replies) go to it. The three killed and restarted children
 	// take the events and run every task.
-	h := newHarness(t, harnessOptions{mode: ModeAPI, sentinels: set.addrs(), masterName: set.name, clientTimeout: 5 * time.Second, maxRetry: 25})
+	o := rds.opts
+	o.mode, o.clientTimeout, o.maxRetry = ModeAPI, 5*time.Second, 25
+	h := newHarness(t, o)
 	// The fakes do not throttle: the bridge's own pacing is raised so that
 	// the workload, not the vendors' budgets, sets the pace.
 	h.tuneChildConfig("        overlap: 1m\n", "        overlap: 1m\n        sync_every: 10s\n",
 		gorgiasPaceAt, gorgiasPace(100),
 		"        language: fr\n", "        language: fr\n        rate_limit: {requests: 100, per: 1s}\n")
+	if o.queueShards > 0 {
+		h.tuneChildConfig("worker:\n", fmt.Sprintf("worker:\n  queue_shards: %d\n", o.queueShards))
+	}
 	seeded := seedThreads(t, h.mkl, 12, time.Now().Add(-2*time.Hour), time.Minute)
 
 	var (
@@ -216,13 +287,7 @@ func chaosRun(t *testing.T, run int, workload time.Duration) {
 	var chaos sync.WaitGroup
 	chaos.Go(func() {
 		time.Sleep(workload / 2)
-		old := set.master
-		old.Kill()
-		killedAt := time.Now()
-		eventually(t, 30*time.Second, "a Sentinel failover", func() bool { m := set.currentMaster(); return m != "" && m != old.Addr })
-		t.Logf("run %d: Redis master killed; replica promoted %s later", run, time.Since(killedAt).Round(100*time.Millisecond))
-		// Back, empty, as a replica of the new master: Sentinel makes it one.
-		old.Restart(t)
+		rds.killMaster(t, run)
 	})
 	var lastKill time.Time
 	kills := 0
@@ -346,7 +411,7 @@ func (h *harness) checkOrdersInWidgets(t *testing.T, orderOf map[string][]string
 			switch n := got[id]; {
 			case n == 0:
 				f.lost++
-				t.Errorf("order %s of %s is not in the widget after 60 s\n%s", id, email, h.queueStates())
+				t.Errorf("order %s of %s is not in the widget after 60 s: %s\n%s", id, email, h.orderDiagnosis(id), h.queueStates())
 			case n > 1:
 				f.duplicated += n - 1
 				t.Errorf("order %s of %s is %d times in the widget", id, email, n)
@@ -487,4 +552,35 @@ func (h *harness) checkReplies(t *testing.T, sent []string) chaosFigures {
 		t.Errorf("Mirakl got replies no agent wrote: %q", other)
 	}
 	return f
+}
+
+// orderDiagnosis says where a chaos order upsert stopped: whether the read
+// model has the order, and what became of its apply task.
+func (h *harness) orderDiagnosis(order string) string {
+	var run, i int
+	if _, err := fmt.Sscanf(order, "FR-C%d-%d", &run, &i); err != nil {
+		return "not a chaos order"
+	}
+	ctx := context.Background()
+	var b strings.Builder
+	store := widgets.NewStore(h.rdb, h.cfg.Redis.KeyPrefix, 0, 0, time.Now)
+	switch email, err := store.CustomerEmail(ctx, "acme", "acme-fr", order); {
+	case err != nil:
+		fmt.Fprintf(&b, "order key: %v; ", err)
+	case email == "":
+		b.WriteString("order key: absent; ")
+	default:
+		b.WriteString("order key: present; ")
+	}
+	sum := sha256.Sum256([]byte("acme\x00" + fmt.Sprintf("evt-chaos%d-o%d", run, i)))
+	id := "widget-apply-" + hex.EncodeToString(sum[:16])
+	insp := asynq.NewInspectorFromRedisClient(h.rdb)
+	for _, q := range jobs.Shards(h.cfg.Worker.QueueShards).Queues(widgets.Queue) {
+		if info, err := insp.GetTaskInfo(q, id); err == nil {
+			fmt.Fprintf(&b, "apply task in %s: %s, retried %d, last error %q", q, info.State, info.Retried, info.LastErr)
+			return b.String()
+		}
+	}
+	b.WriteString("apply task: in no widget queue")
+	return b.String()
 }

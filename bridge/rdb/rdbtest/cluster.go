@@ -6,7 +6,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,8 +70,11 @@ func FlushCluster(tb testing.TB, c *redis.ClusterClient) {
 // replicas on free loopback ports, for tests that kill nodes, which the
 // shared cluster must not suffer.
 type ClusterServer struct {
-	Addrs []string
-	procs map[string]*exec.Cmd
+	Addrs  []string
+	server string
+	procs  map[string]*exec.Cmd
+	args   map[string][]string
+	mu     sync.Mutex
 }
 
 // StartCluster starts a cluster whose nodes consider a silent peer failed
@@ -86,8 +91,10 @@ func StartCluster(tb testing.TB, nodeTimeout time.Duration) *ClusterServer {
 		}
 		tb.Skip("redis-server or redis-cli is not on PATH")
 	}
-	s := &ClusterServer{procs: map[string]*exec.Cmd{}}
+	s := &ClusterServer{server: server, procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
 	tb.Cleanup(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for _, cmd := range s.procs {
 			_ = cmd.Process.Signal(syscall.SIGCONT)
 			_ = cmd.Process.Kill()
@@ -96,20 +103,18 @@ func StartCluster(tb testing.TB, nodeTimeout time.Duration) *ClusterServer {
 	})
 	for _, port := range freeClusterPorts(tb, 6) {
 		dir := tb.TempDir()
-		cmd := exec.Command(server, "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-			"--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf",
+		args := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+			"--cluster-enabled", "yes", "--cluster-config-file", dir + "/nodes.conf",
 			"--cluster-node-timeout", fmt.Sprint(nodeTimeout.Milliseconds()),
 			// A replica's first sync at once, not after the 5 s that
 			// diskless sync waits for more replicas by default: a replica
 			// that never synced refuses to take over.
 			"--repl-diskless-sync-delay", "0",
-			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir+"/redis.log")
-		if err := cmd.Start(); err != nil {
-			tb.Fatal(err)
-		}
+			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir + "/redis.log"}
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		s.Addrs = append(s.Addrs, addr)
-		s.procs[addr] = cmd
+		s.args[addr] = args
+		s.startNode(tb, addr)
 	}
 	for _, addr := range s.Addrs {
 		waitListening(tb, addr)
@@ -127,16 +132,61 @@ func StartCluster(tb testing.TB, nodeTimeout time.Duration) *ClusterServer {
 	return s
 }
 
+func (s *ClusterServer) startNode(tb testing.TB, addr string) {
+	tb.Helper()
+	cmd := exec.Command(s.server, s.args[addr]...)
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	s.mu.Lock()
+	s.procs[addr] = cmd
+	s.mu.Unlock()
+}
+
 // Kill kills the node at addr with SIGKILL, as a crash does.
 func (s *ClusterServer) Kill(tb testing.TB, addr string) {
 	tb.Helper()
+	s.mu.Lock()
 	cmd, ok := s.procs[addr]
+	delete(s.procs, addr)
+	s.mu.Unlock()
 	if !ok {
 		tb.Fatalf("no node %s", addr)
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	delete(s.procs, addr)
+}
+
+// Restart starts a killed node again, empty (it keeps no data files) but
+// with its cluster configuration: it rejoins as a replica of whichever
+// node took its slots over, and syncs from it.
+func (s *ClusterServer) Restart(tb testing.TB, addr string) {
+	tb.Helper()
+	s.startNode(tb, addr)
+	waitListening(tb, addr)
+}
+
+// Masters are the addresses of the nodes that serve slots, as the first
+// node in addrs that answers sees them.
+func (s *ClusterServer) Masters(ctx context.Context, addrs []string) ([]string, error) {
+	var last error
+	for _, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		ranges, err := c.ClusterSlots(ctx).Result()
+		_ = c.Close()
+		if err != nil {
+			last = err
+			continue
+		}
+		var out []string
+		for _, r := range ranges {
+			if len(r.Nodes) > 0 && !slices.Contains(out, r.Nodes[0].Addr) {
+				out = append(out, r.Nodes[0].Addr)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no node answered CLUSTER SLOTS: %w", last)
 }
 
 // WaitHealthy waits until every node in addrs answers cluster_state:ok and
