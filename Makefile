@@ -24,8 +24,8 @@ FUZZ_TARGETS := \
 	./connectors/gorgias:FuzzParseWebhook \
 	./connectors/zendesk:FuzzParseWebhook \
 	./widgets:FuzzHelpScoutSignature \
-	./bridge/discussions:FuzzFileToken \
-	./bridge/discussions:FuzzPlainText
+	./discussions:FuzzFileToken \
+	./discussions:FuzzPlainText
 
 fuzz:
 	$(WITH_REDIS) sh -c 'set -e; for t in $(FUZZ_TARGETS); do \

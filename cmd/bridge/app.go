@@ -19,7 +19,7 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/alerts"
 	"github.com/helpdesk-bridge/bridge/bridge/deadletter"
-	"github.com/helpdesk-bridge/bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"

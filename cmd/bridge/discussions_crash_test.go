@@ -26,7 +26,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/helpdesk-bridge/bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors/fault"
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/helpdesk-bridge/bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/discussions"
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"

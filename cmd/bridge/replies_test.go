@@ -13,7 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/helpdesk-bridge/bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"

@@ -10,7 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/helpdesk-bridge/bridge/alerts"
-	"github.com/helpdesk-bridge/bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"

@@ -5,7 +5,7 @@
 //
 //	1 cmd/bridge   2 alerts   3 bridge/events   4 bridge/deadletter
 //	5 bridge/ratelimit   6 bridge/jobs   7 cmd/bench   8 cmd/bridge crash test
-//	9 widgets   10 bridge/discussions   11 bridge/discussions order sync
+//	9 widgets   10 discussions   11 discussions order sync
 //	12 cmd/bridge discussions crash test
 //	13 cmd/bridge discussions two-replica test   14 bridge/settle
 //	15 cmd/bridge pacing tests
