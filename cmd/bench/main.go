@@ -35,8 +35,11 @@
 //	    against those allowed during each backlog; the 429s; and the
 //	    longest any worker waited in place on a limiter.
 //	(h) Balance: on a Redis Cluster (make bench starts a 3+3 one), with
-//	    the queues sharded, alerts and order upserts: the commands each
-//	    master processed, and the least over the most busy (goal >= 0.75).
+//	    the queues sharded, alerts and order upserts of 12 merchants, each
+//	    with its own Gorgias account: the commands each master processed,
+//	    and the least over the most busy (goal >= 0.75); from each
+//	    master's MONITOR stream, the key families and hash tags that
+//	    dominate it, and how evenly each family spreads.
 //	(i) Failover: a Redis Cluster of its own, 3 masters and 3 replicas
 //	    with a 1 s cluster-node-timeout (never the one -cluster names),
 //	    the bridge on it with the queues sharded, alerts posted
