@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,10 @@ type options struct {
 	skipBalance      bool
 	balanceAlerts    int
 	balanceCustomers int
+	// The failover phase: whether it runs, and the first port its cluster
+	// may use (0: picked by the process id).
+	skipFailover bool
+	failoverPort int
 	// The ingest phase: whether it runs, its events and their customers.
 	skipIngest      bool
 	ingestEvents    int
@@ -243,6 +248,17 @@ func runBench(ctx context.Context, o options) (*report, error) {
 			return rep, err
 		}
 		rep.balance = bal
+	}
+
+	if !o.skipFailover {
+		fo, err := r.failoverPhase(ctx)
+		switch {
+		case errors.Is(err, errNoRedisServer):
+			rep.failoverNote = err.Error()
+		case err != nil:
+			return rep, err
+		}
+		rep.failover = fo
 	}
 
 	if !o.skipIsolation {

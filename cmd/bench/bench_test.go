@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 // keeps working as the bridge changes. It checks that the figures exist,
 // not what they are: this machine's speed is no one's business here.
 func TestQuickRun(t *testing.T) {
-	rep, printed := quickBench(t, options{skipIsolation: true, skipBalance: true, skipIngest: true})
+	rep, printed := quickBench(t, options{skipIsolation: true, skipBalance: true, skipIngest: true, skipFailover: true})
 	if rep.pipeline == nil || rep.throttled == nil || rep.widget == nil {
 		t.Fatalf("phases missing: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
@@ -151,6 +152,7 @@ func seq(n int) []int {
 func TestQuickIsolation(t *testing.T) {
 	rep, printed := quickBench(t, options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipBalance: true, skipIngest: true,
+		skipFailover: true,
 	})
 	iso := rep.isolation
 	if iso == nil {
@@ -184,7 +186,7 @@ func TestQuickBalance(t *testing.T) {
 	addrs := rdbtest.StartCluster(t, 5*time.Second).Addrs
 	rep, printed := quickBench(t, options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
-		skipIngest: true, clusterAddrs: strings.Join(addrs, ","),
+		skipIngest: true, skipFailover: true, clusterAddrs: strings.Join(addrs, ","),
 	})
 	if rep.balance == nil || len(rep.balance.ops) != 3 {
 		t.Fatalf("balance figures: %+v", rep.balance)
@@ -194,8 +196,53 @@ func TestQuickBalance(t *testing.T) {
 			t.Errorf("master %s processed %d commands", m, n)
 		}
 	}
-	if !strings.Contains(printed, "least / most busy master") {
-		t.Error("the report lacks the balance ratio")
+	for m, k := range rep.balance.keys {
+		if k.total == 0 || len(k.families) == 0 || k.err != nil {
+			t.Errorf("master %s: %d commands seen by MONITOR, by family %v (%v)", m, k.total, k.families, k.err)
+		}
+	}
+	readModels, limiters := 0, 0
+	for m := range rep.balance.ops {
+		readModels += rep.balance.readModels[m]
+		limiters += rep.balance.limiters[m]
+	}
+	if readModels != balanceMerchants || limiters != balanceMerchants {
+		t.Errorf("%d read models and %d limiters placed, want %d of each", readModels, limiters, balanceMerchants)
+	}
+	for _, want := range []string{"least / most busy master", "key families:", "commands by key family and master", "asynq:{…}", "w:{…}"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}
+
+// TestQuickFailover runs the failover phase alone: it starts its own
+// cluster and kills one of its masters.
+func TestQuickFailover(t *testing.T) {
+	rep, printed := quickBench(t, options{
+		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
+		skipBalance: true, skipIngest: true,
+	})
+	if rep.failoverNote != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal(rep.failoverNote)
+		}
+		t.Skip(rep.failoverNote)
+	}
+	f := rep.failover
+	if f == nil {
+		t.Fatal("no failover figures")
+	}
+	if f.promotion <= 0 || f.refused503+f.refusedOther == 0 || f.accepted == 0 {
+		t.Errorf("failover: promotion after %s, %d events refused, %d accepted", f.promotion, f.refused503+f.refusedOther, f.accepted)
+	}
+	if f.missing+f.duplicated > 0 {
+		t.Errorf("of %d events, %d have no ticket and %d several", f.posted, f.missing, f.duplicated)
+	}
+	for _, want := range []string{"replica promoted", "first event accepted (202)", "answered 503", "recovery (accepting and processing)", "exactly once"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("the report lacks %q", want)
+		}
 	}
 }
 
@@ -204,7 +251,7 @@ func TestQuickBalance(t *testing.T) {
 func TestQuickIngest(t *testing.T) {
 	rep, printed := quickBench(t, options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
-		skipBalance: true,
+		skipBalance: true, skipFailover: true,
 	})
 	g := rep.ingest
 	if g == nil {

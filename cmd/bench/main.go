@@ -35,8 +35,21 @@
 //	    against those allowed during each backlog; the 429s; and the
 //	    longest any worker waited in place on a limiter.
 //	(h) Balance: on a Redis Cluster (make bench starts a 3+3 one), with
-//	    the queues sharded, alerts and order upserts: the commands each
-//	    master processed, and the least over the most busy (goal >= 0.75).
+//	    the queues sharded, alerts and order upserts of 12 merchants, each
+//	    with its own Gorgias account: the commands each master processed,
+//	    and the least over the most busy (goal >= 0.75); from each
+//	    master's MONITOR stream, the key families and hash tags that
+//	    dominate it, and how evenly each family spreads.
+//	(i) Failover: a Redis Cluster of its own, 3 masters and 3 replicas
+//	    with a 1 s cluster-node-timeout (never the one -cluster names),
+//	    the bridge on it with the queues sharded, alerts posted
+//	    continuously, and the master holding the alerts queue killed with
+//	    SIGKILL: how long the replica took to take over, then how long
+//	    after the cluster's recovery the bridge accepted an event (202)
+//	    and raised an alert again, against the goal of 5 s; the events
+//	    answered 503 meanwhile, each posted again as its sender would;
+//	    and every event accepted delivered exactly once. Needs
+//	    redis-server and redis-cli.
 //	(g) Ingest: a million order.upserted events of 100,000 customers
 //	    posted to the bridge until its read model holds them all, against
 //	    raw asynq no-op throughput on the same Redis; the bridge's peak
@@ -90,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.skipBalance, "skip-balance", false, "skip the balance phase (operations per Redis Cluster master)")
 	fs.IntVar(&o.balanceAlerts, "balance-alerts", 0, "alerts posted in the balance phase (default 2000, quick 100)")
 	fs.IntVar(&o.balanceCustomers, "balance-customers", 0, "customers whose orders are posted in the balance phase (default 200, quick 10)")
+	fs.BoolVar(&o.skipFailover, "skip-failover", false, "skip the failover phase, which starts a Redis Cluster of its own and kills one of its masters")
+	fs.IntVar(&o.failoverPort, "failover-port", 0, "first port the failover phase's cluster may use, with the 5 after it and their bus ports 10000 higher (default: picked by the process id, from 30000)")
 	fs.BoolVar(&o.skipIsolation, "skip-isolation", false, "skip the isolation phase, which paces itself to Gorgias's real limit for about 3 minutes")
 	fs.IntVar(&o.isolationAlerts, "isolation-alerts", 0, "merchant A's alert backlog in the isolation phase (default 1000, quick 60)")
 	fs.IntVar(&o.isolationThreads, "isolation-threads", 0, "threads merchant A backfills in the isolation phase (default 2000, quick 60)")
@@ -116,8 +131,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 ||
 		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.ingestEvents < 0 || o.ingestCustomers < 0 ||
-		o.balanceAlerts < 0 || o.balanceCustomers < 0 {
-		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget-, -isolation-, -ingest- and -balance- flags must be positive")
+		o.balanceAlerts < 0 || o.balanceCustomers < 0 || o.failoverPort < 0 || o.failoverPort > 55000 {
+		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget-, -isolation-, -ingest- and -balance- flags must be positive, -failover-port a port")
 		return 2
 	}
 

@@ -28,7 +28,10 @@ type report struct {
 	backfill  *backfillResult
 	isolation *isolationResult
 	balance   *balanceResult
-	ingest    *ingestResult
+	failover  *failoverResult
+	// failoverNote says why the failover phase could not run.
+	failoverNote string
+	ingest       *ingestResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -209,6 +212,11 @@ func (r *report) print(w io.Writer) {
 		r.balance.print(w)
 	} else if r.opts.clusterAddrs == "" && !r.opts.skipBalance {
 		fmt.Fprintln(w, "\n(h) balance: no Redis Cluster (set BRIDGE_TEST_REDIS_CLUSTER or -cluster; make bench starts one)")
+	}
+	if r.failover != nil {
+		r.failover.print(w)
+	} else if r.failoverNote != "" {
+		fmt.Fprintln(w, "\n(i) failover: not run:", r.failoverNote)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,7 @@ type signedEvent struct {
 	body      []byte
 	timestamp string
 	signature string
+	merchant  string // the merchant it is posted as; empty for the bench's one
 }
 
 // newEvents returns n order.action_required events with distinct ids and
@@ -135,7 +137,7 @@ func eventRequest(ctx context.Context, baseURL string, ev signedEvent) (*http.Re
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(events.HeaderMerchant, benchMerchant)
+	req.Header.Set(events.HeaderMerchant, cmp.Or(ev.merchant, benchMerchant))
 	req.Header.Set(events.HeaderTimestamp, ev.timestamp)
 	req.Header.Set(events.HeaderSignature, ev.signature)
 	return req, nil
