@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,6 +113,38 @@ func newQueueSet(shards jobs.Shards) queueSet {
 	return qs
 }
 
+// addLeftovers also serves the queues of a kind that an earlier shard
+// layout left with tasks in them (another worker.queue_shards, or the
+// numbered names of earlier releases), with the kind's weight and class,
+// so that an upgrade or a change of the setting strands no task. Empty
+// ones are not served: every served queue costs a dequeue attempt.
+func (qs queueSet) addLeftovers(insp *asynq.Inspector, log zerolog.Logger) {
+	existing, err := insp.Queues()
+	if err != nil {
+		log.Warn().Err(err).Msg("could not list the queues left by an earlier shard layout; only the current ones are served")
+		return
+	}
+	for _, q := range existing {
+		if _, ok := qs.weights[q]; ok {
+			continue
+		}
+		kind, n, found := strings.Cut(q, "-")
+		w, ours := kinds[kind]
+		if !found || !ours || strings.Trim(n, "0123456789") != "" {
+			continue
+		}
+		info, err := insp.GetQueueInfo(q)
+		if err != nil || info.Size == 0 {
+			continue
+		}
+		qs.weights[q] = w
+		if c, ok := classes[kind]; ok {
+			qs.classes[q] = c
+		}
+		log.Warn().Str("queue", q).Int("tasks", info.Size).Msg("serving a queue left by an earlier shard layout until it is empty; restart the workers once it is")
+	}
+}
+
 // Build wires the service. Nothing runs until Run.
 func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logger, o Overrides) (*App, error) {
 	if o.Now == nil {
@@ -126,11 +159,14 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	limiter := ratelimit.New(conn.Client, cfg.Redis.KeyPrefix, nil)
 	shards := jobs.Shards(cfg.Worker.QueueShards)
 	qs := newQueueSet(shards)
+	a.client = asynq.NewClientFromRedisClient(conn.Client)
+	inspector := asynq.NewInspectorFromRedisClient(conn.Client)
+	if mode.workers() {
+		qs.addLeftovers(inspector, log)
+	}
 	for q, c := range qs.classes {
 		limiter.SetClass(q, c)
 	}
-	a.client = asynq.NewClientFromRedisClient(conn.Client)
-	inspector := asynq.NewInspectorFromRedisClient(conn.Client)
 	dead := deadletter.New(conn.Client, inspector, a.client, cfg.Redis.KeyPrefix, cfg.Worker.TaskRetention)
 
 	// Every write that may land late is looked up again only once settled.

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,44 @@ func TestShardedQueuesWorkAsOne(t *testing.T) {
 	}
 	if widgetQueues < 2 {
 		t.Errorf("widget updates ran in %d queue(s), want them spread over several", widgetQueues)
+	}
+}
+
+// Tasks queued under another worker.queue_shards (or the numbered shard
+// names of an earlier release) still run after the setting changes: the
+// workers also serve the leftover queues that hold tasks.
+func TestLeftoverShardQueuesAreServed(t *testing.T) {
+	h := newHarness(t, harnessOptions{queueShards: 5, mode: ModeAPI})
+	before, after := jobs.Shards(5), jobs.Shards(2)
+	var ids []string
+	stranded := 0
+	for i := range 12 {
+		id := "leftover-" + strconv.Itoa(i)
+		if code, res := h.send(event(id, "order.action_required", actionRequired("ORD-"+id, "acme-fr"))); code != http.StatusAccepted {
+			t.Fatalf("alert %s: %d %v", id, code, res)
+		}
+		ids = append(ids, id)
+	}
+	insp := asynq.NewInspectorFromRedisClient(h.rdb)
+	for _, q := range before.Queues(alerts.Queue) {
+		if slices.Contains(after.Queues(alerts.Queue), q) {
+			continue
+		}
+		if info, err := insp.GetQueueInfo(q); err == nil {
+			stranded += info.Size
+		}
+	}
+	if stranded == 0 {
+		t.Fatal("no alert waits in a queue the new layout does not name: the test proves nothing")
+	}
+	h.stop()
+
+	h.cfg.Worker.QueueShards = 2
+	h.start(ModeServe)
+	eventually(t, 15*time.Second, "every alert's ticket, the stranded ones too", func() bool {
+		return len(h.zendeskTickets()) == len(ids) && len(h.gorgiasTickets()) == len(ids)
+	})
+	if !strings.Contains(h.logs.String(), "left by an earlier shard layout") {
+		t.Error("the workers did not say they serve leftover queues")
 	}
 }
