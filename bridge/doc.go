@@ -2,6 +2,8 @@
 // discussion mirroring) plug into. Its subpackages each hold one idea: the
 // Redis connection (rdb), the shared rate limiter (ratelimit), metrics
 // (telemetry), the HTTP shell and its error shape (httpapi), the signed
-// event intake (events), the Asynq worker plumbing and scheduler (jobs) and
-// the durable dead-letter list (deadletter).
+// event intake (events), the Asynq worker plumbing and scheduler (jobs),
+// the durable dead-letter list (deadletter), the uncertain-write ledger
+// (settle) and where the features' syncs of external accounts got to
+// (syncstate).
 package bridge

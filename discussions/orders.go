@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
+	"github.com/helpdesk-bridge/bridge/bridge/syncstate"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 	"github.com/helpdesk-bridge/bridge/widgets"
@@ -173,7 +174,7 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 			break
 		}
 		q = connectors.OrderQuery{PageToken: page.NextPageToken}
-		if err := s.o.Store.saveListing(ctx, merchant, name, listing{Since: since, PageToken: q.PageToken, Newest: newest}); err != nil {
+		if err := s.o.Store.saveListing(ctx, merchant, name, syncstate.Listing{Since: since, PageToken: q.PageToken, Newest: newest}); err != nil {
 			return err
 		}
 	}

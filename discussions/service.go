@@ -14,6 +14,7 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/bridge/settle"
+	"github.com/helpdesk-bridge/bridge/bridge/syncstate"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
@@ -208,7 +209,7 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 		if err := s.o.Store.enqueued(ctx, s.o.Shards.Queue(queue, accountID)); err != nil {
 			return err
 		}
-		if err := s.o.Store.saveListing(ctx, merchant, name, listing{Since: since, PageToken: q.PageToken, Newest: newest, Queue: queue}); err != nil {
+		if err := s.o.Store.saveListing(ctx, merchant, name, syncstate.Listing{Since: since, PageToken: q.PageToken, Newest: newest, Queue: queue}); err != nil {
 			return err
 		}
 	}

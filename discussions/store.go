@@ -2,8 +2,6 @@ package discussions
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/bridge/syncstate"
 )
 
 // Discussion is one marketplace thread as the bridge tracks it: what it is
@@ -98,6 +97,7 @@ type Store struct {
 	rdb      redis.UniversalClient
 	prefix   string
 	replicas Replicas
+	state    *syncstate.Store
 }
 
 // Replicas holds a write back until it reached the Redis replicas: Write
@@ -154,7 +154,7 @@ func (e *notReplicatedError) Unwrap() []error {
 
 // NewStore returns the store on rdb.
 func NewStore(rdb redis.UniversalClient, keyPrefix string) *Store {
-	return &Store{rdb: rdb, prefix: keyPrefix}
+	return &Store{rdb: rdb, prefix: keyPrefix, state: syncstate.New(rdb)}
 }
 
 func (s *Store) key(merchant string, parts ...string) string {
@@ -325,116 +325,32 @@ func (l ledger) add(ctx context.Context, id string) error {
 
 // Cursor returns the account's sync cursor; zero before the first sync.
 func (s *Store) Cursor(ctx context.Context, merchant, account string) (time.Time, error) {
-	v, err := s.rdb.Get(ctx, s.key(merchant, "cur", account)).Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	return time.Parse(time.RFC3339Nano, v)
+	return s.state.Cursor(ctx, s.key(merchant, "cur", account))
 }
 
-// SetCursor moves the cursor forward, never back.
+// SetCursor moves the cursor forward, never back; the caller holds the
+// account's sync lease.
 func (s *Store) SetCursor(ctx context.Context, merchant, account string, t time.Time) error {
-	cur, err := s.Cursor(ctx, merchant, account)
-	if err != nil {
-		return err
-	}
-	if !t.After(cur) {
-		return nil
-	}
-	return s.rdb.Set(ctx, s.key(merchant, "cur", account), t.UTC().Format(time.RFC3339Nano), 0).Err()
+	return s.state.SetCursor(ctx, s.key(merchant, "cur", account), t)
 }
-
-// A listing is where a paginated listing of an account (its threads, its
-// orders) had got to: a listing that stops part-way, its account's budget
-// spent or its process killed, resumes at the page it reached. Started
-// afresh each time, a listing that needs more calls than one attempt is
-// granted would never finish.
-type listing struct {
-	Since     time.Time `json:"since"`      // what the listing asked for
-	PageToken string    `json:"page_token"` // the next page
-	Newest    time.Time `json:"newest"`     // the newest update listed so far
-	Queue     string    `json:"queue,omitempty"`
-}
-
-// listingTTL bounds how long a listing can be resumed: a marketplace's
-// page tokens may not last (UNVERIFIED for Mirakl: an hour is taken as the
-// conservative side), and a listing older than that starts again.
-const listingTTL = time.Hour
 
 func (s *Store) listingKey(merchant, name string) string { return s.key(merchant, "listing", name) }
 
-// resumeListing returns the listing name had got to, if any. The caller
+// resumeListing returns the listing name had got to, if any; the caller
 // holds the account's lease.
-func (s *Store) resumeListing(ctx context.Context, merchant, name string) (listing, bool, error) {
-	raw, err := s.rdb.Get(ctx, s.listingKey(merchant, name)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return listing{}, false, nil
-	}
-	if err != nil {
-		return listing{}, false, err
-	}
-	var l listing
-	if err := json.Unmarshal(raw, &l); err != nil || l.PageToken == "" {
-		return listing{}, false, nil // unreadable: list from the start
-	}
-	return l, true, nil
+func (s *Store) resumeListing(ctx context.Context, merchant, name string) (syncstate.Listing, bool, error) {
+	return s.state.ResumeListing(ctx, s.listingKey(merchant, name))
 }
 
-// saveListing records that the listing reached l.PageToken.
-func (s *Store) saveListing(ctx context.Context, merchant, name string, l listing) error {
-	raw, err := json.Marshal(l)
-	if err != nil {
-		return err
-	}
-	return s.rdb.Set(ctx, s.listingKey(merchant, name), raw, listingTTL).Err()
+func (s *Store) saveListing(ctx context.Context, merchant, name string, l syncstate.Listing) error {
+	return s.state.SaveListing(ctx, s.listingKey(merchant, name), l)
 }
 
-// endListing forgets a listing that completed, or whose page token the
-// marketplace refused.
 func (s *Store) endListing(ctx context.Context, merchant, name string) error {
-	return s.rdb.Del(ctx, s.listingKey(merchant, name)).Err()
+	return s.state.EndListing(ctx, s.listingKey(merchant, name))
 }
 
-// unlockScript releases a lock only if it is still ours; renewScript
-// extends it only if it is still ours.
-var (
-	unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
-	renewScript  = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
-)
-
-// lock takes a lease on name for ttl; ok is false when another holder has
-// it. While held, the lease is renewed every third of ttl, so that a long
-// task keeps it; if its holder dies, it runs out within ttl.
+// lock takes a lease on name for ttl (see syncstate.Store.Lock).
 func (s *Store) lock(ctx context.Context, merchant, name string, ttl time.Duration) (unlock func(), ok bool, err error) {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	key := s.key(merchant, "lock", name)
-	ok, err = s.rdb.SetNX(ctx, key, token, ttl).Result()
-	if err != nil || !ok {
-		return func() {}, false, err
-	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(ttl / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				_ = renewScript.Run(context.WithoutCancel(ctx), s.rdb, []string{key}, token, ttl.Milliseconds()).Err()
-			}
-		}
-	}()
-	return func() {
-		close(stop)
-		<-done
-		_ = unlockScript.Run(context.WithoutCancel(ctx), s.rdb, []string{key}, token).Err()
-	}, true, nil
+	return s.state.Lock(ctx, s.key(merchant, "lock", name), ttl)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helpdesk-bridge/bridge/bridge/syncstate"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
@@ -107,7 +108,7 @@ func TestSyncRestartsWhenTheSavedPageIsRefused(t *testing.T) {
 	mp := &pagedMarketplace{pages: [][]connectors.Thread{{{ID: "a", UpdatedAt: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}}}}
 	f.svc.o.Marketplaces["acme-carrefour"] = mp
 	ctx := context.Background()
-	if err := f.store.saveListing(ctx, "acme", "threads:acme-carrefour", listing{Since: f.now.Add(-time.Hour), PageToken: "expired"}); err != nil {
+	if err := f.store.saveListing(ctx, "acme", "threads:acme-carrefour", syncstate.Listing{Since: f.now.Add(-time.Hour), PageToken: "expired"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.Sync(ctx, SyncPayload{Merchant: "acme", Account: "acme-carrefour"}); err != nil {
