@@ -44,6 +44,27 @@ type OrderLister interface {
 	ListOrders(ctx context.Context, q OrderQuery) (OrderPage, error)
 }
 
+// OrderActor is the optional ability to read one order and act on it, for
+// an agent answering its customer: accept or refuse it, ship it with its
+// tracking, cancel it or some of its lines. Order statuses and actions are
+// normalised (orders.go); what an order allows right now is in its Actions.
+type OrderActor interface {
+	// GetOrder returns one of the shop's orders, with its normalised
+	// status and the actions it allows now, or ErrNotFound.
+	GetOrder(ctx context.Context, orderID string) (Order, error)
+	// Act performs one action on an order. An action the order's state
+	// forbids is an *OrderActionError (permanent, ErrConflict) whose
+	// message can be shown to the agent; a malformed one is ErrInvalid.
+	//
+	// Acting again once an action took effect succeeds without changing
+	// anything (accepting an accepted order, shipping a shipped one with
+	// the same tracking, cancelling a cancelled order or a cancelled
+	// line), so a caller whose call failed uncertainly (ErrUncertain) may
+	// simply act again. The one exception is cancelling part of a line's
+	// quantity, which adds up: look the order up before trying it again.
+	Act(ctx context.Context, orderID string, action OrderAction) error
+}
+
 // MarketplaceCapabilities states a marketplace's limits on replies. A zero
 // number means the limit is unknown, not that there is none.
 type MarketplaceCapabilities struct {
@@ -215,8 +236,13 @@ type Order struct {
 	ID           string
 	CommercialID string // the reference the customer sees
 	State        string // the marketplace's own, e.g. Mirakl's SHIPPED
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Status is State normalised.
+	Status OrderStatus
+	// Actions are what the shop may do to the order now, a part of
+	// Status.Actions(): the marketplace may allow less at a given moment.
+	Actions   []OrderActionKind
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// CustomerEmail, CustomerName and CustomerID are customer data: never
 	// log them. Mirakl's email is an anonymised relay address, which the
 	// bridge treats as an ordinary email.
@@ -233,9 +259,14 @@ type Order struct {
 
 // OrderLine is one line of an order.
 type OrderLine struct {
+	// ID names the line in actions (refusing it, cancelling it).
+	ID       string
 	SKU      string // the shop's own SKU
 	Title    string
 	Quantity int
 	// Price is the line's price for all its units, without shipping.
 	Price string
+	// Status is the line's own status: a refused or cancelled line of an
+	// order in progress is OrderCanceled.
+	Status OrderStatus
 }

@@ -4,8 +4,11 @@
 // page without losing or repeating one, the updated-since boundary, full
 // threads beyond what a listing carries, replies to the right recipients
 // with files, refused replies, attachment downloads, error mapping,
-// Retry-After, cancellation, and order listing for connectors that are
-// also connectors.OrderLister), and each connector joins it with a small
+// Retry-After, cancellation, order listing for connectors that are also
+// connectors.OrderLister, and for connectors.OrderActor reading an order
+// and acting on it: accepting, refusing, shipping with a tracking,
+// cancelling it or its lines, refusals in the wrong state, and retries
+// after a lost answer), and each connector joins it with a small
 // Harness over its fake, or over a live sandbox shop when one is
 // configured.
 package marketplacetest
@@ -50,7 +53,10 @@ type Seeder interface {
 	// AddMessage adds a message from a customer or the operator. It moves
 	// the thread's update time to the message's.
 	AddMessage(t *testing.T, threadID string, m SeedMessage)
-	// PutOrder adds or replaces an order.
+	// PutOrder adds or replaces an order, with its lines' ids when given.
+	// An order without a State is put in the marketplace's state standing
+	// for its Status (a new order waits for acceptance; one in progress
+	// can be shipped).
 	PutOrder(t *testing.T, o connectors.Order)
 	// Sent returns what the shop sent to the thread, oldest first.
 	Sent(t *testing.T, threadID string) []SentMessage

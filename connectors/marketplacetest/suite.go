@@ -65,6 +65,15 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"ServerErrors", testServerErrors},
 		{"HungReplyIsFoundAgain", testHungReply},
 		{"ListOrders", testListOrders},
+		{"GetOrder", testGetOrder},
+		{"AcceptOrder", testAcceptOrder},
+		{"AcceptOrderRefusingLines", testAcceptRefusingLines},
+		{"RefuseOrder", testRefuseOrder},
+		{"ShipOrderWithTracking", testShipOrder},
+		{"CancelOrder", testCancelOrder},
+		{"CancelOrderLines", testCancelOrderLines},
+		{"OrderActionsInTheWrongState", testActionsInTheWrongState},
+		{"UncertainOrderActionIsRetried", testUncertainAction},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -527,6 +536,11 @@ func testWrongCredentials(t *testing.T, h Harness) {
 		_, err = ol.ListOrders(ctx, connectors.OrderQuery{})
 		check("ListOrders", err)
 	}
+	if oa, ok := wrong.(connectors.OrderActor); ok {
+		_, err = oa.GetOrder(ctx, "ORDER-1-A")
+		check("GetOrder", err)
+		check("Act", oa.Act(ctx, "ORDER-1-A", connectors.ShipOrder{}))
+	}
 }
 
 func testCancelled(t *testing.T, h Harness) {
@@ -632,10 +646,12 @@ func testListOrders(t *testing.T, h Harness) {
 	want := map[string]connectors.Order{}
 	for i := range n {
 		o := connectors.Order{
-			ID: fmt.Sprintf("ORD-%03d-A", i), CommercialID: fmt.Sprintf("ORD-%03d", i), State: "SHIPPED",
+			ID: fmt.Sprintf("ORD-%03d-A", i), CommercialID: fmt.Sprintf("ORD-%03d", i), State: "SHIPPED", Status: connectors.OrderShipped,
 			CreatedAt: base.Add(time.Duration(i) * time.Second), UpdatedAt: base.Add(time.Hour + time.Duration(i)*time.Second),
 			CustomerEmail: fmt.Sprintf("c%03d@relay.example", i), CustomerName: "Jane Doe", CustomerID: fmt.Sprintf("cust-%03d", i),
-			Lines:          []connectors.OrderLine{{SKU: "MUG-1", Title: "Mug", Quantity: 2, Price: "39.90"}},
+			Lines: []connectors.OrderLine{{
+				ID: fmt.Sprintf("ORD-%03d-A-1", i), SKU: "MUG-1", Title: "Mug", Quantity: 2, Price: "39.90", Status: connectors.OrderShipped,
+			}},
 			TrackingNumber: "6A123", TrackingURL: "https://track.example/6A123", Carrier: "Colissimo",
 			Total: "44.80", Currency: "EUR",
 		}

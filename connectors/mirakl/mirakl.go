@@ -30,6 +30,8 @@
 //     sorts by creation date, so an order updated while a listing pages
 //     through keeps its place; the port's page token carries the offset
 //     and the start date.
+//   - GetOrder and Act (connectors.OrderActor) are OR11 with order_ids,
+//     OR21, OR23, OR24, OR29 and OR30: see orders.go.
 //   - Errors are classified with connectors.StatusError and
 //     connectors.TransportError and carry Mirakl's message from the error
 //     body ({"status", "message"}, UNVERIFIED: the spec documents none),
@@ -503,6 +505,8 @@ func toOrder(o api.Order) connectors.Order {
 		ID:             o.OrderID,
 		CommercialID:   o.CommercialID,
 		State:          o.OrderState,
+		Status:         OrderStatus(o.OrderState),
+		Actions:        orderActions(o),
 		CreatedAt:      o.CreatedDate.Time,
 		UpdatedAt:      o.LastUpdatedDate.Time,
 		CustomerEmail:  o.CustomerNotificationEmail,
@@ -516,7 +520,8 @@ func toOrder(o api.Order) connectors.Order {
 	}
 	for _, l := range o.OrderLines {
 		out.Lines = append(out.Lines, connectors.OrderLine{
-			SKU: l.OfferSKU, Title: l.ProductTitle, Quantity: l.Quantity, Price: l.Price.String(),
+			ID: l.OrderLineID, SKU: l.OfferSKU, Title: l.ProductTitle, Quantity: l.Quantity, Price: l.Price.String(),
+			Status: OrderStatus(l.OrderLineState),
 		})
 	}
 	return out

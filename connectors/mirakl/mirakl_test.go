@@ -133,11 +133,26 @@ func messageSeed(m marketplacetest.SeedMessage) miraklfake.MessageSeed {
 	return seed
 }
 
+// seedStates are the states PutOrder seeds an order in for its Status.
+var seedStates = map[connectors.OrderStatus]string{
+	connectors.OrderNew:        api.StateWaitingAcceptance,
+	connectors.OrderInProgress: api.StateShipping,
+	connectors.OrderShipped:    api.StateShipped,
+	connectors.OrderClosed:     api.StateClosed,
+	connectors.OrderCanceled:   api.StateCanceled,
+}
+
 func (h *fakeHarness) PutOrder(t *testing.T, o connectors.Order) {
 	t.Helper()
 	first, last, _ := strings.Cut(o.CustomerName, " ")
+	state := o.State
+	if state == "" {
+		if state = seedStates[o.Status]; state == "" {
+			t.Fatalf("no state to seed an order %s in", o.Status)
+		}
+	}
 	order := api.Order{
-		OrderID: o.ID, CommercialID: o.CommercialID, OrderState: o.State,
+		OrderID: o.ID, CommercialID: o.CommercialID, OrderState: state,
 		CreatedDate: api.NewTime(o.CreatedAt), LastUpdatedDate: api.NewTime(o.UpdatedAt),
 		CustomerNotificationEmail: o.CustomerEmail,
 		Customer:                  api.Customer{CustomerID: o.CustomerID, Firstname: first, Lastname: last},
@@ -145,10 +160,47 @@ func (h *fakeHarness) PutOrder(t *testing.T, o connectors.Order) {
 		TotalPrice: json.Number(o.Total), CurrencyISOCode: o.Currency,
 	}
 	for _, l := range o.Lines {
-		order.OrderLines = append(order.OrderLines, api.OrderLine{OfferSKU: l.SKU, ProductTitle: l.Title, Quantity: l.Quantity, Price: json.Number(l.Price)})
+		order.OrderLines = append(order.OrderLines, api.OrderLine{
+			OrderLineID: l.ID, OfferSKU: l.SKU, ProductTitle: l.Title, Quantity: l.Quantity, Price: json.Number(l.Price),
+		})
 	}
 	if _, err := h.fake.PutOrder("", order); err != nil {
 		t.Fatalf("seeding an order: %v", err)
+	}
+}
+
+// advances are the moves AdvanceOrder makes, by target status and from
+// state: the customer's debit, the receipt, the closing.
+var advances = map[connectors.OrderStatus]map[string]string{
+	connectors.OrderInProgress: {
+		api.StateWaitingDebit:        api.StateWaitingDebitPayment,
+		api.StateWaitingDebitPayment: api.StateShipping,
+	},
+	connectors.OrderClosed: {
+		api.StateShipped:   api.StateReceived,
+		api.StateToCollect: api.StateReceived,
+		api.StateReceived:  api.StateClosed,
+	},
+}
+
+func (h *fakeHarness) AdvanceOrder(t *testing.T, orderID string, to connectors.OrderStatus) {
+	t.Helper()
+	for {
+		o, ok := h.fake.Order("", orderID)
+		if !ok {
+			t.Fatalf("no order %s to advance", orderID)
+		}
+		// In progress means ready to ship: paid for.
+		if mirakl.OrderStatus(o.OrderState) == to && (to != connectors.OrderInProgress || o.OrderState == api.StateShipping) {
+			return
+		}
+		next := advances[to][o.OrderState]
+		if next == "" {
+			t.Fatalf("cannot advance order %s from %s to %s", orderID, o.OrderState, to)
+		}
+		if _, err := h.fake.MoveOrder("", orderID, next); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -641,17 +693,17 @@ func TestDecodesMiraklExamples(t *testing.T) {
 		"customer_notification_email": "x7f3@relay.example", "currency_iso_code": "EUR",
 		"price": 39.90, "shipping_price": 4.9, "total_price": 44.80, "total_commission": 5,
 		"shipping_company": "", "shipping_carrier_code": "COLISSIMO", "shipping_tracking": "6A123", "shipping_tracking_url": "https://track.example/6A123",
-		"order_lines": [{"offer_sku": "MUG-1", "product_title": "Mug", "quantity": 2, "price": 39.90, "price_unit": 19.95}]
+		"order_lines": [{"order_line_id": "O-1-A-1", "order_line_state": "SHIPPED", "offer_sku": "MUG-1", "product_title": "Mug", "quantity": 2, "price": 39.90, "price_unit": 19.95}]
 	}], "total_count": 1}`
 	page, err := canned(t, http.StatusOK, nil, orders).ListOrders(t.Context(), connectors.OrderQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantOrder := connectors.Order{
-		ID: "O-1-A", CommercialID: "O-1", State: "SHIPPED",
+		ID: "O-1-A", CommercialID: "O-1", State: "SHIPPED", Status: connectors.OrderShipped,
 		CreatedAt: time.Date(2019, 9, 24, 14, 0, 40, 0, time.UTC), UpdatedAt: time.Date(2019, 9, 25, 10, 0, 0, 5e8, time.UTC),
 		CustomerEmail: "x7f3@relay.example", CustomerName: "Jane Doe", CustomerID: "cust-1",
-		Lines:          []connectors.OrderLine{{SKU: "MUG-1", Title: "Mug", Quantity: 2, Price: "39.90"}},
+		Lines:          []connectors.OrderLine{{ID: "O-1-A-1", SKU: "MUG-1", Title: "Mug", Quantity: 2, Price: "39.90", Status: connectors.OrderShipped}},
 		TrackingNumber: "6A123", TrackingURL: "https://track.example/6A123", Carrier: "COLISSIMO",
 		Total: "44.80", Currency: "EUR",
 	}

@@ -1,11 +1,12 @@
 // Package api holds the wire types of the Mirakl seller (shop) API the
-// bridge uses: inbox threads (M10, M11, M12, M13) and orders (OR11). The
-// client and its fake share them, so that both speak exactly the same
-// JSON.
+// bridge uses: inbox threads (M10, M11, M12, M13) and orders (OR11, OR12,
+// and the actions OR21, OR23, OR24, OR29, OR30). The client and its fake
+// share them, so that both speak exactly the same JSON.
 //
 // Names and shapes follow Mirakl's published seller OpenAPI description
 // (components M10_Response_200, M11_Response_200, M12_Request_..._
-// MessageInput, M12_Response_201 and OR11_Response_200). Mirakl asks
+// MessageInput, M12_Response_201, OR11_Response_200, OR12_Response_200,
+// OR21_Request, OR23_Request, OR30_Request and OR30_Response_200). Mirakl asks
 // integrations to accept new fields and new enum values, so enums are
 // plain strings and decoding ignores unknown fields. Amounts are
 // json.Number so that a decimal is kept exactly as Mirakl wrote it.
@@ -74,6 +75,34 @@ const (
 	// PageableTrait) and at most 100 (third-party sources only).
 	DefaultOrderMax = 10
 	MaxOrderMax     = 100
+)
+
+// Order states (order_state and order_line_state), as OR11 lists them.
+// WAITING_REFUND and WAITING_REFUND_PAYMENT are deprecated; INCIDENT_OPEN
+// and REFUNDED are line states only.
+const (
+	StateStaging             = "STAGING"
+	StateWaitingAcceptance   = "WAITING_ACCEPTANCE"
+	StateWaitingDebit        = "WAITING_DEBIT"
+	StateWaitingDebitPayment = "WAITING_DEBIT_PAYMENT"
+	StateShipping            = "SHIPPING"
+	StateShipped             = "SHIPPED"
+	StateToCollect           = "TO_COLLECT"
+	StateReceived            = "RECEIVED"
+	StateClosed              = "CLOSED"
+	StateRefused             = "REFUSED"
+	StateCanceled            = "CANCELED"
+	StateIncidentOpen        = "INCIDENT_OPEN"
+	StateRefunded            = "REFUNDED"
+	StateWaitingRefund       = "WAITING_REFUND"
+	StateWaitingRefundPay    = "WAITING_REFUND_PAYMENT"
+)
+
+// Tax calculation rules of a line's taxes: with NONE, a cancellation must
+// give the tax to cancel; with PROPORTIONAL_TO_AMOUNT, Mirakl computes it.
+const (
+	TaxRuleNone         = "NONE"
+	TaxRuleProportional = "PROPORTIONAL_TO_AMOUNT"
 )
 
 // Thread is a thread as M10 and M11 answer it.
@@ -275,39 +304,159 @@ type FulfillmentCenter struct {
 
 // OrderLine is one line of an order.
 type OrderLine struct {
-	OrderLineID          string      `json:"order_line_id"`
-	OrderLineIndex       int         `json:"order_line_index"`
-	OrderLineState       string      `json:"order_line_state"`
-	OfferID              int64       `json:"offer_id"`
-	OfferSKU             string      `json:"offer_sku"`
-	OfferStateCode       string      `json:"offer_state_code"`
-	ProductSKU           string      `json:"product_sku"`
-	ProductTitle         string      `json:"product_title"`
-	Description          string      `json:"description"`
-	CategoryCode         string      `json:"category_code"`
-	CategoryLabel        string      `json:"category_label"`
-	Quantity             int         `json:"quantity"`
-	Price                json.Number `json:"price"` // without shipping
-	PriceUnit            json.Number `json:"price_unit"`
-	ShippingPrice        json.Number `json:"shipping_price"`
-	TotalPrice           json.Number `json:"total_price"`
-	TotalCommission      json.Number `json:"total_commission"`
-	CommissionFee        json.Number `json:"commission_fee"`
-	CommissionRateVAT    json.Number `json:"commission_rate_vat"`
-	CommissionVAT        json.Number `json:"commission_vat"`
-	CanRefund            bool        `json:"can_refund"`
-	CreatedDate          Time        `json:"created_date"`
-	LastUpdatedDate      Time        `json:"last_updated_date"`
-	Cancelations         []Empty     `json:"cancelations"`
-	Refunds              []Empty     `json:"refunds"`
-	ProductMedias        []Empty     `json:"product_medias"`
-	OrderLineExtraFields []Empty     `json:"order_line_additional_fields"`
-	ShippedDate          *Time       `json:"shipped_date,omitempty"`
-	OrderLineStateReason string      `json:"order_line_state_reason_code,omitempty"`
+	OrderLineID          string        `json:"order_line_id"`
+	OrderLineIndex       int           `json:"order_line_index"`
+	OrderLineState       string        `json:"order_line_state"`
+	OfferID              int64         `json:"offer_id"`
+	OfferSKU             string        `json:"offer_sku"`
+	OfferStateCode       string        `json:"offer_state_code"`
+	ProductSKU           string        `json:"product_sku"`
+	ProductTitle         string        `json:"product_title"`
+	Description          string        `json:"description"`
+	CategoryCode         string        `json:"category_code"`
+	CategoryLabel        string        `json:"category_label"`
+	Quantity             int           `json:"quantity"`
+	Price                json.Number   `json:"price"` // without shipping
+	PriceUnit            json.Number   `json:"price_unit"`
+	ShippingPrice        json.Number   `json:"shipping_price"`
+	TotalPrice           json.Number   `json:"total_price"`
+	TotalCommission      json.Number   `json:"total_commission"`
+	CommissionFee        json.Number   `json:"commission_fee"`
+	CommissionRateVAT    json.Number   `json:"commission_rate_vat"`
+	CommissionVAT        json.Number   `json:"commission_vat"`
+	CanRefund            bool          `json:"can_refund"`
+	CreatedDate          Time          `json:"created_date"`
+	LastUpdatedDate      Time          `json:"last_updated_date"`
+	Cancelations         []Cancelation `json:"cancelations"`
+	Refunds              []Empty       `json:"refunds"`
+	ProductMedias        []Empty       `json:"product_medias"`
+	OrderLineExtraFields []Empty       `json:"order_line_additional_fields"`
+	ShippedDate          *Time         `json:"shipped_date,omitempty"`
+	OrderLineStateReason string        `json:"order_line_state_reason_code,omitempty"`
+	// Taxes and ShippingTaxes are the taxes on the price and on the
+	// shipping price.
+	Taxes         []Tax `json:"taxes,omitempty"`
+	ShippingTaxes []Tax `json:"shipping_taxes,omitempty"`
+}
+
+// Tax is a tax on a line's price or shipping price.
+type Tax struct {
+	Code   string      `json:"code"`
+	Amount json.Number `json:"amount"`
+	Rate   json.Number `json:"rate,omitempty"`
+	// CalculationRule is TaxRuleNone or TaxRuleProportional.
+	CalculationRule string `json:"tax_calculation_rule"`
+}
+
+// Cancelation is a cancellation recorded on a line (OR30), as OR11 lists
+// it: the fields the spec requires and those the bridge reads.
+type Cancelation struct {
+	ID                    string      `json:"id"`
+	Quantity              int         `json:"quantity"`
+	Amount                json.Number `json:"amount"`
+	ShippingAmount        json.Number `json:"shipping_amount"`
+	ReasonCode            string      `json:"reason_code,omitempty"`
+	CreatedDate           Time        `json:"created_date"`
+	CommissionAmount      json.Number `json:"commission_amount"`
+	CommissionTaxes       []Empty     `json:"commission_taxes"`
+	CommissionTotalAmount json.Number `json:"commission_total_amount"`
+	Taxes                 []TaxAmount `json:"taxes,omitempty"`
+	ShippingTaxes         []TaxAmount `json:"shipping_taxes,omitempty"`
+}
+
+// TaxAmount is an amount of one tax, cancelled or to cancel.
+type TaxAmount struct {
+	Code   string      `json:"code"`
+	Amount json.Number `json:"amount"`
+}
+
+// OrderDetail is an order as OR12 answers it. Mirakl deprecates OR12 for
+// OR11 with order_ids, which the client uses; the fake still serves it.
+// It is OR11's order with the fields OR12 requires besides, null where
+// Mirakl's own example has them null.
+type OrderDetail struct {
+	Order
+	AcceptanceDecision    *Time             `json:"acceptance_decision_date"`
+	OrderStateReasonCode  *string           `json:"order_state_reason_code"`
+	OrderStateReasonLabel *string           `json:"order_state_reason_label"`
+	OrderLines            []OrderLineDetail `json:"order_lines"`
+}
+
+// OrderLineDetail is an order line as OR12 answers it.
+type OrderLineDetail struct {
+	OrderLine
+	DebitedDate                 *Time       `json:"debited_date"`
+	ReceivedDate                *Time       `json:"received_date"`
+	ShippedDate                 *Time       `json:"shipped_date"`
+	OrderLineStateReasonCode    *string     `json:"order_line_state_reason_code"`
+	OrderLineStateReasonLabel   *string     `json:"order_line_state_reason_label"`
+	ShippingPriceUnit           json.Number `json:"shipping_price_unit"`
+	ShippingPriceAdditionalUnit json.Number `json:"shipping_price_additional_unit"`
+}
+
+// AcceptInput is OR21's body: a decision for every line of the order.
+type AcceptInput struct {
+	OrderLines []LineDecision `json:"order_lines"`
+}
+
+// LineDecision accepts or refuses one line.
+type LineDecision struct {
+	Accepted bool   `json:"accepted"`
+	ID       string `json:"id"`
+}
+
+// TrackingInput is OR23's body. A registered carrier is given by its code
+// (Mirakl builds the tracking URL), another one by its name and, when it
+// has one, its URL.
+type TrackingInput struct {
+	CarrierCode         string `json:"carrier_code,omitempty"`
+	CarrierName         string `json:"carrier_name,omitempty"`
+	CarrierStandardCode string `json:"carrier_standard_code,omitempty"`
+	CarrierURL          string `json:"carrier_url,omitempty"`
+	TrackingNumber      string `json:"tracking_number,omitempty"`
+}
+
+// CancelationsInput is OR30's body.
+type CancelationsInput struct {
+	Cancelations []CancelationInput `json:"cancelations"`
+	OrderTaxMode string             `json:"order_tax_mode,omitempty"`
+}
+
+// CancelationInput cancels part of one line: a quantity, an amount of its
+// price and of its shipping price, and the taxes on them whose rule is
+// TaxRuleNone.
+type CancelationInput struct {
+	OrderLineID     string      `json:"order_line_id"`
+	Quantity        int         `json:"quantity"`
+	Amount          json.Number `json:"amount"`
+	ShippingAmount  json.Number `json:"shipping_amount"`
+	ReasonCode      string      `json:"reason_code"`
+	CurrencyISOCode string      `json:"currency_iso_code,omitempty"`
+	Taxes           []TaxAmount `json:"taxes,omitempty"`
+	ShippingTaxes   []TaxAmount `json:"shipping_taxes,omitempty"`
+}
+
+// CancelationsCreated is OR30's answer.
+type CancelationsCreated struct {
+	Cancelations []CancelationCreated `json:"cancelations"`
+	OrderTaxMode string               `json:"order_tax_mode"`
+}
+
+// CancelationCreated is one cancellation OR30 created.
+type CancelationCreated struct {
+	CancelationID   string      `json:"cancelation_id"`
+	OrderLineID     string      `json:"order_line_id"`
+	Quantity        int         `json:"quantity"`
+	Amount          json.Number `json:"amount"`
+	ShippingAmount  json.Number `json:"shipping_amount"`
+	ReasonCode      string      `json:"reason_code"`
+	CurrencyISOCode string      `json:"currency_iso_code,omitempty"`
+	Taxes           []TaxAmount `json:"taxes,omitempty"`
+	ShippingTaxes   []TaxAmount `json:"shipping_taxes,omitempty"`
 }
 
 // Empty stands for the items of a required list the bridge neither reads
-// nor writes: cancelations, refunds, medias and custom fields.
+// nor writes: refunds, medias, custom fields and commission taxes.
 type Empty = json.RawMessage
 
 // ErrorResponse is the body of an error answer: the HTTP status and a

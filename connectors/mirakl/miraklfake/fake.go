@@ -49,6 +49,12 @@ type Options struct {
 	OrderUpdateMargin time.Duration
 	// OperatorName is the operator's display name.
 	OperatorName string
+	// Carriers are the carriers registered on the instance, which OR23
+	// takes by code; nil means DefaultCarriers.
+	Carriers []Carrier
+	// NoPartialAcceptance refuses an OR21 that accepts some lines of an
+	// order and refuses others, as an operator may configure.
+	NoPartialAcceptance bool
 	// Now is the fake's clock, for the dates it stamps and the throttle.
 	Now func() time.Time
 }
@@ -73,11 +79,12 @@ type Throttle struct {
 
 // Server is a fake Mirakl instance. It is safe for concurrent use.
 type Server struct {
-	opts    Options
-	handler http.Handler
-	faults  fault.Injector
-	keys    map[string][]string // API key → shop ids, default first
-	shops   map[string]Shop
+	opts     Options
+	handler  http.Handler
+	faults   fault.Injector
+	keys     map[string][]string // API key → shop ids, default first
+	shops    map[string]Shop
+	carriers []Carrier
 
 	mu          sync.Mutex
 	threads     map[string]*thread
@@ -141,7 +148,10 @@ func New(opts Options) *Server {
 		opts.PathPrefix = "/" + opts.PathPrefix
 	}
 	opts.Shops = slices.Clone(opts.Shops)
-	s := &Server{opts: opts, keys: map[string][]string{}, shops: map[string]Shop{}}
+	s := &Server{opts: opts, keys: map[string][]string{}, shops: map[string]Shop{}, carriers: slices.Clone(opts.Carriers)}
+	if opts.Carriers == nil {
+		s.carriers = slices.Clone(DefaultCarriers)
+	}
 	for _, shop := range opts.Shops {
 		s.shops[shop.ID] = shop
 		for _, key := range shop.APIKeys {
@@ -156,6 +166,12 @@ func New(opts Options) *Server {
 	s.route(apiMux, "POST /api/inbox/threads/{thread_id}/message", s.reply)
 	s.route(apiMux, "GET /api/inbox/threads/{attachment_id}/download", s.download)
 	s.route(apiMux, "GET /api/orders", s.listOrders)
+	s.route(apiMux, "GET /api/orders/{order_id}", s.getOrder)
+	s.route(apiMux, "PUT /api/orders/{order_id}/accept", s.acceptOrder)
+	s.route(apiMux, "PUT /api/orders/{order_id}/tracking", s.updateTracking)
+	s.route(apiMux, "PUT /api/orders/{order_id}/ship", s.shipOrder)
+	s.route(apiMux, "PUT /api/orders/{order_id}/cancel", s.cancelOrder)
+	s.route(apiMux, "PUT /api/orders/cancel", s.cancelLines)
 	apiMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Resource not found")
 	})
@@ -456,7 +472,16 @@ func cloneOrder(o api.Order) api.Order {
 	c.Customer.ShippingAddress = clonePtr(o.Customer.ShippingAddress)
 	c.OrderLines = slices.Clone(o.OrderLines)
 	for i := range c.OrderLines {
-		c.OrderLines[i].ShippedDate = clonePtr(o.OrderLines[i].ShippedDate)
+		l := &c.OrderLines[i]
+		l.ShippedDate = clonePtr(l.ShippedDate)
+		l.Taxes = slices.Clone(l.Taxes)
+		l.ShippingTaxes = slices.Clone(l.ShippingTaxes)
+		l.Cancelations = slices.Clone(l.Cancelations)
+		for j := range l.Cancelations {
+			c := &l.Cancelations[j]
+			c.Taxes = slices.Clone(c.Taxes)
+			c.ShippingTaxes = slices.Clone(c.ShippingTaxes)
+		}
 	}
 	return c
 }

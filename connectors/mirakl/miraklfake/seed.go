@@ -307,6 +307,8 @@ func fillOrder(o *api.Order) {
 	o.ShippingZoneCode = cmp.Or(o.ShippingZoneCode, "FR")
 	o.ShippingZoneLabel = cmp.Or(o.ShippingZoneLabel, "France")
 	o.Fulfillment.Center.Code = cmp.Or(o.Fulfillment.Center.Code, "DEFAULT")
+	// Derived from the state, as touch keeps it.
+	o.CanCancel = canCancel(o.OrderState)
 	o.Customer.CustomerID = cmp.Or(o.Customer.CustomerID, "customer-"+o.OrderID)
 	for _, n := range []*string{(*string)(&o.Price), (*string)(&o.ShippingPrice), (*string)(&o.TotalPrice), (*string)(&o.TotalCommission)} {
 		*n = cmp.Or(*n, "0")
@@ -335,10 +337,13 @@ func fillOrder(o *api.Order) {
 		if l.LastUpdatedDate.IsZero() {
 			l.LastUpdatedDate = o.LastUpdatedDate
 		}
-		for _, list := range []*[]api.Empty{&l.Cancelations, &l.Refunds, &l.ProductMedias, &l.OrderLineExtraFields} {
+		for _, list := range []*[]api.Empty{&l.Refunds, &l.ProductMedias, &l.OrderLineExtraFields} {
 			if *list == nil {
 				*list = []api.Empty{}
 			}
+		}
+		if l.Cancelations == nil {
+			l.Cancelations = []api.Cancelation{}
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
@@ -76,6 +77,9 @@ func loadSpec(t *testing.T) *openapi3.T {
 		if err == nil {
 			err = allowDocumentedNulls(spec.doc, raw)
 		}
+		if err == nil {
+			allowExampleNulls(spec.doc)
+		}
 		spec.err = err
 	})
 	if spec.err != nil {
@@ -91,6 +95,12 @@ var specPaths = []string{
 	"/api/inbox/threads/{thread_id}/message",
 	"/api/inbox/threads/{attachment_id}/download",
 	"/api/orders",
+	"/api/orders/{order_id}",
+	"/api/orders/{order_id}/accept",
+	"/api/orders/{order_id}/tracking",
+	"/api/orders/{order_id}/ship",
+	"/api/orders/{order_id}/cancel",
+	"/api/orders/cancel",
 }
 
 // extract keeps, of the whole seller spec (2.6 MB, slow to load under the
@@ -186,15 +196,70 @@ func allowDocumentedNulls(doc *openapi3.T, raw []byte) error {
 			if ref == nil || ref.Value == nil || ref.Value.Properties[prop] == nil {
 				return errors.New("schema " + name + "." + prop + " not loaded")
 			}
-			v := ref.Value.Properties[prop].Value
-			v.Nullable = true
-			if v.Type != nil && !v.Type.IncludesNull() {
-				types := append(slices.Clone(*v.Type), openapi3.TypeNull)
-				v.Type = &types
-			}
+			makeNullable(ref.Value.Properties[prop].Value)
 		}
 	}
 	return nil
+}
+
+// allowExampleNulls is the other adaptation: a property that Mirakl's own
+// example answer of an operation gives as null is made nullable, in every
+// schema that answer reaches. OR12 requires its reason codes and its
+// lines' dates, typed as plain strings, and its example has them null
+// until they happen.
+func allowExampleNulls(doc *openapi3.T) {
+	var walk func(s *openapi3.Schema, v any)
+	walk = func(s *openapi3.Schema, v any) {
+		if s == nil {
+			return
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				p := s.Properties[k]
+				if p == nil || p.Value == nil {
+					continue
+				}
+				if x == nil {
+					makeNullable(p.Value)
+					continue
+				}
+				walk(p.Value, x)
+			}
+		case []any:
+			if s.Items != nil {
+				for _, x := range v {
+					walk(s.Items.Value, x)
+				}
+			}
+		}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				if resp.Value == nil {
+					continue
+				}
+				media := resp.Value.Content.Get("application/json")
+				if media == nil || media.Schema == nil {
+					continue
+				}
+				for _, ex := range media.Examples {
+					if ex != nil && ex.Value != nil {
+						walk(media.Schema.Value, ex.Value.Value)
+					}
+				}
+			}
+		}
+	}
+}
+
+func makeNullable(v *openapi3.Schema) {
+	v.Nullable = true
+	if v.Type != nil && !v.Type.IncludesNull() {
+		types := append(slices.Clone(*v.Type), openapi3.TypeNull)
+		v.Type = &types
+	}
 }
 
 // response returns the documented response of an operation.
@@ -298,6 +363,46 @@ func TestAnswersMatchTheSpec(t *testing.T) {
 	checkJSON(t, doc, http.MethodPost, "/api/inbox/threads/{thread_id}/message", a)
 	checkJSON(t, doc, http.MethodGet, "/api/orders", get(t, s, "/api/orders", nil))
 
+	// The order actions: OR21, OR23, OR24 answer 204, OR30 its
+	// cancellations; then OR11 and OR12 show an order that went through
+	// them, with cancellations and taxes.
+	o := seedOrder(t, s, twoLines("O-3-A", api.StateWaitingAcceptance))
+	// Shipped orders show their addresses (OR11: "Null before shipping").
+	addr := &api.Address{Lastname: "Doe", Street1: "1 rue de la Paix", City: "Paris", Country: "France", CountryISOCode: "FRA"}
+	o.Customer.BillingAddress, o.Customer.ShippingAddress = addr, addr
+	o.OrderLines[0].Taxes = []api.Tax{{Code: "VAT", Amount: "6.67", Rate: "20", CalculationRule: api.TaxRuleNone}}
+	o.OrderLines[0].ShippingTaxes = []api.Tax{{Code: "VAT", Amount: "0.83", Rate: "20", CalculationRule: api.TaxRuleProportional}}
+	seedOrder(t, s, o)
+	for _, a := range []answer{
+		put(t, s, "/api/orders/O-3-A/accept", acceptAll(o)),
+		func() answer {
+			if _, err := s.MoveOrder("", "O-3-A", api.StateShipping); err != nil {
+				t.Fatal(err)
+			}
+			return put(t, s, "/api/orders/O-3-A/tracking", api.TrackingInput{CarrierCode: "UPS", TrackingNumber: "1Z"})
+		}(),
+	} {
+		if a.status != http.StatusNoContent || response(t, doc, http.MethodPut, "/api/orders/{order_id}/accept", a.status) == nil {
+			t.Errorf("HTTP %d %s", a.status, a.raw)
+		}
+	}
+	cancel := api.CancelationsInput{Cancelations: []api.CancelationInput{{
+		OrderLineID: o.OrderLines[0].OrderLineID, Quantity: 1, Amount: "20", ShippingAmount: "0", ReasonCode: "34",
+		Taxes: []api.TaxAmount{{Code: "VAT", Amount: "3.33"}},
+	}}}
+	checkJSON(t, doc, http.MethodPut, "/api/orders/cancel", put(t, s, "/api/orders/cancel", cancel))
+	for _, op := range []string{"tracking", "ship"} {
+		response(t, doc, http.MethodPut, "/api/orders/{order_id}/"+op, http.StatusNoContent)
+	}
+	if a := put(t, s, "/api/orders/O-3-A/ship", nil); a.status != http.StatusNoContent {
+		t.Errorf("OR24: HTTP %d", a.status)
+	}
+	checkJSON(t, doc, http.MethodGet, "/api/orders", get(t, s, "/api/orders", url.Values{"order_ids": {"O-3-A"}}))
+	// OR12 requires acceptance_decision_date, typed as a plain date unlike
+	// OR11's ("Null when ..."): only an order with a decision matches it.
+	checkJSON(t, doc, http.MethodGet, "/api/orders/{order_id}", get(t, s, "/api/orders/O-3-A", nil))
+	response(t, doc, http.MethodPut, "/api/orders/{order_id}/cancel", http.StatusNoContent)
+
 	dl := get(t, s, "/api/inbox/threads/"+th.Messages[0].Attachments[0].ID+"/download", nil)
 	if dl.status != http.StatusOK || response(t, doc, http.MethodGet, "/api/inbox/threads/{attachment_id}/download", dl.status).Content.Get(dl.header.Get("Content-Type")) == nil {
 		t.Errorf("M13: HTTP %d, Content-Type %q not documented", dl.status, dl.header.Get("Content-Type"))
@@ -316,6 +421,12 @@ func TestErrorBodies(t *testing.T) {
 		{http.MethodPost, "/api/inbox/threads/{thread_id}/message"},
 		{http.MethodGet, "/api/inbox/threads/{attachment_id}/download"},
 		{http.MethodGet, "/api/orders"},
+		{http.MethodGet, "/api/orders/{order_id}"},
+		{http.MethodPut, "/api/orders/{order_id}/accept"},
+		{http.MethodPut, "/api/orders/{order_id}/tracking"},
+		{http.MethodPut, "/api/orders/{order_id}/ship"},
+		{http.MethodPut, "/api/orders/{order_id}/cancel"},
+		{http.MethodPut, "/api/orders/cancel"},
 	} {
 		for code := range doc.Paths.Find(op.path).GetOperation(op.method).Responses.Map() {
 			if code >= "4" || code == "default" {
@@ -328,6 +439,9 @@ func TestErrorBodies(t *testing.T) {
 		do(t, s, request{method: http.MethodGet, path: "/api/inbox/threads"}),
 		get(t, s, "/api/inbox/threads", url.Values{"entity_id": {"O-1-A"}}),
 		get(t, s, "/api/inbox/threads/nope", nil),
+		get(t, s, "/api/orders/nope", nil),
+		put(t, s, "/api/orders/O-2-A/ship", nil),
+		put(t, s, "/api/orders/cancel", `{"cancelations": [null]}`),
 	} {
 		var body map[string]any
 		a.decode(t, &body)
@@ -373,5 +487,103 @@ func TestLimitsMatchTheSpec(t *testing.T) {
 	}
 	if wm := m11.Parameters.GetByInAndName("query", "with_messages"); wm == nil || !strings.Contains(wm.Description, "last 100 messages") {
 		t.Error("M11's with_messages no longer says the last 100 messages")
+	}
+}
+
+// TestRequestsMatchTheSpec holds the bodies the client sends (the api
+// request types, every field set) to the spec's request schemas: each
+// field is one the spec names, and the whole validates.
+func TestRequestsMatchTheSpec(t *testing.T) {
+	t.Parallel()
+	doc := loadSpec(t)
+	for _, tc := range []struct {
+		path string
+		body any
+	}{
+		{"/api/orders/{order_id}/accept", api.AcceptInput{OrderLines: []api.LineDecision{{ID: "O-1-A-1", Accepted: true}}}},
+		{"/api/orders/{order_id}/tracking", api.TrackingInput{CarrierCode: "UPS", CarrierName: "UPS", CarrierStandardCode: "UPS", CarrierURL: "https://ups.example", TrackingNumber: "1Z"}},
+		{"/api/orders/cancel", api.CancelationsInput{OrderTaxMode: "TAX_INCLUDED", Cancelations: []api.CancelationInput{{
+			OrderLineID: "O-1-A-1", Quantity: 1, Amount: "1.5", ShippingAmount: "0", ReasonCode: "34", CurrencyISOCode: "EUR",
+			Taxes: []api.TaxAmount{{Code: "VAT", Amount: "0.25"}}, ShippingTaxes: []api.TaxAmount{{Code: "VAT", Amount: "0"}},
+		}}}},
+	} {
+		media := doc.Paths.Find(tc.path).Put.RequestBody.Value.Content.Get("application/json")
+		raw, err := json.Marshal(tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := media.Schema.Value.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+			t.Errorf("PUT %s: %s does not match the spec:\n%v", tc.path, raw, err)
+		}
+		var unknown func(s *openapi3.Schema, v any, at string)
+		unknown = func(s *openapi3.Schema, v any, at string) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, x := range v {
+					if p := s.Properties[k]; p == nil {
+						t.Errorf("PUT %s: the spec has no field %s%s", tc.path, at, k)
+					} else {
+						unknown(p.Value, x, at+k+".")
+					}
+				}
+			case []any:
+				for _, x := range v {
+					unknown(s.Items.Value, x, at)
+				}
+			}
+		}
+		unknown(media.Schema.Value, v, "")
+	}
+	// OR24 and OR29 take no body.
+	for _, path := range []string{"/api/orders/{order_id}/ship", "/api/orders/{order_id}/cancel"} {
+		if rb := doc.Paths.Find(path).Put.RequestBody; rb != nil {
+			t.Errorf("PUT %s now documents a body", path)
+		}
+	}
+}
+
+// TestOrderRulesMatchTheSpec ties the fake's states and rules to what the
+// spec says of them.
+func TestOrderRulesMatchTheSpec(t *testing.T) {
+	t.Parallel()
+	doc := loadSpec(t)
+	for path, want := range map[string][]string{
+		"/api/orders/{order_id}/accept": {
+			"Accept or refuse order lines in the <code>WAITING_ACCEPTANCE</code> status",
+			"ORDER_INVALID_STATE", "ORDER_LINE_ACCEPTANCE_DECISION_MISSING", "ORDER_PARTIAL_ACCEPTANCE_DISABLED",
+		},
+		"/api/orders/{order_id}/ship":     {"Validate the shipment of an order in the <code>SHIPPING</code> status"},
+		"/api/orders/{order_id}/tracking": {"If the carrier is not registered, the complete tracking url can be provided"},
+	} {
+		desc := doc.Paths.Find(path).Put.Description
+		for _, w := range want {
+			if !strings.Contains(desc, w) {
+				t.Errorf("PUT %s no longer says %q", path, w)
+			}
+		}
+	}
+	if op := doc.Paths.Find("/api/orders/{order_id}").Get; !op.Deprecated || !strings.Contains(op.Description, "use OR11 with the query parameter 'order_ids'") {
+		t.Error("OR12 is no longer deprecated for OR11 with order_ids: the client may use it again")
+	}
+	known := []string{
+		api.StateStaging, api.StateWaitingAcceptance, api.StateWaitingDebit, api.StateWaitingDebitPayment, api.StateShipping,
+		api.StateShipped, api.StateToCollect, api.StateReceived, api.StateClosed, api.StateRefused, api.StateCanceled,
+	}
+	var enum []string
+	for _, v := range doc.Paths.Find("/api/orders").Get.Parameters.GetByInAndName("query", "order_state_codes").Schema.Value.Enum {
+		enum = append(enum, v.(string))
+	}
+	if diff := cmp.Diff(known, enum, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("order states (-ours +spec):\n%s", diff)
+	}
+	rule := doc.Components.Schemas["OR11_Response_200_Orders_OrderLines_Taxes"].Value.Properties["tax_calculation_rule"].Value.Description
+	for _, r := range []string{api.TaxRuleNone, api.TaxRuleProportional} {
+		if !strings.Contains(rule, `"`+r+`"`) {
+			t.Errorf("tax_calculation_rule no longer lists %s", r)
+		}
 	}
 }
