@@ -20,7 +20,6 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/alerts"
 	"github.com/helpdesk-bridge/bridge/bridge/deadletter"
-	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
@@ -33,6 +32,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
+	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
 

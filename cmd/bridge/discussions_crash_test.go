@@ -26,12 +26,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors/fault"
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
+	"github.com/helpdesk-bridge/bridge/discussions"
 )
 
 // Test Redis databases of the tests below, which run in parallel with the

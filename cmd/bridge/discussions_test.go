@@ -10,10 +10,10 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/helpdesk-bridge/bridge/discussions"
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
+	"github.com/helpdesk-bridge/bridge/discussions"
 )
 
 // syncNow runs the account's sync at once instead of waiting for its

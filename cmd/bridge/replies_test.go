@@ -13,10 +13,10 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
+	"github.com/helpdesk-bridge/bridge/discussions"
 )
 
 // agentReply stands for an agent answering in Gorgias's UI: the fake
