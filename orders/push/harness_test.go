@@ -69,6 +69,8 @@ type harnessOptions struct {
 	noWorker    bool
 	observer    push.Observer
 	redis       redis.UniversalClient // default: the test Redis
+	// queue wraps the asynq client the Publisher enqueues with.
+	queue func(push.Enqueuer) push.Enqueuer
 }
 
 type harness struct {
@@ -122,7 +124,10 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		o.resolver = defaultResolver
 	}
 	log := zerolog.New(h.logs)
-	queue := asynq.NewClientFromRedisClient(rdb)
+	var queue push.Enqueuer = asynq.NewClientFromRedisClient(rdb)
+	if o.queue != nil {
+		queue = o.queue(queue)
+	}
 	h.pub = push.New(push.Options{
 		Config: h.cfg, Redis: rdb, Queue: queue, Configured: o.configured, Limits: o.limits,
 		Observer: o.observer, Resolver: o.resolver, Now: h.clock.Now,
@@ -131,7 +136,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		srv := jobs.NewServer(jobs.Options{
 			Redis: rdb, Concurrency: 8, Queues: map[string]int{push.Queue: 1},
 			ShutdownTimeout: 5 * time.Second, DelayedCheck: 20 * time.Millisecond, IdleCheck: 20 * time.Millisecond,
-			Logger: log,
+			RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Logger: log,
 		})
 		hs := push.NewHandlers(h.pub)
 		srv.Handle(push.TypeDeliver, asynq.HandlerFunc(hs.Deliver))
@@ -420,4 +425,14 @@ func ids(prefix string, n int) []string {
 		out = append(out, fmt.Sprintf("%s-%02d", prefix, i))
 	}
 	return out
+}
+
+// publisher is another Publisher on the harness's Redis and clock, with
+// the given configured subscriptions: a replica started with another
+// configuration.
+func (h *harness) publisher(configured []push.Configured) *push.Publisher {
+	return push.New(push.Options{
+		Config: h.cfg, Redis: h.rdb, Queue: asynq.NewClientFromRedisClient(h.rdb), Configured: configured,
+		Limits: fastLimits, Resolver: defaultResolver, Now: h.clock.Now,
+	})
 }

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hibiken/asynq"
 
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/orders/push"
@@ -431,5 +433,71 @@ func TestDeleteStopsDeliveries(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // a dozen forwarder rounds
 	if got := r.orders(); len(got) != 0 {
 		t.Errorf("a deleted subscription got %v", got)
+	}
+}
+
+// flakyQueue fails chosen enqueues of delivery tasks, as a Redis that
+// drops a connection does.
+type flakyQueue struct {
+	push.Enqueuer
+	mu   sync.Mutex
+	n    int          // delivery enqueues so far
+	fail map[int]bool // which of them fail (1 is the first)
+}
+
+func (f *flakyQueue) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	if t.Type() == push.TypeDeliver {
+		f.mu.Lock()
+		f.n++
+		fail := f.fail[f.n]
+		f.mu.Unlock()
+		if fail {
+			return nil, errors.New("dial tcp: connection reset by peer")
+		}
+	}
+	return f.Enqueuer.EnqueueContext(ctx, t, opts...)
+}
+
+func (f *flakyQueue) failNext(k ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = map[int]bool{}
+	for _, i := range k {
+		f.fail[f.n+i] = true
+	}
+}
+
+// TestLostEnqueuesAreRepaired: an event appended whose task could not be
+// enqueued is delivered once the caller publishes it again; a retry whose
+// successor could not be enqueued is run again by asynq and enqueues it.
+func TestLostEnqueuesAreRepaired(t *testing.T) {
+	q := &flakyQueue{}
+	h := newHarness(t, harnessOptions{limits: fastLimits, queue: func(e push.Enqueuer) push.Enqueuer { q.Enqueuer = e; return q }})
+	r := newReceiver(t, h.clock)
+	s := h.subscribe(r.URL())
+	r.setSecret(s.Secret)
+	waitFor(t, "the handshake", func() bool { return h.get(s.ID).State == push.StateActive })
+
+	q.failNext(1)
+	ev := push.Event{ID: "e1", Type: push.TypeOrderCreated, Store: "acme-fr", OrderID: "FR-1", OccurredAt: h.clock.Now(), Data: json.RawMessage(`{}`)}
+	if err := h.pub.Publish(context.Background(), "acme", ev); err == nil {
+		t.Fatal("Publish hid a failed enqueue")
+	}
+	if err := h.pub.Publish(context.Background(), "acme", ev); err != nil {
+		t.Fatalf("the caller's retry: %v", err)
+	}
+	waitFor(t, "e1", func() bool { return len(r.orders()["acme-fr/FR-1"]) == 1 })
+
+	r.set(func(r *receiver) { r.fail = http.StatusServiceUnavailable })
+	q.failNext(2) // the publish's enqueue goes; the first retry's does not
+	h.publish("e2", "acme-fr", "FR-1")
+	waitFor(t, "a failure", func() bool { return h.get(s.ID).Counts.Failed >= 1 })
+	r.set(func(r *receiver) { r.fail = 0 })
+	waitFor(t, "e2", func() bool { return len(r.orders()["acme-fr/FR-1"]) == 2 })
+	if !strings.Contains(h.logs.String(), "task failed, will retry") {
+		t.Error("the lost successor did not make its task fail for asynq to retry")
+	}
+	if g := h.get(s.ID); g.Counts.Published != 2 {
+		t.Errorf("published %d", g.Counts.Published)
 	}
 }
