@@ -134,7 +134,7 @@ func (p *Publisher) ack(ctx context.Context, k subKeys, s step, e entry, rec Del
 	b, _ := json.Marshal(rec)
 	now := p.o.Now()
 	res, err := ackScript.Run(ctx, p.o.Redis, []string{k.hash, k.ev, k.pending, k.orders, k.own, k.log, k.logev, k.dl},
-		s.order, s.token, e.Seq, now.UnixMilli(), b, now.Add(-p.lim.Retention).UnixMilli(), p.lim.MaxLog).StringSlice()
+		s.order, s.token, e.Seq, now.UnixMilli(), b, now.Add(-p.lim.Retention).UnixMilli(), p.lim.MaxLog, p.lim.Retention.Milliseconds()).StringSlice()
 	if err != nil {
 		// The event was delivered but is still the head: its next attempt
 		// sends it again, which the receiver dedupes.
@@ -227,10 +227,11 @@ func (p *Publisher) enqueueOwner(ctx context.Context, s step, res []string) erro
 // subscriptions failing together do not retry together, and at least
 // what the subscriber asked for with Retry-After (up to RetryMax).
 func (p *Publisher) backoff(fails int, retryAfter time.Duration) time.Duration {
-	d := p.lim.RetryBase << min(fails, 30)
-	if d <= 0 || d > p.lim.RetryMax {
-		d = p.lim.RetryMax
+	d := p.lim.RetryBase
+	for i := 0; i < fails && d < p.lim.RetryMax; i++ {
+		d *= 2 // RetryMax is far from overflowing
 	}
+	d = min(d, p.lim.RetryMax)
 	d = d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
 	if retryAfter > d {
 		d = min(retryAfter, p.lim.RetryMax)

@@ -162,7 +162,8 @@ func script(body string) *redis.Script { return redis.NewScript(lua + body) }
 // the oldest events past the bound, and returns the order's owner to
 // enqueue ("" when none): {status, owner, dropped}.
 // KEYS: hash ev pending orders own ids. ARGV: id, order, rest, now ms,
-// max backlog, dedupe cutoff ms, max ids.
+// max backlog, dedupe cutoff ms, max ids, dedupe window ms (the ids of a
+// subscription that publishes nothing more expire with it).
 var appendScript = script(`
 if redis.call("EXISTS", KEYS[1]) == 0 then return {"gone", "", 0} end
 local dropped = 0
@@ -170,6 +171,7 @@ if redis.call("ZADD", KEYS[6], "NX", ARGV[4], ARGV[1]) == 1 then
   redis.call("ZREMRANGEBYSCORE", KEYS[6], "-inf", "(" .. ARGV[6])
   local over = redis.call("ZCARD", KEYS[6]) - tonumber(ARGV[7])
   if over > 0 then redis.call("ZREMRANGEBYRANK", KEYS[6], 0, over - 1) end
+  redis.call("PEXPIRE", KEYS[6], ARGV[8])
   push(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[3])
   redis.call("HINCRBY", KEYS[1], "published", 1)
   dropped = trim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[5]))
@@ -210,7 +212,8 @@ return {"deliver", e, h[1], h[2]}
 // records the attempt, ends the failure streak, and says what the owner
 // does next: {"more"}, {"done"}, {"idle"}, {"stale"} or {"gone"}.
 // KEYS: hash ev pending orders own log logev dl. ARGV: order, token, seq,
-// now ms, record, log cutoff ms, max log.
+// now ms, record, log cutoff ms, max log, retention ms (the log of a
+// subscription that delivers nothing more expires whole).
 var ackScript = script(`
 if redis.call("EXISTS", KEYS[1]) == 0 then return {"gone"} end
 local e = redis.call("HGET", KEYS[2], ARGV[3])
@@ -230,6 +233,8 @@ if e then
     redis.call("ZREM", KEYS[6], unpack(old))
     redis.call("HDEL", KEYS[7], unpack(old))
   end
+  redis.call("PEXPIRE", KEYS[6], ARGV[8])
+  redis.call("PEXPIRE", KEYS[7], ARGV[8])
 end
 local nxt = refresh(KEYS[3], KEYS[4], ARGV[1])
 redis.call("HINCRBY", KEYS[1], "delivered", 1)

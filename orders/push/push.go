@@ -343,7 +343,7 @@ func (p *Publisher) append(ctx context.Context, merchant, sub, order string, ev 
 	k := p.keys.sub(merchant, sub)
 	res, err := appendScript.Run(ctx, p.o.Redis, []string{k.hash, k.ev, k.pending, k.orders, k.own, k.ids},
 		ev.ID, order, entryRest(now, ev.ID, ev.Type, order, body), now.UnixMilli(), p.lim.MaxBacklog,
-		now.Add(-p.lim.DedupeWindow).UnixMilli(), maxIDs).Slice()
+		now.Add(-p.lim.DedupeWindow).UnixMilli(), maxIDs, p.lim.DedupeWindow.Milliseconds()).Slice()
 	if err != nil {
 		return err
 	}

@@ -501,3 +501,26 @@ func TestLostEnqueuesAreRepaired(t *testing.T) {
 		t.Errorf("published %d", g.Counts.Published)
 	}
 }
+
+// TestReplayKeepsWhatTheRetentionSays: delivered events older than the
+// retention, or past the log's bound, are not kept for replay.
+func TestReplayKeepsWhatTheRetentionSays(t *testing.T) {
+	lim := fastLimits
+	lim.Retention, lim.MaxLog = time.Hour, 2
+	h := newHarness(t, harnessOptions{limits: lim})
+	r := newReceiver(t, h.clock)
+	s := h.subscribe(r.URL())
+	r.setSecret(s.Secret)
+	t0 := h.clock.Now()
+	h.publish("e1", "acme-fr", "FR-1")
+	waitFor(t, "e1", func() bool { return h.get(s.ID).Counts.Delivered == 1 })
+	h.clock.Advance(2 * time.Hour)
+	for _, id := range []string{"e2", "e3", "e4"} {
+		h.publish(id, "acme-fr", "FR-1")
+	}
+	waitFor(t, "e4", func() bool { return h.get(s.ID).Counts.Delivered == 4 })
+	var ans struct{ Replayed int }
+	if status, raw := h.call(http.MethodPost, "/v1/orders/subscriptions/"+s.ID+"/replay", acmeToken, map[string]string{"since": t0.Format(time.RFC3339)}, &ans); status != http.StatusAccepted || ans.Replayed != 2 {
+		t.Fatalf("replay: %d %s, want the 2 newest", status, raw)
+	}
+}
