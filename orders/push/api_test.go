@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/orders/push"
 )
@@ -281,5 +284,27 @@ func TestRedirectsAndLargeAnswers(t *testing.T) {
 	}
 	if len(elsewhere) != 0 {
 		t.Error("the redirect was followed")
+	}
+}
+
+// TestAPIAnswers503WithoutRedis: a Redis that cannot be reached is a 503
+// to retry, not a 500.
+func TestAPIAnswers503WithoutRedis(t *testing.T) {
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + rdbtest.FreePort(t), MaxRetries: -1})
+	t.Cleanup(func() { _ = down.Close() })
+	h := newHarness(t, harnessOptions{noWorker: true, redis: down})
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/v1/orders/subscriptions"},
+		{"POST", "/v1/orders/subscriptions"},
+		{"GET", "/v1/orders/subscriptions/sub_00000000000000000000"},
+	} {
+		status, raw := h.call(c.method, c.path, acmeToken, map[string]string{"url": "https://hooks.example.com/x"}, nil)
+		if e := decodeError(t, raw); status != http.StatusServiceUnavailable || e.Error.Code != "unavailable" {
+			t.Errorf("%s %s: %d %s", c.method, c.path, status, raw)
+		}
+	}
+	ev := push.Event{ID: "e1", Type: push.TypeOrderCreated, Store: "acme-fr", OrderID: "FR-1", OccurredAt: h.clock.Now(), Data: json.RawMessage(`{}`)}
+	if err := h.pub.Publish(context.Background(), "acme", ev); err == nil {
+		t.Error("Publish hid that Redis is down")
 	}
 }

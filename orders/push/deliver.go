@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/bridge/events"
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
@@ -62,7 +63,7 @@ type Delivery struct {
 	OrderID   string    `json:"order_id,omitempty"`
 	Replayed  bool      `json:"replayed,omitempty"`
 	Attempt   int       `json:"attempt"`
-	Outcome   string    `json:"outcome"` // delivered, failed
+	Outcome   string    `json:"outcome"` // delivered, verified (a handshake), failed
 	Status    int       `json:"status,omitempty"`
 	LatencyMS int64     `json:"latency_ms"`
 	Error     string    `json:"error,omitempty"`
@@ -276,7 +277,9 @@ func (p *Publisher) queue(merchant, sub string) string {
 func (p *Publisher) enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option) error {
 	_, err := p.o.Queue.EnqueueContext(ctx, t, opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
-		return fmt.Errorf("push: enqueue %s: %w", t.Type(), err)
+		// asynq flattens Redis's errors into text: marked, the API
+		// answers 503 with a Retry-After rather than 500.
+		return fmt.Errorf("push: enqueue %s: %w: %w", t.Type(), httpapi.ErrStoreUnavailable, err)
 	}
 	return nil
 }
