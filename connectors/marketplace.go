@@ -73,8 +73,10 @@ type EvaluationLister interface {
 	// changed, at or after q.Since. A page may hold none and still have a
 	// next one: a marketplace without a listing of its own (Mirakl) reads
 	// a page of orders and asks each for its evaluation. A listing may
-	// also return evaluations given earlier; an evaluation is named by its
-	// order id and its CreatedAt, which stay the same when it changes.
+	// also return evaluations given earlier, and one twice when orders
+	// change while it pages through: callers deduplicate. An evaluation is
+	// named by its order id and its CreatedAt, which stay the same when it
+	// changes.
 	ListEvaluations(ctx context.Context, q EvaluationQuery) (EvaluationPage, error)
 }
 

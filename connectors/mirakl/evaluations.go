@@ -19,13 +19,13 @@ import (
 )
 
 // How connectors.EvaluationLister maps to the seller API, and why:
-//   - The seller API lists no evaluations. OR51 reads the evaluation of one
-//     order (GET /api/orders/{order_id}/evaluation, no paging, no date
-//     filter); the shop evaluation listings are the operator's and the
-//     front API's, which a shop key cannot call. So a page of evaluations
-//     is a page of OR11 (the orders a customer may have evaluated, see
-//     api.EvaluableStates) and one OR51 call per order: the cost of a
-//     listing is one call per order in its window, not per evaluation.
+//   - The seller API lists no evaluations. OR51 reads the evaluation of
+//     one order (GET /api/orders/{order_id}/evaluation, no paging, no date
+//     filter), and the seller spec has no other evaluation operation (A01
+//     and A21 give only the shop's grade and count). So a page of
+//     evaluations is a page of OR11 (the orders a customer may have
+//     evaluated, see api.EvaluableStates) and one OR51 call per order: a
+//     listing costs one call per order in its window, not per evaluation.
 //   - Whether an evaluation moves its order's last_updated_date is
 //     UNVERIFIED, so the listing does not rely on it: it reads the orders
 //     updated at or after q.Since less Options.EvaluationWindow, how long
@@ -33,6 +33,13 @@ import (
 //     the spec does not say; the default, 30 days, is the bridge's own
 //     backfill), and keeps the evaluations given or changed at or after
 //     q.Since.
+//   - OR11 lists by creation date with offset pages. The orders it
+//     selects here (updated since a date, in a state after shipping) only
+//     grow while a listing pages through: an order that joins moves the
+//     later ones back, so a listing may see one order twice but misses
+//     none. (An order leaving the states after shipping would make it
+//     miss one; the transitions integrators document lead from those
+//     states only to one another, UNVERIFIED beyond them.)
 //   - An order without an evaluation: OR51's answer to it is UNVERIFIED
 //     (the spec documents only the 200). A 404, or a 2xx without a body,
 //     is taken for none; anything else fails the page, which the caller
