@@ -8,6 +8,9 @@
 // Data flows one way: events.Intake asks a Planner for the tasks of an
 // event (one per event and helpdesk account, with an id derived from both),
 // asynq runs them, and the Service does the work through the helpdesk port.
+// Bad ratings also come from marketplaces: a RatingSync reads a marketplace
+// account's order evaluations periodically and enqueues the same raise
+// tasks, each evaluation standing for an event (ratings.go).
 package alerts
 
 import "time"

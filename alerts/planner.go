@@ -70,12 +70,9 @@ func (pl planners) surveyRated(_ context.Context, ev events.Event) ([]*asynq.Tas
 	if err := checkStore(ev.Merchant, d.Store); err != nil {
 		return nil, err
 	}
-	if d.Score > ev.Merchant.BadRatingThreshold {
+	kind, bad := badRating(ev.Merchant, d.Score, d.Comment)
+	if !bad {
 		return nil, nil // a good rating raises nothing
-	}
-	kind := config.AlertBadRatingNoComment
-	if hasText(d.Comment) {
-		kind = config.AlertBadRatingWithComment
 	}
 	return pl.raiseTasks(ev, RaisePayload{
 		Kind: kind, OrderID: d.OrderID, Store: d.Store, Buyer: d.Buyer,
@@ -83,14 +80,33 @@ func (pl planners) surveyRated(_ context.Context, ev events.Event) ([]*asynq.Tas
 	})
 }
 
+// badRating tells whether a score is bad for merchant m (at or below its
+// threshold), and the alert kind it raises: with a comment when the
+// comment has text. Survey events and marketplace evaluations share it.
+func badRating(m *config.Merchant, score int, comment string) (kind string, bad bool) {
+	if score > m.BadRatingThreshold {
+		return "", false
+	}
+	if hasText(comment) {
+		return config.AlertBadRatingWithComment, true
+	}
+	return config.AlertBadRatingNoComment, true
+}
+
 // raiseTasks returns one raise task per account that takes p's kind for
 // p's store, each stamped with the event and the account.
 func (pl planners) raiseTasks(ev events.Event, p RaisePayload) ([]*asynq.Task, error) {
 	p.Merchant, p.EventID, p.OccurredAt = ev.Merchant.ID, ev.ID, ev.OccurredAt
+	return raiseTasks(ev.Merchant, p, pl.shards)
+}
+
+// raiseTasks returns one raise task per account of m that takes p's kind
+// for p's store, stamped with the account.
+func raiseTasks(m *config.Merchant, p RaisePayload, shards jobs.Shards) ([]*asynq.Task, error) {
 	var tasks []*asynq.Task
-	for _, h := range targets(ev.Merchant, p.Store, p.Kind) {
+	for _, h := range targets(m, p.Store, p.Kind) {
 		p.Account = h.ID
-		t, err := NewRaiseTask(p, pl.shards)
+		t, err := NewRaiseTask(p, shards)
 		if err != nil {
 			return nil, err
 		}

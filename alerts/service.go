@@ -23,9 +23,10 @@ type Helpdesk interface {
 	SetStatus(ctx context.Context, ticketID string, s connectors.Status) error
 }
 
-// ErrUnknownAccount: the task names a helpdesk account the configuration
-// no longer has. Retrying cannot help.
-var ErrUnknownAccount = errors.New("alerts: unknown helpdesk account")
+// ErrUnknownAccount: the task names a helpdesk account, or for a rating
+// sync a marketplace account that can list evaluations, that the
+// configuration no longer has. Retrying cannot help.
+var ErrUnknownAccount = errors.New("alerts: unknown account")
 
 // Service raises and resolves alert tickets.
 type Service struct {

@@ -144,6 +144,11 @@ type Merchant struct {
 // Marketplace kinds.
 const KindMirakl = "mirakl"
 
+// EvaluationKinds are the marketplace kinds whose connector lists the
+// customers' evaluations of orders (connectors.EvaluationLister), which
+// rating_alerts needs.
+var EvaluationKinds = []string{KindMirakl}
+
 // Marketplace is one shop on one marketplace instance, e.g. the merchant's
 // shop on Carrefour's Mirakl.
 type Marketplace struct {
@@ -174,6 +179,15 @@ type Marketplace struct {
 	// SettleDelay is how long a reply that got no answer is given to land
 	// before the thread is read again to find it (default 2 minutes).
 	SettleDelay time.Duration `yaml:"settle_delay" validate:"gte=0"`
+	// RatingAlerts raises the merchant's bad-rating alerts from the
+	// customers' evaluations of the shop's orders, as delivery_survey.rated
+	// events do; only kinds that can list evaluations take it.
+	RatingAlerts bool `yaml:"rating_alerts"`
+	// RatingSyncEvery is how often evaluations are read (default 1h).
+	RatingSyncEvery time.Duration `yaml:"rating_sync_every" validate:"gte=0"`
+	// RatingWindow is how long after its last update an order's
+	// evaluation is still looked for (default 30 days).
+	RatingWindow time.Duration `yaml:"rating_window" validate:"gte=0"`
 }
 
 // Store is one shop of a merchant.

@@ -46,6 +46,8 @@ var defaultRateLimits = map[string]RateLimit{
 //	marketplaces[].sync_every        60s
 //	marketplaces[].overlap           2m
 //	marketplaces[].backfill          720h (30 days)
+//	marketplaces[].rating_sync_every 1h
+//	marketplaces[].rating_window     720h (30 days)
 //	marketplaces[].timeout           30s
 //	marketplaces[].rate_limit        mirakl 60 per 1m
 //	helpdesks[].language             en
@@ -78,6 +80,8 @@ func (c *Config) ApplyDefaults() {
 			orDefault(&mp.SyncEvery, time.Minute)
 			orDefault(&mp.Overlap, 2*time.Minute)
 			orDefault(&mp.Backfill, 30*24*time.Hour)
+			orDefault(&mp.RatingSyncEvery, time.Hour)
+			orDefault(&mp.RatingWindow, 30*24*time.Hour)
 			orDefault(&mp.Timeout, 30*time.Second)
 			orDefault(&mp.SettleDelay, DefaultSettleDelay)
 			if mp.RateLimit == (RateLimit{}) {

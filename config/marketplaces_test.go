@@ -33,6 +33,7 @@ func TestParseMarketplaces(t *testing.T) {
 		ID: "acme-carrefour", Kind: KindMirakl, Name: "carrefour", BaseURL: "https://carrefour.mirakl.example",
 		APIKey: secret("mirakl-key", "${MIRAKL_KEY}"), ShopID: "2042", Store: "acme-fr", Helpdesk: "acme-gorgias",
 		SyncEvery: time.Minute, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, Timeout: 30 * time.Second, SettleDelay: 2 * time.Minute,
+		RatingSyncEvery: time.Hour, RatingWindow: 30 * 24 * time.Hour,
 		RateLimit: RateLimit{Requests: 60, Per: time.Minute},
 	}
 	if diff := cmp.Diff(want, mk, cmp.AllowUnexported(Secret{})); diff != "" {
@@ -58,6 +59,14 @@ func TestParseMarketplaceProblems(t *testing.T) {
 			Problems{{Field: "merchants[0].marketplaces[0].sync_every", Line: 33, Message: "must be at least 10s: Mirakl advises against polling faster"}}},
 		{"unknown kind", "kind: mirakl", "kind: fnac",
 			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl"}}},
+		{"rates too often", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        rating_alerts: true\n        rating_sync_every: 1m\n",
+			Problems{{Field: "merchants[0].marketplaces[0].rating_sync_every", Line: 34, Message: "must be at least 5m: each sync asks every order of rating_window for its evaluation"}}},
+		{"rating alerts of a kind without evaluations", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
+			"kind: fnac\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        rating_alerts: true\n",
+			Problems{
+				{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl"},
+				{Field: "merchants[0].marketplaces[0].rating_alerts", Line: 29, Message: "a fnac account cannot list order evaluations; only mirakl can"},
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -299,6 +299,12 @@ func (c *Config) merchantProblems() Problems {
 			if mk.SyncEvery > 0 && mk.SyncEvery < 10*time.Second {
 				ps = append(ps, Problem{Field: kp + ".sync_every", Message: "must be at least 10s: Mirakl advises against polling faster"})
 			}
+			if mk.RatingAlerts && !slices.Contains(EvaluationKinds, mk.Kind) {
+				ps = append(ps, Problem{Field: kp + ".rating_alerts", Message: fmt.Sprintf("a %s account cannot list order evaluations; only %s can", mk.Kind, strings.Join(EvaluationKinds, ", "))})
+			}
+			if mk.RatingSyncEvery > 0 && mk.RatingSyncEvery < 5*time.Minute {
+				ps = append(ps, Problem{Field: kp + ".rating_sync_every", Message: "must be at least 5m: each sync asks every order of rating_window for its evaluation"})
+			}
 		}
 	}
 	return ps

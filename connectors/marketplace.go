@@ -65,6 +65,21 @@ type OrderActor interface {
 	Act(ctx context.Context, orderID string, action OrderAction) error
 }
 
+// EvaluationLister is the optional ability to list the evaluations
+// customers gave the shop's orders (a grade and perhaps a comment), to
+// raise bad-rating alerts from them.
+type EvaluationLister interface {
+	// ListEvaluations returns one page of the evaluations given, or
+	// changed, at or after q.Since. A page may hold none and still have a
+	// next one: a marketplace without a listing of its own (Mirakl) reads
+	// a page of orders and asks each for its evaluation. A listing may
+	// also return evaluations given earlier, and one twice when orders
+	// change while it pages through: callers deduplicate. An evaluation is
+	// named by its order id and its CreatedAt, which stay the same when it
+	// changes.
+	ListEvaluations(ctx context.Context, q EvaluationQuery) (EvaluationPage, error)
+}
+
 // MarketplaceCapabilities states a marketplace's limits on replies. A zero
 // number means the limit is unknown, not that there is none.
 type MarketplaceCapabilities struct {
@@ -269,4 +284,43 @@ type OrderLine struct {
 	// Status is the line's own status: a refused or cancelled line of an
 	// order in progress is OrderCanceled.
 	Status OrderStatus
+}
+
+// EvaluationQuery selects evaluations.
+type EvaluationQuery struct {
+	// Since keeps the evaluations given or changed at or after it; zero
+	// keeps them all.
+	Since time.Time
+	// Limit is how many orders a page looks at (the marketplace's page of
+	// orders, or of evaluations where it lists them); 0 means the
+	// connector's default. PageToken works as in ThreadQuery.
+	Limit     int
+	PageToken string
+}
+
+// EvaluationPage is one page of an evaluation listing.
+type EvaluationPage struct {
+	Evaluations []Evaluation
+	// NextPageToken fetches the next page; "" on the last one.
+	NextPageToken string
+}
+
+// Evaluation is a customer's evaluation of one of the shop's orders.
+type Evaluation struct {
+	OrderID string
+	// Grade is on the marketplace's scale (Mirakl: 1 to 5, UNVERIFIED;
+	// the spec states none).
+	Grade int
+	// Comment, CustomerName and CustomerID are customer data: never log
+	// them.
+	Comment      string
+	CustomerName string
+	CustomerID   string
+	// CreatedAt is when the customer gave it; UpdatedAt when it last
+	// changed (a reply, moderation).
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Order is the order evaluated as the listing read it, when the
+	// connector has it; nil otherwise.
+	Order *Order
 }

@@ -178,6 +178,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	mirrorHelpdesks := map[string]discussions.Helpdesk{}
 	markets := map[string]connectors.Marketplace{}
 	orderListers := map[string]connectors.OrderLister{}
+	evaluationListers := map[string]connectors.EvaluationLister{}
 	for _, m := range cfg.Merchants {
 		for _, h := range m.Helpdesks {
 			hd, err := newHelpdesk(h, cfg.Server.AllowPrivateFileHosts, limiter, metrics, o)
@@ -202,6 +203,14 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 					return nil, fmt.Errorf("merchant %s marketplace %s: sync_orders is set but %s cannot list orders", m.ID, mk.ID, mk.Kind)
 				}
 				orderListers[mk.ID] = lister
+			}
+			if mk.RatingAlerts {
+				lister, ok := mp.(connectors.EvaluationLister)
+				if !ok {
+					_ = conn.Close()
+					return nil, fmt.Errorf("merchant %s marketplace %s: rating_alerts is set but %s cannot list evaluations", m.ID, mk.ID, mk.Kind)
+				}
+				evaluationListers[mk.ID] = lister
 			}
 		}
 	}
@@ -273,6 +282,9 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		h := alerts.NewHandlers(svc)
 		a.workers.Handle(alerts.TypeRaise, asynq.HandlerFunc(h.Raise))
 		a.workers.Handle(alerts.TypeResolve, asynq.HandlerFunc(h.Resolve))
+		a.workers.Handle(alerts.TypeRatings, alerts.NewRatingSync(alerts.RatingSyncOptions{
+			Config: cfg, Redis: conn.Client, Listers: evaluationListers, Queue: a.client, Shards: shards, Now: o.Now,
+		}))
 		updater := widgets.NewUpdater(orders, a.client, shards)
 		wh := widgets.NewHandlers(updater)
 		a.workers.Handle(discussions.TypeOrders, discussions.NewOrderSync(discussions.OrderSyncOptions{
@@ -296,6 +308,13 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 					periodic = append(periodic, jobs.Periodic{
 						Name: discussions.TypeOrders + ":" + mk.ID, Every: mk.SyncEvery,
 						Task: func() *asynq.Task { return discussions.NewOrdersTask(op, shards) },
+					})
+				}
+				if mk.RatingAlerts {
+					rp := alerts.RatingsPayload{Merchant: m.ID, Account: mk.ID}
+					periodic = append(periodic, jobs.Periodic{
+						Name: alerts.TypeRatings + ":" + mk.ID, Every: mk.RatingSyncEvery,
+						Task: func() *asynq.Task { return alerts.NewRatingsTask(rp, shards) },
 					})
 				}
 				p := discussions.SyncPayload{Merchant: m.ID, Account: mk.ID}
@@ -445,7 +464,7 @@ func newMarketplace(mk config.Marketplace, limiter *ratelimit.Limiter, metrics *
 	}
 	switch mk.Kind {
 	case config.KindMirakl:
-		return mirakl.New(mirakl.Options{BaseURL: mk.BaseURL, APIKey: mk.APIKey.Reveal(), ShopID: mk.ShopID, HTTPClient: client, Now: o.Now})
+		return mirakl.New(mirakl.Options{BaseURL: mk.BaseURL, APIKey: mk.APIKey.Reveal(), ShopID: mk.ShopID, HTTPClient: client, Now: o.Now, EvaluationWindow: mk.RatingWindow})
 	default:
 		return nil, fmt.Errorf("unknown marketplace kind %q", mk.Kind)
 	}

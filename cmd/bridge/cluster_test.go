@@ -40,6 +40,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"alert routing", TestAlertKindsAndStoresSelectTheHelpdesks},
 		{"alert resolution", TestResolutionNotesAndClosesTheAlert},
 		{"alert faults", TestFaultsStillDeliverEachAlertExactlyOnce},
+		{"rating alerts", TestRatingAlertsFromMirakl},
 		{"dead letters", TestDeadLettersAreListedAndReplayed},
 		{"widgets", TestWidgetEventsInWidgetOut},
 		{"widget layouts", TestWidgetLayoutStoresAndIsolation},
@@ -77,6 +78,7 @@ var keyFamilies = []struct {
 }{
 	{regexp.MustCompile(`^event:[^:{}]+:[^{}]+$`), "`P event:<merchant>:<event id>`"},
 	{regexp.MustCompile(`^alerts:\{[^:{}]+:[^:{}]+:[^{}]+\}:(resolved|open:[^{}]+|noted:[^{}]+)$`), "`P alerts:{<merchant>:<store>:<order>}:resolved`, `…:open:<account>`, `…:noted:<account>`"},
+	{regexp.MustCompile(`^alerts:\{[^:{}]+\}:(rcur|rlock|rlist):[^{}]+$`), "`P alerts:{<merchant>}:rcur:<account>`, `…:rlock:<account>`, `…:rlist:<account>`"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:(o:[^{}]+:[^{}]+|c:[0-9a-f]{32}|d:[0-9a-f]{32})$`), "`P w:{<merchant>}:o:<store>:<order>` (order), `…:c:<email hash>`"},
 	{regexp.MustCompile(`^dsc:\{[^{}]+\}:(d|all|tk|in|out|own|pend|cur|ocur|listing|lock)(:[^{}]+)?$`), "`P dsc:{<merchant>}:d:<account>:<thread>`, `…:all`, `…:tk:<helpdesk>:<ticket>`"},
 	{regexp.MustCompile(`^dsc:file:[0-9a-f]+$`), "`P dsc:file:<token hash>`"},

@@ -8,7 +8,9 @@
 // connectors.OrderLister, and for connectors.OrderActor reading an order
 // and acting on it: accepting, refusing, shipping with a tracking,
 // cancelling it or its lines, refusals in the wrong state, and retries
-// after a lost answer), and each connector joins it with a small
+// after a lost answer; and for connectors.EvaluationLister the
+// evaluations given since a moment, changed ones again, and failures
+// anywhere in a page), and each connector joins it with a small
 // Harness over its fake, or over a live sandbox shop when one is
 // configured.
 package marketplacetest

@@ -74,6 +74,8 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"CancelOrderLines", testCancelOrderLines},
 		{"OrderActionsInTheWrongState", testActionsInTheWrongState},
 		{"UncertainOrderActionIsRetried", testUncertainAction},
+		{"ListEvaluations", testListEvaluations},
+		{"EvaluationListingFails", testEvaluationListingFails},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,14 +89,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	data, err := readAnswer(ctx, resp)
 	if err != nil {
-		// The answer was cut: the call may have taken effect.
-		return connectors.TransportError(ctx, err)
-	}
-	if len(data) > maxAnswerBytes {
-		return fmt.Errorf("answer larger than %d bytes", maxAnswerBytes)
+		return err
 	}
 	if out == nil {
 		return nil
@@ -106,6 +101,20 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		return fmt.Errorf("%w: undecodable answer: %w", connectors.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// readAnswer reads and closes a 2xx answer's body, bounded.
+func readAnswer(ctx context.Context, resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	if err != nil {
+		// The answer was cut: the call may have taken effect.
+		return nil, connectors.TransportError(ctx, err)
+	}
+	if len(data) > maxAnswerBytes {
+		return nil, fmt.Errorf("answer larger than %d bytes", maxAnswerBytes)
+	}
+	return data, nil
 }
 
 // vendorMessage reads Mirakl's message from an error body: {"status",

@@ -32,6 +32,9 @@
 //     and the start date.
 //   - GetOrder and Act (connectors.OrderActor) are OR11 with order_ids,
 //     OR21, OR23, OR24, OR29 and OR30: see orders.go.
+//   - ListEvaluations (connectors.EvaluationLister) is OR11 and OR51 for
+//     each order, as the seller API lists no evaluations: see
+//     evaluations.go.
 //   - Errors are classified with connectors.StatusError and
 //     connectors.TransportError and carry Mirakl's message from the error
 //     body ({"status", "message"}, UNVERIFIED: the spec documents none),
@@ -89,6 +92,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock, for Retry-After dates.
 	Now func() time.Time
+	// EvaluationWindow is how long after its last update an order may
+	// still be evaluated, so how far before a listing's Since
+	// ListEvaluations reads orders; 0 means DefaultEvaluationWindow.
+	EvaluationWindow time.Duration
 }
 
 // Client is one shop on a Mirakl instance. It is safe for concurrent use.
@@ -98,6 +105,8 @@ type Client struct {
 	shopID string
 	hc     *http.Client
 	now    func() time.Time
+	// evaluationWindow: see Options.EvaluationWindow.
+	evaluationWindow time.Duration
 }
 
 var (
@@ -117,6 +126,9 @@ func New(opts Options) (*Client, error) {
 	if opts.APIKey == "" {
 		return nil, errors.New("mirakl: APIKey is required")
 	}
+	if opts.EvaluationWindow < 0 {
+		return nil, errors.New("mirakl: EvaluationWindow cannot be negative")
+	}
 	if opts.ShopID != "" {
 		if _, err := strconv.ParseInt(opts.ShopID, 10, 64); err != nil {
 			return nil, errors.New("mirakl: ShopID must be a number")
@@ -129,6 +141,8 @@ func New(opts Options) (*Client, error) {
 		shopID: opts.ShopID,
 		hc:     opts.HTTPClient,
 		now:    opts.Now,
+
+		evaluationWindow: cmp.Or(opts.EvaluationWindow, DefaultEvaluationWindow),
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: defaultTimeout}

@@ -52,8 +52,9 @@ type setup struct {
 	// wrap sits between the client and the fake, to record or to alter.
 	wrap   func(http.Handler) http.Handler
 	fake   miraklfake.Options
-	shopID string // the client's ShopID option
-	base   string // appended to the server's URL; default prefix
+	shopID string        // the client's ShopID option
+	window time.Duration // the client's EvaluationWindow option
+	base   string        // appended to the server's URL; default prefix
 }
 
 // fakeHarness is the contract suite's view of a fresh fake shop, and its
@@ -85,7 +86,7 @@ func startFake(t *testing.T, s setup) *fakeHarness {
 	hc := srv.Client()
 	hc.Timeout = time.Second
 	client := func(key string) *mirakl.Client {
-		c, err := mirakl.New(mirakl.Options{BaseURL: srv.URL + s.base, APIKey: key, ShopID: s.shopID, HTTPClient: hc})
+		c, err := mirakl.New(mirakl.Options{BaseURL: srv.URL + s.base, APIKey: key, ShopID: s.shopID, HTTPClient: hc, EvaluationWindow: s.window})
 		if err != nil {
 			t.Fatalf("mirakl.New: %v", err)
 		}
@@ -201,6 +202,13 @@ func (h *fakeHarness) AdvanceOrder(t *testing.T, orderID string, to connectors.O
 		if _, err := h.fake.MoveOrder("", orderID, next); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func (h *fakeHarness) Evaluate(t *testing.T, e marketplacetest.SeedEvaluation) {
+	t.Helper()
+	if _, err := h.fake.PutEvaluation("", e.OrderID, miraklfake.EvaluationSeed{Grade: e.Grade, Comment: e.Comment, At: e.At}); err != nil {
+		t.Fatalf("seeding an evaluation: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package api holds the wire types of the Mirakl seller (shop) API the
-// bridge uses: inbox threads (M10, M11, M12, M13) and orders (OR11, OR12,
-// and the actions OR21, OR23, OR24, OR29, OR30). The client and its fake
+// bridge uses: inbox threads (M10, M11, M12, M13), orders (OR11, OR12,
+// and the actions OR21, OR23, OR24, OR29, OR30) and an order's evaluation
+// (OR51). The client and its fake
 // share them, so that both speak exactly the same JSON.
 //
 // Names and shapes follow Mirakl's published seller OpenAPI description
@@ -96,6 +97,20 @@ const (
 	StateRefunded            = "REFUNDED"
 	StateWaitingRefund       = "WAITING_REFUND"
 	StateWaitingRefundPay    = "WAITING_REFUND_PAYMENT"
+)
+
+// EvaluableStates are the states of an order its customer may have
+// evaluated: shipped, received or not, and closed. UNVERIFIED: the spec
+// says nothing of when a customer may evaluate; an order refused or
+// cancelled whole is taken to have no evaluation.
+var EvaluableStates = []string{StateShipped, StateToCollect, StateReceived, StateClosed}
+
+// Evaluation grades. UNVERIFIED: the spec gives the grade as an integer
+// without a range (its example grades 4); marketplaces built on Mirakl
+// show one to five stars.
+const (
+	MinGrade = 1
+	MaxGrade = 5
 )
 
 // Tax calculation rules of a line's taxes: with NONE, a cancellation must
@@ -454,6 +469,43 @@ type CancelationCreated struct {
 	Taxes           []TaxAmount `json:"taxes,omitempty"`
 	ShippingTaxes   []TaxAmount `json:"shipping_taxes,omitempty"`
 }
+
+// Evaluation is an order's evaluation as OR51 answers it: the customer's
+// grade, comment and assessments, and the reply of the shop or the
+// operator, if any.
+type Evaluation struct {
+	Assessments     []Assessment     `json:"assessments"`
+	Comment         string           `json:"comment,omitempty"`
+	CustomerID      string           `json:"customer_id"`
+	Date            Time             `json:"date"`
+	Firstname       string           `json:"firstname"`
+	Grade           int              `json:"grade"`
+	LastUpdatedDate Time             `json:"last_updated_date"`
+	Lastname        string           `json:"lastname"`
+	Reply           *EvaluationReply `json:"reply,omitempty"`
+	Visible         bool             `json:"visible"`
+}
+
+// Assessment is the customer's answer to one of the operator's questions,
+// e.g. "Delivery deadline respected": "true". Its label is localized.
+type Assessment struct {
+	Code     string `json:"code"`
+	Label    string `json:"label"`
+	Response string `json:"response"`
+}
+
+// EvaluationReply is the reply to an evaluation, of 1 to 1000 characters.
+type EvaluationReply struct {
+	Comment string `json:"comment"`
+	Date    Time   `json:"date"`
+	Type    string `json:"type"` // ReplyShop or ReplyOperator
+}
+
+// Who replied to an evaluation.
+const (
+	ReplyOperator = "OPERATOR"
+	ReplyShop     = "SHOP"
+)
 
 // Empty stands for the items of a required list the bridge neither reads
 // nor writes: refunds, medias, custom fields and commission taxes.

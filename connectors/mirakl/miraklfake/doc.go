@@ -1,16 +1,18 @@
 // Package miraklfake is a faithful, in-memory fake of the part of a Mirakl
 // instance's seller (shop) API the bridge uses: inbox threads (M10, M11,
-// M12, M13), orders (OR11, OR12) and the shop's actions on them (OR21,
-// OR23, OR24, OR29, OR30). It is an http.Handler, so it runs under
-// httptest in tests and as a real server in the demo, and it refuses what
-// Mirakl refuses, so that a connector passing against it has a good chance
-// of passing against a real instance. Threads, customer and operator
-// messages and orders are seeded with AddThread, AddMessage and PutOrder
-// (the seller API cannot create them), and what the shop sent is read back
-// with Thread, Replies, Attachment and Order, or without auth at
-// /_fake/threads, /_fake/replies and /_fake/orders. MoveOrder moves an
-// order as the operator, the customer or time would (the debit, the
-// receipt, the closing), which the seller API cannot either.
+// M12, M13), orders (OR11, OR12), the shop's actions on them (OR21,
+// OR23, OR24, OR29, OR30) and their evaluations (OR51). It is an
+// http.Handler, so it runs under httptest in tests and as a real server
+// in the demo, and it refuses what Mirakl refuses, so that a connector
+// passing against it has a good chance of passing against a real
+// instance. Threads, customer and operator messages, orders and
+// customers' evaluations are seeded with AddThread, AddMessage, PutOrder
+// and PutEvaluation (the seller API cannot create them), and what the
+// shop sent is read back with Thread, Replies, Attachment and Order, or
+// without auth at /_fake/threads, /_fake/replies and /_fake/orders.
+// MoveOrder moves an order as the operator, the customer or time would
+// (the debit, the receipt, the closing), which the seller API cannot
+// either.
 //
 // The order state machine. The shop's actions, each taken in one state
 // and refused in the others with 400 and Mirakl's error body, leaving the
@@ -36,10 +38,10 @@
 //
 // What it relies on:
 //   - Mirakl's published seller OpenAPI description (M10, M11, M12, M13,
-//     OR11, OR12, OR21, OR23, OR24, OR29, OR30; the shop_api_key security
-//     scheme): the raw API key in the
-//     Authorization header, no "Bearer"; the optional shop_id parameter
-//     for users of several shops; the thread, message and order shapes;
+//     OR11, OR12, OR21, OR23, OR24, OR29, OR30, OR51; the shop_api_key
+//     security scheme): the raw API key in the Authorization header, no
+//     "Bearer"; the optional shop_id parameter for users of several
+//     shops; the thread, message, order and evaluation shapes;
 //     M11's entity_type values, entity_id refused (400) without
 //     entity_type, updated_since ("modified at or after"), with_messages
 //     (messages and no_store_reply_needed only then, at most the last 100
@@ -144,4 +146,14 @@
 //     what has not happened are null, as in the spec's example.
 //   - MoveOrder's moves follow the states' names; a failed fraud check
 //     cancels, a missed acceptance deadline refuses.
+//   - OR51 (GET /api/orders/{order_id}/evaluation, the one evaluation call
+//     of the seller API: it lists nothing and has no paging): an order
+//     without an evaluation, like another shop's order, answers 404 with
+//     the error body (the spec documents only the 200). Only orders
+//     shipped, received or closed take an evaluation (api.EvaluableStates),
+//     graded 1 to 5 (the spec gives no range). An evaluation leaves its
+//     order's last_updated_date as it was, the stricter choice: a client
+//     cannot find evaluations by listing recently updated orders alone. An
+//     evaluation given again keeps its first date and moves its
+//     last_updated_date.
 package miraklfake

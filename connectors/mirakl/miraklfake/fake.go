@@ -89,7 +89,8 @@ type Server struct {
 	mu          sync.Mutex
 	threads     map[string]*thread
 	files       map[string]*storedFile
-	orders      map[string]map[string]*api.Order // shop → order id → order
+	orders      map[string]map[string]*api.Order      // shop → order id → order
+	evaluations map[string]map[string]*api.Evaluation // shop → order id → evaluation
 	replies     []Reply
 	requests    map[string]int
 	windows     map[string]*window
@@ -172,6 +173,7 @@ func New(opts Options) *Server {
 	s.route(apiMux, "PUT /api/orders/{order_id}/ship", s.shipOrder)
 	s.route(apiMux, "PUT /api/orders/{order_id}/cancel", s.cancelOrder)
 	s.route(apiMux, "PUT /api/orders/cancel", s.cancelLines)
+	s.route(apiMux, "GET /api/orders/{order_id}/evaluation", s.getEvaluation)
 	apiMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Resource not found")
 	})
@@ -345,8 +347,8 @@ func (s *Server) RateLimited() int {
 	return s.rateLimited
 }
 
-// Reset empties the instance: threads, files, orders, replies, counters,
-// throttle windows and queued faults.
+// Reset empties the instance: threads, files, orders, evaluations,
+// replies, counters, throttle windows and queued faults.
 func (s *Server) Reset() {
 	s.faults.Clear()
 	s.mu.Lock()
@@ -358,6 +360,7 @@ func (s *Server) resetLocked() {
 	s.threads = map[string]*thread{}
 	s.files = map[string]*storedFile{}
 	s.orders = map[string]map[string]*api.Order{}
+	s.evaluations = map[string]map[string]*api.Evaluation{}
 	s.replies = nil
 	s.requests = map[string]int{}
 	s.windows = map[string]*window{}

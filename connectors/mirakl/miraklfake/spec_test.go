@@ -101,6 +101,7 @@ var specPaths = []string{
 	"/api/orders/{order_id}/ship",
 	"/api/orders/{order_id}/cancel",
 	"/api/orders/cancel",
+	"/api/orders/{order_id}/evaluation",
 }
 
 // extract keeps, of the whole seller spec (2.6 MB, slow to load under the
@@ -403,6 +404,23 @@ func TestAnswersMatchTheSpec(t *testing.T) {
 	checkJSON(t, doc, http.MethodGet, "/api/orders/{order_id}", get(t, s, "/api/orders/O-3-A", nil))
 	response(t, doc, http.MethodPut, "/api/orders/{order_id}/cancel", http.StatusNoContent)
 
+	// OR51, with everything an evaluation can carry: received, answered.
+	if _, err := s.MoveOrder("", "O-1-A", api.StateReceived); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutEvaluation("", "O-1-A", miraklfake.EvaluationSeed{
+		Grade: 2, Comment: "Late and damaged",
+		Assessments: []api.Assessment{{Code: "3", Label: "Delivery deadline respected", Response: "false"}},
+		Reply:       &api.EvaluationReply{Comment: "We are sorry.", Date: api.NewTime(time.Now()), Type: api.ReplyShop},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkJSON(t, doc, http.MethodGet, "/api/orders/{order_id}/evaluation", get(t, s, "/api/orders/O-1-A/evaluation", nil))
+	if _, err := s.PutEvaluation("", "O-1-A", miraklfake.EvaluationSeed{Grade: 5, Hidden: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkJSON(t, doc, http.MethodGet, "/api/orders/{order_id}/evaluation", get(t, s, "/api/orders/O-1-A/evaluation", nil))
+
 	dl := get(t, s, "/api/inbox/threads/"+th.Messages[0].Attachments[0].ID+"/download", nil)
 	if dl.status != http.StatusOK || response(t, doc, http.MethodGet, "/api/inbox/threads/{attachment_id}/download", dl.status).Content.Get(dl.header.Get("Content-Type")) == nil {
 		t.Errorf("M13: HTTP %d, Content-Type %q not documented", dl.status, dl.header.Get("Content-Type"))
@@ -427,6 +445,7 @@ func TestErrorBodies(t *testing.T) {
 		{http.MethodPut, "/api/orders/{order_id}/ship"},
 		{http.MethodPut, "/api/orders/{order_id}/cancel"},
 		{http.MethodPut, "/api/orders/cancel"},
+		{http.MethodGet, "/api/orders/{order_id}/evaluation"},
 	} {
 		for code := range doc.Paths.Find(op.path).GetOperation(op.method).Responses.Map() {
 			if code >= "4" || code == "default" {
@@ -442,6 +461,7 @@ func TestErrorBodies(t *testing.T) {
 		get(t, s, "/api/orders/nope", nil),
 		put(t, s, "/api/orders/O-2-A/ship", nil),
 		put(t, s, "/api/orders/cancel", `{"cancelations": [null]}`),
+		get(t, s, "/api/orders/O-2-A/evaluation", nil),
 	} {
 		var body map[string]any
 		a.decode(t, &body)
@@ -584,6 +604,41 @@ func TestOrderRulesMatchTheSpec(t *testing.T) {
 	for _, r := range []string{api.TaxRuleNone, api.TaxRuleProportional} {
 		if !strings.Contains(rule, `"`+r+`"`) {
 			t.Errorf("tax_calculation_rule no longer lists %s", r)
+		}
+	}
+}
+
+// TestEvaluationsMatchTheSpec ties OR51 to what the spec says of it: it
+// reads one order's evaluation and lists nothing, so the client lists
+// orders and asks each; the day the seller API takes a date or a page,
+// this fails and the client can list evaluations directly.
+func TestEvaluationsMatchTheSpec(t *testing.T) {
+	t.Parallel()
+	doc := loadSpec(t)
+	op := doc.Paths.Find("/api/orders/{order_id}/evaluation").Get
+	if op == nil || op.OperationID != "OR51" {
+		t.Fatal("OR51 is no longer GET /api/orders/{order_id}/evaluation")
+	}
+	var params []string
+	for _, p := range op.Parameters {
+		params = append(params, p.Value.In+" "+p.Value.Name)
+	}
+	if diff := cmp.Diff([]string{"path order_id", "query shop_id"}, params, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("OR51's parameters (-ours +spec):\n%s", diff)
+	}
+	schema := doc.Components.Schemas["OR51_Response_200"].Value
+	// What api.Evaluation always writes: every field but comment and reply.
+	want := []string{"assessments", "customer_id", "date", "firstname", "grade", "last_updated_date", "lastname", "visible"}
+	if diff := cmp.Diff(want, schema.Required, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("OR51's required fields (-ours +spec):\n%s", diff)
+	}
+	if g := schema.Properties["grade"].Value; g.Min != nil || g.Max != nil {
+		t.Errorf("OR51 now states a grade range [%v, %v]: check api.MinGrade and api.MaxGrade", g.Min, g.Max)
+	}
+	kind := doc.Components.Schemas["OR51_Response_200_Reply"].Value.Properties["type"].Value.Description
+	for _, k := range []string{api.ReplyOperator, api.ReplyShop} {
+		if !strings.Contains(kind, `"`+k+`"`) {
+			t.Errorf("an evaluation's reply type no longer lists %s", k)
 		}
 	}
 }
