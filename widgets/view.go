@@ -20,6 +20,7 @@ type View struct {
 	// Fields maps each section of config.WidgetSections to the fields
 	// shown, in order. "sections" lists the top-level sections.
 	Fields    map[string][]string
+	json      *jsonLayout // Fields as RenderJSON walks them
 	maxOrders int
 	stores    map[string]bool
 	// fingerprint identifies the layout and store filter, so that an ETag
@@ -38,6 +39,7 @@ func NewView(merchant string, sb config.Sidebar) *View {
 			v.Fields[section] = slices.Clone(config.WidgetFields[section])
 		}
 	}
+	v.json = newJSONLayout(v)
 	for _, s := range sb.Stores {
 		v.stores[s] = true
 	}
