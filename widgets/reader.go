@@ -2,7 +2,6 @@ package widgets
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -124,15 +123,11 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 	if !ok {
 		return nil, fmt.Errorf("widgets: unexpected answer %T from the document fetch", res)
 	}
-	rev, body, err := decodeDoc([]byte(raw))
+	rev, doc, err := decodeDoc([]byte(raw))
 	if err != nil {
 		return nil, err
 	}
-	var doc Document
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("widgets: decode document: %w", err)
-	}
-	k := &known{rev: rev, doc: &doc, readAt: now}
+	k := &known{rev: rev, doc: doc, readAt: now}
 	r.last.Add(key, k)
 	return k, nil
 }
