@@ -278,6 +278,10 @@ func unmarshalDoc(form []byte) (*Document, error) {
 	if n, ok := r.count(); ok {
 		d.Orders = make([]Order, n)
 	}
+	// The orders' lists are cut from shared arrays, a few allocations
+	// for the document rather than one per list.
+	var lines arena[Line]
+	var shipments arena[Shipment]
 	for i := range d.Orders {
 		o := &d.Orders[i]
 		o.ID = r.str()
@@ -294,7 +298,7 @@ func unmarshalDoc(form []byte) (*Document, error) {
 		o.Buyer.Phone = r.str()
 		o.Buyer.ExternalID = r.str()
 		if n, ok := r.count(); ok {
-			o.Lines = make([]Line, n)
+			o.Lines = lines.cut(n, 2*(len(d.Orders)-i))
 		}
 		for j := range o.Lines {
 			l := &o.Lines[j]
@@ -303,7 +307,7 @@ func unmarshalDoc(form []byte) (*Document, error) {
 			l.Quantity = r.int()
 		}
 		if n, ok := r.count(); ok {
-			o.Shipments = make([]Shipment, n)
+			o.Shipments = shipments.cut(n, len(d.Orders)-i)
 		}
 		for j := range o.Shipments {
 			s := &o.Shipments[j]
@@ -350,6 +354,23 @@ func unmarshalDoc(form []byte) (*Document, error) {
 		return nil, r.err
 	}
 	return d, nil
+}
+
+// arena hands out slices of one array while it lasts.
+type arena[T any] struct{ free []T }
+
+// cut returns n zero elements, allocating room for at least ahead more
+// when the array is used up.
+func (a *arena[T]) cut(n, ahead int) []T {
+	if n == 0 {
+		return []T{}
+	}
+	if len(a.free) < n {
+		a.free = make([]T, max(n, ahead))
+	}
+	s := a.free[:n:n]
+	a.free = a.free[n:]
+	return s
 }
 
 func (r *docReader) uvarint() uint64 {
