@@ -8,12 +8,11 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Orders and documents are stored as zstd frames of their JSON: a
-// customer's document repeats its field names and products order after
-// order, and shrinks about tenfold; an order, with the dictionary below,
-// by half. Readers pay a
-// few microseconds to decompress, against the tens that decoding the JSON
-// costs anyway.
+// Orders are stored as zstd frames of their JSON: an order, with the
+// dictionary below, shrinks by half. Readers pay a few microseconds to
+// decompress, against the tens that decoding the JSON costs anyway.
+// Customers' documents were stored the same way, about a tenth of their
+// JSON, before their binary form (docform.go); those are still read.
 //
 // Values written before compression, plain JSON, are still read: JSON
 // starts with '{', a zstd frame with its magic number, so the two cannot
@@ -42,7 +41,8 @@ var (
 //
 // A frame names its dictionary by shapesID, and every frame written with
 // it must stay readable: never change shapes. A better one gets a new
-// id, and the decoder keeps this one too.
+// id, and the decoder keeps this one too. Documents' S2 blocks refer to
+// it as well (docDict), by their format byte.
 const (
 	shapesID = 1
 	shapes   = `{"order":{"v":{"updated_at":"2026-01-01T00:00:00Z","digest":"0000000000000000"},"email":"@example.com",` +

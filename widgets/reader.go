@@ -2,15 +2,15 @@ package widgets
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/singleflight"
 )
 
 // Snapshot is a customer's document as a read found it.
@@ -31,9 +31,31 @@ type Reader struct {
 	store  *Store
 	budget time.Duration
 	now    func() time.Time
-	group  singleflight.Group
 	last   *lru.Cache[string, *known]
+
+	mu      sync.Mutex
+	flights map[string]*flight // fetches in flight, by key
+	// fetchers are idle goroutines waiting for a fetch to run (see run).
+	fetchers chan func()
+	alive    atomic.Int32 // fetchers, busy or idle
 }
+
+// flight is one fetch that identical reads share.
+type flight struct {
+	done chan struct{} // closed once k or err is set
+	k    *known
+	err  error
+}
+
+// Fetches run on goroutines of their own, so that a read can give up at
+// its budget whatever Redis does. They are reused: a new goroutine's
+// stack grows, by copying, to the depth of a Redis call, which cost a
+// read as much as decoding the document. At most maxFetchers wait for
+// work, each for fetcherIdle.
+const (
+	maxFetchers = 64
+	fetcherIdle = time.Minute
+)
 
 // known is a document as last read from Redis.
 type known struct {
@@ -49,7 +71,7 @@ func NewReader(rdb redis.UniversalClient, store *Store, budget time.Duration, la
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &Reader{rdb: rdb, store: store, budget: budget, now: now, last: last}
+	return &Reader{rdb: rdb, store: store, budget: budget, now: now, last: last, flights: map[string]*flight{}, fetchers: make(chan func())}
 }
 
 // Read returns a customer's document. It never fails: past the budget, or
@@ -59,21 +81,14 @@ func (r *Reader) Read(ctx context.Context, merchant, email string) Snapshot {
 	key := r.store.DocKey(merchant, email)
 	deadline := time.NewTimer(r.budget)
 	defer deadline.Stop()
-	// The fetch runs detached from this request, under the budget: one
-	// caller giving up must not fail the others sharing the fetch.
-	ch := r.group.DoChan(key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.budget)
-		defer cancel()
-		return r.fetch(fctx, key, email)
-	})
+	f := r.share(ctx, key, email)
 	var why error
 	select {
-	case res := <-ch:
-		if res.Err == nil {
-			k := res.Val.(*known)
-			return Snapshot{Rev: k.rev, Doc: k.doc, Freshness: Freshness{State: StateOK}}
+	case <-f.done:
+		if f.err == nil {
+			return Snapshot{Rev: f.k.rev, Doc: f.k.doc, Freshness: Freshness{State: StateOK}}
 		}
-		why = res.Err
+		why = f.err
 	case <-deadline.C:
 		why = fmt.Errorf("no answer from redis within %s", r.budget)
 	case <-ctx.Done():
@@ -84,6 +99,60 @@ func (r *Reader) Read(ctx context.Context, merchant, email string) Snapshot {
 		return Snapshot{Rev: k.rev, Doc: k.doc, Freshness: Freshness{State: StateStale, AsOf: k.readAt, Age: r.now().Sub(k.readAt)}}
 	}
 	return Snapshot{Doc: &Document{Customer: Customer{Email: NormalizeEmail(email)}, Orders: []Order{}}, Freshness: Freshness{State: StateUnavailable}}
+}
+
+// share returns the fetch in flight for key, or starts one. The fetch
+// runs detached from this request, under the budget: one caller giving up
+// must not fail the others sharing it.
+func (r *Reader) share(ctx context.Context, key, email string) *flight {
+	r.mu.Lock()
+	if f, ok := r.flights[key]; ok {
+		r.mu.Unlock()
+		return f
+	}
+	f := &flight{done: make(chan struct{})}
+	r.flights[key] = f
+	r.mu.Unlock()
+	r.run(func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.budget)
+		f.k, f.err = r.fetch(fctx, key, email)
+		cancel()
+		r.mu.Lock()
+		delete(r.flights, key)
+		r.mu.Unlock()
+		close(f.done)
+	})
+	return f
+}
+
+// run hands fetch to an idle fetcher, or to a new goroutine, which stays
+// as a fetcher while there are fewer than maxFetchers.
+func (r *Reader) run(fetch func()) {
+	select {
+	case r.fetchers <- fetch:
+		return
+	default:
+	}
+	if r.alive.Add(1) > maxFetchers {
+		r.alive.Add(-1)
+		go fetch()
+		return
+	}
+	go func() {
+		defer r.alive.Add(-1)
+		fetch()
+		t := time.NewTimer(fetcherIdle)
+		defer t.Stop()
+		for {
+			select {
+			case next := <-r.fetchers:
+				next()
+				t.Reset(fetcherIdle)
+			case <-t.C:
+				return
+			}
+		}
+	}()
 }
 
 // fetchScript is a conditional GET: with the revision the reader already
@@ -97,14 +166,18 @@ return redis.call("GET", KEYS[1])`)
 
 const revLenMinusOne = "15" // revLen - 1, as GETRANGE's inclusive end
 
-// fetch is the one round trip of a read.
+// fetch is the one round trip of a read: the conditional GET when this
+// replica holds the customer's document, a plain GET otherwise, which
+// costs Redis a fraction of running the script for the same answer.
 func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 	prev, _ := r.last.Get(key)
-	held := ""
+	var res any
+	var err error
 	if prev != nil {
-		held = prev.rev
+		res, err = fetchScript.Run(ctx, r.rdb, []string{key}, prev.rev).Result()
+	} else {
+		res, err = r.rdb.Get(ctx, key).Result()
 	}
-	res, err := fetchScript.Run(ctx, r.rdb, []string{key}, held).Result()
 	now := r.now()
 	if errors.Is(err, redis.Nil) {
 		k := &known{doc: &Document{Customer: Customer{Email: NormalizeEmail(email)}, Orders: []Order{}}, readAt: now}
@@ -124,15 +197,11 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 	if !ok {
 		return nil, fmt.Errorf("widgets: unexpected answer %T from the document fetch", res)
 	}
-	rev, body, err := decodeDoc([]byte(raw))
+	rev, doc, err := decodeDoc([]byte(raw))
 	if err != nil {
 		return nil, err
 	}
-	var doc Document
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("widgets: decode document: %w", err)
-	}
-	k := &known{rev: rev, doc: &doc, readAt: now}
+	k := &known{rev: rev, doc: doc, readAt: now}
 	r.last.Add(key, k)
 	return k, nil
 }

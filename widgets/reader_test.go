@@ -29,19 +29,56 @@ func ownRedis(t *testing.T) (*rdbtest.Server, *redis.Client, *Store) {
 }
 
 // gets is how many GETs the server has run.
-func gets(t *testing.T, c *redis.Client) int {
+func gets(t *testing.T, c *redis.Client) int { return calls(t, c, "get") }
+
+// calls is how many times the server has run a command.
+func calls(t *testing.T, c *redis.Client, cmd string) int {
 	t.Helper()
 	info, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(info, "\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_get:calls="); ok {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"+cmd+":calls="); ok {
 			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
 			return n
 		}
 	}
 	return 0
+}
+
+// A customer this replica holds no document of is read with a plain GET,
+// which costs Redis less than the script; one it holds, with the
+// conditional GET, which spares sending an unchanged document again.
+func TestReaderUsesTheScriptOnlyForDocumentsItHolds(t *testing.T) {
+	_, c, s := ownRedis(t)
+	r := NewReader(c, s, 5*time.Second, 100, time.Now)
+	getsBefore, scriptsBefore := gets(t, c), calls(t, c, "evalsha")+calls(t, c, "eval")
+	first := r.Read(context.Background(), "acme", "jeanne@example.com")
+	if got := calls(t, c, "evalsha") + calls(t, c, "eval") - scriptsBefore; got != 0 || gets(t, c)-getsBefore != 1 {
+		t.Errorf("first read: %d scripts and %d GETs, want a plain GET", got, gets(t, c)-getsBefore)
+	}
+	again := r.Read(context.Background(), "acme", "jeanne@example.com")
+	// EVALSHA, and EVAL after it the first time the script is run.
+	if got := calls(t, c, "evalsha") + calls(t, c, "eval") - scriptsBefore; got == 0 {
+		t.Error("second read ran no script, want the conditional GET")
+	}
+	if again.Doc != first.Doc || again.Freshness.State != StateOK {
+		t.Error("an unchanged document was decoded again")
+	}
+}
+
+// Fetches run on goroutines that are reused: a thousand reads, one after
+// the other, leave a few fetchers, not a thousand goroutines started.
+func TestReaderReusesItsFetchers(t *testing.T) {
+	_, c, s := ownRedis(t)
+	r := NewReader(c, s, 5*time.Second, 100, time.Now)
+	for i := range 1000 {
+		r.Read(context.Background(), "acme", "customer"+strconv.Itoa(i)+"@example.com")
+	}
+	if n := r.alive.Load(); n < 1 || n > 8 {
+		t.Errorf("%d fetchers after 1000 reads one after the other, want a few", n)
+	}
 }
 
 func TestReaderCoalescesIdenticalReads(t *testing.T) {

@@ -1,8 +1,10 @@
 package widgets
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -95,5 +97,63 @@ func TestRenderJSONHiddenCustomerIsAbsent(t *testing.T) {
 	}
 	if c, ok := got["customer"]; ok {
 		t.Errorf(`customer: [] still sends "customer": %s`, c)
+	}
+}
+
+// TestRenderJSONMatchesEncodingJSON: the hand-written renderer answers
+// the very bytes the first one, built on encoding/json, did, for every
+// state and for layouts that reorder, hide and empty sections, with
+// strings that need escaping.
+func TestRenderJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	tricky := gorgiasSampleDocument()
+	o := &tricky.Orders[0]
+	o.ID = `<a href="x">&'"\` + "\x00\x1f\t\n\r\b\f\x7f"
+	o.Total = "caf\u00e9 \u2028\u2029 \U0001F600 \xff\xfe broken \xe2\x82"
+	o.Lines = append(o.Lines, Line{Name: "Théière en fonte 1,2 L", SKU: "</script>", Quantity: -3})
+	o.SupportRequests = append(o.SupportRequests, SupportRequest{Subject: "no date"})
+	o.CreatedAt = time.Date(2024, 3, 1, 10, 0, 0, 500, time.FixedZone("CET", 3600))
+	tricky.Orders[1].Lines, tricky.Orders[1].Shipments, tricky.Orders[1].Returns, tricky.Orders[1].SupportRequests = nil, nil, nil, []SupportRequest{}
+	empty := &Document{Customer: Customer{Email: "nobody@example.com"}, Orders: []Order{}}
+	layouts := map[string]config.Layout{
+		"default":    {},
+		"reordered":  {Sections: []string{"orders", "customer"}, Customer: []string{"last_order_at", "orders_count", "email"}, Orders: []string{"support_requests", "returns", "url", "id", "created_at", "lines"}, Lines: []string{"quantity", "name"}},
+		"hidden":     {Customer: []string{}, Shipments: []string{}, ReturnProducts: []string{}},
+		"lists only": {Orders: []string{"id", "returns"}, Returns: []string{"products"}, ReturnProducts: []string{}},
+		"no orders":  {Orders: []string{}},
+		"nothing":    {Sections: []string{}},
+	}
+	states := []Freshness{
+		{State: StateOK},
+		{State: StateStale, AsOf: time.Date(2024, 3, 1, 10, 0, 0, 0, time.FixedZone("X", -7200)), Age: 1500 * time.Millisecond},
+		{State: StateUnavailable},
+	}
+	for name, layout := range layouts {
+		for _, doc := range []*Document{gorgiasSampleDocument(), tricky, empty} {
+			for _, f := range states {
+				v := NewView("acme", config.Sidebar{Kind: "gorgias", Stores: []string{"shop"}, Layout: layout, Language: "en"})
+				p := v.Project(doc)
+				want, got := renderJSONReference(v, p, f), RenderJSON(v, p, f)
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s, %s: RenderJSON wrote\n%s\nencoding/json\n%s", name, f.State, got, want)
+				}
+			}
+		}
+	}
+}
+
+// Every field a layout may name has its number in RenderJSON: one
+// missing would be sent as null.
+func TestRenderJSONKnowsEveryField(t *testing.T) {
+	t.Parallel()
+	for section, names := range config.WidgetFields {
+		if section == "sections" {
+			continue
+		}
+		for _, n := range names {
+			if jsonFieldIDs[n] == fUnknown {
+				t.Errorf("%s.%s has no jsonField", section, n)
+			}
+		}
 	}
 }

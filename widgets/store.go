@@ -22,7 +22,8 @@ import (
 //	                   as compressed JSON (see compact.go)
 //	c:{email hash}     the set of a customer's orders, as "store:order"
 //	d:{email hash}     the customer's materialised Document, behind its
-//	                   revision: "{rev}\n{compressed json}"
+//	                   revision: "{rev}\n{compressed binary form}"
+//	                   (docform.go)
 //
 // Every key of a merchant carries the merchant as a Redis Cluster hash tag,
 // so that one transaction can apply a change and rebuild the documents it
@@ -535,11 +536,7 @@ func (s *Store) rebuild(ctx context.Context, w *watchSet, merchant, hash, change
 			r.expiry = exp
 		}
 	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return r, err
-	}
-	r.doc = encodeDoc(body)
+	r.doc = encodeDoc(&doc)
 	r.ttl = s.ttlFrom(lastActive)
 	return r, nil
 }
@@ -557,33 +554,6 @@ func (s *Store) ttlFrom(t time.Time) time.Duration {
 	}
 	ttl := t.Add(s.retention).Sub(s.now())
 	return max(ttl, time.Minute)
-}
-
-// revLen is the length of a document's revision, before the newline.
-const revLen = 16
-
-// encodeDoc compresses a document's JSON behind its revision, a digest
-// of the JSON: readers get it, and the ETag, without decompressing the
-// document, and a document rewritten unchanged, compressed or not, keeps
-// its revision.
-func encodeDoc(body []byte) []byte {
-	sum := sha256.Sum256(body)
-	out := make([]byte, 0, revLen+1+len(body)/4)
-	out = hex.AppendEncode(out, sum[:revLen/2])
-	out = append(out, '\n')
-	return packer.EncodeAll(body, out)
-}
-
-// decodeDoc splits a stored document into its revision and its JSON.
-func decodeDoc(raw []byte) (rev string, body []byte, err error) {
-	if len(raw) < revLen+1 || raw[revLen] != '\n' {
-		return "", nil, errors.New("widgets: stored document has no revision")
-	}
-	body, err = unpack(raw[revLen+1:])
-	if err != nil {
-		return "", nil, fmt.Errorf("widgets: stored document: %w", err)
-	}
-	return string(raw[:revLen]), body, nil
 }
 
 // EmailHash is how a customer's email appears in keys and task payloads.

@@ -2,7 +2,6 @@ package widgets
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -67,15 +66,11 @@ func stored(t *testing.T, s *Store, email string) *Document {
 	if err != nil {
 		return nil
 	}
-	_, body, err := decodeDoc(raw)
+	_, d, err := decodeDoc(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d Document
-	if err := json.Unmarshal(body, &d); err != nil {
-		t.Fatal(err)
-	}
-	return &d
+	return d
 }
 
 func orderIDs(d *Document) []string {

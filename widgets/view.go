@@ -20,6 +20,7 @@ type View struct {
 	// Fields maps each section of config.WidgetSections to the fields
 	// shown, in order. "sections" lists the top-level sections.
 	Fields    map[string][]string
+	json      *jsonLayout // Fields as RenderJSON walks them
 	maxOrders int
 	stores    map[string]bool
 	// fingerprint identifies the layout and store filter, so that an ETag
@@ -38,6 +39,7 @@ func NewView(merchant string, sb config.Sidebar) *View {
 			v.Fields[section] = slices.Clone(config.WidgetFields[section])
 		}
 	}
+	v.json = newJSONLayout(v)
 	for _, s := range sb.Stores {
 		v.stores[s] = true
 	}
@@ -58,16 +60,34 @@ func (v *View) Shows(section, field string) bool {
 }
 
 // Project keeps the orders of the view's stores, at most its MaxOrders,
-// and counts them in the customer summary. The document is not modified.
+// and counts them in the customer summary. The document is not modified;
+// the projection shares its orders when it keeps them all.
 func (v *View) Project(doc *Document) *Document {
 	// The summary comes from the shown orders only, most recent first, so
 	// that no detail of another store's order leaks into it.
-	out := &Document{Customer: Customer{Email: doc.Customer.Email}, Orders: make([]Order, 0, len(doc.Orders))}
-	c := &out.Customer
-	for _, o := range doc.Orders {
-		if !v.stores[o.Store] {
-			continue
+	out := &Document{Customer: Customer{Email: doc.Customer.Email}}
+	shown := 0
+	for i := range doc.Orders {
+		if v.stores[doc.Orders[i].Store] {
+			shown++
 		}
+	}
+	switch {
+	case shown == 0:
+		out.Orders = []Order{}
+	case shown == len(doc.Orders):
+		out.Orders = doc.Orders[:shown:shown]
+	default:
+		out.Orders = make([]Order, 0, shown)
+		for i := range doc.Orders {
+			if v.stores[doc.Orders[i].Store] {
+				out.Orders = append(out.Orders, doc.Orders[i])
+			}
+		}
+	}
+	c := &out.Customer
+	for i := range out.Orders {
+		o := &out.Orders[i]
 		if c.LastOrderAt == nil {
 			t := o.CreatedAt
 			c.LastOrderAt = &t
@@ -75,7 +95,6 @@ func (v *View) Project(doc *Document) *Document {
 		c.Name = cmp.Or(c.Name, o.Buyer.Name)
 		c.Phone = cmp.Or(c.Phone, o.Buyer.Phone)
 		c.ExternalID = cmp.Or(c.ExternalID, o.Buyer.ExternalID)
-		out.Orders = append(out.Orders, o)
 	}
 	out.Customer.OrdersCount = len(out.Orders)
 	if v.maxOrders > 0 && len(out.Orders) > v.maxOrders {

@@ -260,7 +260,7 @@ func TestQuickIngest(t *testing.T) {
 	if g.events != rep.opts.ingestEvents || len(g.latencies) != g.events {
 		t.Errorf("%d events, %d intake latencies; want %d of each", g.events, len(g.latencies), rep.opts.ingestEvents)
 	}
-	for name, v := range map[string]float64{"events/s": g.rate(), "no-op/s": g.noopRate(), "widget reads/s": g.reads.rate(), "GETs/s": g.getDoc.rate()} {
+	for name, v := range map[string]float64{"events/s": g.rate(), "no-op/s": g.noopRate(), "widget reads/s": g.reads.rate(), "GETs/s": g.getDoc.rate(), "widget-sized GETs/s": g.getServed.rate()} {
 		if !(v > 0) || math.IsInf(v, 0) {
 			t.Errorf("%s = %v, want a positive rate", name, v)
 		}
@@ -294,7 +294,10 @@ func TestQuickIngest(t *testing.T) {
 	if m.docMeanBytes <= 0 {
 		t.Error("the documents' size was not measured")
 	}
-	for _, tr := range []targetResult{g.reads, g.getDoc} {
+	if g.servedBytes <= int(m.docMeanBytes) {
+		t.Errorf("the widget-sized baseline is %d bytes, for documents of %.0f stored", g.servedBytes, m.docMeanBytes)
+	}
+	for _, tr := range []targetResult{g.reads, g.getDoc, g.getServed} {
 		if tr.failed() != 0 {
 			t.Errorf("%s: failed requests %v, first: %s", tr.name, tr.failures(), tr.firstFail())
 		}
@@ -302,7 +305,7 @@ func TestQuickIngest(t *testing.T) {
 	if got := g.reads.countedPerRequest(); got < 0.9 {
 		t.Errorf("the spread widget reads ran %.2f Redis commands per request, want one read each", got)
 	}
-	for _, want := range []string{"ingested events/s", "asynq no-op/s", "bridge peak RSS", "bytes per order, all in", "once the intake's bookkeeping has expired", "customer document", "widget-ingested/get-doc throughput ratio"} {
+	for _, want := range []string{"ingested events/s", "asynq no-op/s", "bridge peak RSS", "bytes per order, all in", "once the intake's bookkeeping has expired", "customer document", "widget-ingested/get-doc throughput ratio", "widget-ingested/get-served throughput ratio"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("the report lacks %q", want)
 		}

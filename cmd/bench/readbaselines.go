@@ -38,6 +38,10 @@ const (
 	// the size of an ingested customer's stored document.
 	getDocRoute = "/baseline/get-doc"
 	getDocKey   = "bench:baseline:doc"
+	// getServedRoute reads getServedKey, which the ingest phase sets to a
+	// value the size of the widget the bridge answers for such a customer.
+	getServedRoute = "/baseline/get-served"
+	getServedKey   = "bench:baseline:served"
 )
 
 // get2kValue is the JSON document the bench SETs under get2kKey: an
@@ -123,14 +127,16 @@ func runBaselines(ctx context.Context, cfg *config.Config, log zerolog.Logger) e
 		c.Data(http.StatusOK, "application/json", v)
 	})
 
-	e.GET(getDocRoute, func(c *gin.Context) {
-		v, err := conn.Client.Get(c.Request.Context(), getDocKey).Bytes()
-		if err != nil {
-			httpapi.Fail(c, fmt.Errorf("baselines: get %s: %w", getDocKey, err))
-			return
-		}
-		c.Data(http.StatusOK, "application/json", v)
-	})
+	for route, key := range map[string]string{getDocRoute: getDocKey, getServedRoute: getServedKey} {
+		e.GET(route, func(c *gin.Context) {
+			v, err := conn.Client.Get(c.Request.Context(), key).Bytes()
+			if err != nil {
+				httpapi.Fail(c, fmt.Errorf("baselines: get %s: %w", key, err))
+				return
+			}
+			c.Data(http.StatusOK, "application/json", v)
+		})
+	}
 
 	l, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
