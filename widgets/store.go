@@ -460,14 +460,14 @@ func (s *Store) rebuild(ctx context.Context, w *watchSet, merchant, hash, change
 	if err := w.watch(ctx, keys...); err != nil {
 		return r, err
 	}
-	cmds, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Get(ctx, k)
+	// One MGET, not a GET per order: all of a merchant's keys share a
+	// slot, and a customer's every change reads all their orders, which
+	// made these GETs half of the read model's commands.
+	var vals []any
+	if len(keys) > 0 {
+		if vals, err = tx.MGet(ctx, keys...).Result(); err != nil {
+			return r, err
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return r, err
 	}
 
 	now := s.now()
@@ -477,19 +477,20 @@ func (s *Store) rebuild(ctx context.Context, w *watchSet, merchant, hash, change
 	}
 	var orders []found
 	seenChanged := false
-	for i, cmd := range cmds {
+	for i, v := range vals {
 		if members[i] == changedMember {
 			seenChanged = true
 			continue // its new value is changed
 		}
-		raw, err := cmd.(*redis.StringCmd).Bytes()
-		if errors.Is(err, redis.Nil) {
+		if v == nil {
 			r.drop = append(r.drop, members[i]) // expired
 			continue
 		}
-		if err != nil {
-			return r, err
+		str, ok := v.(string)
+		if !ok {
+			return r, fmt.Errorf("decode %s: unexpected %T", keys[i], v)
 		}
+		raw := []byte(str)
 		agg, err := decodeAggregate(raw)
 		if err != nil {
 			return r, fmt.Errorf("decode %s: %w", keys[i], err)
