@@ -28,7 +28,7 @@ func TestMirroredMessageCountsAsDoneOnAReplica(t *testing.T) {
 	ctx := context.Background()
 	_, replica, mc, rc := rdbtest.StartPair(t)
 	s := NewStore(mc, "b:")
-	s.WaitForReplicas(rdb.NewReplication(mc, "b:", 0, 300*time.Millisecond, nil, zerolog.Nop()))
+	s.WaitForReplicas(rdb.NewReplication(mc, "b:", 0, replicaWait, nil, zerolog.Nop()))
 
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	d := Discussion{Merchant: "acme", Account: "shop", ThreadID: "t1", Helpdesk: "hd", TicketID: "42", Status: StatusOpen, CreatedAt: now, UpdatedAt: now}
@@ -68,7 +68,7 @@ func TestReplyWebhookAnswersOnlyOnceAReplicaHasTheTask(t *testing.T) {
 	ctx := context.Background()
 	_, replica, mc, _ := rdbtest.StartPair(t)
 	s := NewStore(mc, "b:")
-	s.WaitForReplicas(rdb.NewReplication(mc, "b:", 0, 300*time.Millisecond, nil, zerolog.Nop()))
+	s.WaitForReplicas(rdb.NewReplication(mc, "b:", 0, replicaWait, nil, zerolog.Nop()))
 	q := asynq.NewClientFromRedisClient(mc)
 	svc := NewService(Options{
 		Config: &config.Config{Merchants: []config.Merchant{{ID: "acme", Helpdesks: []config.Helpdesk{{ID: "hd", Kind: config.KindGorgias}}}}},
@@ -95,3 +95,7 @@ func TestReplyWebhookAnswersOnlyOnceAReplicaHasTheTask(t *testing.T) {
 		t.Fatalf("reply queue after three deliveries of one event: %+v, %v; want 1 task", info, err)
 	}
 }
+
+// replicaWait bounds each WAIT: long enough that a live replica on a busy
+// machine acknowledges, short enough that a frozen one fails the test fast.
+const replicaWait = 1500 * time.Millisecond

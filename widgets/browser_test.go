@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // The sidebar the browser test emulates: Zendesk's and Help Scout's are
@@ -42,11 +43,11 @@ func TestBrowserHTMLWidget(t *testing.T) {
 	longTracking := "TRK" + strings.Repeat("9876543210", 5)
 	doc := htmlDoc()
 	doc.Customer.Name = hostile
-	doc.Orders[0].Lines = append(doc.Orders[0].Lines, Line{Name: "Mug with a very long product name that must wrap in the sidebar", SKU: longSKU, Quantity: 1})
+	doc.Orders[0].Lines = append(doc.Orders[0].Lines, orders.Line{Name: "Mug with a very long product name that must wrap in the sidebar", SKU: longSKU, Quantity: 1})
 	doc.Orders[0].Shipments[0].TrackingNumber = longTracking
 	doc.Orders[0].SupportRequests[0].Subject = hostile
 	doc.Orders[0].SupportRequests[0].URL = "javascript:window.__pwned=1"
-	doc.Orders = append(doc.Orders, Order{ID: "ORD-0500", Store: "shop-fr", Status: StatusClosed, CreatedAt: time.Date(2023, 12, 24, 9, 0, 0, 0, time.UTC), Total: "5.00", Currency: "EUR"})
+	doc.Orders = append(doc.Orders, orders.Order{ID: "ORD-0500", Store: "shop-fr", Status: orders.StatusClosed, CreatedAt: time.Date(2023, 12, 24, 9, 0, 0, 0, time.UTC), Total: "5.00", Currency: "EUR"})
 	const hiddenPhone = "6 12 34 56 78"
 
 	// The customer's phone is left out by the layout; the rest is default.

@@ -2,15 +2,13 @@
 // Gorgias HTTP integration (JSON), a Zendesk sidebar app and any HTML
 // sidebar (HTML), and a Help Scout dynamic app (signed, {"html": ...}).
 //
-// Data flows one way. Signed events (order, shipment, return and support
-// request upserts) become asynq tasks; the Store applies each to the
-// order it belongs to, keeping the newer of two versions, and rebuilds
-// the customer's Document in the same Redis transaction. A read is then one
-// GET of that document, projected onto the sidebar's View (its stores and
-// layout) and rendered. The Reader puts a time budget around the GET,
-// coalesces identical reads, and answers from the last known data, with
-// its age, when Redis is slow or down: a sidebar never gets an error that
-// would count toward a helpdesk disabling the integration.
+// Data flows one way. The orders package keeps each customer's document
+// up to date; a read here is one GET of that document, projected onto the
+// sidebar's View (its stores and layout) and rendered. The Reader puts a
+// time budget around the GET, coalesces identical reads, and answers from
+// the last known data, with its age, when Redis is slow or down: a
+// sidebar never gets an error that would count toward a helpdesk
+// disabling the integration.
 package widgets
 
 import "time"
@@ -19,107 +17,6 @@ import "time"
 // renamed or re-nested: helpdesk admins bind widget templates to them. A
 // change that must break them gets a new version.
 const Version = 1
-
-// Document is everything the bridge knows of one customer of a merchant,
-// across the merchant's stores, most recent order first. It is stored as
-// JSON and is also the shape of the JSON widget, before a sidebar's layout
-// hides fields.
-type Document struct {
-	Customer Customer `json:"customer"`
-	Orders   []Order  `json:"orders"`
-}
-
-// Customer is the summary at the top of the widget. Customer data: never
-// logged.
-type Customer struct {
-	// Email is normalised: trimmed and lower-cased. A marketplace's
-	// anonymised relay address is an ordinary email.
-	Email       string     `json:"email"`
-	Name        string     `json:"name,omitempty"`
-	Phone       string     `json:"phone,omitempty"`
-	ExternalID  string     `json:"external_id,omitempty"`
-	OrdersCount int        `json:"orders_count"`
-	LastOrderAt *time.Time `json:"last_order_at,omitempty"`
-}
-
-// Buyer is an order's customer details. Customer data: never logged.
-type Buyer struct {
-	Name       string `json:"name,omitempty"`
-	Phone      string `json:"phone,omitempty"`
-	ExternalID string `json:"external_id,omitempty"`
-}
-
-// Normalised order statuses.
-const (
-	StatusNew         = "New"
-	StatusInProgress  = "InProgress"
-	StatusShipped     = "Shipped"
-	StatusCanceled    = "Canceled"
-	StatusClosed      = "Closed"
-	StatusUndefined   = "Undefined"
-	StatusNotProvided = "NotProvided"
-)
-
-// Order is one order with everything attached to it.
-type Order struct {
-	ID          string `json:"id"`
-	Store       string `json:"store"`
-	Marketplace string `json:"marketplace,omitempty"`
-	// Status is normalised (see the Status constants); MarketplaceStatus is
-	// the marketplace's own word for it.
-	Status            string    `json:"status"`
-	MarketplaceStatus string    `json:"marketplace_status,omitempty"`
-	CreatedAt         time.Time `json:"created_at"`
-	// Total is a decimal string, as sent: no float rounding.
-	Total      string `json:"total,omitempty"`
-	Currency   string `json:"currency,omitempty"`
-	URL        string `json:"url,omitempty"`
-	SupportURL string `json:"support_url,omitempty"`
-	// Buyer is who placed the order, as that store knows them; the
-	// customer summary is built from the orders a sidebar shows.
-	Buyer           Buyer            `json:"buyer"`
-	Lines           []Line           `json:"lines"`
-	Shipments       []Shipment       `json:"shipments"`
-	Returns         []Return         `json:"returns"`
-	SupportRequests []SupportRequest `json:"support_requests"`
-}
-
-// Line is one product of an order.
-type Line struct {
-	Name     string `json:"name,omitempty"`
-	SKU      string `json:"sku"`
-	Quantity int    `json:"quantity"`
-}
-
-// Shipment is one parcel of an order.
-type Shipment struct {
-	Status         string `json:"status,omitempty"`
-	Carrier        string `json:"carrier,omitempty"`
-	TrackingNumber string `json:"tracking_number,omitempty"`
-	TrackingURL    string `json:"tracking_url,omitempty"`
-}
-
-// Return is one return of products of an order.
-type Return struct {
-	TrackingNumber string          `json:"tracking_number,omitempty"`
-	RefundMethod   string          `json:"refund_method,omitempty"`
-	Products       []ReturnProduct `json:"products"`
-}
-
-// ReturnProduct is one product sent back.
-type ReturnProduct struct {
-	Name     string `json:"name,omitempty"`
-	SKU      string `json:"sku"`
-	Quantity int    `json:"quantity"`
-	Damaged  bool   `json:"damaged"`
-}
-
-// SupportRequest is a request the buyer opened about an order.
-type SupportRequest struct {
-	Subject   string    `json:"subject"`
-	URL       string    `json:"url,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
 
 // Freshness says how current a rendered widget is.
 type Freshness struct {

@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders/orderstest"
 )
 
 // Golden files regenerate with -update. Another test file of the package
@@ -137,7 +137,7 @@ func TestGorgiasTemplatePaths(t *testing.T) {
 			t.Parallel()
 			sb := config.Sidebar{Kind: "gorgias", Stores: []string{"shop"}, Layout: tt.layout, Language: tt.lang}
 			v := NewView("acme", sb)
-			doc := v.Project(gorgiasSampleDocument())
+			doc := v.Project(orderstest.SampleDocument())
 			root := decodeOrderedJSON(t, RenderJSON(v, doc, Freshness{State: StateOK}))
 
 			tmpl := GorgiasTemplate(v).Template
@@ -239,26 +239,6 @@ func TestGorgiasTitles(t *testing.T) {
 	if en, fr := gorgiasTitle("en", "orders", "created_at"), gorgiasTitle("fr", "orders", "created_at"); en == fr {
 		t.Errorf("French title of created_at = %q, the English one", fr)
 	}
-}
-
-// gorgiasSampleDocument has one of everything twice over, so that every
-// array the template walks has elements, and distinct ones.
-func gorgiasSampleDocument() *Document {
-	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
-	order := func(id string) Order {
-		return Order{
-			ID: id, Store: "shop", Marketplace: "mirakl", Status: StatusShipped, MarketplaceStatus: "SHIPPED",
-			CreatedAt: at, Total: "42.50", Currency: "EUR", URL: "https://shop.example/o/" + id, SupportURL: "https://shop.example/s/" + id,
-			Buyer:     Buyer{Name: "Ada", Phone: "+33100000000", ExternalID: "c-1"},
-			Lines:     []Line{{Name: "Mug", SKU: "MUG-1", Quantity: 2}, {SKU: "TEE-2", Quantity: 1}},
-			Shipments: []Shipment{{Status: "in_transit", Carrier: "colissimo", TrackingNumber: "6A1", TrackingURL: "https://track.example/6A1"}},
-			Returns: []Return{{TrackingNumber: "R1", RefundMethod: "card", Products: []ReturnProduct{
-				{Name: "Mug", SKU: "MUG-1", Quantity: 1, Damaged: true}, {SKU: "TEE-2", Quantity: 1},
-			}}},
-			SupportRequests: []SupportRequest{{Subject: "Where is my parcel?", URL: "https://shop.example/t/1", UpdatedAt: at}},
-		}
-	}
-	return &Document{Customer: Customer{Email: "ada@example.com"}, Orders: []Order{order("1001"), order("1002")}}
 }
 
 // orderedJSON is a decoded JSON value that keeps its object keys in order,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,13 +12,15 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // Snapshot is a customer's document as a read found it.
 type Snapshot struct {
 	// Rev identifies the document's content; "" for an unknown customer.
 	Rev       string
-	Doc       *Document
+	Doc       *orders.Document
 	Freshness Freshness
 }
 
@@ -28,7 +31,7 @@ type Snapshot struct {
 // it and its age.
 type Reader struct {
 	rdb    redis.UniversalClient
-	store  *Store
+	store  *orders.Store
 	budget time.Duration
 	now    func() time.Time
 	last   *lru.Cache[string, *known]
@@ -60,13 +63,13 @@ const (
 // known is a document as last read from Redis.
 type known struct {
 	rev    string
-	doc    *Document
+	doc    *orders.Document
 	readAt time.Time
 }
 
 // NewReader returns a Reader that waits at most budget for Redis and
 // remembers the last document of up to lastKnown customers.
-func NewReader(rdb redis.UniversalClient, store *Store, budget time.Duration, lastKnown int, now func() time.Time) *Reader {
+func NewReader(rdb redis.UniversalClient, store *orders.Store, budget time.Duration, lastKnown int, now func() time.Time) *Reader {
 	last, err := lru.New[string, *known](max(lastKnown, 1))
 	if err != nil {
 		panic(err) // only for a size below 1
@@ -98,7 +101,7 @@ func (r *Reader) Read(ctx context.Context, merchant, email string) Snapshot {
 	if k, ok := r.last.Get(key); ok {
 		return Snapshot{Rev: k.rev, Doc: k.doc, Freshness: Freshness{State: StateStale, AsOf: k.readAt, Age: r.now().Sub(k.readAt)}}
 	}
-	return Snapshot{Doc: &Document{Customer: Customer{Email: NormalizeEmail(email)}, Orders: []Order{}}, Freshness: Freshness{State: StateUnavailable}}
+	return Snapshot{Doc: &orders.Document{Customer: orders.Customer{Email: orders.NormalizeEmail(email)}, Orders: []orders.Order{}}, Freshness: Freshness{State: StateUnavailable}}
 }
 
 // share returns the fetch in flight for key, or starts one. The fetch
@@ -159,12 +162,10 @@ func (r *Reader) run(fetch func()) {
 // holds, an unchanged document answers 1 instead of its 10+ KB. It is
 // still one round trip, and a missing document answers nil.
 var fetchScript = redis.NewScript(`
-local rev = redis.call("GETRANGE", KEYS[1], 0, ` + revLenMinusOne + `)
+local rev = redis.call("GETRANGE", KEYS[1], 0, ` + strconv.Itoa(orders.RevLen-1) + `)
 if rev == "" then return false end
 if rev == ARGV[1] then return 1 end
 return redis.call("GET", KEYS[1])`)
-
-const revLenMinusOne = "15" // revLen - 1, as GETRANGE's inclusive end
 
 // fetch is the one round trip of a read: the conditional GET when this
 // replica holds the customer's document, a plain GET otherwise, which
@@ -180,7 +181,7 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 	}
 	now := r.now()
 	if errors.Is(err, redis.Nil) {
-		k := &known{doc: &Document{Customer: Customer{Email: NormalizeEmail(email)}, Orders: []Order{}}, readAt: now}
+		k := &known{doc: &orders.Document{Customer: orders.Customer{Email: orders.NormalizeEmail(email)}, Orders: []orders.Order{}}, readAt: now}
 		r.last.Add(key, k)
 		return k, nil
 	}
@@ -197,7 +198,7 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 	if !ok {
 		return nil, fmt.Errorf("widgets: unexpected answer %T from the document fetch", res)
 	}
-	rev, doc, err := decodeDoc([]byte(raw))
+	rev, doc, err := orders.DecodeDocument([]byte(raw))
 	if err != nil {
 		return nil, err
 	}

@@ -12,17 +12,18 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // ownRedis gives a test a redis-server of its own, which it may pause or
 // freeze, and a store on it holding one customer with one order.
-func ownRedis(t *testing.T) (*rdbtest.Server, *redis.Client, *Store) {
+func ownRedis(t *testing.T) (*rdbtest.Server, *redis.Client, *orders.Store) {
 	t.Helper()
 	srv := rdbtest.Start(t)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })
-	s := NewStore(c, "test:", 0, 0, time.Now)
-	if _, err := s.Apply(context.Background(), orderChange("A", "jeanne@example.com", t0, t0, StatusNew)); err != nil {
+	s := orders.NewStore(c, "test:", 0, 0, time.Now)
+	if _, err := s.Apply(context.Background(), orderChange("A", "jeanne@example.com", t0, t0, orders.StatusNew)); err != nil {
 		t.Fatal(err)
 	}
 	return srv, c, s
@@ -113,7 +114,7 @@ func TestReaderCoalescesIdenticalReads(t *testing.T) {
 	if again.Doc != snaps[0].Doc || again.Rev != snaps[0].Rev {
 		t.Error("an unchanged document was decoded again")
 	}
-	if _, err := s.Apply(context.Background(), orderChange("B", "jeanne@example.com", t0, t0, StatusNew)); err != nil {
+	if _, err := s.Apply(context.Background(), orderChange("B", "jeanne@example.com", t0, t0, orders.StatusNew)); err != nil {
 		t.Fatal(err)
 	}
 	changed := r.Read(context.Background(), "acme", "jeanne@example.com")
@@ -152,4 +153,14 @@ func TestReaderAnswersWithinBudget(t *testing.T) {
 	if snap := r.Read(ctx, "acme", "jeanne@example.com"); snap.Freshness.State != StateStale {
 		t.Errorf("cancelled caller: %+v", snap.Freshness)
 	}
+}
+
+var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+// orderChange is one order of a customer's, as an order event upserts it.
+func orderChange(id, email string, created, updated time.Time, status string) orders.Change {
+	return orders.Change{Merchant: "acme", Store: "acme-fr", OrderID: id, Email: email, UpdatedAt: updated, Order: &orders.Order{
+		ID: id, Store: "acme-fr", Status: status, CreatedAt: created, Total: "10.00", Currency: "EUR",
+		Buyer: orders.Buyer{Name: "Jeanne Martin"}, Lines: []orders.Line{{SKU: "SKU-" + id, Name: "Tent", Quantity: 1}},
+	}}
 }

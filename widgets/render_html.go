@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // RenderHTMLFragment renders a projected document as a self-contained HTML
@@ -16,17 +18,17 @@ import (
 // answers it as {"html": ...}. The view's layout applies as in RenderJSON:
 // sections and fields in its order, a field it leaves out is not rendered.
 // A shown field without a value is left out too, to stay compact.
-func RenderHTMLFragment(v *View, doc *Document, f Freshness) []byte {
+func RenderHTMLFragment(v *View, doc *orders.Document, f Freshness) []byte {
 	return renderHTML("fragment", v, doc, f)
 }
 
 // RenderHTMLPage renders the fragment inside a complete HTML5 page, for
 // sidebars that load a URL in an iframe.
-func RenderHTMLPage(v *View, doc *Document, f Freshness) []byte {
+func RenderHTMLPage(v *View, doc *orders.Document, f Freshness) []byte {
 	return renderHTML("page", v, doc, f)
 }
 
-func renderHTML(name string, v *View, doc *Document, f Freshness) []byte {
+func renderHTML(name string, v *View, doc *orders.Document, f Freshness) []byte {
 	buf := htmlBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		// A rare huge widget does not pin its buffer for ever.
@@ -81,7 +83,7 @@ type htmlField struct {
 	Items [][]htmlField
 }
 
-func newHTMLWidget(v *View, doc *Document, f Freshness) *htmlWidget {
+func newHTMLWidget(v *View, doc *orders.Document, f Freshness) *htmlWidget {
 	l := htmlLangs[v.Sidebar.Language]
 	if l == nil {
 		l = htmlLangs["en"]
@@ -96,7 +98,7 @@ func newHTMLWidget(v *View, doc *Document, f Freshness) *htmlWidget {
 		w.Notice = fmt.Sprintf(l.stale, l.ago(f.Age))
 	}
 	if doc == nil {
-		doc = &Document{}
+		doc = &orders.Document{}
 	}
 	b := htmlBuilder{v: v, l: l, showTotal: v.Shows("orders", "total"), showCurrency: v.Shows("orders", "currency")}
 	for _, section := range v.Fields["sections"] {
@@ -128,7 +130,7 @@ type htmlBuilder struct {
 	showTotal, showCurrency bool
 }
 
-func (b *htmlBuilder) customer(c *Customer) []htmlField {
+func (b *htmlBuilder) customer(c *orders.Customer) []htmlField {
 	names := b.v.Fields["customer"]
 	out := make([]htmlField, 0, len(names))
 	for _, name := range names {
@@ -154,7 +156,7 @@ func (b *htmlBuilder) customer(c *Customer) []htmlField {
 	return out
 }
 
-func (b *htmlBuilder) order(o *Order) []htmlField {
+func (b *htmlBuilder) order(o *orders.Order) []htmlField {
 	names := b.v.Fields["orders"]
 	out := make([]htmlField, 0, len(names))
 	for _, name := range names {
@@ -225,7 +227,7 @@ func (b *htmlBuilder) appendItem(items [][]htmlField, section string, fill func(
 	return append(items, item)
 }
 
-func (b *htmlBuilder) line(l *Line) func(*htmlField) {
+func (b *htmlBuilder) line(l *orders.Line) func(*htmlField) {
 	return func(f *htmlField) {
 		switch f.Name {
 		case "name":
@@ -238,7 +240,7 @@ func (b *htmlBuilder) line(l *Line) func(*htmlField) {
 	}
 }
 
-func (b *htmlBuilder) shipment(s *Shipment) func(*htmlField) {
+func (b *htmlBuilder) shipment(s *orders.Shipment) func(*htmlField) {
 	return func(f *htmlField) {
 		switch f.Name {
 		case "status":
@@ -253,7 +255,7 @@ func (b *htmlBuilder) shipment(s *Shipment) func(*htmlField) {
 	}
 }
 
-func (b *htmlBuilder) ret(r *Return) func(*htmlField) {
+func (b *htmlBuilder) ret(r *orders.Return) func(*htmlField) {
 	return func(f *htmlField) {
 		switch f.Name {
 		case "tracking_number":
@@ -268,7 +270,7 @@ func (b *htmlBuilder) ret(r *Return) func(*htmlField) {
 	}
 }
 
-func (b *htmlBuilder) returnProduct(p *ReturnProduct) func(*htmlField) {
+func (b *htmlBuilder) returnProduct(p *orders.ReturnProduct) func(*htmlField) {
 	return func(f *htmlField) {
 		switch f.Name {
 		case "name":
@@ -287,7 +289,7 @@ func (b *htmlBuilder) returnProduct(p *ReturnProduct) func(*htmlField) {
 	}
 }
 
-func (b *htmlBuilder) supportRequest(s *SupportRequest) func(*htmlField) {
+func (b *htmlBuilder) supportRequest(s *orders.SupportRequest) func(*htmlField) {
 	return func(f *htmlField) {
 		switch f.Name {
 		case "subject":
@@ -352,10 +354,7 @@ func (l *htmlLang) status(s string) (text, class string) {
 	return s, "other"
 }
 
-var statusClass = map[string]string{
-	StatusNew: "new", StatusInProgress: "inprogress", StatusShipped: "shipped", StatusCanceled: "canceled",
-	StatusClosed: "closed", StatusUndefined: "undefined", StatusNotProvided: "notprovided",
-}
+var statusClass = map[string]string{orders.StatusNew: "new", orders.StatusInProgress: "inprogress", orders.StatusShipped: "shipped", orders.StatusCanceled: "canceled", orders.StatusClosed: "closed", orders.StatusUndefined: "undefined", orders.StatusNotProvided: "notprovided"}
 
 var htmlLangs = map[string]*htmlLang{
 	"en": {
@@ -394,10 +393,7 @@ var htmlLangs = map[string]*htmlLang{
 			"orders.url": "Open order", "orders.support_url": "New support request",
 			"shipments.tracking_url": "Track parcel", "support_requests.url": "Open",
 		},
-		statuses: map[string]string{
-			StatusNew: "New", StatusInProgress: "In progress", StatusShipped: "Shipped", StatusCanceled: "Canceled",
-			StatusClosed: "Closed", StatusUndefined: "Unknown", StatusNotProvided: "Not provided",
-		},
+		statuses: map[string]string{orders.StatusNew: "New", orders.StatusInProgress: "In progress", orders.StatusShipped: "Shipped", orders.StatusCanceled: "Canceled", orders.StatusClosed: "Closed", orders.StatusUndefined: "Unknown", orders.StatusNotProvided: "Not provided"},
 	},
 	"fr": {
 		code: "fr", title: "Commandes", customer: "Client", orders: "Commandes",
@@ -435,10 +431,7 @@ var htmlLangs = map[string]*htmlLang{
 			"orders.url": "Ouvrir la commande", "orders.support_url": "Nouvelle demande de support",
 			"shipments.tracking_url": "Suivre le colis", "support_requests.url": "Ouvrir",
 		},
-		statuses: map[string]string{
-			StatusNew: "Nouvelle", StatusInProgress: "En cours", StatusShipped: "Expédiée", StatusCanceled: "Annulée",
-			StatusClosed: "Clôturée", StatusUndefined: "Indéterminé", StatusNotProvided: "Non communiqué",
-		},
+		statuses: map[string]string{orders.StatusNew: "Nouvelle", orders.StatusInProgress: "En cours", orders.StatusShipped: "Expédiée", orders.StatusCanceled: "Annulée", orders.StatusClosed: "Clôturée", orders.StatusUndefined: "Indéterminé", orders.StatusNotProvided: "Non communiqué"},
 	},
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // Payloads a buyer or a marketplace can put in any free-text field.
@@ -16,25 +17,25 @@ const (
 
 // htmlDoc is a projected document with every field set, each value
 // distinct so that a test can tell where it lands.
-func htmlDoc() *Document {
+func htmlDoc() *orders.Document {
 	last := time.Date(2024, 5, 3, 9, 30, 0, 0, time.UTC)
-	return &Document{
-		Customer: Customer{Email: "zoe@example.com", Name: "Zoé Martin", Phone: "+33 6 12 34 56 78", ExternalID: "CUST-42", OrdersCount: 2, LastOrderAt: &last},
-		Orders: []Order{
+	return &orders.Document{
+		Customer: orders.Customer{Email: "zoe@example.com", Name: "Zoé Martin", Phone: "+33 6 12 34 56 78", ExternalID: "CUST-42", OrdersCount: 2, LastOrderAt: &last},
+		Orders: []orders.Order{
 			{
-				ID: "ORD-2002", Store: "shop-fr", Marketplace: "Marketplace-X", Status: StatusShipped, MarketplaceStatus: "SHIPPING_CONFIRMED",
+				ID: "ORD-2002", Store: "shop-fr", Marketplace: "Marketplace-X", Status: orders.StatusShipped, MarketplaceStatus: "SHIPPING_CONFIRMED",
 				// Late in the evening west of UTC: the day shown is UTC's.
 				CreatedAt: time.Date(2024, 5, 2, 22, 30, 0, 0, time.FixedZone("UTC-3", -3*3600)),
 				Total:     "49.90", Currency: "EUR",
 				URL: "https://backoffice.example.com/orders/ORD-2002", SupportURL: "https://mp.example.com/support/ORD-2002",
-				Lines:     []Line{{Name: "Blue mug", SKU: "MUG-BLUE-01", Quantity: 2}},
-				Shipments: []Shipment{{Status: "in_transit", Carrier: "Colissimo", TrackingNumber: "6A12345678901", TrackingURL: "https://track.example.com/6A12345678901"}},
-				Returns: []Return{{TrackingNumber: "RET-777", RefundMethod: "card", Products: []ReturnProduct{
+				Lines:     []orders.Line{{Name: "Blue mug", SKU: "MUG-BLUE-01", Quantity: 2}},
+				Shipments: []orders.Shipment{{Status: "in_transit", Carrier: "Colissimo", TrackingNumber: "6A12345678901", TrackingURL: "https://track.example.com/6A12345678901"}},
+				Returns: []orders.Return{{TrackingNumber: "RET-777", RefundMethod: "card", Products: []orders.ReturnProduct{
 					{Name: "Blue mug", SKU: "MUG-BLUE-01", Quantity: 1, Damaged: true},
 				}}},
-				SupportRequests: []SupportRequest{{Subject: "Where is my parcel?", URL: "https://mp.example.com/requests/9", UpdatedAt: time.Date(2024, 5, 4, 8, 0, 0, 0, time.UTC)}},
+				SupportRequests: []orders.SupportRequest{{Subject: "Where is my parcel?", URL: "https://mp.example.com/requests/9", UpdatedAt: time.Date(2024, 5, 4, 8, 0, 0, 0, time.UTC)}},
 			},
-			{ID: "ORD-1001", Store: "shop-fr", Status: StatusCanceled, CreatedAt: time.Date(2024, 4, 1, 10, 0, 0, 0, time.UTC), Total: "12.00", Currency: "EUR"},
+			{ID: "ORD-1001", Store: "shop-fr", Status: orders.StatusCanceled, CreatedAt: time.Date(2024, 4, 1, 10, 0, 0, 0, time.UTC), Total: "12.00", Currency: "EUR"},
 		},
 	}
 }
@@ -45,7 +46,7 @@ func TestRenderHTMLFragment(t *testing.T) {
 	tests := []struct {
 		name    string
 		sidebar config.Sidebar
-		doc     func(d *Document)
+		doc     func(d *orders.Document)
 		f       Freshness
 		// want appear in the output in this order; absent do not appear.
 		want   []string
@@ -112,7 +113,7 @@ func TestRenderHTMLFragment(t *testing.T) {
 		},
 		{
 			name: "customer data is escaped",
-			doc: func(d *Document) {
+			doc: func(d *orders.Document) {
 				d.Customer.Name = hostileScript + hostileAttr
 				d.Orders[0].ID = hostileAttr
 				d.Orders[0].Lines[0].SKU = hostileScript
@@ -128,7 +129,7 @@ func TestRenderHTMLFragment(t *testing.T) {
 		},
 		{
 			name: "javascript: URLs are neutralised",
-			doc: func(d *Document) {
+			doc: func(d *orders.Document) {
 				d.Orders[0].URL = "javascript:alert(1)"
 				d.Orders[0].SupportURL = " JaVaScRiPt:alert(1)"
 				d.Orders[0].Shipments[0].TrackingURL = "javascript:alert(document.cookie)"
@@ -140,7 +141,7 @@ func TestRenderHTMLFragment(t *testing.T) {
 		},
 		{
 			name: "links open in a new tab without an opener or a referrer",
-			doc: func(d *Document) {
+			doc: func(d *orders.Document) {
 				d.Orders = d.Orders[:1]
 				d.Orders[0].SupportURL = ""
 				d.Orders[0].Shipments = nil
@@ -158,10 +159,10 @@ func TestRenderHTMLFragment(t *testing.T) {
 		},
 		{
 			name: "every status has a label in both languages",
-			doc: func(d *Document) {
+			doc: func(d *orders.Document) {
 				d.Orders = nil
-				for _, s := range []string{StatusNew, StatusInProgress, StatusShipped, StatusCanceled, StatusClosed, StatusUndefined, StatusNotProvided, "OnHold"} {
-					d.Orders = append(d.Orders, Order{ID: "O-" + s, Status: s})
+				for _, s := range []string{orders.StatusNew, orders.StatusInProgress, orders.StatusShipped, orders.StatusCanceled, orders.StatusClosed, orders.StatusUndefined, orders.StatusNotProvided, "OnHold"} {
+					d.Orders = append(d.Orders, orders.Order{ID: "O-" + s, Status: s})
 				}
 			},
 			sidebar: config.Sidebar{Language: "fr", Layout: config.Layout{Orders: []string{"status"}}},
@@ -170,7 +171,7 @@ func TestRenderHTMLFragment(t *testing.T) {
 		},
 		{
 			name: "the marketplace status is shown as sent",
-			doc:  func(d *Document) { d.Orders[0].MarketplaceStatus = "WAITING_ACCEPTANCE" },
+			doc:  func(d *orders.Document) { d.Orders[0].MarketplaceStatus = "WAITING_ACCEPTANCE" },
 			f:    ok,
 			want: []string{"<dd>WAITING_ACCEPTANCE</dd>"},
 		},
@@ -200,9 +201,9 @@ func TestRenderHTMLFragment(t *testing.T) {
 		},
 		{
 			name: "a customer without orders",
-			doc: func(d *Document) {
+			doc: func(d *orders.Document) {
 				d.Orders = nil
-				d.Customer = Customer{Email: "zoe@example.com"}
+				d.Customer = orders.Customer{Email: "zoe@example.com"}
 			},
 			f:      ok,
 			want:   []string{"zoe@example.com", "<dd>0</dd>", ">Orders<", "No orders for this customer."},
@@ -210,8 +211,8 @@ func TestRenderHTMLFragment(t *testing.T) {
 		},
 		{
 			name: "a customer without orders, in French",
-			doc: func(d *Document) {
-				d.Orders = []Order{}
+			doc: func(d *orders.Document) {
+				d.Orders = []orders.Order{}
 			},
 			sidebar: config.Sidebar{Language: "fr"},
 			f:       ok,

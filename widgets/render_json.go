@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // Notices shown with a degraded answer.
@@ -21,7 +23,7 @@ const (
 // It writes the bytes encoding/json would (HTML characters escaped
 // included), directly: a read of a customer the bridge has not rendered
 // lately spent most of its time in reflection and maps.
-func RenderJSON(v *View, doc *Document, f Freshness) []byte {
+func RenderJSON(v *View, doc *orders.Document, f Freshness) []byte {
 	b := make([]byte, 0, 256+512*len(doc.Orders))
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, Version, 10)
@@ -158,7 +160,7 @@ func newJSONFields(names []string) jsonFields {
 	return f
 }
 
-func appendCustomer(b []byte, l *jsonLayout, c *Customer) []byte {
+func appendCustomer(b []byte, l *jsonLayout, c *orders.Customer) []byte {
 	b = append(b, '{')
 	for i, id := range l.customer.ids {
 		b = append(b, l.customer.keys[i]...)
@@ -182,7 +184,7 @@ func appendCustomer(b []byte, l *jsonLayout, c *Customer) []byte {
 	return append(b, '}')
 }
 
-func appendOrder(b []byte, l *jsonLayout, o *Order) []byte {
+func appendOrder(b []byte, l *jsonLayout, o *orders.Order) []byte {
 	b = append(b, '{')
 	for i, id := range l.orders.ids {
 		b = append(b, l.orders.keys[i]...)
@@ -250,7 +252,7 @@ func appendOrder(b []byte, l *jsonLayout, o *Order) []byte {
 	return append(b, '}')
 }
 
-func appendLine(b []byte, l *jsonLayout, ln *Line) []byte {
+func appendLine(b []byte, l *jsonLayout, ln *orders.Line) []byte {
 	b = append(b, '{')
 	for i, id := range l.lines.ids {
 		b = append(b, l.lines.keys[i]...)
@@ -268,7 +270,7 @@ func appendLine(b []byte, l *jsonLayout, ln *Line) []byte {
 	return append(b, '}')
 }
 
-func appendShipment(b []byte, l *jsonLayout, s *Shipment) []byte {
+func appendShipment(b []byte, l *jsonLayout, s *orders.Shipment) []byte {
 	b = append(b, '{')
 	for i, id := range l.shipments.ids {
 		b = append(b, l.shipments.keys[i]...)
@@ -288,7 +290,7 @@ func appendShipment(b []byte, l *jsonLayout, s *Shipment) []byte {
 	return append(b, '}')
 }
 
-func appendReturn(b []byte, l *jsonLayout, r *Return) []byte {
+func appendReturn(b []byte, l *jsonLayout, r *orders.Return) []byte {
 	b = append(b, '{')
 	for i, id := range l.returns.ids {
 		b = append(b, l.returns.keys[i]...)
@@ -313,7 +315,7 @@ func appendReturn(b []byte, l *jsonLayout, r *Return) []byte {
 	return append(b, '}')
 }
 
-func appendReturnProduct(b []byte, l *jsonLayout, p *ReturnProduct) []byte {
+func appendReturnProduct(b []byte, l *jsonLayout, p *orders.ReturnProduct) []byte {
 	b = append(b, '{')
 	for i, id := range l.products.ids {
 		b = append(b, l.products.keys[i]...)
@@ -333,7 +335,7 @@ func appendReturnProduct(b []byte, l *jsonLayout, p *ReturnProduct) []byte {
 	return append(b, '}')
 }
 
-func appendSupportRequest(b []byte, l *jsonLayout, s *SupportRequest) []byte {
+func appendSupportRequest(b []byte, l *jsonLayout, s *orders.SupportRequest) []byte {
 	b = append(b, '{')
 	for i, id := range l.requests.ids {
 		b = append(b, l.requests.keys[i]...)

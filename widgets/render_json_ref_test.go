@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"math"
 	"time"
+
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // renderJSONReference is RenderJSON as it was written first, with
@@ -16,7 +18,7 @@ import (
 // status first, then the view's sections, each with its fields in the
 // layout's order. Every shown field is always present (an unknown value is
 // "" or null), so that the paths a widget template binds to never vanish.
-func renderJSONReference(v *View, doc *Document, f Freshness) []byte {
+func renderJSONReference(v *View, doc *orders.Document, f Freshness) []byte {
 	top := refObject{{"version", Version}, {"status", f.State}}
 	switch f.State {
 	case StateStale:
@@ -50,14 +52,14 @@ func renderJSONReference(v *View, doc *Document, f Freshness) []byte {
 	return bytes.TrimRight(buf.Bytes(), "\n")
 }
 
-func refCustomerObject(v *View, c *Customer) refObject {
+func refCustomerObject(v *View, c *orders.Customer) refObject {
 	return refFields(v.Fields["customer"], map[string]any{
 		"email": c.Email, "name": c.Name, "phone": c.Phone, "external_id": c.ExternalID,
 		"orders_count": c.OrdersCount, "last_order_at": refTimeOrNil(c.LastOrderAt),
 	})
 }
 
-func refOrderObject(v *View, ord *Order) refObject {
+func refOrderObject(v *View, ord *orders.Order) refObject {
 	lines := make([]refObject, len(ord.Lines))
 	for i, l := range ord.Lines {
 		lines[i] = refFields(v.Fields["lines"], map[string]any{"name": l.Name, "sku": l.SKU, "quantity": l.Quantity})

@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
+	"github.com/helpdesk-bridge/bridge/orders/orderstest"
 )
 
 // TestRenderJSONSendsNoHiddenSection: a section or list whose layout is
@@ -53,7 +55,7 @@ func TestRenderJSONSendsNoHiddenSection(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			v := NewView("acme", config.Sidebar{Kind: "gorgias", Stores: []string{"shop"}, Layout: tt.layout, Language: "en"})
-			doc := v.Project(gorgiasSampleDocument())
+			doc := v.Project(orderstest.SampleDocument())
 			root := decodeOrderedJSON(t, RenderJSON(v, doc, Freshness{State: StateOK}))
 			if diff := cmp.Diff(tt.topKeys, root.keys); diff != "" {
 				t.Errorf("top-level keys (-want +got):\n%s", diff)
@@ -92,7 +94,7 @@ func TestRenderJSONHiddenCustomerIsAbsent(t *testing.T) {
 	t.Parallel()
 	v := NewView("acme", config.Sidebar{Kind: "gorgias", Stores: []string{"shop"}, Layout: config.Layout{Customer: []string{}}})
 	var got map[string]json.RawMessage
-	if err := json.Unmarshal(RenderJSON(v, v.Project(gorgiasSampleDocument()), Freshness{State: StateOK}), &got); err != nil {
+	if err := json.Unmarshal(RenderJSON(v, v.Project(orderstest.SampleDocument()), Freshness{State: StateOK}), &got); err != nil {
 		t.Fatal(err)
 	}
 	if c, ok := got["customer"]; ok {
@@ -106,15 +108,15 @@ func TestRenderJSONHiddenCustomerIsAbsent(t *testing.T) {
 // strings that need escaping.
 func TestRenderJSONMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
-	tricky := gorgiasSampleDocument()
+	tricky := orderstest.SampleDocument()
 	o := &tricky.Orders[0]
 	o.ID = `<a href="x">&'"\` + "\x00\x1f\t\n\r\b\f\x7f"
 	o.Total = "caf\u00e9 \u2028\u2029 \U0001F600 \xff\xfe broken \xe2\x82"
-	o.Lines = append(o.Lines, Line{Name: "Théière en fonte 1,2 L", SKU: "</script>", Quantity: -3})
-	o.SupportRequests = append(o.SupportRequests, SupportRequest{Subject: "no date"})
+	o.Lines = append(o.Lines, orders.Line{Name: "Théière en fonte 1,2 L", SKU: "</script>", Quantity: -3})
+	o.SupportRequests = append(o.SupportRequests, orders.SupportRequest{Subject: "no date"})
 	o.CreatedAt = time.Date(2024, 3, 1, 10, 0, 0, 500, time.FixedZone("CET", 3600))
-	tricky.Orders[1].Lines, tricky.Orders[1].Shipments, tricky.Orders[1].Returns, tricky.Orders[1].SupportRequests = nil, nil, nil, []SupportRequest{}
-	empty := &Document{Customer: Customer{Email: "nobody@example.com"}, Orders: []Order{}}
+	tricky.Orders[1].Lines, tricky.Orders[1].Shipments, tricky.Orders[1].Returns, tricky.Orders[1].SupportRequests = nil, nil, nil, []orders.SupportRequest{}
+	empty := &orders.Document{Customer: orders.Customer{Email: "nobody@example.com"}, Orders: []orders.Order{}}
 	layouts := map[string]config.Layout{
 		"default":    {},
 		"reordered":  {Sections: []string{"orders", "customer"}, Customer: []string{"last_order_at", "orders_count", "email"}, Orders: []string{"support_requests", "returns", "url", "id", "created_at", "lines"}, Lines: []string{"quantity", "name"}},
@@ -129,7 +131,7 @@ func TestRenderJSONMatchesEncodingJSON(t *testing.T) {
 		{State: StateUnavailable},
 	}
 	for name, layout := range layouts {
-		for _, doc := range []*Document{gorgiasSampleDocument(), tricky, empty} {
+		for _, doc := range []*orders.Document{orderstest.SampleDocument(), tricky, empty} {
 			for _, f := range states {
 				v := NewView("acme", config.Sidebar{Kind: "gorgias", Stores: []string{"shop"}, Layout: layout, Language: "en"})
 				p := v.Project(doc)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // Formats a widget is rendered in.
@@ -224,7 +225,7 @@ func checkEmail(raw, format string) (string, error) {
 	if format == FormatHelpScout {
 		field = "customer.email"
 	}
-	email := NormalizeEmail(raw)
+	email := orders.NormalizeEmail(raw)
 	if email == "" {
 		return "", httpapi.Errorf(http.StatusBadRequest, CodeMissingEmail, field, "%s is required: the customer's email address", field)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // View is one sidebar's window on a merchant's documents: the stores it
@@ -62,10 +63,10 @@ func (v *View) Shows(section, field string) bool {
 // Project keeps the orders of the view's stores, at most its MaxOrders,
 // and counts them in the customer summary. The document is not modified;
 // the projection shares its orders when it keeps them all.
-func (v *View) Project(doc *Document) *Document {
+func (v *View) Project(doc *orders.Document) *orders.Document {
 	// The summary comes from the shown orders only, most recent first, so
 	// that no detail of another store's order leaks into it.
-	out := &Document{Customer: Customer{Email: doc.Customer.Email}}
+	out := &orders.Document{Customer: orders.Customer{Email: doc.Customer.Email}}
 	shown := 0
 	for i := range doc.Orders {
 		if v.stores[doc.Orders[i].Store] {
@@ -74,11 +75,11 @@ func (v *View) Project(doc *Document) *Document {
 	}
 	switch {
 	case shown == 0:
-		out.Orders = []Order{}
+		out.Orders = []orders.Order{}
 	case shown == len(doc.Orders):
 		out.Orders = doc.Orders[:shown:shown]
 	default:
-		out.Orders = make([]Order, 0, shown)
+		out.Orders = make([]orders.Order, 0, shown)
 		for i := range doc.Orders {
 			if v.stores[doc.Orders[i].Store] {
 				out.Orders = append(out.Orders, doc.Orders[i])

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // Project keeps the view's stores' orders, at most MaxOrders of them, and
@@ -15,14 +16,14 @@ import (
 func TestProject(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
-	order := func(id, store, name string, created time.Time) Order {
-		return Order{ID: id, Store: store, CreatedAt: created, Buyer: Buyer{Name: name, Phone: "+33 " + id}}
+	order := func(id, store, name string, created time.Time) orders.Order {
+		return orders.Order{ID: id, Store: store, CreatedAt: created, Buyer: orders.Buyer{Name: name, Phone: "+33 " + id}}
 	}
-	doc := &Document{Customer: Customer{Email: "ada@example.com"}, Orders: []Order{
+	doc := &orders.Document{Customer: orders.Customer{Email: "ada@example.com"}, Orders: []orders.Order{
 		order("3", "fr", "", at), order("2", "de", "Ada DE", at.Add(-time.Hour)), order("1", "fr", "Ada FR", at.Add(-2*time.Hour)),
 	}}
 	before := *doc
-	before.Orders = append([]Order(nil), doc.Orders...)
+	before.Orders = append([]orders.Order(nil), doc.Orders...)
 	tests := []struct {
 		name      string
 		stores    []string

@@ -17,7 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/helpdesk-bridge/bridge/widgets"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // ingestResult is phase (g): order.upserted events posted to the bridge's
@@ -68,26 +68,26 @@ func ingestEvent(now time.Time, secret string, i, n, customers int) (signedEvent
 	k, perCustomer := i/customers, (n+customers-1)/customers
 	step := min(30*24*time.Hour, 330*24*time.Hour/time.Duration(perCustomer))
 	created := now.UTC().Truncate(time.Second).Add(-time.Duration(perCustomer-k)*step - 27*time.Hour)
-	var lines []widgets.EventLine
+	var lines []orders.EventLine
 	cents := 0
 	for l := range 1 + i%3 {
 		p := catalogue[(i*5+l*7)%len(catalogue)]
 		q := 1 + (i+l)%3
-		lines = append(lines, widgets.EventLine{SKU: p.sku, Name: p.name, Quantity: q})
+		lines = append(lines, orders.EventLine{SKU: p.sku, Name: p.name, Quantity: q})
 		cents += q * p.cents
 	}
 	mp := marketplaces[i%len(marketplaces)]
-	status := widgets.StatusClosed
+	status := orders.StatusClosed
 	if k == perCustomer-1 {
-		status = widgets.StatusShipped
+		status = orders.StatusShipped
 	}
-	order := widgets.OrderUpserted{
+	order := orders.OrderUpserted{
 		Store: benchStore, OrderID: fmt.Sprintf("FR-2026-%07d", i+1), UpdatedAt: created.Add(2 * time.Hour),
-		Customer:    widgets.OrderCustomer{Email: c.email, Name: c.name, Phone: c.phone},
+		Customer:    orders.OrderCustomer{Email: c.email, Name: c.name, Phone: c.phone},
 		Marketplace: mp.name, Status: status, MarketplaceStatus: mp.status, CreatedAt: created,
 		Total: fmt.Sprintf("%d.%02d", cents/100, cents%100), Currency: "EUR", Lines: lines,
 	}
-	return signEvent("evt-ingest-"+strconv.Itoa(i), widgets.KindOrderUpserted, order.UpdatedAt, order, secret)
+	return signEvent("evt-ingest-"+strconv.Itoa(i), orders.KindOrderUpserted, order.UpdatedAt, order, secret)
 }
 
 // noopSample is how many no-op tasks the ingest phase's baseline runs at
@@ -223,7 +223,7 @@ func (r *rig) postIngest(ctx context.Context, b *bridgeProc, inspector *asynq.In
 				return
 			case <-t.C:
 				applied := "?"
-				if qi, err := inspector.GetQueueInfo(widgets.Queue); err == nil {
+				if qi, err := inspector.GetQueueInfo(orders.Queue); err == nil {
 					applied = strconv.Itoa(qi.Completed)
 				}
 				r.logf("ingest: %d posted, %s applied, %s", min(int(next.Load()), n), applied, time.Since(res.start).Round(time.Second))
@@ -253,7 +253,7 @@ func waitApplied(ctx context.Context, b *bridgeProc, inspector *asynq.Inspector,
 	last, lastMove := -1, time.Now()
 	lastLog := time.Now()
 	for {
-		qi, err := inspector.GetQueueInfo(widgets.Queue)
+		qi, err := inspector.GetQueueInfo(orders.Queue)
 		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
 			return time.Time{}, fmt.Errorf("widgets queue: %w", err)
 		}
@@ -359,8 +359,8 @@ func docValue(size int) []byte {
 // Redis's script time limit. DEL rather than UNLINK: used_memory must not
 // count memory a background thread has yet to free.
 func (r *rig) dropBookkeeping(ctx context.Context, prefix string) (int64, error) {
-	completed := "asynq:{" + widgets.Queue + "}:completed"
-	taskKey := "asynq:{" + widgets.Queue + "}:t:"
+	completed := "asynq:{" + orders.Queue + "}:completed"
+	taskKey := "asynq:{" + orders.Queue + "}:t:"
 	for {
 		ids, err := r.rdb.ZRange(ctx, completed, 0, 999).Result()
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
@@ -290,7 +291,7 @@ func TestInterleave(t *testing.T) {
 func TestFreshWidget(t *testing.T) {
 	t.Parallel()
 	v := widgets.NewView(benchMerchant, config.Sidebar{ID: benchSidebar, Kind: config.SidebarGorgias, Stores: []string{benchStore}})
-	doc := &widgets.Document{Customer: widgets.Customer{Email: widgetEmail}, Orders: []widgets.Order{}}
+	doc := &orders.Document{Customer: orders.Customer{Email: widgetEmail}, Orders: []orders.Order{}}
 	for _, tc := range []struct {
 		state string
 		want  bool
@@ -309,7 +310,7 @@ func TestFreshWidget(t *testing.T) {
 func TestWidgetEvents(t *testing.T) {
 	t.Parallel()
 	merchant := &config.Merchant{ID: benchMerchant, Stores: []config.Store{{ID: benchStore}}}
-	planners := widgets.Planners(5*time.Minute, 1)
+	planners := orders.Planners(5*time.Minute, 1)
 	ids, orderIDs, emails := map[string]bool{}, map[string]string{}, map[string]bool{}
 	now := time.Now()
 	for _, c := range append([]customer{widgetCustomer}, spreadCustomers(len(spreadBuyers)+2)...) {
@@ -317,14 +318,14 @@ func TestWidgetEvents(t *testing.T) {
 			t.Errorf("customer %s: email %s twice", c.tag, c.email)
 		}
 		emails[c.email] = true
-		orders, shipments, err := widgetEvents(now, "secret", c)
+		orderEvents, shipments, err := widgetEvents(now, "secret", c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(orders) != widgetOrders || len(shipments) != widgetOrders {
-			t.Fatalf("customer %s: %d orders and %d shipments, want %d of each", c.tag, len(orders), len(shipments), widgetOrders)
+		if len(orderEvents) != widgetOrders || len(shipments) != widgetOrders {
+			t.Fatalf("customer %s: %d orders and %d shipments, want %d of each", c.tag, len(orderEvents), len(shipments), widgetOrders)
 		}
-		for _, ev := range append(orders, shipments...) {
+		for _, ev := range append(orderEvents, shipments...) {
 			var e events.Event
 			if err := json.Unmarshal(ev.body, &e); err != nil {
 				t.Fatal(err)
@@ -344,8 +345,8 @@ func TestWidgetEvents(t *testing.T) {
 			if tasks, err := p.Plan(context.Background(), e); err != nil || len(tasks) == 0 {
 				t.Errorf("%s: planned %d tasks, %v", e.ID, len(tasks), err)
 			}
-			if e.Kind == widgets.KindOrderUpserted {
-				var o widgets.OrderUpserted
+			if e.Kind == orders.KindOrderUpserted {
+				var o orders.OrderUpserted
 				if err := json.Unmarshal(e.Data, &o); err != nil {
 					t.Fatal(err)
 				}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/bridge/events"
+	"github.com/helpdesk-bridge/bridge/orders"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
@@ -178,7 +179,7 @@ func (r *rig) widgetPhase(ctx context.Context) (*widgetResult, error) {
 
 // docBytes is the size of c's document in Redis.
 func (r *rig) docBytes(ctx context.Context, b *bridgeProc, c customer) (int, error) {
-	key := widgets.NewStore(nil, b.cfg.Redis.KeyPrefix, 0, 0, nil).DocKey(benchMerchant, c.email)
+	key := orders.NewStore(nil, b.cfg.Redis.KeyPrefix, 0, 0, nil).DocKey(benchMerchant, c.email)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	n, err := r.rdb.StrLen(ctx, key).Result()
@@ -245,13 +246,13 @@ func freshWidget(body []byte) bool {
 // whatever the workers' order.
 func (r *rig) seedWidgets(ctx context.Context, b *bridgeProc, customers []customer, auth http.Header) error {
 	now := time.Now()
-	var orders, shipments []signedEvent
+	var orderEvents, shipments []signedEvent
 	for _, c := range customers {
 		o, s, err := widgetEvents(now, r.secret, c)
 		if err != nil {
 			return err
 		}
-		orders = append(orders, o...)
+		orderEvents = append(orderEvents, o...)
 		shipments = append(shipments, s...)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -263,7 +264,7 @@ func (r *rig) seedWidgets(ctx context.Context, b *bridgeProc, customers []custom
 		evs   []signedEvent
 		ready func(widgetView) bool
 	}{
-		{"orders", orders, func(v widgetView) bool { return len(v.Orders) == widgetOrders }},
+		{"orders", orderEvents, func(v widgetView) bool { return len(v.Orders) == widgetOrders }},
 		{"shipments", shipments, func(v widgetView) bool { return v.complete() }},
 	} {
 		for _, ev := range step.evs {
@@ -398,7 +399,7 @@ var (
 
 // widgetEvents returns c's order.upserted and shipment.upserted events:
 // one order every nine days back from now, most recent first.
-func widgetEvents(now time.Time, secret string, c customer) (orders, shipments []signedEvent, err error) {
+func widgetEvents(now time.Time, secret string, c customer) (orderEvents, shipments []signedEvent, err error) {
 	now = now.UTC().Truncate(time.Second)
 	for i := range widgetOrders {
 		// Far enough back that the shipment, a day later, is not in the
@@ -406,46 +407,46 @@ func widgetEvents(now time.Time, secret string, c customer) (orders, shipments [
 		created := now.Add(-time.Duration(i*9*24+27) * time.Hour)
 		// A customer's ids span 37*19 < 1000: customers 1000 apart never meet.
 		id := fmt.Sprintf("FR-2026-%05d", 48120+c.n*1000-i*37)
-		var lines []widgets.EventLine
+		var lines []orders.EventLine
 		cents := 0
 		for k := range 2 + i%2 {
 			p := catalogue[(i*5+k*7+c.n*3)%len(catalogue)]
 			q := 1 + (i+k)%3
-			lines = append(lines, widgets.EventLine{SKU: p.sku, Name: p.name, Quantity: q})
+			lines = append(lines, orders.EventLine{SKU: p.sku, Name: p.name, Quantity: q})
 			cents += q * p.cents
 		}
 		mp := marketplaces[(i+c.n)%len(marketplaces)]
-		status := widgets.StatusClosed
+		status := orders.StatusClosed
 		if i < 3 {
-			status = widgets.StatusShipped
+			status = orders.StatusShipped
 		}
-		order := widgets.OrderUpserted{
+		order := orders.OrderUpserted{
 			Store: benchStore, OrderID: id, UpdatedAt: created.Add(2 * time.Hour),
-			Customer:    widgets.OrderCustomer{Email: c.email, Name: c.name, Phone: c.phone},
+			Customer:    orders.OrderCustomer{Email: c.email, Name: c.name, Phone: c.phone},
 			Marketplace: mp.name, Status: status, MarketplaceStatus: mp.status, CreatedAt: created,
 			Total: fmt.Sprintf("%d.%02d", cents/100, cents%100), Currency: "EUR", Lines: lines,
 		}
-		ev, err := signEvent("evt-"+c.tag+"-order-"+strconv.Itoa(i), widgets.KindOrderUpserted, order.UpdatedAt, order, secret)
+		ev, err := signEvent("evt-"+c.tag+"-order-"+strconv.Itoa(i), orders.KindOrderUpserted, order.UpdatedAt, order, secret)
 		if err != nil {
 			return nil, nil, err
 		}
-		orders = append(orders, ev)
+		orderEvents = append(orderEvents, ev)
 
 		tracking := fmt.Sprintf("6A%011d", 20481736000+int64(c.n*widgetOrders+i)*7919)
 		shipStatus := "delivered"
 		if i < 3 {
 			shipStatus = "in_transit"
 		}
-		ship := widgets.ShipmentUpserted{
+		ship := orders.ShipmentUpserted{
 			Store: benchStore, OrderID: id, ShipmentID: "SHP-" + id, UpdatedAt: created.Add(26 * time.Hour),
 			Status: shipStatus, Carrier: carriers[i%len(carriers)], TrackingNumber: tracking,
 			TrackingURL: "https://tracking.example/parcels/" + tracking,
 		}
-		ev, err = signEvent("evt-"+c.tag+"-shipment-"+strconv.Itoa(i), widgets.KindShipmentUpserted, ship.UpdatedAt, ship, secret)
+		ev, err = signEvent("evt-"+c.tag+"-shipment-"+strconv.Itoa(i), orders.KindShipmentUpserted, ship.UpdatedAt, ship, secret)
 		if err != nil {
 			return nil, nil, err
 		}
 		shipments = append(shipments, ev)
 	}
-	return orders, shipments, nil
+	return orderEvents, shipments, nil
 }

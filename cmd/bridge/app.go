@@ -33,6 +33,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	"github.com/helpdesk-bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/orders"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
@@ -81,7 +82,7 @@ type App struct {
 // worker while it waits for its account's budget, so the weights only
 // order the work that can run now.
 var kinds = map[string]int{
-	discussions.RepliesQueue: 8, alerts.Queue: 6, discussions.Queue: 5, widgets.Queue: 4,
+	discussions.RepliesQueue: 8, alerts.Queue: 6, discussions.Queue: 5, orders.Queue: 4,
 	discussions.BulkQueue: 2, "default": 1,
 }
 
@@ -224,15 +225,15 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}
 	}
 	svc := alerts.NewService(cfg, helpdesks, conn.Client, o.Now)
-	orders := widgets.NewStore(conn.Client, cfg.Redis.KeyPrefix, cfg.Widgets.Retention, cfg.Widgets.MaxOrders, o.Now)
+	orderStore := orders.NewStore(conn.Client, cfg.Redis.KeyPrefix, cfg.Widgets.Retention, cfg.Widgets.MaxOrders, o.Now)
 	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
 	if replicas != nil {
 		dstore.WaitForReplicas(replicas)
-		orders.WaitForReplicas(replicas)
+		orderStore.WaitForReplicas(replicas)
 	}
 	mirror := discussions.NewService(discussions.Options{
 		Config: cfg, Store: dstore, Marketplaces: markets,
-		Helpdesks: mirrorHelpdesks, Orders: orders, Queue: a.client, Now: o.Now, Settle: ledger,
+		Helpdesks: mirrorHelpdesks, Orders: orderStore, Queue: a.client, Now: o.Now, Settle: ledger,
 		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL, MaxReplyFile: o.MaxReplyFile,
 		Shards: shards,
 	})
@@ -249,7 +250,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	if mode.http() {
 		io := events.Options{
 			Config: cfg, Queue: a.client, Redis: conn.Client, Counter: metrics, Now: o.Now,
-			Planners: planners(alerts.Planners(shards), widgets.Planners(cfg.Widgets.MaxFutureSkew, shards)),
+			Planners: planners(alerts.Planners(shards), orders.Planners(cfg.Widgets.MaxFutureSkew, shards)),
 			Queues:   slices.Sorted(maps.Keys(qs.weights)),
 		}
 		if replicas != nil {
@@ -257,7 +258,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}
 		intake := events.New(io)
 		intake.Register(a.engine)
-		reader := widgets.NewReader(conn.Client, orders, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
+		reader := widgets.NewReader(conn.Client, orderStore, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
 		widgets.NewService(cfg, reader, metrics).Register(a.engine)
 		mirror.RegisterAPI(a.engine)
 		mirror.RegisterWebhooks(a.engine)
@@ -285,13 +286,13 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		a.workers.Handle(alerts.TypeRatings, alerts.NewRatingSync(alerts.RatingSyncOptions{
 			Config: cfg, Redis: conn.Client, Listers: evaluationListers, Queue: a.client, Shards: shards, Now: o.Now,
 		}))
-		updater := widgets.NewUpdater(orders, a.client, shards)
-		wh := widgets.NewHandlers(updater)
-		a.workers.Handle(discussions.TypeOrders, discussions.NewOrderSync(discussions.OrderSyncOptions{
-			Config: cfg, Store: dstore, Listers: orderListers, Sink: updater, Now: o.Now,
+		updater := orders.NewUpdater(orderStore, a.client, shards)
+		wh := orders.NewHandlers(updater)
+		a.workers.Handle(orders.TypeSync, orders.NewOrderSync(orders.SyncOptions{
+			Config: cfg, Redis: conn.Client, KeyPrefix: cfg.Redis.KeyPrefix, Listers: orderListers, Sink: updater, Now: o.Now,
 		}))
-		a.workers.Handle(widgets.TypeApply, asynq.HandlerFunc(wh.Apply))
-		a.workers.Handle(widgets.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
+		a.workers.Handle(orders.TypeApply, asynq.HandlerFunc(wh.Apply))
+		a.workers.Handle(orders.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
 		dh := discussions.NewHandlers(mirror)
 		a.workers.Handle(discussions.TypeSync, asynq.HandlerFunc(dh.Sync))
 		a.workers.Handle(discussions.TypeMirror, asynq.HandlerFunc(dh.Mirror))
@@ -304,10 +305,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		for _, m := range cfg.Merchants {
 			for _, mk := range m.Marketplaces {
 				if mk.SyncOrders {
-					op := discussions.OrdersPayload{Merchant: m.ID, Account: mk.ID}
+					op := orders.SyncPayload{Merchant: m.ID, Account: mk.ID}
 					periodic = append(periodic, jobs.Periodic{
-						Name: discussions.TypeOrders + ":" + mk.ID, Every: mk.SyncEvery,
-						Task: func() *asynq.Task { return discussions.NewOrdersTask(op, shards) },
+						Name: orders.TypeSync + ":" + mk.ID, Every: mk.SyncEvery,
+						Task: func() *asynq.Task { return orders.NewSyncTask(op, shards) },
 					})
 				}
 				if mk.RatingAlerts {

@@ -24,7 +24,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
-	"github.com/helpdesk-bridge/bridge/widgets"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // chaosRuns and chaosDuration are the chaos test's form: CI's short one by
@@ -237,7 +237,7 @@ func chaosRun(t *testing.T, run int, workload time.Duration) {
 	every(500*time.Millisecond, func(i int) {
 		email := fmt.Sprintf("chaos-%d@example.com", i%customers)
 		order := fmt.Sprintf("FR-C%d-%d", run, i)
-		body := event(fmt.Sprintf("evt-chaos%d-o%d", run, i), widgets.KindOrderUpserted, map[string]any{
+		body := event(fmt.Sprintf("evt-chaos%d-o%d", run, i), orders.KindOrderUpserted, map[string]any{
 			"store": "acme-fr", "order_id": order, "updated_at": time.Now().UTC().Format(time.RFC3339),
 			"customer": map[string]any{"email": email}, "created_at": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
 			"status": "New", "lines": []map[string]any{{"sku": "MUG-01", "quantity": 1}},
@@ -557,7 +557,7 @@ func (h *harness) orderDiagnosis(order string) string {
 	}
 	ctx := context.Background()
 	var b strings.Builder
-	store := widgets.NewStore(h.rdb, h.cfg.Redis.KeyPrefix, 0, 0, time.Now)
+	store := orders.NewStore(h.rdb, h.cfg.Redis.KeyPrefix, 0, 0, time.Now)
 	switch email, err := store.CustomerEmail(ctx, "acme", "acme-fr", order); {
 	case err != nil:
 		fmt.Fprintf(&b, "order key: %v; ", err)
@@ -569,7 +569,7 @@ func (h *harness) orderDiagnosis(order string) string {
 	sum := sha256.Sum256([]byte("acme\x00" + fmt.Sprintf("evt-chaos%d-o%d", run, i)))
 	id := "widget-apply-" + hex.EncodeToString(sum[:16])
 	insp := asynq.NewInspectorFromRedisClient(h.rdb)
-	for _, q := range jobs.Shards(h.cfg.Worker.QueueShards).Queues(widgets.Queue) {
+	for _, q := range jobs.Shards(h.cfg.Worker.QueueShards).Queues(orders.Queue) {
 		if info, err := insp.GetTaskInfo(q, id); err == nil {
 			fmt.Fprintf(&b, "apply task in %s: %s, retried %d, last error %q", q, info.State, info.Retried, info.LastErr)
 			return b.String()

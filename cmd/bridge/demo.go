@@ -21,7 +21,7 @@ import (
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
-	"github.com/helpdesk-bridge/bridge/widgets"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // The demo's credentials are public on purpose: they only open the fakes
@@ -249,26 +249,26 @@ func seedDemo(ctx context.Context, bridgeURL string) error {
 	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
 	customer := map[string]any{"email": demoCustomer, "name": "Jeanne Martin", "phone": "+33 6 12 34 56 78"}
 	evs := []map[string]any{
-		{"kind": widgets.KindOrderUpserted, "data": map[string]any{
+		{"kind": orders.KindOrderUpserted, "data": map[string]any{
 			"store": "demo-fr", "order_id": "ORD-1001", "updated_at": at(-time.Hour), "customer": customer,
 			"marketplace": "carrefour", "status": "Shipped", "marketplace_status": "SHIPPED", "created_at": at(-72 * time.Hour),
 			"total": "49.90", "currency": "EUR",
 			"lines": []map[string]any{{"sku": "MUG-01", "name": "Blue mug", "quantity": 2}, {"sku": "TEA-7", "name": "Green tea", "quantity": 1}},
 		}},
-		{"kind": widgets.KindShipmentUpserted, "data": map[string]any{
+		{"kind": orders.KindShipmentUpserted, "data": map[string]any{
 			"store": "demo-fr", "order_id": "ORD-1001", "shipment_id": "PKG-1", "updated_at": at(-30 * time.Minute),
 			"status": "delivered", "carrier": "Colissimo", "tracking_number": "6A12345678901", "tracking_url": "https://tracking.example/6A12345678901",
 		}},
-		{"kind": widgets.KindReturnUpserted, "data": map[string]any{
+		{"kind": orders.KindReturnUpserted, "data": map[string]any{
 			"store": "demo-fr", "order_id": "ORD-1001", "return_id": "RET-1", "updated_at": at(-20 * time.Minute),
 			"tracking_number": "RT998877", "refund_method": "original payment",
 			"products": []map[string]any{{"sku": "MUG-01", "name": "Blue mug", "quantity": 1, "damaged": true}},
 		}},
-		{"kind": widgets.KindSupportRequestUpserted, "data": map[string]any{
+		{"kind": orders.KindSupportRequestUpserted, "data": map[string]any{
 			"store": "demo-fr", "order_id": "ORD-1001", "request_id": "SR-1", "updated_at": at(-10 * time.Minute),
 			"subject": "One mug arrived broken", "url": "https://marketplace.example/requests/SR-1",
 		}},
-		{"kind": widgets.KindOrderUpserted, "data": map[string]any{
+		{"kind": orders.KindOrderUpserted, "data": map[string]any{
 			"store": "demo-de", "order_id": "ORD-2002", "updated_at": at(-5 * time.Minute), "customer": customer,
 			"marketplace": "decathlon", "status": "InProgress", "created_at": at(-2 * time.Hour),
 			"total": "19.00", "currency": "EUR", "lines": []map[string]any{{"sku": "SOCK-3", "name": "Wool socks", "quantity": 3}},

@@ -14,6 +14,7 @@ import (
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
 	"github.com/helpdesk-bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // syncNow runs the account's sync at once instead of waiting for its
@@ -160,7 +161,7 @@ func TestDiscussionsMiraklOrdersInTheWidget(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := asynq.NewClientFromRedisClient(h.rdb)
-	if _, err := c.EnqueueContext(context.Background(), discussions.NewOrdersTask(discussions.OrdersPayload{Merchant: "acme", Account: "acme-carrefour"}, 1)); err != nil {
+	if _, err := c.EnqueueContext(context.Background(), orders.NewSyncTask(orders.SyncPayload{Merchant: "acme", Account: "acme-carrefour"}, 1)); err != nil {
 		t.Fatal(err)
 	}
 	w := h.waitWidget(sidebarToken, relay, 1)

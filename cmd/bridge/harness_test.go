@@ -31,7 +31,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	zapi "github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
-	"github.com/helpdesk-bridge/bridge/widgets"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // testDB is this package's database on the test Redis (see rdbtest).
@@ -423,7 +423,7 @@ func (h *harness) settle() {
 				return false
 			}
 			scheduled := info.Scheduled
-			if q == widgets.Queue || strings.HasPrefix(q, widgets.Queue+"-") {
+			if q == orders.Queue || strings.HasPrefix(q, orders.Queue+"-") {
 				scheduled = 0 // retention's refreshes, due in months
 			}
 			if info.Pending+info.Active+scheduled+info.Retry > 0 {

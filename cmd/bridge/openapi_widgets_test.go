@@ -32,6 +32,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
@@ -481,7 +482,7 @@ func TestOpenAPIWidgetEvents(t *testing.T) {
 			t.Errorf("%s %v: fields openapi.yaml does not document: %v", kind, ev["id"], undocumented)
 		}
 	}
-	for kind := range widgets.Planners(5*time.Minute, 1) {
+	for kind := range orders.Planners(5*time.Minute, 1) {
 		if !kinds[kind] {
 			t.Errorf("widgetEvents sends no %s event to check", kind)
 		}
@@ -494,7 +495,7 @@ func TestOpenAPIWidgetEvents(t *testing.T) {
 		"total not decimal":     {"store": "acme-fr", "order_id": "X", "updated_at": "2026-01-02T09:00:00Z", "created_at": "2026-01-02T09:00:00Z", "customer": map[string]any{"email": buyerEmail}, "total": "49,90"},
 		"no customer":           {"store": "acme-fr", "order_id": "X", "updated_at": "2026-01-02T09:00:00Z", "created_at": "2026-01-02T09:00:00Z"},
 	} {
-		body := event("bad", widgets.KindOrderUpserted, data)
+		body := event("bad", orders.KindOrderUpserted, data)
 		if err := oa.checkRequest(post(body), body); err == nil {
 			t.Errorf("order.upserted with %s: the document accepts it", name)
 		}
@@ -538,13 +539,13 @@ func TestOpenAPIWidgetVocabulary(t *testing.T) {
 		schema string
 		data   any
 	}{
-		{"OrderUpserted", widgets.OrderUpserted{}},
-		{"OrderCustomer", widgets.OrderCustomer{}},
-		{"EventLine", widgets.EventLine{}},
-		{"ShipmentUpserted", widgets.ShipmentUpserted{}},
-		{"ReturnUpserted", widgets.ReturnUpserted{}},
-		{"EventReturnProduct", widgets.EventReturnProduct{}},
-		{"SupportRequestUpserted", widgets.SupportRequestUpserted{}},
+		{"OrderUpserted", orders.OrderUpserted{}},
+		{"OrderCustomer", orders.OrderCustomer{}},
+		{"EventLine", orders.EventLine{}},
+		{"ShipmentUpserted", orders.ShipmentUpserted{}},
+		{"ReturnUpserted", orders.ReturnUpserted{}},
+		{"EventReturnProduct", orders.EventReturnProduct{}},
+		{"SupportRequestUpserted", orders.SupportRequestUpserted{}},
 	} {
 		s := oa.schema(c.schema)
 		if s == nil {
@@ -563,7 +564,7 @@ func TestOpenAPIWidgetVocabulary(t *testing.T) {
 	// Every kind the bridge plans is documented, with the data of its kind.
 	event := oa.schema("Event")
 	var planned []string
-	for _, set := range []map[string]events.Planner{alerts.Planners(1), widgets.Planners(5*time.Minute, 1)} {
+	for _, set := range []map[string]events.Planner{alerts.Planners(1), orders.Planners(5*time.Minute, 1)} {
 		planned = slices.AppendSeq(planned, maps.Keys(set))
 	}
 	slices.Sort(planned)

@@ -17,7 +17,7 @@ import (
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
 	"github.com/helpdesk-bridge/bridge/discussions"
-	"github.com/helpdesk-bridge/bridge/widgets"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // With each kind of work split over several queues, alerts, widgets,
@@ -60,7 +60,7 @@ func TestShardedQueuesWorkAsOne(t *testing.T) {
 	}
 
 	kindOf := map[string]string{}
-	for _, kind := range []string{alerts.Queue, widgets.Queue, discussions.Queue, discussions.RepliesQueue, discussions.BulkQueue, "default"} {
+	for _, kind := range []string{alerts.Queue, orders.Queue, discussions.Queue, discussions.RepliesQueue, discussions.BulkQueue, "default"} {
 		for _, q := range shards.Queues(kind) {
 			kindOf[q] = kind
 		}
@@ -77,7 +77,7 @@ func TestShardedQueuesWorkAsOne(t *testing.T) {
 			continue
 		}
 		done, _ := insp.ListCompletedTasks(q, asynq.PageSize(100))
-		if kindOf[q] == widgets.Queue && len(done) > 0 {
+		if kindOf[q] == orders.Queue && len(done) > 0 {
 			widgetQueues++
 		}
 		for _, task := range done {

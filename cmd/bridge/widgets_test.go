@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
-	"github.com/helpdesk-bridge/bridge/widgets"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // widgetEvents is one customer's history in acme's two stores, plus
@@ -27,37 +27,37 @@ func widgetEvents(now time.Time) [][]byte {
 	at := func(d time.Duration) string { return now.Add(d).UTC().Format(time.RFC3339) }
 	customer := map[string]any{"email": "Jeanne.Martin@Example.com", "name": buyerName, "phone": "+33 6 12 34 56 78", "external_id": "cust-77"}
 	return [][]byte{
-		event("o1", widgets.KindOrderUpserted, map[string]any{
+		event("o1", orders.KindOrderUpserted, map[string]any{
 			"store": "acme-fr", "order_id": "FR-1001", "updated_at": at(-2 * time.Hour), "customer": customer,
 			"marketplace": "carrefour", "status": "Shipped", "marketplace_status": "SHIPPED", "created_at": at(-72 * time.Hour),
 			"total": "49.90", "currency": "eur",
 			"lines": []map[string]any{{"sku": "MUG-01", "name": "Blue mug", "quantity": 2}, {"sku": "TEA-7", "name": "Green tea", "quantity": 1}},
 		}),
-		event("o2", widgets.KindOrderUpserted, map[string]any{
+		event("o2", orders.KindOrderUpserted, map[string]any{
 			"store": "acme-fr", "order_id": "FR-1002", "updated_at": at(-time.Hour), "customer": customer,
 			"marketplace": "decathlon", "status": "New", "created_at": at(-24 * time.Hour),
 			"total": "12", "currency": "EUR", "support_url": "https://marketplace.example/support/FR-1002",
 			"lines": []map[string]any{{"sku": "SOCK-3", "quantity": 3}},
 		}),
-		event("o3", widgets.KindOrderUpserted, map[string]any{
+		event("o3", orders.KindOrderUpserted, map[string]any{
 			"store": "acme-de", "order_id": "DE-2001", "updated_at": at(-time.Hour), "customer": customer,
 			"status": "Canceled", "created_at": at(-2 * time.Hour), "lines": []map[string]any{},
 		}),
-		event("o4", widgets.KindOrderUpserted, map[string]any{
+		event("o4", orders.KindOrderUpserted, map[string]any{
 			"store": "acme-fr", "order_id": "FR-9999", "updated_at": at(-time.Hour),
 			"customer": map[string]any{"email": "someone.else@example.com"}, "created_at": at(-time.Hour),
 			"lines": []map[string]any{{"sku": "X", "quantity": 1}},
 		}),
-		event("s1", widgets.KindShipmentUpserted, map[string]any{
+		event("s1", orders.KindShipmentUpserted, map[string]any{
 			"store": "acme-fr", "order_id": "FR-1001", "shipment_id": "P1", "updated_at": at(-30 * time.Minute),
 			"status": "delivered", "carrier": "Colissimo", "tracking_number": "6A123", "tracking_url": "https://track.example/6A123",
 		}),
-		event("r1", widgets.KindReturnUpserted, map[string]any{
+		event("r1", orders.KindReturnUpserted, map[string]any{
 			"store": "acme-fr", "order_id": "FR-1001", "return_id": "R1", "updated_at": at(-20 * time.Minute),
 			"tracking_number": "RET-9", "refund_method": "original_payment",
 			"products": []map[string]any{{"sku": "MUG-01", "name": "Blue mug", "quantity": 1, "damaged": true}},
 		}),
-		event("q1", widgets.KindSupportRequestUpserted, map[string]any{
+		event("q1", orders.KindSupportRequestUpserted, map[string]any{
 			"store": "acme-fr", "order_id": "FR-1001", "request_id": "SR1", "updated_at": at(-10 * time.Minute),
 			"subject": "Mug arrived broken", "url": "https://marketplace.example/requests/SR1",
 		}),
@@ -172,7 +172,7 @@ func TestWidgetEventsInWidgetOut(t *testing.T) {
 	if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
 		t.Errorf("If-None-Match: %d %q, want 304 with no body", resp.StatusCode, body)
 	}
-	h.sendAll([][]byte{event("s2", widgets.KindShipmentUpserted, map[string]any{
+	h.sendAll([][]byte{event("s2", orders.KindShipmentUpserted, map[string]any{
 		"store": "acme-fr", "order_id": "FR-1002", "shipment_id": "P2", "updated_at": at(0), "status": "in_transit",
 	})})
 	eventually(t, 20*time.Second, "a new ETag", func() bool {
@@ -181,7 +181,7 @@ func TestWidgetEventsInWidgetOut(t *testing.T) {
 	})
 
 	// An older update of an order, sent late, changes nothing.
-	h.sendAll([][]byte{event("o1-old", widgets.KindOrderUpserted, map[string]any{
+	h.sendAll([][]byte{event("o1-old", orders.KindOrderUpserted, map[string]any{
 		"store": "acme-fr", "order_id": "FR-1001", "updated_at": at(-48 * time.Hour), "customer": map[string]any{"email": buyerEmail},
 		"status": "New", "created_at": at(-72 * time.Hour), "lines": []map[string]any{},
 	})})

@@ -5,10 +5,10 @@
 //
 //	1 cmd/bridge   2 alerts   3 bridge/events   4 bridge/deadletter
 //	5 bridge/ratelimit   6 bridge/jobs   7 cmd/bench   8 cmd/bridge crash test
-//	9 widgets   10 discussions   11 discussions order sync
+//	9 orders   10 discussions   11 orders (marketplace sync)
 //	12 cmd/bridge discussions crash test
 //	13 cmd/bridge discussions two-replica test   14 bridge/settle
-//	15 cmd/bridge pacing tests
+//	15 cmd/bridge pacing tests   0 orders/push
 //
 // A Redis Cluster has no database numbers: the shared test cluster at
 // $BRIDGE_TEST_REDIS_CLUSTER (see Cluster) serves cmd/bridge's cluster

@@ -1,4 +1,4 @@
-package widgets_test
+package orders_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/config"
-	"github.com/helpdesk-bridge/bridge/widgets"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // An entity dated in the future would win over every later update and
@@ -22,13 +22,13 @@ func TestUpsertsDatedInTheFutureAreRefused(t *testing.T) {
 	const skew = 5 * time.Minute
 	received := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	merchant := &config.Merchant{ID: "acme", Stores: []config.Store{{ID: "acme-fr"}}}
-	planners := widgets.Planners(skew, 1)
+	planners := orders.Planners(skew, 1)
 	data := map[string]map[string]any{
-		widgets.KindOrderUpserted: {"store": "acme-fr", "order_id": "O-1", "created_at": "2026-11-20T10:00:00Z",
+		orders.KindOrderUpserted: {"store": "acme-fr", "order_id": "O-1", "created_at": "2026-11-20T10:00:00Z",
 			"customer": map[string]any{"email": "buyer@example.com"}, "lines": []any{}},
-		widgets.KindShipmentUpserted:       {"store": "acme-fr", "order_id": "O-1", "shipment_id": "S-1"},
-		widgets.KindReturnUpserted:         {"store": "acme-fr", "order_id": "O-1", "return_id": "R-1", "products": []any{}},
-		widgets.KindSupportRequestUpserted: {"store": "acme-fr", "order_id": "O-1", "request_id": "Q-1", "subject": "Where is it?"},
+		orders.KindShipmentUpserted:       {"store": "acme-fr", "order_id": "O-1", "shipment_id": "S-1"},
+		orders.KindReturnUpserted:         {"store": "acme-fr", "order_id": "O-1", "return_id": "R-1", "products": []any{}},
+		orders.KindSupportRequestUpserted: {"store": "acme-fr", "order_id": "O-1", "request_id": "Q-1", "subject": "Where is it?"},
 	}
 	if len(data) != len(planners) {
 		t.Fatalf("the test covers %d kinds, the package plans %d", len(data), len(planners))

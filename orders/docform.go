@@ -1,4 +1,4 @@
-package widgets
+package orders
 
 import (
 	"cmp"
@@ -47,7 +47,7 @@ import (
 // rewrites them. A field added to Document needs a new docPacked, the
 // decoder of this one kept.
 const (
-	revLen    = 16
+	RevLen    = 16
 	docPacked = 0x01
 )
 
@@ -63,27 +63,29 @@ func encodeDoc(d *Document) []byte {
 	form := marshalDoc(d)
 	sum := sha256.Sum256(form)
 	packed := docDict.EncodeBetter(nil, form)
-	out := make([]byte, 0, revLen+2+crc32.Size+len(packed))
-	out = hex.AppendEncode(out, sum[:revLen/2])
+	out := make([]byte, 0, RevLen+2+crc32.Size+len(packed))
+	out = hex.AppendEncode(out, sum[:RevLen/2])
 	out = append(out, '\n', docPacked)
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(form, castagnoli))
 	return append(out, packed...)
 }
 
-// decodeDoc reads a stored document, whichever way it was written, and
-// its revision.
-func decodeDoc(raw []byte) (rev string, doc *Document, err error) {
-	if len(raw) < revLen+1 || raw[revLen] != '\n' {
-		return "", nil, errors.New("widgets: stored document has no revision")
+// DecodeDocument reads a document as stored at Store.DocKey, whichever
+// way this release or an earlier one wrote it, and its revision (the
+// first RevLen bytes of the value, which a reader may compare without
+// fetching the rest).
+func DecodeDocument(raw []byte) (rev string, doc *Document, err error) {
+	if len(raw) < RevLen+1 || raw[RevLen] != '\n' {
+		return "", nil, errors.New("orders: stored document has no revision")
 	}
-	rev, payload := string(raw[:revLen]), raw[revLen+1:]
+	rev, payload := string(raw[:RevLen]), raw[RevLen+1:]
 	if len(payload) > 0 && payload[0] == docPacked {
 		doc, err = unpackDoc(payload[1:])
 	} else {
 		doc, err = decodeDocJSON(payload)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("widgets: stored document: %w", err)
+		return "", nil, fmt.Errorf("orders: stored document: %w", err)
 	}
 	return rev, doc, nil
 }

@@ -1,4 +1,4 @@
-package widgets
+package orders
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func stored(t *testing.T, s *Store, email string) *Document {
 	if err != nil {
 		return nil
 	}
-	_, d, err := decodeDoc(raw)
+	_, d, err := DecodeDocument(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package discussions
+package orders
 
 import (
 	"cmp"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -16,68 +17,89 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/syncstate"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
-	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
-// TypeOrders copies one marketplace account's orders (Mirakl's OR11) into
-// the sidebar widgets' read model, so that the sidebar shows marketplace
-// orders next to the ones the merchant's platform sends. It runs
-// periodically for each account with sync_orders, in Queue.
-const TypeOrders = "discussion:orders"
+// TypeSync copies one marketplace account's orders (Mirakl's OR11) into
+// the read model, so that the sidebar shows marketplace orders next to
+// the ones the merchant's platform sends. It runs periodically for each
+// account with sync_orders, in SyncQueue. The name is the one earlier
+// releases gave it, when the sync was part of discussion mirroring: tasks
+// queued before an upgrade still run.
+const TypeSync = "discussion:orders"
 
-// OrdersPayload asks for one account's orders to be fetched.
-type OrdersPayload struct {
+// SyncQueue is where order syncs run: the queue of the marketplace
+// account's discussion syncs, whose priority class they share, since
+// both spend the same account's budget.
+const SyncQueue = "discussions"
+
+// ErrUnknownAccount is a sync task for an account or merchant the
+// configuration no longer has: it is dropped, not retried.
+var ErrUnknownAccount = errors.New("orders: unknown marketplace account")
+
+// SyncPayload asks for one account's orders to be fetched.
+type SyncPayload struct {
 	Merchant string `json:"merchant"`
 	Account  string `json:"account"`
 }
 
-// NewOrdersTask returns the order sync task of an account, in its
+// NewSyncTask returns the order sync task of an account, in its
 // account's queue among shards.
-func NewOrdersTask(p OrdersPayload, shards jobs.Shards) *asynq.Task {
+func NewSyncTask(p SyncPayload, shards jobs.Shards) *asynq.Task {
 	b, _ := json.Marshal(p)
-	return asynq.NewTask(TypeOrders, b, asynq.Queue(shards.Queue(Queue, p.Account)))
+	return asynq.NewTask(TypeSync, b, asynq.Queue(shards.Queue(SyncQueue, p.Account)))
 }
 
-// OrderSink takes the read model's changes; widgets.Updater is one.
-// Applying a change again, or an older version of an order, changes
-// nothing.
-type OrderSink interface {
-	Apply(ctx context.Context, c widgets.Change) error
+// Sink takes the read model's changes; Updater is one. Applying a change
+// again, or an older version of an order, changes nothing.
+type Sink interface {
+	Apply(ctx context.Context, c Change) error
 }
 
-// OrderSyncOptions configure an OrderSync.
-type OrderSyncOptions struct {
+// SyncOptions configure an OrderSync.
+type SyncOptions struct {
 	Config *config.Config
-	// Store keeps each account's order cursor and lease, next to its
-	// discussions' (the keys are ocur:{account} and lock:orders:{account}).
-	Store *Store
+	// Redis keeps each account's order cursor, lease and listing (see
+	// OrderSync.key), under KeyPrefix.
+	Redis     redis.UniversalClient
+	KeyPrefix string
 	// Listers are the accounts' connectors that list orders, by account
 	// id; an account with sync_orders must have one.
 	Listers map[string]connectors.OrderLister
-	Sink    OrderSink
+	Sink    Sink
 	Now     func() time.Time
 }
 
 // OrderSync copies marketplace orders into the read model.
-type OrderSync struct{ o OrderSyncOptions }
+type OrderSync struct {
+	o     SyncOptions
+	state *syncstate.Store
+}
 
 var _ asynq.Handler = (*OrderSync)(nil)
 
 // NewOrderSync returns an OrderSync.
-func NewOrderSync(o OrderSyncOptions) *OrderSync {
+func NewOrderSync(o SyncOptions) *OrderSync {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &OrderSync{o: o}
+	return &OrderSync{o: o, state: syncstate.New(o.Redis)}
 }
 
-// ProcessTask handles TypeOrders.
+// syncLease is how long a dead sync's hold on its account lasts; a live
+// one renews it.
+const syncLease = time.Minute
+
+// ProcessTask handles TypeSync.
 func (s *OrderSync) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p OrdersPayload
+	var p SyncPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("discussions: decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
+		return fmt.Errorf("orders: decode %s: %v: %w", t.Type(), err, asynq.SkipRetry)
 	}
-	return classify(s.Sync(ctx, p.Merchant, p.Account))
+	err := s.Sync(ctx, p.Merchant, p.Account)
+	if errors.Is(err, ErrUnknownAccount) || connectors.IsPermanent(err) {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	return err
 }
 
 // orderPage is how many orders one OR11 call asks for: Mirakl's maximum.
@@ -104,7 +126,7 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 	if lister == nil {
 		return fmt.Errorf("%w: %s cannot list orders", ErrUnknownAccount, accountID)
 	}
-	unlock, ok, err := s.o.Store.lock(ctx, merchant, "orders:"+accountID, syncLease)
+	unlock, ok, err := s.state.Lock(ctx, s.key(merchant, "lock", "orders:"+accountID), syncLease)
 	if err != nil {
 		return err
 	}
@@ -114,7 +136,7 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 	}
 	defer unlock()
 
-	cursor, err := s.cursor(ctx, merchant, accountID)
+	cursor, err := s.state.Cursor(ctx, s.key(merchant, "ocur", accountID))
 	if err != nil {
 		return err
 	}
@@ -125,26 +147,26 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 	q := connectors.OrderQuery{UpdatedSince: since, Limit: orderPage}
 	newest, listed, skipped := cursor, 0, 0
 	// A listing put off part-way goes on from its page (see listing).
-	name := "orders:" + accountID
-	resumed, resuming, err := s.o.Store.resumeListing(ctx, merchant, name)
+	listingKey := s.key(merchant, "listing", "orders:"+accountID)
+	resumed, resuming, err := s.state.ResumeListing(ctx, listingKey)
 	if err != nil {
 		return err
 	}
 	if resuming {
-		since, newest = resumed.Since, latestTime(newest, resumed.Newest)
+		since, newest = resumed.Since, latest(newest, resumed.Newest)
 		q = connectors.OrderQuery{PageToken: resumed.PageToken}
 	}
 	for {
 		page, err := lister.ListOrders(ctx, q)
 		if resuming && q.PageToken == resumed.PageToken && connectors.IsPermanent(err) {
-			if err := s.o.Store.endListing(ctx, merchant, name); err != nil {
+			if err := s.state.EndListing(ctx, listingKey); err != nil {
 				return err
 			}
 			resuming, q = false, connectors.OrderQuery{UpdatedSince: since, Limit: orderPage}
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("discussions: list orders of %s: %w", accountID, err)
+			return fmt.Errorf("orders: list orders of %s: %w", accountID, err)
 		}
 		for _, o := range page.Orders {
 			listed++
@@ -159,14 +181,14 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 			if o.UpdatedAt.After(newest) {
 				newest = o.UpdatedAt
 			}
-			changes, ok := widgets.ChangesFromMarketplaceOrder(m, mk.Store, mk.Name, o)
+			changes, ok := ChangesFromMarketplaceOrder(m, mk.Store, mk.Name, o)
 			if !ok {
 				skipped++ // no customer email: no sidebar shows it
 				continue
 			}
 			for _, c := range changes {
 				if err := s.o.Sink.Apply(ctx, c); err != nil {
-					return fmt.Errorf("discussions: apply order %s of %s: %w", o.ID, accountID, err)
+					return fmt.Errorf("orders: apply order %s of %s: %w", o.ID, accountID, err)
 				}
 			}
 		}
@@ -174,15 +196,15 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 			break
 		}
 		q = connectors.OrderQuery{PageToken: page.NextPageToken}
-		if err := s.o.Store.saveListing(ctx, merchant, name, syncstate.Listing{Since: since, PageToken: q.PageToken, Newest: newest}); err != nil {
+		if err := s.state.SaveListing(ctx, listingKey, syncstate.Listing{Since: since, PageToken: q.PageToken, Newest: newest}); err != nil {
 			return err
 		}
 	}
 	// As for threads, the cursor follows the marketplace's clock.
-	if err := s.setCursor(ctx, merchant, accountID, newest); err != nil {
+	if err := s.state.SetCursor(ctx, s.key(merchant, "ocur", accountID), newest); err != nil {
 		return err
 	}
-	if err := s.o.Store.endListing(ctx, merchant, name); err != nil {
+	if err := s.state.EndListing(ctx, listingKey); err != nil {
 		return err
 	}
 	log.Info().Str("account", accountID).Int("orders", listed).Int("without_email", skipped).Msg("marketplace orders synced")
@@ -202,37 +224,12 @@ func (s *OrderSync) account(merchant, id string) (*config.Merchant, config.Marke
 	return nil, config.Marketplace{}, fmt.Errorf("%w: %s", ErrUnknownAccount, id)
 }
 
-// The order cursor is separate from the threads' (cur:{account}): the two
-// listings advance on their own.
-func (s *OrderSync) cursorKey(merchant, account string) string {
-	return s.o.Store.key(merchant, "ocur", account)
-}
-
-// cursor returns the account's order cursor; zero before the first sync.
-func (s *OrderSync) cursor(ctx context.Context, merchant, account string) (time.Time, error) {
-	v, err := s.o.Store.rdb.Get(ctx, s.cursorKey(merchant, account)).Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("discussions: order cursor of %s: %w", account, err)
-	}
-	return t, nil
-}
-
-// setCursor moves the order cursor forward, never back. The caller holds
-// the account's lease.
-func (s *OrderSync) setCursor(ctx context.Context, merchant, account string, t time.Time) error {
-	cur, err := s.cursor(ctx, merchant, account)
-	if err != nil {
-		return err
-	}
-	if !t.After(cur) {
-		return nil
-	}
-	return s.o.Store.rdb.Set(ctx, s.cursorKey(merchant, account), t.UTC().Format(time.RFC3339Nano), 0).Err()
+// The sync's keys keep the names earlier releases gave them, under the
+// discussions' family (the sync was part of discussion mirroring), so
+// that an upgrade resumes from the cursor it had: P dsc:{merchant}:ocur:
+// <account> (the cursor, separate from the threads' cur:), …:lock:orders:
+// <account> (the lease) and …:listing:orders:<account> (a listing put off
+// part-way).
+func (s *OrderSync) key(merchant string, parts ...string) string {
+	return s.o.KeyPrefix + "dsc:{" + merchant + "}:" + strings.Join(parts, ":")
 }

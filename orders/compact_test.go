@@ -1,4 +1,4 @@
-package widgets
+package orders
 
 import (
 	"bytes"
@@ -55,7 +55,7 @@ func TestUnpackRefusesCorruptValues(t *testing.T) {
 	if js, err := unpack(raw); err == nil {
 		t.Errorf("a corrupted frame decoded to %q", js)
 	}
-	if _, _, err := decodeDoc(append([]byte("0123456789abcdef\n"), zstdMagic...)); err == nil {
+	if _, _, err := DecodeDocument(append([]byte("0123456789abcdef\n"), zstdMagic...)); err == nil {
 		t.Error("a truncated document decoded")
 	}
 }
@@ -77,7 +77,7 @@ func TestStoreReadsValuesWrittenBeforeCompression(t *testing.T) {
 			doc := Document{Customer: Customer{Email: email}, Orders: []Order{agg.view()}}
 			body, _ := json.Marshal(doc)
 			sum := sha256.Sum256(body)
-			oldRev := hex.EncodeToString(sum[:revLen/2])
+			oldRev := hex.EncodeToString(sum[:RevLen/2])
 			// The previous release's layout, written as it wrote it.
 			if err := s.rdb.Set(ctx, s.orderKey("acme", "acme-fr", "A"), plainAgg, 0).Err(); err != nil {
 				t.Fatal(err)
@@ -89,10 +89,9 @@ func TestStoreReadsValuesWrittenBeforeCompression(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			r := NewReader(s.rdb, s, 5*time.Second, 10, time.Now)
-			snap := r.Read(ctx, "acme", email)
-			if snap.Freshness.State != StateOK || snap.Rev != oldRev || len(snap.Doc.Orders) != 1 || snap.Doc.Orders[0].ID != "A" {
-				t.Fatalf("old document read as %s, rev %q, %d orders; want ok, %q, order A", snap.Freshness.State, snap.Rev, len(snap.Doc.Orders), oldRev)
+			rev, got := readDoc(t, s, email)
+			if rev != oldRev || len(got.Orders) != 1 || got.Orders[0].ID != "A" {
+				t.Fatalf("old document read with rev %q, %d orders; want %q, order A", rev, len(got.Orders), oldRev)
 			}
 			if got, err := s.CustomerEmail(ctx, "acme", "acme-fr", "A"); err != nil || got != email {
 				t.Fatalf("CustomerEmail of an old order = %q, %v", got, err)
@@ -114,11 +113,11 @@ func TestStoreReadsValuesWrittenBeforeCompression(t *testing.T) {
 				}
 			}
 			raw, _ := s.rdb.Get(ctx, s.docKey("acme", hash)).Bytes()
-			if len(raw) <= revLen+1 || raw[revLen+1] != docPacked {
+			if len(raw) <= RevLen+1 || raw[RevLen+1] != docPacked {
 				t.Errorf("document after a change is not in its packed binary form: %q", raw[:min(len(raw), 40)])
 			}
-			if snap := r.Read(ctx, "acme", email); snap.Rev == oldRev || len(snap.Doc.Orders) != 2 {
-				t.Errorf("read after the change: rev %q (old %q), %d orders; want a new revision and 2", snap.Rev, oldRev, len(snap.Doc.Orders))
+			if rev, got := readDoc(t, s, email); rev == oldRev || len(got.Orders) != 2 {
+				t.Errorf("read after the change: rev %q (old %q), %d orders; want a new revision and 2", rev, oldRev, len(got.Orders))
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package discussions
+package orders
 
 import (
 	"context"
@@ -21,14 +21,13 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
-	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
 // ordersTestDB is the order sync tests' database on the test Redis (see
 // rdbtest). Each test flushes it, so they do not run in parallel.
 const ordersTestDB = 11
 
-var _ OrderSink = (*widgets.Updater)(nil)
+var _ Sink = (*Updater)(nil)
 
 const (
 	ordMerchant = "acme"
@@ -106,11 +105,11 @@ func (s *miraklShop) put(t *testing.T, o api.Order) {
 // recordingSink keeps every change it is given.
 type recordingSink struct {
 	mu      sync.Mutex
-	changes []widgets.Change
+	changes []Change
 	fail    error
 }
 
-func (r *recordingSink) Apply(_ context.Context, c widgets.Change) error {
+func (r *recordingSink) Apply(_ context.Context, c Change) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
@@ -120,7 +119,7 @@ func (r *recordingSink) Apply(_ context.Context, c widgets.Change) error {
 	return nil
 }
 
-func (r *recordingSink) take() []widgets.Change {
+func (r *recordingSink) take() []Change {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := r.changes
@@ -128,9 +127,9 @@ func (r *recordingSink) take() []widgets.Change {
 	return out
 }
 
-func newTestOrderSync(rdb redis.UniversalClient, lister connectors.OrderLister, sink OrderSink) *OrderSync {
-	return NewOrderSync(OrderSyncOptions{
-		Config: ordersConfig(), Store: NewStore(rdb, "t:"),
+func newTestOrderSync(rdb redis.UniversalClient, lister connectors.OrderLister, sink Sink) *OrderSync {
+	return NewOrderSync(SyncOptions{
+		Config: ordersConfig(), Redis: rdb, KeyPrefix: "t:",
 		Listers: map[string]connectors.OrderLister{ordAccount: lister}, Sink: sink,
 	})
 }
@@ -163,57 +162,61 @@ func TestOrderSyncFillsTheWidget(t *testing.T) {
 	shop.put(t, anonymous)
 	shop.put(t, miraklOrder("ORD-OLD", "CLOSED", -50*24*time.Hour, -40*24*time.Hour))
 
-	store := widgets.NewStore(rdb, "t:", 365*24*time.Hour, 0, time.Now)
-	sync := newTestOrderSync(rdb, shop.client, widgets.NewUpdater(store, asynq.NewClientFromRedisClient(rdb), 1))
+	store := NewStore(rdb, "t:", 365*24*time.Hour, 0, time.Now)
+	sync := newTestOrderSync(rdb, shop.client, NewUpdater(store, asynq.NewClientFromRedisClient(rdb), 1))
 	if err := sync.Sync(ctx, ordMerchant, ordAccount); err != nil {
 		t.Fatal(err)
 	}
 
-	snap := widgets.NewReader(rdb, store, 2*time.Second, 10, time.Now).Read(ctx, ordMerchant, "buyer-7f3a@relay.carrefour.example")
-	if snap.Freshness.State != widgets.StateOK {
-		t.Fatalf("widget read: %+v", snap.Freshness)
+	raw, err := rdb.Get(ctx, store.DocKey(ordMerchant, "buyer-7f3a@relay.carrefour.example")).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc, err := DecodeDocument(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
 	type shown struct {
 		ID, Status, MarketplaceStatus, Marketplace, Store, URL, SupportURL, Total, Currency string
-		Buyer                                                                               widgets.Buyer
-		Lines                                                                               []widgets.Line
-		Shipments                                                                           []widgets.Shipment
+		Buyer                                                                               Buyer
+		Lines                                                                               []Line
+		Shipments                                                                           []Shipment
 	}
 	var got []shown
-	for _, o := range snap.Doc.Orders {
+	for _, o := range doc.Orders {
 		got = append(got, shown{o.ID, o.Status, o.MarketplaceStatus, o.Marketplace, o.Store, o.URL, o.SupportURL, o.Total, o.Currency, o.Buyer, o.Lines, o.Shipments})
 	}
-	lines := []widgets.Line{{Name: "Blue mug", SKU: "MUG-01", Quantity: 2}}
-	buyer := widgets.Buyer{Name: "Jeanne Martin", ExternalID: "cust-7f3a"}
+	lines := []Line{{Name: "Blue mug", SKU: "MUG-01", Quantity: 2}}
+	buyer := Buyer{Name: "Jeanne Martin", ExternalID: "cust-7f3a"}
 	want := []shown{
 		// Most recently created first.
 		{
-			"ORD-2-A", widgets.StatusNew, "WAITING_ACCEPTANCE", "carrefour", ordStore,
-			"https://backoffice.example/orders/ORD-2-A", "https://carrefour.example/orders/ORD-2-A/help", "24.70", "EUR", buyer, lines, []widgets.Shipment{},
+			"ORD-2-A", StatusNew, "WAITING_ACCEPTANCE", "carrefour", ordStore,
+			"https://backoffice.example/orders/ORD-2-A", "https://carrefour.example/orders/ORD-2-A/help", "24.70", "EUR", buyer, lines, []Shipment{},
 		},
 		{
-			"ORD-1-A", widgets.StatusShipped, "SHIPPED", "carrefour", ordStore,
+			"ORD-1-A", StatusShipped, "SHIPPED", "carrefour", ordStore,
 			"https://backoffice.example/orders/ORD-1-A", "https://carrefour.example/orders/ORD-1-A/help", "24.70", "EUR", buyer, lines,
-			[]widgets.Shipment{{Carrier: "Colissimo", TrackingNumber: "6A123", TrackingURL: "https://track.example/6A123"}},
+			[]Shipment{{Carrier: "Colissimo", TrackingNumber: "6A123", TrackingURL: "https://track.example/6A123"}},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("the widget's orders (-want +got):\n%s", diff)
 	}
-	if snap.Doc.Customer.Email != "buyer-7f3a@relay.carrefour.example" {
-		t.Errorf("customer email %q: not the normalised relay address", snap.Doc.Customer.Email)
+	if doc.Customer.Email != "buyer-7f3a@relay.carrefour.example" {
+		t.Errorf("customer email %q: not the normalised relay address", doc.Customer.Email)
 	}
 
 	// The cursor is the newest update listed, on Mirakl's clock; the
 	// threads' cursor is another.
-	cur, err := sync.cursor(ctx, ordMerchant, ordAccount)
+	cur, err := sync.state.Cursor(ctx, sync.key(ordMerchant, "ocur", ordAccount))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if newest := miraklOrder("", "", 0, -time.Hour).LastUpdatedDate.Time; cur.Sub(newest).Abs() > time.Second {
 		t.Errorf("order cursor %v, want the newest update, about %v", cur, newest)
 	}
-	if threads, err := NewStore(rdb, "t:").Cursor(ctx, ordMerchant, ordAccount); err != nil || !threads.IsZero() {
+	if threads, err := sync.state.Cursor(ctx, sync.key(ordMerchant, "cur", ordAccount)); err != nil || !threads.IsZero() {
 		t.Errorf("thread cursor %v, %v: the order sync moved it", threads, err)
 	}
 	if email, err := store.CustomerEmail(ctx, ordMerchant, ordStore, "ORD-3-A"); err != nil || email != "" {
@@ -273,10 +276,10 @@ func TestOrderSyncFollowsItsCursor(t *testing.T) {
 		}
 	}
 	wantApplied := []applied{
-		{Status: widgets.StatusInProgress, At: first},
-		{Status: widgets.StatusShipped, At: second}, {Tracking: "6A999", At: second},
+		{Status: StatusInProgress, At: first},
+		{Status: StatusShipped, At: second}, {Tracking: "6A999", At: second},
 		// Within the overlap, listed again: the read model keeps one.
-		{Status: widgets.StatusShipped, At: second}, {Tracking: "6A999", At: second},
+		{Status: StatusShipped, At: second}, {Tracking: "6A999", At: second},
 	}
 	if diff := cmp.Diff(wantApplied, got); diff != "" {
 		t.Errorf("changes applied (-want +got):\n%s", diff)
@@ -298,12 +301,12 @@ func TestOrderSyncKeepsItsCursorOnFailure(t *testing.T) {
 	sink := &recordingSink{}
 	sync := newTestOrderSync(rdb, shop.client, sink)
 
-	task := NewOrdersTask(OrdersPayload{Merchant: ordMerchant, Account: ordAccount}, 1)
+	task := NewSyncTask(SyncPayload{Merchant: ordMerchant, Account: ordAccount}, 1)
 	err := sync.ProcessTask(ctx, task)
 	if err == nil || errors.Is(err, asynq.SkipRetry) || !connectors.IsRetryable(err) {
 		t.Fatalf("a page answered 503: %v, want a retryable error", err)
 	}
-	if cur, err := sync.cursor(ctx, ordMerchant, ordAccount); err != nil || !cur.IsZero() {
+	if cur, err := sync.state.Cursor(ctx, sync.key(ordMerchant, "ocur", ordAccount)); err != nil || !cur.IsZero() {
 		t.Errorf("order cursor %v, %v after a failed listing: want none", cur, err)
 	}
 	if n := len(sink.take()); n != 100 {
@@ -320,7 +323,7 @@ func TestOrderSyncKeepsItsCursorOnFailure(t *testing.T) {
 	if got := shop.listings(); len(got) != 1 {
 		t.Errorf("%d listings from the first page, want the first attempt's only: %q", len(got), got)
 	}
-	cur, err := sync.cursor(ctx, ordMerchant, ordAccount)
+	cur, err := sync.state.Cursor(ctx, sync.key(ordMerchant, "ocur", ordAccount))
 	if newest := time.Now().Add(-51 * time.Minute); err != nil || cur.Sub(newest).Abs() > 5*time.Second {
 		t.Errorf("order cursor %v, %v: want the newest update, about %v", cur, err, newest)
 	}
@@ -343,11 +346,11 @@ func TestOrderSyncTask(t *testing.T) {
 	rdb := rdbtest.Client(t, ordersTestDB)
 	ctx := context.Background()
 	payload := func(merchant, account string) *asynq.Task {
-		return NewOrdersTask(OrdersPayload{Merchant: merchant, Account: account}, 1)
+		return NewSyncTask(SyncPayload{Merchant: merchant, Account: account}, 1)
 	}
 	held := func(t *testing.T, s *OrderSync) {
 		t.Helper()
-		if _, ok, err := s.o.Store.lock(ctx, ordMerchant, "orders:"+ordAccount, time.Minute); err != nil || !ok {
+		if _, ok, err := s.state.Lock(ctx, s.key(ordMerchant, "lock", "orders:"+ordAccount), time.Minute); err != nil || !ok {
 			t.Fatalf("take the lease: %v, %v", ok, err)
 		}
 	}
@@ -360,7 +363,7 @@ func TestOrderSyncTask(t *testing.T) {
 		listed    int
 	}{
 		{name: "lists the account's orders", task: payload(ordMerchant, ordAccount), listed: 1},
-		{name: "undecodable payload", task: asynq.NewTask(TypeOrders, []byte("{"), asynq.Queue(Queue)), permanent: true},
+		{name: "undecodable payload", task: asynq.NewTask(TypeSync, []byte("{"), asynq.Queue(SyncQueue)), permanent: true},
 		{name: "unknown merchant", task: payload("globex", ordAccount), permanent: true, is: ErrUnknownAccount},
 		{name: "unknown account", task: payload(ordMerchant, "acme-fnac"), permanent: true, is: ErrUnknownAccount},
 		{name: "account without sync_orders", task: payload(ordMerchant, "acme-darty")},
@@ -389,9 +392,9 @@ func TestOrderSyncTask(t *testing.T) {
 			}
 		})
 	}
-	var p OrdersPayload
+	var p SyncPayload
 	task := payload(ordMerchant, ordAccount)
-	if err := json.Unmarshal(task.Payload(), &p); err != nil || task.Type() != TypeOrders || p != (OrdersPayload{ordMerchant, ordAccount}) {
+	if err := json.Unmarshal(task.Payload(), &p); err != nil || task.Type() != TypeSync || p != (SyncPayload{ordMerchant, ordAccount}) {
 		t.Errorf("task %s %s: payload %+v, %v", task.Type(), task.Payload(), p, err)
 	}
 }
@@ -403,24 +406,24 @@ func TestChangesFromMarketplaceOrder(t *testing.T) {
 	updated := created.Add(26 * time.Hour)
 	base := connectors.Order{ID: "ORD-5-A", State: "SHIPPING", CreatedAt: created, UpdatedAt: updated, CustomerEmail: " Buyer@Relay.example ", Currency: "eur"}
 	for _, c := range []struct{ state, status string }{
-		{"STAGING", widgets.StatusNew},
-		{"WAITING_ACCEPTANCE", widgets.StatusNew},
-		{"WAITING_DEBIT", widgets.StatusNew},
-		{"WAITING_DEBIT_PAYMENT", widgets.StatusNew},
-		{"SHIPPING", widgets.StatusInProgress},
-		{"SHIPPED", widgets.StatusShipped},
-		{"TO_COLLECT", widgets.StatusShipped},
-		{"RECEIVED", widgets.StatusClosed},
-		{"CLOSED", widgets.StatusClosed},
-		{"REFUSED", widgets.StatusCanceled},
-		{"CANCELED", widgets.StatusCanceled},
-		{"INCIDENT_OPEN", widgets.StatusUndefined},
-		{"", widgets.StatusUndefined},
+		{"STAGING", StatusNew},
+		{"WAITING_ACCEPTANCE", StatusNew},
+		{"WAITING_DEBIT", StatusNew},
+		{"WAITING_DEBIT_PAYMENT", StatusNew},
+		{"SHIPPING", StatusInProgress},
+		{"SHIPPED", StatusShipped},
+		{"TO_COLLECT", StatusShipped},
+		{"RECEIVED", StatusClosed},
+		{"CLOSED", StatusClosed},
+		{"REFUSED", StatusCanceled},
+		{"CANCELED", StatusCanceled},
+		{"INCIDENT_OPEN", StatusUndefined},
+		{"", StatusUndefined},
 	} {
 		t.Run("state "+c.state, func(t *testing.T) {
 			o := base
 			o.State = c.state
-			changes, ok := widgets.ChangesFromMarketplaceOrder(m, ordStore, "carrefour", o)
+			changes, ok := ChangesFromMarketplaceOrder(m, ordStore, "carrefour", o)
 			if !ok || len(changes) != 1 || changes[0].Order == nil {
 				t.Fatalf("changes %+v, %v: want the order's", changes, ok)
 			}
@@ -433,7 +436,7 @@ func TestChangesFromMarketplaceOrder(t *testing.T) {
 	t.Run("the order and its tracking", func(t *testing.T) {
 		o := base
 		o.TrackingURL, o.Carrier = "https://track.example/x", "DPD"
-		changes, ok := widgets.ChangesFromMarketplaceOrder(m, ordStore, "carrefour", o)
+		changes, ok := ChangesFromMarketplaceOrder(m, ordStore, "carrefour", o)
 		if !ok || len(changes) != 2 {
 			t.Fatalf("changes %+v, %v: want the order's and the shipment's", changes, ok)
 		}
@@ -445,7 +448,7 @@ func TestChangesFromMarketplaceOrder(t *testing.T) {
 		if c := changes[0]; c.Email != "buyer@relay.example" || c.Order.Currency != "EUR" || !c.Order.CreatedAt.Equal(created) {
 			t.Errorf("order change: email %q, currency %q, created %v", c.Email, c.Order.Currency, c.Order.CreatedAt)
 		}
-		want := &widgets.Shipment{Carrier: "DPD", TrackingURL: "https://track.example/x"}
+		want := &Shipment{Carrier: "DPD", TrackingURL: "https://track.example/x"}
 		if diff := cmp.Diff(want, changes[1].Shipment); diff != "" || changes[1].ShipmentID == "" {
 			t.Errorf("shipment %q (-want +got):\n%s", changes[1].ShipmentID, diff)
 		}
@@ -454,7 +457,7 @@ func TestChangesFromMarketplaceOrder(t *testing.T) {
 	t.Run("no email, no change", func(t *testing.T) {
 		o := base
 		o.CustomerEmail = "  "
-		if changes, ok := widgets.ChangesFromMarketplaceOrder(m, ordStore, "carrefour", o); ok || len(changes) != 0 {
+		if changes, ok := ChangesFromMarketplaceOrder(m, ordStore, "carrefour", o); ok || len(changes) != 0 {
 			t.Errorf("changes %+v, %v: want none", changes, ok)
 		}
 	})
@@ -471,15 +474,15 @@ func TestOrderSyncClampsAnOrderDatedInTheFuture(t *testing.T) {
 	future := miraklOrder("ORD-F", "SHIPPING", -time.Hour, 0)
 	future.LastUpdatedDate = api.NewTime(time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))
 	shop.put(t, future)
-	store := widgets.NewStore(rdb, "t:", 365*24*time.Hour, 0, time.Now)
-	updater := widgets.NewUpdater(store, asynq.NewClientFromRedisClient(rdb), 1)
+	store := NewStore(rdb, "t:", 365*24*time.Hour, 0, time.Now)
+	updater := NewUpdater(store, asynq.NewClientFromRedisClient(rdb), 1)
 	sync := newTestOrderSync(rdb, shop.client, updater)
 	sync.o.Config.Widgets.MaxFutureSkew = 5 * time.Minute
 	sync.o.Now = func() time.Time { return now }
 	if err := sync.Sync(ctx, ordMerchant, ordAccount); err != nil {
 		t.Fatal(err)
 	}
-	cur, err := sync.cursor(ctx, ordMerchant, ordAccount)
+	cur, err := sync.state.Cursor(ctx, sync.key(ordMerchant, "ocur", ordAccount))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,13 +491,20 @@ func TestOrderSyncClampsAnOrderDatedInTheFuture(t *testing.T) {
 	}
 
 	// The platform's own update, a minute later, replaces it.
-	later := widgets.Change{Merchant: ordMerchant, Store: ordStore, OrderID: "ORD-F", Email: "buyer-7f3a@relay.carrefour.example",
-		Order: &widgets.Order{ID: "ORD-F", Store: ordStore, Status: widgets.StatusShipped, CreatedAt: now.Add(-time.Hour)}, UpdatedAt: now.Add(time.Minute)}
+	later := Change{Merchant: ordMerchant, Store: ordStore, OrderID: "ORD-F", Email: "buyer-7f3a@relay.carrefour.example",
+		Order: &Order{ID: "ORD-F", Store: ordStore, Status: StatusShipped, CreatedAt: now.Add(-time.Hour)}, UpdatedAt: now.Add(time.Minute)}
 	if err := updater.Apply(ctx, later); err != nil {
 		t.Fatal(err)
 	}
-	snap := widgets.NewReader(rdb, store, 2*time.Second, 10, time.Now).Read(ctx, ordMerchant, "buyer-7f3a@relay.carrefour.example")
-	if len(snap.Doc.Orders) != 1 || snap.Doc.Orders[0].Status != widgets.StatusShipped {
-		t.Errorf("widget orders %+v, want ORD-F shipped by the later update", snap.Doc.Orders)
+	raw, err := rdb.Get(ctx, store.DocKey(ordMerchant, "buyer-7f3a@relay.carrefour.example")).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, doc, err := DecodeDocument(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Orders) != 1 || doc.Orders[0].Status != StatusShipped {
+		t.Errorf("widget orders %+v, want ORD-F shipped by the later update", doc.Orders)
 	}
 }

@@ -1,4 +1,4 @@
-package widgets
+package orders
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func TestChangeCountsAsAppliedOnAReplica(t *testing.T) {
 	_, replica, mc, rc := rdbtest.StartPair(t)
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	s := NewStore(mc, "b:", 0, 0, func() time.Time { return now })
-	s.WaitForReplicas(rdb.NewReplication(mc, "b:", 0, 300*time.Millisecond, nil, zerolog.Nop()))
+	s.WaitForReplicas(rdb.NewReplication(mc, "b:", 0, replicaWait, nil, zerolog.Nop()))
 	change := func(order string) Change {
 		return Change{Merchant: "acme", Store: "fr", OrderID: order, Email: "jeanne@example.com",
 			Order: &Order{ID: order, Status: "New", CreatedAt: now}, UpdatedAt: now}
@@ -51,3 +51,7 @@ func TestChangeCountsAsAppliedOnAReplica(t *testing.T) {
 		t.Fatalf("Apply again with the replica back = %+v, %v; want unchanged and no error", res, err)
 	}
 }
+
+// replicaWait bounds each WAIT: long enough that a live replica on a busy
+// machine acknowledges, short enough that a frozen one fails the test fast.
+const replicaWait = 1500 * time.Millisecond

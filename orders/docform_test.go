@@ -1,0 +1,145 @@
+package orders
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// A stored document is its revision, the digest of its binary form, and
+// that form compressed: a tenth of its JSON.
+func TestDocStoredValue(t *testing.T) {
+	t.Parallel()
+	doc := &Document{Customer: Customer{Email: "jeanne@example.com"}}
+	for i := range 10 {
+		doc.Orders = append(doc.Orders, *orderChange("FR-"+strings.Repeat("7", i+1), "jeanne@example.com", t0, t0, StatusClosed).Order)
+	}
+	raw := encodeDoc(doc)
+	js, _ := json.Marshal(doc)
+	if len(raw) > len(js)/6 {
+		t.Errorf("a document of 10 orders is %d bytes stored for %d of JSON: want a sixth at most", len(raw), len(js))
+	}
+	rev, got, err := DecodeDocument(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(doc, got); diff != "" {
+		t.Errorf("document after a round trip (-want +got):\n%s", diff)
+	}
+	sum := sha256.Sum256(marshalDoc(doc))
+	if want := hex.EncodeToString(sum[:RevLen/2]); rev != want {
+		t.Errorf("revision %q, want %q, the digest of the binary form", rev, want)
+	}
+	if again := encodeDoc(got); !bytes.Equal(again, raw) {
+		t.Error("a document written again unchanged is stored differently")
+	}
+}
+
+// A stored document with a flipped byte anywhere past its revision, or
+// cut short, is refused rather than read as another document.
+func TestDocStoredValueRefusesCorruption(t *testing.T) {
+	t.Parallel()
+	raw := encodeDoc(ingestLikeDocument())
+	for i := RevLen; i < len(raw); i++ {
+		for _, flip := range []byte{0x01, 0x80, 0xff} {
+			bad := bytes.Clone(raw)
+			bad[i] ^= flip
+			if _, d, err := DecodeDocument(bad); err == nil {
+				t.Fatalf("byte %d of %d xor %#x: decoded to %d orders", i, len(raw), flip, len(d.Orders))
+			}
+		}
+	}
+	for n := range len(raw) {
+		if _, _, err := DecodeDocument(raw[:n]); err == nil {
+			t.Fatalf("the first %d of %d bytes decoded", n, len(raw))
+		}
+	}
+}
+
+// legacyDoc is a document's value as the previous release wrote it: its
+// JSON, compressed with zstd, behind the JSON's digest.
+func legacyDoc(doc *Document) []byte {
+	js, _ := json.Marshal(doc)
+	sum := sha256.Sum256(js)
+	return append([]byte(hex.EncodeToString(sum[:RevLen/2])+"\n"), pack(js)...)
+}
+
+// Documents the previous release wrote, compressed JSON, are read as they
+// are, keep their revision, and are rewritten in the binary form by the
+// next change.
+func TestCompressedJSONDocumentsAreRead(t *testing.T) {
+	for _, b := range storeBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.store
+			ctx := context.Background()
+			email := "jeanne@example.com"
+			mustApply(t, s, orderChange("A", email, t0.Add(-time.Hour), t0, StatusNew))
+			doc := stored(t, s, email)
+			old := legacyDoc(doc)
+			if err := s.rdb.Set(ctx, s.DocKey("acme", email), old, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			oldRev := string(old[:RevLen])
+
+			rev, got := readDoc(t, s, email)
+			if rev != oldRev {
+				t.Fatalf("old document read with rev %q; want %q", rev, oldRev)
+			}
+			if diff := cmp.Diff(doc, got); diff != "" {
+				t.Errorf("old document (-want +got):\n%s", diff)
+			}
+
+			mustApply(t, s, orderChange("B", email, t0, t0, StatusNew))
+			raw, err := s.rdb.Get(ctx, s.DocKey("acme", email)).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(raw) <= RevLen+1 || raw[RevLen+1] != docPacked {
+				t.Fatalf("document after a change: %q; want the packed binary form", raw[:min(len(raw), 20)])
+			}
+			if rev, got := readDoc(t, s, email); rev == oldRev || len(got.Orders) != 2 {
+				t.Errorf("read after the change: rev %q (old %q), %d orders; want a new revision and 2", rev, oldRev, len(got.Orders))
+			}
+		})
+	}
+}
+
+// ingestLikeDocument is a customer as the bench's ingest makes them: ten
+// orders of one to three lines, no shipment.
+func ingestLikeDocument() *Document {
+	d := &Document{Customer: Customer{Email: "jeanne.martin.42@ingest.example"}, Orders: []Order{}}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for k := range 10 {
+		id := "FR-2026-00" + string(rune('0'+k)) + "0042"
+		o := Order{ID: id, Store: "bench-fr", Marketplace: "Cdiscount", Status: StatusClosed, MarketplaceStatus: "CLOSED",
+			CreatedAt: at.Add(time.Duration(k) * 720 * time.Hour), Total: "123.45", Currency: "EUR",
+			URL: "https://backoffice.example/orders/" + id, Buyer: Buyer{Name: "Jeanne Martin", Phone: "+33 6 39 98 00 42"},
+			Shipments: []Shipment{}, Returns: []Return{}, SupportRequests: []SupportRequest{}}
+		for l := range 1 + k%3 {
+			o.Lines = append(o.Lines, Line{Name: "Théière en fonte 1,2 L", SKU: "TEA-" + string(rune('A'+l)), Quantity: 1 + l})
+		}
+		d.Orders = append(d.Orders, o)
+	}
+	return d
+}
+
+// readDoc decodes a customer's stored document as a widget read does.
+func readDoc(t *testing.T, s *Store, email string) (rev string, doc *Document) {
+	t.Helper()
+	raw, err := s.rdb.Get(context.Background(), s.DocKey("acme", email)).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, doc, err = DecodeDocument(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev, doc
+}
