@@ -139,6 +139,17 @@ type Merchant struct {
 	Marketplaces []Marketplace `yaml:"marketplaces" validate:"dive"`
 	// APITokens let the merchant's integrators use the discussion API.
 	APITokens []Secret `yaml:"api_tokens" validate:"dive,strong=24"`
+	// OrderPush are order event subscriptions kept in the configuration;
+	// integrators may also make their own through the API (10 in all).
+	OrderPush []OrderPush `yaml:"order_push" validate:"max=10,dive"`
+}
+
+// OrderPush is a URL that every change of the merchant's orders is POSTed
+// to, signed with Secret as the intake's events are.
+type OrderPush struct {
+	ID     string `yaml:"id" validate:"required,slug,max=64"`
+	URL    string `yaml:"url" validate:"required,url,max=2048"`
+	Secret Secret `yaml:"secret" validate:"required,strong=24"`
 }
 
 // Marketplace kinds.

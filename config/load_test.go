@@ -739,6 +739,7 @@ func exampleEnv() map[string]string {
 		"ACME_GORGIAS_WEBHOOK_SECRET": "gorgias-webhook-secret-42",
 		"ACME_ZENDESK_WEBHOOK_SECRET": "zendesk-webhook-secret-42",
 		"ACME_API_TOKEN":              "acme-api-token-0123456789abcdef",
+		"ACME_PUSH_SECRET":            "acme-push-secret-0123456789abcdef",
 		"ACME_CARREFOUR_KEY":          "carrefour-key",
 	}
 }

@@ -258,9 +258,14 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 				return err
 			}
 			oldEmail := agg.email()
+			hadOrder, oldStatus := agg.Order != nil, ""
+			if hadOrder {
+				oldStatus = agg.Order.Order.Status
+			}
 			if !c.applyTo(agg) {
 				return nil
 			}
+			change, recorded := outboxEntry(c, hadOrder, oldStatus, agg, s.now())
 			res.Changed = true
 			var hashes []string
 			if e := agg.email(); e != "" {
@@ -283,6 +288,9 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 			}
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				p.Set(ctx, okey, raw, s.ttlFrom(agg.lastActivity()))
+				if recorded {
+					p.XAdd(ctx, &redis.XAddArgs{Stream: s.changesKey(c.Merchant), MaxLen: maxChanges, Approx: true, Values: []any{"e", change}})
+				}
 				for _, d := range docs {
 					d.write(ctx, p)
 					if !d.expiry.IsZero() {

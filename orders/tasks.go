@@ -61,13 +61,23 @@ func NewUpdater(store *Store, queue Enqueuer, shards jobs.Shards) *Updater {
 	return &Updater{store: store, queue: queue, shards: shards}
 }
 
-// Apply upserts a change.
+// Apply upserts a change, and makes sure a relay of the merchant's
+// recorded changes follows it: unchanged too, since an earlier attempt
+// may have recorded the change and failed before enqueuing the relay.
 func (u *Updater) Apply(ctx context.Context, c Change) error {
 	res, err := u.store.Apply(ctx, c)
 	if err != nil {
 		return err
 	}
-	return u.schedule(ctx, res.Expiries)
+	if err := u.schedule(ctx, res.Expiries); err != nil {
+		return err
+	}
+	task, opts := relayTask(c.Merchant, u.store.now(), u.shards)
+	_, err = u.queue.EnqueueContext(ctx, task, opts...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+		return fmt.Errorf("orders: enqueue the relay of %s: %w", c.Merchant, err)
+	}
+	return nil
 }
 
 // Refresh rebuilds a customer's document.

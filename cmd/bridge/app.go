@@ -34,6 +34,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/orders"
+	"github.com/helpdesk-bridge/bridge/orders/push"
 	"github.com/helpdesk-bridge/bridge/widgets"
 )
 
@@ -83,7 +84,7 @@ type App struct {
 // order the work that can run now.
 var kinds = map[string]int{
 	discussions.RepliesQueue: 8, alerts.Queue: 6, discussions.Queue: 5, orders.Queue: 4,
-	discussions.BulkQueue: 2, "default": 1,
+	discussions.BulkQueue: 2, push.Queue: 3, "default": 1,
 }
 
 // classes are the priority classes of the kinds of work that call
@@ -238,6 +239,17 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		Shards: shards,
 	})
 
+	// Order events pushed to integrators' URLs: the subscriptions the
+	// configuration names are brought in line at every start.
+	pub := push.New(push.Options{
+		Config: cfg, Redis: conn.Client, Queue: a.client, Shards: shards,
+		Configured: configuredPushes(cfg), Now: o.Now,
+	})
+	if err := pub.SyncConfigured(ctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("order push subscriptions of the configuration: %w", err)
+	}
+
 	metrics.WatchQueues(func(ctx context.Context) (map[string]time.Duration, error) {
 		return oldestWaiting(ctx, inspector, limiter, shards, accountKeys(cfg), o.Now())
 	})
@@ -261,6 +273,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		reader := widgets.NewReader(conn.Client, orderStore, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
 		widgets.NewService(cfg, reader, metrics).Register(a.engine)
 		mirror.RegisterAPI(a.engine)
+		pub.Register(a.engine)
 		mirror.RegisterWebhooks(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
@@ -293,6 +306,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}))
 		a.workers.Handle(orders.TypeApply, asynq.HandlerFunc(wh.Apply))
 		a.workers.Handle(orders.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
+		a.workers.Handle(orders.TypeRelay, orders.NewRelay(orderStore, pub, a.client, o.Now).Handler(shards))
+		ph := push.NewHandlers(pub)
+		a.workers.Handle(push.TypeDeliver, asynq.HandlerFunc(ph.Deliver))
+		a.workers.Handle(push.TypeVerify, asynq.HandlerFunc(ph.Verify))
 		dh := discussions.NewHandlers(mirror)
 		a.workers.Handle(discussions.TypeSync, asynq.HandlerFunc(dh.Sync))
 		a.workers.Handle(discussions.TypeMirror, asynq.HandlerFunc(dh.Mirror))
@@ -337,6 +354,18 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}
 	}
 	return a, nil
+}
+
+// configuredPushes are the order push subscriptions of every merchant's
+// configuration.
+func configuredPushes(cfg *config.Config) []push.Configured {
+	var out []push.Configured
+	for _, m := range cfg.Merchants {
+		for _, p := range m.OrderPush {
+			out = append(out, push.Configured{Merchant: m.ID, ID: p.ID, URL: p.URL, Secret: p.Secret})
+		}
+	}
+	return out
 }
 
 // oldestWaiting is how long the oldest task of each kind of work has
