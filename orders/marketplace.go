@@ -26,7 +26,7 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 	updated := cmp.Or(o.UpdatedAt, o.CreatedAt)
 	order := &Order{
 		ID: o.ID, Store: store, Marketplace: marketplace,
-		Status: miraklStatus(o.State), MarketplaceStatus: o.State,
+		Status: statusOf(o), MarketplaceStatus: o.State,
 		CreatedAt: o.CreatedAt.UTC(), Total: o.Total, Currency: strings.ToUpper(o.Currency),
 		Buyer: Buyer{Name: o.CustomerName, ExternalID: o.CustomerID},
 		Lines: make([]Line, len(o.Lines)),
@@ -51,25 +51,26 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 	return changes, true
 }
 
-// miraklStatus normalises a Mirakl order_state (the only marketplace kind
-// the bridge knows). A state Mirakl adds later is Undefined; the raw state
-// stays in marketplace_status.
-func miraklStatus(state string) string {
-	switch state {
-	case "WAITING_ACCEPTANCE", "STAGING":
+// statusOf is the read model's name of a connector's normalised status:
+// one mapping of each marketplace's states, the connector's. A connector
+// that gives none leaves Undefined, or NotProvided without a state.
+func statusOf(o connectors.Order) string {
+	switch o.Status {
+	case connectors.OrderNew:
 		return StatusNew
-	case "SHIPPING":
+	case connectors.OrderInProgress:
 		return StatusInProgress
-	case "SHIPPED", "TO_COLLECT":
+	case connectors.OrderShipped:
 		return StatusShipped
-	case "RECEIVED", "CLOSED":
-		return StatusClosed
-	case "REFUSED", "CANCELED":
+	case connectors.OrderCanceled:
 		return StatusCanceled
+	case connectors.OrderClosed:
+		return StatusClosed
+	case connectors.OrderNotProvided:
+		return StatusNotProvided
 	}
-	// WAITING_DEBIT and WAITING_DEBIT_PAYMENT: the payment is pending.
-	if strings.HasPrefix(state, "WAITING_DEBIT") {
-		return StatusNew
+	if o.State == "" {
+		return StatusNotProvided
 	}
 	return StatusUndefined
 }
