@@ -184,7 +184,10 @@ type Marketplace struct {
 	// Backfill is how far back the first sync reads (default 30 days).
 	Backfill time.Duration `yaml:"backfill" validate:"gte=0"`
 	// SyncOrders also copies the shop's orders into the sidebar widgets.
-	SyncOrders bool          `yaml:"sync_orders"`
+	SyncOrders bool `yaml:"sync_orders"`
+	// AutoAccept accepts the shop's new orders as soon as the order sync
+	// sees them waiting for acceptance; off by default.
+	AutoAccept AutoAccept    `yaml:"auto_accept"`
 	RateLimit  RateLimit     `yaml:"rate_limit"`
 	Timeout    time.Duration `yaml:"timeout" validate:"gte=0"`
 	// SettleDelay is how long a reply that got no answer is given to land
@@ -200,6 +203,21 @@ type Marketplace struct {
 	// evaluation is still looked for (default 30 days).
 	RatingWindow time.Duration `yaml:"rating_window" validate:"gte=0"`
 }
+
+// AutoAccept is a marketplace account's automatic acceptance of new
+// orders. An order it holds (by its rules) waits for an agent.
+type AutoAccept struct {
+	Enabled bool `yaml:"enabled"`
+	// MaxTotal holds an order whose total is above it, a decimal in the
+	// order's currency ("" for no limit).
+	MaxTotal string `yaml:"max_total" validate:"omitempty,numeric"`
+	// HoldSKUs holds an order with one of these SKUs (the shop's own).
+	HoldSKUs []string `yaml:"hold_skus" validate:"max=1000,dive,required"`
+}
+
+// OrderActionKinds are the marketplace kinds whose connector can act on
+// orders (connectors.OrderActor), which auto_accept needs.
+var OrderActionKinds = []string{KindMirakl}
 
 // Store is one shop of a merchant.
 type Store struct {

@@ -61,6 +61,11 @@ func TestParseMarketplaceProblems(t *testing.T) {
 			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl"}}},
 		{"rates too often", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        rating_alerts: true\n        rating_sync_every: 1m\n",
 			Problems{{Field: "merchants[0].marketplaces[0].rating_sync_every", Line: 34, Message: "must be at least 5m: each sync asks every order of rating_window for its evaluation"}}},
+		{"auto_accept without sync_orders", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        auto_accept:\n          enabled: true\n          max_total: lots\n",
+			Problems{
+				{Field: "merchants[0].marketplaces[0].auto_accept.enabled", Line: 34, Message: "auto_accept needs sync_orders: true, whose sync finds the new orders"},
+				{Field: "merchants[0].marketplaces[0].auto_accept.max_total", Line: 35, Message: "must be a decimal number such as 1000.00"},
+			}},
 		{"rating alerts of a kind without evaluations", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
 			"kind: fnac\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        rating_alerts: true\n",
 			Problems{

@@ -129,6 +129,8 @@ func message(fe validator.FieldError) string {
 		return "must be an absolute URL such as https://example.com"
 	case "email":
 		return "must be an email address"
+	case "numeric":
+		return "must be a decimal number such as 1000.00"
 	case "slug":
 		return "must be lowercase letters, digits and dashes, not starting or ending with a dash"
 	case "hostname_port":
@@ -298,6 +300,12 @@ func (c *Config) merchantProblems() Problems {
 			}
 			if mk.SyncEvery > 0 && mk.SyncEvery < 10*time.Second {
 				ps = append(ps, Problem{Field: kp + ".sync_every", Message: "must be at least 10s: Mirakl advises against polling faster"})
+			}
+			if mk.AutoAccept.Enabled && !slices.Contains(OrderActionKinds, mk.Kind) {
+				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: fmt.Sprintf("a %s account cannot act on orders; only %s can", mk.Kind, strings.Join(OrderActionKinds, ", "))})
+			}
+			if mk.AutoAccept.Enabled && !mk.SyncOrders {
+				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: "auto_accept needs sync_orders: true, whose sync finds the new orders"})
 			}
 			if mk.RatingAlerts && !slices.Contains(EvaluationKinds, mk.Kind) {
 				ps = append(ps, Problem{Field: kp + ".rating_alerts", Message: fmt.Sprintf("a %s account cannot list order evaluations; only %s can", mk.Kind, strings.Join(EvaluationKinds, ", "))})

@@ -66,7 +66,11 @@ type SyncOptions struct {
 	// id; an account with sync_orders must have one.
 	Listers map[string]connectors.OrderLister
 	Sink    Sink
-	Now     func() time.Time
+	// Queue and Shards take the automatic acceptances of new orders, for
+	// accounts with auto_accept.
+	Queue  Enqueuer
+	Shards jobs.Shards
+	Now    func() time.Time
 }
 
 // OrderSync copies marketplace orders into the read model.
@@ -180,6 +184,10 @@ func (s *OrderSync) Sync(ctx context.Context, merchant, accountID string) error 
 			}
 			if o.UpdatedAt.After(newest) {
 				newest = o.UpdatedAt
+			}
+			// Orders without an email too: the shop must still accept them.
+			if err := s.autoAccept(ctx, merchant, mk, o); err != nil {
+				return err
 			}
 			changes, ok := ChangesFromMarketplaceOrder(m, mk.Store, mk.Name, o)
 			if !ok {

@@ -180,6 +180,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	mirrorHelpdesks := map[string]discussions.Helpdesk{}
 	markets := map[string]connectors.Marketplace{}
 	orderListers := map[string]connectors.OrderLister{}
+	orderActors := map[string]connectors.OrderActor{}
 	evaluationListers := map[string]connectors.EvaluationLister{}
 	for _, m := range cfg.Merchants {
 		for _, h := range m.Helpdesks {
@@ -205,6 +206,14 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 					return nil, fmt.Errorf("merchant %s marketplace %s: sync_orders is set but %s cannot list orders", m.ID, mk.ID, mk.Kind)
 				}
 				orderListers[mk.ID] = lister
+			}
+			if mk.AutoAccept.Enabled {
+				actor, ok := mp.(connectors.OrderActor)
+				if !ok {
+					_ = conn.Close()
+					return nil, fmt.Errorf("merchant %s marketplace %s: auto_accept is on but %s cannot act on orders", m.ID, mk.ID, mk.Kind)
+				}
+				orderActors[mk.ID] = actor
 			}
 			if mk.RatingAlerts {
 				lister, ok := mp.(connectors.EvaluationLister)
@@ -302,8 +311,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		updater := orders.NewUpdater(orderStore, a.client, shards)
 		wh := orders.NewHandlers(updater)
 		a.workers.Handle(orders.TypeSync, orders.NewOrderSync(orders.SyncOptions{
-			Config: cfg, Redis: conn.Client, KeyPrefix: cfg.Redis.KeyPrefix, Listers: orderListers, Sink: updater, Now: o.Now,
+			Config: cfg, Redis: conn.Client, KeyPrefix: cfg.Redis.KeyPrefix, Listers: orderListers, Sink: updater,
+			Queue: a.client, Shards: shards, Now: o.Now,
 		}))
+		a.workers.Handle(orders.TypeAutoAccept, asynq.HandlerFunc(orders.NewAcceptor(cfg, orderActors, updater).Handler))
 		a.workers.Handle(orders.TypeApply, asynq.HandlerFunc(wh.Apply))
 		a.workers.Handle(orders.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
 		a.workers.Handle(orders.TypeRelay, orders.NewRelay(orderStore, pub, a.client, o.Now).Handler(shards))
