@@ -411,3 +411,13 @@ func (m *Merchant) Store(id string) (*Store, bool) {
 	}
 	return nil, false
 }
+
+// Marketplace returns the merchant's marketplace account with this id.
+func (m *Merchant) Marketplace(id string) (Marketplace, bool) {
+	for _, mk := range m.Marketplaces {
+		if mk.ID == id {
+			return mk, true
+		}
+	}
+	return Marketplace{}, false
+}

@@ -108,12 +108,7 @@ func (a *Acceptor) Accept(ctx context.Context, p AcceptPayload) error {
 	if !ok || actor == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownAccount, p.Account)
 	}
-	var mk config.Marketplace
-	for _, x := range m.Marketplaces {
-		if x.ID == p.Account {
-			mk = x
-		}
-	}
+	mk, _ := m.Marketplace(p.Account)
 	log := zerolog.Ctx(ctx).With().Str("account", p.Account).Str("order_id", p.OrderID).Logger()
 	if !mk.AutoAccept.Enabled {
 		log.Info().Msg("auto_accept was turned off since the order was seen; left for an agent")

@@ -224,10 +224,8 @@ func (s *OrderSync) account(merchant, id string) (*config.Merchant, config.Marke
 	if !ok {
 		return nil, config.Marketplace{}, fmt.Errorf("%w: merchant %s", ErrUnknownAccount, merchant)
 	}
-	for _, mk := range m.Marketplaces {
-		if mk.ID == id {
-			return m, mk, nil
-		}
+	if mk, ok := m.Marketplace(id); ok {
+		return m, mk, nil
 	}
 	return nil, config.Marketplace{}, fmt.Errorf("%w: %s", ErrUnknownAccount, id)
 }
