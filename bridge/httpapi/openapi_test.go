@@ -115,6 +115,8 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodPut, "/v1/discussions/:account/:thread/merchant-ticket-id"},
 		{http.MethodPost, "/v1/discussions/:account/:thread/resync"},
 		{http.MethodPost, "/v1/discussions/:account/resync"},
+		{http.MethodGet, "/v1/orders"},
+		{http.MethodGet, "/v1/orders.csv"},
 		{http.MethodPost, "/v1/webhooks/helpdesks/:helpdesk"},
 		{http.MethodGet, "/v1/files/:token"},
 		{http.MethodGet, "/v1/admin/dead-letters"},
@@ -268,7 +270,7 @@ func TestOpenAPIAdminRoutesNeedBasicAuth(t *testing.T) {
 			case strings.HasPrefix(path, "/v1/widgets/") && !strings.HasPrefix(path, "/v1/widgets/helpscout/"):
 				// Help Scout signs its requests instead.
 				want = []string{"sidebarBearer"}
-			case path == "/v1/discussions" || strings.HasPrefix(path, "/v1/discussions/"):
+			case path == "/v1/discussions" || strings.HasPrefix(path, "/v1/discussions/"), path == "/v1/orders", path == "/v1/orders.csv":
 				// A merchant's integrators: the token decides the merchant.
 				want = []string{"merchantBearer"}
 			}
