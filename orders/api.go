@@ -31,7 +31,6 @@ func (a *API) RegisterAPI(r gin.IRouter) {
 	r.GET("/v1/orders.csv", auth, a.export)
 }
 
-
 // queryRequest is the query string both routes take. The json names are
 // the parameters', for the error's field.
 type queryRequest struct {
@@ -119,4 +118,3 @@ func (a *API) list(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, page)
 }
-
