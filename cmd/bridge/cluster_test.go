@@ -80,6 +80,7 @@ var keyFamilies = []struct {
 	{regexp.MustCompile(`^alerts:\{[^:{}]+:[^:{}]+:[^{}]+\}:(resolved|open:[^{}]+|noted:[^{}]+)$`), "`P alerts:{<merchant>:<store>:<order>}:resolved`, `…:open:<account>`, `…:noted:<account>`"},
 	{regexp.MustCompile(`^alerts:\{[^:{}]+\}:(rcur|rlock|rlist):[^{}]+$`), "`P alerts:{<merchant>}:rcur:<account>`, `…:rlock:<account>`, `…:rlist:<account>`"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:(o:[^{}]+:[^{}]+|c:[0-9a-f]{32}|d:[0-9a-f]{32})$`), "`P w:{<merchant>}:o:<store>:<order>` (order), `…:c:<email hash>`"},
+	{regexp.MustCompile(`^w:\{[^{}]+\}:idx$`), "`P w:{<merchant>}:idx`"},
 	{regexp.MustCompile(`^dsc:\{[^{}]+\}:(d|all|tk|in|out|own|pend|cur|ocur|listing|lock)(:[^{}]+)?$`), "`P dsc:{<merchant>}:d:<account>:<thread>`, `…:all`, `…:tk:<helpdesk>:<ticket>`"},
 	{regexp.MustCompile(`^dsc:file:[0-9a-f]+$`), "`P dsc:file:<token hash>`"},
 	{regexp.MustCompile(`^ratelimit:\{[^{}]+\}(:blocked|:served|:line:\d+|:due:\d+)?$`), "`P ratelimit:{<account>}`, `…:blocked`, `…:served`, `…:line:<class>`, `…:due:<class>`"},
