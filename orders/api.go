@@ -31,6 +31,9 @@ func (a *API) RegisterAPI(r gin.IRouter) {
 	r.GET("/v1/orders.csv", auth, a.export)
 }
 
+// Statuses are the normalised statuses, which the status filter takes.
+var Statuses = []string{StatusNew, StatusInProgress, StatusShipped, StatusCanceled, StatusClosed, StatusUndefined, StatusNotProvided}
+
 // queryRequest is the query string both routes take. The json names are
 // the parameters', for the error's field.
 type queryRequest struct {
@@ -62,10 +65,10 @@ func parseQuery(c *gin.Context) (Query, queryRequest, error) {
 		MarketplaceStatus: req.MarketplaceStatus, Email: req.Email, Cursor: req.Cursor,
 	}
 	var err error
-	if q.CreatedAfter, err = parseTime("created_after", req.CreatedAfter); err != nil {
+	if q.CreatedAfter, err = ParseTime("created_after", req.CreatedAfter); err != nil {
 		return Query{}, req, err
 	}
-	if q.CreatedBefore, err = parseTime("created_before", req.CreatedBefore); err != nil {
+	if q.CreatedBefore, err = ParseTime("created_before", req.CreatedBefore); err != nil {
 		return Query{}, req, err
 	}
 	if !q.CreatedAfter.IsZero() && !q.CreatedBefore.IsZero() && !q.CreatedAfter.Before(q.CreatedBefore) {
@@ -84,8 +87,9 @@ func parseQuery(c *gin.Context) (Query, queryRequest, error) {
 	return q, req, nil
 }
 
-// parseTime reads an RFC 3339 time, or a date (midnight UTC).
-func parseTime(field, v string) (time.Time, error) {
+// ParseTime reads a purchase date bound as the API and the command line
+// take it: an RFC 3339 time, or a date (midnight UTC).
+func ParseTime(field, v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}

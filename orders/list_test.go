@@ -53,7 +53,7 @@ func listFixture(t *testing.T, s *Store) []string {
 	return ids
 }
 
-var statuses = []string{StatusNew, StatusInProgress, StatusShipped, StatusCanceled, StatusClosed, StatusUndefined, StatusNotProvided}
+var statuses = Statuses
 
 func members(p Page) []string {
 	out := []string{}

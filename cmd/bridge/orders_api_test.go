@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +118,25 @@ func TestOrdersListAndExport(t *testing.T) {
 	}
 	if fr := recs[6]; col(fr, "order_id") != "FR-1001" || col(fr, "shipment_carriers") != "Colissimo" || col(fr, "line_number") != "2" {
 		t.Errorf("FR-1001's second line: %v", fr)
+	}
+
+	// bridge orders export writes what the API does.
+	path := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(path, []byte(h.yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h.env {
+		t.Setenv(k, v)
+	}
+	_, api := h.ordersCall(oa, "/v1/orders.csv?store=acme-de&bom=true", acmeAPIKey)
+	var out, errOut strings.Builder
+	if code := run([]string{"orders", "export", "-config", path, "-merchant", "acme", "-store", "acme-de", "-bom"}, &out, &errOut); code != 0 {
+		t.Fatalf("bridge orders export exited %d: %s", code, errOut.String())
+	}
+	if out.String() != string(api) || !strings.Contains(errOut.String(), "2 orders") {
+		t.Fatalf("bridge orders export wrote\n%q\nthe API\n%q\n%s", out.String(), api, errOut.String())
+	}
+	if code := run([]string{"orders", "export", "-config", path, "-merchant", "nobody"}, &out, &errOut); code != 2 {
+		t.Fatalf("an unknown merchant: exit %d", code)
 	}
 }
