@@ -51,6 +51,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"discussion replies", TestDiscussionsAgentRepliesGoBack},
 		{"discussion zendesk replies", TestDiscussionsZendeskReplies},
 		{"discussion api", TestDiscussionAPIEndToEnd},
+		{"orders list and export", TestOrdersListAndExport},
 		{"sharded queues", TestShardedQueuesWorkAsOne},
 	}
 	for _, tt := range tests {
