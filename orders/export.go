@@ -142,6 +142,10 @@ func safe(s string) string {
 	return s
 }
 
+// ExportWriteWindow is how long the export may take to write one batch of
+// rows to a client.
+var ExportWriteWindow = 60 * time.Second
+
 // lazyHeaders sets the CSV response's headers at its first byte, so that
 // an export failing before any row still answers the JSON error shape.
 type lazyHeaders struct {
@@ -167,7 +171,17 @@ func (a *API) export(c *gin.Context) {
 		return
 	}
 	w := &lazyHeaders{c: c}
-	opts := ExportOptions{BOM: req.BOM == "true", Flush: func() { c.Writer.Flush() }}
+	// The server's write timeout bounds a whole response; an export of a
+	// million orders takes longer. Each batch gets the window anew, so a
+	// client that stops reading is still let go.
+	rc := http.NewResponseController(c.Writer)
+	extend := func() {
+		if err := rc.SetWriteDeadline(time.Now().Add(ExportWriteWindow)); err != nil {
+			zerolog.Ctx(c.Request.Context()).Warn().Err(err).Msg("order export: cannot extend the write deadline")
+		}
+	}
+	extend()
+	opts := ExportOptions{BOM: req.BOM == "true", Flush: func() { c.Writer.Flush(); extend() }}
 	n, err := a.store.Export(c.Request.Context(), w, httpapi.Merchant(c), q, opts)
 	if err == nil {
 		return
