@@ -13,7 +13,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
-	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
@@ -38,7 +37,7 @@ const (
 // reveal nothing.
 func (s *Service) RegisterAPI(r gin.IRouter) {
 	h := &apiHandler{svc: s}
-	g := r.Group("/v1/discussions", APITokens(s.o.Config).Authenticate("discussions"))
+	g := r.Group("/v1/discussions", httpapi.MerchantAPITokens(s.o.Config).Authenticate("discussions"))
 	g.GET("", h.list)
 	g.PATCH("/status", httpapi.LimitBody(MaxStatusBody), h.setStatus)
 	g.GET("/:account/:thread", h.get)
@@ -52,18 +51,6 @@ func (s *Service) RegisterAPI(r gin.IRouter) {
 // apiHandler serves the discussion API.
 type apiHandler struct {
 	svc *Service
-}
-
-// APITokens are the merchants' API tokens of cfg, which open the
-// discussion and order APIs.
-func APITokens(cfg *config.Config) *httpapi.MerchantTokens {
-	byMerchant := map[string][]string{}
-	for _, m := range cfg.Merchants {
-		for _, sec := range m.APITokens {
-			byMerchant[m.ID] = append(byMerchant[m.ID], sec.Reveal())
-		}
-	}
-	return httpapi.NewMerchantTokens(byMerchant)
 }
 
 // listRequest is GET /v1/discussions's query. The json names are the

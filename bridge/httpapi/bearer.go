@@ -8,6 +8,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/config"
 )
 
 // Stable error codes of the routes a merchant's API token opens.
@@ -46,6 +48,17 @@ func NewMerchantTokens(byMerchant map[string][]string) *MerchantTokens {
 		}
 	}
 	return &MerchantTokens{byDigest: out}
+}
+
+// MerchantAPITokens are the API tokens of cfg's merchants.
+func MerchantAPITokens(cfg *config.Config) *MerchantTokens {
+	byMerchant := map[string][]string{}
+	for _, m := range cfg.Merchants {
+		for _, sec := range m.APITokens {
+			byMerchant[m.ID] = append(byMerchant[m.ID], sec.Reveal())
+		}
+	}
+	return NewMerchantTokens(byMerchant)
 }
 
 // merchantKey holds the authenticated merchant in the gin context.

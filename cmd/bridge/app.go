@@ -261,7 +261,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		reader := widgets.NewReader(conn.Client, orderStore, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
 		widgets.NewService(cfg, reader, metrics).Register(a.engine)
 		mirror.RegisterAPI(a.engine)
-		orders.NewAPI(orderStore, discussions.APITokens(cfg)).RegisterAPI(a.engine)
+		orders.NewAPI(orderStore, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
 		mirror.RegisterWebhooks(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
