@@ -1,8 +1,6 @@
 package discussions
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -15,14 +13,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
-	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
 // Stable error codes of the discussion API, besides httpapi's.
 const (
-	CodeMissingToken           = "missing_token"
-	CodeInvalidToken           = "invalid_token"
+	CodeMissingToken           = httpapi.CodeMissingToken
+	CodeInvalidToken           = httpapi.CodeInvalidToken
 	CodeMarketplaceUnavailable = "marketplace_unavailable"
 	CodeMarketplaceError       = "marketplace_error"
 )
@@ -39,8 +36,8 @@ const (
 // discussion is answered 404 like one that does not exist, so that ids
 // reveal nothing.
 func (s *Service) RegisterAPI(r gin.IRouter) {
-	h := &apiHandler{svc: s, tokens: apiTokens(s.o.Config)}
-	g := r.Group("/v1/discussions", h.authenticate)
+	h := &apiHandler{svc: s}
+	g := r.Group("/v1/discussions", httpapi.MerchantAPITokens(s.o.Config).Authenticate("discussions"))
 	g.GET("", h.list)
 	g.PATCH("/status", httpapi.LimitBody(MaxStatusBody), h.setStatus)
 	g.GET("/:account/:thread", h.get)
@@ -54,67 +51,6 @@ func (s *Service) RegisterAPI(r gin.IRouter) {
 // apiHandler serves the discussion API.
 type apiHandler struct {
 	svc *Service
-	// tokens maps the SHA-256 of each API token to its merchant.
-	tokens map[[sha256.Size]byte]apiToken
-}
-
-type apiToken struct {
-	token    string
-	merchant string // "" for a token two merchants list: it opens neither
-}
-
-func apiTokens(cfg *config.Config) map[[sha256.Size]byte]apiToken {
-	out := map[[sha256.Size]byte]apiToken{}
-	for _, m := range cfg.Merchants {
-		for _, sec := range m.APITokens {
-			tok := sec.Reveal()
-			if tok == "" {
-				continue
-			}
-			sum := sha256.Sum256([]byte(tok))
-			if prev, dup := out[sum]; dup && prev.merchant != m.ID {
-				out[sum] = apiToken{token: tok}
-				continue
-			}
-			out[sum] = apiToken{token: tok, merchant: m.ID}
-		}
-	}
-	return out
-}
-
-// merchantKey holds the authenticated merchant in the gin context.
-const merchantKey = "discussions.merchant"
-
-// authenticate finds the merchant of the bearer token. The map is keyed by
-// the token's digest and the token compared again in constant time, so
-// that no timing tells how much of a guess was right.
-func (h *apiHandler) authenticate(c *gin.Context) {
-	token := bearerToken(c.GetHeader("Authorization"))
-	if token == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="discussions"`)
-		httpapi.Fail(c, httpapi.Errorf(http.StatusUnauthorized, CodeMissingToken, "Authorization", "Authorization: a Bearer token is required"))
-		return
-	}
-	t, ok := h.tokens[sha256.Sum256([]byte(token))]
-	if !ok || t.merchant == "" || subtle.ConstantTimeCompare([]byte(t.token), []byte(token)) != 1 {
-		c.Header("WWW-Authenticate", `Bearer realm="discussions", error="invalid_token"`)
-		httpapi.Fail(c, httpapi.Errorf(http.StatusUnauthorized, CodeInvalidToken, "Authorization", "Authorization: the token is not a merchant's API token"))
-		return
-	}
-	c.Set(merchantKey, t.merchant)
-	ctx := c.Request.Context()
-	l := zerolog.Ctx(ctx).With().Str("merchant", t.merchant).Logger()
-	c.Request = c.Request.WithContext(l.WithContext(ctx))
-	c.Next()
-}
-
-// bearerToken takes the token out of an Authorization header.
-func bearerToken(header string) string {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
 }
 
 // listRequest is GET /v1/discussions's query. The json names are the
@@ -280,7 +216,7 @@ func (h *apiHandler) resyncAccount(c *gin.Context) {
 	c.JSON(http.StatusAccepted, gin.H{"account": account, "status": status})
 }
 
-func merchantOf(c *gin.Context) string { return c.GetString(merchantKey) }
+func merchantOf(c *gin.Context) string { return httpapi.Merchant(c) }
 
 // apiError maps the service's errors to the API's. Messages name ids,
 // never customer data.

@@ -39,6 +39,8 @@ type OrderUpserted struct {
 	URL        string      `json:"url,omitempty" validate:"omitempty,max=2000,http_url"`
 	SupportURL string      `json:"support_url,omitempty" validate:"omitempty,max=2000,http_url"`
 	Lines      []EventLine `json:"lines" validate:"max=500,dive"`
+	// ShippingAddress is where the order goes.
+	ShippingAddress *Address `json:"shipping_address,omitempty"`
 }
 
 // EventLine is one product of an order.upserted event.

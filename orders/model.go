@@ -71,11 +71,26 @@ type Order struct {
 	SupportURL string `json:"support_url,omitempty"`
 	// Buyer is who placed the order, as that store knows them; the
 	// customer summary is built from the orders a sidebar shows.
-	Buyer           Buyer            `json:"buyer"`
+	Buyer Buyer `json:"buyer"`
+	// ShippingAddress is where the order goes, when the store sent it.
+	// The order list and export carry it; widget documents leave it out.
+	ShippingAddress *Address         `json:"shipping_address,omitempty"`
 	Lines           []Line           `json:"lines"`
 	Shipments       []Shipment       `json:"shipments"`
 	Returns         []Return         `json:"returns"`
 	SupportRequests []SupportRequest `json:"support_requests"`
+}
+
+// Address is a postal address. Customer data: never logged.
+type Address struct {
+	Name       string `json:"name,omitempty" validate:"max=200"`
+	Line1      string `json:"line1,omitempty" validate:"max=200"`
+	Line2      string `json:"line2,omitempty" validate:"max=200"`
+	PostalCode string `json:"postal_code,omitempty" validate:"max=20"`
+	City       string `json:"city,omitempty" validate:"max=100"`
+	Region     string `json:"region,omitempty" validate:"max=100"`
+	// Country is an ISO 3166-1 alpha-2 code.
+	Country string `json:"country,omitempty" validate:"omitempty,len=2,alpha"`
 }
 
 // Line is one product of an order.

@@ -66,6 +66,11 @@ func changeOfOrder(m *config.Merchant, d *OrderUpserted) Change {
 		Buyer: Buyer{Name: d.Customer.Name, Phone: d.Customer.Phone, ExternalID: d.Customer.ExternalID},
 		Lines: make([]Line, len(d.Lines)),
 	}
+	if a := d.ShippingAddress; a != nil && *a != (Address{}) {
+		addr := *a
+		addr.Country = strings.ToUpper(addr.Country)
+		o.ShippingAddress = &addr
+	}
 	if s, ok := m.Store(d.Store); ok {
 		o.URL = cmp.Or(o.URL, s.OrderLink(d.OrderID))
 		o.SupportURL = cmp.Or(o.SupportURL, s.SupportLink(d.OrderID))

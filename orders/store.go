@@ -24,6 +24,9 @@ import (
 //	d:{email hash}     the customer's materialised Document, behind its
 //	                   revision: "{rev}\n{compressed binary form}"
 //	                   (docform.go)
+//	idx                every order, as "store:order", scored by its
+//	                   purchase date (created_at) in ms: the order list
+//	                   and export walk it (list.go)
 //
 // Every key of a merchant carries the merchant as a Redis Cluster hash tag,
 // so that one transaction can apply a change and rebuild the documents it
@@ -287,9 +290,13 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 				return err
 			}
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Set(ctx, okey, raw, s.ttlFrom(agg.lastActivity()))
+				ttl := s.ttlFrom(agg.lastActivity())
+				p.Set(ctx, okey, raw, ttl)
 				if recorded {
 					p.XAdd(ctx, &redis.XAddArgs{Stream: s.changesKey(c.Merchant), MaxLen: maxChanges, Approx: true, Values: []any{"e", change}})
+				}
+				if agg.Order != nil {
+					s.index(ctx, p, c.Merchant, c.Store+":"+c.OrderID, agg.Order.Order.CreatedAt, ttl)
 				}
 				for _, d := range docs {
 					d.write(ctx, p)
@@ -585,6 +592,9 @@ func (s *Store) base(merchant string) string {
 func (s *Store) orderKey(merchant, store, order string) string {
 	return s.base(merchant) + "o:" + store + ":" + order
 }
+
+// ordersKey is the merchant's index of every order (see Store).
+func (s *Store) ordersKey(merchant string) string { return s.base(merchant) + "idx" }
 
 func (s *Store) indexKey(merchant, hash string) string { return s.base(merchant) + "c:" + hash }
 

@@ -63,6 +63,9 @@ type options struct {
 	// may use (0: picked by the process id).
 	skipFailover bool
 	failoverPort int
+	// The export phase: whether it runs, and the orders it exports.
+	skipExport   bool
+	exportOrders int
 	// The ingest phase: whether it runs, its events and their customers.
 	skipIngest      bool
 	ingestEvents    int
@@ -104,6 +107,7 @@ func (o *options) applyDefaults() {
 	// read model is sized for; the quick run keeps ten orders each, on
 	// few enough customers to take seconds.
 	pick(&o.ingestEvents, 1_000_000, 2000)
+	pick(&o.exportOrders, 1_000_000, 2000)
 	pick(&o.ingestCustomers, 100_000, 200)
 	if o.senders <= 0 {
 		o.senders = 8
@@ -140,6 +144,8 @@ type rig struct {
 	progress io.Writer
 	// sidebarToken is the bearer token of the merchant's Gorgias sidebar.
 	sidebarToken string
+	// apiToken is the merchant's API token, for the order export.
+	apiToken string
 	// miraklKey is the fake Mirakl shop user's key.
 	miraklKey string
 }
@@ -166,7 +172,7 @@ func (r *rig) flush(ctx context.Context) error {
 func runBench(ctx context.Context, o options) (*report, error) {
 	o.applyDefaults()
 	rep := &report{opts: o, cpus: runtime.NumCPU(), goVersion: runtime.Version(), goos: runtime.GOOS, goarch: runtime.GOARCH}
-	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex(), miraklKey: randomHex()}
+	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex(), apiToken: randomHex(), miraklKey: randomHex()}
 	r.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DB: benchDB})
 	defer r.rdb.Close()
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -275,6 +281,14 @@ func runBench(ctx context.Context, o options) (*report, error) {
 			return rep, err
 		}
 		rep.ingest = ing
+	}
+
+	if !o.skipExport {
+		exp, err := r.exportPhase(ctx, o.exportOrders)
+		if err != nil {
+			return rep, err
+		}
+		rep.export = exp
 	}
 	return rep, nil
 }

@@ -51,6 +51,7 @@ merchants:
   - id: ` + benchMerchant + `
     name: Bench
     event_secrets: ["${BENCH_EVENT_SECRET}"]
+    api_tokens: ["${BENCH_API_TOKEN}"]
     stores:
       - id: ` + benchStore + `
         name: Bench France
@@ -87,6 +88,7 @@ func (r *rig) env() map[string]string {
 	return map[string]string{
 		"BENCH_EVENT_SECRET": r.secret, "BENCH_GORGIAS_KEY": r.apiKey, "BENCH_ADMIN_PASSWORD": r.adminPW,
 		"BENCH_SIDEBAR_TOKEN": r.sidebarToken, "BENCH_MIRAKL_KEY": r.miraklKey,
+		"BENCH_API_TOKEN": r.apiToken,
 	}
 }
 

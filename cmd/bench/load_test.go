@@ -377,7 +377,7 @@ func TestBaselinesServer(t *testing.T) {
 	if err := c.Set(ctx, get2kKey, get2kValue(), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{o: options{redisAddr: rdbtest.Addr()}, dir: t.TempDir(), secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex()}
+	r := &rig{o: options{redisAddr: rdbtest.Addr()}, dir: t.TempDir(), secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex(), apiToken: randomHex()}
 	if testing.Verbose() {
 		r.o.bridgeLogs = os.Stderr
 	}

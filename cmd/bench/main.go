@@ -57,6 +57,11 @@
 //	    MEMORY USAGE by kind of key); and widget reads spread over every
 //	    customer against a gin handler doing one Redis GET of a document
 //	    of the same size.
+//	(j) Export: GET /v1/orders.csv of a million orders (those the ingest
+//	    phase left, or as many applied to the read model), from a bridge
+//	    started for it alone: orders and rows per second against reading
+//	    the same orders' raw values from Redis a batch at a time, and the
+//	    bridge's peak RSS (goal: under 100 MB).
 //
 // It builds the bridge binary, runs it as a subprocess on loopback, and
 // needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
@@ -111,6 +116,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.isolationWindow, "isolation-window", 0, "how long each part of the isolation phase measures (default 1m, quick 15s)")
 	fs.BoolVar(&o.skipIngest, "skip-ingest", false, "skip the ingest phase, which posts a million order events: about 20 minutes on 2 shared cores")
 	fs.IntVar(&o.ingestEvents, "ingest-events", 0, "order.upserted events posted in the ingest phase (default 1000000, quick 2000)")
+	fs.BoolVar(&o.skipExport, "skip-export", false, "skip the export phase, which exports a million orders (applied to the read model first unless the ingest phase left them)")
+	fs.IntVar(&o.exportOrders, "export-orders", 0, "orders exported in the export phase (default 1000000, quick 2000)")
 	fs.IntVar(&o.ingestCustomers, "ingest-customers", 0, "customers the ingest phase's orders belong to (default 100000, quick 200)")
 	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection, and customers read one per reader by widget-spread (default 16)")
 	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase (default 5, quick 3)")
@@ -130,7 +137,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 ||
-		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.ingestEvents < 0 || o.ingestCustomers < 0 ||
+		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.ingestEvents < 0 || o.ingestCustomers < 0 || o.exportOrders < 0 ||
 		o.balanceAlerts < 0 || o.balanceCustomers < 0 || o.failoverPort < 0 || o.failoverPort > 55000 {
 		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget-, -isolation-, -ingest- and -balance- flags must be positive, -failover-port a port")
 		return 2

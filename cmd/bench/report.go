@@ -32,6 +32,7 @@ type report struct {
 	// failoverNote says why the failover phase could not run.
 	failoverNote string
 	ingest       *ingestResult
+	export       *exportResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -217,6 +218,9 @@ func (r *report) print(w io.Writer) {
 		r.failover.print(w)
 	} else if r.failoverNote != "" {
 		fmt.Fprintln(w, "\n(i) failover: not run:", r.failoverNote)
+	}
+	if r.export != nil {
+		r.export.print(w)
 	}
 }
 

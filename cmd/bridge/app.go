@@ -283,6 +283,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		widgets.NewService(cfg, reader, metrics).Register(a.engine)
 		mirror.RegisterAPI(a.engine)
 		pub.Register(a.engine)
+		orders.NewAPI(orderStore, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
 		mirror.RegisterWebhooks(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))

@@ -15,7 +15,7 @@ import (
 // them.
 var commands = [][]string{
 	{"serve"}, {"api"}, {"worker"}, {"demo"}, {"config"}, {"config", "check"}, {"helpdesk-setup"},
-	{"healthcheck"}, {"zendesk-app"}, {"gorgias-widget"},
+	{"healthcheck"}, {"zendesk-app"}, {"gorgias-widget"}, {"orders"}, {"orders", "export"},
 }
 
 // bridge --help lists the commands; before, any argument starting with a

@@ -51,6 +51,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"discussion replies", TestDiscussionsAgentRepliesGoBack},
 		{"discussion zendesk replies", TestDiscussionsZendeskReplies},
 		{"discussion api", TestDiscussionAPIEndToEnd},
+		{"orders list and export", TestOrdersListAndExport},
 		{"sharded queues", TestShardedQueuesWorkAsOne},
 	}
 	for _, tt := range tests {
@@ -83,6 +84,7 @@ var keyFamilies = []struct {
 	{regexp.MustCompile(`^w:\{[^{}]+\}:changes(:pos|:lock)?$`), "`P w:{<merchant>}:changes`, `…:changes:pos`, `…:changes:lock`"},
 	{regexp.MustCompile(`^push:\{[a-z0-9-]+\}:subs$`), "`P push:{<merchant>}:subs`"},
 	{regexp.MustCompile(`^push:\{[a-z0-9-]+:[a-z0-9_-]+\}(:ev|:pending|:orders|:own|:ids|:log|:logev|:dl)?$`), "`P push:{<merchant>:<subscription>}` (the subscription)"},
+	{regexp.MustCompile(`^w:\{[^{}]+\}:idx$`), "`P w:{<merchant>}:idx`"},
 	{regexp.MustCompile(`^dsc:\{[^{}]+\}:(d|all|tk|in|out|own|pend|cur|ocur|listing|lock)(:[^{}]+)?$`), "`P dsc:{<merchant>}:d:<account>:<thread>`, `…:all`, `…:tk:<helpdesk>:<ticket>`"},
 	{regexp.MustCompile(`^dsc:file:[0-9a-f]+$`), "`P dsc:file:<token hash>`"},
 	{regexp.MustCompile(`^ratelimit:\{[^{}]+\}(:blocked|:served|:line:\d+|:due:\d+)?$`), "`P ratelimit:{<account>}`, `…:blocked`, `…:served`, `…:line:<class>`, `…:due:<class>`"},

@@ -35,6 +35,7 @@ commands:
   worker          the Asynq workers and scheduler only (with /healthz, /readyz, /metrics)
   demo            run on an embedded Redis with fake helpdesks and a seeded configuration
   config check    validate a configuration file and print every problem
+  orders export   write a merchant's orders as CSV on stdout
   helpdesk-setup  print the trigger and rule conditions each helpdesk account needs
   healthcheck     exit 0 when /healthz answers (for container health checks)
   zendesk-app     write the Zendesk sidebar app, ready to upload
@@ -66,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, args, stdout, stderr)
 	case "config":
 		return runConfig(args, stdout, stderr)
+	case "orders":
+		return runOrders(ctx, args, stdout, stderr)
 	case "helpdesk-setup":
 		return runHelpdeskSetup(args, stdout, stderr)
 	case "healthcheck":

@@ -1,26 +1,19 @@
 package push
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
-	"github.com/helpdesk-bridge/bridge/config"
 )
 
 // Stable error codes of the subscription API, besides httpapi's.
 const (
-	CodeMissingToken = "missing_token"
-	CodeInvalidToken = "invalid_token"
 	// CodeURLNotAllowed: the URL's host is, or resolves to, an address the
 	// bridge does not send to.
 	CodeURLNotAllowed          = "url_not_allowed"
@@ -46,8 +39,8 @@ func validSubID(id string) bool { return apiID.MatchString(id) || configID.Match
 // only that merchant's subscriptions are reached; another merchant's
 // answers 404 like one that does not exist.
 func (p *Publisher) Register(r gin.IRouter) {
-	h := &apiHandler{p: p, tokens: apiTokens(p.o.Config)}
-	g := r.Group("/v1/orders/subscriptions", h.authenticate)
+	h := &apiHandler{p: p}
+	g := r.Group("/v1/orders/subscriptions", httpapi.MerchantAPITokens(p.o.Config).Authenticate("orders"))
 	g.POST("", httpapi.LimitBody(MaxRequestBody), h.create)
 	g.GET("", h.list)
 	g.GET("/:id", h.get)
@@ -56,63 +49,9 @@ func (p *Publisher) Register(r gin.IRouter) {
 	g.POST("/:id/replay", httpapi.LimitBody(MaxRequestBody), h.replay)
 }
 
-type apiHandler struct {
-	p *Publisher
-	// tokens maps the SHA-256 of each API token to its merchant.
-	tokens map[[sha256.Size]byte]apiToken
-}
+type apiHandler struct{ p *Publisher }
 
-type apiToken struct {
-	token    string
-	merchant string // "" for a token two merchants list: it opens neither
-}
-
-// apiTokens is the discussion API's rule: the same tokens open both.
-func apiTokens(cfg *config.Config) map[[sha256.Size]byte]apiToken {
-	out := map[[sha256.Size]byte]apiToken{}
-	for _, m := range cfg.Merchants {
-		for _, sec := range m.APITokens {
-			tok := sec.Reveal()
-			if tok == "" {
-				continue
-			}
-			sum := sha256.Sum256([]byte(tok))
-			if prev, dup := out[sum]; dup && prev.merchant != m.ID {
-				out[sum] = apiToken{token: tok}
-				continue
-			}
-			out[sum] = apiToken{token: tok, merchant: m.ID}
-		}
-	}
-	return out
-}
-
-const merchantKey = "push.merchant"
-
-// authenticate finds the merchant of the bearer token, comparing in
-// constant time.
-func (h *apiHandler) authenticate(c *gin.Context) {
-	scheme, token, _ := strings.Cut(strings.TrimSpace(c.GetHeader("Authorization")), " ")
-	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="orders"`)
-		httpapi.Fail(c, httpapi.Errorf(http.StatusUnauthorized, CodeMissingToken, "Authorization", "Authorization: a Bearer token is required"))
-		return
-	}
-	t, ok := h.tokens[sha256.Sum256([]byte(token))]
-	if !ok || t.merchant == "" || subtle.ConstantTimeCompare([]byte(t.token), []byte(token)) != 1 {
-		c.Header("WWW-Authenticate", `Bearer realm="orders", error="invalid_token"`)
-		httpapi.Fail(c, httpapi.Errorf(http.StatusUnauthorized, CodeInvalidToken, "Authorization", "Authorization: the token is not a merchant's API token"))
-		return
-	}
-	c.Set(merchantKey, t.merchant)
-	ctx := c.Request.Context()
-	l := zerolog.Ctx(ctx).With().Str("merchant", t.merchant).Logger()
-	c.Request = c.Request.WithContext(l.WithContext(ctx))
-	c.Next()
-}
-
-func merchantOf(c *gin.Context) string { return c.GetString(merchantKey) }
+func merchantOf(c *gin.Context) string { return httpapi.Merchant(c) }
 
 // createRequest is POST /v1/orders/subscriptions's body.
 type createRequest struct {

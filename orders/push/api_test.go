@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/orders/push"
@@ -135,8 +136,8 @@ func TestAPIErrors(t *testing.T) {
 		status                    int
 		code, field               string
 	}{
-		{"no token", "GET", base, "", nil, 401, push.CodeMissingToken, "Authorization"},
-		{"not a token", "GET", base, "sidebar-token-0123456789abcdef", nil, 401, push.CodeInvalidToken, "Authorization"},
+		{"no token", "GET", base, "", nil, 401, httpapi.CodeMissingToken, "Authorization"},
+		{"not a token", "GET", base, "sidebar-token-0123456789abcdef", nil, 401, httpapi.CodeInvalidToken, "Authorization"},
 		{"not JSON", "POST", base, acmeToken, "{", 400, "malformed_body", ""},
 		{"empty", "POST", base, acmeToken, "", 400, "malformed_body", ""},
 		{"no url", "POST", base, acmeToken, map[string]any{}, 422, "invalid_field", "url"},
