@@ -211,7 +211,7 @@ func TestReadmeListsTheSubcommands(t *testing.T) {
 	}
 	list, _, _ = strings.Cut(list, "\n\n## ")
 	listed := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^- `bridge ([a-z-]+(?: check)?)").FindAllStringSubmatch(list, -1) {
+	for _, m := range regexp.MustCompile("(?m)^- `bridge ([a-z-]+(?: check| export)?)").FindAllStringSubmatch(list, -1) {
 		listed[m[1]] = true
 		var out, errOut strings.Builder
 		if code := run(append(strings.Fields(m[1]), "-h"), &out, &errOut); code != 0 {
@@ -223,7 +223,7 @@ func TestReadmeListsTheSubcommands(t *testing.T) {
 	}
 	for _, c := range commands {
 		name := strings.Join(c, " ")
-		if name != "config" && !listed[name] {
+		if name != "config" && name != "orders" && !listed[name] { // groups of one subcommand
 			t.Errorf("README does not list bridge %s", name)
 		}
 	}

@@ -151,7 +151,7 @@ func TestClusterFailoverRecoversInSeconds(t *testing.T) {
 		}
 		return true
 	})
-	h.settle()
+	h.settleWithin(100 * time.Second)
 	seen := map[string]int{}
 	for _, tk := range h.gorgiasTickets() {
 		seen[tk.Subject]++

@@ -402,7 +402,9 @@ func testCancelled(t *testing.T, h Harness) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("FindTicket cancelled in flight: err = %v, want context.Canceled", err)
 		}
-		if elapsed := time.Since(start); elapsed > 800*time.Millisecond {
+		// Well under the 5 s hang: a loaded machine may take a second
+		// to schedule the cancellation.
+		if elapsed := time.Since(start); elapsed > 2500*time.Millisecond {
 			t.Errorf("FindTicket cancelled in flight returned after %s", elapsed)
 		}
 	}

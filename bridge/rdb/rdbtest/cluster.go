@@ -263,15 +263,31 @@ func MasterOf(ctx context.Context, via, key string) (string, error) {
 	return "", fmt.Errorf("no master serves slot %d", slot)
 }
 
+// portMu and nextPort hand out ports within this process: two clusters
+// started by one test binary would otherwise both find the same ports
+// free before either bound them. Each process starts in its own block of
+// 200 ports, so that test binaries running side by side rarely probe the
+// same ones.
+var (
+	portMu   sync.Mutex
+	nextPort = 20000 + os.Getpid()%50*200
+)
+
 // freeClusterPorts finds n ports that are free, as are their cluster bus
-// ports (10000 higher).
+// ports (10000 higher), and that no other cluster of this process took.
 func freeClusterPorts(tb testing.TB, n int) []int {
 	tb.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
 	var out []int
-	for port := 20000 + os.Getpid()%5000; port < 30000 && len(out) < n; port++ {
-		if free(port) && free(port+10000) {
-			out = append(out, port)
+	for tries := 0; tries < 10000 && len(out) < n; tries++ {
+		if nextPort >= 30000 {
+			nextPort = 20000
 		}
+		if free(nextPort) && free(nextPort+10000) {
+			out = append(out, nextPort)
+		}
+		nextPort++
 	}
 	if len(out) < n {
 		tb.Fatal("no free ports for a test cluster")
