@@ -3,7 +3,6 @@ package discussions
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -394,34 +393,24 @@ type position struct {
 	member string
 }
 
-type cursorJSON struct {
-	S int64  `json:"s"`
-	M string `json:"m"`
-}
-
 // encode makes the position an opaque cursor; "" before the first
 // discussion.
 func (p position) encode() string {
 	if !p.set {
 		return ""
 	}
-	b, _ := json.Marshal(cursorJSON{S: p.score, M: p.member})
-	return base64.RawURLEncoding.EncodeToString(b)
+	return httpapi.EncodeCursor(p.score, p.member)
 }
 
 func decodeCursor(c string) (position, error) {
 	if c == "" {
 		return position{}, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	score, member, err := httpapi.DecodeCursor(c)
 	if err != nil {
 		return position{}, ErrInvalidCursor
 	}
-	var cj cursorJSON
-	if err := json.Unmarshal(b, &cj); err != nil || !strings.Contains(cj.M, ":") {
-		return position{}, ErrInvalidCursor
-	}
-	return position{set: true, score: cj.S, member: cj.M}, nil
+	return position{set: true, score: score, member: member}, nil
 }
 
 // scanned is one discussion of the index; found is false for one removed

@@ -2,8 +2,6 @@ package orders
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 )
 
 // Page sizes of List.
@@ -104,32 +104,22 @@ type position struct {
 	member string
 }
 
-type cursorJSON struct {
-	S int64  `json:"s"`
-	M string `json:"m"`
-}
-
 func (p position) encode() string {
 	if !p.set {
 		return ""
 	}
-	b, _ := json.Marshal(cursorJSON{S: p.score, M: p.member})
-	return base64.RawURLEncoding.EncodeToString(b)
+	return httpapi.EncodeCursor(p.score, p.member)
 }
 
 func decodeCursor(c string) (position, error) {
 	if c == "" {
 		return position{}, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	score, member, err := httpapi.DecodeCursor(c)
 	if err != nil {
 		return position{}, ErrInvalidCursor
 	}
-	var cj cursorJSON
-	if err := json.Unmarshal(b, &cj); err != nil || !strings.Contains(cj.M, ":") {
-		return position{}, ErrInvalidCursor
-	}
-	return position{set: true, score: cj.S, member: cj.M}, nil
+	return position{set: true, score: score, member: member}, nil
 }
 
 // List returns one page of the merchant's orders that q selects.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/bridge/syncstate"
@@ -160,7 +161,12 @@ func (r *Relay) Run(ctx context.Context, merchant string, shards jobs.Shards) er
 				return fmt.Errorf("orders: change %s of %s: %w: %w", x.ID, merchant, err, asynq.SkipRetry)
 			}
 			ev := push.Event{ID: e.ID, Type: e.Type, Store: e.Store, OrderID: e.OrderID, OccurredAt: e.OccurredAt, Data: e.Order}
-			if err := r.pub.Publish(ctx, merchant, ev); err != nil && !errors.Is(err, push.ErrInvalidEvent) {
+			switch err := r.pub.Publish(ctx, merchant, ev); {
+			case errors.Is(err, push.ErrInvalidEvent):
+				// Never pushable (an id or order id push refuses): skipped
+				// rather than blocking the merchant's later changes.
+				zerolog.Ctx(ctx).Warn().Err(err).Str("change", x.ID).Msg("order change not pushed")
+			case err != nil:
 				return err // from this entry again on the retry
 			}
 		}
