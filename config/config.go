@@ -332,7 +332,13 @@ type Sidebar struct {
 	Language string `yaml:"language" validate:"omitempty,oneof=en fr"`
 	// MaxOrders shown, most recent first; 0 shows all that are kept.
 	MaxOrders int `yaml:"max_orders" validate:"gte=0,lte=500"`
+	// Actions are the order actions this sidebar's agents may trigger
+	// (accept, refuse, ship, cancel, cancel_lines); none by default.
+	Actions []string `yaml:"actions" validate:"unique,dive,oneof=accept refuse ship cancel cancel_lines"`
 }
+
+// Allows tells whether this sidebar may trigger the order action kind.
+func (s Sidebar) Allows(kind string) bool { return slices.Contains(s.Actions, kind) }
 
 // TargetsStore tells whether this sidebar shows store's orders.
 func (s Sidebar) TargetsStore(store string) bool { return slices.Contains(s.Stores, store) }

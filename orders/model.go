@@ -79,6 +79,9 @@ type Order struct {
 	Shipments       []Shipment       `json:"shipments"`
 	Returns         []Return         `json:"returns"`
 	SupportRequests []SupportRequest `json:"support_requests"`
+	// Action is the latest action an agent or integrator asked for on the
+	// order, while it waits for the marketplace and once settled.
+	Action *OrderAction `json:"action,omitempty"`
 }
 
 // Address is a postal address. Customer data: never logged.
