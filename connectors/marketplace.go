@@ -279,6 +279,9 @@ type OrderLine struct {
 	SKU      string // the shop's own SKU
 	Title    string
 	Quantity int
+	// Canceled is how many of its units were cancelled since it was
+	// ordered (Mirakl keeps Quantity as ordered).
+	Canceled int
 	// Price is the line's price for all its units, without shipping.
 	Price string
 	// Status is the line's own status: a refused or cancelled line of an

@@ -122,9 +122,12 @@ type Action struct {
 	// Tried is set before each call to the marketplace: an attempt that
 	// finds it set may have reached it already, and looks before acting.
 	Tried bool `json:"tried,omitempty"`
-	// Before are the line quantities before a cancel_lines, by line id,
-	// to tell whether a partial cancellation already happened.
+	// Before are the units cancelled of each line before a cancel_lines,
+	// by line id, to tell whether a partial cancellation happened.
 	Before map[string]int `json:"before,omitempty"`
+	// Looks counts the attempts that waited for the marketplace to
+	// finish or show the action.
+	Looks int `json:"looks,omitempty"`
 }
 
 // Settled tells whether the marketplace's answer is known.

@@ -11,24 +11,34 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 )
 
-// API serves a merchant's orders to their integrators: the list and the
-// CSV export. The merchant's API token (merchants[].api_tokens) decides
-// the merchant, and only its orders are ever reached.
+// API serves a merchant's orders to their integrators: the list, the
+// CSV export, the actions and their audit trail. The merchant's API
+// token (merchants[].api_tokens) decides the merchant, and only its
+// orders are ever reached.
 type API struct {
-	store  *Store
-	tokens *httpapi.MerchantTokens
+	store   *Store
+	actions *Actions
+	tokens  *httpapi.MerchantTokens
 }
 
-// NewAPI returns the order API on store, opened by tokens.
-func NewAPI(store *Store, tokens *httpapi.MerchantTokens) *API {
-	return &API{store: store, tokens: tokens}
+// NewAPI returns the order API on store and actions, opened by tokens.
+func NewAPI(store *Store, actions *Actions, tokens *httpapi.MerchantTokens) *API {
+	return &API{store: store, actions: actions, tokens: tokens}
 }
 
-// RegisterAPI mounts GET /v1/orders and GET /v1/orders.csv.
+// MaxActionBody bounds an action request: a few fields and up to 500
+// lines.
+const MaxActionBody = 64 << 10
+
+// RegisterAPI mounts the order routes.
 func (a *API) RegisterAPI(r gin.IRouter) {
 	auth := a.tokens.Authenticate("orders")
 	r.GET("/v1/orders", auth, a.list)
 	r.GET("/v1/orders.csv", auth, a.export)
+	r.POST("/v1/orders/:store/:order_id/actions", auth, httpapi.LimitBody(MaxActionBody), a.act)
+	r.GET("/v1/orders/:store/:order_id/actions", auth, a.orderAudit)
+	r.GET("/v1/order-actions", auth, a.audit)
+	r.GET("/v1/order-actions/:id", auth, a.getAction)
 }
 
 // Statuses are the normalised statuses, which the status filter takes.

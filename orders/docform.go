@@ -45,10 +45,13 @@ import (
 // compact.go) start with '{' or zstd's magic number, never with
 // docPacked: they are still read, and the next change of the customer
 // rewrites them. A field added to Document needs a new docPacked, the
-// decoder of this one kept.
+// decoder of this one kept: docPacked2 added each order's latest action
+// after its support requests, and docPacked, which has none, is still
+// read.
 const (
-	RevLen    = 16
-	docPacked = 0x01
+	RevLen     = 16
+	docPacked  = 0x01
+	docPacked2 = 0x02
 )
 
 var (
@@ -65,7 +68,7 @@ func encodeDoc(d *Document) []byte {
 	packed := docDict.EncodeBetter(nil, form)
 	out := make([]byte, 0, RevLen+2+crc32.Size+len(packed))
 	out = hex.AppendEncode(out, sum[:RevLen/2])
-	out = append(out, '\n', docPacked)
+	out = append(out, '\n', docPacked2)
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(form, castagnoli))
 	return append(out, packed...)
 }
@@ -79,8 +82,8 @@ func DecodeDocument(raw []byte) (rev string, doc *Document, err error) {
 		return "", nil, errors.New("orders: stored document has no revision")
 	}
 	rev, payload := string(raw[:RevLen]), raw[RevLen+1:]
-	if len(payload) > 0 && payload[0] == docPacked {
-		doc, err = unpackDoc(payload[1:])
+	if len(payload) > 0 && (payload[0] == docPacked || payload[0] == docPacked2) {
+		doc, err = unpackDoc(payload[1:], payload[0])
 	} else {
 		doc, err = decodeDocJSON(payload)
 	}
@@ -90,7 +93,7 @@ func DecodeDocument(raw []byte) (rev string, doc *Document, err error) {
 	return rev, doc, nil
 }
 
-func unpackDoc(payload []byte) (*Document, error) {
+func unpackDoc(payload []byte, format byte) (*Document, error) {
 	if len(payload) < crc32.Size {
 		return nil, errDocForm
 	}
@@ -120,7 +123,7 @@ func unpackDoc(payload []byte) (*Document, error) {
 	if crc32.Checksum(form, castagnoli) != sum {
 		return nil, errors.New("checksum mismatch")
 	}
-	return unmarshalDoc(form)
+	return unmarshalDoc(form, format)
 }
 
 // formBuffers hold decompressed forms while they are decoded, up to
@@ -204,6 +207,22 @@ func marshalDoc(d *Document) []byte {
 			b = appendStr(b, s.URL)
 			b = appendTime(b, s.UpdatedAt)
 		}
+		if a := o.Action; a == nil {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = appendStr(b, a.ID)
+			b = appendStr(b, a.Kind)
+			b = appendStr(b, a.State)
+			b = appendStr(b, a.Reason)
+			b = appendTime(b, a.RequestedAt)
+			if a.SettledAt == nil {
+				b = append(b, 0)
+			} else {
+				b = append(b, 1)
+				b = appendTime(b, *a.SettledAt)
+			}
+		}
 	}
 	return b
 }
@@ -263,8 +282,8 @@ type docReader struct {
 	err error
 }
 
-// unmarshalDoc reads a document's binary form.
-func unmarshalDoc(form []byte) (*Document, error) {
+// unmarshalDoc reads a document's binary form, of either format.
+func unmarshalDoc(form []byte, format byte) (*Document, error) {
 	d := &Document{}
 	r := docReader{s: string(form)}
 	c := &d.Customer
@@ -344,6 +363,14 @@ func unmarshalDoc(form []byte) (*Document, error) {
 			s.Subject = r.str()
 			s.URL = r.str()
 			s.UpdatedAt = r.time()
+		}
+		if format >= docPacked2 && r.bool() {
+			a := &OrderAction{ID: r.str(), Kind: r.str(), State: r.str(), Reason: r.str(), RequestedAt: r.time()}
+			if r.bool() {
+				t := r.time()
+				a.SettledAt = &t
+			}
+			o.Action = a
 		}
 		if r.err != nil {
 			return nil, r.err

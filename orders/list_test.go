@@ -214,7 +214,7 @@ const apiToken = "acme-api-token-0123456789abcdef"
 func newAPIServer(t *testing.T, s *Store) *httptest.Server {
 	t.Helper()
 	e := httpapi.NewEngine(zerolog.Nop(), nil)
-	NewAPI(s, httpapi.NewMerchantTokens(map[string][]string{"acme": {apiToken}, "globex": {"globex-api-token-0123456789abcdef"}})).RegisterAPI(e)
+	NewAPI(s, nil, httpapi.NewMerchantTokens(map[string][]string{"acme": {apiToken}, "globex": {"globex-api-token-0123456789abcdef"}})).RegisterAPI(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv

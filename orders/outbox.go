@@ -31,6 +31,12 @@ const (
 	EventCreated       = "order.created"
 	EventChanged       = "order.changed"
 	EventStatusChanged = "order.status_changed"
+	// An action asked for, then confirmed by the marketplace, refused, or
+	// failed; the order's action field says which and why.
+	EventActionRequested = "order.action_requested"
+	EventActionConfirmed = "order.action_confirmed"
+	EventActionRefused   = "order.action_refused"
+	EventActionFailed    = "order.action_failed"
 )
 
 // maxChanges bounds the stream: a relay that cannot keep up for that
@@ -48,30 +54,23 @@ type changeEntry struct {
 	Order      json.RawMessage `json:"order"`
 }
 
-// outboxEntry is what a change applied to agg records: nothing until
-// the order itself is known. The id derives from the change's version,
-// so that the same change applied again, here or by a retry, records the
-// same event.
-func outboxEntry(c Change, hadOrder bool, oldStatus string, agg *aggregate, now time.Time) ([]byte, bool) {
+// outboxEntry is the event of type typ that a change applied to agg
+// records: nothing until the order itself is known. The id derives from
+// the type and the change, so that the same change applied again, here
+// or by a retry, records the same event.
+func outboxEntry(typ string, change any, store, orderID string, agg *aggregate, now time.Time) []byte {
 	if agg.Order == nil {
-		return nil, false
-	}
-	typ := EventChanged
-	switch {
-	case !hadOrder:
-		typ = EventCreated
-	case agg.Order.Order.Status != oldStatus:
-		typ = EventStatusChanged
+		return nil
 	}
 	order, _ := json.Marshal(agg.view()) // plain data: cannot fail
-	v, _ := json.Marshal(c)
+	v, _ := json.Marshal(change)
 	sum := sha256.Sum256(append([]byte(typ+"\x00"), v...))
 	e := changeEntry{
-		ID: "ord-" + hex.EncodeToString(sum[:16]), Type: typ, Store: c.Store, OrderID: c.OrderID,
+		ID: "ord-" + hex.EncodeToString(sum[:16]), Type: typ, Store: store, OrderID: orderID,
 		OccurredAt: now.UTC(), Order: order,
 	}
 	b, _ := json.Marshal(e)
-	return b, true
+	return b
 }
 
 func (s *Store) changesKey(merchant string) string { return s.base(merchant) + "changes" }

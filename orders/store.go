@@ -99,6 +99,10 @@ type aggregate struct {
 	Shipments       map[string]entry[Shipment]       `json:"shipments,omitempty"`
 	Returns         map[string]entry[Return]         `json:"returns,omitempty"`
 	SupportRequests map[string]entry[SupportRequest] `json:"support_requests,omitempty"`
+	// Action is the order's latest action (see Actions), kept beside the
+	// order's own version: an order read from the marketplace replaces
+	// the order, not the action.
+	Action *OrderAction `json:"action,omitempty"`
 }
 
 type orderEntry struct {
@@ -172,6 +176,10 @@ func (a *aggregate) view() Order {
 	o.SupportRequests = make([]SupportRequest, 0, len(ids))
 	for _, id := range ids {
 		o.SupportRequests = append(o.SupportRequests, a.SupportRequests[id].Val)
+	}
+	if a.Action != nil {
+		act := *a.Action
+		o.Action = &act
 	}
 	return o
 }
@@ -251,9 +259,44 @@ const maxAttempts = 50
 // without its document or the document of a half-applied change.
 func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 	c.Email = NormalizeEmail(c.Email)
-	okey := s.orderKey(c.Merchant, c.Store, c.OrderID)
+	return s.update(ctx, c.Merchant, c.Store, c.OrderID, func(_ *watchSet, agg *aggregate) (mutation, error) {
+		hadOrder, oldStatus := agg.Order != nil, ""
+		if hadOrder {
+			oldStatus = agg.Order.Order.Status
+		}
+		if !c.applyTo(agg) {
+			return mutation{}, nil
+		}
+		typ := EventChanged
+		switch {
+		case !hadOrder:
+			typ = EventCreated
+		case agg.Order.Order.Status != oldStatus:
+			typ = EventStatusChanged
+		}
+		return mutation{changed: true, event: outboxEntry(typ, c, c.Store, c.OrderID, agg, s.now())}, nil
+	})
+}
+
+// mutation is what one transaction on an order key writes.
+type mutation struct {
+	// changed: the aggregate changed, and is written with the documents
+	// it touches and its index entry.
+	changed bool
+	// event is the outbox entry recorded with it, if any.
+	event []byte
+	// extra writes more of the merchant's keys in the same transaction.
+	extra func(p redis.Pipeliner)
+}
+
+// update runs one optimistic transaction on an order key: mutate reads
+// the stored aggregate (and may watch more keys) and says what to write.
+// An error of mutate ends it and is returned as it is.
+func (s *Store) update(ctx context.Context, merchant, store, orderID string, mutate func(w *watchSet, agg *aggregate) (mutation, error)) (Applied, error) {
+	okey := s.orderKey(merchant, store, orderID)
 	for range maxAttempts {
 		var res Applied
+		var refused error
 		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
 			w := newWatchSet(tx, okey)
 			agg, err := s.readAggregate(ctx, tx, okey)
@@ -261,54 +304,63 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 				return err
 			}
 			oldEmail := agg.email()
-			hadOrder, oldStatus := agg.Order != nil, ""
-			if hadOrder {
-				oldStatus = agg.Order.Order.Status
-			}
-			if !c.applyTo(agg) {
+			m, err := mutate(w, agg)
+			if err != nil {
+				refused = err
 				return nil
 			}
-			change, recorded := outboxEntry(c, hadOrder, oldStatus, agg, s.now())
-			res.Changed = true
-			var hashes []string
-			if e := agg.email(); e != "" {
-				hashes = append(hashes, EmailHash(e))
+			if !m.changed && m.extra == nil {
+				return nil
 			}
-			if oldEmail != "" && oldEmail != agg.email() {
-				hashes = append(hashes, EmailHash(oldEmail)) // the order moved away from this customer
-			}
-			docs := make([]rebuilt, 0, len(hashes))
-			for _, h := range hashes {
-				d, err := s.rebuild(ctx, w, c.Merchant, h, c.Store+":"+c.OrderID, agg)
-				if err != nil {
+			res.Changed = m.changed
+			var docs []rebuilt
+			var raw []byte
+			if m.changed {
+				var hashes []string
+				if e := agg.email(); e != "" {
+					hashes = append(hashes, EmailHash(e))
+				}
+				if oldEmail != "" && oldEmail != agg.email() {
+					hashes = append(hashes, EmailHash(oldEmail)) // the order moved away from this customer
+				}
+				for _, h := range hashes {
+					d, err := s.rebuild(ctx, w, merchant, h, store+":"+orderID, agg)
+					if err != nil {
+						return err
+					}
+					docs = append(docs, d)
+				}
+				if raw, err = encodeAggregate(agg); err != nil {
 					return err
 				}
-				docs = append(docs, d)
-			}
-			raw, err := encodeAggregate(agg)
-			if err != nil {
-				return err
 			}
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				ttl := s.ttlFrom(agg.lastActivity())
-				p.Set(ctx, okey, raw, ttl)
-				if recorded {
-					p.XAdd(ctx, &redis.XAddArgs{Stream: s.changesKey(c.Merchant), MaxLen: maxChanges, Approx: true, Values: []any{"e", change}})
-				}
-				if agg.Order != nil {
-					s.index(ctx, p, c.Merchant, c.Store+":"+c.OrderID, agg.Order.Order.CreatedAt, ttl)
-				}
-				for _, d := range docs {
-					d.write(ctx, p)
-					if !d.expiry.IsZero() {
-						res.Expiries = append(res.Expiries, Expiry{Merchant: c.Merchant, EmailHash: d.hash, At: d.expiry})
+				if m.changed {
+					ttl := s.ttlFrom(agg.lastActivity())
+					p.Set(ctx, okey, raw, ttl)
+					if agg.Order != nil {
+						s.index(ctx, p, merchant, store+":"+orderID, agg.Order.Order.CreatedAt, ttl)
 					}
+					for _, d := range docs {
+						d.write(ctx, p)
+						if !d.expiry.IsZero() {
+							res.Expiries = append(res.Expiries, Expiry{Merchant: merchant, EmailHash: d.hash, At: d.expiry})
+						}
+					}
+				}
+				if m.event != nil {
+					p.XAdd(ctx, &redis.XAddArgs{Stream: s.changesKey(merchant), MaxLen: maxChanges, Approx: true, Values: []any{"e", m.event}})
+				}
+				if m.extra != nil {
+					m.extra(p)
 				}
 				return nil
 			})
 			return err
 		}, okey)
 		switch {
+		case err == nil && refused != nil:
+			return Applied{}, refused
 		case err == nil:
 			// Unchanged too: the version found may be an earlier
 			// attempt's write that has not reached a replica yet.
@@ -319,10 +371,10 @@ func (s *Store) Apply(ctx context.Context, c Change) (Applied, error) {
 		case errors.Is(err, redis.TxFailedErr):
 			continue
 		default:
-			return Applied{}, fmt.Errorf("widgets: apply to order %s/%s: %w", c.Store, c.OrderID, err)
+			return Applied{}, fmt.Errorf("orders: write order %s/%s: %w", store, orderID, err)
 		}
 	}
-	return Applied{}, fmt.Errorf("widgets: apply to order %s/%s: still conflicting after %d attempts", c.Store, c.OrderID, maxAttempts)
+	return Applied{}, fmt.Errorf("orders: write order %s/%s: still conflicting after %d attempts", store, orderID, maxAttempts)
 }
 
 // Refresh rebuilds one customer's document, so that orders past retention

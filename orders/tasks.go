@@ -69,13 +69,19 @@ func (u *Updater) Apply(ctx context.Context, c Change) error {
 	if err != nil {
 		return err
 	}
+	return u.after(ctx, c.Merchant, res)
+}
+
+// after schedules what follows a write of merchant's read model: the
+// rebuilds its documents' expiries need, and the relay of its changes.
+func (u *Updater) after(ctx context.Context, merchant string, res Applied) error {
 	if err := u.schedule(ctx, res.Expiries); err != nil {
 		return err
 	}
-	task, opts := relayTask(c.Merchant, u.store.now(), u.shards)
-	_, err = u.queue.EnqueueContext(ctx, task, opts...)
+	task, opts := relayTask(merchant, u.store.now(), u.shards)
+	_, err := u.queue.EnqueueContext(ctx, task, opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
-		return fmt.Errorf("orders: enqueue the relay of %s: %w", c.Merchant, err)
+		return fmt.Errorf("orders: enqueue the relay of %s: %w", merchant, err)
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ type App struct {
 // worker while it waits for its account's budget, so the weights only
 // order the work that can run now.
 var kinds = map[string]int{
-	discussions.RepliesQueue: 8, alerts.Queue: 6, discussions.Queue: 5, orders.Queue: 4,
+	orders.ActionsQueue: 9, discussions.RepliesQueue: 8, alerts.Queue: 6, discussions.Queue: 5, orders.Queue: 4,
 	discussions.BulkQueue: 2, push.Queue: 3, "default": 1,
 }
 
@@ -91,7 +91,7 @@ var kinds = map[string]int{
 // external accounts: within one account's budget, an agent's reply goes
 // first, then alerts, then new marketplace messages, and bulk work last.
 var classes = map[string]ratelimit.Class{
-	discussions.RepliesQueue: ratelimit.Interactive, alerts.Queue: ratelimit.Alerts,
+	orders.ActionsQueue: ratelimit.Interactive, discussions.RepliesQueue: ratelimit.Interactive, alerts.Queue: ratelimit.Alerts,
 	discussions.Queue: ratelimit.Messages, discussions.BulkQueue: ratelimit.Bulk,
 }
 
@@ -207,12 +207,12 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 				}
 				orderListers[mk.ID] = lister
 			}
-			if mk.AutoAccept.Enabled {
-				actor, ok := mp.(connectors.OrderActor)
-				if !ok {
-					_ = conn.Close()
-					return nil, fmt.Errorf("merchant %s marketplace %s: auto_accept is on but %s cannot act on orders", m.ID, mk.ID, mk.Kind)
-				}
+			actor, canAct := mp.(connectors.OrderActor)
+			if mk.AutoAccept.Enabled && !canAct {
+				_ = conn.Close()
+				return nil, fmt.Errorf("merchant %s marketplace %s: auto_accept is on but %s cannot act on orders", m.ID, mk.ID, mk.Kind)
+			}
+			if canAct {
 				orderActors[mk.ID] = actor
 			}
 			if mk.RatingAlerts {
@@ -236,6 +236,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	}
 	svc := alerts.NewService(cfg, helpdesks, conn.Client, o.Now)
 	orderStore := orders.NewStore(conn.Client, cfg.Redis.KeyPrefix, cfg.Widgets.Retention, cfg.Widgets.MaxOrders, o.Now)
+	updater := orders.NewUpdater(orderStore, a.client, shards)
+	orderActions := orders.NewActions(orders.ActionsOptions{
+		Config: cfg, Store: orderStore, Actors: orderActors, Updater: updater, Queue: a.client, Shards: shards, Now: o.Now,
+	})
 	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
 	if replicas != nil {
 		dstore.WaitForReplicas(replicas)
@@ -283,7 +287,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		widgets.NewService(cfg, reader, metrics).Register(a.engine)
 		mirror.RegisterAPI(a.engine)
 		pub.Register(a.engine)
-		orders.NewAPI(orderStore, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
+		orders.NewAPI(orderStore, orderActions, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
 		mirror.RegisterWebhooks(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
@@ -309,13 +313,13 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		a.workers.Handle(alerts.TypeRatings, alerts.NewRatingSync(alerts.RatingSyncOptions{
 			Config: cfg, Redis: conn.Client, Listers: evaluationListers, Queue: a.client, Shards: shards, Now: o.Now,
 		}))
-		updater := orders.NewUpdater(orderStore, a.client, shards)
 		wh := orders.NewHandlers(updater)
 		a.workers.Handle(orders.TypeSync, orders.NewOrderSync(orders.SyncOptions{
 			Config: cfg, Redis: conn.Client, KeyPrefix: cfg.Redis.KeyPrefix, Listers: orderListers, Sink: updater,
 			Queue: a.client, Shards: shards, Now: o.Now,
 		}))
 		a.workers.Handle(orders.TypeAutoAccept, asynq.HandlerFunc(orders.NewAcceptor(cfg, orderActors, updater).Handler))
+		a.workers.Handle(orders.TypeAction, asynq.HandlerFunc(orderActions.Handler))
 		a.workers.Handle(orders.TypeApply, asynq.HandlerFunc(wh.Apply))
 		a.workers.Handle(orders.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
 		a.workers.Handle(orders.TypeRelay, orders.NewRelay(orderStore, pub, a.client, o.Now).Handler(shards))

@@ -251,8 +251,8 @@ func testCancelOrderLines(t *testing.T, h Harness) {
 		}
 	}
 	act(t, a, o.ID, connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second, Quantity: 1}}})
-	if got := getOrder(t, a, o.ID); got.Status != connectors.OrderInProgress || got.Lines[1].Status != connectors.OrderInProgress {
-		t.Errorf("after cancelling one unit of two: order %s, lines %v", got.Status, lineStatuses(got))
+	if got := getOrder(t, a, o.ID); got.Status != connectors.OrderInProgress || got.Lines[1].Status != connectors.OrderInProgress || got.Lines[1].Canceled != 1 {
+		t.Errorf("after cancelling one unit of two: order %s, lines %v, %d units cancelled", got.Status, lineStatuses(got), got.Lines[1].Canceled)
 	}
 	act(t, a, o.ID, connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second}}})
 	if got := getOrder(t, a, o.ID); got.Status != connectors.OrderCanceled || !slices.Equal(lineStatuses(got), []connectors.OrderStatus{connectors.OrderCanceled, connectors.OrderCanceled}) {

@@ -533,9 +533,13 @@ func toOrder(o api.Order) connectors.Order {
 		Currency:       o.CurrencyISOCode,
 	}
 	for _, l := range o.OrderLines {
+		canceled := 0
+		for _, c := range l.Cancelations {
+			canceled += c.Quantity
+		}
 		out.Lines = append(out.Lines, connectors.OrderLine{
-			ID: l.OrderLineID, SKU: l.OfferSKU, Title: l.ProductTitle, Quantity: l.Quantity, Price: l.Price.String(),
-			Status: OrderStatus(l.OrderLineState),
+			ID: l.OrderLineID, SKU: l.OfferSKU, Title: l.ProductTitle, Quantity: l.Quantity, Canceled: canceled,
+			Price: l.Price.String(), Status: OrderStatus(l.OrderLineState),
 		})
 	}
 	return out
