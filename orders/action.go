@@ -104,9 +104,11 @@ type ActionRequest struct {
 // Action is one action on an order and where it stands: what the API
 // answers and the audit trail lists.
 type Action struct {
-	ID      string     `json:"id"`
-	Store   string     `json:"store"`
-	OrderID string     `json:"order_id"`
+	ID      string `json:"id"`
+	Store   string `json:"store"`
+	OrderID string `json:"order_id"`
+	// Account is the marketplace account that performs it.
+	Account string     `json:"account"`
 	Kind    string     `json:"action"`
 	Args    ActionArgs `json:"args"`
 	State   string     `json:"state"`

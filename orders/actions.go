@@ -110,18 +110,51 @@ func NewActions(o ActionsOptions) *Actions {
 	return &Actions{o: o}
 }
 
-// account is the marketplace account that acts on store's orders.
-func (a *Actions) account(merchant, store string) (*config.Merchant, config.Marketplace, connectors.OrderActor, bool) {
+// account is the marketplace account that acts on the orders of store
+// that marketplace sold: a store may sell on several. An order whose
+// marketplace is unknown goes to the store's one account, if it has one.
+func (a *Actions) account(merchant, store, marketplace string) (*config.Merchant, config.Marketplace, connectors.OrderActor, bool) {
 	m, ok := a.o.Config.Merchant(merchant)
 	if !ok {
 		return nil, config.Marketplace{}, nil, false
 	}
+	var found []config.Marketplace
 	for _, mk := range m.Marketplaces {
-		if actor := a.o.Actors[mk.ID]; mk.Store == store && actor != nil {
-			return m, mk, actor, true
+		if a.o.Actors[mk.ID] != nil && mk.Store == store && (marketplace == "" || strings.EqualFold(mk.Name, marketplace)) {
+			found = append(found, mk)
 		}
 	}
-	return m, config.Marketplace{}, nil, false
+	if len(found) != 1 {
+		return m, config.Marketplace{}, nil, false
+	}
+	return m, found[0], a.o.Actors[found[0].ID], true
+}
+
+// storeActs tells whether any account of store acts on orders.
+func (a *Actions) storeActs(merchant, store string) bool {
+	m, ok := a.o.Config.Merchant(merchant)
+	if !ok {
+		return false
+	}
+	for _, mk := range m.Marketplaces {
+		if mk.Store == store && a.o.Actors[mk.ID] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// byID is the account an action was recorded with.
+func (a *Actions) byID(merchant, account string) (*config.Merchant, config.Marketplace, connectors.OrderActor, bool) {
+	m, ok := a.o.Config.Merchant(merchant)
+	if !ok {
+		return nil, config.Marketplace{}, nil, false
+	}
+	mk, ok := m.Marketplace(account)
+	if !ok || a.o.Actors[account] == nil {
+		return m, config.Marketplace{}, nil, false
+	}
+	return m, mk, a.o.Actors[account], true
 }
 
 // Allowed lists the actions that may be asked for o now: those its
@@ -131,7 +164,7 @@ func (a *Actions) Allowed(merchant string, o Order) []string {
 	if o.Action != nil && o.Action.State == Synchronizing {
 		return nil
 	}
-	if _, _, _, ok := a.account(merchant, o.Store); !ok {
+	if _, _, _, ok := a.account(merchant, o.Store, o.Marketplace); !ok {
 		return nil
 	}
 	return StatusActions(o.Status)
@@ -184,9 +217,15 @@ func (a *Actions) Request(ctx context.Context, req ActionRequest) (Action, error
 	if err := req.normalize(); err != nil {
 		return Action{}, err
 	}
-	if _, _, _, ok := a.account(req.Merchant, req.Store); !ok {
-		return Action{}, httpapi.Errorf(http.StatusUnprocessableEntity, CodeActionUnsupported, "store",
-			"store: no marketplace account of store %s acts on orders; actions need one (a Mirakl account)", req.Store)
+	unsupported := func(marketplace string) error {
+		if marketplace != "" {
+			marketplace = " sold on " + marketplace
+		}
+		return httpapi.Errorf(http.StatusUnprocessableEntity, CodeActionUnsupported, "store",
+			"store: no marketplace account of store %s acts on its orders%s; actions need one (a Mirakl account)", req.Store, marketplace)
+	}
+	if !a.storeActs(req.Merchant, req.Store) {
+		return Action{}, unsupported("")
 	}
 	id := actionID(req.Merchant, req.Store, req.OrderID, req.Kind, req.Args)
 	now := a.o.Now().UTC()
@@ -209,12 +248,16 @@ func (a *Actions) Request(ctx context.Context, req ActionRequest) (Action, error
 		if agg.Order == nil {
 			return mutation{}, orderNotFound(req.Store, req.OrderID)
 		}
+		_, mk, _, ok := a.account(req.Merchant, req.Store, agg.Order.Order.Marketplace)
+		if !ok {
+			return mutation{}, unsupported(agg.Order.Order.Marketplace)
+		}
 		if cur := agg.Action; cur != nil && cur.State == Synchronizing {
 			return mutation{}, httpapi.Errorf(http.StatusConflict, CodeActionPending, "action",
 				"order %s waits for the marketplace to confirm an earlier action (%s, %s); ask again once it is settled", req.OrderID, cur.Kind, cur.ID)
 		}
 		rec = Action{
-			ID: id, Store: req.Store, OrderID: req.OrderID, Kind: req.Kind, Args: req.Args,
+			ID: id, Store: req.Store, OrderID: req.OrderID, Account: mk.ID, Kind: req.Kind, Args: req.Args,
 			State: Synchronizing, Attempt: 1, RequestedAt: now, By: req.By,
 		}
 		if prev != nil {
@@ -274,11 +317,10 @@ func pastTense(kind string) string {
 }
 
 func (a *Actions) enqueue(ctx context.Context, merchant string, rec Action) error {
-	_, mk, _, _ := a.account(merchant, rec.Store)
 	b, _ := json.Marshal(ActionPayload{Merchant: merchant, ID: rec.ID, Attempt: rec.Attempt})
 	task := asynq.NewTask(TypeAction, b)
 	_, err := a.o.Queue.EnqueueContext(ctx, task,
-		asynq.Queue(a.o.Shards.Queue(ActionsQueue, mk.ID)),
+		asynq.Queue(a.o.Shards.Queue(ActionsQueue, rec.Account)),
 		asynq.TaskID(fmt.Sprintf("orders-action-%s-%d", rec.ID, rec.Attempt)),
 		asynq.MaxRetry(10))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
@@ -298,9 +340,9 @@ func (a *Actions) Run(ctx context.Context, p ActionPayload) error {
 		return nil // expired, superseded or done
 	}
 	log := zerolog.Ctx(ctx).With().Str("action_id", rec.ID).Str("action", rec.Kind).Int("attempt", rec.Attempt).Logger()
-	m, mk, actor, ok := a.account(p.Merchant, rec.Store)
+	m, mk, actor, ok := a.byID(p.Merchant, rec.Account)
 	if !ok {
-		return a.settle(ctx, p.Merchant, *rec, Failed, fmt.Sprintf("no marketplace account of store %s acts on orders any more", rec.Store))
+		return a.settle(ctx, p.Merchant, *rec, Failed, fmt.Sprintf("marketplace account %s no longer acts on orders", rec.Account))
 	}
 	var before *connectors.Order
 	if rec.Tried || needsLines(*rec) {

@@ -123,6 +123,10 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodPost, "/v1/orders/subscriptions/:id/replay"},
 		{http.MethodGet, "/v1/orders"},
 		{http.MethodGet, "/v1/orders.csv"},
+		{http.MethodPost, "/v1/orders/:store/:order_id/actions"},
+		{http.MethodGet, "/v1/orders/:store/:order_id/actions"},
+		{http.MethodGet, "/v1/order-actions"},
+		{http.MethodGet, "/v1/order-actions/:id"},
 		{http.MethodPost, "/v1/webhooks/helpdesks/:helpdesk"},
 		{http.MethodGet, "/v1/files/:token"},
 		{http.MethodGet, "/v1/admin/dead-letters"},
@@ -276,7 +280,7 @@ func TestOpenAPIAdminRoutesNeedBasicAuth(t *testing.T) {
 			case strings.HasPrefix(path, "/v1/widgets/") && !strings.HasPrefix(path, "/v1/widgets/helpscout/"):
 				// Help Scout signs its requests instead.
 				want = []string{"sidebarBearer"}
-			case path == "/v1/discussions" || strings.HasPrefix(path, "/v1/discussions/") || path == "/v1/orders" || path == "/v1/orders.csv" || strings.HasPrefix(path, "/v1/orders/"):
+			case path == "/v1/discussions" || strings.HasPrefix(path, "/v1/discussions/") || path == "/v1/orders" || path == "/v1/orders.csv" || strings.HasPrefix(path, "/v1/orders/") || strings.HasPrefix(path, "/v1/order-actions"):
 				// A merchant's integrators: the token decides the merchant.
 				want = []string{"merchantBearer"}
 			}
