@@ -24,14 +24,19 @@ const (
 	TypeOrderCreated         = "order.created"
 	TypeOrderChanged         = "order.changed"
 	TypeOrderStatusChanged   = "order.status_changed"
+	TypeOrderActionRequested = "order.action_requested"
 	TypeOrderActionConfirmed = "order.action_confirmed"
 	TypeOrderActionRefused   = "order.action_refused"
+	TypeOrderActionFailed    = "order.action_failed"
 	// TypeVerification is the handshake's body: see verify.go.
 	TypeVerification = "subscription.verification"
 )
 
 // eventTypes are the types Publish accepts.
-var eventTypes = []string{TypeOrderCreated, TypeOrderChanged, TypeOrderStatusChanged, TypeOrderActionConfirmed, TypeOrderActionRefused}
+var eventTypes = []string{
+	TypeOrderCreated, TypeOrderChanged, TypeOrderStatusChanged,
+	TypeOrderActionRequested, TypeOrderActionConfirmed, TypeOrderActionRefused, TypeOrderActionFailed,
+}
 
 // Event is one change of an order, as the order feature publishes it.
 type Event struct {

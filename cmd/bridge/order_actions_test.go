@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk-bridge/bridge/connectors/fault"
+	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
+	"github.com/helpdesk-bridge/bridge/orders"
+	"github.com/helpdesk-bridge/bridge/orders/push"
+)
+
+const actionsBuyer = "k7w2@carrefour-relay.example"
+
+// actionsKillDB is the test Redis database of the test that runs bridge
+// processes, apart from the in-process harness's.
+const actionsKillDB = 4
+
+// actionCall sends one request to an order action route with acme's API
+// token and holds the answer (and a request it serves) to openapi.yaml.
+func (h *harness) actionCall(oa *openAPI, method, path string, body any) (int, map[string]any) {
+	h.t.Helper()
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
+	req, _ := http.NewRequest(method, h.url+path, bytes.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+acmeAPIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err := oa.checkResponse(req, resp, answer); err != nil {
+		h.t.Errorf("%s %s: the answer does not match openapi.yaml: %v\n%s", method, path, err, answer)
+	}
+	if resp.StatusCode < 400 {
+		if err := oa.checkRequest(req, raw); err != nil {
+			h.t.Errorf("%s %s: the request does not match openapi.yaml: %v", method, path, err)
+		}
+	}
+	var out map[string]any
+	if err := json.Unmarshal(answer, &out); err != nil {
+		h.t.Fatalf("%s %s: %d, not JSON: %s", method, path, resp.StatusCode, answer)
+	}
+	if e, ok := out["error"].(map[string]any); ok {
+		out = e
+	}
+	return resp.StatusCode, out
+}
+
+// putOrder puts an order of actionsBuyer at the harness's Carrefour shop.
+func (h *harness) putOrder(t *testing.T, id, state string) {
+	t.Helper()
+	if _, err := h.mkl.PutOrder(miraklShop, mapi.Order{
+		OrderID: id, OrderState: state, CustomerNotificationEmail: actionsBuyer, TotalPrice: "19.90", CurrencyISOCode: "EUR",
+		OrderLines: []mapi.OrderLine{{OrderLineID: id + "-1", OfferSKU: "MUG-01", ProductTitle: "Blue mug", Quantity: 1, Price: "19.90", OrderLineState: state}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncOrders has the workers read the Carrefour shop's orders now, n
+// times, as several replicas' schedulers would.
+func (h *harness) syncOrders(t *testing.T, n int) {
+	t.Helper()
+	c := asynq.NewClientFromRedisClient(h.rdb)
+	defer c.Close()
+	for range n {
+		if _, err := c.EnqueueContext(context.Background(), orders.NewSyncTask(orders.SyncPayload{Merchant: "acme", Account: "acme-carrefour"}, 1)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// widgetOrder is one order of actionsBuyer as the Gorgias widget shows
+// it, or nil.
+func (h *harness) widgetOrder(id string) map[string]any {
+	resp, body := h.widget("/v1/widgets/gorgias", sidebarToken, emailQuery(actionsBuyer), nil)
+	var w map[string]any
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &w) != nil {
+		return nil
+	}
+	list, _ := w["orders"].([]any)
+	for _, o := range list {
+		if m, _ := o.(map[string]any); m["id"] == id {
+			return m
+		}
+	}
+	return nil
+}
+
+func (h *harness) shipCalls() int {
+	n := 0
+	for route, c := range h.mkl.Requests() {
+		if strings.HasSuffix(route, "/ship") {
+			n += c
+		}
+	}
+	return n
+}
+
+func isShip(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/ship") }
+
+// subscribe has acme's integrator subscribe recv to order events.
+func (h *harness) subscribe(t *testing.T, recv *pushReceiver) {
+	t.Helper()
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	body, _ := json.Marshal(map[string]string{"url": srv.URL + "/orders"})
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/orders/subscriptions", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+acmeAPIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sub push.Subscription
+	_ = json.NewDecoder(resp.Body).Decode(&sub)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || sub.Secret == "" {
+		t.Fatalf("subscribe: %d %+v", resp.StatusCode, sub)
+	}
+	recv.mu.Lock()
+	recv.secret = sub.Secret
+	recv.mu.Unlock()
+}
+
+// pushedTypes are the event types recv got for one order, in order.
+func pushedTypes(recv *pushReceiver, orderID string) []string {
+	var out []string
+	for _, ev := range recv.events() {
+		if ev.OrderID == orderID {
+			out = append(out, ev.Type)
+		}
+	}
+	return out
+}
+
+// An order arrives at the marketplace, is accepted once with two bridge
+// replicas running, is shipped by an agent with carrier and tracking:
+// the widget shows synchronizing, then Shipped, and the integrator's
+// server gets every event, signed, in order. Shipping a cancelled order
+// is refused: the API and the widget show the refusal, the order stays
+// as it was, and the audit trail records it.
+func TestOrderActionsEndToEnd(t *testing.T) {
+	oa := loadOpenAPI(t)
+	h := newHarness(t, harnessOptions{})
+	h.stop()
+	for i, mk := range h.cfg.Merchants[0].Marketplaces {
+		if mk.ID == "acme-carrefour" {
+			h.cfg.Merchants[0].Marketplaces[i].AutoAccept.Enabled = true
+		}
+	}
+	h.start(ModeServe)
+	second := h.workerReplica()
+	recv := &pushReceiver{}
+	h.subscribe(t, recv)
+
+	h.putOrder(t, "CRF-70001-A", "WAITING_ACCEPTANCE")
+	h.syncOrders(t, 4)
+	eventually(t, 20*time.Second, "the order accepted", func() bool {
+		o, _ := h.mkl.Order(miraklShop, "CRF-70001-A")
+		return o.OrderState == "WAITING_DEBIT"
+	})
+	// The customer's payment goes through.
+	if _, err := h.mkl.MoveOrder(miraklShop, "CRF-70001-A", "SHIPPING"); err != nil {
+		t.Fatal(err)
+	}
+	h.syncOrders(t, 1)
+	eventually(t, 20*time.Second, "the widget to show it to ship", func() bool {
+		o := h.widgetOrder("CRF-70001-A")
+		return o != nil && o["marketplace_status"] == "SHIPPING"
+	})
+
+	// The marketplace takes its time: the agent sees synchronizing.
+	h.mkl.Faults().Push(fault.Fault{Hang: 2 * time.Second, Match: isShip})
+	status, rec := h.actionCall(oa, "POST", "/v1/orders/acme-fr/CRF-70001-A/actions", map[string]any{
+		"action": "ship", "carrier_code": "UPS", "tracking_number": "1Z999AA10123456784", "agent": "alice",
+	})
+	if status != http.StatusAccepted || rec["state"] != orders.Synchronizing {
+		t.Fatalf("ship: %d %v", status, rec)
+	}
+	eventually(t, 10*time.Second, "the widget to show synchronizing", func() bool {
+		o := h.widgetOrder("CRF-70001-A")
+		return o != nil && o["status"] == orders.Synchronizing
+	})
+	eventually(t, 20*time.Second, "the widget to show it shipped", func() bool {
+		o := h.widgetOrder("CRF-70001-A")
+		return o != nil && o["status"] == orders.StatusShipped
+	})
+	if status, got := h.actionCall(oa, "GET", "/v1/order-actions/"+rec["id"].(string), nil); status != 200 || got["state"] != orders.Confirmed {
+		t.Errorf("the action: %d %v", status, got)
+	}
+	if o, _ := h.mkl.Order(miraklShop, "CRF-70001-A"); o.OrderState != "SHIPPED" || o.ShippingTracking != "1Z999AA10123456784" || o.ShippingCarrierCode != "UPS" {
+		t.Errorf("at the marketplace: %s, %q by %q", o.OrderState, o.ShippingTracking, o.ShippingCarrierCode)
+	}
+	eventually(t, 20*time.Second, "the confirmation pushed", func() bool {
+		return slices.Contains(pushedTypes(recv, "CRF-70001-A"), orders.EventActionConfirmed)
+	})
+
+	// Shipping a cancelled order.
+	h.putOrder(t, "CRF-70002-A", "CANCELED")
+	h.syncOrders(t, 1)
+	eventually(t, 20*time.Second, "the cancelled order in the widget", func() bool { return h.widgetOrder("CRF-70002-A") != nil })
+	status, refused := h.actionCall(oa, "POST", "/v1/orders/acme-fr/CRF-70002-A/actions", map[string]any{"action": "ship", "tracking_number": "X1"})
+	if status != http.StatusConflict || refused["code"] != orders.CodeActionNotAllowed || refused["field"] != "action" {
+		t.Errorf("ship a cancelled order: %d %v", status, refused)
+	}
+	if o := h.widgetOrder("CRF-70002-A"); o == nil || o["status"] != orders.StatusCanceled {
+		t.Errorf("the refused order in the widget: %v", o)
+	} else if a, _ := o["action"].(map[string]any); a["state"] != orders.Refused || !strings.Contains(a["reason"].(string), "cannot be shipped") {
+		t.Errorf("the widget's refusal: %v", o["action"])
+	}
+	if o, _ := h.mkl.Order(miraklShop, "CRF-70002-A"); o.OrderState != "CANCELED" {
+		t.Errorf("the cancelled order is %s at the marketplace", o.OrderState)
+	}
+	_, page := h.actionCall(oa, "GET", "/v1/order-actions?order_id=CRF-70002-A", nil)
+	if entries, _ := page["entries"].([]any); len(entries) != 1 || entries[0].(map[string]any)["result"] != orders.Refused {
+		t.Errorf("the audit trail of the refused order: %v", page)
+	}
+	_, page = h.actionCall(oa, "GET", "/v1/orders/acme-fr/CRF-70001-A/actions", nil)
+	var results []string
+	for _, e := range page["entries"].([]any) {
+		results = append(results, e.(map[string]any)["result"].(string))
+	}
+	if strings.Join(results, ",") != "confirmed,requested" {
+		t.Errorf("the shipped order's audit trail: %v", results)
+	}
+
+	h.settle()
+	second.stop()
+	if n := h.shipCalls(); n != 1 {
+		t.Errorf("%d ship calls, want 1", n)
+	}
+	accepts := 0
+	for route, n := range h.mkl.Requests() {
+		if route == "PUT /api/orders/{order_id}/accept" {
+			accepts += n
+		}
+	}
+	if accepts != 1 {
+		t.Errorf("%d acceptances, want 1", accepts)
+	}
+	// In order: created, accepted (status), paid (changed), the action,
+	// shipped, its tracking, confirmed. None twice, each signed.
+	got := pushedTypes(recv, "CRF-70001-A")
+	want := []string{orders.EventCreated, orders.EventStatusChanged, orders.EventChanged, orders.EventActionRequested, orders.EventStatusChanged, orders.EventChanged, orders.EventActionConfirmed}
+	if !slices.Equal(got, want) {
+		t.Errorf("pushed %v, want %v", got, want)
+	}
+	if got := pushedTypes(recv, "CRF-70002-A"); !slices.Equal(got, []string{orders.EventCreated, orders.EventActionRefused}) {
+		t.Errorf("pushed for the refused order %v", got)
+	}
+	if recv.forged > 0 {
+		t.Errorf("%d pushes failed the receiver's signature check", recv.forged)
+	}
+}
+
+// The marketplace fails during an action: with a 5xx before it took it,
+// with a 5xx after (the answer lost), or it hangs past the bridge's
+// timeout and takes it late. Each time the order ends shipped, by one
+// ship that took effect.
+func TestOrderActionFaults(t *testing.T) {
+	oa := loadOpenAPI(t)
+	h := newHarness(t, harnessOptions{})
+	h.stop()
+	for i, mk := range h.cfg.Merchants[0].Marketplaces {
+		if mk.ID == "acme-carrefour" {
+			h.cfg.Merchants[0].Marketplaces[i].Timeout = time.Second
+		}
+	}
+	h.start(ModeServe)
+	for i, f := range []fault.Fault{
+		{Status: http.StatusServiceUnavailable},
+		{Status: http.StatusBadGateway, After: true},
+		{Hang: 2 * time.Second, Late: true},
+	} {
+		id := "CRF-7100" + string(rune('1'+i)) + "-A"
+		h.putOrder(t, id, "SHIPPING")
+		h.syncOrders(t, 1)
+		eventually(t, 20*time.Second, id+" in the widget", func() bool { return h.widgetOrder(id) != nil })
+		before := h.shipCalls()
+		f.Match = isShip
+		h.mkl.Faults().Push(f)
+		status, rec := h.actionCall(oa, "POST", "/v1/orders/acme-fr/"+id+"/actions", map[string]any{"action": "ship", "carrier_name": "Colis Privé", "tracking_number": "CP" + id})
+		if status != http.StatusAccepted {
+			t.Fatalf("%s: %d %v", id, status, rec)
+		}
+		eventually(t, 40*time.Second, id+" confirmed", func() bool {
+			_, got := h.actionCall(oa, "GET", "/v1/order-actions/"+rec["id"].(string), nil)
+			return got["state"] == orders.Confirmed
+		})
+		if n := h.shipCalls() - before; n != 1 {
+			t.Errorf("%s (%+v): %d ship calls reached the marketplace, want 1", id, f, n)
+		}
+		if o, _ := h.mkl.Order(miraklShop, id); o.OrderState != "SHIPPED" {
+			t.Errorf("%s is %s", id, o.OrderState)
+		}
+		if o := h.widgetOrder(id); o == nil || o["status"] != orders.StatusShipped {
+			t.Errorf("%s in the widget: %v", id, o)
+		}
+	}
+}
+
+// The bridge is killed (kill -9) once the marketplace has shipped the
+// order and before its answer came back. Another bridge takes the task
+// over: it reads the order, sees it shipped, and ships nothing again.
+func TestOrderActionSurvivesAKillBetweenTheMarketplaceAndTheAck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bridge processes")
+	}
+	oa := loadOpenAPI(t)
+	h := newHarness(t, harnessOptions{mode: ModeAPI, db: actionsKillDB})
+	h.putOrder(t, "CRF-72001-A", "SHIPPING")
+	child := h.startBridge("first", "worker")
+	h.syncOrders(t, 1)
+	eventually(t, 30*time.Second, "the order in the widget", func() bool { return h.widgetOrder("CRF-72001-A") != nil })
+
+	held := holdNth(h.mkl.Faults(), 1, true, isShip)
+	status, rec := h.actionCall(oa, "POST", "/v1/orders/acme-fr/CRF-72001-A/actions", map[string]any{"action": "ship", "carrier_code": "DHL", "tracking_number": "JD0142"})
+	if status != http.StatusAccepted {
+		t.Fatalf("ship: %d %v", status, rec)
+	}
+	waitHeld(t, held, "the ship call")
+	if o, _ := h.mkl.Order(miraklShop, "CRF-72001-A"); o.OrderState != "SHIPPED" {
+		t.Fatalf("the held ship has not taken effect: %s", o.OrderState)
+	}
+	child.kill(t)
+	h.mkl.Faults().Clear()
+	if o := h.widgetOrder("CRF-72001-A"); o == nil || o["status"] != orders.Synchronizing {
+		t.Errorf("after the kill the widget shows %v, want synchronizing", o)
+	}
+	expireLeases(t, h.rdb, orders.ActionsQueue)
+
+	h.startBridge("second", "worker")
+	eventually(t, 60*time.Second, "the action confirmed by the second bridge", func() bool {
+		_, got := h.actionCall(oa, "GET", "/v1/order-actions/"+rec["id"].(string), nil)
+		return got["state"] == orders.Confirmed
+	})
+	if n := h.shipCalls(); n != 1 {
+		t.Errorf("%d ship calls, want 1", n)
+	}
+	eventually(t, 20*time.Second, "the widget to show it shipped", func() bool {
+		o := h.widgetOrder("CRF-72001-A")
+		return o != nil && o["status"] == orders.StatusShipped
+	})
+}
+
+// expireLeases ends the leases of the tasks a killed worker held in
+// queue, so that asynq's recoverer gives them back at its next look
+// rather than half a minute later.
+func expireLeases(t *testing.T, rdb redis.UniversalClient, queue string) {
+	t.Helper()
+	ctx := context.Background()
+	key := "asynq:{" + queue + "}:lease"
+	ids, err := rdb.ZRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := float64(time.Now().Add(-time.Minute).Unix())
+	for _, id := range ids {
+		if err := rdb.ZAddXX(ctx, key, redis.Z{Score: past, Member: id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
