@@ -426,3 +426,36 @@ func TestExportStreams(t *testing.T) {
 		t.Fatalf("the heap grew by %d MB exporting %d MB: the export holds more than a batch", grew>>20, w.bytes>>20)
 	}
 }
+
+// Orders stored before the index existed are found once reindexed; a
+// second reindex changes nothing, and another merchant's orders stay out.
+func TestReindexFindsOrdersStoredBeforeTheIndex(t *testing.T) {
+	s, rdb, _ := newListStore(t, 0)
+	listFixture(t, s)
+	want := listAll(t, s, Query{}, scanBudget)
+	if len(want) < 10 {
+		t.Fatalf("fixture of %d orders", len(want))
+	}
+	c := orderChange("G1", "g@example.com", t0, t0, StatusNew)
+	c.Merchant = "globex"
+	mustApply(t, s, c)
+	ctx := context.Background()
+	if err := rdb.Del(ctx, s.ordersKey("acme")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := listAll(t, s, Query{}, scanBudget); len(got) != 0 {
+		t.Fatalf("without an index the list finds %v", got)
+	}
+	for range 2 {
+		n, err := s.Reindex(ctx, "acme")
+		if err != nil || n != len(want) {
+			t.Fatalf("Reindex = %d, %v; want %d", n, err, len(want))
+		}
+		if got := listAll(t, s, Query{}, scanBudget); !slices.Equal(got, want) {
+			t.Fatalf("after the reindex: %v, want %v", got, want)
+		}
+	}
+	if n, _ := s.Reindex(ctx, "globex"); n != 1 {
+		t.Errorf("globex's reindex found %d orders, want its one", n)
+	}
+}

@@ -320,6 +320,13 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}))
 		a.workers.Handle(orders.TypeAutoAccept, asynq.HandlerFunc(orders.NewAcceptor(cfg, orderActors, updater).Handler))
 		a.workers.Handle(orders.TypeAction, asynq.HandlerFunc(orderActions.Handler))
+		a.workers.Handle(orders.TypeReindex, asynq.HandlerFunc(orderStore.ReindexHandler))
+		for _, m := range cfg.Merchants {
+			task, opts := orders.NewReindexTask(m.ID)
+			if _, err := a.client.EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				log.Warn().Err(err).Str("merchant", m.ID).Msg("could not enqueue the one-off indexing of orders stored before the order index; the next start tries again")
+			}
+		}
 		a.workers.Handle(orders.TypeApply, asynq.HandlerFunc(wh.Apply))
 		a.workers.Handle(orders.TypeRefresh, asynq.HandlerFunc(wh.Refresh))
 		a.workers.Handle(orders.TypeRelay, orders.NewRelay(orderStore, pub, a.client, o.Now).Handler(shards))
