@@ -70,4 +70,3 @@ const (
 	tokNone  = "none-sidebar-token-0123456789abcdef"
 	hsSecret = "helpscout-secret-0123"
 )
-
