@@ -32,7 +32,9 @@ type Server struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"gte=0"`
 	// PublicURL is where customers' browsers reach the bridge, for the
 	// signed download links of attachments a marketplace cannot take as
-	// files. Without it such attachments are refused with a note.
+	// files. Without it such attachments are refused with a note. The
+	// sidebars' order action buttons link to it too; without it their
+	// links are relative.
 	PublicURL string `yaml:"public_url" validate:"omitempty,url"`
 	// AllowPrivateFileHosts lets agents' attachments be downloaded from
 	// loopback and private addresses, as well as public ones: only for
