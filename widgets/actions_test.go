@@ -499,3 +499,45 @@ func TestJSONWidgetActions(t *testing.T) {
 		}
 	}
 }
+
+// The form is bounded: its size, its fields, the values of one field.
+func TestActionPostBounds(t *testing.T) {
+	t.Parallel()
+	f := newActionFixture(t, "")
+	tk := ticketOf(t, buttons(f.widget(t, tokShip))["cancel_lines"][0])
+	token := formToken(t, f.confirm(t, tk).Body.String())
+	base := func() url.Values { return url.Values{"t": {tk}, "form_token": {token}, "reason": {"R"}} }
+
+	big := base()
+	big.Set("agent", strings.Repeat("x", MaxActionBody))
+	if w := f.post(t, big, "", ""); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a body over %d bytes: %d %s", MaxActionBody, w.Code, w.Body)
+	}
+	many := base()
+	for i := range maxFormFields {
+		many.Set("f"+string(rune('a'+i)), "1")
+	}
+	if w := f.post(t, many, "", ""); w.Code != http.StatusBadRequest || errorCode(t, w) != httpapi.CodeMalformedBody {
+		t.Errorf("%d fields: %d %s", len(many), w.Code, w.Body)
+	}
+	lines := base()
+	for range maxFormLines + 1 {
+		lines.Add("line_sku", "S")
+		lines.Add("line_quantity", "1")
+	}
+	if w := f.post(t, lines, "", ""); w.Code != http.StatusBadRequest || errorCode(t, w) != httpapi.CodeMalformedBody {
+		t.Errorf("%d lines: %d %s", maxFormLines+1, w.Code, w.Body)
+	}
+	if n := len(f.acts.asked()); n != 0 {
+		t.Errorf("%d actions asked", n)
+	}
+	// None of these consumed the token: the real form still goes through.
+	ok := base()
+	ok["line_sku"], ok["line_quantity"] = []string{"TENT-2", "MAT-1"}, []string{"1", "0"}
+	if w := f.post(t, ok, "", ""); w.Code != http.StatusOK {
+		t.Fatalf("the form: %d %s", w.Code, w.Body)
+	}
+	if a := f.acts.asked(); len(a) != 1 || len(a[0].Args.Lines) != 1 || a[0].Args.Lines[0] != (orders.LineRef{SKU: "TENT-2", Quantity: 1}) || a[0].Args.Reason != "R" {
+		t.Errorf("asked %+v", a)
+	}
+}
