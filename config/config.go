@@ -32,7 +32,9 @@ type Server struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" validate:"gte=0"`
 	// PublicURL is where customers' browsers reach the bridge, for the
 	// signed download links of attachments a marketplace cannot take as
-	// files. Without it such attachments are refused with a note.
+	// files. Without it such attachments are refused with a note. The
+	// sidebars' order action buttons link to it too; without it their
+	// links are relative.
 	PublicURL string `yaml:"public_url" validate:"omitempty,url"`
 	// AllowPrivateFileHosts lets agents' attachments be downloaded from
 	// loopback and private addresses, as well as public ones: only for
@@ -372,11 +374,13 @@ var WidgetSections = []string{"sections", "customer", "orders", "lines", "shipme
 
 // WidgetFields is the vocabulary of layouts: every field a section can
 // show, in its default order. These names are also the widget's JSON
-// paths, so a name, once shipped, is never renamed.
+// paths, so a name, once shipped, is never renamed. An order's "action"
+// is its latest order action and where it stands; "actions" are the
+// buttons of the actions its sidebar and its status allow.
 var WidgetFields = map[string][]string{
 	"sections":         {"customer", "orders"},
 	"customer":         {"email", "name", "phone", "external_id", "orders_count", "last_order_at"},
-	"orders":           {"id", "status", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns", "support_requests"},
+	"orders":           {"id", "status", "action", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns", "support_requests", "actions"},
 	"lines":            {"name", "sku", "quantity"},
 	"shipments":        {"status", "carrier", "tracking_number", "tracking_url"},
 	"returns":          {"tracking_number", "refund_method", "products"},

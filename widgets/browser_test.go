@@ -28,13 +28,7 @@ const sidebarWidth, sidebarHeight = 320, 900
 // that a hostile name stays text, and that nothing scrolls sideways. It
 // keeps a screenshot of each page as a test artefact.
 func TestBrowserHTMLWidget(t *testing.T) {
-	execPath, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("BRIDGE_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("BRIDGE_REQUIRE_BROWSER=1 but chromium is not on PATH: %v", err)
-		}
-		t.Skip("chromium is not on PATH; set BRIDGE_REQUIRE_BROWSER=1 to make this a failure")
-	}
+	execPath := chromiumPath(t)
 
 	// Each payload sets a canary that the page checks: if the renderer
 	// ever lets one through, the browser runs it.
@@ -72,31 +66,7 @@ func TestBrowserHTMLWidget(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	// One deadline over the whole browser, so that a stuck browser fails
-	// the test instead of hanging it.
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	opts := slices.Concat(chromedp.DefaultExecAllocatorOptions[:], []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		// CI runs as root, where Chromium's sandbox cannot start.
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		// The machines have no outside network: nothing may try to reach it.
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	})
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser, chromedp.EmulateViewport(sidebarWidth, sidebarHeight)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	browser := startBrowser(t, execPath)
 
 	t.Run("en", func(t *testing.T) {
 		text := visit(t, browser, srv.URL+"/en", "widget-en.png")
@@ -126,6 +96,52 @@ func TestBrowserHTMLWidget(t *testing.T) {
 			t.Errorf("the stale notice is not above the data")
 		}
 	})
+}
+
+// chromiumPath finds chromium, or skips the test unless
+// BRIDGE_REQUIRE_BROWSER=1.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	execPath, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("BRIDGE_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("BRIDGE_REQUIRE_BROWSER=1 but chromium is not on PATH: %v", err)
+		}
+		t.Skip("chromium is not on PATH; set BRIDGE_REQUIRE_BROWSER=1 to make this a failure")
+	}
+	return execPath
+}
+
+// startBrowser starts a headless Chromium with a sidebar-sized tab, for
+// the rest of the test.
+func startBrowser(t *testing.T, execPath string) context.Context {
+	t.Helper()
+	// One deadline over the whole browser, so that a stuck browser fails
+	// the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	t.Cleanup(cancel)
+	opts := slices.Concat(chromedp.DefaultExecAllocatorOptions[:], []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(execPath),
+		chromedp.Headless,
+		// CI runs as root, where Chromium's sandbox cannot start.
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		// The machines have no outside network: nothing may try to reach it.
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	})
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser, chromedp.EmulateViewport(sidebarWidth, sidebarHeight)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return browser
 }
 
 // visit loads url in the sidebar-sized tab, checks what holds for every

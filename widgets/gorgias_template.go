@@ -12,6 +12,12 @@ package widgets
 //     reference to it was found; it is what Gorgias's own editor is
 //     believed to produce. If Gorgias rejects or ignores it, only the
 //     arrays lose their layout: the customer card and texts stand.
+//   - UNVERIFIED: that Gorgias shows a text node whose value is a URL as
+//     a clickable link. The reference says nothing of links, nor of
+//     action buttons in widgets. The order's action buttons ("actions":
+//     each a label and the url of its confirmation page) are bound as
+//     texts; if Gorgias shows the URL as plain text, the agent copies it
+//     into a tab.
 
 // Gorgias node types.
 const (
@@ -109,6 +115,27 @@ func gorgiasFields(v *View, section, lang string) []GorgiasNode {
 			}
 			continue
 		}
+		if section == "orders" && f == "action" {
+			// The order's latest action: an object.
+			out = append(out, GorgiasNode{Path: f, Type: GorgiasCard, Title: gorgiasTitle(lang, section, f), Widgets: []GorgiasNode{
+				{Path: "id", Type: GorgiasText, Title: gorgiasTitle(lang, "action", "id")},
+				{Path: "action", Type: GorgiasText, Title: gorgiasTitle(lang, "action", "action")},
+				{Path: "state", Type: GorgiasText, Title: gorgiasTitle(lang, "action", "state")},
+				{Path: "reason", Type: GorgiasText, Title: gorgiasTitle(lang, "action", "reason")},
+				{Path: "requested_at", Type: GorgiasText, Title: gorgiasTitle(lang, "action", "requested_at")},
+				{Path: "settled_at", Type: GorgiasText, Title: gorgiasTitle(lang, "action", "settled_at")},
+			}})
+			continue
+		}
+		if section == "orders" && f == "actions" {
+			item := GorgiasNode{Type: GorgiasCard, Title: gorgiasTitle(lang, "item", "actions"), Widgets: []GorgiasNode{
+				{Path: "action", Type: GorgiasText, Title: gorgiasTitle(lang, "actions", "action")},
+				{Path: "label", Type: GorgiasText, Title: gorgiasTitle(lang, "actions", "label")},
+				{Path: "url", Type: GorgiasText, Title: gorgiasTitle(lang, "actions", "url")},
+			}}
+			out = append(out, GorgiasNode{Path: f, Type: GorgiasList, Title: gorgiasTitle(lang, section, f), Widgets: []GorgiasNode{item}})
+			continue
+		}
 		out = append(out, GorgiasNode{Path: f, Type: GorgiasText, Title: gorgiasTitle(lang, section, f)})
 	}
 	return out
@@ -175,6 +202,18 @@ var gorgiasTitlesEN = map[string]string{
 	"subject":               "Subject",
 	"support_requests.url":  "Request page",
 	"updated_at":            "Updated on",
+	"orders.action":         "Last action",
+	"action.id":             "Action id",
+	"action.action":         "Action",
+	"action.state":          "State",
+	"action.reason":         "Reason",
+	"action.requested_at":   "Requested on",
+	"action.settled_at":     "Settled on",
+	"actions.action":        "Kind",
+	"orders.actions":        "Actions",
+	"item.actions":          "Action",
+	"actions.label":         "Button",
+	"actions.url":           "Open to confirm (new tab)",
 }
 
 var gorgiasTitlesFR = map[string]string{
@@ -219,4 +258,16 @@ var gorgiasTitlesFR = map[string]string{
 	"subject":               "Objet",
 	"support_requests.url":  "Page de la demande",
 	"updated_at":            "Mise à jour le",
+	"orders.action":         "Dernière action",
+	"action.id":             "Id de l'action",
+	"action.action":         "Action",
+	"action.state":          "État",
+	"action.reason":         "Motif",
+	"action.requested_at":   "Demandée le",
+	"action.settled_at":     "Réglée le",
+	"actions.action":        "Type",
+	"orders.actions":        "Actions",
+	"item.actions":          "Action",
+	"actions.label":         "Bouton",
+	"actions.url":           "Ouvrir pour confirmer (nouvel onglet)",
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/orders"
 	"github.com/helpdesk-bridge/bridge/orders/orderstest"
 )
 
@@ -135,10 +136,18 @@ func TestGorgiasTemplatePaths(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sb := config.Sidebar{Kind: "gorgias", Stores: []string{"shop"}, Layout: tt.layout, Language: tt.lang}
+			sb := config.Sidebar{ID: "g", Kind: "gorgias", Token: config.NewSecret(tokShip), Stores: []string{"shop"}, Layout: tt.layout, Language: tt.lang, Actions: []string{"ship", "cancel"}}
 			v := NewView("acme", sb)
-			doc := v.Project(orderstest.SampleDocument())
-			root := decodeOrderedJSON(t, RenderJSON(v, doc, Freshness{State: StateOK}))
+			// Orders that show an action and offer buttons, so that the
+			// action object and the actions list have content to bind.
+			sample := orderstest.SampleDocument()
+			for i := range sample.Orders {
+				sample.Orders[i].Status = orders.StatusInProgress
+				sample.Orders[i].Action = &orders.OrderAction{ID: "act", Kind: orders.ActShip, State: orders.Failed, Reason: "timeout"}
+			}
+			doc := v.Project(sample)
+			acts := (&Service{actions: newFakeActions()}).actionsFor(v, t0)
+			root := decodeOrderedJSON(t, renderJSON(v, doc, Freshness{State: StateOK}, acts))
 
 			tmpl := GorgiasTemplate(v).Template
 			if tmpl.Type != GorgiasWrapper || tmpl.Path != "" {

@@ -21,6 +21,8 @@ func (s *Service) Register(r gin.IRouter) {
 	r.GET("/v1/widgets/html", s.read(FormatHTML))
 	r.GET("/v1/widgets/gorgias/template", s.template)
 	r.POST("/v1/widgets/helpscout/:sidebar", httpapi.LimitBody(MaxHelpScoutBody), s.helpScout)
+	r.GET(ConfirmPath, s.confirm)
+	r.POST(ActionsPath, httpapi.LimitBody(MaxActionBody), s.act)
 }
 
 func (s *Service) read(format string) gin.HandlerFunc {

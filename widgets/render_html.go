@@ -19,16 +19,18 @@ import (
 // sections and fields in its order, a field it leaves out is not rendered.
 // A shown field without a value is left out too, to stay compact.
 func RenderHTMLFragment(v *View, doc *orders.Document, f Freshness) []byte {
-	return renderHTML("fragment", v, doc, f)
+	return renderHTML("fragment", v, doc, f, nil)
 }
 
 // RenderHTMLPage renders the fragment inside a complete HTML5 page, for
 // sidebars that load a URL in an iframe.
 func RenderHTMLPage(v *View, doc *orders.Document, f Freshness) []byte {
-	return renderHTML("page", v, doc, f)
+	return renderHTML("page", v, doc, f, nil)
 }
 
-func renderHTML(name string, v *View, doc *orders.Document, f Freshness) []byte {
+// renderHTML renders the template name, with the orders' action buttons
+// if acts.
+func renderHTML(name string, v *View, doc *orders.Document, f Freshness, acts *actionLinks) []byte {
 	buf := htmlBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		// A rare huge widget does not pin its buffer for ever.
@@ -37,7 +39,7 @@ func renderHTML(name string, v *View, doc *orders.Document, f Freshness) []byte 
 			htmlBuffers.Put(buf)
 		}
 	}()
-	if err := htmlTemplates.ExecuteTemplate(buf, name, newHTMLWidget(v, doc, f)); err != nil {
+	if err := htmlTemplates.ExecuteTemplate(buf, name, newHTMLWidget(v, doc, f, acts)); err != nil {
 		// The templates are fixed and the data is only strings and slices.
 		panic("widgets: render html: " + err.Error())
 	}
@@ -81,9 +83,11 @@ type htmlField struct {
 	Status string
 	// Items is a sub-list; each item is its fields, in the layout's order.
 	Items [][]htmlField
+	// Buttons are an order's action links, each to its confirmation page.
+	Buttons []actionLink
 }
 
-func newHTMLWidget(v *View, doc *orders.Document, f Freshness) *htmlWidget {
+func newHTMLWidget(v *View, doc *orders.Document, f Freshness, acts *actionLinks) *htmlWidget {
 	l := htmlLangs[v.Sidebar.Language]
 	if l == nil {
 		l = htmlLangs["en"]
@@ -100,7 +104,7 @@ func newHTMLWidget(v *View, doc *orders.Document, f Freshness) *htmlWidget {
 	if doc == nil {
 		doc = &orders.Document{}
 	}
-	b := htmlBuilder{v: v, l: l, showTotal: v.Shows("orders", "total"), showCurrency: v.Shows("orders", "currency")}
+	b := htmlBuilder{v: v, l: l, acts: acts, al: actionLangOf(v.Sidebar.Language), showTotal: v.Shows("orders", "total"), showCurrency: v.Shows("orders", "currency")}
 	for _, section := range v.Fields["sections"] {
 		// An empty field list hides the section (config.Layout).
 		if len(v.Fields[section]) == 0 {
@@ -127,6 +131,8 @@ func newHTMLWidget(v *View, doc *orders.Document, f Freshness) *htmlWidget {
 type htmlBuilder struct {
 	v                       *View
 	l                       *htmlLang
+	acts                    *actionLinks
+	al                      *actionLang
 	showTotal, showCurrency bool
 }
 
@@ -165,7 +171,14 @@ func (b *htmlBuilder) order(o *orders.Order) []htmlField {
 		case "id":
 			f.Text = o.ID
 		case "status":
-			f.Text, f.Status = b.l.status(o.Status)
+			// "synchronizing" while an action waits for the marketplace.
+			f.Text, f.Status = b.l.status(orders.ShownStatus(*o))
+		case "action":
+			if o.Action != nil {
+				f.Text = b.al.summary(o.Action)
+			}
+		case "actions":
+			f.Buttons = b.acts.links(o)
 		case "marketplace_status":
 			f.Text = o.MarketplaceStatus
 		case "created_at":
@@ -322,7 +335,7 @@ func (f *htmlField) date(t time.Time) {
 
 // appendTo appends the field if it has something to show.
 func (f *htmlField) appendTo(fields []htmlField) []htmlField {
-	if f.Text == "" && len(f.Items) == 0 {
+	if f.Text == "" && len(f.Items) == 0 && len(f.Buttons) == 0 {
 		return fields
 	}
 	return append(fields, *f)
@@ -354,7 +367,7 @@ func (l *htmlLang) status(s string) (text, class string) {
 	return s, "other"
 }
 
-var statusClass = map[string]string{orders.StatusNew: "new", orders.StatusInProgress: "inprogress", orders.StatusShipped: "shipped", orders.StatusCanceled: "canceled", orders.StatusClosed: "closed", orders.StatusUndefined: "undefined", orders.StatusNotProvided: "notprovided"}
+var statusClass = map[string]string{orders.Synchronizing: "sync", orders.StatusNew: "new", orders.StatusInProgress: "inprogress", orders.StatusShipped: "shipped", orders.StatusCanceled: "canceled", orders.StatusClosed: "closed", orders.StatusUndefined: "undefined", orders.StatusNotProvided: "notprovided"}
 
 var htmlLangs = map[string]*htmlLang{
 	"en": {
@@ -382,7 +395,7 @@ var htmlLangs = map[string]*htmlLang{
 			"orders.marketplace": "Marketplace", "orders.store": "Store",
 			"orders.url": "Back office", "orders.support_url": "Support",
 			"orders.lines": "Products", "orders.shipments": "Shipments", "orders.returns": "Returns",
-			"orders.support_requests":   "Support requests",
+			"orders.support_requests": "Support requests", "orders.action": "Last action", "orders.actions": "Actions",
 			"lines.sku":                 "SKU",
 			"shipments.tracking_number": "Tracking",
 			"returns.tracking_number":   "Tracking", "returns.refund_method": "Refund", "returns.products": "Returned",
@@ -393,7 +406,7 @@ var htmlLangs = map[string]*htmlLang{
 			"orders.url": "Open order", "orders.support_url": "New support request",
 			"shipments.tracking_url": "Track parcel", "support_requests.url": "Open",
 		},
-		statuses: map[string]string{orders.StatusNew: "New", orders.StatusInProgress: "In progress", orders.StatusShipped: "Shipped", orders.StatusCanceled: "Canceled", orders.StatusClosed: "Closed", orders.StatusUndefined: "Unknown", orders.StatusNotProvided: "Not provided"},
+		statuses: map[string]string{orders.Synchronizing: "Synchronizing", orders.StatusNew: "New", orders.StatusInProgress: "In progress", orders.StatusShipped: "Shipped", orders.StatusCanceled: "Canceled", orders.StatusClosed: "Closed", orders.StatusUndefined: "Unknown", orders.StatusNotProvided: "Not provided"},
 	},
 	"fr": {
 		code: "fr", title: "Commandes", customer: "Client", orders: "Commandes",
@@ -420,7 +433,7 @@ var htmlLangs = map[string]*htmlLang{
 			"orders.marketplace": "Marketplace", "orders.store": "Boutique",
 			"orders.url": "Back-office", "orders.support_url": "Support",
 			"orders.lines": "Produits", "orders.shipments": "Expéditions", "orders.returns": "Retours",
-			"orders.support_requests":   "Demandes de support",
+			"orders.support_requests": "Demandes de support", "orders.action": "Dernière action", "orders.actions": "Actions",
 			"lines.sku":                 "Réf.",
 			"shipments.tracking_number": "Suivi",
 			"returns.tracking_number":   "Suivi", "returns.refund_method": "Remboursement", "returns.products": "Retournés",
@@ -431,7 +444,7 @@ var htmlLangs = map[string]*htmlLang{
 			"orders.url": "Ouvrir la commande", "orders.support_url": "Nouvelle demande de support",
 			"shipments.tracking_url": "Suivre le colis", "support_requests.url": "Ouvrir",
 		},
-		statuses: map[string]string{orders.StatusNew: "Nouvelle", orders.StatusInProgress: "En cours", orders.StatusShipped: "Expédiée", orders.StatusCanceled: "Annulée", orders.StatusClosed: "Clôturée", orders.StatusUndefined: "Indéterminé", orders.StatusNotProvided: "Non communiqué"},
+		statuses: map[string]string{orders.Synchronizing: "Synchronisation", orders.StatusNew: "Nouvelle", orders.StatusInProgress: "En cours", orders.StatusShipped: "Expédiée", orders.StatusCanceled: "Annulée", orders.StatusClosed: "Clôturée", orders.StatusUndefined: "Indéterminé", orders.StatusNotProvided: "Non communiqué"},
 	},
 }
 
@@ -461,6 +474,8 @@ const htmlCSS = `.hb-widget{box-sizing:border-box;max-width:100%;padding:8px 10p
 .hb-widget .hb-st-new,.hb-widget .hb-st-inprogress{background:#ddf4ff;color:#0550ae}
 .hb-widget .hb-st-shipped,.hb-widget .hb-st-closed{background:#dafbe1;color:#116329}
 .hb-widget .hb-st-canceled,.hb-widget .hb-st-damaged{background:#ffebe9;color:#a40e26}
+.hb-widget .hb-st-sync{background:#fff8c5;color:#7d4e00}
+.hb-widget .hb-btn{display:inline-block;margin:2px 4px 2px 0;padding:2px 8px;border:1px solid #0969da;border-radius:6px;font-size:12px}
 .hb-widget .hb-notice{margin-bottom:8px;padding:6px 8px;border:1px solid #d4a72c;border-radius:4px;background:#fff8c5}
 .hb-widget .hb-unavailable{border-color:#ff8182;background:#ffebe9}
 .hb-widget .hb-empty{padding:6px 0;border-top:1px solid #d1d9e0;color:#59636e}`
@@ -484,7 +499,8 @@ var htmlTemplates = template.Must(template.New("widget").Parse(`
 {{- end}}
 
 {{- define "field"}}
-{{- if .Items}}<div class="hb-list hb-f-{{.Name}}"><dt>{{.Label}}</dt><dd><ul>{{range .Items}}<li>{{template "item" .}}</li>{{end}}</ul></dd></div>
+{{- if .Buttons}}<div class="hb-row hb-f-{{.Name}}"><dt>{{.Label}}</dt><dd>{{range .Buttons}}<a class="hb-btn hb-btn-{{.Action}}" href="{{.URL}}" target="_blank" rel="noopener noreferrer">{{.Label}}</a>{{end}}</dd></div>
+{{- else if .Items}}<div class="hb-list hb-f-{{.Name}}"><dt>{{.Label}}</dt><dd><ul>{{range .Items}}<li>{{template "item" .}}</li>{{end}}</ul></dd></div>
 {{- else}}<div class="hb-row hb-f-{{.Name}}"><dt>{{.Label}}</dt><dd>{{template "value" .}}</dd></div>
 {{- end}}
 {{- end}}

@@ -24,6 +24,11 @@ const (
 // included), directly: a read of a customer the bridge has not rendered
 // lately spent most of its time in reflection and maps.
 func RenderJSON(v *View, doc *orders.Document, f Freshness) []byte {
+	return renderJSON(v, doc, f, nil)
+}
+
+// renderJSON is RenderJSON with the orders' action buttons, if acts.
+func renderJSON(v *View, doc *orders.Document, f Freshness, acts *actionLinks) []byte {
 	b := make([]byte, 0, 256+512*len(doc.Orders))
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, Version, 10)
@@ -53,7 +58,7 @@ func RenderJSON(v *View, doc *orders.Document, f Freshness) []byte {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = appendOrder(b, l, &doc.Orders[i])
+				b = appendOrder(b, l, &doc.Orders[i], acts)
 			}
 			b = append(b, ']')
 		}
@@ -117,6 +122,8 @@ const (
 	fDamaged
 	fSubject
 	fUpdatedAt
+	fAction
+	fActions
 )
 
 var jsonFieldIDs = map[string]jsonField{
@@ -129,6 +136,7 @@ var jsonFieldIDs = map[string]jsonField{
 	"sku": fSKU, "quantity": fQuantity, "carrier": fCarrier, "tracking_number": fTrackingNumber,
 	"tracking_url": fTrackingURL, "refund_method": fRefundMethod, "products": fProducts,
 	"damaged": fDamaged, "subject": fSubject, "updated_at": fUpdatedAt,
+	"action": fAction, "actions": fActions,
 }
 
 func newJSONLayout(v *View) *jsonLayout {
@@ -184,7 +192,7 @@ func appendCustomer(b []byte, l *jsonLayout, c *orders.Customer) []byte {
 	return append(b, '}')
 }
 
-func appendOrder(b []byte, l *jsonLayout, o *orders.Order) []byte {
+func appendOrder(b []byte, l *jsonLayout, o *orders.Order, acts *actionLinks) []byte {
 	b = append(b, '{')
 	for i, id := range l.orders.ids {
 		b = append(b, l.orders.keys[i]...)
@@ -192,7 +200,25 @@ func appendOrder(b []byte, l *jsonLayout, o *orders.Order) []byte {
 		case fID:
 			b = appendJSONString(b, o.ID)
 		case fStatus:
-			b = appendJSONString(b, o.Status)
+			// "synchronizing" while an action waits for the marketplace.
+			b = appendJSONString(b, orders.ShownStatus(*o))
+		case fAction:
+			b = appendOrderAction(b, o.Action)
+		case fActions:
+			b = append(b, '[')
+			for j, a := range acts.links(o) {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"action":`...)
+				b = appendJSONString(b, a.Action)
+				b = append(b, `,"label":`...)
+				b = appendJSONString(b, a.Label)
+				b = append(b, `,"url":`...)
+				b = appendJSONString(b, a.URL)
+				b = append(b, '}')
+			}
+			b = append(b, ']')
 		case fMarketplaceStatus:
 			b = appendJSONString(b, o.MarketplaceStatus)
 		case fCreatedAt:
@@ -373,6 +399,27 @@ func shownFields(v *View, section string) []string {
 		out = append(out, n)
 	}
 	return out
+}
+
+// appendOrderAction writes an order's latest action, every key always
+// present, or null for none.
+func appendOrderAction(b []byte, a *orders.OrderAction) []byte {
+	if a == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, a.ID)
+	b = append(b, `,"action":`...)
+	b = appendJSONString(b, a.Kind)
+	b = append(b, `,"state":`...)
+	b = appendJSONString(b, a.State)
+	b = append(b, `,"reason":`...)
+	b = appendJSONString(b, a.Reason)
+	b = append(b, `,"requested_at":`...)
+	b = appendTimeOrNull(b, &a.RequestedAt)
+	b = append(b, `,"settled_at":`...)
+	b = appendTimeOrNull(b, a.SettledAt)
+	return append(b, '}')
 }
 
 // appendTimeOrNull writes a time in UTC to the second, or null for none.

@@ -81,11 +81,19 @@ func refOrderObject(v *View, ord *orders.Order) refObject {
 		requests[i] = refFields(v.Fields["support_requests"], map[string]any{"subject": sr.Subject, "url": sr.URL, "updated_at": refTimeOrNil(&sr.UpdatedAt)})
 	}
 	return refFields(shownFields(v, "orders"), map[string]any{
-		"id": ord.ID, "status": ord.Status, "marketplace_status": ord.MarketplaceStatus, "created_at": refTimeOrNil(&ord.CreatedAt),
+		"id": ord.ID, "status": orders.ShownStatus(*ord), "action": refAction(ord.Action), "actions": []refObject{}, "marketplace_status": ord.MarketplaceStatus, "created_at": refTimeOrNil(&ord.CreatedAt),
 		"total": ord.Total, "currency": ord.Currency, "marketplace": ord.Marketplace, "store": ord.Store,
 		"url": ord.URL, "support_url": ord.SupportURL,
 		"lines": lines, "shipments": shipments, "returns": returns, "support_requests": requests,
 	})
+}
+
+// refAction is an order's latest action, every key present, or nil.
+func refAction(a *orders.OrderAction) any {
+	if a == nil {
+		return nil
+	}
+	return refObject{{"id", a.ID}, {"action", a.Kind}, {"state", a.State}, {"reason", a.Reason}, {"requested_at", refTimeOrNil(&a.RequestedAt)}, {"settled_at", refTimeOrNil(a.SettledAt)}}
 }
 
 // fields picks names from values, in order.

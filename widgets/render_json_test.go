@@ -36,7 +36,7 @@ func TestRenderJSONSendsNoHiddenSection(t *testing.T) {
 			name:       "support requests and return products hidden",
 			layout:     config.Layout{SupportRequests: []string{}, ReturnProducts: []string{}},
 			topKeys:    []string{"version", "status", "customer", "orders"},
-			orderKeys:  []string{"id", "status", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns"},
+			orderKeys:  []string{"id", "status", "action", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns", "actions"},
 			returnKeys: []string{"tracking_number", "refund_method"},
 		},
 		{
@@ -115,6 +115,9 @@ func TestRenderJSONMatchesEncodingJSON(t *testing.T) {
 	o.Lines = append(o.Lines, orders.Line{Name: "Théière en fonte 1,2 L", SKU: "</script>", Quantity: -3})
 	o.SupportRequests = append(o.SupportRequests, orders.SupportRequest{Subject: "no date"})
 	o.CreatedAt = time.Date(2024, 3, 1, 10, 0, 0, 500, time.FixedZone("CET", 3600))
+	settled := time.Date(2024, 3, 2, 10, 0, 0, 0, time.FixedZone("CET", 3600))
+	o.Action = &orders.OrderAction{ID: "act_1", Kind: orders.ActCancel, State: orders.Refused, Reason: `<already "shipped">` + "\u2028", RequestedAt: o.CreatedAt, SettledAt: &settled}
+	tricky.Orders[1].Action = &orders.OrderAction{ID: "act_2", Kind: orders.ActShip, State: orders.Synchronizing}
 	tricky.Orders[1].Lines, tricky.Orders[1].Shipments, tricky.Orders[1].Returns, tricky.Orders[1].SupportRequests = nil, nil, nil, []orders.SupportRequest{}
 	empty := &orders.Document{Customer: orders.Customer{Email: "nobody@example.com"}, Orders: []orders.Order{}}
 	layouts := map[string]config.Layout{

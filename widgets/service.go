@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -53,11 +55,20 @@ type Service struct {
 	// renders memoises rendered widgets by view, format and document
 	// revision: an agent's sidebar asks for the same one over and over.
 	renders *lru.Cache[string, []byte]
+	// actions, when set, gives the widgets their order action buttons
+	// and serves the action pages.
+	actions   OrderActions
+	publicURL string // for absolute links; "" makes them relative
+	keyPrefix string
 }
 
-// NewService indexes every sidebar of cfg. counter may be nil.
-func NewService(cfg *config.Config, reader *Reader, counter Counter) *Service {
-	s := &Service{reader: reader, counter: counter, byToken: map[[sha256.Size]byte]*View{}, byID: map[string]*View{}}
+// NewService indexes every sidebar of cfg. counter may be nil; actions
+// may be nil too: the widgets then show no action button and the action
+// routes answer 404. (A nil pointer in a non-nil interface is not nil:
+// pass a literal nil.)
+func NewService(cfg *config.Config, reader *Reader, counter Counter, actions OrderActions) *Service {
+	s := &Service{reader: reader, counter: counter, byToken: map[[sha256.Size]byte]*View{}, byID: map[string]*View{},
+		actions: actions, publicURL: strings.TrimRight(cfg.Server.PublicURL, "/"), keyPrefix: cfg.Redis.KeyPrefix}
 	for _, m := range cfg.Merchants {
 		for _, sb := range m.Sidebars {
 			v := NewView(m.ID, sb)
@@ -183,16 +194,24 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 	snap := s.reader.Read(ctx, v.Merchant, email)
 	res := Response{Status: http.StatusOK, ContentType: contentType(req.Format), Freshness: snap.Freshness}
 	defer func() { s.count(req.Format, res) }()
+	now := s.now()
+	acts := s.actionsFor(v, now)
 	if snap.Freshness.State != StateOK {
 		// Degraded answers are never cached: the next read may be fresh.
-		res.Body = render(v, snap, req.Format)
+		res.Body = render(v, snap, req.Format, acts)
 		return res, nil
 	}
 	rev := snap.Rev
 	if rev == "" {
 		rev = "none"
 	}
-	res.ETag = `"` + rev + "." + v.fingerprint + "." + req.Format + `"`
+	res.ETag = `"` + rev + "." + v.fingerprint + "." + req.Format
+	if acts != nil {
+		// The action buttons' tickets change each hour: neither the
+		// memo nor a browser may keep a widget past its tickets.
+		res.ETag += ".h" + strconv.FormatInt(bucket(now).Unix()/3600, 10)
+	}
+	res.ETag += `"`
 	if etagMatches(req.IfNoneMatch, res.ETag) {
 		res.Status = http.StatusNotModified
 		return res, nil
@@ -202,7 +221,7 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 		res.Body = body
 		return res, nil
 	}
-	res.Body = render(v, snap, req.Format)
+	res.Body = render(v, snap, req.Format, acts)
 	s.renders.Add(memo, res.Body)
 	return res, nil
 }
@@ -251,7 +270,10 @@ func narrow(v *View, stores []string) (*View, error) {
 	return NewView(v.Merchant, sb), nil
 }
 
-func render(v *View, snap Snapshot, format string) []byte {
+// now is the service's clock, the reader's.
+func (s *Service) now() time.Time { return s.reader.now() }
+
+func render(v *View, snap Snapshot, format string, acts *actionLinks) []byte {
 	doc := v.Project(snap.Doc)
 	switch format {
 	case FormatZendesk:
@@ -259,17 +281,17 @@ func render(v *View, snap Snapshot, format string) []byte {
 			Version int    `json:"version"`
 			Status  string `json:"status"`
 			HTML    string `json:"html"`
-		}{Version, snap.Freshness.State, string(RenderHTMLFragment(v, doc, snap.Freshness))})
+		}{Version, snap.Freshness.State, string(renderHTML("fragment", v, doc, snap.Freshness, acts))})
 		return b
 	case FormatHelpScout:
 		b, _ := json.Marshal(struct {
 			HTML string `json:"html"`
-		}{string(RenderHTMLFragment(v, doc, snap.Freshness))})
+		}{string(renderHTML("fragment", v, doc, snap.Freshness, acts))})
 		return b
 	case FormatHTML:
-		return RenderHTMLPage(v, doc, snap.Freshness)
+		return renderHTML("page", v, doc, snap.Freshness, acts)
 	default:
-		return RenderJSON(v, doc, snap.Freshness)
+		return renderJSON(v, doc, snap.Freshness, acts)
 	}
 }
 

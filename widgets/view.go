@@ -50,7 +50,8 @@ func NewView(merchant string, sb config.Sidebar) *View {
 	}
 	stores := slices.Sorted(slices.Values(sb.Stores))
 	h.Write([]byte("stores=" + strings.Join(stores, ",") + ";"))
-	h.Write([]byte("lang=" + sb.Language + ";max=" + strconv.Itoa(sb.MaxOrders)))
+	h.Write([]byte("lang=" + sb.Language + ";max=" + strconv.Itoa(sb.MaxOrders) + ";"))
+	h.Write([]byte("actions=" + strings.Join(sb.Actions, ",")))
 	v.fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
 	return v
 }

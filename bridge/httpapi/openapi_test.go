@@ -107,6 +107,8 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/v1/widgets/html"},
 		{http.MethodGet, "/v1/widgets/gorgias/template"},
 		{http.MethodPost, "/v1/widgets/helpscout/:sidebar"},
+		{http.MethodGet, "/v1/widgets/actions/confirm"},
+		{http.MethodPost, "/v1/widgets/actions"},
 		{http.MethodGet, "/v1/discussions"},
 		{http.MethodPatch, "/v1/discussions/status"},
 		{http.MethodGet, "/v1/discussions/:account/:thread"},
@@ -277,6 +279,10 @@ func TestOpenAPIAdminRoutesNeedBasicAuth(t *testing.T) {
 			switch {
 			case admin:
 				want = []string{"adminBasic"}
+			case strings.HasPrefix(path, "/v1/widgets/actions"):
+				// A browser tab: the signed ticket and the form token
+				// authenticate, never a bearer token.
+				want = nil
 			case strings.HasPrefix(path, "/v1/widgets/") && !strings.HasPrefix(path, "/v1/widgets/helpscout/"):
 				// Help Scout signs its requests instead.
 				want = []string{"sidebarBearer"}

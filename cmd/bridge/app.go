@@ -284,7 +284,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		intake := events.New(io)
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orderStore, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
-		widgets.NewService(cfg, reader, metrics).Register(a.engine)
+		widgets.NewService(cfg, reader, metrics, orderActions).Register(a.engine)
 		mirror.RegisterAPI(a.engine)
 		pub.Register(a.engine)
 		orders.NewAPI(orderStore, orderActions, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)

@@ -86,6 +86,7 @@ var keyFamilies = []struct {
 	{regexp.MustCompile(`^push:\{[a-z0-9-]+:[a-z0-9_-]+\}(:ev|:pending|:orders|:own|:ids|:log|:logev|:dl)?$`), "`P push:{<merchant>:<subscription>}` (the subscription)"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:idx$`), "`P w:{<merchant>}:idx`"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:(act:act_[0-9a-f]{24}|audit)$`), "`P w:{<merchant>}:act:<action id>`, `…:audit`"},
+	{regexp.MustCompile(`^w:\{[^{}]+\}:form:[0-9a-f]{32}$`), "`P w:{<merchant>}:form:<token digest>`"},
 	{regexp.MustCompile(`^dsc:\{[^{}]+\}:(d|all|tk|in|out|own|pend|cur|ocur|listing|lock)(:[^{}]+)?$`), "`P dsc:{<merchant>}:d:<account>:<thread>`, `…:all`, `…:tk:<helpdesk>:<ticket>`"},
 	{regexp.MustCompile(`^dsc:file:[0-9a-f]+$`), "`P dsc:file:<token hash>`"},
 	{regexp.MustCompile(`^ratelimit:\{[^{}]+\}(:blocked|:served|:line:\d+|:due:\d+)?$`), "`P ratelimit:{<account>}`, `…:blocked`, `…:served`, `…:line:<class>`, `…:due:<class>`"},

@@ -134,6 +134,8 @@ func TestWidgetEventsInWidgetOut(t *testing.T) {
 				"id": "DE-2001", "status": "Canceled", "marketplace_status": "", "created_at": at(-2 * time.Hour),
 				"total": "", "currency": "", "marketplace": "", "store": "acme-de", "url": "", "support_url": "",
 				"lines": []any{}, "shipments": []any{}, "returns": []any{}, "support_requests": []any{},
+				// No action asked for, and the sidebar allows none.
+				"action": nil, "actions": []any{},
 			},
 			map[string]any{
 				"id": "FR-1002", "status": "New", "marketplace_status": "", "created_at": at(-24 * time.Hour),
@@ -142,6 +144,8 @@ func TestWidgetEventsInWidgetOut(t *testing.T) {
 				"support_url": "https://marketplace.example/support/FR-1002",
 				"lines":       []any{map[string]any{"name": "", "sku": "SOCK-3", "quantity": 3.0}},
 				"shipments":   []any{}, "returns": []any{}, "support_requests": []any{},
+				// No action asked for, and the sidebar allows none.
+				"action": nil, "actions": []any{},
 			},
 			map[string]any{
 				"id": "FR-1001", "status": "Shipped", "marketplace_status": "SHIPPED", "created_at": at(-72 * time.Hour),
@@ -156,6 +160,8 @@ func TestWidgetEventsInWidgetOut(t *testing.T) {
 					map[string]any{"name": "Blue mug", "sku": "MUG-01", "quantity": 1.0, "damaged": true},
 				}}},
 				"support_requests": []any{map[string]any{"subject": "Mug arrived broken", "url": "https://marketplace.example/requests/SR1", "updated_at": at(-10 * time.Minute)}},
+				// No action asked for, and the sidebar allows none.
+				"action": nil, "actions": []any{},
 			},
 		},
 	}
