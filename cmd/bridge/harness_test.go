@@ -48,6 +48,7 @@ const (
 	adminPW      = "admin-password-e2e"
 	sidebarToken = "acme-sidebar-token-0123456789abcdef"
 	compactToken = "acme-compact-token-0123456789abcdef"
+	deskToken    = "acme-desk-token-0123456789abcdef-html"
 	globexToken  = "globex-sidebar-token-0123456789abcd"
 	helpScoutKey = "helpscout-secret-2b7e9d"
 	miraklKey    = "mirakl-key-8c1f0a"
@@ -130,6 +131,11 @@ merchants:
         secret: ${HELPSCOUT_SECRET}
         stores: [acme-fr]
         language: fr
+      - id: acme-desk
+        kind: html
+        token: ${DESK_TOKEN}
+        stores: [acme-fr]
+        actions: [accept, refuse, ship, cancel, cancel_lines]
     marketplaces:
       - id: acme-carrefour
         kind: mirakl
@@ -284,6 +290,7 @@ func (h *harness) config(o harnessOptions) *config.Config {
 		"MIRAKL_KEY": miraklKey, "GORGIAS_HOOK": hookSecret, "ZENDESK_HOOK": zendeskHook,
 		"ACME_API_TOKEN": acmeAPIKey, "GLOBEX_API_TOKEN": globexAPIKey,
 		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
+		"DESK_TOKEN": deskToken,
 	}
 	redisYAML := fmt.Sprintf("  url: %q", o.redisURL)
 	if len(o.cluster) > 0 {
@@ -339,7 +346,7 @@ func (h *harness) start(mode Mode) {
 // checkLogs fails the test if a log line holds customer data or a secret.
 func (h *harness) checkLogs() {
 	logs := h.logs.String()
-	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, hookSecret, zendeskHook, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
+	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, hookSecret, zendeskHook, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, deskToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
 		if strings.Contains(logs, secret) {
 			h.t.Errorf("the logs contain %q", secret)
 		}

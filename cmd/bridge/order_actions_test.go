@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -189,13 +192,33 @@ func TestOrderActionsEndToEnd(t *testing.T) {
 		return o != nil && o["marketplace_status"] == "SHIPPING"
 	})
 
-	// The marketplace takes its time: the agent sees synchronizing.
+	// An agent ships it from the HTML sidebar: the Ship button opens the
+	// confirmation page, whose form sends carrier and tracking. The
+	// marketplace takes its time: the agent sees synchronizing.
 	h.mkl.Faults().Push(fault.Fault{Hang: 2 * time.Second, Match: isShip})
-	status, rec := h.actionCall(oa, "POST", "/v1/orders/acme-fr/CRF-70001-A/actions", map[string]any{
-		"action": "ship", "carrier_code": "UPS", "tracking_number": "1Z999AA10123456784", "agent": "alice",
-	})
-	if status != http.StatusAccepted || rec["state"] != orders.Synchronizing {
-		t.Fatalf("ship: %d %v", status, rec)
+	confirm := h.sidebarButton(t, "ship")
+	form := h.confirmForm(t, confirm)
+	if status, _ := h.postForm(t, url.Values{"t": {form.Get("t")}, "carrier_code": {"UPS"}, "tracking_number": {"1Z999AA10123456784"}}); status != http.StatusForbidden {
+		t.Errorf("a forged POST without the form token: %d, want 403", status)
+	}
+	form.Set("carrier_code", "UPS")
+	form.Set("tracking_number", "1Z999AA10123456784")
+	form.Set("agent", "alice")
+	status, page := h.postForm(t, form)
+	if status != http.StatusOK || !strings.Contains(page, "synchronizing") {
+		t.Fatalf("the confirmed form: %d %s", status, page)
+	}
+	if status, _ := h.postForm(t, form); status != http.StatusForbidden {
+		t.Errorf("the same form posted again: %d, want 403", status)
+	}
+	_, trail := h.actionCall(oa, "GET", "/v1/orders/acme-fr/CRF-70001-A/actions", nil)
+	entries, _ := trail["entries"].([]any)
+	if len(entries) != 1 {
+		t.Fatalf("the audit trail after the sidebar's request: %v", trail)
+	}
+	rec := map[string]any{"id": entries[0].(map[string]any)["action_id"]}
+	if by := entries[0].(map[string]any)["by"].(map[string]any); by["source"] != "html" || by["id"] != "acme-desk" || by["agent"] != "alice" {
+		t.Errorf("who asked: %v", by)
 	}
 	eventually(t, 10*time.Second, "the widget to show synchronizing", func() bool {
 		o := h.widgetOrder("CRF-70001-A")
@@ -231,13 +254,13 @@ func TestOrderActionsEndToEnd(t *testing.T) {
 	if o, _ := h.mkl.Order(miraklShop, "CRF-70002-A"); o.OrderState != "CANCELED" {
 		t.Errorf("the cancelled order is %s at the marketplace", o.OrderState)
 	}
-	_, page := h.actionCall(oa, "GET", "/v1/order-actions?order_id=CRF-70002-A", nil)
-	if entries, _ := page["entries"].([]any); len(entries) != 1 || entries[0].(map[string]any)["result"] != orders.Refused {
-		t.Errorf("the audit trail of the refused order: %v", page)
+	_, audit := h.actionCall(oa, "GET", "/v1/order-actions?order_id=CRF-70002-A", nil)
+	if entries, _ := audit["entries"].([]any); len(entries) != 1 || entries[0].(map[string]any)["result"] != orders.Refused {
+		t.Errorf("the audit trail of the refused order: %v", audit)
 	}
-	_, page = h.actionCall(oa, "GET", "/v1/orders/acme-fr/CRF-70001-A/actions", nil)
+	_, audit = h.actionCall(oa, "GET", "/v1/orders/acme-fr/CRF-70001-A/actions", nil)
 	var results []string
-	for _, e := range page["entries"].([]any) {
+	for _, e := range audit["entries"].([]any) {
 		results = append(results, e.(map[string]any)["result"].(string))
 	}
 	if strings.Join(results, ",") != "confirmed,requested" {
@@ -265,6 +288,9 @@ func TestOrderActionsEndToEnd(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("pushed %v, want %v", got, want)
 	}
+	eventually(t, 20*time.Second, "the refusal pushed", func() bool {
+		return slices.Contains(pushedTypes(recv, "CRF-70002-A"), orders.EventActionRefused)
+	})
 	if got := pushedTypes(recv, "CRF-70002-A"); !slices.Equal(got, []string{orders.EventCreated, orders.EventActionRefused}) {
 		t.Errorf("pushed for the refused order %v", got)
 	}
@@ -380,4 +406,74 @@ func expireLeases(t *testing.T, rdb redis.UniversalClient, queue string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+var (
+	buttonLink  = regexp.MustCompile(`class="hb-btn hb-btn-([a-z_]+)" href="([^"]+)"`)
+	hiddenField = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+)
+
+// sidebarButton is the link of the first button for action in the HTML
+// sidebar of actionsBuyer.
+func (h *harness) sidebarButton(t *testing.T, action string) string {
+	t.Helper()
+	var link string
+	eventually(t, 10*time.Second, "a "+action+" button in the HTML sidebar", func() bool {
+		resp, body := h.widget("/v1/widgets/html", deskToken, emailQuery(actionsBuyer), nil)
+		if resp.StatusCode != http.StatusOK {
+			return false
+		}
+		for _, m := range buttonLink.FindAllStringSubmatch(string(body), -1) {
+			if m[1] == action {
+				// The link is public_url's; a restarted harness listens
+				// elsewhere.
+				u, err := url.Parse(html.UnescapeString(m[2]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				link = h.url + u.RequestURI()
+				return true
+			}
+		}
+		return false
+	})
+	return link
+}
+
+// confirmForm opens a button's confirmation page and returns its form's
+// hidden fields.
+func (h *harness) confirmForm(t *testing.T, link string) url.Values {
+	t.Helper()
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("the confirmation page: %d %v\n%s", resp.StatusCode, resp.Header, body)
+	}
+	form := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(string(body), -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if form.Get("t") == "" || form.Get("form_token") == "" {
+		t.Fatalf("the confirmation page has no ticket or form token:\n%s", body)
+	}
+	return form
+}
+
+// postForm posts a confirmation form as the agent's browser does.
+func (h *harness) postForm(t *testing.T, form url.Values) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/widgets/actions", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(body)
 }
