@@ -66,7 +66,8 @@ func (f *fakeActions) asked() []orders.ActionRequest {
 
 // Sidebars of the action tests.
 const (
-	tokShip  = "ship-sidebar-token-0123456789abcdef"
-	tokNone  = "none-sidebar-token-0123456789abcdef"
-	hsSecret = "helpscout-secret-0123"
+	tokShip    = "ship-sidebar-token-0123456789abcdef"
+	tokNone    = "none-sidebar-token-0123456789abcdef"
+	tokGorgias = "gorgias-sidebar-token-0123456789abcdef"
+	hsSecret   = "helpscout-secret-0123"
 )

@@ -31,6 +31,7 @@ func actionConfig(publicURL string) *config.Config {
 		Merchants: []config.Merchant{{ID: "acme", Sidebars: []config.Sidebar{
 			{ID: "acme-html", Kind: config.SidebarHTML, Token: config.NewSecret(tokShip), Stores: []string{"acme-fr"}, Actions: all},
 			{ID: "acme-plain", Kind: config.SidebarHTML, Token: config.NewSecret(tokNone), Stores: []string{"acme-fr"}},
+			{ID: "acme-gorgias", Kind: config.SidebarGorgias, Token: config.NewSecret(tokGorgias), Stores: []string{"acme-fr"}, Actions: []string{"ship", "cancel"}},
 			{ID: "acme-hs", Kind: config.SidebarHelpScout, Secret: config.NewSecret(hsSecret), Stores: []string{"acme-fr"}, Actions: []string{"ship"}, Language: "fr"},
 		}}},
 	}

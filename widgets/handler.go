@@ -23,6 +23,7 @@ func (s *Service) Register(r gin.IRouter) {
 	r.POST("/v1/widgets/helpscout/:sidebar", httpapi.LimitBody(MaxHelpScoutBody), s.helpScout)
 	r.GET(ConfirmPath, s.confirm)
 	r.POST(ActionsPath, httpapi.LimitBody(MaxActionBody), s.act)
+	r.POST(CommandsPath, httpapi.LimitBody(MaxCommandBody), s.command)
 }
 
 func (s *Service) read(format string) gin.HandlerFunc {

@@ -109,6 +109,7 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodPost, "/v1/widgets/helpscout/:sidebar"},
 		{http.MethodGet, "/v1/widgets/actions/confirm"},
 		{http.MethodPost, "/v1/widgets/actions"},
+		{http.MethodPost, "/v1/widgets/gorgias/commands"},
 		{http.MethodGet, "/v1/discussions"},
 		{http.MethodPatch, "/v1/discussions/status"},
 		{http.MethodGet, "/v1/discussions/:account/:thread"},

@@ -39,25 +39,26 @@ const testDB = 1
 
 // Customer data and secrets the tests send; none may reach the logs.
 const (
-	buyerEmail   = "jeanne.martin@example.com"
-	buyerName    = "Jeanne Martin"
-	acmeSecret   = "acme-event-secret-7f3a0c5e"
-	globexSecret = "globex-event-secret-91bc4d"
-	gorgiasKey   = "gorgias-key-5d1e"
-	zendeskToken = "zendesk-token-c04f"
-	adminPW      = "admin-password-e2e"
-	sidebarToken = "acme-sidebar-token-0123456789abcdef"
-	compactToken = "acme-compact-token-0123456789abcdef"
-	deskToken    = "acme-desk-token-0123456789abcdef-html"
-	globexToken  = "globex-sidebar-token-0123456789abcd"
-	helpScoutKey = "helpscout-secret-2b7e9d"
-	miraklKey    = "mirakl-key-8c1f0a"
-	hookSecret   = "gorgias-webhook-secret-3e9d77"
-	zendeskHook  = "zendesk-signing-secret-5a0c11"
-	miraklShop   = "2042"
-	acmeAPIKey   = "acme-api-token-0123456789abcdef"
-	globexAPIKey = "globex-api-token-0123456789abcd"
-	agentEmail   = "bot@acme.example"
+	buyerEmail       = "jeanne.martin@example.com"
+	buyerName        = "Jeanne Martin"
+	acmeSecret       = "acme-event-secret-7f3a0c5e"
+	globexSecret     = "globex-event-secret-91bc4d"
+	gorgiasKey       = "gorgias-key-5d1e"
+	zendeskToken     = "zendesk-token-c04f"
+	adminPW          = "admin-password-e2e"
+	sidebarToken     = "acme-sidebar-token-0123456789abcdef"
+	compactToken     = "acme-compact-token-0123456789abcdef"
+	deskToken        = "acme-desk-token-0123456789abcdef-html"
+	gorgiasDeskToken = "acme-gorgias-desk-token-0123456789abcdef"
+	globexToken      = "globex-sidebar-token-0123456789abcd"
+	helpScoutKey     = "helpscout-secret-2b7e9d"
+	miraklKey        = "mirakl-key-8c1f0a"
+	hookSecret       = "gorgias-webhook-secret-3e9d77"
+	zendeskHook      = "zendesk-signing-secret-5a0c11"
+	miraklShop       = "2042"
+	acmeAPIKey       = "acme-api-token-0123456789abcdef"
+	globexAPIKey     = "globex-api-token-0123456789abcd"
+	agentEmail       = "bot@acme.example"
 )
 
 const testConfig = `
@@ -131,6 +132,11 @@ merchants:
         secret: ${HELPSCOUT_SECRET}
         stores: [acme-fr]
         language: fr
+      - id: acme-gorgias-desk
+        kind: gorgias
+        token: ${GORGIAS_DESK_TOKEN}
+        stores: [acme-fr]
+        actions: [ship, cancel]
       - id: acme-desk
         kind: html
         token: ${DESK_TOKEN}
@@ -260,7 +266,10 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h.listener = l
 	h.gorg = gorgiasfake.New(gorgiasfake.Options{
 		Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true,
-		Integrations: []gapi.Integration{gorgias.Integration("http://"+l.Addr().String()+"/v1/webhooks/helpdesks/acme-gorgias", hookSecret)},
+		Integrations: []gapi.Integration{
+			gorgias.Integration("http://"+l.Addr().String()+"/v1/webhooks/helpdesks/acme-gorgias", hookSecret),
+			gorgias.CommandIntegration("http://"+l.Addr().String()+"/v1/widgets/gorgias/commands", gorgiasDeskToken),
+		},
 	})
 	h.zend = zendeskfake.New(zendeskfake.Options{
 		Agents: map[string]string{agentEmail: zendeskToken}, Prefix: "/acme", Unthrottled: true,
@@ -290,7 +299,7 @@ func (h *harness) config(o harnessOptions) *config.Config {
 		"MIRAKL_KEY": miraklKey, "GORGIAS_HOOK": hookSecret, "ZENDESK_HOOK": zendeskHook,
 		"ACME_API_TOKEN": acmeAPIKey, "GLOBEX_API_TOKEN": globexAPIKey,
 		"SIDEBAR_TOKEN": sidebarToken, "COMPACT_TOKEN": compactToken, "GLOBEX_TOKEN": globexToken, "HELPSCOUT_SECRET": helpScoutKey,
-		"DESK_TOKEN": deskToken,
+		"DESK_TOKEN": deskToken, "GORGIAS_DESK_TOKEN": gorgiasDeskToken,
 	}
 	redisYAML := fmt.Sprintf("  url: %q", o.redisURL)
 	if len(o.cluster) > 0 {
@@ -346,7 +355,7 @@ func (h *harness) start(mode Mode) {
 // checkLogs fails the test if a log line holds customer data or a secret.
 func (h *harness) checkLogs() {
 	logs := h.logs.String()
-	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, hookSecret, zendeskHook, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, deskToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
+	for _, secret := range []string{buyerEmail, buyerName, "Jeanne", miraklKey, hookSecret, zendeskHook, acmeSecret, globexSecret, gorgiasKey, zendeskToken, adminPW, sidebarToken, compactToken, deskToken, gorgiasDeskToken, globexToken, helpScoutKey, "+33 6 12 34 56 78"} {
 		if strings.Contains(logs, secret) {
 			h.t.Errorf("the logs contain %q", secret)
 		}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -476,4 +477,65 @@ func (h *harness) postForm(t *testing.T, form url.Values) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, string(body)
+}
+
+// agentNote has an agent write on a Gorgias ticket, as the Gorgias UI
+// does: Gorgias then calls its HTTP integrations.
+func (h *harness) agentNote(t *testing.T, ticketID int64, text string, public bool) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"body_text": text, "public": public})
+	resp, err := http.Post(h.gorgTS.URL+"/acme/_fake/tickets/"+strconv.FormatInt(ticketID, 10)+"/agent-reply", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("agent note: %d", resp.StatusCode)
+	}
+}
+
+// In Gorgias an agent ships an order by writing an internal note that
+// starts with a command; the same words in a public reply do nothing.
+func TestGorgiasAgentShipsWithANote(t *testing.T) {
+	oa := loadOpenAPI(t)
+	h := newHarness(t, harnessOptions{})
+	h.putOrder(t, "CRF-73001-A", "SHIPPING")
+	h.putOrder(t, "CRF-73002-A", "SHIPPING")
+	h.syncOrders(t, 1)
+	eventually(t, 20*time.Second, "the orders in the widget", func() bool {
+		return h.widgetOrder("CRF-73001-A") != nil && h.widgetOrder("CRF-73002-A") != nil
+	})
+	if status, _ := h.send(event("evt-note-1", "order.action_required", actionRequired("CRF-73001-A", "acme-fr"))); status != http.StatusAccepted {
+		t.Fatalf("alert: %d", status)
+	}
+	var ticket int64
+	eventually(t, 20*time.Second, "a Gorgias ticket", func() bool {
+		ts := h.gorgiasTickets()
+		if len(ts) > 0 {
+			ticket = ts[0].ID
+		}
+		return ticket != 0
+	})
+
+	h.agentNote(t, ticket, "Order: ship CRF-73002-A carrier=UPS tracking=1ZPUBLIC", true)
+	h.agentNote(t, ticket, "Order: ship CRF-73001-A carrier=UPS tracking=1ZNOTE\nShipped today, the customer knows.", false)
+	eventually(t, 20*time.Second, "the noted order shipped", func() bool {
+		o := h.widgetOrder("CRF-73001-A")
+		return o != nil && o["status"] == orders.StatusShipped
+	})
+	if o, _ := h.mkl.Order(miraklShop, "CRF-73001-A"); o.ShippingTracking != "1ZNOTE" {
+		t.Errorf("tracking at the marketplace %q", o.ShippingTracking)
+	}
+	_, audit := h.actionCall(oa, "GET", "/v1/orders/acme-fr/CRF-73001-A/actions?result=requested", nil)
+	entries, _ := audit["entries"].([]any)
+	if len(entries) != 1 {
+		t.Fatalf("audit %v", audit)
+	}
+	if by := entries[0].(map[string]any)["by"].(map[string]any); by["source"] != "gorgias" || by["id"] != "acme-gorgias-desk" {
+		t.Errorf("who asked: %v", by)
+	}
+	h.settle()
+	if o, _ := h.mkl.Order(miraklShop, "CRF-73002-A"); o.OrderState != "SHIPPING" {
+		t.Errorf("a public reply shipped an order: %s", o.OrderState)
+	}
 }

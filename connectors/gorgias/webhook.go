@@ -180,3 +180,37 @@ func positiveID(s string) (string, bool) {
 	}
 	return strconv.FormatInt(n, 10), true
 }
+
+// CommandForm is the body of the HTTP integration that brings agents'
+// order commands (internal notes starting "Order:") to the bridge's
+// Gorgias sidebar; see the README. message.body_text is UNVERIFIED, like
+// the other variables beyond ticket.id.
+var CommandForm = map[string]string{
+	"ticket_id":  "{{ticket.id}}",
+	"message_id": "{{message.id}}",
+	"from_agent": "{{message.from_agent}}",
+	"public":     "{{message.public}}",
+	"body":       "{{message.body_text}}",
+}
+
+// CommandIntegration returns the HTTP integration an admin creates so
+// that agents' order commands reach the bridge at url, authenticated by
+// the Gorgias sidebar's token. It is form-encoded: whether Gorgias
+// escapes a message's text inside a JSON template is UNVERIFIED, and a
+// quote left as it is would break the JSON. It holds the token: never
+// log it.
+func CommandIntegration(url, sidebarToken string) api.Integration {
+	return api.Integration{
+		Name: "Helpdesk bridge: order commands",
+		Type: api.IntegrationTypeHTTP,
+		HTTP: &api.HTTPIntegration{
+			URL:                 url,
+			Method:              http.MethodPost,
+			Headers:             map[string]string{"Authorization": "Bearer " + sidebarToken},
+			Form:                maps.Clone(CommandForm),
+			RequestContentType:  "application/x-www-form-urlencoded",
+			ResponseContentType: "application/json",
+			Triggers:            map[string]bool{api.TriggerTicketMessageCreated: true},
+		},
+	}
+}
