@@ -52,6 +52,8 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"discussion zendesk replies", TestDiscussionsZendeskReplies},
 		{"discussion api", TestDiscussionAPIEndToEnd},
 		{"orders list and export", TestOrdersListAndExport},
+		{"order actions from gorgias", TestGorgiasAgentShipsWithANote},
+		{"order action faults", TestOrderActionFaults},
 		{"sharded queues", TestShardedQueuesWorkAsOne},
 	}
 	for _, tt := range tests {

@@ -37,6 +37,7 @@ const (
 	demoMirakl   = "demo-mirakl-key"
 	demoHook     = "demo-webhook-secret-for-replies"
 	demoCustomer = "jeanne.martin@example.com"
+	demoAPIToken = "demo-api-token-for-the-local-demo"
 )
 
 // demoConfig is the seeded configuration: one merchant, two stores, a
@@ -54,6 +55,7 @@ merchants:
   - id: demo
     name: Demo Shop
     event_secrets: ["${DEMO_EVENT_SECRET}"]
+    api_tokens: ["${DEMO_API_TOKEN}"]
     stores:
       - id: demo-fr
         name: Demo Shop France
@@ -84,6 +86,7 @@ merchants:
         kind: gorgias
         token: ${DEMO_SIDEBAR_TOKEN}
         stores: [demo-fr, demo-de]
+        actions: [accept, refuse, ship, cancel, cancel_lines]
     marketplaces:
       - id: demo-carrefour
         kind: mirakl
@@ -93,6 +96,7 @@ merchants:
         store: demo-fr
         helpdesk: demo-gorgias
         sync_every: 10s
+        sync_orders: true
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -126,6 +130,18 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
+	// Two of Jeanne's Carrefour orders, which the bridge syncs: one to
+	// ship, one waiting for the shop's acceptance.
+	for id, state := range map[string]string{"CRF-3003-A": "SHIPPING", "CRF-3004-A": "WAITING_ACCEPTANCE"} {
+		if _, err := mkl.PutOrder("2042", mapi.Order{
+			OrderID: id, OrderState: state, CustomerNotificationEmail: demoCustomer, TotalPrice: "29.90", CurrencyISOCode: "EUR",
+			Customer:   mapi.Customer{CustomerID: "c-1001", Firstname: "Jeanne", Lastname: "Martin"},
+			OrderLines: []mapi.OrderLine{{OrderLineID: id + "-1", OfferSKU: "TEAPOT-1", ProductTitle: "Cast-iron teapot", Quantity: 1, Price: "29.90", OrderLineState: state}},
+		}); err != nil {
+			fmt.Fprintln(stderr, "demo:", err)
+			return 1
+		}
+	}
 	urls := make([]string, 3)
 	for i, h := range []http.Handler{gorg, zend, mkl} {
 		u, stop, err := serveLoopback(h)
@@ -141,7 +157,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	env := map[string]string{
 		"DEMO_EVENT_SECRET": demoSecret, "DEMO_ADMIN_PASSWORD": demoAdmin,
 		"DEMO_GORGIAS_KEY": demoGorgKey, "DEMO_ZENDESK_TOKEN": demoZendTok, "DEMO_SIDEBAR_TOKEN": demoSidebar,
-		"DEMO_MIRAKL_KEY": demoMirakl, "DEMO_WEBHOOK_SECRET": demoHook,
+		"DEMO_MIRAKL_KEY": demoMirakl, "DEMO_WEBHOOK_SECRET": demoHook, "DEMO_API_TOKEN": demoAPIToken,
 	}
 	cfg, err := config.Parse([]byte(fmt.Sprintf(demoConfig, bridgeAddr, bridgeAddr, gorgURL, zendURL, mklURL)), func(k string) (string, bool) {
 		v, ok := env[k]
@@ -218,6 +234,13 @@ The sidebar widget of a sample customer, as Gorgias and an HTML sidebar get it:
 curl -sS -H 'Authorization: Bearer %[11]s' '%[1]s/v1/widgets/gorgias?email=%[12]s'; echo
 curl -sS -H 'Authorization: Bearer %[11]s' '%[1]s/v1/widgets/html?email=%[12]s' > widget.html
 
+Act on a marketplace order. The sidebar above has buttons for Jeanne's
+Carrefour orders (synced from the fake Mirakl): open widget.html in a
+browser and press Ship, or Accept, and confirm. Or ship through the API:
+
+curl -sS -X POST %[1]s/v1/orders/demo-fr/CRF-3003-A/actions -H 'Authorization: Bearer %[15]s' -H 'Content-Type: application/json' -d '{"action":"ship","carrier_code":"UPS","tracking_number":"1Z999AA10123456784"}'; echo
+curl -sS -H 'Authorization: Bearer %[15]s' %[1]s/v1/order-actions; echo
+
 A customer's Mirakl discussion is mirrored into the fake Gorgias within 10 s
 (its ticket's external id starts with bridge-disc-). Answer it as an agent
 would, with the ticket's id, and see the reply reach Mirakl:
@@ -226,7 +249,7 @@ curl -sS -X POST %[2]s/_fake/tickets/TICKET_ID/agent-reply -H 'Content-Type: app
 curl -sS %[13]s/_fake/replies; echo
 
 Stop the demo with Ctrl-C.
-`, bridgeURL, gorgURL, zendURL, demoAgent, demoGorgKey, demoZendTok, demoAdmin, body, demoSecret, demoMerchant, demoSidebar, demoCustomer, mklURL, demoMirakl)
+`, bridgeURL, gorgURL, zendURL, demoAgent, demoGorgKey, demoZendTok, demoAdmin, body, demoSecret, demoMerchant, demoSidebar, demoCustomer, mklURL, demoMirakl, demoAPIToken)
 	return b.String()
 }
 

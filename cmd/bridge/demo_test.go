@@ -47,10 +47,33 @@ func TestDemoServesTheSeededWidget(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return json.Unmarshal(body, &widget) == nil && len(widget.Orders) == 2
+		return json.Unmarshal(body, &widget) == nil && len(widget.Orders) == 4
 	})
-	if widget.Status != "ok" || widget.Orders[0].ID != "ORD-2002" || len(widget.Orders[1].Shipments) != 1 {
+	ids := make([]string, len(widget.Orders))
+	for i, o := range widget.Orders {
+		ids[i] = o.ID
+	}
+	// The Carrefour orders are the newest, synced from the fake Mirakl.
+	if widget.Status != "ok" || strings.Join(ids, ",") != "CRF-3003-A,CRF-3004-A,ORD-2002,ORD-1001" && strings.Join(ids, ",") != "CRF-3004-A,CRF-3003-A,ORD-2002,ORD-1001" ||
+		len(widget.Orders[3].Shipments) != 1 {
 		t.Errorf("demo widget: %+v", widget)
+	}
+
+	// The banner's ship command ships the Carrefour order.
+	ship := regexp.MustCompile(`curl -sS -X POST (\S+/actions) -H 'Authorization: Bearer ([^']+)' -H 'Content-Type: application/json' -d '([^']+)'`).FindStringSubmatch(out.String())
+	if ship == nil {
+		t.Fatalf("no ship command in the banner:\n%s", out.String())
+	}
+	req, _ := http.NewRequest(http.MethodPost, ship[1], strings.NewReader(ship[3]))
+	req.Header.Set("Authorization", "Bearer "+ship[2])
+	req.Header.Set("Content-Type", "application/json")
+	shipped, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped.Body.Close()
+	if shipped.StatusCode != http.StatusAccepted {
+		t.Fatalf("the banner's ship command: %d", shipped.StatusCode)
 	}
 
 	// The seeded Mirakl discussion becomes a ticket, and the commands the
