@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/helpdesk-bridge/bridge/config"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/orders"
 )
@@ -18,13 +19,7 @@ import (
 // sidebar shows it in progress.
 func TestNewOrderAcceptedOnceByTwoReplicas(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	h.stop()
-	for i, mk := range h.cfg.Merchants[0].Marketplaces {
-		if mk.ID == "acme-carrefour" {
-			h.cfg.Merchants[0].Marketplaces[i].AutoAccept.Enabled = true
-		}
-	}
-	h.start(ModeServe)
+	h.restartWith(func(mk *config.Marketplace) { mk.AutoAccept.Enabled = true })
 	second := h.workerReplica()
 
 	relay := "z9q2@carrefour-relay.example"

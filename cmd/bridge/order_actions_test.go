@@ -19,6 +19,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors/fault"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/orders"
@@ -66,6 +67,18 @@ func (h *harness) actionCall(oa *openAPI, method, path string, body any) (int, m
 		out = e
 	}
 	return resp.StatusCode, out
+}
+
+// restartWith restarts the bridge with the acme-carrefour account edited.
+func (h *harness) restartWith(edit func(*config.Marketplace)) {
+	h.t.Helper()
+	h.stop()
+	for i := range h.cfg.Merchants[0].Marketplaces {
+		if mk := &h.cfg.Merchants[0].Marketplaces[i]; mk.ID == "acme-carrefour" {
+			edit(mk)
+		}
+	}
+	h.start(ModeServe)
 }
 
 // putOrder puts an order of actionsBuyer at the harness's Carrefour shop.
@@ -166,13 +179,7 @@ func pushedTypes(recv *pushReceiver, orderID string) []string {
 func TestOrderActionsEndToEnd(t *testing.T) {
 	oa := loadOpenAPI(t)
 	h := newHarness(t, harnessOptions{})
-	h.stop()
-	for i, mk := range h.cfg.Merchants[0].Marketplaces {
-		if mk.ID == "acme-carrefour" {
-			h.cfg.Merchants[0].Marketplaces[i].AutoAccept.Enabled = true
-		}
-	}
-	h.start(ModeServe)
+	h.restartWith(func(mk *config.Marketplace) { mk.AutoAccept.Enabled = true })
 	second := h.workerReplica()
 	recv := &pushReceiver{}
 	h.subscribe(t, recv)
@@ -307,13 +314,7 @@ func TestOrderActionsEndToEnd(t *testing.T) {
 func TestOrderActionFaults(t *testing.T) {
 	oa := loadOpenAPI(t)
 	h := newHarness(t, harnessOptions{})
-	h.stop()
-	for i, mk := range h.cfg.Merchants[0].Marketplaces {
-		if mk.ID == "acme-carrefour" {
-			h.cfg.Merchants[0].Marketplaces[i].Timeout = time.Second
-		}
-	}
-	h.start(ModeServe)
+	h.restartWith(func(mk *config.Marketplace) { mk.Timeout = time.Second })
 	for i, f := range []fault.Fault{
 		{Status: http.StatusServiceUnavailable},
 		{Status: http.StatusBadGateway, After: true},

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -60,26 +58,7 @@ func (r *pushReceiver) events() []push.Wire {
 func TestOrderChangesArePushedToSubscribers(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	recv := &pushReceiver{}
-	srv := httptest.NewServer(recv)
-	t.Cleanup(srv.Close)
-
-	body, _ := json.Marshal(map[string]string{"url": srv.URL + "/orders"})
-	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/orders/subscriptions", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+acmeAPIKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sub push.Subscription
-	_ = json.NewDecoder(resp.Body).Decode(&sub)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || sub.Secret == "" {
-		t.Fatalf("subscribe: %d %+v", resp.StatusCode, sub)
-	}
-	recv.mu.Lock()
-	recv.secret = sub.Secret
-	recv.mu.Unlock()
+	h.subscribe(t, recv)
 
 	now := time.Now()
 	at := func(d time.Duration) string { return now.Add(d).UTC().Format(time.RFC3339) }

@@ -76,15 +76,21 @@ var WebhookForm = map[string]string{
 // agents' replies reach the bridge at url. It holds the secret: never log
 // it.
 func Integration(url, secret string) api.Integration {
+	return messageIntegration("Helpdesk bridge: agent replies", url, WebhookSecretHeader, secret, WebhookForm, "application/json")
+}
+
+// messageIntegration is an HTTP integration that POSTs each new message
+// of a ticket to url, with one header.
+func messageIntegration(name, url, header, value string, form map[string]string, contentType string) api.Integration {
 	return api.Integration{
-		Name: "Helpdesk bridge: agent replies",
+		Name: name,
 		Type: api.IntegrationTypeHTTP,
 		HTTP: &api.HTTPIntegration{
 			URL:                 url,
 			Method:              http.MethodPost,
-			Headers:             map[string]string{WebhookSecretHeader: secret},
-			Form:                maps.Clone(WebhookForm),
-			RequestContentType:  "application/json",
+			Headers:             map[string]string{header: value},
+			Form:                maps.Clone(form),
+			RequestContentType:  contentType,
 			ResponseContentType: "application/json",
 			Triggers:            map[string]bool{api.TriggerTicketMessageCreated: true},
 		},
@@ -200,17 +206,5 @@ var CommandForm = map[string]string{
 // quote left as it is would break the JSON. It holds the token: never
 // log it.
 func CommandIntegration(url, sidebarToken string) api.Integration {
-	return api.Integration{
-		Name: "Helpdesk bridge: order commands",
-		Type: api.IntegrationTypeHTTP,
-		HTTP: &api.HTTPIntegration{
-			URL:                 url,
-			Method:              http.MethodPost,
-			Headers:             map[string]string{"Authorization": "Bearer " + sidebarToken},
-			Form:                maps.Clone(CommandForm),
-			RequestContentType:  "application/x-www-form-urlencoded",
-			ResponseContentType: "application/json",
-			Triggers:            map[string]bool{api.TriggerTicketMessageCreated: true},
-		},
-	}
+	return messageIntegration("Helpdesk bridge: order commands", url, "Authorization", "Bearer "+sidebarToken, CommandForm, "application/x-www-form-urlencoded")
 }
