@@ -85,16 +85,35 @@ func (s *OrderSync) autoAccept(ctx context.Context, merchant string, mk config.M
 }
 
 // Acceptor accepts orders on marketplaces and puts what the marketplace
-// then says of them in the read model.
+// then says of them in the read model. It does not go through Actions:
+// Mirakl gives a new order's customer only once it is accepted, so the
+// read model, which files orders by customer, may not hold the order
+// yet. Its acceptances are in the audit trail all the same.
 type Acceptor struct {
 	cfg    *config.Config
 	actors map[string]connectors.OrderActor // by account id
 	sink   Sink
+	audit  *Store
+	now    func() time.Time
 }
 
-// NewAcceptor returns an Acceptor of the accounts' connectors.
-func NewAcceptor(cfg *config.Config, actors map[string]connectors.OrderActor, sink Sink) *Acceptor {
-	return &Acceptor{cfg: cfg, actors: actors, sink: sink}
+// NewAcceptor returns an Acceptor of the accounts' connectors, which
+// records its acceptances in store's audit trail.
+func NewAcceptor(cfg *config.Config, actors map[string]connectors.OrderActor, sink Sink, store *Store, now func() time.Time) *Acceptor {
+	return &Acceptor{cfg: cfg, actors: actors, sink: sink, audit: store, now: now}
+}
+
+// record adds an acceptance to the audit trail. The acceptance is done
+// whether or not its line is written: a failure is logged, not retried.
+func (a *Acceptor) record(ctx context.Context, p AcceptPayload, store, result, reason string) {
+	at := a.now().UTC()
+	e := AuditEntry{
+		At: at, ActionID: "auto_" + p.Account + "_" + p.OrderID, Attempt: 1, Store: store, OrderID: p.OrderID,
+		Kind: ActAccept, Result: result, Reason: reason, By: Actor{Source: "auto_accept", ID: p.Account},
+	}
+	if err := a.audit.appendAudit(ctx, p.Merchant, e); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("order_id", p.OrderID).Msg("automatic acceptance not written to the audit trail")
+	}
 }
 
 // Accept accepts the order, then reads it back into the read model, so
@@ -118,11 +137,13 @@ func (a *Acceptor) Accept(ctx context.Context, p AcceptPayload) error {
 	switch err := actor.Act(ctx, p.OrderID, connectors.AcceptOrder{}); {
 	case errors.As(err, &refused):
 		log.Info().Str("state", refused.State).Msg("the marketplace no longer lets the shop accept the order; left as it is")
+		a.record(ctx, p, mk.Store, Refused, refused.Error())
 		return nil
 	case err != nil:
 		return fmt.Errorf("orders: accept %s: %w", p.OrderID, err)
 	}
 	log.Info().Msg("new order accepted automatically")
+	a.record(ctx, p, mk.Store, Confirmed, "")
 	o, err := actor.GetOrder(ctx, p.OrderID)
 	if err != nil {
 		// Accepted: the next sync brings the new state.

@@ -63,7 +63,7 @@ func TestNewOrdersAreAcceptedOnceUnlessHeld(t *testing.T) {
 		t.Fatalf("acceptances enqueued %v, want ORD-OK's alone, once", accepts)
 	}
 
-	acceptor := NewAcceptor(cfg, map[string]connectors.OrderActor{ordAccount: shop.client}, updater)
+	acceptor := NewAcceptor(cfg, map[string]connectors.OrderActor{ordAccount: shop.client}, updater, store, time.Now)
 	for range 2 { // the task again, after a crash before it was recorded done
 		if err := acceptor.Accept(ctx, AcceptPayload{Merchant: ordMerchant, Account: ordAccount, OrderID: "ORD-OK"}); err != nil {
 			t.Fatal(err)
@@ -89,6 +89,11 @@ func TestNewOrdersAreAcceptedOnceUnlessHeld(t *testing.T) {
 		if o.ID == "ORD-OK" && (o.Status != StatusInProgress || o.MarketplaceStatus != "WAITING_DEBIT") {
 			t.Errorf("the widget shows ORD-OK %s (%s), want InProgress (WAITING_DEBIT)", o.Status, o.MarketplaceStatus)
 		}
+	}
+
+	page, err := store.Audit(ctx, ordMerchant, AuditQuery{OrderID: "ORD-OK"})
+	if err != nil || len(page.Entries) != 2 || page.Entries[0].Result != Confirmed || page.Entries[0].By.Source != "auto_accept" || page.Entries[0].By.ID != ordAccount {
+		t.Errorf("audit of the acceptance (run twice): %+v, %v", page.Entries, err)
 	}
 
 	// An order the customer cancelled before the task ran is left alone.

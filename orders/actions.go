@@ -656,6 +656,12 @@ func (s *Store) readAction(ctx context.Context, c redis.Cmdable, merchant, id st
 	return &rec, nil
 }
 
+// appendAudit adds one entry to merchant's audit trail.
+func (s *Store) appendAudit(ctx context.Context, merchant string, e AuditEntry) error {
+	b, _ := json.Marshal(e)
+	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.auditKey(merchant), MaxLen: maxAudit, Approx: true, Values: []any{"e", b}}).Err()
+}
+
 // recordAction writes an action's record and its audit entry.
 func (s *Store) recordAction(ctx context.Context, merchant string, rec Action, now time.Time) func(p redis.Pipeliner) {
 	b, _ := json.Marshal(rec)

@@ -318,7 +318,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 			Config: cfg, Redis: conn.Client, KeyPrefix: cfg.Redis.KeyPrefix, Listers: orderListers, Sink: updater,
 			Queue: a.client, Shards: shards, Now: o.Now,
 		}))
-		a.workers.Handle(orders.TypeAutoAccept, asynq.HandlerFunc(orders.NewAcceptor(cfg, orderActors, updater).Handler))
+		a.workers.Handle(orders.TypeAutoAccept, asynq.HandlerFunc(orders.NewAcceptor(cfg, orderActors, updater, orderStore, o.Now).Handler))
 		a.workers.Handle(orders.TypeAction, asynq.HandlerFunc(orderActions.Handler))
 		a.workers.Handle(orders.TypeReindex, asynq.HandlerFunc(orderStore.ReindexHandler))
 		for _, m := range cfg.Merchants {
