@@ -219,7 +219,7 @@ func TestOrderActionsEndToEnd(t *testing.T) {
 	if status, _ := h.postForm(t, form); status != http.StatusForbidden {
 		t.Errorf("the same form posted again: %d, want 403", status)
 	}
-	_, trail := h.actionCall(oa, "GET", "/v1/orders/acme-fr/CRF-70001-A/actions", nil)
+	_, trail := h.actionCall(oa, "GET", "/v1/orders/acme-fr/CRF-70001-A/actions?action=ship", nil)
 	entries, _ := trail["entries"].([]any)
 	if len(entries) != 1 {
 		t.Fatalf("the audit trail after the sidebar's request: %v", trail)
@@ -267,11 +267,11 @@ func TestOrderActionsEndToEnd(t *testing.T) {
 		t.Errorf("the audit trail of the refused order: %v", audit)
 	}
 	_, audit = h.actionCall(oa, "GET", "/v1/orders/acme-fr/CRF-70001-A/actions", nil)
-	var results []string
+	var results []string // and the automatic acceptance
 	for _, e := range audit["entries"].([]any) {
 		results = append(results, e.(map[string]any)["result"].(string))
 	}
-	if strings.Join(results, ",") != "confirmed,requested" {
+	if strings.Join(results, ",") != "confirmed,requested,confirmed" {
 		t.Errorf("the shipped order's audit trail: %v", results)
 	}
 
