@@ -22,6 +22,8 @@ const (
 	OpGetOrder      = "getOrder"
 	OpGetOrderItems = "getOrderItems"
 	OpCreateRDT     = "createRestrictedDataToken"
+	// OpLWA counts LWA token requests in Requests.
+	OpLWA = "lwa"
 )
 
 // Rate is a usage plan: tokens added per second, and the bucket's size.
@@ -198,6 +200,9 @@ func (s *Server) RevokeRefreshToken(t string) {
 // ---- LWA ----
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests[OpLWA]++
+	s.mu.Unlock()
 	fields := map[string]string{}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
