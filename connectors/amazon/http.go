@@ -186,8 +186,7 @@ func (c *Client) pace(ctx context.Context, op string) error {
 	if c.limiter != nil {
 		if err := c.limiter.Acquire(ctx, c.limiterKey+":"+op); err != nil {
 			if d, ok := connectors.Deferred(err); ok {
-				d.System = System
-				d.Class = op
+				d.System = System // the class stays the limiter's
 			}
 			return err
 		}
