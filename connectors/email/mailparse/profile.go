@@ -241,7 +241,7 @@ func CDONSpec() ProfileSpec {
 			`legacy[ -]?(?:order ?number|ordernummer|order)\s*[:#]?\s*(?P<order>[0-9][0-9-]{3,30})`,
 			`(?:^|\n)\s*(?:order ?number|ordernummer|ordernr\.?)\s*[:#]?\s*(?P<order>[0-9][0-9-]{3,30})`,
 		},
-		SubjectCase: []string{`(?:errand|ärende|case)\s*(?:id|nr\.?|nummer|number)?\s*[:#]\s*(?P<case>[a-z0-9][a-z0-9-]{3,40})`},
+		SubjectCase: []string{`(?:errand|ärende|case)[\s-]*(?:id|nr\.?|nummer|number)?\s*[:#]\s*(?P<case>[a-z0-9][a-z0-9-]{3,40})`},
 		BodyCase:    []string{`(?:errand ?id|ärende-?id|ärendenummer|ärendenr\.?|case ?id)\s*[:#]?\s*(?P<case>[a-z0-9][a-z0-9-]{3,40})`},
 	}
 }

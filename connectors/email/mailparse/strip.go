@@ -44,7 +44,10 @@ var DefaultStripRules = &StripRules{
 	// DE, IT, NL, SV label ("Message :", "Nachricht:", "Fin du message",
 	// …); they are guesses that only ever narrow the text to a block
 	// bracketed by two dash rulers.
-	BodyStart: res(`(?i)^-{5,}\s*(begin message(\s*/\s*d[ée]but du message)?|message\s*:|mensagem\s*:|mensaje\s*:|nachricht\s*:|messaggio\s*:|bericht\s*:|meddelande\s*:|wiadomo[śs][ćc]\s*:)\s*-{5,}$`),
+	//
+	// CDON's relay: "Kunds meddelande:" then the customer's text
+	// (marketplaces-2.md §d); "Kundens meddelande:" is UNVERIFIED.
+	BodyStart: res(`(?i)^kund(?:s|ens) meddelande\s*:$`, `(?i)^-{5,}\s*(begin message(\s*/\s*d[ée]but du message)?|message\s*:|mensagem\s*:|mensaje\s*:|nachricht\s*:|messaggio\s*:|bericht\s*:|meddelande\s*:|wiadomo[śs][ćc]\s*:)\s*-{5,}$`),
 	BodyEnd:   res(`(?i)^-{5,}\s*(end message(\s*/\s*fin du message)?|encerrar mensagem|finalizar mensaje|fin du message|ende der nachricht|nachricht beenden|fine del messaggio|einde bericht|slut på meddelandet|koniec wiadomo[śs]ci)\s*-{5,}$`),
 	QuoteHeaders: res(
 		`(?i)^on\b.{0,200}\bwrote\s*:$`,
