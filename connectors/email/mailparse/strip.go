@@ -68,6 +68,11 @@ var DefaultStripRules = &StripRules{
 	),
 }
 
+// maxStripBytes bounds the text Strip looks at: StrippedText is at most
+// this long (helpdesk messages are far shorter; Mirakl caps them at 50,000
+// characters).
+const maxStripBytes = 1 << 20
+
 // Strip applies the default rules.
 func Strip(text string) string { return DefaultStripRules.Strip(text) }
 
@@ -77,6 +82,15 @@ func Strip(text string) string { return DefaultStripRules.Strip(text) }
 // that starts with the quote), it keeps the text without ">" lines.
 func (r *StripRules) Strip(text string) string {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
+	if len(text) > maxStripBytes {
+		// Bound the line-by-line work; a message that long is read in
+		// Text or the original anyway.
+		text = text[:maxStripBytes]
+		if i := strings.LastIndexByte(text, '\n'); i > 0 {
+			text = text[:i]
+		}
+		text = strings.ToValidUTF8(text, "")
+	}
 	lines := strings.Split(text, "\n")
 	lines = r.bodyBlock(lines)
 
