@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/url"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -522,11 +524,12 @@ func (w *walker) filename(h message.Header, dparams, ctparams map[string]string)
 		key    string
 		field  string
 	}{{dparams, "filename", "Content-Disposition"}, {ctparams, "name", "Content-Type"}} {
-		if v := p.params[p.key]; v != "" {
-			return sanitiseFilename(decodeWords(v))
-		}
+		// RFC 2231 first: Go's decoding of it is right only for UTF-8.
 		if v := rfc2231(h.Get(p.field), p.key); v != "" {
 			return sanitiseFilename(v)
+		}
+		if v := p.params[p.key]; v != "" {
+			return sanitiseFilename(decodeWords(v))
 		}
 	}
 	return ""
@@ -546,15 +549,23 @@ var param2231 = regexp.MustCompile(`(?i)(?:^|;)\s*([a-z0-9_-]+)\*(?:(\d+)(\*)?|)
 // (key*=charset'lang'%xx… or continuations key*0*=…), in any charset the
 // charset package knows.
 func rfc2231(v, key string) string {
+	type segment struct {
+		n   int
+		val string
+	}
 	var cs string
-	var parts []string
+	var segs []segment
 	for _, m := range param2231.FindAllStringSubmatch(v, 64) {
 		if !strings.EqualFold(m[1], key) {
 			continue
 		}
+		n := 0
+		if m[2] != "" {
+			n, _ = strconv.Atoi(m[2])
+		}
 		val := strings.Trim(m[4], `"`)
 		encoded := m[2] == "" || m[3] == "*"
-		if (m[2] == "" || m[2] == "0") && encoded {
+		if n == 0 && encoded {
 			if i := strings.IndexByte(val, '\''); i >= 0 {
 				if j := strings.IndexByte(val[i+1:], '\''); j >= 0 {
 					cs = val[:i]
@@ -567,12 +578,17 @@ func rfc2231(v, key string) string {
 				val = u
 			}
 		}
-		parts = append(parts, val)
+		segs = append(segs, segment{n, val})
 	}
-	if len(parts) == 0 {
+	if len(segs) == 0 {
 		return ""
 	}
-	s := strings.Join(parts, "")
+	sort.SliceStable(segs, func(i, j int) bool { return segs[i].n < segs[j].n })
+	var b strings.Builder
+	for _, sg := range segs {
+		b.WriteString(sg.val)
+	}
+	s := b.String()
 	if cs != "" && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
 		if r, err := charset.Reader(cs, strings.NewReader(s)); err == nil {
 			if b, err := io.ReadAll(io.LimitReader(r, 4096)); err == nil {
