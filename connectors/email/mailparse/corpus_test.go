@@ -26,7 +26,7 @@ type corpusCase struct {
 	orderID     string
 	caseID      string
 	marketplace string
-	stripped    string // a snippet of StrippedText ("-" wants it empty)
+	stripped    string // a snippet of StrippedText
 	notStripped string // must not be in StrippedText
 	subject     string
 	attachments []wantAttachment
@@ -101,7 +101,7 @@ var corpus = map[string]corpusCase{
 	},
 	"malformed-broken-boundary.eml": {
 		profile: "amazon", kind: KindBuyerMessage, threadKey: frThread, orderID: "171-1234567-7654321", marketplace: "amazon.fr",
-		stripped: "-", defects: true,
+		stripped: "Bonjour, encore moi.", defects: true, // read again with the boundary the body uses
 	},
 	"malformed-bad-charset.eml": {
 		profile: "amazon", kind: KindBuyerMessage, threadKey: frThread, orderID: "171-1234567-7654321", marketplace: "amazon.fr",
@@ -167,11 +167,7 @@ func TestCorpus(t *testing.T) {
 			if want.subject != "" && m.Subject != want.subject {
 				t.Errorf("Subject = %q, want %q", m.Subject, want.subject)
 			}
-			if want.stripped == "-" {
-				if m.StrippedText != "" {
-					t.Errorf("StrippedText = %q, want empty", m.StrippedText)
-				}
-			} else if !strings.Contains(m.StrippedText, want.stripped) {
+			if !strings.Contains(m.StrippedText, want.stripped) {
 				t.Errorf("StrippedText = %q, want it to contain %q", m.StrippedText, want.stripped)
 			}
 			if want.notStripped != "" && strings.Contains(m.StrippedText, want.notStripped) {

@@ -171,9 +171,15 @@ func parse(raw []byte, opts Options) (*Message, error) {
 	}
 	w.readHeaders(mail.Header{Header: message.Header{Header: th}})
 
+	bodyStart := headerLen(raw)
 	c, err := w.walk(message.Header{Header: th}, br, 0)
 	if err != nil {
 		return nil, err
+	}
+	if len(c.plain) == 0 && len(c.html) == 0 && len(m.Attachments) == 0 {
+		if rc, ok := w.retryBoundary(th, raw[bodyStart:]); ok {
+			c = rc
+		}
 	}
 	switch {
 	case len(c.plain) > 0:
@@ -383,11 +389,19 @@ func (w *walker) walkMultipart(mediaType string, params map[string]string, bound
 	if mediaType == "multipart/alternative" {
 		// Prefer the plain-text alternative; else the first with HTML.
 		for _, c := range children {
-			if len(c.plain) > 0 {
+			if hasWords(c.plain) {
 				return content{plain: c.plain, html: firstHTML(children)}, nil
 			}
 		}
-		return content{html: firstHTML(children)}, nil
+		if h := firstHTML(children); h != nil {
+			return content{html: h}, nil
+		}
+		for _, c := range children {
+			if len(c.plain) > 0 {
+				return c, nil
+			}
+		}
+		return content{}, nil
 	}
 	var out content
 	for _, c := range children {
@@ -399,6 +413,39 @@ func (w *walker) walkMultipart(mediaType string, params map[string]string, bound
 	}
 	return out, nil
 }
+
+func hasWords(ss []string) bool {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// retryBoundary reads again a top-level multipart that yielded nothing,
+// with the boundary its body actually uses (mailers that rewrite a body
+// sometimes leave a stale boundary parameter). The first "--token" line
+// of the body is taken as the boundary.
+func (w *walker) retryBoundary(th textproto.Header, body []byte) (content, bool) {
+	mediaType, params := w.contentType(message.Header{Header: th})
+	if !strings.HasPrefix(mediaType, "multipart/") {
+		return content{}, false
+	}
+	mm := firstBoundary.FindSubmatch(body)
+	if mm == nil || string(mm[1]) == params["boundary"] {
+		return content{}, false
+	}
+	boundary := strings.TrimSuffix(string(mm[1]), "--")
+	w.defect("%s: read again with boundary %q found in the body", mediaType, boundary)
+	c, err := w.walkMultipart(mediaType, params, boundary, bytes.NewReader(body), 0)
+	if err != nil {
+		return content{}, false
+	}
+	return c, true
+}
+
+var firstBoundary = regexp.MustCompile(`(?m)^--([0-9A-Za-z'()+_,./:=?-]{1,70})\r?$`)
 
 func firstHTML(cs []content) []string {
 	for _, c := range cs {
@@ -477,6 +524,9 @@ func (w *walker) leaf(h message.Header, mediaType string, params map[string]stri
 		return content{}, &LimitError{Limit: LimitAttachments, Max: int64(w.opts.MaxAttachments)}
 	}
 	cid := trimID(h.Get("Content-Id"))
+	if filename == "" && mediaType == "message/rfc822" {
+		filename = "message.eml" // a forwarded mail: a name helpdesks can show
+	}
 	w.msg.Attachments = append(w.msg.Attachments, Attachment{
 		Filename:    filename,
 		ContentType: mediaType,

@@ -83,6 +83,18 @@ func TestFilenames(t *testing.T) {
 	}
 }
 
+func TestAlternativeWithEmptyPlain(t *testing.T) {
+	raw := rawMail("Content-Type: multipart/alternative; boundary=a\n",
+		"--a\r\nContent-Type: text/plain\r\n\r\n \r\n--a\r\nContent-Type: text/html\r\n\r\n<p>Real text</p>\r\n--a--\r\n")
+	m, err := ParseBytes([]byte(raw), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Text != "Real text" || !m.TextFromHTML {
+		t.Fatalf("Text = %q (from HTML %v), want the HTML's", m.Text, m.TextFromHTML)
+	}
+}
+
 func TestHTMLToText(t *testing.T) {
 	got := HTMLToText(`<html><head><title>T</title><style>.x{}</style></head><body>
 <h1>Hello&nbsp;there</h1><p>One <b>bold</b>
@@ -179,6 +191,7 @@ func TestClassifyEdges(t *testing.T) {
 		{"generic without reference", gen, &Message{From: []Address{{Address: "b-1@relay.example"}}, Subject: "Hello"}, KindUnmatched, ""},
 		{"delayed dsn is not a failure", Amazon, &Message{From: []Address{{Address: "mailer-daemon@x.example"}}, Report: &DeliveryReport{Action: "delayed", Status: "4.4.7", FinalRecipients: []string{"abcdefgh1234@marketplace.amazon.fr"}}}, KindUnmatched, ""},
 		{"dsn for someone else", Amazon, &Message{From: []Address{{Address: "mailer-daemon@x.example"}}, Report: &DeliveryReport{Action: "failed", Status: "5.1.1", FinalRecipients: []string{"bob@example.com"}}}, KindUnmatched, ""},
+		{"amazon order in the old template's body", Amazon, &Message{From: []Address{{Address: "abcdefgh1234@marketplace.amazon.com"}}, Subject: "Inquiry from Amazon customer", Text: "Order ID 102-1234567-7654321:\n1 of Lamp"}, KindBuyerMessage, "amazon:abcdefgh1234@marketplace.amazon.com:order:102-1234567-7654321"},
 		{"amazon sender without fingerprint", Amazon, &Message{From: []Address{{Address: "donotreply@amazon.fr"}}, Subject: "Votre commande", Text: "Merci"}, KindUnmatched, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
