@@ -40,6 +40,13 @@ const (
 	ukThread = "amazon:q9w8e7r6t5y4u3i2@marketplace.amazon.co.uk:order:203-1111111-2222222"
 )
 
+// corpus: every fixture of testdata, written by us after the formats in
+// the shared reference (no real mail copied). Forms the reference does not
+// confirm, used here as the profiles' UNVERIFIED rules expect them: the
+// FR, DE and ES template labels ("Message :", "Fin du message",
+// "Nachricht:", "Ende der Nachricht"), the sender and subject of Amazon's
+// failure notice (its first sentence is the reference's fingerprint), the
+// CDON errand's sender and labels, and every address and id.
 var corpus = map[string]corpusCase{
 	"amazon-fr-buyer-qp-latin1.eml": {
 		profile: "amazon", kind: KindBuyerMessage, threadKey: frThread, orderID: "171-1234567-7654321", marketplace: "amazon.fr",
