@@ -367,9 +367,11 @@ func TestOrderActionSurvivesAKillBetweenTheMarketplaceAndTheAck(t *testing.T) {
 		t.Fatalf("ship: %d %v", status, rec)
 	}
 	waitHeld(t, held, "the ship call")
-	if o, _ := h.mkl.Order(miraklShop, "CRF-72001-A"); o.OrderState != "SHIPPED" {
-		t.Fatalf("the held ship has not taken effect: %s", o.OrderState)
-	}
+	// The hold answers late: Mirakl handles the call just after.
+	eventually(t, 10*time.Second, "the held ship to take effect", func() bool {
+		o, _ := h.mkl.Order(miraklShop, "CRF-72001-A")
+		return o.OrderState == "SHIPPED"
+	})
 	child.kill(t)
 	h.mkl.Faults().Clear()
 	if o := h.widgetOrder("CRF-72001-A"); o == nil || o["status"] != orders.Synchronizing {
