@@ -1,0 +1,257 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/mailparse"
+)
+
+// slotBox is a mailbox of the test's own: mail in UID order, one
+// UIDVALIDITY epoch at a time. The IMAP reader is tested against a real
+// Dovecot; this one keeps the connector's tests about the connector.
+type slotBox struct {
+	mu       sync.Mutex
+	validity uint32
+	mails    [][]byte
+	fetches  int
+}
+
+func (b *slotBox) add(raw []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mails = append(b.mails, raw)
+}
+
+func (b *slotBox) Fetch(_ context.Context, after Cursor, max int) ([]RawMail, Cursor, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fetches++
+	from := after.UID
+	if after.UIDValidity != b.validity {
+		from = 0
+	}
+	var out []RawMail
+	next := Cursor{UIDValidity: b.validity, UID: from}
+	for i := int(from); i < len(b.mails) && len(out) < max; i++ {
+		out = append(out, RawMail{UID: uint32(i + 1), InternalDate: time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC), Raw: b.mails[i]})
+		next.UID = uint32(i + 1)
+	}
+	return out, next, nil
+}
+
+// recordingSender keeps what it sends; fail, when set, is its answer.
+type recordingSender struct {
+	mu   sync.Mutex
+	sent []Outgoing
+	fail error
+}
+
+func (s *recordingSender) Send(_ context.Context, m Outgoing) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, m)
+	id := "reply-" + string(rune('a'+len(s.sent))) + "@seller.example"
+	if s.fail != nil {
+		return id, s.fail
+	}
+	return id, nil
+}
+
+func corpus(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("mailparse", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type fixture struct {
+	store  *Store
+	box    *slotBox
+	in     *Ingester
+	conn   *Connector
+	sender *recordingSender
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	srv := rdbtest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store := NewStore(rdb, "t:", "acme-amazon-fr", time.Now)
+	box := &slotBox{validity: 7}
+	sender := &recordingSender{}
+	return &fixture{
+		store: store, box: box, sender: sender,
+		in:   NewIngester(store, box, mailparse.Amazon, mailparse.Options{}),
+		conn: New(Options{Store: store, Sender: sender, From: "seller@boutique.example", Limits: &mailparse.AmazonReplyLimits}),
+	}
+}
+
+func (f *fixture) ingest(t *testing.T) IngestResult {
+	t.Helper()
+	res, err := f.in.Run(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func (f *fixture) threads(t *testing.T) []connectors.Thread {
+	t.Helper()
+	var all []connectors.Thread
+	q := connectors.ThreadQuery{Limit: 1}
+	for range 100 {
+		p, err := f.conn.ListThreads(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, p.Threads...)
+		if p.NextPageToken == "" {
+			return all
+		}
+		q = connectors.ThreadQuery{PageToken: p.NextPageToken}
+	}
+	t.Fatal("the listing never ends")
+	return nil
+}
+
+// Buyer mail becomes one thread per buyer and order, its text without
+// the quoted history, with its files and the original; a delivery failure
+// becomes a note on that thread; newsletters and spam become nothing but
+// a line for the admin. Fetching everything again stores nothing twice.
+func TestMailBecomesThreads(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{
+		"amazon-fr-buyer-qp-latin1.eml", "amazon-de-buyer-html-b64-win1252.eml", "amazon-uk-buyer-jpeg-utf8.eml",
+		"amazon-newsletter.eml", "spam-fake-amazon.eml", "amazon-fr-delivery-failure.eml", "malformed-deep-nesting.eml",
+	} {
+		f.box.add(corpus(t, name))
+	}
+	res := f.ingest(t)
+	if res.Fetched != 7 || res.Stored != 4 || res.Unmatched != 3 {
+		t.Fatalf("first run %+v; want 7 fetched, 4 stored (3 buyer mails and a failure), 3 unmatched", res)
+	}
+	threads := f.threads(t)
+	if len(threads) != 3 {
+		t.Fatalf("%d threads, want 3", len(threads))
+	}
+	var fr connectors.Thread
+	for _, th := range threads {
+		if th.Entity.ID == "171-1234567-7654321" {
+			fr = th
+		}
+		if th.Entity.Type != connectors.EntityOrder || th.Customer == nil || !strings.Contains(th.Customer.ID, "@marketplace.amazon.") {
+			t.Errorf("thread %+v", th)
+		}
+	}
+	if len(fr.Messages) != 2 {
+		t.Fatalf("the French thread has %d messages, want the buyer's and the failure note", len(fr.Messages))
+	}
+	buyer, note := fr.Messages[0], fr.Messages[1]
+	if !strings.Contains(buyer.Body, "je n'ai toujours pas reçu ma commande") || strings.Contains(buyer.Body, "votre colis est parti") {
+		t.Errorf("buyer text %q", buyer.Body)
+	}
+	if len(buyer.Attachments) != 1 || buyer.Attachments[0].Name != "original.eml" {
+		t.Errorf("buyer attachments %+v, want the original", buyer.Attachments)
+	}
+	if note.From.Type != connectors.PartyOperator || !strings.Contains(note.Body, "could not deliver") {
+		t.Errorf("failure note %+v", note)
+	}
+	rc, meta, err := f.conn.DownloadAttachment(context.Background(), buyer.Attachments[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(rc)
+	if meta.Name != "original.eml" || string(raw) != string(corpus(t, "amazon-fr-buyer-qp-latin1.eml")) {
+		t.Errorf("the original: %+v, %d bytes", meta, len(raw))
+	}
+	un, _ := f.store.Unmatched(context.Background(), 10)
+	if len(un) != 3 {
+		t.Errorf("unmatched lines %+v", un)
+	}
+
+	// The cursor lost (a crash before it moved) and a second reader: the
+	// same mail again stores nothing.
+	if err := f.store.rdb.Del(context.Background(), f.store.cursorKey()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	again := f.ingest(t)
+	if again.Stored != 0 || again.Seen != 4 {
+		t.Errorf("again %+v; want everything seen", again)
+	}
+	f.box.validity = 8 // the mailbox was rebuilt: a new UIDVALIDITY
+	if again := f.ingest(t); again.Stored != 0 || again.Fetched != 7 {
+		t.Errorf("after a UIDVALIDITY change %+v; want all fetched, none stored", again)
+	}
+	if got := f.threads(t); len(got) != 3 || len(got[0].Messages)+len(got[1].Messages)+len(got[2].Messages) != 4 {
+		t.Errorf("after the second runs: %d threads", len(got))
+	}
+}
+
+// A reply goes from the registered address to the buyer's alias, threaded
+// on the buyer's mail, as plain text, and shows in the thread as the
+// shop's. One the relay would refuse is refused before sending; one whose
+// sending is uncertain is recorded, so that a retry finds it.
+func TestReplies(t *testing.T) {
+	f := newFixture(t)
+	f.box.add(corpus(t, "amazon-fr-buyer-qp-latin1.eml"))
+	f.ingest(t)
+	th := f.threads(t)[0]
+	ctx := context.Background()
+
+	sent, err := f.conn.Reply(ctx, th.ID, connectors.Reply{Body: "Bonjour Camille, le suivi est 6A123.", To: []connectors.PartyType{connectors.PartyCustomer},
+		Files: []connectors.ReplyFile{{Name: "facture.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := f.sender.sent[0]
+	if out.From != "seller@boutique.example" || !strings.HasSuffix(out.To, "@marketplace.amazon.fr") || out.InReplyTo != "0100018e-fr-0001@email.amazonses.com" ||
+		!strings.HasPrefix(out.Subject, "Re: ") || len(out.References) != 1 || len(out.Files) != 1 {
+		t.Errorf("sent %+v", out)
+	}
+	got, _ := f.conn.GetThread(ctx, th.ID)
+	last := got.Messages[len(got.Messages)-1]
+	if last.ID != sent.MessageID || last.From.Type != connectors.PartyShop || last.Body != "Bonjour Camille, le suivi est 6A123." || len(last.Attachments) != 1 {
+		t.Errorf("the reply in the thread %+v (sent %+v)", last, sent)
+	}
+
+	for _, bad := range []connectors.Reply{
+		{Body: "See <b>this</b>"},
+		{Body: "Write to me at jeanne@example.com"},
+		{Body: "ok", Files: []connectors.ReplyFile{{Name: "tool.exe", Content: []byte("MZ")}}},
+		{Body: "   "},
+	} {
+		if _, err := f.conn.Reply(ctx, th.ID, bad); !errors.Is(err, connectors.ErrInvalid) {
+			t.Errorf("reply %q: %v, want ErrInvalid", bad.Body, err)
+		}
+	}
+	if len(f.sender.sent) != 1 {
+		t.Errorf("%d mails sent, want the refused ones kept back", len(f.sender.sent))
+	}
+
+	f.sender.fail = connectors.ErrUncertain
+	if _, err := f.conn.Reply(ctx, th.ID, connectors.Reply{Body: "Le colis arrive demain."}); !errors.Is(err, connectors.ErrUncertain) {
+		t.Fatalf("uncertain send: %v", err)
+	}
+	got, _ = f.conn.GetThread(ctx, th.ID)
+	if last := got.Messages[len(got.Messages)-1]; last.Body != "Le colis arrive demain." || last.From.Type != connectors.PartyShop {
+		t.Errorf("an uncertain reply is not in the thread: %+v", last)
+	}
+	if _, err := f.conn.Reply(ctx, "tnope", connectors.Reply{Body: "x"}); !errors.Is(err, connectors.ErrNotFound) {
+		t.Errorf("unknown thread: %v", err)
+	}
+}

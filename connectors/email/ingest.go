@@ -1,0 +1,287 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/mailparse"
+)
+
+// Mailbox is where the marketplace's mail arrives, read in UID order
+// (the IMAP reader is one). Fetch returns mail after the cursor, at most
+// max, and the cursor after them; a cursor of another UIDVALIDITY epoch
+// starts again from the mailbox's first mail, which the store's dedupe
+// makes harmless.
+type Mailbox interface {
+	Fetch(ctx context.Context, after Cursor, max int) ([]RawMail, Cursor, error)
+}
+
+// RawMail is one mail as the mailbox holds it.
+type RawMail struct {
+	UID          uint32
+	InternalDate time.Time
+	Raw          []byte
+}
+
+// Ingester turns a mailbox's new mail into stored threads.
+type Ingester struct {
+	store   *Store
+	box     Mailbox
+	profile *mailparse.Profile
+	parse   mailparse.Options
+}
+
+// NewIngester reads box into store with profile's rules.
+func NewIngester(store *Store, box Mailbox, profile *mailparse.Profile, parse mailparse.Options) *Ingester {
+	return &Ingester{store: store, box: box, profile: profile, parse: parse}
+}
+
+// IngestResult counts what one run did.
+type IngestResult struct {
+	Fetched, Stored, Seen, Unmatched int
+	// More is true when the mailbox may hold more mail after this batch.
+	More bool
+}
+
+// Run stores the mail after the cursor, at most max, and only then moves
+// the cursor: a run cut short (a crash, a dropped connection) fetches
+// the same mail again, which is not stored twice.
+func (in *Ingester) Run(ctx context.Context, max int) (IngestResult, error) {
+	var res IngestResult
+	cur, err := in.store.cursor(ctx)
+	if err != nil {
+		return res, err
+	}
+	mails, next, err := in.box.Fetch(ctx, cur, max)
+	if err != nil {
+		return res, err
+	}
+	res.Fetched, res.More = len(mails), len(mails) == max
+	for _, m := range mails {
+		switch err := in.one(ctx, m); {
+		case errors.Is(err, errSeen):
+			res.Seen++
+		case errors.Is(err, errUnmatched):
+			res.Unmatched++
+		case err != nil:
+			return res, err
+		default:
+			res.Stored++
+		}
+	}
+	if err := in.store.setCursor(ctx, next); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+var errUnmatched = errors.New("email: mail matches no rule")
+
+// one stores one mail as what its profile says it is.
+func (in *Ingester) one(ctx context.Context, m RawMail) error {
+	msg, perr := mailparse.ParseBytes(m.Raw, in.parse)
+	seen := seenKey(msg, m.Raw)
+	if perr != nil {
+		return in.unmatched(ctx, seen, msg, "unreadable: "+perr.Error())
+	}
+	c := mailparse.Classify(in.profile, msg)
+	at := msg.Date
+	if at.IsZero() || at.After(m.InternalDate.Add(time.Hour)) {
+		at = m.InternalDate // no date, or one from the future
+	}
+	at = at.UTC()
+	switch c.Kind {
+	case mailparse.KindBuyerMessage:
+		return in.buyerMessage(ctx, seen, msg, c, at)
+	case mailparse.KindDeliveryFailure:
+		return in.deliveryFailure(ctx, seen, msg, c, at)
+	case mailparse.KindNoResponseNeeded:
+		return in.copyOfReply(ctx, seen, msg, c, at)
+	}
+	return in.unmatched(ctx, seen, msg, c.Reason)
+}
+
+// seenKey names a mail for dedupe: its Message-ID, or its content when
+// it has none.
+func seenKey(msg *mailparse.Message, raw []byte) string {
+	if msg != nil && msg.MessageID != "" {
+		return digest("mid\x00" + msg.MessageID)
+	}
+	return digest("raw\x00" + string(raw))
+}
+
+// threadID names the thread of a thread key.
+func threadID(key string) string { return "t" + digest(key)[:24] }
+
+func (in *Ingester) buyerMessage(ctx context.Context, seen string, msg *mailparse.Message, c mailparse.Classification, at time.Time) error {
+	name := ""
+	if len(msg.From) > 0 {
+		name = msg.From[0].Name
+	}
+	rec := messageRecord{
+		ID: "m" + seen[:24], MessageID: msg.MessageID, Body: body(msg), CreatedAt: at,
+		From: partyRecord{Type: connectors.PartyCustomer, ID: c.BuyerAlias, Name: name},
+	}
+	files := attachmentsOf(rec.ID, msg)
+	for _, f := range files {
+		rec.Attachments = append(rec.Attachments, connectors.AttachmentMeta{ID: f.ID, Name: f.Name, Size: int64(len(f.Data))})
+	}
+	tid := threadID(c.ThreadKey)
+	return in.store.add(ctx, addition{
+		Seen: seen, TID: tid, OrderID: c.OrderID, Message: rec, Files: files,
+		Create: func() threadRecord {
+			return threadRecord{
+				ID: tid, Key: c.ThreadKey, Topic: topic(msg.Subject), OrderID: c.OrderID, CaseID: c.CaseID,
+				Marketplace: c.Marketplace, Alias: c.BuyerAlias, CreatedAt: at, UpdatedAt: at,
+			}
+		},
+		Update: func(t *threadRecord) {
+			t.ReplyTo = c.ReplyTo
+			if name != "" {
+				t.CustomerName = name
+			}
+			t.UpdatedAt = latest(t.UpdatedAt, at)
+			if msg.MessageID != "" {
+				t.LastInbound = msg.MessageID
+				t.References = appendRef(t.References, msg.MessageID)
+			}
+		},
+	})
+}
+
+// deliveryFailure is an internal note on the thread whose reply did not
+// reach the buyer; never a new discussion.
+func (in *Ingester) deliveryFailure(ctx context.Context, seen string, msg *mailparse.Message, c mailparse.Classification, at time.Time) error {
+	tid := ""
+	if c.ThreadKey != "" {
+		tid = threadID(c.ThreadKey)
+	}
+	if c.Refers != nil && (tid == "" || c.Refers.MessageID != "") {
+		found, err := in.store.threadOf(ctx, c.Refers.MessageID, c.OrderID)
+		if err != nil {
+			return err
+		}
+		if found != "" {
+			tid = found
+		}
+	}
+	if tid == "" {
+		return in.unmatched(ctx, seen, msg, "a delivery failure about no known discussion")
+	}
+	rec := messageRecord{
+		ID: "m" + seen[:24], MessageID: msg.MessageID, CreatedAt: at,
+		From: partyRecord{Type: connectors.PartyOperator, Name: in.profile.Spec.Marketplace + " (delivery failure)"},
+		Body: "The marketplace could not deliver a reply to the buyer.\n\n" + body(msg),
+	}
+	err := in.store.add(ctx, addition{Seen: seen, TID: tid, Message: rec, Update: func(t *threadRecord) { t.UpdatedAt = latest(t.UpdatedAt, at) }})
+	if errors.Is(err, connectors.ErrNotFound) {
+		return in.unmatched(ctx, seen, msg, "a delivery failure about no known discussion")
+	}
+	return err
+}
+
+// copyOfReply is the marketplace's copy of a reply the shop sent from its
+// back office: a shop message on its thread, which asks for no answer.
+func (in *Ingester) copyOfReply(ctx context.Context, seen string, msg *mailparse.Message, c mailparse.Classification, at time.Time) error {
+	tid := ""
+	if c.ThreadKey != "" {
+		tid = threadID(c.ThreadKey)
+	} else if c.OrderID != "" {
+		found, err := in.store.threadOf(ctx, "", c.OrderID)
+		if err != nil {
+			return err
+		}
+		tid = found
+	}
+	if tid == "" {
+		return in.unmatched(ctx, seen, msg, "a copy of a reply about no known discussion")
+	}
+	rec := messageRecord{
+		ID: "m" + seen[:24], MessageID: msg.MessageID, Body: body(msg), CreatedAt: at,
+		From: partyRecord{Type: connectors.PartyShop, Name: "Seller Central"},
+	}
+	err := in.store.add(ctx, addition{Seen: seen, TID: tid, Message: rec, Update: func(t *threadRecord) { t.UpdatedAt = latest(t.UpdatedAt, at) }})
+	if errors.Is(err, connectors.ErrNotFound) {
+		return in.unmatched(ctx, seen, msg, "a copy of a reply about no known discussion")
+	}
+	return err
+}
+
+func (in *Ingester) unmatched(ctx context.Context, seen string, msg *mailparse.Message, reason string) error {
+	u := unmatched{At: time.Now().UTC(), Reason: reason}
+	if msg != nil {
+		u.Subject = msg.Subject
+		if len(msg.From) > 0 {
+			u.From = msg.From[0].Address
+		}
+		if !msg.Date.IsZero() {
+			u.At = msg.Date.UTC()
+		}
+	}
+	if err := in.store.markSeen(ctx, seen, u); err != nil {
+		return fmt.Errorf("email: record an unmatched mail: %w", err)
+	}
+	return errUnmatched
+}
+
+// body is a mail's new text: quoted history and signature stripped.
+func body(msg *mailparse.Message) string {
+	if strings.TrimSpace(msg.StrippedText) != "" {
+		return msg.StrippedText
+	}
+	return msg.Text
+}
+
+// attachmentsOf are a mail's files, and its whole original when the text
+// shown was stripped of anything, so that nothing the buyer sent is lost.
+func attachmentsOf(msgID string, msg *mailparse.Message) []file {
+	var out []file
+	for i, a := range msg.Attachments {
+		name := a.Filename
+		if name == "" {
+			name = fmt.Sprintf("attachment-%d", i+1)
+		}
+		out = append(out, file{ID: fmt.Sprintf("%s-%d", msgID, i+1), Name: name, ContentType: a.ContentType, Data: a.Data})
+	}
+	if strings.TrimSpace(msg.StrippedText) != strings.TrimSpace(msg.Text) && len(msg.Raw) > 0 {
+		out = append(out, file{ID: msgID + "-eml", Name: "original.eml", ContentType: "message/rfc822", Data: msg.Raw})
+	}
+	return out
+}
+
+// topic is a thread's subject without reply prefixes.
+func topic(subject string) string {
+	s := strings.TrimSpace(subject)
+	for {
+		lower := strings.ToLower(s)
+		cut := false
+		for _, p := range []string{"re:", "aw:", "sv:", "fw:", "fwd:", "tr:", "r:"} {
+			if strings.HasPrefix(lower, p) {
+				s, cut = strings.TrimSpace(s[len(p):]), true
+				break
+			}
+		}
+		if !cut {
+			return s
+		}
+	}
+}
+
+func appendRef(refs []string, id string) []string {
+	refs = append(refs, id)
+	if len(refs) > maxReferences {
+		refs = refs[len(refs)-maxReferences:]
+	}
+	return refs
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
