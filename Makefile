@@ -24,8 +24,10 @@ FUZZ_TARGETS := \
 	./connectors/gorgias:FuzzParseWebhook \
 	./connectors/zendesk:FuzzParseWebhook \
 	./widgets:FuzzHelpScoutSignature \
+	./widgets:FuzzParseCommand \
 	./discussions:FuzzFileToken \
-	./discussions:FuzzPlainText
+	./discussions:FuzzPlainText \
+	./connectors/email/mailparse:FuzzParse
 
 fuzz:
 	$(WITH_REDIS) sh -c 'set -e; for t in $(FUZZ_TARGETS); do \

@@ -4,9 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"slices"
 	"testing"
 
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // FuzzHelpScoutSignature: a Help Scout request passes only with the base64
@@ -46,6 +48,30 @@ func FuzzHelpScoutSignature(f *testing.F) {
 		var hs helpScoutRequest
 		if err := httpapi.DecodeJSON("", body, &hs); err == nil {
 			_ = hs.email()
+		}
+	})
+}
+
+// FuzzParseCommand: any first line of a Gorgias note parses or is refused
+// without panicking, and a parsed command names a known action, an order
+// and no more lines than a command may carry.
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{
+		` ship CRF-1 carrier=UPS tracking=1Z9`, ` cancel_lines A-1 reason=34 line=MUG:1 line="BIG MUG"`,
+		` accept B refuse=SKU-1`, ` ship`, ` ship A carrier="unterminated`, ` teleport A`, ` ship A =`, ``,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		cmd, err := parseCommand(line)
+		if err != nil {
+			if httpapi.AsError(err).Status != 422 {
+				t.Fatalf("%q: %v is not a 422", line, err)
+			}
+			return
+		}
+		if cmd.orderID == "" || !slices.Contains(orders.ActionKinds, cmd.kind) || len(cmd.args.Lines)+len(cmd.args.RefuseLines) > maxCommandWords {
+			t.Fatalf("%q parsed as %+v", line, cmd)
 		}
 	})
 }

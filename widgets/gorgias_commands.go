@@ -210,6 +210,9 @@ func parseCommand(s string) (command, error) {
 		return command{}, invalid("body", "body: write Order: <action> <order id> [key=value ...], the action one of %s", strings.Join(orders.ActionKinds, ", "))
 	}
 	cmd := command{kind: strings.ToLower(words[0]), orderID: words[1]}
+	if strings.TrimSpace(cmd.orderID) == "" || len(cmd.orderID) > 100 {
+		return command{}, invalid("order_id", "order_id: an order id of 1 to 100 characters follows the action")
+	}
 	if !slices.Contains(orders.ActionKinds, cmd.kind) {
 		return command{}, invalid("action", "action: %q is not one of %s", words[0], strings.Join(orders.ActionKinds, ", "))
 	}
