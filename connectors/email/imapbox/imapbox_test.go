@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -535,5 +536,34 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines after Close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestContextsAndUnreachableServer(t *testing.T) {
+	s := dovecot(t)
+	mb := s.mailbox(t)
+	b := newBox(t, s.opts(mb))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := b.Fetch(ctx, imapbox.Cursor{}, 10); !errors.Is(err, context.Canceled) {
+		t.Errorf("Fetch with a canceled context: %v", err)
+	}
+	if _, _, err := b.Fetch(context.Background(), imapbox.Cursor{}, 10); err != nil {
+		t.Errorf("Fetch after a canceled one: %v", err)
+	}
+
+	// Nothing listens there: the Box tries Reconnects times, then gives
+	// up with a retryable error.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	o := s.opts(mb)
+	o.Addr, o.Reconnects = dead, 2
+	_, err = newBox(t, o).Head(context.Background())
+	if !errors.Is(err, connectors.ErrUnavailable) || !connectors.IsRetryable(err) {
+		t.Errorf("unreachable server: %v", err)
 	}
 }
