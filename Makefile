@@ -2,18 +2,21 @@
 # in CI (.ci/run): tests that need Redis get a throwaway one from
 # .ci/with-redis unless BRIDGE_TEST_REDIS_ADDR names one already, and the
 # cluster tests a throwaway 3+3 Redis Cluster from .ci/with-cluster unless
-# BRIDGE_TEST_REDIS_CLUSTER names one.
+# BRIDGE_TEST_REDIS_CLUSTER names one, and the e-mail tests a throwaway
+# Dovecot IMAP server from .ci/with-dovecot unless BRIDGE_TEST_IMAP_ADDR
+# names one.
 
 GO ?= go
 WITH_REDIS := .ci/with-redis
 WITH_CLUSTER := .ci/with-cluster
+WITH_DOVECOT := .ci/with-dovecot
 BIN ?= bin/bridge
 
 .PHONY: test bench build demo lint fuzz chaos
 
 # vet first: it fails in seconds, before the slower race-enabled tests.
 test:
-	$(WITH_REDIS) $(WITH_CLUSTER) sh -c '$(GO) vet ./... && $(GO) test -race -count=1 ./...'
+	$(WITH_REDIS) $(WITH_CLUSTER) $(WITH_DOVECOT) sh -c '$(GO) vet ./... && $(GO) test -race -count=1 ./...'
 
 # Each fuzz target runs for FUZZTIME; their seed corpora (testdata/fuzz)
 # also run as ordinary tests in `make test`. A failing input is written to
