@@ -15,6 +15,7 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/imapbox"
 	"github.com/helpdesk-bridge/bridge/connectors/email/mailparse"
 )
 
@@ -34,19 +35,22 @@ func (b *slotBox) add(raw []byte) {
 	b.mails = append(b.mails, raw)
 }
 
-func (b *slotBox) Fetch(_ context.Context, after Cursor, max int) ([]RawMail, Cursor, error) {
+func (b *slotBox) Fetch(_ context.Context, after imapbox.Cursor, max int) ([]imapbox.RawMessage, imapbox.Cursor, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fetches++
-	from := after.UID
+	from := after.LastUID
 	if after.UIDValidity != b.validity {
 		from = 0
 	}
-	var out []RawMail
-	next := Cursor{UIDValidity: b.validity, UID: from}
+	var out []imapbox.RawMessage
+	next := imapbox.Cursor{UIDValidity: b.validity, LastUID: from}
 	for i := int(from); i < len(b.mails) && len(out) < max; i++ {
-		out = append(out, RawMail{UID: uint32(i + 1), InternalDate: time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC), Raw: b.mails[i]})
-		next.UID = uint32(i + 1)
+		out = append(out, imapbox.RawMessage{
+			UID: uint32(i + 1), UIDValidity: b.validity, InternalDate: time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC),
+			Size: int64(len(b.mails[i])), Raw: b.mails[i], Replayed: after.UIDValidity != 0 && after.UIDValidity != b.validity,
+		})
+		next.LastUID = uint32(i + 1)
 	}
 	return out, next, nil
 }

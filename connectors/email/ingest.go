@@ -8,23 +8,17 @@ import (
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/imapbox"
 	"github.com/helpdesk-bridge/bridge/connectors/email/mailparse"
 )
 
-// Mailbox is where the marketplace's mail arrives, read in UID order
-// (the IMAP reader is one). Fetch returns mail after the cursor, at most
-// max, and the cursor after them; a cursor of another UIDVALIDITY epoch
-// starts again from the mailbox's first mail, which the store's dedupe
-// makes harmless.
+// Mailbox is where the marketplace's mail arrives, read in UID order;
+// the IMAP reader (imapbox.Box) is one. Fetch returns mail after the
+// cursor, at most max, and the cursor after them; a cursor of another
+// UIDVALIDITY epoch starts again from the mailbox's first mail, which the
+// store's dedupe makes harmless.
 type Mailbox interface {
-	Fetch(ctx context.Context, after Cursor, max int) ([]RawMail, Cursor, error)
-}
-
-// RawMail is one mail as the mailbox holds it.
-type RawMail struct {
-	UID          uint32
-	InternalDate time.Time
-	Raw          []byte
+	Fetch(ctx context.Context, after imapbox.Cursor, max int) ([]imapbox.RawMessage, imapbox.Cursor, error)
 }
 
 // Ingester turns a mailbox's new mail into stored threads.
@@ -62,6 +56,14 @@ func (in *Ingester) Run(ctx context.Context, max int) (IngestResult, error) {
 	}
 	res.Fetched, res.More = len(mails), len(mails) == max
 	for _, m := range mails {
+		if m.TooLarge {
+			seen := digest(fmt.Sprintf("large\x00%d\x00%d", m.UIDValidity, m.UID))
+			if err := in.store.markSeen(ctx, seen, unmatched{At: m.InternalDate.UTC(), Reason: fmt.Sprintf("too large to read: %d bytes", m.Size)}); err != nil {
+				return res, err
+			}
+			res.Unmatched++
+			continue
+		}
 		switch err := in.one(ctx, m); {
 		case errors.Is(err, errSeen):
 			res.Seen++
@@ -82,7 +84,7 @@ func (in *Ingester) Run(ctx context.Context, max int) (IngestResult, error) {
 var errUnmatched = errors.New("email: mail matches no rule")
 
 // one stores one mail as what its profile says it is.
-func (in *Ingester) one(ctx context.Context, m RawMail) error {
+func (in *Ingester) one(ctx context.Context, m imapbox.RawMessage) error {
 	msg, perr := mailparse.ParseBytes(m.Raw, in.parse)
 	seen := seenKey(msg, m.Raw)
 	if perr != nil {

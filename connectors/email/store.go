@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/imapbox"
 )
 
 // How long the store keeps what it keeps.
@@ -344,33 +345,32 @@ func (s *Store) page(ctx context.Context, since time.Time, after string, n int) 
 	return ids, next, nil
 }
 
-// Cursor is where reading the mailbox stands: the last UID stored, in a
-// UIDVALIDITY epoch.
-type Cursor struct {
+// cursorRecord is the mailbox cursor as stored.
+type cursorRecord struct {
 	UIDValidity uint32 `json:"uid_validity"`
 	UID         uint32 `json:"uid"`
 }
 
-func (s *Store) cursor(ctx context.Context) (Cursor, error) {
+func (s *Store) cursor(ctx context.Context) (imapbox.Cursor, error) {
 	raw, err := s.rdb.Get(ctx, s.cursorKey()).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return Cursor{}, nil
+		return imapbox.Cursor{}, nil
 	}
 	if err != nil {
-		return Cursor{}, fmt.Errorf("email: read the mailbox cursor: %w", err)
+		return imapbox.Cursor{}, fmt.Errorf("email: read the mailbox cursor: %w", err)
 	}
-	var c Cursor
+	var c cursorRecord
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return Cursor{}, fmt.Errorf("email: decode the mailbox cursor: %w", err)
+		return imapbox.Cursor{}, fmt.Errorf("email: decode the mailbox cursor: %w", err)
 	}
-	return c, nil
+	return imapbox.Cursor{UIDValidity: c.UIDValidity, LastUID: c.UID}, nil
 }
 
 // setCursor moves the cursor forward, never back: of two replicas reading
 // the same mailbox, the one that lags does not undo the other's progress.
-func (s *Store) setCursor(ctx context.Context, c Cursor) error {
-	b, _ := json.Marshal(c)
-	return cursorScript.Run(ctx, s.rdb, []string{s.cursorKey()}, b, c.UIDValidity, c.UID).Err()
+func (s *Store) setCursor(ctx context.Context, c imapbox.Cursor) error {
+	b, _ := json.Marshal(cursorRecord{UIDValidity: c.UIDValidity, UID: c.LastUID})
+	return cursorScript.Run(ctx, s.rdb, []string{s.cursorKey()}, b, c.UIDValidity, c.LastUID).Err()
 }
 
 var cursorScript = redis.NewScript(`
