@@ -472,6 +472,10 @@ func (b *Box) do(ctx context.Context, graceful bool, op func(ctx context.Context
 			stop()
 		}
 		if err == nil {
+			// go-imap leaves the last command's deadline on the socket:
+			// the connection would die of it while the caller is busy
+			// between two operations.
+			_ = cn.raw.SetDeadline(time.Time{})
 			return nil
 		}
 		if ctx.Err() != nil {
