@@ -183,6 +183,12 @@ func TestMailBecomesThreads(t *testing.T) {
 	if meta.Name != "original.eml" || string(raw) != string(corpus(t, "amazon-fr-buyer-qp-latin1.eml")) {
 		t.Errorf("the original: %+v, %d bytes", meta, len(raw))
 	}
+	// The mail is dated March; it was stored now, and a sync that looks
+	// for what changed in the last minute finds it.
+	recent, err := f.conn.ListThreads(context.Background(), connectors.ThreadQuery{UpdatedSince: time.Now().Add(-time.Minute)})
+	if err != nil || len(recent.Threads) != 3 {
+		t.Errorf("threads updated in the last minute: %d, %v", len(recent.Threads), err)
+	}
 	un, _ := f.store.Unmatched(context.Background(), 10)
 	if len(un) != 3 {
 		t.Errorf("unmatched lines %+v", un)

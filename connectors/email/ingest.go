@@ -107,6 +107,12 @@ func (in *Ingester) one(ctx context.Context, m imapbox.RawMessage) error {
 	return in.unmatched(ctx, seen, msg, c.Reason)
 }
 
+// stored is a thread's update time when a mail is stored in it: the
+// moment it is stored, not the mail's Date, so that a listing "updated
+// since" the last sync finds mail that arrived late or with a sender's
+// clock behind.
+func (in *Ingester) stored() time.Time { return in.store.now().UTC() }
+
 // seenKey names a mail for dedupe: its Message-ID, or its content when
 // it has none.
 func seenKey(msg *mailparse.Message, raw []byte) string {
@@ -138,7 +144,7 @@ func (in *Ingester) buyerMessage(ctx context.Context, seen string, msg *mailpars
 		Create: func() threadRecord {
 			return threadRecord{
 				ID: tid, Key: c.ThreadKey, Topic: topic(msg.Subject), OrderID: c.OrderID, CaseID: c.CaseID,
-				Marketplace: c.Marketplace, Alias: c.BuyerAlias, CreatedAt: at, UpdatedAt: at,
+				Marketplace: c.Marketplace, Alias: c.BuyerAlias, CreatedAt: at, UpdatedAt: in.stored(),
 			}
 		},
 		Update: func(t *threadRecord) {
@@ -146,7 +152,7 @@ func (in *Ingester) buyerMessage(ctx context.Context, seen string, msg *mailpars
 			if name != "" {
 				t.CustomerName = name
 			}
-			t.UpdatedAt = latest(t.UpdatedAt, at)
+			t.UpdatedAt = latest(t.UpdatedAt, in.stored())
 			if msg.MessageID != "" {
 				t.LastInbound = msg.MessageID
 				t.References = appendRef(t.References, msg.MessageID)
@@ -179,7 +185,7 @@ func (in *Ingester) deliveryFailure(ctx context.Context, seen string, msg *mailp
 		From: partyRecord{Type: connectors.PartyOperator, Name: in.profile.Spec.Marketplace + " (delivery failure)"},
 		Body: "The marketplace could not deliver a reply to the buyer.\n\n" + body(msg),
 	}
-	err := in.store.add(ctx, addition{Seen: seen, TID: tid, Message: rec, Update: func(t *threadRecord) { t.UpdatedAt = latest(t.UpdatedAt, at) }})
+	err := in.store.add(ctx, addition{Seen: seen, TID: tid, Message: rec, Update: func(t *threadRecord) { t.UpdatedAt = latest(t.UpdatedAt, in.stored()) }})
 	if errors.Is(err, connectors.ErrNotFound) {
 		return in.unmatched(ctx, seen, msg, "a delivery failure about no known discussion")
 	}
@@ -206,7 +212,7 @@ func (in *Ingester) copyOfReply(ctx context.Context, seen string, msg *mailparse
 		ID: "m" + seen[:24], MessageID: msg.MessageID, Body: body(msg), CreatedAt: at,
 		From: partyRecord{Type: connectors.PartyShop, Name: "Seller Central"},
 	}
-	err := in.store.add(ctx, addition{Seen: seen, TID: tid, Message: rec, Update: func(t *threadRecord) { t.UpdatedAt = latest(t.UpdatedAt, at) }})
+	err := in.store.add(ctx, addition{Seen: seen, TID: tid, Message: rec, Update: func(t *threadRecord) { t.UpdatedAt = latest(t.UpdatedAt, in.stored()) }})
 	if errors.Is(err, connectors.ErrNotFound) {
 		return in.unmatched(ctx, seen, msg, "a copy of a reply about no known discussion")
 	}
