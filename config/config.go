@@ -155,7 +155,17 @@ type OrderPush struct {
 }
 
 // Marketplace kinds.
-const KindMirakl = "mirakl"
+const (
+	KindMirakl = "mirakl"
+	// KindEmail is a marketplace that relays its customers' messages by
+	// e-mail (Amazon, CDON): one mailbox, read over IMAP and answered
+	// over SMTP.
+	KindEmail = "email"
+)
+
+// OrderListKinds are the marketplace kinds whose connector lists orders,
+// which sync_orders needs.
+var OrderListKinds = []string{KindMirakl}
 
 // EvaluationKinds are the marketplace kinds whose connector lists the
 // customers' evaluations of orders (connectors.EvaluationLister), which
@@ -166,12 +176,15 @@ var EvaluationKinds = []string{KindMirakl}
 // shop on Carrefour's Mirakl.
 type Marketplace struct {
 	ID   string `yaml:"id" validate:"required,slug"`
-	Kind string `yaml:"kind" validate:"required,oneof=mirakl"`
+	Kind string `yaml:"kind" validate:"required,oneof=mirakl email"`
 	// Name is the marketplace's name, shown to agents and used in tags,
 	// e.g. "carrefour".
-	Name    string `yaml:"name" validate:"required,slug"`
-	BaseURL string `yaml:"base_url" validate:"required,url"`
-	APIKey  Secret `yaml:"api_key" validate:"required"`
+	Name string `yaml:"name" validate:"required,slug"`
+	// BaseURL and APIKey are the marketplace's API (mirakl).
+	BaseURL string `yaml:"base_url" validate:"required_if=Kind mirakl,omitempty,url"`
+	APIKey  Secret `yaml:"api_key" validate:"required_if=Kind mirakl"`
+	// Email is the mailbox of a marketplace that relays by e-mail (email).
+	Email *EmailAccount `yaml:"email" validate:"required_if=Kind email"`
 	// ShopID is sent with every call when the key serves several shops.
 	ShopID string `yaml:"shop_id"`
 	// Store is the merchant's store this shop's orders belong to.
@@ -204,6 +217,33 @@ type Marketplace struct {
 	// RatingWindow is how long after its last update an order's
 	// evaluation is still looked for (default 30 days).
 	RatingWindow time.Duration `yaml:"rating_window" validate:"gte=0"`
+}
+
+// EmailAccount is the mailbox the marketplace relays customers' mail to,
+// and how to answer through it.
+type EmailAccount struct {
+	// Profile is the marketplace's relay rules: amazon or cdon.
+	Profile string `yaml:"profile" validate:"required,oneof=amazon cdon"`
+	// IMAP is where the relayed mail is read.
+	IMAP MailServer `yaml:"imap" validate:"required"`
+	// SMTP is the submission server replies are sent through.
+	SMTP MailServer `yaml:"smtp" validate:"required"`
+	// From is the sender address registered with the marketplace: its
+	// relay takes replies from it only.
+	From string `yaml:"from" validate:"required,email,max=254"`
+}
+
+// MailServer is an IMAP or SMTP server and its login.
+type MailServer struct {
+	Addr string `yaml:"addr" validate:"required,hostname_port"`
+	// TLS is starttls (default), implicit (IMAPS, port 993; SMTPS, port
+	// 465) or none, which sends the password in clear text: for a server
+	// on this machine, in tests, only.
+	TLS      string `yaml:"tls" validate:"omitempty,oneof=starttls implicit none"`
+	Username string `yaml:"username" validate:"max=254"`
+	Password Secret `yaml:"password"`
+	// Mailbox is the folder read (IMAP only; default INBOX).
+	Mailbox string `yaml:"mailbox" validate:"max=200"`
 }
 
 // AutoAccept is a marketplace account's automatic acceptance of new

@@ -270,6 +270,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 	case v.Kind() == reflect.Struct:
 		d.mapping(n, v, path)
+	case v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct:
+		// An optional section: present once it is written.
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.mapping(n, v.Elem(), path)
 	case v.Kind() == reflect.Slice:
 		d.sequence(n, v, path)
 	case v.Kind() == reflect.String:

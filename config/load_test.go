@@ -741,6 +741,8 @@ func exampleEnv() map[string]string {
 		"ACME_API_TOKEN":              "acme-api-token-0123456789abcdef",
 		"ACME_PUSH_SECRET":            "acme-push-secret-0123456789abcdef",
 		"ACME_CARREFOUR_KEY":          "carrefour-key",
+		"ACME_IMAP_PASSWORD":          "imap-password",
+		"ACME_SMTP_PASSWORD":          "smtp-password",
 	}
 }
 

@@ -58,7 +58,7 @@ func TestParseMarketplaceProblems(t *testing.T) {
 		{"polls too often", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        sync_every: 1s\n",
 			Problems{{Field: "merchants[0].marketplaces[0].sync_every", Line: 33, Message: "must be at least 10s: Mirakl advises against polling faster"}}},
 		{"unknown kind", "kind: mirakl", "kind: fnac",
-			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl"}}},
+			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl, email"}}},
 		{"rates too often", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        rating_alerts: true\n        rating_sync_every: 1m\n",
 			Problems{{Field: "merchants[0].marketplaces[0].rating_sync_every", Line: 34, Message: "must be at least 5m: each sync asks every order of rating_window for its evaluation"}}},
 		{"auto_accept without sync_orders", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        auto_accept:\n          enabled: true\n          max_total: lots\n",
@@ -66,10 +66,16 @@ func TestParseMarketplaceProblems(t *testing.T) {
 				{Field: "merchants[0].marketplaces[0].auto_accept.enabled", Line: 34, Message: "auto_accept needs sync_orders: true, whose sync finds the new orders"},
 				{Field: "merchants[0].marketplaces[0].auto_accept.max_total", Line: 35, Message: "must be a decimal number such as 1000.00"},
 			}},
+		{"email account without its mailbox", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
+			"kind: email\n        name: amazon\n        sync_orders: true\n",
+			Problems{
+				{Field: "merchants[0].marketplaces[0].email", Line: 25, Message: "is required when kind is email"},
+				{Field: "merchants[0].marketplaces[0].sync_orders", Line: 28, Message: "an email account cannot list orders; only mirakl can"},
+			}},
 		{"rating alerts of a kind without evaluations", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
 			"kind: fnac\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        rating_alerts: true\n",
 			Problems{
-				{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl"},
+				{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl, email"},
 				{Field: "merchants[0].marketplaces[0].rating_alerts", Line: 29, Message: "a fnac account cannot list order evaluations; only mirakl can"},
 			}},
 	}

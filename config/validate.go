@@ -116,6 +116,9 @@ func message(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
 		return "is required"
+	case "required_if":
+		kind, value, _ := strings.Cut(fe.Param(), " ")
+		return fmt.Sprintf("is required when %s is %s", strings.ToLower(kind), value)
 	case "min", "gte":
 		if fe.Type() == durationType && (fe.Param() == "0" || fe.Param() == "0s") {
 			return "must not be negative"
@@ -304,6 +307,12 @@ func (c *Config) merchantProblems() Problems {
 			if mk.AutoAccept.Enabled && !slices.Contains(OrderActionKinds, mk.Kind) {
 				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: fmt.Sprintf("a %s account cannot act on orders; only %s can", mk.Kind, strings.Join(OrderActionKinds, ", "))})
 			}
+			if mk.SyncOrders && !slices.Contains(OrderListKinds, mk.Kind) {
+				ps = append(ps, Problem{Field: kp + ".sync_orders", Message: fmt.Sprintf("%s %s account cannot list orders; only %s can", article(mk.Kind), mk.Kind, strings.Join(OrderListKinds, ", "))})
+			}
+			if mk.Kind != KindEmail && mk.Email != nil {
+				ps = append(ps, Problem{Field: kp + ".email", Message: "only an account of kind email has a mailbox"})
+			}
 			if mk.AutoAccept.Enabled && !mk.SyncOrders {
 				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: "auto_accept needs sync_orders: true, whose sync finds the new orders"})
 			}
@@ -337,4 +346,12 @@ func (l Layout) problems(path string) Problems {
 		}
 	}
 	return ps
+}
+
+// article is "a" or "an" before word.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

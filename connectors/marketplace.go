@@ -152,9 +152,14 @@ type Thread struct {
 	// Customer is the customer taking part, when there is one: a display
 	// name and an id, never an email (Mirakl threads carry none; the
 	// order's anonymised notification email is in Order.CustomerEmail).
-	Customer  *Party
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Customer *Party
+	// CustomerEmail is the address the customer writes from, for
+	// marketplaces whose customers write by e-mail (a relay's anonymised
+	// alias, an ordinary email to the bridge); "" for the others.
+	// Customer data: never log it.
+	CustomerEmail string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 	// Messages are the thread's messages, oldest first, all of them.
 	Messages []ThreadMessage
 	// TotalMessages is the count the marketplace states for the thread.

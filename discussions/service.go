@@ -368,6 +368,9 @@ func (s *Service) describe(d *Discussion, t connectors.Thread) {
 	if t.Customer != nil {
 		d.CustomerName = cmp.Or(t.Customer.Name, d.CustomerName)
 	}
+	// The address the customer writes from is the one the widget knows
+	// them by, ahead of the order's.
+	d.CustomerEmail = cmp.Or(t.CustomerEmail, d.CustomerEmail)
 	d.Participants = d.Participants[:0]
 	for _, p := range t.Participants {
 		if p.Name != "" {

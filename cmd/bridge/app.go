@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -62,6 +63,9 @@ type Overrides struct {
 	MaxReplyFile int64 // see discussions.Options
 	// RedisHooks watch every Redis call (the cluster tests' slot check).
 	RedisHooks []redis.Hook
+	// MailRoots are the certificates mail servers are verified against,
+	// instead of the system's (a test's own Dovecot and relay).
+	MailRoots *x509.CertPool
 }
 
 // App is the assembled service.
@@ -193,7 +197,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 			helpdesks[h.ID], mirrorHelpdesks[h.ID] = guarded, guarded
 		}
 		for _, mk := range m.Marketplaces {
-			mp, err := newMarketplace(mk, limiter, metrics, o)
+			mp, err := newMarketplace(mk, conn.Client, cfg.Redis.KeyPrefix, limiter, metrics, o)
 			if err != nil {
 				_ = conn.Close()
 				return nil, fmt.Errorf("merchant %s marketplace %s: %w", m.ID, mk.ID, err)
@@ -510,7 +514,10 @@ func webhookParsers(cfg *config.Config, now func() time.Time) map[string]discuss
 
 // newMarketplace builds the connector of one marketplace shop account,
 // paced and counted like the helpdesks.
-func newMarketplace(mk config.Marketplace, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (connectors.Marketplace, error) {
+func newMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix string, limiter *ratelimit.Limiter, metrics *telemetry.Metrics, o Overrides) (connectors.Marketplace, error) {
+	if mk.Kind == config.KindEmail {
+		return newEmailMarketplace(mk, rdb, keyPrefix, o)
+	}
 	limiter.Set(mk.ID, ratelimit.Limit{Requests: mk.RateLimit.Requests, Per: mk.RateLimit.Per})
 	client := &http.Client{
 		Transport: &connectors.Transport{Base: o.Transport, System: mk.Kind, Key: mk.ID, Limiter: limiter, Observer: metrics, Now: o.Now, Timeout: mk.Timeout},

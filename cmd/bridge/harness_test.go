@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -197,6 +198,9 @@ type harnessOptions struct {
 	privateFilesRefused bool
 	// queueShards is worker.queue_shards.
 	queueShards int
+	// before edits the harness (its configuration) before the bridge
+	// starts: the fakes call back the first bridge's address.
+	before func(*harness)
 }
 
 // harness runs the real bridge (HTTP, workers, scheduler) on the test
@@ -221,7 +225,9 @@ type harness struct {
 	env      map[string]string
 	logs     *syncBuffer
 	hooks    []redis.Hook
-	stop     func()
+	// mailRoots verify the test's own mail servers.
+	mailRoots *x509.CertPool
+	stop      func()
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -287,6 +293,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Cleanup(h.zendTS.Close)
 	h.cfg = h.config(o)
 	h.hooks = o.hooks
+	if o.before != nil {
+		o.before(h)
+	}
 	h.start(o.mode)
 	t.Cleanup(h.checkLogs)
 	return h
@@ -338,6 +347,7 @@ func (h *harness) start(mode Mode) {
 		Listener: l, RetryBase: 200 * time.Millisecond, RetryMax: time.Second, DelayedCheck: 200 * time.Millisecond,
 		MaxReplyFile: 1024, // so that a test's larger attachment goes as a link
 		RedisHooks:   h.hooks,
+		MailRoots:    h.mailRoots,
 	})
 	if err != nil {
 		cancel()

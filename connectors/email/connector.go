@@ -44,7 +44,11 @@ type Options struct {
 	// MaxFileBytes is the largest file a reply may carry, when Limits
 	// does not say.
 	MaxFileBytes int64
-	Now          func() time.Time
+	// Ingest, when set, reads the mailbox's new mail into the store
+	// before a listing's first page: each discussion sync of the account
+	// first brings in what arrived.
+	Ingest *Ingester
+	Now    func() time.Time
 }
 
 // Connector serves a mailbox account's threads through the marketplace
@@ -69,6 +73,13 @@ const (
 	maxPage     = 100
 )
 
+// What one listing reads of the mailbox at most: the rest waits for the
+// next sync.
+const (
+	ingestBatch   = 100
+	ingestBatches = 10
+)
+
 // Capabilities implements connectors.Marketplace: replies go to the
 // buyer alone, as plain text, with files within the relay's limits.
 func (c *Connector) Capabilities() connectors.MarketplaceCapabilities {
@@ -85,6 +96,17 @@ func (c *Connector) Capabilities() connectors.MarketplaceCapabilities {
 // ListThreads implements connectors.Marketplace: the threads updated at or
 // after q.UpdatedSince, least recently updated first.
 func (c *Connector) ListThreads(ctx context.Context, q connectors.ThreadQuery) (connectors.ThreadPage, error) {
+	if q.PageToken == "" && c.o.Ingest != nil {
+		for range ingestBatches {
+			res, err := c.o.Ingest.Run(ctx, ingestBatch)
+			if err != nil {
+				return connectors.ThreadPage{}, err
+			}
+			if !res.More {
+				break
+			}
+		}
+	}
 	n := q.Limit
 	if n <= 0 {
 		n = defaultPage
@@ -123,6 +145,7 @@ func toThread(t *threadRecord, msgs []messageRecord) connectors.Thread {
 		ID: t.ID, Topic: t.Topic, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		Participants:  []connectors.Party{customer, {Type: connectors.PartyShop}},
 		Customer:      &customer,
+		CustomerEmail: t.Alias,
 		TotalMessages: len(msgs),
 	}
 	switch {

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/client"
+	"github.com/hibiken/asynq"
+
+	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors/email/relayfake"
+	"github.com/helpdesk-bridge/bridge/discussions"
+)
+
+const amazonSeller = "orders@acme.example"
+
+// Amazon buyers' mail, read over IMAP from a real Dovecot, becomes one
+// Gorgias ticket per buyer and order, its requester the buyer's relay
+// address; newsletters become nothing; an agent's reply in Gorgias goes
+// back through the relay, from the registered address to the buyer's
+// alias, In-Reply-To the buyer's mail, as plain text.
+func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
+	addr := os.Getenv("BRIDGE_TEST_IMAP_ADDR")
+	if addr == "" {
+		t.Skip("BRIDGE_TEST_IMAP_ADDR is unset: run under .ci/with-dovecot (make test does) for a real IMAP server")
+	}
+	user, password, tlsAddr := os.Getenv("BRIDGE_TEST_IMAP_USER"), os.Getenv("BRIDGE_TEST_IMAP_PASSWORD"), os.Getenv("BRIDGE_TEST_IMAPS_ADDR")
+	roots := x509.NewCertPool()
+	if ca := os.Getenv("BRIDGE_TEST_IMAP_CA"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots.AppendCertsFromPEM(pem)
+	}
+	admin, err := client.DialTLS(tlsAddr, &tls.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Logout() })
+	if err := admin.Login(user, password); err != nil {
+		t.Fatal(err)
+	}
+	mailbox := fmt.Sprintf("T-bridge-%d", time.Now().UnixNano())
+	if err := admin.Create(mailbox); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"amazon-fr-buyer-qp-latin1.eml", "amazon-de-buyer-html-b64-win1252.eml", "amazon-newsletter.eml"} {
+		raw, err := os.ReadFile("../../connectors/email/mailparse/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Append(mailbox, nil, time.Now(), bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relay, err := relayfake.Start(relayfake.Config{RegisteredSenders: []string{amazonSeller}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = relay.Close() })
+
+	h := newHarness(t, harnessOptions{before: func(h *harness) {
+		h.mailRoots = roots
+		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, config.Marketplace{
+			ID: "acme-amazon", Kind: config.KindEmail, Name: "amazon", Store: "acme-fr", Helpdesk: "acme-gorgias",
+			SyncEvery: time.Hour, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, SettleDelay: 3 * time.Second,
+			Email: &config.EmailAccount{
+				Profile: "amazon", From: amazonSeller,
+				IMAP: config.MailServer{Addr: addr, TLS: "starttls", Username: user, Password: config.NewSecret(password), Mailbox: mailbox},
+				// The relay fake's certificate is its own: plain SMTP on
+				// loopback here; smtpout's STARTTLS is tested against it.
+				SMTP: config.MailServer{Addr: relay.Addr(), TLS: "none"},
+			},
+		})
+	}})
+	c := asynq.NewClientFromRedisClient(h.rdb)
+	defer c.Close()
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-amazon"}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "bridge-disc-amazon-acme-amazon-"
+	var fr int64
+	eventually(t, 30*time.Second, "a ticket per buyer and order", func() bool {
+		n := 0
+		for _, tk := range h.gorgiasTickets() {
+			if !strings.HasPrefix(tk.ExternalID, prefix) {
+				continue
+			}
+			n++
+			if tk.Customer != nil && strings.HasSuffix(tk.Customer.Email, "@marketplace.amazon.fr") {
+				fr = tk.ID
+			}
+		}
+		return n == 2 && fr != 0
+	})
+
+	body, _ := json.Marshal(map[string]any{"body_text": "Bonjour Camille, votre colis part aujourd'hui."})
+	resp, err := http.Post(h.gorgTS.URL+"/acme/_fake/tickets/"+strconv.FormatInt(fr, 10)+"/agent-reply", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := relay.WaitFor(ctx, 1, 0); err != nil {
+		t.Fatalf("the reply never reached the relay: %v", err)
+	}
+	got := relay.Accepted()[0]
+	if got.From != amazonSeller || len(got.To) != 1 || !strings.HasSuffix(got.To[0], "@marketplace.amazon.fr") ||
+		got.InReplyTo != "0100018e-fr-0001@email.amazonses.com" || !strings.Contains(got.Text, "votre colis part aujourd'hui") {
+		t.Errorf("the relay got %+v", got)
+	}
+	h.settle()
+}
