@@ -5,11 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors/email/relayfake"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	"github.com/helpdesk-bridge/bridge/discussions"
 )
 
@@ -105,12 +103,7 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		return n == 2 && fr != 0
 	})
 
-	body, _ := json.Marshal(map[string]any{"body_text": "Bonjour Camille, votre colis part aujourd'hui."})
-	resp, err := http.Post(h.gorgTS.URL+"/acme/_fake/tickets/"+strconv.FormatInt(fr, 10)+"/agent-reply", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	h.agentReply(fr, gorgiasfake.AgentReply{BodyText: "Bonjour Camille, votre colis part aujourd'hui."})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := relay.WaitFor(ctx, 1, 0); err != nil {
@@ -121,5 +114,16 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		got.InReplyTo != "0100018e-fr-0001@email.amazonses.com" || !strings.Contains(got.Text, "votre colis part aujourd'hui") {
 		t.Errorf("the relay got %+v", got)
 	}
+
+	// A reply the relay would refuse is not sent: a note says why.
+	h.agentReply(fr, gorgiasfake.AgentReply{BodyText: "Écrivez-moi à jeanne.martin@example.com"})
+	eventually(t, 20*time.Second, "the refusal note", func() bool {
+		full, _ := h.gorg.Ticket(fr)
+		last := full.Messages[len(full.Messages)-1]
+		return last.Public != nil && !*last.Public && strings.Contains(last.BodyText, "e-mail address")
+	})
 	h.settle()
+	if n := len(relay.Accepted()); n != 1 {
+		t.Errorf("%d mails reached the relay, want the first reply only", n)
+	}
 }
