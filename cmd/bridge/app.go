@@ -80,6 +80,9 @@ type App struct {
 	workers  *jobs.Server
 	sched    *jobs.Scheduler
 	monitor  *asynqmon.HTTPHandler
+	// watchers run beside the workers until shutdown: the e-mail
+	// accounts' mailbox watches.
+	watchers []func(context.Context)
 }
 
 // kinds of work, each a queue (or several, see jobs.Shards), and their
@@ -370,6 +373,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 			}
 		}
 		a.sched = jobs.NewScheduler(a.client, log, o.Now, periodic...)
+		if a.watchers, err = mailWatchers(cfg, a.client, shards, log, o); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
 	}
 
 	a.listener = o.Listener
@@ -562,6 +569,10 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); a.sched.Run(schedCtx) }()
+		for _, w := range a.watchers {
+			wg.Add(1)
+			go func() { defer wg.Done(); w(schedCtx) }()
+		}
 	}
 	a.log.Info().Str("mode", string(a.mode)).Str("addr", a.Addr()).Bool("embedded_redis", a.conn.Embedded != nil).Msg("bridge started")
 

@@ -1,12 +1,21 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
+	"strconv"
+	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-bridge/bridge/bridge/jobs"
+	"github.com/helpdesk-bridge/bridge/discussions"
 
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors/email"
@@ -24,22 +33,14 @@ func newEmailMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPr
 	if !ok {
 		return nil, fmt.Errorf("no e-mail profile %q", e.Profile)
 	}
-	tlsFor := func(addr string) *tls.Config {
-		host, _, _ := net.SplitHostPort(addr)
-		return &tls.Config{ServerName: host, RootCAs: o.MailRoots, MinVersion: tls.VersionTLS12}
-	}
-	box, err := imapbox.New(imapbox.Options{
-		Addr: e.IMAP.Addr, Username: e.IMAP.Username, Password: e.IMAP.Password.Reveal(), Mailbox: e.IMAP.Mailbox,
-		Security:  map[string]imapbox.Security{"": imapbox.StartTLS, "starttls": imapbox.StartTLS, "implicit": imapbox.ImplicitTLS, "none": imapbox.InsecureNoTLS}[e.IMAP.TLS],
-		TLSConfig: tlsFor(e.IMAP.Addr),
-	})
+	box, err := newMailbox(mk, o)
 	if err != nil {
 		return nil, err
 	}
 	sender, err := smtpout.New(smtpout.Options{
 		Addr: e.SMTP.Addr, Username: e.SMTP.Username, Password: e.SMTP.Password.Reveal(), From: mail.Address{Address: e.From},
 		Security:  map[string]smtpout.Security{"": smtpout.StartTLS, "starttls": smtpout.StartTLS, "implicit": smtpout.ImplicitTLS, "none": smtpout.InsecureNoTLS}[e.SMTP.TLS],
-		TLSConfig: tlsFor(e.SMTP.Addr),
+		TLSConfig: mailTLS(e.SMTP.Addr, o),
 	})
 	if err != nil {
 		return nil, err
@@ -53,4 +54,54 @@ func newEmailMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPr
 		Store: store, Sender: email.SMTP{S: sender}, From: e.From, Limits: limits, Now: o.Now,
 		Ingest: email.NewIngester(store, box, profile, mailparse.Options{}),
 	}), nil
+}
+
+// mailTLS verifies a mail server's certificate for its host.
+func mailTLS(addr string, o Overrides) *tls.Config {
+	host, _, _ := net.SplitHostPort(addr)
+	return &tls.Config{ServerName: host, RootCAs: o.MailRoots, MinVersion: tls.VersionTLS12}
+}
+
+// newMailbox is a connection to an e-mail account's mailbox.
+func newMailbox(mk config.Marketplace, o Overrides) (*imapbox.Box, error) {
+	e := mk.Email
+	return imapbox.New(imapbox.Options{
+		Addr: e.IMAP.Addr, Username: e.IMAP.Username, Password: e.IMAP.Password.Reveal(), Mailbox: e.IMAP.Mailbox,
+		Security:  map[string]imapbox.Security{"": imapbox.StartTLS, "starttls": imapbox.StartTLS, "implicit": imapbox.ImplicitTLS, "none": imapbox.InsecureNoTLS}[e.IMAP.TLS],
+		TLSConfig: mailTLS(e.IMAP.Addr, o),
+	})
+}
+
+// mailWatchers wait on each e-mail account's mailbox and ask for its
+// discussion sync as soon as mail arrives. Each replica watches; the
+// syncs asked for in one second are one task, and an account's syncs
+// never overlap.
+func mailWatchers(cfg *config.Config, queue *asynq.Client, shards jobs.Shards, log zerolog.Logger, o Overrides) ([]func(context.Context), error) {
+	var out []func(context.Context)
+	for _, m := range cfg.Merchants {
+		for _, mk := range m.Marketplaces {
+			if mk.Kind != config.KindEmail {
+				continue
+			}
+			box, err := newMailbox(mk, o)
+			if err != nil {
+				return nil, fmt.Errorf("merchant %s marketplace %s: %w", m.ID, mk.ID, err)
+			}
+			merchant, account := m.ID, mk.ID
+			wake := func(ctx context.Context) error {
+				id := "email-wake-" + account + "-" + strconv.FormatInt(time.Now().Unix(), 10)
+				_, err := queue.EnqueueContext(ctx, discussions.NewSyncTask(discussions.SyncPayload{Merchant: merchant, Account: account}, shards), asynq.TaskID(id))
+				if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+					return nil
+				}
+				return err
+			}
+			l := log.With().Str("account", account).Logger()
+			out = append(out, func(ctx context.Context) {
+				defer box.Close()
+				email.Watch(ctx, box, wake, l)
+			})
+		}
+	}
+	return out, nil
 }

@@ -26,7 +26,9 @@ const amazonSeller = "orders@acme.example"
 // Gorgias ticket per buyer and order, its requester the buyer's relay
 // address; newsletters become nothing; an agent's reply in Gorgias goes
 // back through the relay, from the registered address to the buyer's
-// alias, In-Reply-To the buyer's mail, as plain text.
+// alias, In-Reply-To the buyer's mail, as plain text; one the relay
+// would refuse becomes a note; and new mail is read as soon as it
+// arrives.
 func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 	addr := os.Getenv("BRIDGE_TEST_IMAP_ADDR")
 	if addr == "" {
@@ -121,6 +123,25 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		full, _ := h.gorg.Ticket(fr)
 		last := full.Messages[len(full.Messages)-1]
 		return last.Public != nil && !*last.Public && strings.Contains(last.BodyText, "e-mail address")
+	})
+
+	// New mail wakes the bridge (IMAP IDLE): its ticket comes within
+	// seconds, though the account's periodic sync is an hour away.
+	raw, err := os.ReadFile("../../connectors/email/mailparse/testdata/amazon-uk-buyer-jpeg-utf8.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Append(mailbox, nil, time.Now(), bytes.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the new mail's ticket, without a periodic sync", func() bool {
+		n := 0
+		for _, tk := range h.gorgiasTickets() {
+			if strings.HasPrefix(tk.ExternalID, prefix) {
+				n++
+			}
+		}
+		return n == 3
 	})
 	h.settle()
 	if n := len(relay.Accepted()); n != 1 {
