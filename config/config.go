@@ -231,6 +231,36 @@ type EmailAccount struct {
 	// From is the sender address registered with the marketplace: its
 	// relay takes replies from it only.
 	From string `yaml:"from" validate:"required,email,max=254"`
+	// AmazonOrders reads the shop's orders from Amazon's Selling Partner
+	// API (amazon profile), for sync_orders.
+	AmazonOrders *AmazonOrders `yaml:"amazon_orders"`
+}
+
+// AmazonOrders is a seller's authorisation of the merchant's Selling
+// Partner API application, to read its orders.
+type AmazonOrders struct {
+	// BaseURL is the region's endpoint, e.g.
+	// https://sellingpartnerapi-eu.amazon.com.
+	BaseURL string `yaml:"base_url" validate:"required,url"`
+	// LWAURL is Login with Amazon's token endpoint (default
+	// https://api.amazon.com/auth/o2/token).
+	LWAURL       string `yaml:"lwa_url" validate:"omitempty,url"`
+	ClientID     string `yaml:"client_id" validate:"required,max=200"`
+	ClientSecret Secret `yaml:"client_secret" validate:"required"`
+	RefreshToken Secret `yaml:"refresh_token" validate:"required"`
+	// MarketplaceIDs are the Amazon marketplaces read, e.g.
+	// A13V1IB3VIYZZH for amazon.fr.
+	MarketplaceIDs []string `yaml:"marketplace_ids" validate:"required,min=1,max=50,dive,required,max=20"`
+	// RestrictedData asks for the buyers' anonymised e-mail addresses,
+	// which need the application's restricted role: without them no
+	// order can be matched to a customer, and none reaches the widgets.
+	RestrictedData bool `yaml:"restricted_data"`
+}
+
+// ListsOrders tells whether the account's connector can list the shop's
+// orders, which sync_orders needs.
+func (mk Marketplace) ListsOrders() bool {
+	return slices.Contains(OrderListKinds, mk.Kind) || (mk.Kind == KindEmail && mk.Email != nil && mk.Email.AmazonOrders != nil)
 }
 
 // MailServer is an IMAP or SMTP server and its login.

@@ -743,6 +743,8 @@ func exampleEnv() map[string]string {
 		"ACME_CARREFOUR_KEY":          "carrefour-key",
 		"ACME_IMAP_PASSWORD":          "imap-password",
 		"ACME_SMTP_PASSWORD":          "smtp-password",
+		"ACME_LWA_CLIENT_SECRET":      "lwa-client-secret",
+		"ACME_LWA_REFRESH_TOKEN":      "lwa-refresh-token",
 	}
 }
 

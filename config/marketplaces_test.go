@@ -70,7 +70,7 @@ func TestParseMarketplaceProblems(t *testing.T) {
 			"kind: email\n        name: amazon\n        sync_orders: true\n",
 			Problems{
 				{Field: "merchants[0].marketplaces[0].email", Line: 25, Message: "is required when kind is email"},
-				{Field: "merchants[0].marketplaces[0].sync_orders", Line: 28, Message: "an email account cannot list orders; only mirakl can"},
+				{Field: "merchants[0].marketplaces[0].sync_orders", Line: 28, Message: "an email account cannot list orders; only mirakl can, and an email account with amazon_orders"},
 			}},
 		{"rating alerts of a kind without evaluations", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
 			"kind: fnac\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        rating_alerts: true\n",

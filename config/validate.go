@@ -307,8 +307,11 @@ func (c *Config) merchantProblems() Problems {
 			if mk.AutoAccept.Enabled && !slices.Contains(OrderActionKinds, mk.Kind) {
 				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: fmt.Sprintf("a %s account cannot act on orders; only %s can", mk.Kind, strings.Join(OrderActionKinds, ", "))})
 			}
-			if mk.SyncOrders && !slices.Contains(OrderListKinds, mk.Kind) {
-				ps = append(ps, Problem{Field: kp + ".sync_orders", Message: fmt.Sprintf("%s %s account cannot list orders; only %s can", article(mk.Kind), mk.Kind, strings.Join(OrderListKinds, ", "))})
+			if mk.SyncOrders && !mk.ListsOrders() {
+				ps = append(ps, Problem{Field: kp + ".sync_orders", Message: fmt.Sprintf("%s %s account cannot list orders; only %s can, and an email account with amazon_orders", article(mk.Kind), mk.Kind, strings.Join(OrderListKinds, ", "))})
+			}
+			if e := mk.Email; e != nil && e.AmazonOrders != nil && e.Profile != "amazon" {
+				ps = append(ps, Problem{Field: kp + ".email.amazon_orders", Message: "only an account of profile amazon reads Amazon's orders"})
 			}
 			if mk.Kind != KindEmail && mk.Email != nil {
 				ps = append(ps, Problem{Field: kp + ".email", Message: "only an account of kind email has a mailbox"})

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/mail"
 	"strconv"
 	"time"
@@ -18,6 +20,8 @@ import (
 	"github.com/helpdesk-bridge/bridge/discussions"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/amazon"
 	"github.com/helpdesk-bridge/bridge/connectors/email"
 	"github.com/helpdesk-bridge/bridge/connectors/email/imapbox"
 	"github.com/helpdesk-bridge/bridge/connectors/email/mailparse"
@@ -27,7 +31,7 @@ import (
 // newEmailMarketplace assembles the connector of a marketplace that
 // relays by e-mail: its mailbox over IMAP, its replies over SMTP, its
 // threads in Redis, its relay's rules.
-func newEmailMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix string, o Overrides) (*email.Connector, error) {
+func newEmailMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix string, o Overrides) (connectors.Marketplace, error) {
 	e := mk.Email
 	profile, ok := mailparse.Builtin(e.Profile)
 	if !ok {
@@ -50,10 +54,36 @@ func newEmailMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPr
 	if e.Profile == "amazon" {
 		limits = &mailparse.AmazonReplyLimits
 	}
-	return email.New(email.Options{
+	conn := email.New(email.Options{
 		Store: store, Sender: email.SMTP{S: sender}, From: e.From, Limits: limits, Now: o.Now,
 		Ingest: email.NewIngester(store, box, profile, mailparse.Options{}),
-	}), nil
+	})
+	a := e.AmazonOrders
+	if a == nil {
+		return conn, nil
+	}
+	orders, err := amazon.New(amazon.Options{
+		BaseURL: a.BaseURL, LWAURL: a.LWAURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret.Reveal(),
+		RefreshToken: a.RefreshToken.Reveal(), MarketplaceIDs: a.MarketplaceIDs, RestrictedData: a.RestrictedData,
+		HTTPClient: &http.Client{Transport: o.Transport, Timeout: cmp.Or(mk.Timeout, 30*time.Second)}, Now: o.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mailWithOrders{Connector: conn, orders: orders}, nil
+}
+
+// mailWithOrders is an e-mail account whose orders come from the
+// marketplace's API (Amazon's Selling Partner API): its discussions by
+// mail, its orders for sync_orders.
+type mailWithOrders struct {
+	*email.Connector
+	orders *amazon.Client
+}
+
+// ListOrders implements connectors.OrderLister.
+func (m mailWithOrders) ListOrders(ctx context.Context, q connectors.OrderQuery) (connectors.OrderPage, error) {
+	return m.orders.ListOrders(ctx, q)
 }
 
 // mailTLS verifies a mail server's certificate for its host.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -15,9 +17,11 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors/amazon/amazonfake"
 	"github.com/helpdesk-bridge/bridge/connectors/email/relayfake"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	"github.com/helpdesk-bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 const amazonSeller = "orders@acme.example"
@@ -70,6 +74,21 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = relay.Close() })
 
+	// Amazon's Selling Partner API, for the buyer's order.
+	const clientID, clientSecret, refresh = "amzn1.application-oa2-client.test", "lwa-secret", "Atzr|refresh"
+	amz := amazonfake.New(amazonfake.Options{
+		ClientID: clientID, ClientSecret: clientSecret, RefreshTokens: []string{refresh},
+		MarketplaceIDs: []string{"A13V1IB3VIYZZH"}, RestrictedRole: true, NoThrottle: true, ListingDelay: -1,
+	})
+	amzTS := httptest.NewServer(amz)
+	t.Cleanup(amzTS.Close)
+	amz.PutOrder(amazonfake.Order{
+		AmazonOrderID: "171-1234567-7654321", PurchaseDate: time.Now().Add(-48 * time.Hour), OrderStatus: "Unshipped",
+		MarketplaceID: "A13V1IB3VIYZZH", OrderTotal: &amazonfake.Money{CurrencyCode: "EUR", Amount: "34.90"},
+		BuyerEmail: "k7r2m9x4p1q8w3z6@marketplace.amazon.fr", BuyerName: "Camille",
+		Items: []amazonfake.Item{{OrderItemID: "1", ASIN: "B000TEST01", SellerSKU: "TEAPOT-1", Title: "Cast-iron teapot", QuantityOrdered: 1, ItemPrice: &amazonfake.Money{CurrencyCode: "EUR", Amount: "34.90"}}},
+	})
+
 	h := newHarness(t, harnessOptions{before: func(h *harness) {
 		h.mailRoots = roots
 		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, config.Marketplace{
@@ -81,7 +100,13 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 				// The relay fake's certificate is its own: plain SMTP on
 				// loopback here; smtpout's STARTTLS is tested against it.
 				SMTP: config.MailServer{Addr: relay.Addr(), TLS: "none"},
+				AmazonOrders: &config.AmazonOrders{
+					BaseURL: amzTS.URL, LWAURL: amzTS.URL + "/auth/o2/token", ClientID: clientID,
+					ClientSecret: config.NewSecret(clientSecret), RefreshToken: config.NewSecret(refresh),
+					MarketplaceIDs: []string{"A13V1IB3VIYZZH"}, RestrictedData: true,
+				},
 			},
+			SyncOrders: true,
 		})
 	}})
 	c := asynq.NewClientFromRedisClient(h.rdb)
@@ -89,6 +114,21 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-amazon"}, 1)); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.EnqueueContext(context.Background(), orders.NewSyncTask(orders.SyncPayload{Merchant: "acme", Account: "acme-amazon"}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// The buyer's Amazon order in the sidebar, found by the relay address
+	// the ticket's requester is.
+	eventually(t, 30*time.Second, "the Amazon order in the widget", func() bool {
+		resp, body := h.widget("/v1/widgets/gorgias", sidebarToken, emailQuery("k7r2m9x4p1q8w3z6@marketplace.amazon.fr"), nil)
+		var w struct {
+			Orders []struct {
+				ID, Status, Total string
+			} `json:"orders"`
+		}
+		return resp.StatusCode == 200 && json.Unmarshal(body, &w) == nil && len(w.Orders) == 1 &&
+			w.Orders[0].ID == "171-1234567-7654321" && w.Orders[0].Status == "InProgress" && w.Orders[0].Total == "34.90"
+	})
 	prefix := "bridge-disc-amazon-acme-amazon-"
 	var fr int64
 	eventually(t, 30*time.Second, "a ticket per buyer and order", func() bool {
