@@ -1,23 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/client"
 	"github.com/hibiken/asynq"
 
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors/amazon/amazonfake"
+	"github.com/helpdesk-bridge/bridge/connectors/email/dovecottest"
 	"github.com/helpdesk-bridge/bridge/connectors/email/relayfake"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	"github.com/helpdesk-bridge/bridge/discussions"
@@ -34,39 +30,11 @@ const amazonSeller = "orders@acme.example"
 // would refuse becomes a note; and new mail is read as soon as it
 // arrives.
 func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
-	addr := os.Getenv("BRIDGE_TEST_IMAP_ADDR")
-	if addr == "" {
-		t.Skip("BRIDGE_TEST_IMAP_ADDR is unset: run under .ci/with-dovecot (make test does) for a real IMAP server")
-	}
-	user, password, tlsAddr := os.Getenv("BRIDGE_TEST_IMAP_USER"), os.Getenv("BRIDGE_TEST_IMAP_PASSWORD"), os.Getenv("BRIDGE_TEST_IMAPS_ADDR")
-	roots := x509.NewCertPool()
-	if ca := os.Getenv("BRIDGE_TEST_IMAP_CA"); ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			t.Fatal(err)
-		}
-		roots.AppendCertsFromPEM(pem)
-	}
-	admin, err := client.DialTLS(tlsAddr, &tls.Config{RootCAs: roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Logout() })
-	if err := admin.Login(user, password); err != nil {
-		t.Fatal(err)
-	}
-	mailbox := fmt.Sprintf("T-bridge-%d", time.Now().UnixNano())
-	if err := admin.Create(mailbox); err != nil {
-		t.Fatal(err)
-	}
+	dc := dovecottest.Get(t)
+	admin := dc.Admin(t)
+	mailbox := dc.Mailbox(t, admin)
 	for _, name := range []string{"amazon-fr-buyer-qp-latin1.eml", "amazon-de-buyer-html-b64-win1252.eml", "amazon-newsletter.eml"} {
-		raw, err := os.ReadFile("../../connectors/email/mailparse/testdata/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.Append(mailbox, nil, time.Now(), bytes.NewReader(raw)); err != nil {
-			t.Fatal(err)
-		}
+		dovecottest.Deliver(t, admin, mailbox, corpusMail(t, name))
 	}
 	relay, err := relayfake.Start(relayfake.Config{RegisteredSenders: []string{amazonSeller}})
 	if err != nil {
@@ -90,13 +58,13 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 	})
 
 	h := newHarness(t, harnessOptions{before: func(h *harness) {
-		h.mailRoots = roots
+		h.mailRoots = dc.Roots
 		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, config.Marketplace{
 			ID: "acme-amazon", Kind: config.KindEmail, Name: "amazon", Store: "acme-fr", Helpdesk: "acme-gorgias",
 			SyncEvery: time.Hour, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, SettleDelay: 3 * time.Second,
 			Email: &config.EmailAccount{
 				Profile: "amazon", From: amazonSeller,
-				IMAP: config.MailServer{Addr: addr, TLS: "starttls", Username: user, Password: config.NewSecret(password), Mailbox: mailbox},
+				IMAP: config.MailServer{Addr: dc.Addr, TLS: "starttls", Username: dc.User, Password: config.NewSecret(dc.Password), Mailbox: mailbox},
 				// The relay fake's certificate is its own: plain SMTP on
 				// loopback here; smtpout's STARTTLS is tested against it.
 				SMTP: config.MailServer{Addr: relay.Addr(), TLS: "none"},
@@ -167,13 +135,7 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 
 	// New mail wakes the bridge (IMAP IDLE): its ticket comes within
 	// seconds, though the account's periodic sync is an hour away.
-	raw, err := os.ReadFile("../../connectors/email/mailparse/testdata/amazon-uk-buyer-jpeg-utf8.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Append(mailbox, nil, time.Now(), bytes.NewReader(raw)); err != nil {
-		t.Fatal(err)
-	}
+	dovecottest.Deliver(t, admin, mailbox, corpusMail(t, "amazon-uk-buyer-jpeg-utf8.eml"))
 	eventually(t, 15*time.Second, "the new mail's ticket, without a periodic sync", func() bool {
 		n := 0
 		for _, tk := range h.gorgiasTickets() {
@@ -187,4 +149,14 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 	if n := len(relay.Accepted()); n != 1 {
 		t.Errorf("%d mails reached the relay, want the first reply only", n)
 	}
+}
+
+// corpusMail is one of the e-mail parser's sample mails.
+func corpusMail(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("../../connectors/email/mailparse/testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

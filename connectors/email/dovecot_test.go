@@ -1,21 +1,16 @@
 package email
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"net/mail"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/client"
-
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/dovecottest"
 	"github.com/helpdesk-bridge/bridge/connectors/email/imapbox"
 	"github.com/helpdesk-bridge/bridge/connectors/email/mailparse"
 	"github.com/helpdesk-bridge/bridge/connectors/email/relayfake"
@@ -30,37 +25,13 @@ const seller = "seller@boutique.example"
 // relay refuses comes back as a delivery failure into the mailbox, and
 // becomes a note on the thread it answered.
 func TestOnDovecotAndTheRelay(t *testing.T) {
-	addr := os.Getenv("BRIDGE_TEST_IMAP_ADDR")
-	if addr == "" {
-		t.Skip("BRIDGE_TEST_IMAP_ADDR is unset: run under .ci/with-dovecot (make test does) for a real IMAP server")
-	}
-	user, password, tlsAddr := os.Getenv("BRIDGE_TEST_IMAP_USER"), os.Getenv("BRIDGE_TEST_IMAP_PASSWORD"), os.Getenv("BRIDGE_TEST_IMAPS_ADDR")
-	imapTLS := &tls.Config{}
-	if ca := os.Getenv("BRIDGE_TEST_IMAP_CA"); ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			t.Fatal(err)
-		}
-		imapTLS.RootCAs = x509.NewCertPool()
-		imapTLS.RootCAs.AppendCertsFromPEM(pem)
-	}
-	admin, err := client.DialTLS(tlsAddr, imapTLS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = admin.Logout() })
-	if err := admin.Login(user, password); err != nil {
-		t.Fatal(err)
-	}
-	mailbox := fmt.Sprintf("T-email-%d", time.Now().UnixNano())
-	if err := admin.Create(mailbox); err != nil {
-		t.Fatal(err)
-	}
+	dc := dovecottest.Get(t)
+	admin := dc.Admin(t)
+	mailbox := dc.Mailbox(t, admin)
 	for _, name := range []string{"amazon-fr-buyer-qp-latin1.eml", "amazon-de-buyer-html-b64-win1252.eml", "amazon-newsletter.eml"} {
-		if err := admin.Append(mailbox, nil, time.Now(), bytes.NewReader(corpus(t, name))); err != nil {
-			t.Fatal(err)
-		}
+		dovecottest.Deliver(t, admin, mailbox, corpus(t, name))
 	}
+	user, password, tlsAddr, imapTLS := dc.User, dc.Password, dc.TLSAddr, dc.TLS()
 
 	relay, err := relayfake.Start(relayfake.Config{
 		RegisteredSenders: []string{seller},
@@ -74,7 +45,7 @@ func TestOnDovecotAndTheRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := imapbox.New(imapbox.Options{Addr: addr, Username: user, Password: password, Mailbox: mailbox, Security: imapbox.StartTLS, TLSConfig: imapTLS})
+	box, err := imapbox.New(imapbox.Options{Addr: dc.Addr, Username: user, Password: password, Mailbox: mailbox, Security: imapbox.StartTLS, TLSConfig: imapTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
