@@ -13,8 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-imap/backend/memory"
+	imapserver "github.com/emersion/go-imap/server"
+
 	"github.com/helpdesk-bridge/bridge/bridge/events"
 	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors/email/relayfake"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
 	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
@@ -38,7 +42,17 @@ const (
 	demoHook     = "demo-webhook-secret-for-replies"
 	demoCustomer = "jeanne.martin@example.com"
 	demoAPIToken = "demo-api-token-for-the-local-demo"
+	demoSeller   = "seller@demo.example"
 )
+
+// demoAmazonMail is a buyer's question as Amazon's relay delivers it.
+const demoAmazonMail = "From: \"Camille - Amazon Marketplace\" <k7r2m9x4p1q8w3z6@marketplace.amazon.fr>\r\n" +
+	"To: " + demoSeller + "\r\n" +
+	"Subject: Demande de renseignements de la part du client Amazon Camille (Commande : 171-1234567-7654321)\r\n" +
+	"Message-ID: <demo-amazon-0001@email.amazonses.com>\r\n" +
+	"Date: Sat, 05 Dec 2026 09:12:44 +0000\r\n" +
+	"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" +
+	"Bonjour, ma théière n'est toujours pas arrivée. Pouvez-vous me donner le numéro de suivi ?\r\nMerci, Camille\r\n"
 
 // demoConfig is the seeded configuration: one merchant, two stores, a
 // Gorgias account (English) and a Zendesk account (French).
@@ -97,6 +111,20 @@ merchants:
         helpdesk: demo-gorgias
         sync_every: 10s
         sync_orders: true
+      # An Amazon seller mailbox: buyers' mail relayed by Amazon, read over
+      # IMAP (a mail server in the demo's memory), replies sent through a
+      # fake of Amazon's relay.
+      - id: demo-amazon
+        kind: email
+        name: amazon
+        store: demo-fr
+        helpdesk: demo-gorgias
+        sync_every: 10s
+        email:
+          profile: amazon
+          from: ` + demoSeller + `
+          imap: {addr: "%s", tls: none, username: username, password: "${DEMO_IMAP_PASSWORD}"}
+          smtp: {addr: "%s", tls: none}
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -153,13 +181,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		urls[i] = u
 	}
 	gorgURL, zendURL, mklURL := urls[0], urls[1], urls[2]
+	imapAddr, relay, err := demoMail()
+	if err != nil {
+		fmt.Fprintln(stderr, "demo:", err)
+		return 1
+	}
+	defer relay.Close()
 
 	env := map[string]string{
 		"DEMO_EVENT_SECRET": demoSecret, "DEMO_ADMIN_PASSWORD": demoAdmin,
 		"DEMO_GORGIAS_KEY": demoGorgKey, "DEMO_ZENDESK_TOKEN": demoZendTok, "DEMO_SIDEBAR_TOKEN": demoSidebar,
-		"DEMO_MIRAKL_KEY": demoMirakl, "DEMO_WEBHOOK_SECRET": demoHook, "DEMO_API_TOKEN": demoAPIToken,
+		"DEMO_MIRAKL_KEY": demoMirakl, "DEMO_WEBHOOK_SECRET": demoHook, "DEMO_API_TOKEN": demoAPIToken, "DEMO_IMAP_PASSWORD": "password",
 	}
-	cfg, err := config.Parse([]byte(fmt.Sprintf(demoConfig, bridgeAddr, bridgeAddr, gorgURL, zendURL, mklURL)), func(k string) (string, bool) {
+	cfg, err := config.Parse([]byte(fmt.Sprintf(demoConfig, bridgeAddr, bridgeAddr, gorgURL, zendURL, mklURL, imapAddr, relay.Addr())), func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	})
@@ -233,6 +267,10 @@ The sidebar widget of a sample customer, as Gorgias and an HTML sidebar get it:
 
 curl -sS -H 'Authorization: Bearer %[11]s' '%[1]s/v1/widgets/gorgias?email=%[12]s'; echo
 curl -sS -H 'Authorization: Bearer %[11]s' '%[1]s/v1/widgets/html?email=%[12]s' > widget.html
+
+An Amazon buyer's mail, waiting in the demo's mailbox, becomes a Gorgias
+ticket too (its external id starts with bridge-disc-amazon-); an agent's
+reply to it goes back through a fake of Amazon's e-mail relay.
 
 Act on a marketplace order. The sidebar above has buttons for Jeanne's
 Carrefour orders (synced from the fake Mirakl): open widget.html in a
@@ -317,4 +355,32 @@ func seedDemo(ctx context.Context, bridgeURL string) error {
 		}
 	}
 	return nil
+}
+
+// demoMail runs the demo's mail servers on loopback: an IMAP mailbox in
+// memory holding an Amazon buyer's mail (login username, password: the
+// go-imap memory backend's), and a fake of Amazon's relay for replies.
+func demoMail() (imapAddr string, relay *relayfake.Server, err error) {
+	be := memory.New()
+	u, _ := be.Login(nil, "username", "password")
+	inbox, err := u.GetMailbox("INBOX")
+	if err != nil {
+		return "", nil, err
+	}
+	if err := inbox.CreateMessage(nil, time.Now(), bytes.NewReader([]byte(demoAmazonMail))); err != nil {
+		return "", nil, err
+	}
+	srv := imapserver.New(be)
+	srv.AllowInsecureAuth = true // loopback, the demo's own mailbox
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go func() { _ = srv.Serve(l) }()
+	relay, err = relayfake.Start(relayfake.Config{RegisteredSenders: []string{demoSeller}})
+	if err != nil {
+		_ = srv.Close()
+		return "", nil, err
+	}
+	return l.Addr().String(), relay, nil
 }

@@ -80,6 +80,20 @@ func TestDemoServesTheSeededWidget(t *testing.T) {
 	// banner gives reply to it through Mirakl.
 	gorgURL := regexp.MustCompile(`fake Gorgias\s+(http://\S+)`).FindStringSubmatch(out.String())[1]
 	mklURL := regexp.MustCompile(`fake Mirakl\s+(http://\S+)`).FindStringSubmatch(out.String())[1]
+	eventually(t, 30*time.Second, "the Amazon buyer's ticket", func() bool {
+		var tickets []struct {
+			ExternalID string `json:"external_id"`
+		}
+		if getJSON(gorgURL+"/_fake/tickets", &tickets) != nil {
+			return false
+		}
+		for _, tk := range tickets {
+			if strings.HasPrefix(tk.ExternalID, "bridge-disc-amazon-") {
+				return true
+			}
+		}
+		return false
+	})
 	var ticketID int64
 	eventually(t, 30*time.Second, "the mirrored discussion", func() bool {
 		var tickets []struct {
@@ -90,7 +104,7 @@ func TestDemoServesTheSeededWidget(t *testing.T) {
 			return false
 		}
 		for _, tk := range tickets {
-			if strings.HasPrefix(tk.ExternalID, "bridge-disc-") {
+			if strings.HasPrefix(tk.ExternalID, "bridge-disc-carrefour-") {
 				ticketID = tk.ID
 				return true
 			}
