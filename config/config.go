@@ -222,8 +222,12 @@ type Marketplace struct {
 // EmailAccount is the mailbox the marketplace relays customers' mail to,
 // and how to answer through it.
 type EmailAccount struct {
-	// Profile is the marketplace's relay rules: amazon or cdon.
-	Profile string `yaml:"profile" validate:"required,oneof=amazon cdon"`
+	// Profile is the marketplace's relay rules: amazon, cdon, or generic
+	// with the rules of relay.
+	Profile string `yaml:"profile" validate:"required,oneof=amazon cdon generic"`
+	// Relay describes a marketplace that relays by e-mail, for the generic
+	// profile.
+	Relay *MailRelay `yaml:"relay"`
 	// IMAP is where the relayed mail is read.
 	IMAP MailServer `yaml:"imap" validate:"required"`
 	// SMTP is the submission server replies are sent through.
@@ -261,6 +265,18 @@ type AmazonOrders struct {
 // orders, which sync_orders needs.
 func (mk Marketplace) ListsOrders() bool {
 	return slices.Contains(OrderListKinds, mk.Kind) || (mk.Kind == KindEmail && mk.Email != nil && mk.Email.AmazonOrders != nil)
+}
+
+// MailRelay is a marketplace's e-mail relay as a merchant describes it:
+// mail from an address of RelayDomains is a buyer's, and the patterns
+// (regular expressions whose first group is the id) find the order or
+// the case it is about; mail with neither is not a discussion.
+type MailRelay struct {
+	RelayDomains []string `yaml:"relay_domains" validate:"required,min=1,max=20,dive,required,hostname"`
+	OrderSubject string   `yaml:"order_subject" validate:"max=500"`
+	CaseSubject  string   `yaml:"case_subject" validate:"max=500"`
+	OrderBody    string   `yaml:"order_body" validate:"max=500"`
+	CaseBody     string   `yaml:"case_body" validate:"max=500"`
 }
 
 // MailServer is an IMAP or SMTP server and its login.

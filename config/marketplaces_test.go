@@ -72,6 +72,12 @@ func TestParseMarketplaceProblems(t *testing.T) {
 				{Field: "merchants[0].marketplaces[0].email", Line: 25, Message: "is required when kind is email"},
 				{Field: "merchants[0].marketplaces[0].sync_orders", Line: 28, Message: "an email account cannot list orders; only mirakl can, and an email account with amazon_orders"},
 			}},
+		{"generic relay without patterns", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
+			"kind: email\n        name: market\n        email:\n          profile: generic\n          from: shop@acme.example\n          imap: {addr: \"imap.acme.example:993\"}\n          smtp: {addr: \"smtp.acme.example:587\"}\n          relay:\n            relay_domains: [relay.market.example]\n            order_subject: 'Order [0-9]+'\n            case_body: '(unclosed'\n",
+			Problems{
+				{Field: "merchants[0].marketplaces[0].email.relay.order_subject", Line: 35, Message: "needs a group, (…), around the id"},
+				{Field: "merchants[0].marketplaces[0].email.relay.case_body", Line: 36, Message: "is not a regular expression: error parsing regexp: missing closing ): `(unclosed`"},
+			}},
 		{"rating alerts of a kind without evaluations", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
 			"kind: fnac\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        rating_alerts: true\n",
 			Problems{

@@ -310,6 +310,9 @@ func (c *Config) merchantProblems() Problems {
 			if mk.SyncOrders && !mk.ListsOrders() {
 				ps = append(ps, Problem{Field: kp + ".sync_orders", Message: fmt.Sprintf("%s %s account cannot list orders; only %s can, and an email account with amazon_orders", article(mk.Kind), mk.Kind, strings.Join(OrderListKinds, ", "))})
 			}
+			if e := mk.Email; e != nil {
+				ps = append(ps, e.relayProblems(kp+".email")...)
+			}
 			if e := mk.Email; e != nil && e.AmazonOrders != nil && e.Profile != "amazon" {
 				ps = append(ps, Problem{Field: kp + ".email.amazon_orders", Message: "only an account of profile amazon reads Amazon's orders"})
 			}
@@ -357,4 +360,34 @@ func article(word string) string {
 		return "an"
 	}
 	return "a"
+}
+
+// relayProblems checks that the generic profile has its relay and only
+// it has one, with patterns that compile.
+func (e *EmailAccount) relayProblems(path string) Problems {
+	var ps Problems
+	switch {
+	case e.Profile == "generic" && e.Relay == nil:
+		return Problems{{Field: path + ".relay", Message: "is required when profile is generic"}}
+	case e.Profile != "generic" && e.Relay != nil:
+		return Problems{{Field: path + ".relay", Message: "only the generic profile takes a relay; amazon and cdon have their own rules"}}
+	case e.Relay == nil:
+		return nil
+	}
+	r := e.Relay
+	if r.OrderSubject == "" && r.CaseSubject == "" && r.OrderBody == "" && r.CaseBody == "" {
+		ps = append(ps, Problem{Field: path + ".relay", Message: "needs a pattern for the order or the case (order_subject, case_subject, order_body or case_body)"})
+	}
+	for name, re := range map[string]string{"order_subject": r.OrderSubject, "case_subject": r.CaseSubject, "order_body": r.OrderBody, "case_body": r.CaseBody} {
+		if re == "" {
+			continue
+		}
+		if c, err := regexp.Compile(re); err != nil {
+			ps = append(ps, Problem{Field: path + ".relay." + name, Message: "is not a regular expression: " + err.Error()})
+		} else if c.NumSubexp() == 0 {
+			ps = append(ps, Problem{Field: path + ".relay." + name, Message: "needs a group, (…), around the id"})
+		}
+	}
+	slices.SortFunc(ps, func(a, b Problem) int { return strings.Compare(a.Field, b.Field) })
+	return ps
 }

@@ -34,6 +34,17 @@ import (
 func newEmailMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix string, o Overrides) (connectors.Marketplace, error) {
 	e := mk.Email
 	profile, ok := mailparse.Builtin(e.Profile)
+	if e.Profile == "generic" && e.Relay != nil {
+		var err error
+		r := e.Relay
+		if profile, err = mailparse.Generic(mailparse.GenericConfig{
+			Name: mk.Name, Marketplace: mk.Name, RelayDomains: r.RelayDomains,
+			OrderSubject: r.OrderSubject, CaseSubject: r.CaseSubject, OrderBody: r.OrderBody, CaseBody: r.CaseBody,
+		}); err != nil {
+			return nil, err
+		}
+		ok = true
+	}
 	if !ok {
 		return nil, fmt.Errorf("no e-mail profile %q", e.Profile)
 	}

@@ -265,3 +265,26 @@ func TestReplies(t *testing.T) {
 		t.Errorf("unknown thread: %v", err)
 	}
 }
+
+// A merchant's own relay (the generic profile): mail from its domain
+// with a case number in the subject is a discussion about that case.
+func TestGenericRelay(t *testing.T) {
+	f := newFixture(t)
+	p, err := mailparse.Generic(mailparse.GenericConfig{
+		Name: "market", Marketplace: "market", RelayDomains: []string{"relay.example-market.com"},
+		CaseSubject: `\[Case #([A-Z0-9-]+)\]`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.in = NewIngester(f.store, f.box, p, mailparse.Options{})
+	f.box.add(corpus(t, "generic-relay-case.eml"))
+	f.box.add(corpus(t, "amazon-fr-buyer-qp-latin1.eml")) // not this relay's
+	if res := f.ingest(t); res.Stored != 1 || res.Unmatched != 1 {
+		t.Fatalf("ingest %+v", res)
+	}
+	th := f.threads(t)
+	if len(th) != 1 || th[0].Entity.ID != "EM-20931" || th[0].Entity.RawType != "case" || th[0].CustomerEmail != "c-88231@relay.example-market.com" {
+		t.Errorf("threads %+v", th)
+	}
+}
