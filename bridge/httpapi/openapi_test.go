@@ -134,6 +134,7 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/v1/files/:token"},
 		{http.MethodGet, "/v1/admin/dead-letters"},
 		{http.MethodPost, "/v1/admin/dead-letters/:id/replay"},
+		{http.MethodGet, "/v1/admin/mail/:account/unmatched"},
 		{"ANY", "/monitoring"},
 		{"ANY", "/monitoring/*path"},
 	} {
@@ -211,11 +212,12 @@ func TestRouteComparison(t *testing.T) {
 			name: "admin routes not mounted",
 			serve: func(e *gin.Engine) {
 				serveLikeTheApp(e, "GET /v1/admin/dead-letters", "POST /v1/admin/dead-letters/:id/replay",
-					"ANY /monitoring", "ANY /monitoring/*path")
+					"GET /v1/admin/mail/:account/unmatched", "ANY /monitoring", "ANY /monitoring/*path")
 			},
 			wantUnserved: []string{
 				"GET /monitoring", "GET /monitoring/{path}",
-				"GET /v1/admin/dead-letters", "POST /v1/admin/dead-letters/{id}/replay",
+				"GET /v1/admin/dead-letters", "GET /v1/admin/mail/{account}/unmatched",
+				"POST /v1/admin/dead-letters/{id}/replay",
 			},
 		},
 	}

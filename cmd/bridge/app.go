@@ -299,6 +299,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
 			dead.Register(admin)
+			registerMailAdmin(admin, markets)
 			a.monitor = asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: rdb.ConnOpt{Client: conn.Client}})
 			admin.Any("/monitoring", gin.WrapH(a.monitor))
 			admin.Any("/monitoring/*path", gin.WrapH(a.monitor))

@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
 	"github.com/helpdesk-bridge/bridge/discussions"
 
@@ -145,4 +147,42 @@ func mailWatchers(cfg *config.Config, queue *asynq.Client, shards jobs.Shards, l
 		}
 	}
 	return out, nil
+}
+
+// unmatchedLister is an e-mail account's list of mail that became no
+// discussion.
+type unmatchedLister interface {
+	Unmatched(ctx context.Context, n int) ([]email.UnmatchedMail, error)
+}
+
+// registerMailAdmin serves, to the admin, each e-mail account's latest
+// mail that became no discussion: GET /v1/admin/mail/{account}/unmatched.
+func registerMailAdmin(r gin.IRouter, markets map[string]connectors.Marketplace) {
+	lists := map[string]unmatchedLister{}
+	for id, mp := range markets {
+		if l, ok := mp.(unmatchedLister); ok {
+			lists[id] = l
+		}
+	}
+	r.GET("/v1/admin/mail/:account/unmatched", func(c *gin.Context) {
+		l, ok := lists[c.Param("account")]
+		if !ok {
+			httpapi.Fail(c, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "account", "account: no e-mail marketplace account %q", c.Param("account")))
+			return
+		}
+		n := 100
+		if v := c.Query("limit"); v != "" {
+			var err error
+			if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+				httpapi.Fail(c, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "limit", "limit must be an integer from 1 to 1000"))
+				return
+			}
+		}
+		mails, err := l.Unmatched(c.Request.Context(), n)
+		if err != nil {
+			httpapi.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"mails": mails})
+	})
 }

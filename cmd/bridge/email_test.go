@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -145,6 +147,42 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		}
 		return n == 3
 	})
+	// The newsletter is no ticket: the admin sees it.
+	oa := loadOpenAPI(t)
+	for _, tc := range []struct {
+		path, user string
+		status     int
+	}{
+		{"/v1/admin/mail/acme-amazon/unmatched", "admin", 200},
+		{"/v1/admin/mail/acme-carrefour/unmatched", "admin", 404},
+		{"/v1/admin/mail/acme-amazon/unmatched?limit=0", "admin", 422},
+		{"/v1/admin/mail/acme-amazon/unmatched", "", 401},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, h.url+tc.path, nil)
+		if tc.user != "" {
+			req.SetBasicAuth(tc.user, adminPW)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("GET %s: %d %s, want %d", tc.path, resp.StatusCode, raw, tc.status)
+		}
+		if err := oa.checkResponse(req, resp, raw); err != nil {
+			t.Errorf("GET %s: the answer does not match openapi.yaml: %v", tc.path, err)
+		}
+		if tc.status == 200 {
+			var got struct {
+				Mails []struct{ Subject, Reason string } `json:"mails"`
+			}
+			if json.Unmarshal(raw, &got) != nil || len(got.Mails) != 1 || got.Mails[0].Reason == "" {
+				t.Errorf("unmatched mail %s", raw)
+			}
+		}
+	}
 	h.settle()
 	if n := len(relay.Accepted()); n != 1 {
 		t.Errorf("%d mails reached the relay, want the first reply only", n)

@@ -248,3 +248,10 @@ func (c *Connector) DownloadAttachment(ctx context.Context, attachmentID string)
 	}
 	return io.NopCloser(bytes.NewReader(f.Data)), connectors.AttachmentMeta{ID: f.ID, Name: f.Name, Size: int64(len(f.Data))}, nil
 }
+
+// Unmatched lists the account's latest mail that became no discussion
+// (newsletters, notifications, unreadable or oversized mail), newest
+// first, for an admin.
+func (c *Connector) Unmatched(ctx context.Context, n int) ([]UnmatchedMail, error) {
+	return c.o.Store.Unmatched(ctx, n)
+}

@@ -58,7 +58,7 @@ func (in *Ingester) Run(ctx context.Context, max int) (IngestResult, error) {
 	for _, m := range mails {
 		if m.TooLarge {
 			seen := digest(fmt.Sprintf("large\x00%d\x00%d", m.UIDValidity, m.UID))
-			if err := in.store.markSeen(ctx, seen, unmatched{At: m.InternalDate.UTC(), Reason: fmt.Sprintf("too large to read: %d bytes", m.Size)}); err != nil {
+			if err := in.store.markSeen(ctx, seen, UnmatchedMail{At: m.InternalDate.UTC(), Reason: fmt.Sprintf("too large to read: %d bytes", m.Size)}); err != nil {
 				return res, err
 			}
 			res.Unmatched++
@@ -220,7 +220,7 @@ func (in *Ingester) copyOfReply(ctx context.Context, seen string, msg *mailparse
 }
 
 func (in *Ingester) unmatched(ctx context.Context, seen string, msg *mailparse.Message, reason string) error {
-	u := unmatched{At: time.Now().UTC(), Reason: reason}
+	u := UnmatchedMail{At: time.Now().UTC(), Reason: reason}
 	if msg != nil {
 		u.Subject = msg.Subject
 		if len(msg.From) > 0 {

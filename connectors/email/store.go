@@ -199,7 +199,7 @@ func (s *Store) add(ctx context.Context, a addition) error {
 
 // markSeen records a mail that becomes no message (unmatched, or a copy
 // of nothing the store has), with its line for the admin, once.
-func (s *Store) markSeen(ctx context.Context, seen string, u unmatched) error {
+func (s *Store) markSeen(ctx context.Context, seen string, u UnmatchedMail) error {
 	ok, err := s.rdb.SetNX(ctx, s.seenKey(seen), "-", seenKeep).Result()
 	if err != nil || !ok {
 		return err
@@ -213,8 +213,8 @@ func (s *Store) markSeen(ctx context.Context, seen string, u unmatched) error {
 	return err
 }
 
-// unmatched is a mail that became no message, as an admin sees it.
-type unmatched struct {
+// UnmatchedMail is a mail that became no message, as an admin sees it.
+type UnmatchedMail struct {
 	At      time.Time `json:"at"`
 	From    string    `json:"from,omitempty"`
 	Subject string    `json:"subject,omitempty"`
@@ -222,14 +222,14 @@ type unmatched struct {
 }
 
 // Unmatched lists the latest mail that became no message, newest first.
-func (s *Store) Unmatched(ctx context.Context, n int) ([]unmatched, error) {
+func (s *Store) Unmatched(ctx context.Context, n int) ([]UnmatchedMail, error) {
 	raws, err := s.rdb.LRange(ctx, s.unmatchedKey(), 0, int64(n)-1).Result()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]unmatched, 0, len(raws))
+	out := make([]UnmatchedMail, 0, len(raws))
 	for _, r := range raws {
-		var u unmatched
+		var u UnmatchedMail
 		if json.Unmarshal([]byte(r), &u) == nil {
 			out = append(out, u)
 		}
