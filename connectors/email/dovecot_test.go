@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"testing"
@@ -112,5 +113,65 @@ func TestOnDovecotAndTheRelay(t *testing.T) {
 	}
 	if _, err := f.conn.Reply(ctx, fr.ID, connectors.Reply{Body: "ok", Files: []connectors.ReplyFile{{Name: "outil.exe", Content: []byte("MZ")}}}); !errors.Is(err, connectors.ErrInvalid) {
 		t.Errorf("with Amazon's limits the .exe is refused before sending: %v", err)
+	}
+}
+
+// buyerMail is a relayed Amazon buyer's mail about an order.
+func buyerMail(i, order int) []byte {
+	return []byte(fmt.Sprintf("From: \"Buyer %d\" <buyerx%04d@marketplace.amazon.de>\r\nTo: %s\r\n"+
+		"Subject: Anfrage von Amazon-Kunde (Bestellung: 302-0000000-%07d)\r\nMessage-ID: <b%03d@email.amazonses.com>\r\n"+
+		"Date: Sat, 05 Dec 2026 10:%02d:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nNachricht %d\r\n",
+		order, order, seller, order, i, i%60, i))
+}
+
+// Two bridges reading one mailbox at once store each mail once: the
+// same threads and messages as one reader.
+func TestTwoReadersOfOneMailbox(t *testing.T) {
+	dc := dovecottest.Get(t)
+	admin := dc.Admin(t)
+	mailbox := dc.Mailbox(t, admin)
+	const mails, orders = 30, 10
+	for i := range mails {
+		dovecottest.Deliver(t, admin, mailbox, buyerMail(i, i%orders))
+	}
+	f := newFixture(t)
+	ctx := context.Background()
+	errs := make(chan error, 2)
+	for range 2 {
+		box, err := imapbox.New(imapbox.Options{Addr: dc.Addr, Username: dc.User, Password: dc.Password, Mailbox: mailbox, Security: imapbox.StartTLS, TLSConfig: dc.TLS()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = box.Close() })
+		in := NewIngester(f.store, box, mailparse.Amazon, mailparse.Options{})
+		go func() {
+			for {
+				res, err := in.Run(ctx, 4) // small batches, so that the two interleave
+				if err != nil || !res.More {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	threads := f.threads(t)
+	n := 0
+	seen := map[string]bool{}
+	for _, th := range threads {
+		for _, m := range th.Messages {
+			if seen[m.ID] {
+				t.Errorf("message %s twice", m.ID)
+			}
+			seen[m.ID] = true
+			n++
+		}
+	}
+	if len(threads) != orders || n != mails {
+		t.Errorf("%d threads and %d messages, want %d and %d", len(threads), n, orders, mails)
 	}
 }
