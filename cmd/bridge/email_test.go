@@ -147,6 +147,25 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		}
 		return n == 3
 	})
+	// Dovecot restarts: the bridge reconnects, and mail that came
+	// meanwhile is read (the watch waits a little before reconnecting;
+	// a sync asked for by hand does not).
+	dc.RestartServer(t)
+	admin = dc.Admin(t)
+	dovecottest.Deliver(t, admin, mailbox, corpusMail(t, "amazon-es-buyer-alternative-b64.eml"))
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-amazon"}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 40*time.Second, "the ticket of the mail that came while Dovecot restarted", func() bool {
+		n := 0
+		for _, tk := range h.gorgiasTickets() {
+			if strings.HasPrefix(tk.ExternalID, prefix) {
+				n++
+			}
+		}
+		return n == 4
+	})
+
 	// The newsletter is no ticket: the admin sees it.
 	oa := loadOpenAPI(t)
 	for _, tc := range []struct {

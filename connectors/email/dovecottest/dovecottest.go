@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ type Server struct {
 	Password string
 	// Roots verify the certificate the server presents.
 	Roots *x509.CertPool
+	// Restart is a command that stops and starts the server, mail kept.
+	Restart string
 }
 
 // Get returns the test Dovecot, or skips the test when there is none.
@@ -37,7 +40,8 @@ func Get(t testing.TB) Server {
 	s := Server{
 		Addr: addr, TLSAddr: os.Getenv("BRIDGE_TEST_IMAPS_ADDR"),
 		User: os.Getenv("BRIDGE_TEST_IMAP_USER"), Password: os.Getenv("BRIDGE_TEST_IMAP_PASSWORD"),
-		Roots: x509.NewCertPool(),
+		Restart: os.Getenv("BRIDGE_TEST_IMAP_RESTART"),
+		Roots:   x509.NewCertPool(),
 	}
 	if ca := os.Getenv("BRIDGE_TEST_IMAP_CA"); ca != "" {
 		pem, err := os.ReadFile(ca)
@@ -85,5 +89,17 @@ func Deliver(t testing.TB, c *client.Client, mailbox string, raws ...[]byte) {
 		if err := c.Append(mailbox, nil, time.Now(), bytes.NewReader(raw)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// RestartServer stops and starts the server, keeping the mail; sessions
+// open before it are cut.
+func (s Server) RestartServer(t testing.TB) {
+	t.Helper()
+	if s.Restart == "" {
+		t.Skip("BRIDGE_TEST_IMAP_RESTART is unset: the test Dovecot cannot be restarted")
+	}
+	if out, err := exec.Command(s.Restart).CombinedOutput(); err != nil {
+		t.Fatalf("restart Dovecot: %v: %s", err, out)
 	}
 }
