@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +37,8 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 	dc := dovecottest.Get(t)
 	admin := dc.Admin(t)
 	mailbox := dc.Mailbox(t, admin)
+	zdMailbox := dc.Mailbox(t, admin) // another shop's, answered in Zendesk
+	dovecottest.Deliver(t, admin, zdMailbox, corpusMail(t, "amazon-uk-buyer-jpeg-utf8.eml"))
 	for _, name := range []string{"amazon-fr-buyer-qp-latin1.eml", "amazon-de-buyer-html-b64-win1252.eml", "amazon-newsletter.eml"} {
 		dovecottest.Deliver(t, admin, mailbox, corpusMail(t, name))
 	}
@@ -77,6 +81,14 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 				},
 			},
 			SyncOrders: true,
+		}, config.Marketplace{
+			ID: "acme-amazon-uk", Kind: config.KindEmail, Name: "amazon", Store: "acme-fr", Helpdesk: "acme-zendesk",
+			SyncEvery: time.Hour, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, SettleDelay: 3 * time.Second,
+			Email: &config.EmailAccount{
+				Profile: "amazon", From: amazonSeller,
+				IMAP: config.MailServer{Addr: dc.Addr, TLS: "starttls", Username: dc.User, Password: config.NewSecret(dc.Password), Mailbox: zdMailbox},
+				SMTP: config.MailServer{Addr: relay.Addr(), TLS: "none"},
+			},
 		})
 	}})
 	c := asynq.NewClientFromRedisClient(h.rdb)
@@ -147,6 +159,32 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		}
 		return n == 3
 	})
+	// The other shop's buyer, answered from Zendesk.
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-amazon-uk"}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var zt int64
+	eventually(t, 30*time.Second, "the Zendesk ticket", func() bool {
+		for _, tk := range h.zend.Tickets() {
+			if strings.HasPrefix(tk.ExternalID, "bridge-disc-amazon-acme-amazon-uk-") {
+				zt = tk.ID
+			}
+		}
+		return zt != 0
+	})
+	zbody, _ := json.Marshal(map[string]any{"html_body": "<p>Hello, a replacement ships today.</p>"})
+	zresp, err := http.Post(h.zendTS.URL+"/acme/_fake/tickets/"+strconv.FormatInt(zt, 10)+"/agent-reply", "application/json", bytes.NewReader(zbody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zresp.Body.Close()
+	if err := relay.WaitFor(ctx, 2, 0); err != nil {
+		t.Fatalf("the Zendesk reply never reached the relay: %v", err)
+	}
+	if got := relay.Accepted()[1]; !strings.HasSuffix(got.To[0], "@marketplace.amazon.co.uk") || got.Text == "" || !strings.Contains(got.Text, "a replacement ships today") {
+		t.Errorf("the relay got %+v", got)
+	}
+
 	// Dovecot restarts: the bridge reconnects, and mail that came
 	// meanwhile is read (the watch waits a little before reconnecting;
 	// a sync asked for by hand does not).
@@ -203,8 +241,8 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		}
 	}
 	h.settle()
-	if n := len(relay.Accepted()); n != 1 {
-		t.Errorf("%d mails reached the relay, want the first reply only", n)
+	if n := len(relay.Accepted()); n != 2 {
+		t.Errorf("%d mails reached the relay, want the two replies only", n)
 	}
 }
 
