@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -254,4 +255,94 @@ func corpusMail(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// fiftyMail is the i-th of 50 buyers' mails across 20 orders in three
+// languages, every fifth with a PDF.
+func fiftyMail(i int) []byte {
+	order := i % 20
+	alias := fmt.Sprintf("buyerx%04d", order)
+	var from, subject string
+	switch order % 3 {
+	case 0:
+		from, subject = alias+"@marketplace.amazon.fr", fmt.Sprintf("Demande de renseignements de la part du client Amazon (Commande : 171-0000000-%07d)", order)
+	case 1:
+		from, subject = alias+"@marketplace.amazon.de", fmt.Sprintf("Anfrage von Amazon-Kunde (Bestellung: 302-0000000-%07d)", order)
+	default:
+		from, subject = alias+"@marketplace.amazon.co.uk", fmt.Sprintf("Inquiry from Amazon customer (Order: 203-0000000-%07d)", order)
+	}
+	head := fmt.Sprintf("From: <%s>\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <fifty-%03d@email.amazonses.com>\r\nDate: Sat, 05 Dec 2026 10:%02d:00 +0000\r\nMIME-Version: 1.0\r\n",
+		from, amazonSeller, subject, i, i)
+	text := fmt.Sprintf("Message %02d about my order.", i)
+	if i%5 != 0 {
+		return []byte(head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n")
+	}
+	return []byte(head + "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text +
+		"\r\n--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"photo.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJSVFT0YK\r\n--b1--\r\n")
+}
+
+// 50 Amazon buyers' mails across 20 orders in three languages become
+// exactly 20 tickets, every message once and in order, files copied.
+func TestFiftyAmazonMailsTwentyTickets(t *testing.T) {
+	dc := dovecottest.Get(t)
+	admin := dc.Admin(t)
+	mailbox := dc.Mailbox(t, admin)
+	for i := range 50 {
+		dovecottest.Deliver(t, admin, mailbox, fiftyMail(i))
+	}
+	relay, err := relayfake.Start(relayfake.Config{RegisteredSenders: []string{amazonSeller}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = relay.Close() })
+	h := newHarness(t, harnessOptions{before: func(h *harness) {
+		h.mailRoots = dc.Roots
+		// Gorgias's own limit would pace 70 calls over half a minute.
+		h.cfg.Merchants[0].Helpdesks[0].RateLimit = config.RateLimit{Requests: 1000, Per: 20 * time.Second}
+		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, config.Marketplace{
+			ID: "acme-amazon", Kind: config.KindEmail, Name: "amazon", Store: "acme-fr", Helpdesk: "acme-gorgias",
+			SyncEvery: time.Hour, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, SettleDelay: 3 * time.Second,
+			Email: &config.EmailAccount{
+				Profile: "amazon", From: amazonSeller,
+				IMAP: config.MailServer{Addr: dc.Addr, TLS: "starttls", Username: dc.User, Password: config.NewSecret(dc.Password), Mailbox: mailbox},
+				SMTP: config.MailServer{Addr: relay.Addr(), TLS: "none"},
+			},
+		})
+	}})
+	c := asynq.NewClientFromRedisClient(h.rdb)
+	defer c.Close()
+	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-amazon"}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	messages := func() int {
+		n := 0
+		for _, tk := range h.gorgiasTickets() {
+			if full, ok := h.gorg.Ticket(tk.ID); ok && strings.HasPrefix(tk.ExternalID, "bridge-disc-amazon-") {
+				n += len(full.Messages)
+			}
+		}
+		return n
+	}
+	eventually(t, 120*time.Second, "50 messages in the tickets", func() bool { return messages() >= 50 })
+	h.settleDiscussions(t, 30*time.Second)
+	tickets, files := 0, 0
+	for _, tk := range h.gorgiasTickets() {
+		if !strings.HasPrefix(tk.ExternalID, "bridge-disc-amazon-") {
+			continue
+		}
+		tickets++
+		full, _ := h.gorg.Ticket(tk.ID)
+		last := -1
+		for _, m := range full.Messages {
+			var k int
+			if _, err := fmt.Sscanf(strings.TrimSpace(m.BodyText), "Message %d", &k); err != nil || k <= last || last >= 0 && k%20 != last%20 {
+				t.Errorf("ticket %d: message %q after %d", tk.ID, m.BodyText, last)
+			}
+			last = k
+			files += len(m.Attachments)
+		}
+	}
+	if tickets != 20 || messages() != 50 || files != 10 {
+		t.Errorf("%d tickets, %d messages, %d files; want 20, 50 and 10", tickets, messages(), files)
+	}
 }
