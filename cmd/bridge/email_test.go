@@ -27,6 +27,22 @@ import (
 
 const amazonSeller = "orders@acme.example"
 
+// amazonAccount is an Amazon e-mail account of acme's on the test
+// Dovecot's mailbox, replies going to the relay fake at relay.
+func amazonAccount(id, helpdesk string, dc dovecottest.Server, mailbox, relay string) config.Marketplace {
+	return config.Marketplace{
+		ID: id, Kind: config.KindEmail, Name: "amazon", Store: "acme-fr", Helpdesk: helpdesk,
+		SyncEvery: time.Hour, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, SettleDelay: 3 * time.Second,
+		Email: &config.EmailAccount{
+			Profile: "amazon", From: amazonSeller,
+			IMAP: config.MailServer{Addr: dc.Addr, TLS: "starttls", Username: dc.User, Password: config.NewSecret(dc.Password), Mailbox: mailbox},
+			// The relay fake's certificate is its own: plain SMTP on
+			// loopback here; smtpout's STARTTLS is tested against it.
+			SMTP: config.MailServer{Addr: relay, TLS: "none"},
+		},
+	}
+}
+
 // Amazon buyers' mail, read over IMAP from a real Dovecot, becomes one
 // Gorgias ticket per buyer and order, its requester the buyer's relay
 // address; newsletters become nothing; an agent's reply in Gorgias goes
@@ -66,31 +82,15 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 
 	h := newHarness(t, harnessOptions{before: func(h *harness) {
 		h.mailRoots = dc.Roots
-		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, config.Marketplace{
-			ID: "acme-amazon", Kind: config.KindEmail, Name: "amazon", Store: "acme-fr", Helpdesk: "acme-gorgias",
-			SyncEvery: time.Hour, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, SettleDelay: 3 * time.Second,
-			Email: &config.EmailAccount{
-				Profile: "amazon", From: amazonSeller,
-				IMAP: config.MailServer{Addr: dc.Addr, TLS: "starttls", Username: dc.User, Password: config.NewSecret(dc.Password), Mailbox: mailbox},
-				// The relay fake's certificate is its own: plain SMTP on
-				// loopback here; smtpout's STARTTLS is tested against it.
-				SMTP: config.MailServer{Addr: relay.Addr(), TLS: "none"},
-				AmazonOrders: &config.AmazonOrders{
-					BaseURL: amzTS.URL, LWAURL: amzTS.URL + "/auth/o2/token", ClientID: clientID,
-					ClientSecret: config.NewSecret(clientSecret), RefreshToken: config.NewSecret(refresh),
-					MarketplaceIDs: []string{"A13V1IB3VIYZZH"}, RestrictedData: true,
-				},
-			},
-			SyncOrders: true,
-		}, config.Marketplace{
-			ID: "acme-amazon-uk", Kind: config.KindEmail, Name: "amazon", Store: "acme-fr", Helpdesk: "acme-zendesk",
-			SyncEvery: time.Hour, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, SettleDelay: 3 * time.Second,
-			Email: &config.EmailAccount{
-				Profile: "amazon", From: amazonSeller,
-				IMAP: config.MailServer{Addr: dc.Addr, TLS: "starttls", Username: dc.User, Password: config.NewSecret(dc.Password), Mailbox: zdMailbox},
-				SMTP: config.MailServer{Addr: relay.Addr(), TLS: "none"},
-			},
-		})
+		amz := amazonAccount("acme-amazon", "acme-gorgias", dc, mailbox, relay.Addr())
+		amz.SyncOrders = true
+		amz.Email.AmazonOrders = &config.AmazonOrders{
+			BaseURL: amzTS.URL, LWAURL: amzTS.URL + "/auth/o2/token", ClientID: clientID,
+			ClientSecret: config.NewSecret(clientSecret), RefreshToken: config.NewSecret(refresh),
+			MarketplaceIDs: []string{"A13V1IB3VIYZZH"}, RestrictedData: true,
+		}
+		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, amz,
+			amazonAccount("acme-amazon-uk", "acme-zendesk", dc, zdMailbox, relay.Addr()))
 	}})
 	c := asynq.NewClientFromRedisClient(h.rdb)
 	defer c.Close()
@@ -299,15 +299,7 @@ func TestFiftyAmazonMailsTwentyTickets(t *testing.T) {
 		h.mailRoots = dc.Roots
 		// Gorgias's own limit would pace 70 calls over half a minute.
 		h.cfg.Merchants[0].Helpdesks[0].RateLimit = config.RateLimit{Requests: 1000, Per: 20 * time.Second}
-		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, config.Marketplace{
-			ID: "acme-amazon", Kind: config.KindEmail, Name: "amazon", Store: "acme-fr", Helpdesk: "acme-gorgias",
-			SyncEvery: time.Hour, Overlap: 2 * time.Minute, Backfill: 30 * 24 * time.Hour, SettleDelay: 3 * time.Second,
-			Email: &config.EmailAccount{
-				Profile: "amazon", From: amazonSeller,
-				IMAP: config.MailServer{Addr: dc.Addr, TLS: "starttls", Username: dc.User, Password: config.NewSecret(dc.Password), Mailbox: mailbox},
-				SMTP: config.MailServer{Addr: relay.Addr(), TLS: "none"},
-			},
-		})
+		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, amazonAccount("acme-amazon", "acme-gorgias", dc, mailbox, relay.Addr()))
 	}})
 	c := asynq.NewClientFromRedisClient(h.rdb)
 	defer c.Close()

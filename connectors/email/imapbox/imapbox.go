@@ -36,6 +36,7 @@ import (
 	"github.com/emersion/go-imap/client"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/mailnet"
 )
 
 // Security is how the connection is protected.
@@ -280,17 +281,7 @@ func (b *Box) dial(ctx context.Context) (*conn, error) {
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 
-	host, _, _ := net.SplitHostPort(o.Addr)
-	tlsConf := o.TLSConfig.Clone()
-	if tlsConf == nil {
-		tlsConf = &tls.Config{}
-	}
-	if tlsConf.ServerName == "" {
-		tlsConf.ServerName = host
-	}
-	if tlsConf.MinVersion == 0 {
-		tlsConf.MinVersion = tls.VersionTLS12
-	}
+	tlsConf := mailnet.TLSConfig(o.TLSConfig, o.Addr)
 
 	raw := &budgetConn{Conn: nc}
 	var under net.Conn = raw

@@ -36,6 +36,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/mailnet"
 )
 
 // Security is how the connection to the submission server is protected.
@@ -393,17 +394,7 @@ func (s *Sender) connect(ctx context.Context) (*smtp.Client, error) {
 	stop := context.AfterFunc(dctx, func() { nc.Close() })
 	defer stop()
 
-	host, _, _ := net.SplitHostPort(o.Addr)
-	tlsConf := o.TLSConfig.Clone()
-	if tlsConf == nil {
-		tlsConf = &tls.Config{}
-	}
-	if tlsConf.ServerName == "" {
-		tlsConf.ServerName = host
-	}
-	if tlsConf.MinVersion == 0 {
-		tlsConf.MinVersion = tls.VersionTLS12
-	}
+	tlsConf := mailnet.TLSConfig(o.TLSConfig, o.Addr)
 	fail := func(stage string, err error) (*smtp.Client, error) {
 		nc.Close()
 		if ctx.Err() != nil {
