@@ -206,6 +206,9 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 				return nil, fmt.Errorf("merchant %s marketplace %s: %w", m.ID, mk.ID, err)
 			}
 			markets[mk.ID] = mp
+			if e := mk.Email; e != nil && (e.IMAP.TLS == "none" || e.SMTP.TLS == "none") {
+				log.Warn().Str("account", mk.ID).Msg("an e-mail account's tls is none: its passwords travel in clear text; for a mail server on this machine only")
+			}
 			if mk.SyncOrders {
 				lister, ok := mp.(connectors.OrderLister)
 				if !ok {

@@ -18,8 +18,6 @@ import (
 
 	"github.com/helpdesk-bridge/bridge/bridge/httpapi"
 	"github.com/helpdesk-bridge/bridge/bridge/jobs"
-	"github.com/helpdesk-bridge/bridge/discussions"
-
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 	"github.com/helpdesk-bridge/bridge/connectors/amazon"
@@ -27,6 +25,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/email/imapbox"
 	"github.com/helpdesk-bridge/bridge/connectors/email/mailparse"
 	"github.com/helpdesk-bridge/bridge/connectors/email/smtpout"
+	"github.com/helpdesk-bridge/bridge/discussions"
 )
 
 // newEmailMarketplace assembles the connector of a marketplace that
