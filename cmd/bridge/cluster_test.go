@@ -54,6 +54,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"orders list and export", TestOrdersListAndExport},
 		{"order actions from gorgias", TestGorgiasAgentShipsWithANote},
 		{"order action faults", TestOrderActionFaults},
+		{"e-mail discussions", TestFiftyAmazonMailsTwentyTickets},
 		{"sharded queues", TestShardedQueuesWorkAsOne},
 	}
 	for _, tt := range tests {
