@@ -172,16 +172,9 @@ func (a *Actions) Allowed(merchant string, o Order) []string {
 
 // Order reads one order, with its latest action.
 func (a *Actions) Order(ctx context.Context, merchant, store, orderID string) (Order, error) {
-	raw, err := a.o.Store.rdb.Get(ctx, a.o.Store.orderKey(merchant, store, orderID)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return Order{}, orderNotFound(store, orderID)
-	}
+	agg, err := a.o.Store.stored(ctx, merchant, store, orderID)
 	if err != nil {
-		return Order{}, fmt.Errorf("orders: read order %s/%s: %w", store, orderID, err)
-	}
-	agg, err := decodeAggregate(raw)
-	if err != nil {
-		return Order{}, fmt.Errorf("orders: decode order %s/%s: %w", store, orderID, err)
+		return Order{}, err
 	}
 	if agg.Order == nil {
 		return Order{}, orderNotFound(store, orderID)

@@ -84,12 +84,8 @@ func parseQuery(c *gin.Context) (Query, queryRequest, error) {
 	if !q.CreatedAfter.IsZero() && !q.CreatedBefore.IsZero() && !q.CreatedAfter.Before(q.CreatedBefore) {
 		return Query{}, req, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "created_before", "created_before must be later than created_after")
 	}
-	if req.Limit != "" {
-		n, err := strconv.Atoi(req.Limit)
-		if err != nil || n < 1 || n > MaxLimit {
-			return Query{}, req, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "limit", "limit must be an integer from 1 to %d", MaxLimit)
-		}
-		q.Limit = n
+	if q.Limit, err = parseLimit(req.Limit); err != nil {
+		return Query{}, req, err
 	}
 	if _, err := decodeCursor(q.Cursor); err != nil {
 		return Query{}, req, cursorError()
@@ -110,6 +106,18 @@ func ParseTime(field, v string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, field, "%s must be an RFC 3339 time (2026-01-02T15:04:05Z) or a date (2026-01-02)", field)
+}
+
+// parseLimit reads a page size: 0 (the default) when absent.
+func parseLimit(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "limit", "limit must be an integer from 1 to %d", MaxLimit)
+	}
+	return n, nil
 }
 
 func cursorError() error {

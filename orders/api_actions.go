@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -89,17 +88,14 @@ func (a *API) listAudit(c *gin.Context, store, orderID string) {
 	if store != "" {
 		q.Store, q.OrderID = store, orderID
 	}
-	if req.Limit != "" {
-		n, err := strconv.Atoi(req.Limit)
-		if err != nil || n < 1 || n > MaxLimit {
-			httpapi.Fail(c, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "limit", "limit must be an integer from 1 to %d", MaxLimit))
-			return
-		}
-		q.Limit = n
+	var err error
+	if q.Limit, err = parseLimit(req.Limit); err != nil {
+		httpapi.Fail(c, err)
+		return
 	}
 	page, err := a.store.Audit(c.Request.Context(), httpapi.Merchant(c), q)
-	if errors.Is(err, ErrInvalidAuditCursor) {
-		err = httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "cursor", "cursor is not a cursor this API returned")
+	if errors.Is(err, ErrInvalidCursor) {
+		err = cursorError()
 	}
 	if err != nil {
 		httpapi.Fail(c, err)

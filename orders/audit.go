@@ -31,9 +31,6 @@ type AuditPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// ErrInvalidAuditCursor is a cursor Audit did not return.
-var ErrInvalidAuditCursor = errors.New("orders: invalid audit cursor")
-
 // AuditResults are the results an audit entry records.
 var AuditResults = []string{"requested", Confirmed, Refused, Failed}
 
@@ -49,7 +46,7 @@ func (s *Store) Audit(ctx context.Context, merchant string, q AuditQuery) (Audit
 	from := "+"
 	if q.Cursor != "" {
 		if !streamID.MatchString(q.Cursor) {
-			return AuditPage{}, ErrInvalidAuditCursor
+			return AuditPage{}, ErrInvalidCursor
 		}
 		from = "(" + q.Cursor
 	}

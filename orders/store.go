@@ -661,16 +661,25 @@ func (s *Store) DocKey(merchant, email string) string {
 // read model has no such order: mirrored discussions take their ticket's
 // requester from it, so that the sidebar finds the buyer's orders.
 func (s *Store) CustomerEmail(ctx context.Context, merchant, store, orderID string) (string, error) {
+	agg, err := s.stored(ctx, merchant, store, orderID)
+	if err != nil {
+		return "", err
+	}
+	return agg.email(), nil
+}
+
+// stored reads an order key's aggregate; empty when there is none.
+func (s *Store) stored(ctx context.Context, merchant, store, orderID string) (*aggregate, error) {
 	raw, err := s.rdb.Get(ctx, s.orderKey(merchant, store, orderID)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return "", nil
+		return &aggregate{}, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("widgets: order %s/%s: %w", store, orderID, err)
+		return nil, fmt.Errorf("orders: read order %s/%s: %w", store, orderID, err)
 	}
 	agg, err := decodeAggregate(raw)
 	if err != nil {
-		return "", fmt.Errorf("widgets: decode order %s/%s: %w", store, orderID, err)
+		return nil, fmt.Errorf("orders: decode order %s/%s: %w", store, orderID, err)
 	}
-	return agg.email(), nil
+	return agg, nil
 }
