@@ -54,7 +54,7 @@ func newEmailMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPr
 	}
 	sender, err := smtpout.New(smtpout.Options{
 		Addr: e.SMTP.Addr, Username: e.SMTP.Username, Password: e.SMTP.Password.Reveal(), From: mail.Address{Address: e.From},
-		Security:  map[string]smtpout.Security{"": smtpout.StartTLS, "starttls": smtpout.StartTLS, "implicit": smtpout.ImplicitTLS, "none": smtpout.InsecureNoTLS}[e.SMTP.TLS],
+		Security:  smtpSecurity[e.SMTP.TLS],
 		TLSConfig: mailTLS(o),
 	})
 	if err != nil {
@@ -97,6 +97,13 @@ func (m mailWithOrders) ListOrders(ctx context.Context, q connectors.OrderQuery)
 	return m.orders.ListOrders(ctx, q)
 }
 
+// The configuration's tls settings ("" is starttls), as each client
+// takes them.
+var (
+	imapSecurity = map[string]imapbox.Security{"": imapbox.StartTLS, "starttls": imapbox.StartTLS, "implicit": imapbox.ImplicitTLS, "none": imapbox.InsecureNoTLS}
+	smtpSecurity = map[string]smtpout.Security{"": smtpout.StartTLS, "starttls": smtpout.StartTLS, "implicit": smtpout.ImplicitTLS, "none": smtpout.InsecureNoTLS}
+)
+
 // mailTLS verifies a mail server's certificate against the system's
 // roots, or the test's.
 func mailTLS(o Overrides) *tls.Config { return &tls.Config{RootCAs: o.MailRoots} }
@@ -106,7 +113,7 @@ func newMailbox(mk config.Marketplace, o Overrides) (*imapbox.Box, error) {
 	e := mk.Email
 	return imapbox.New(imapbox.Options{
 		Addr: e.IMAP.Addr, Username: e.IMAP.Username, Password: e.IMAP.Password.Reveal(), Mailbox: e.IMAP.Mailbox,
-		Security:  map[string]imapbox.Security{"": imapbox.StartTLS, "starttls": imapbox.StartTLS, "implicit": imapbox.ImplicitTLS, "none": imapbox.InsecureNoTLS}[e.IMAP.TLS],
+		Security:  imapSecurity[e.IMAP.TLS],
 		TLSConfig: mailTLS(o),
 	})
 }
