@@ -47,7 +47,9 @@ func TestDemoServesTheSeededWidget(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return json.Unmarshal(body, &widget) == nil && len(widget.Orders) == 4
+		// The seeded events and the Mirakl sync land in any order: wait
+		// for all of them, the shipment too.
+		return json.Unmarshal(body, &widget) == nil && len(widget.Orders) == 4 && len(widget.Orders[3].Shipments) == 1
 	})
 	ids := make([]string, len(widget.Orders))
 	for i, o := range widget.Orders {
