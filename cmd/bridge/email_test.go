@@ -51,7 +51,7 @@ func amazonAccount(id, helpdesk string, dc dovecottest.Server, mailbox, relay st
 // would refuse becomes a note; and new mail is read as soon as it
 // arrives.
 func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
-	dc := dovecottest.Get(t)
+	dc := dovecottest.Restartable(t) // restarted below
 	admin := dc.Admin(t)
 	mailbox := dc.Mailbox(t, admin)
 	zdMailbox := dc.Mailbox(t, admin) // another shop's, answered in Zendesk

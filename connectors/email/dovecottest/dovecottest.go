@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,31 +27,64 @@ type Server struct {
 	Password string
 	// Roots verify the certificate the server presents.
 	Roots *x509.CertPool
-	// Restart is a command that stops and starts the server, mail kept.
+	// Restart is a command that stops and starts the server, mail kept;
+	// set only for the Restartable server.
 	Restart string
 }
 
-// Get returns the test Dovecot, or skips the test when there is none.
+// Get returns the test Dovecot that every test shares, or skips the test
+// when there is none. It is never restarted: see Restartable.
 func Get(t testing.TB) Server {
 	t.Helper()
 	addr := os.Getenv("BRIDGE_TEST_IMAP_ADDR")
 	if addr == "" {
 		t.Skip("BRIDGE_TEST_IMAP_ADDR is unset: run under .ci/with-dovecot (make test does) for a real IMAP server")
 	}
-	s := Server{
+	return Server{
 		Addr: addr, TLSAddr: os.Getenv("BRIDGE_TEST_IMAPS_ADDR"),
 		User: os.Getenv("BRIDGE_TEST_IMAP_USER"), Password: os.Getenv("BRIDGE_TEST_IMAP_PASSWORD"),
-		Restart: os.Getenv("BRIDGE_TEST_IMAP_RESTART"),
-		Roots:   x509.NewCertPool(),
+		Roots: roots(t, os.Getenv("BRIDGE_TEST_IMAP_CA")),
 	}
-	if ca := os.Getenv("BRIDGE_TEST_IMAP_CA"); ca != "" {
+}
+
+// Restartable returns the second test Dovecot, which only tests of a
+// restart use, so that restarting it cuts no other test's session; the
+// test has it to itself until it ends (tests of several packages run at
+// once). It skips the test when there is none.
+func Restartable(t testing.TB) Server {
+	t.Helper()
+	addr, restart := os.Getenv("BRIDGE_TEST_IMAP_RESTARTABLE_ADDR"), os.Getenv("BRIDGE_TEST_IMAP_RESTART")
+	if addr == "" || restart == "" {
+		t.Skip("BRIDGE_TEST_IMAP_RESTARTABLE_ADDR is unset: run under .ci/with-dovecot (make test does) for a Dovecot that may be restarted")
+	}
+	if lock := os.Getenv("BRIDGE_TEST_IMAP_RESTARTABLE_LOCK"); lock != "" {
+		f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = f.Close() }) // closing unlocks
+	}
+	return Server{
+		Addr: addr, TLSAddr: os.Getenv("BRIDGE_TEST_IMAP_RESTARTABLE_TLS_ADDR"),
+		User: os.Getenv("BRIDGE_TEST_IMAP_RESTARTABLE_USER"), Password: os.Getenv("BRIDGE_TEST_IMAP_RESTARTABLE_PASSWORD"),
+		Roots: roots(t, os.Getenv("BRIDGE_TEST_IMAP_RESTARTABLE_CA")), Restart: restart,
+	}
+}
+
+func roots(t testing.TB, ca string) *x509.CertPool {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Roots.AppendCertsFromPEM(pem)
+		pool.AppendCertsFromPEM(pem)
 	}
-	return s
+	return pool
 }
 
 // TLS is the client configuration that trusts the server.
@@ -97,7 +131,7 @@ func Deliver(t testing.TB, c *client.Client, mailbox string, raws ...[]byte) {
 func (s Server) RestartServer(t testing.TB) {
 	t.Helper()
 	if s.Restart == "" {
-		t.Skip("BRIDGE_TEST_IMAP_RESTART is unset: the test Dovecot cannot be restarted")
+		t.Fatal("RestartServer: only the Restartable test Dovecot may be restarted")
 	}
 	if out, err := exec.Command(s.Restart).CombinedOutput(); err != nil {
 		t.Fatalf("restart Dovecot: %v: %s", err, out)

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/client"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/email/dovecottest"
 	"github.com/helpdesk-bridge/bridge/connectors/email/imapbox"
 )
 
@@ -42,7 +43,6 @@ func dovecot(t *testing.T) server {
 		tlsAddr:  os.Getenv("BRIDGE_TEST_IMAPS_ADDR"),
 		user:     os.Getenv("BRIDGE_TEST_IMAP_USER"),
 		password: os.Getenv("BRIDGE_TEST_IMAP_PASSWORD"),
-		restart:  os.Getenv("BRIDGE_TEST_IMAP_RESTART"),
 		tls:      &tls.Config{},
 	}
 	if ca := os.Getenv("BRIDGE_TEST_IMAP_CA"); ca != "" {
@@ -442,10 +442,8 @@ func TestUIDValidityChangeReplays(t *testing.T) {
 }
 
 func TestSurvivesServerRestart(t *testing.T) {
-	s := dovecot(t)
-	if s.restart == "" {
-		t.Skip("BRIDGE_TEST_IMAP_RESTART is unset: the server was not started by .ci/with-dovecot")
-	}
+	r := dovecottest.Restartable(t)
+	s := server{addr: r.Addr, tlsAddr: r.TLSAddr, user: r.User, password: r.Password, tls: r.TLS(), restart: r.Restart}
 	mb := s.mailbox(t)
 	adm := s.admin(t)
 	appendMail(t, adm, mb, message(1, "before"))
