@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,6 +193,10 @@ func (c *Connector) Reply(ctx context.Context, threadID string, r connectors.Rep
 	if strings.TrimSpace(r.Body) == "" {
 		return connectors.SentReply{}, fmt.Errorf("%w: the reply is empty", connectors.ErrInvalid)
 	}
+	// The relay has one party besides the shop: the buyer.
+	if len(r.To) == 0 || slices.ContainsFunc(r.To, func(p connectors.PartyType) bool { return p != connectors.PartyCustomer }) {
+		return connectors.SentReply{}, fmt.Errorf("%w: a reply by e-mail goes to the buyer alone, not to %v", connectors.ErrInvalid, r.To)
+	}
 	if c.o.Limits != nil {
 		atts := make([]mailparse.OutgoingAttachment, len(r.Files))
 		for i, f := range r.Files {
@@ -222,10 +227,15 @@ func (c *Connector) Reply(ctx context.Context, threadID string, r connectors.Rep
 		ID: "r" + digest(key)[:24], MessageID: mid, Body: r.Body, CreatedAt: at,
 		From: partyRecord{Type: connectors.PartyShop}, Uncertain: sendErr != nil,
 	}
+	// The files are kept like a buyer's, so that the thread's copy of the
+	// reply can be downloaded as the marketplace port promises.
+	var files []file
 	for i, f := range r.Files {
-		rec.Attachments = append(rec.Attachments, connectors.AttachmentMeta{ID: fmt.Sprintf("%s-%d", rec.ID, i+1), Name: f.Name, Size: int64(len(f.Content))})
+		id := fmt.Sprintf("%s-%d", rec.ID, i+1)
+		rec.Attachments = append(rec.Attachments, connectors.AttachmentMeta{ID: id, Name: f.Name, Size: int64(len(f.Content))})
+		files = append(files, file{ID: id, Name: f.Name, ContentType: f.ContentType, Data: f.Content})
 	}
-	err = c.o.Store.add(ctx, addition{TID: threadID, Message: rec, Update: func(t *threadRecord) {
+	err = c.o.Store.add(ctx, addition{TID: threadID, Message: rec, Files: files, Update: func(t *threadRecord) {
 		t.UpdatedAt = latest(t.UpdatedAt, at)
 		if mid != "" {
 			t.References = appendRef(t.References, mid)

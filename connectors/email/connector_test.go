@@ -239,11 +239,14 @@ func TestReplies(t *testing.T) {
 		t.Errorf("the reply in the thread %+v (sent %+v)", last, sent)
 	}
 
+	buyer := []connectors.PartyType{connectors.PartyCustomer}
 	for _, bad := range []connectors.Reply{
-		{Body: "See <b>this</b>"},
-		{Body: "Write to me at jeanne@example.com"},
-		{Body: "ok", Files: []connectors.ReplyFile{{Name: "tool.exe", Content: []byte("MZ")}}},
-		{Body: "   "},
+		{Body: "See <b>this</b>", To: buyer},
+		{Body: "Write to me at jeanne@example.com", To: buyer},
+		{Body: "ok", To: buyer, Files: []connectors.ReplyFile{{Name: "tool.exe", Content: []byte("MZ")}}},
+		{Body: "   ", To: buyer},
+		{Body: "Nobody to send it to."},
+		{Body: "To the operator, whom the relay does not have.", To: []connectors.PartyType{connectors.PartyOperator}},
 	} {
 		if _, err := f.conn.Reply(ctx, th.ID, bad); !errors.Is(err, connectors.ErrInvalid) {
 			t.Errorf("reply %q: %v, want ErrInvalid", bad.Body, err)
@@ -254,14 +257,14 @@ func TestReplies(t *testing.T) {
 	}
 
 	f.sender.fail = connectors.ErrUncertain
-	if _, err := f.conn.Reply(ctx, th.ID, connectors.Reply{Body: "Le colis arrive demain."}); !errors.Is(err, connectors.ErrUncertain) {
+	if _, err := f.conn.Reply(ctx, th.ID, connectors.Reply{Body: "Le colis arrive demain.", To: buyer}); !errors.Is(err, connectors.ErrUncertain) {
 		t.Fatalf("uncertain send: %v", err)
 	}
 	got, _ = f.conn.GetThread(ctx, th.ID)
 	if last := got.Messages[len(got.Messages)-1]; last.Body != "Le colis arrive demain." || last.From.Type != connectors.PartyShop {
 		t.Errorf("an uncertain reply is not in the thread: %+v", last)
 	}
-	if _, err := f.conn.Reply(ctx, "tnope", connectors.Reply{Body: "x"}); !errors.Is(err, connectors.ErrNotFound) {
+	if _, err := f.conn.Reply(ctx, "tnope", connectors.Reply{Body: "x", To: buyer}); !errors.Is(err, connectors.ErrNotFound) {
 		t.Errorf("unknown thread: %v", err)
 	}
 }

@@ -87,7 +87,7 @@ func TestOnDovecotAndTheRelay(t *testing.T) {
 	// A reply the connector lets through (no limits) but the relay
 	// refuses: its notice comes back into the mailbox, onto the thread.
 	loose := New(Options{Store: f.store, Sender: SMTP{S: smtp}, From: seller})
-	if _, err := loose.Reply(ctx, fr.ID, connectors.Reply{Body: "Voici l'outil.", Files: []connectors.ReplyFile{{Name: "outil.exe", ContentType: "application/x-msdownload", Content: []byte("MZ")}}}); err != nil {
+	if _, err := loose.Reply(ctx, fr.ID, connectors.Reply{Body: "Voici l'outil.", To: []connectors.PartyType{connectors.PartyCustomer}, Files: []connectors.ReplyFile{{Name: "outil.exe", ContentType: "application/x-msdownload", Content: []byte("MZ")}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := relay.WaitFor(wctx, 1, 1); err != nil {
@@ -111,7 +111,7 @@ func TestOnDovecotAndTheRelay(t *testing.T) {
 	if len(th.Messages) != 4 { // the buyer's, two replies, the note
 		t.Errorf("%d messages in the thread", len(th.Messages))
 	}
-	if _, err := f.conn.Reply(ctx, fr.ID, connectors.Reply{Body: "ok", Files: []connectors.ReplyFile{{Name: "outil.exe", Content: []byte("MZ")}}}); !errors.Is(err, connectors.ErrInvalid) {
+	if _, err := f.conn.Reply(ctx, fr.ID, connectors.Reply{Body: "ok", To: []connectors.PartyType{connectors.PartyCustomer}, Files: []connectors.ReplyFile{{Name: "outil.exe", Content: []byte("MZ")}}}); !errors.Is(err, connectors.ErrInvalid) {
 		t.Errorf("with Amazon's limits the .exe is refused before sending: %v", err)
 	}
 }

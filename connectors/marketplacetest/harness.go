@@ -47,6 +47,14 @@ type Harness interface {
 	Seeder() Seeder
 }
 
+// LocalReader may be implemented by a Harness whose connector serves
+// threads from the bridge's own copy of the account (mail read from a
+// mailbox into Redis): only a listing, which reads the account first,
+// meets wrong credentials.
+type LocalReader interface {
+	ReadsThreadsLocally() bool
+}
+
 // Seeder writes in the account what the connector only reads, and reads
 // back what it wrote.
 type Seeder interface {
@@ -78,7 +86,8 @@ type SeedThread struct {
 // SeedMessage is a message written on the marketplace.
 type SeedMessage struct {
 	// From is PartyCustomer or PartyOperator; "" is the customer when the
-	// thread has one, else the operator.
+	// thread has one, else the operator. The suite seeds no operator's
+	// message where the marketplace has no operator (its Recipients).
 	From  connectors.PartyType
 	Body  string
 	Files []File

@@ -242,7 +242,13 @@ func testListedThread(t *testing.T, h Harness) {
 		OrderID: "ORDER-42", Topic: "Damaged mug", CustomerName: customerName,
 		Message: SeedMessage{Body: "My mug arrived <b>broken</b>.", At: base, Files: []File{{Name: "mug.jpg", Content: []byte("jpeg")}}},
 	})
-	s.AddMessage(t, id, SeedMessage{From: connectors.PartyOperator, Body: "The operator is looking into it.", At: base.Add(time.Minute)})
+	// The second message is the operator's where the marketplace has
+	// one; a relay by e-mail has only the buyer, who writes again.
+	second := connectors.PartyCustomer
+	if hasOperator(h.Marketplace()) {
+		second = connectors.PartyOperator
+	}
+	s.AddMessage(t, id, SeedMessage{From: second, Body: "Anything new about it?", At: base.Add(time.Minute)})
 	want := getThread(t, h.Marketplace(), id)
 
 	got, _ := listAll(t, h.Marketplace(), connectors.ThreadQuery{})
@@ -256,7 +262,8 @@ func testListedThread(t *testing.T, h Harness) {
 	if th.Entity.Type != connectors.EntityOrder || th.Entity.ID != "ORDER-42" || th.Entity.RawType == "" {
 		t.Errorf("Entity = %+v, want the order ORDER-42", th.Entity)
 	}
-	if th.Topic != "Damaged mug" || th.Customer == nil || th.Customer.Name != customerName || th.Customer.Type != connectors.PartyCustomer {
+	// A mail subject carries the order reference besides the topic.
+	if !strings.Contains(th.Topic, "Damaged mug") || th.Customer == nil || th.Customer.Name != customerName || th.Customer.Type != connectors.PartyCustomer {
 		t.Errorf("Topic %q, Customer %+v", th.Topic, th.Customer)
 	}
 	if !th.CreatedAt.Equal(base) || !th.UpdatedAt.Equal(base.Add(time.Minute)) || th.TotalMessages != 2 {
@@ -266,7 +273,7 @@ func testListedThread(t *testing.T, h Harness) {
 	for _, p := range th.Participants {
 		types = append(types, p.Type)
 	}
-	for _, typ := range []connectors.PartyType{connectors.PartyCustomer, connectors.PartyShop, connectors.PartyOperator} {
+	for _, typ := range []connectors.PartyType{connectors.PartyCustomer, connectors.PartyShop, second} {
 		if !slices.Contains(types, typ) {
 			t.Errorf("Participants %v lack the %s", types, typ)
 		}
@@ -274,7 +281,7 @@ func testListedThread(t *testing.T, h Harness) {
 	if len(th.Messages) != 2 {
 		t.Fatalf("%d messages, want 2", len(th.Messages))
 	}
-	first, second := th.Messages[0], th.Messages[1]
+	first, next := th.Messages[0], th.Messages[1]
 	if first.Body != "My mug arrived <b>broken</b>." || first.From.Type != connectors.PartyCustomer || first.From.Name != customerName ||
 		!first.CreatedAt.Equal(base) || !hasParty(first.To, connectors.PartyShop) {
 		t.Errorf("first message = %+v", first)
@@ -282,9 +289,15 @@ func testListedThread(t *testing.T, h Harness) {
 	if len(first.Attachments) != 1 || first.Attachments[0].Name != "mug.jpg" || first.Attachments[0].Size != 4 || first.Attachments[0].ID == "" {
 		t.Errorf("first message's attachments = %+v", first.Attachments)
 	}
-	if second.From.Type != connectors.PartyOperator || second.ID == "" || second.ID == first.ID {
-		t.Errorf("second message = %+v", second)
+	if next.From.Type != second || next.ID == "" || next.ID == first.ID {
+		t.Errorf("second message = %+v", next)
 	}
+}
+
+// hasOperator tells whether the marketplace has an operator besides the
+// customer: replies can go to it, and it writes in threads.
+func hasOperator(m connectors.Marketplace) bool {
+	return slices.Contains(m.Capabilities().Recipients, connectors.PartyOperator)
 }
 
 func hasParty(ps []connectors.Party, typ connectors.PartyType) bool {
@@ -329,6 +342,11 @@ func testReplyRecipients(t *testing.T, h Harness) {
 		{"both", []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator}},
 	}
 	for i, tc := range tests {
+		if slices.ContainsFunc(tc.to, func(p connectors.PartyType) bool {
+			return !slices.Contains(h.Marketplace().Capabilities().Recipients, p)
+		}) {
+			continue // RefusedReplies checks that such a reply is refused
+		}
 		id := orderThread(t, s, fmt.Sprintf("REPLY-%d", i), "Where is my order?", baseTime())
 		r := connectors.Reply{Body: "It left our warehouse today (" + tc.name + ").", To: tc.to}
 		sent, err := h.Marketplace().Reply(t.Context(), id, r)
@@ -452,6 +470,7 @@ func testRefusedReplies(t *testing.T, h Harness) {
 		{"body over the maximum", short, connectors.Reply{Body: strings.Repeat("a", c.MaxBodyChars+1), To: customer}, c.MaxBodyChars == 0},
 		{"no recipient", short, connectors.Reply{Body: ok}, false},
 		{"the shop as recipient", short, connectors.Reply{Body: ok, To: []connectors.PartyType{connectors.PartyShop}}, false},
+		{"an operator the marketplace does not have", short, connectors.Reply{Body: ok, To: []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator}}, hasOperator(m)},
 		{"thread at its message limit", full, connectors.Reply{Body: ok, To: customer}, c.MaxMessagesPerThread == 0},
 		{"order at its attachment limit", atLimit, connectors.Reply{Body: ok, To: customer, Files: file}, c.MaxAttachmentsPerEntity == 0},
 	}
@@ -532,8 +551,10 @@ func testWrongCredentials(t *testing.T, h Harness) {
 	}
 	_, err := wrong.ListThreads(ctx, connectors.ThreadQuery{})
 	check("ListThreads", err)
-	_, err = wrong.GetThread(ctx, "00000000-0000-4000-8000-000000000000")
-	check("GetThread", err)
+	if lr, ok := h.(LocalReader); !ok || !lr.ReadsThreadsLocally() {
+		_, err = wrong.GetThread(ctx, "00000000-0000-4000-8000-000000000000")
+		check("GetThread", err)
+	}
 	if ol, ok := wrong.(connectors.OrderLister); ok {
 		_, err = ol.ListOrders(ctx, connectors.OrderQuery{})
 		check("ListOrders", err)

@@ -93,8 +93,11 @@ type Config struct {
 	// RegisteredSenders are the registered and approved sender addresses.
 	RegisteredSenders []string
 	// Aliases are the buyers' aliases that exist; nil: any address of the
-	// alias form (AliasRE).
+	// alias form.
 	Aliases []string
+	// AliasForm is the form of another relay's aliases, for a marketplace
+	// that relays like Amazon; nil: Amazon's, AliasRE.
+	AliasForm *regexp.Regexp
 	// OptedOut are aliases of buyers who refuse unsolicited messages.
 	OptedOut []string
 	// AllowedTypes: nil means DefaultAllowedTypes.
@@ -366,6 +369,9 @@ func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (s *Server) knownAlias(to string) bool {
 	to = strings.ToLower(to)
 	if s.cfg.Aliases == nil {
+		if s.cfg.AliasForm != nil {
+			return s.cfg.AliasForm.MatchString(to)
+		}
 		return AliasRE.MatchString(to)
 	}
 	for _, a := range s.cfg.Aliases {
