@@ -127,6 +127,12 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		}
 		return n == 2 && fr != 0
 	})
+	// Amazon's "no response needed" link stays under the buyer's text,
+	// for an agent signed in to Seller Central.
+	if full, _ := h.gorg.Ticket(fr); len(full.Messages) == 0 ||
+		!strings.Contains(full.Messages[0].BodyText, "No reply needed? Mark it so in Seller Central: https://sellercentral.amazon.fr/messaging/no-response-needed?") {
+		t.Errorf("the buyer's message in the ticket lacks the no-response link: %+v", full.Messages)
+	}
 
 	h.agentReply(fr, gorgiasfake.AgentReply{BodyText: "Bonjour Camille, votre colis part aujourd'hui."})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -158,6 +158,14 @@ func TestMailBecomesThreads(t *testing.T) {
 		if th.Entity.ID == "171-1234567-7654321" {
 			fr = th
 		}
+		// Each mail's "no response needed" link (old and current
+		// footers, text and HTML) stays under the buyer's text for the
+		// agent, on its own marketplace's host.
+		tld := th.Customer.ID[strings.LastIndex(th.Customer.ID, "@marketplace.amazon.")+len("@marketplace.amazon."):]
+		_, link, _ := strings.Cut(th.Messages[0].Body, "\n\n"+noResponseLabel)
+		if !strings.HasPrefix(link, "http") || !strings.Contains(link, ".amazon."+tld+"/") || !strings.Contains(link, "no-response-needed") {
+			t.Errorf("thread %s: the no-response link under the text is %q", th.Entity.ID, link)
+		}
 		if th.Entity.Type != connectors.EntityOrder || th.Customer == nil || !strings.Contains(th.Customer.ID, "@marketplace.amazon.") {
 			t.Errorf("thread %+v", th)
 		}

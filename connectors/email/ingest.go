@@ -131,7 +131,7 @@ func (in *Ingester) buyerMessage(ctx context.Context, seen string, msg *mailpars
 		name = msg.From[0].Name
 	}
 	rec := messageRecord{
-		ID: "m" + seen[:24], MessageID: msg.MessageID, Body: body(msg), CreatedAt: at,
+		ID: "m" + seen[:24], MessageID: msg.MessageID, Body: withNoResponseLink(body(msg), c.NoResponseURL), CreatedAt: at,
 		From: partyRecord{Type: connectors.PartyCustomer, ID: c.BuyerAlias, Name: name},
 	}
 	files := attachmentsOf(rec.ID, msg)
@@ -234,6 +234,24 @@ func (in *Ingester) unmatched(ctx context.Context, seen string, msg *mailparse.M
 		return fmt.Errorf("email: record an unmatched mail: %w", err)
 	}
 	return errUnmatched
+}
+
+// noResponseLabel introduces the relay's "no response needed" link below
+// a buyer's text in the ticket.
+const noResponseLabel = "No reply needed? Mark it so in Seller Central: "
+
+// withNoResponseLink keeps the relay's "no response needed" link (Amazon
+// asks sellers to mark messages that need no reply, help 202152030),
+// which stripping the footer removed, under the buyer's text, where an
+// agent signed in to Seller Central can open it. The bridge never opens
+// it itself: whether it works without a Seller Central session is
+// UNVERIFIED, and it is a URL that came in a mail (the profile accepts
+// only Amazon's own hosts for it).
+func withNoResponseLink(text, url string) string {
+	if url == "" {
+		return text
+	}
+	return strings.TrimRight(text, "\n") + "\n\n" + noResponseLabel + url
 }
 
 // body is a mail's new text: quoted history and signature stripped.

@@ -202,3 +202,25 @@ func TestClassifyEdges(t *testing.T) {
 		})
 	}
 }
+
+// The "no response needed" link is taken from Amazon's own hosts only: a
+// buyer's or a forger's link to another site is never offered to agents.
+func TestNoResponseLinkHosts(t *testing.T) {
+	const query = "?t=abc&m=def&mp=A13V1IB3VIYZZH&c=SELLER&h=0123456789abcdef0123456789abcdef01234567&s=1"
+	for _, tc := range []struct {
+		link string
+		want bool
+	}{
+		{"https://sellercentral.amazon.fr/messaging/no-response-needed" + query, true},
+		{"http://www.amazon.de/gp/communication-manager/no-response-needed.html" + query, true},
+		{"https://sellercentral.amazon.fr.evil.example/messaging/no-response-needed" + query, false},
+		{"https://evilamazon.fr/messaging/no-response-needed" + query, false},
+		{"https://sellercentral.amazon.fr/messaging/other" + query, false},
+	} {
+		m := &Message{From: []Address{{Address: "abcdefgh1234@marketplace.amazon.fr"}}, Subject: "(Order: 111-1111111-1111111)", Text: "Where is it?\n\nResolve case: " + tc.link}
+		c := Classify(Amazon, m)
+		if got := c.NoResponseURL == tc.link; got != tc.want {
+			t.Errorf("%s: NoResponseURL = %q, want it taken: %t", tc.link, c.NoResponseURL, tc.want)
+		}
+	}
+}

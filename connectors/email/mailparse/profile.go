@@ -213,7 +213,9 @@ func AmazonSpec() ProfileSpec {
 		// and current "https://sellercentral.amazon.<tld>/messaging/no-response-needed?…"
 		// (reference). Whether an unauthenticated GET of it works is
 		// UNVERIFIED: the link is reported for an agent, never fetched.
-		NoResponseLinks: []string{`(?P<url>https?://[a-z0-9.-]*amazon\.[a-z.]+/(?:gp/communication-manager/no-response-needed\.html|messaging/no-response-needed)\?[^\s<>"']+)`},
+		// Only Amazon's own hosts: a forged mail must not put another
+		// site's link in front of an agent.
+		NoResponseLinks: []string{`(?P<url>https?://(?:www|sellercentral)\.amazon\.(?:` + amazonTLDs + `)/(?:gp/communication-manager/no-response-needed\.html|messaging/no-response-needed)\?[^\s<>"']+)`},
 	}
 }
 
