@@ -156,6 +156,7 @@ func mailWatchers(cfg *config.Config, queue *asynq.Client, shards jobs.Shards, l
 // discussion.
 type unmatchedLister interface {
 	Unmatched(ctx context.Context, n int) ([]email.UnmatchedMail, error)
+	UnmatchedCount(ctx context.Context) (int64, error)
 }
 
 // registerMailAdmin serves, to the admin, each e-mail account's latest
@@ -186,6 +187,11 @@ func registerMailAdmin(r gin.IRouter, markets map[string]connectors.Marketplace)
 			httpapi.Fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"mails": mails})
+		total, err := l.UnmatchedCount(c.Request.Context())
+		if err != nil {
+			httpapi.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"mails": mails, "total": total})
 	})
 }

@@ -241,8 +241,9 @@ func TestAmazonMailBecomesTicketsAndRepliesGoBack(t *testing.T) {
 		if tc.status == 200 {
 			var got struct {
 				Mails []struct{ Subject, Reason string } `json:"mails"`
+				Total int                                `json:"total"`
 			}
-			if json.Unmarshal(raw, &got) != nil || len(got.Mails) != 1 || got.Mails[0].Reason == "" {
+			if json.Unmarshal(raw, &got) != nil || len(got.Mails) != 1 || got.Mails[0].Reason == "" || got.Total != 1 {
 				t.Errorf("unmatched mail %s", raw)
 			}
 		}

@@ -265,3 +265,9 @@ func (c *Connector) DownloadAttachment(ctx context.Context, attachmentID string)
 func (c *Connector) Unmatched(ctx context.Context, n int) ([]UnmatchedMail, error) {
 	return c.o.Store.Unmatched(ctx, n)
 }
+
+// UnmatchedCount counts the account's mail that became no discussion,
+// all of it since the account began.
+func (c *Connector) UnmatchedCount(ctx context.Context) (int64, error) {
+	return c.o.Store.UnmatchedCount(ctx)
+}

@@ -201,6 +201,9 @@ func TestMailBecomesThreads(t *testing.T) {
 	if len(un) != 3 {
 		t.Errorf("unmatched lines %+v", un)
 	}
+	if n, err := f.conn.UnmatchedCount(context.Background()); n != 3 || err != nil {
+		t.Errorf("unmatched count %d, %v; want 3", n, err)
+	}
 
 	// The cursor lost (a crash before it moved) and a second reader: the
 	// same mail again stores nothing.

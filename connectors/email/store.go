@@ -59,6 +59,7 @@ func (s *Store) orderKey(id string) string   { return s.base + "o:" + digest(id)
 func (s *Store) fileKey(id string) string    { return s.base + "f:" + id }
 func (s *Store) cursorKey() string           { return s.base + "cur" }
 func (s *Store) unmatchedKey() string        { return s.base + "unmatched" }
+func (s *Store) unmatchedCountKey() string   { return s.base + "unmatched:n" }
 
 func digest(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -208,9 +209,20 @@ func (s *Store) markSeen(ctx context.Context, seen string, u UnmatchedMail) erro
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.LPush(ctx, s.unmatchedKey(), b)
 		p.LTrim(ctx, s.unmatchedKey(), 0, maxUnmatched-1)
+		p.Incr(ctx, s.unmatchedCountKey())
 		return nil
 	})
 	return err
+}
+
+// UnmatchedCount is how many mails became no message since the account
+// began, beyond the latest ones Unmatched keeps.
+func (s *Store) UnmatchedCount(ctx context.Context) (int64, error) {
+	n, err := s.rdb.Get(ctx, s.unmatchedCountKey()).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return n, err
 }
 
 // UnmatchedMail is a mail that became no message, as an admin sees it.
