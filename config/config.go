@@ -238,6 +238,11 @@ type EmailAccount struct {
 	// AmazonOrders reads the shop's orders from Amazon's Selling Partner
 	// API (amazon profile), for sync_orders.
 	AmazonOrders *AmazonOrders `yaml:"amazon_orders"`
+	// AuthservID, when set, is the authserv-id of the mailbox's receiving
+	// server: a buyer's mail counts only when that server's
+	// Authentication-Results report DMARC, or a DKIM signature aligned
+	// with the sender, passing.
+	AuthservID string `yaml:"authserv_id" validate:"omitempty,max=255,hostname_rfc1123"`
 }
 
 // AmazonOrders is a seller's authorisation of the merchant's Selling

@@ -78,6 +78,9 @@ func TestParseMarketplaceProblems(t *testing.T) {
 				{Field: "merchants[0].marketplaces[0].email.relay.order_subject", Line: 35, Message: "needs a group, (…), around the id"},
 				{Field: "merchants[0].marketplaces[0].email.relay.case_body", Line: 36, Message: "is not a regular expression: error parsing regexp: missing closing ): `(unclosed`"},
 			}},
+		{"authserv_id that is no host name", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
+			"kind: email\n        name: amazon\n        email:\n          profile: amazon\n          from: shop@acme.example\n          imap: {addr: \"imap.acme.example:993\"}\n          smtp: {addr: \"smtp.acme.example:587\"}\n          authserv_id: 'mx acme; dkim=pass'\n",
+			Problems{{Field: "merchants[0].marketplaces[0].email.authserv_id", Line: 33, Message: "must be a host name such as mx.example.com"}}},
 		{"rating alerts of a kind without evaluations", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
 			"kind: fnac\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        rating_alerts: true\n",
 			Problems{

@@ -140,6 +140,8 @@ func message(fe validator.FieldError) string {
 		return "must be host:port"
 	case "strong":
 		return fmt.Sprintf("must be at least %s characters long, or it can be guessed; set it to a random value such as %s", fe.Param(), SuggestSecret())
+	case "hostname_rfc1123":
+		return "must be a host name such as mx.example.com"
 	case "hostname_port|hostname":
 		return "must be a host name, or host:port, such as files.example.com"
 	default:

@@ -65,9 +65,13 @@ func newEmailMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPr
 	if e.Profile == "amazon" {
 		limits = &mailparse.AmazonReplyLimits
 	}
+	in := email.NewIngester(store, box, profile, mailparse.Options{})
+	if e.AuthservID != "" {
+		in.RequireAuthentication(e.AuthservID)
+	}
 	conn := email.New(email.Options{
 		Store: store, Sender: email.SMTP{S: sender}, From: e.From, Limits: limits, Now: o.Now,
-		Ingest: email.NewIngester(store, box, profile, mailparse.Options{}),
+		Ingest: in,
 	})
 	a := e.AmazonOrders
 	if a == nil {

@@ -302,3 +302,23 @@ func TestGenericRelay(t *testing.T) {
 		t.Errorf("threads %+v", th)
 	}
 }
+
+// With the mailbox's server named, a buyer's mail counts only when that
+// server vouched for its sender: a mail that merely claims a relay
+// address is no thread, and the admin sees why.
+func TestRequireAuthentication(t *testing.T) {
+	f := newFixture(t)
+	f.in.RequireAuthentication("mx.boutique.example")
+	f.box.add(append([]byte("Authentication-Results: mx.boutique.example; dkim=pass header.d=amazon.fr; spf=pass smtp.mailfrom=amazonses.com\r\n"), corpus(t, "amazon-fr-buyer-qp-latin1.eml")...))
+	f.box.add(append([]byte("Authentication-Results: mx.boutique.example; dkim=none; spf=fail smtp.mailfrom=marketplace.amazon.de\r\n"), corpus(t, "amazon-de-buyer-html-b64-win1252.eml")...))
+	if res := f.ingest(t); res.Stored != 1 || res.Unmatched != 1 {
+		t.Fatalf("ingest %+v: want the vouched-for mail stored and the other unmatched", res)
+	}
+	if th := f.threads(t); len(th) != 1 || th[0].Entity.ID != "171-1234567-7654321" {
+		t.Errorf("threads %+v", th)
+	}
+	un, _ := f.store.Unmatched(context.Background(), 10)
+	if len(un) != 1 || !strings.Contains(un[0].Reason, "not authenticated") {
+		t.Errorf("unmatched %+v", un)
+	}
+}

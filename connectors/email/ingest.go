@@ -27,6 +27,18 @@ type Ingester struct {
 	box     Mailbox
 	profile *mailparse.Profile
 	parse   mailparse.Options
+	// authserv, when set, is the authserv-id of the mailbox's receiving
+	// server, whose Authentication-Results must vouch for a buyer's mail.
+	authserv string
+}
+
+// RequireAuthentication makes buyers' mail (and the relay's copies of
+// replies) count only when the mailbox's receiving server, authserv-id
+// authservID, vouched for its sender (mailparse.Authenticated): anyone
+// can write From a relay address. Mail it did not vouch for is unmatched,
+// with the reason. Call it before the first Run.
+func (in *Ingester) RequireAuthentication(authservID string) {
+	in.authserv = authservID
 }
 
 // NewIngester reads box into store with profile's rules.
@@ -91,6 +103,11 @@ func (in *Ingester) one(ctx context.Context, m imapbox.RawMessage) error {
 		return in.unmatched(ctx, seen, msg, "unreadable: "+perr.Error())
 	}
 	c := mailparse.Classify(in.profile, msg)
+	if in.authserv != "" && (c.Kind == mailparse.KindBuyerMessage || c.Kind == mailparse.KindNoResponseNeeded) {
+		if ok, why := mailparse.Authenticated(msg, in.authserv); !ok {
+			return in.unmatched(ctx, seen, msg, why)
+		}
+	}
 	at := msg.Date
 	if at.IsZero() || at.After(m.InternalDate.Add(time.Hour)) {
 		at = m.InternalDate // no date, or one from the future
