@@ -195,6 +195,49 @@ func TestMailKilledBetweenTheTicketWriteAndItsRecordDuplicatesNothing(t *testing
 	r.checkMailMirrored(t)
 }
 
+// Two bridge processes reading one mailbox, each with its mailbox watch,
+// scheduler and workers, mirror as one does, while mail keeps arriving:
+// each mail once, in order, in its order's ticket.
+// (TestTwoReadersOfOneMailbox is the connector's own version.)
+func TestMailTwoReplicasReadOneMailboxAsOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two bridge processes")
+	}
+	t.Parallel()
+	const threads = 20
+	r := newMailCrashRig(t, 30, threads)
+	r.env["BRIDGE_LOG_LEVEL"] = "debug" // "task done" lines tell who mirrored what
+	a, b := r.startBridge("a", "worker"), r.startBridge("b", "worker")
+	for i := range 4 {
+		r.deliver(t, r.delivered, r.delivered+20)
+		if i%2 == 0 {
+			// Besides the watches' wake-ups, syncs asked for at once,
+			// which both processes' workers take.
+			for range 3 {
+				r.enqueueMailSync(t)
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	r.mirrorAll(t)
+	r.checkMailMirrored(t)
+	for _, c := range []*bridgeChild{a, b} {
+		if n := c.mirrored(); n == 0 {
+			t.Errorf("bridge %s mirrored no thread: the test did not run two replicas", c.name)
+		} else {
+			t.Logf("bridge %s ran %d mirror tasks and %d syncs of the mailbox", c.name, n, c.mailSyncs())
+		}
+	}
+}
+
+var mailSynced = regexp.MustCompile(`"account":"` + mailAccount + `"[^\n]*"message":"discussions synced"`)
+
+// mailSyncs counts the syncs of the e-mail account the process logged as
+// done: each read the mailbox first.
+func (c *bridgeChild) mailSyncs() int {
+	return len(mailSynced.FindAllStringIndex(c.logs.String(), -1))
+}
+
 // mailCrashRig runs bridge processes that read an Amazon e-mail account
 // from a Dovecot mailbox of the test's own, on a redis-server of the
 // test's own, mirroring to the harness's Gorgias fake.
