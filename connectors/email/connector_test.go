@@ -322,3 +322,61 @@ func TestRequireAuthentication(t *testing.T) {
 		t.Errorf("unmatched %+v", un)
 	}
 }
+
+// failUnmatchedOnce fails, once, the first write of the admin's list of
+// unmatched mail, as a crash just before it would.
+type failUnmatchedOnce struct {
+	key  string
+	done bool
+}
+
+func (h *failUnmatchedOnce) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *failUnmatchedOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.hit([]redis.Cmder{cmd}) {
+			return errors.New("killed")
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *failUnmatchedOnce) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.hit(cmds) {
+			return errors.New("killed")
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (h *failUnmatchedOnce) hit(cmds []redis.Cmder) bool {
+	if h.done {
+		return false
+	}
+	for _, c := range cmds {
+		if c.Name() == "lpush" && len(c.Args()) > 1 && c.Args()[1] == h.key {
+			h.done = true
+			return true
+		}
+	}
+	return false
+}
+
+// A mail that matches no rule and whose run is cut short before its line
+// for the admin is written (a crash) is listed for the admin when the
+// mail is read again: the mail is never marked seen without its line.
+func TestUnmatchedMailSurvivesACrash(t *testing.T) {
+	f := newFixture(t)
+	hook := &failUnmatchedOnce{key: f.store.unmatchedKey()}
+	f.store.rdb.AddHook(hook)
+	f.box.add(corpus(t, "amazon-newsletter.eml"))
+	if _, err := f.in.Run(context.Background(), 100); err == nil {
+		t.Fatal("the cut run succeeded")
+	}
+	if res := f.ingest(t); res.Unmatched != 1 {
+		t.Errorf("the run again: %+v, want the newsletter unmatched", res)
+	}
+	if un, _ := f.store.Unmatched(context.Background(), 10); len(un) != 1 {
+		t.Errorf("the admin sees %d unmatched mails, want the newsletter", len(un))
+	}
+}

@@ -199,20 +199,32 @@ func (s *Store) add(ctx context.Context, a addition) error {
 }
 
 // markSeen records a mail that becomes no message (unmatched, or a copy
-// of nothing the store has), with its line for the admin, once.
+// of nothing the store has), with its line for the admin, once. Both are
+// written in one transaction: a mail marked seen without its line would
+// never be listed, as reading it again finds it seen.
 func (s *Store) markSeen(ctx context.Context, seen string, u UnmatchedMail) error {
-	ok, err := s.rdb.SetNX(ctx, s.seenKey(seen), "-", seenKeep).Result()
-	if err != nil || !ok {
-		return err
-	}
 	b, _ := json.Marshal(u)
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.LPush(ctx, s.unmatchedKey(), b)
-		p.LTrim(ctx, s.unmatchedKey(), 0, maxUnmatched-1)
-		p.Incr(ctx, s.unmatchedCountKey())
-		return nil
-	})
-	return err
+	key := s.seenKey(seen)
+	for range maxAttempts {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			n, err := tx.Exists(ctx, key).Result()
+			if err != nil || n > 0 {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, key, "-", seenKeep)
+				p.LPush(ctx, s.unmatchedKey(), b)
+				p.LTrim(ctx, s.unmatchedKey(), 0, maxUnmatched-1)
+				p.Incr(ctx, s.unmatchedCountKey())
+				return nil
+			})
+			return err
+		}, key)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return err
+		}
+	}
+	return fmt.Errorf("email: record an unmatched mail: still conflicting after %d attempts", maxAttempts)
 }
 
 // UnmatchedCount is how many mails became no message since the account
