@@ -59,12 +59,8 @@ func TestMailKilledDuringAnIMAPFetchLosesNothing(t *testing.T) {
 	}
 	child.kill(t)
 	imap.reset()
-	r.expireDeadLeases(t, true)
-
 	r.useIMAP(r.dc.Addr, "starttls")
-	r.startBridge("last", "worker")
-	r.mirrorAll(t)
-	r.checkMailMirrored(t)
+	r.finish(t)
 }
 
 // A bridge killed after it stored some mail in Redis and before it moved
@@ -125,11 +121,7 @@ func TestMailKilledBetweenStoringAndTheCursorLosesNothing(t *testing.T) {
 	}
 	child.kill(t)
 	rp.reset()
-	r.expireDeadLeases(t, true)
-
-	r.startBridge("last", "worker")
-	r.mirrorAll(t)
-	r.checkMailMirrored(t)
+	r.finish(t)
 }
 
 // A bridge killed after the helpdesk wrote a mail's ticket, or a later
@@ -188,11 +180,7 @@ func TestMailKilledBetweenTheTicketWriteAndItsRecordDuplicatesNothing(t *testing
 	}
 	t.Logf("killed with %d tickets, a later mail appended and unrecorded", len(r.mailTickets()))
 	r.gorg.Faults().Clear()
-	r.expireDeadLeases(t, true)
-
-	r.startBridge("last", "worker")
-	r.mirrorAll(t)
-	r.checkMailMirrored(t)
+	r.finish(t)
 }
 
 // Two bridge processes reading one mailbox, each with its mailbox watch,
@@ -231,6 +219,16 @@ func TestMailTwoReplicasReadOneMailboxAsOne(t *testing.T) {
 }
 
 var mailSynced = regexp.MustCompile(`"account":"` + mailAccount + `"[^\n]*"message":"discussions synced"`)
+
+// finish starts a last bridge once the killed one's tasks are free again,
+// lets it mirror everything, and checks the outcome.
+func (r *mailCrashRig) finish(t *testing.T) {
+	t.Helper()
+	r.expireDeadLeases(t, true)
+	r.startBridge("last", "worker")
+	r.mirrorAll(t)
+	r.checkMailMirrored(t)
+}
 
 // mailSyncs counts the syncs of the e-mail account the process logged as
 // done: each read the mailbox first.
