@@ -184,7 +184,7 @@ func TestDiscussionsTwoReplicasMirrorAsOne(t *testing.T) {
 		addMessages(t, h.mkl, seeded.ids, 5)
 		listed, _ := listings.stats()
 		h.enqueueSyncs(t, 2)
-		eventually(t, 10*time.Second, "a sync to list the threads", func() bool { return listings.idleAfter(listed) })
+		eventually(t, 30*time.Second, "a sync to list the threads", func() bool { return listings.idleAfter(listed) })
 	}
 	addMessages(t, h.mkl, seeded.ids, 3)
 	seedThreads(t, h.mkl, 3, time.Now().Add(-10*time.Second), time.Second)

@@ -92,16 +92,21 @@ func TestMailKilledBetweenStoringAndTheCursorLosesNothing(t *testing.T) {
 	r := newMailCrashRig(t, first, threads)
 	rp := startStallProxy(t, r.redis.Addr)
 	r.useRedis("redis://" + rp.addr() + "/0")
-	child := r.startBridge("first", "worker")
+	child := r.startBridge("warm-up", "worker")
 	r.mirrorAll(t)
 	if cur := r.mailCursor(t); cur != first {
 		t.Fatalf("cursor at UID %d after the first %d mails", cur, first)
 	}
+	// The sixty arrive while no bridge runs, so that one fetch reads them
+	// all: a running bridge's mailbox watch would read them as they come.
+	child.kill(t)
+	r.expireDeadLeases(t, true)
+	r.deliver(t, first, n)
 
 	// 1. The 30th of the new mails' store transactions is held.
 	store := regexp.MustCompile(`(?i)rpush\r\n\$\d+\r\n[^\r]*mail:\{` + mailAccount + `\}:m:`)
 	rp.arm(nthMatch(store, 30, -1))
-	r.deliver(t, first, n)
+	child = r.startBridge("first", "worker")
 	r.enqueueMailSync(t) // the mailbox watch would, within a second
 	r.waitFrozen(rp, "the 30th store")
 	if cur, stored := r.mailCursor(t), r.storedMails(t); cur != first || stored != first+29 {

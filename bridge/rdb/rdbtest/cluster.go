@@ -92,15 +92,34 @@ func StartCluster(tb testing.TB, nodeTimeout time.Duration) *ClusterServer {
 		tb.Skip("redis-server or redis-cli is not on PATH")
 	}
 	s := &ClusterServer{server: server, procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
-	tb.Cleanup(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, cmd := range s.procs {
-			_ = cmd.Process.Signal(syscall.SIGCONT)
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+	tb.Cleanup(s.killAll)
+	// A node whose cluster bus port (its port + 10,000) another process
+	// took in the meantime, often as a connection's local port, exits at
+	// start: the cluster is then made again on other ports.
+	for attempt := 1; ; attempt++ {
+		out, err := s.create(tb, cli, nodeTimeout)
+		if err == nil {
+			break
 		}
-	})
+		if attempt == 3 {
+			tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+		}
+		tb.Logf("redis-cli --cluster create: %v; again on other ports", err)
+		s.killAll()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.WaitHealthy(ctx, s.Addrs); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// create starts six nodes on free ports and makes them a cluster of
+// three masters with a replica each.
+func (s *ClusterServer) create(tb testing.TB, cli string, nodeTimeout time.Duration) ([]byte, error) {
+	tb.Helper()
+	s.Addrs = nil
 	for _, port := range freeClusterPorts(tb, 6) {
 		dir := tb.TempDir()
 		args := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
@@ -117,19 +136,25 @@ func StartCluster(tb testing.TB, nodeTimeout time.Duration) *ClusterServer {
 		s.startNode(tb, addr)
 	}
 	for _, addr := range s.Addrs {
-		waitListening(tb, addr)
+		if err := listening(addr); err != nil {
+			return nil, err
+		}
 	}
 	args := append([]string{"--cluster", "create"}, s.Addrs...)
 	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
-	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
-		tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	return exec.Command(cli, args...).CombinedOutput()
+}
+
+// killAll stops every node.
+func (s *ClusterServer) killAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for addr, cmd := range s.procs {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		delete(s.procs, addr)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.WaitHealthy(ctx, s.Addrs); err != nil {
-		tb.Fatal(err)
-	}
-	return s
 }
 
 func (s *ClusterServer) startNode(tb testing.TB, addr string) {
@@ -268,9 +293,18 @@ func MasterOf(ctx context.Context, via, key string) (string, error) {
 // free before either bound them. Each process starts in its own block of
 // 200 ports, so that test binaries running side by side rarely probe the
 // same ones.
+// Test clusters' ports: from 20,000 to 22,767, so that their bus ports
+// (10,000 higher) stay below Linux's ephemeral ports (32,768 and up),
+// which any connection may take as its local port. Each test process
+// starts in its own part of the range.
+const (
+	firstClusterPort = 20000
+	lastClusterPort  = 22767
+)
+
 var (
 	portMu   sync.Mutex
-	nextPort = 20000 + os.Getpid()%50*200
+	nextPort = firstClusterPort + os.Getpid()%13*200
 )
 
 // freeClusterPorts finds n ports that are free, as are their cluster bus
@@ -281,8 +315,8 @@ func freeClusterPorts(tb testing.TB, n int) []int {
 	defer portMu.Unlock()
 	var out []int
 	for tries := 0; tries < 10000 && len(out) < n; tries++ {
-		if nextPort >= 30000 {
-			nextPort = 20000
+		if nextPort > lastClusterPort {
+			nextPort = firstClusterPort
 		}
 		if free(nextPort) && free(nextPort+10000) {
 			out = append(out, nextPort)
@@ -306,15 +340,22 @@ func free(port int) bool {
 
 func waitListening(tb testing.TB, addr string) {
 	tb.Helper()
+	if err := listening(addr); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// listening waits up to 10 s for a server to listen at addr.
+func listening(addr string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			_ = c.Close()
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("redis-server on %s did not start: %v", addr, err)
+			return fmt.Errorf("redis-server on %s did not start: %w", addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
