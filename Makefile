@@ -48,8 +48,9 @@ chaos:
 	$(WITH_REDIS) sh -c 'BRIDGE_CHAOS_RUNS=$(CHAOS_RUNS) BRIDGE_CHAOS_DURATION=$(CHAOS_DURATION) \
 		$(GO) test -race -count=1 -timeout 0 -run "^TestChaos$$" -v ./cmd/bridge'
 
+# The e-mail phases read mail from the throwaway Dovecot, as the tests do.
 bench:
-	$(WITH_REDIS) $(WITH_CLUSTER) $(GO) run ./cmd/bench $(BENCH_FLAGS)
+	$(WITH_REDIS) $(WITH_CLUSTER) $(WITH_DOVECOT) $(GO) run ./cmd/bench $(BENCH_FLAGS)
 
 # The same static build as the Dockerfile's.
 build:

@@ -70,6 +70,15 @@ type options struct {
 	skipIngest      bool
 	ingestEvents    int
 	ingestCustomers int
+	// The e-mail phases: whether they run, the mails of the latency
+	// phase, and the backfilled folder's mails and the Gorgias requests
+	// its account allows per 20 s.
+	skipMailLatency      bool
+	skipMailBackfill     bool
+	mailMessages         int
+	mailBackfillMessages int
+	mailBackfillCapacity int
+	mailBackfillWindow   time.Duration // in which capacity requests drain
 }
 
 func (o *options) applyDefaults() {
@@ -101,6 +110,15 @@ func (o *options) applyDefaults() {
 	// keeps the shape with backlogs that still outlast its 15 s windows.
 	pick(&o.isolationAlerts, 1000, 60)
 	pick(&o.isolationThreads, 2000, 60)
+	// As for the Mirakl thread: a few mails in each part of a sync
+	// period; the quick run delivers 4 within a tenth of one.
+	pick(&o.mailMessages, 20, 4)
+	// The 5,000 mails cost 10,000 Gorgias requests: at Gorgias's
+	// default 40 per 20 s, 83 minutes. An account allowing ten times
+	// that takes about 8, and the pacing is the same. The quick run
+	// keeps 8 requests past the default burst, as phase (b)'s does.
+	pick(&o.mailBackfillMessages, 5000, 24)
+	pick(&o.mailBackfillCapacity, 10*gorgiasfake.DefaultCapacity, gorgiasfake.DefaultCapacity)
 	pick(&o.balanceAlerts, 2000, 100)
 	pick(&o.balanceCustomers, 200, 10)
 	// A million orders of 100,000 customers, ten each, is the volume the
@@ -130,6 +148,9 @@ func (o *options) applyDefaults() {
 	pickDur(&o.widgetRound, 2*time.Second, 300*time.Millisecond)
 	pickDur(&o.widgetWarmup, time.Second, 200*time.Millisecond)
 	pickDur(&o.isolationWindow, time.Minute, 15*time.Second)
+	// Gorgias's window; the quick run's is shorter, so that its test
+	// takes seconds.
+	pickDur(&o.mailBackfillWindow, gorgiasfake.DefaultWindow, 5*time.Second)
 }
 
 // rig is what every phase shares: the Redis, the built binary, the secrets.
@@ -148,6 +169,16 @@ type rig struct {
 	apiToken string
 	// miraklKey is the fake Mirakl shop user's key.
 	miraklKey string
+	// mail is the e-mail phases' IMAP server; nil when they do not run.
+	mail *mailServer
+}
+
+// imapPassword is the e-mail account's, for the bridge's environment.
+func (r *rig) imapPassword() string {
+	if r.mail == nil {
+		return ""
+	}
+	return r.mail.password
 }
 
 func (r *rig) logf(format string, args ...any) {
@@ -248,6 +279,12 @@ func runBench(ctx context.Context, o options) (*report, error) {
 		rep.backfill = bf
 	}
 
+	if !o.skipMailLatency || !o.skipMailBackfill {
+		if err := r.mailPhases(ctx, rep); err != nil {
+			return rep, err
+		}
+	}
+
 	if !o.skipBalance && o.clusterAddrs != "" {
 		bal, err := r.balancePhase(ctx, strings.Split(o.clusterAddrs, ","), o.balanceAlerts, o.balanceCustomers)
 		if err != nil {
@@ -291,6 +328,32 @@ func runBench(ctx context.Context, o options) (*report, error) {
 		rep.export = exp
 	}
 	return rep, nil
+}
+
+// mailPhases runs the e-mail phases that are not skipped, on the IMAP
+// server the environment names; without one, rep says why they did not
+// run.
+func (r *rig) mailPhases(ctx context.Context, rep *report) error {
+	var err error
+	r.mail, err = mailServerFromEnv()
+	if errors.Is(err, errNoIMAPServer) {
+		rep.mailNote = err.Error()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !r.o.skipMailLatency {
+		if rep.mailLatency, err = r.mailLatencyPhase(ctx, r.o.mailMessages); err != nil {
+			return err
+		}
+	}
+	if !r.o.skipMailBackfill {
+		if rep.mailBackfill, err = r.mailBackfillPhase(ctx, r.o.mailBackfillMessages, r.o.mailBackfillCapacity, r.o.mailBackfillWindow); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pipelinePhase posts n events to a bridge delivering to an unthrottled

@@ -17,7 +17,7 @@ import (
 // keeps working as the bridge changes. It checks that the figures exist,
 // not what they are: this machine's speed is no one's business here.
 func TestQuickRun(t *testing.T) {
-	rep, printed := quickBench(t, options{skipIsolation: true, skipBalance: true, skipIngest: true, skipFailover: true})
+	rep, printed := quickBench(t, options{skipIsolation: true, skipBalance: true, skipIngest: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true})
 	if rep.pipeline == nil || rep.throttled == nil || rep.widget == nil {
 		t.Fatalf("phases missing: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
@@ -152,7 +152,7 @@ func seq(n int) []int {
 func TestQuickIsolation(t *testing.T) {
 	rep, printed := quickBench(t, options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipBalance: true, skipIngest: true,
-		skipFailover: true,
+		skipFailover: true, skipMailLatency: true, skipMailBackfill: true,
 	})
 	iso := rep.isolation
 	if iso == nil {
@@ -186,7 +186,7 @@ func TestQuickBalance(t *testing.T) {
 	addrs := rdbtest.StartCluster(t, 5*time.Second).Addrs
 	rep, printed := quickBench(t, options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
-		skipIngest: true, skipFailover: true, clusterAddrs: strings.Join(addrs, ","),
+		skipIngest: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true, clusterAddrs: strings.Join(addrs, ","),
 	})
 	if rep.balance == nil || len(rep.balance.ops) != 3 {
 		t.Fatalf("balance figures: %+v", rep.balance)
@@ -221,7 +221,7 @@ func TestQuickBalance(t *testing.T) {
 func TestQuickFailover(t *testing.T) {
 	rep, printed := quickBench(t, options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
-		skipBalance: true, skipIngest: true,
+		skipBalance: true, skipIngest: true, skipMailLatency: true, skipMailBackfill: true,
 	})
 	if rep.failoverNote != "" {
 		if os.Getenv("CI") != "" {
@@ -251,7 +251,7 @@ func TestQuickFailover(t *testing.T) {
 func TestQuickIngest(t *testing.T) {
 	rep, printed := quickBench(t, options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
-		skipBalance: true, skipFailover: true,
+		skipBalance: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true,
 	})
 	g := rep.ingest
 	if g == nil {

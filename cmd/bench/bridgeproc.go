@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -88,7 +89,7 @@ func (r *rig) env() map[string]string {
 	return map[string]string{
 		"BENCH_EVENT_SECRET": r.secret, "BENCH_GORGIAS_KEY": r.apiKey, "BENCH_ADMIN_PASSWORD": r.adminPW,
 		"BENCH_SIDEBAR_TOKEN": r.sidebarToken, "BENCH_MIRAKL_KEY": r.miraklKey,
-		"BENCH_API_TOKEN": r.apiToken,
+		"BENCH_API_TOKEN": r.apiToken, "BENCH_IMAP_PASSWORD": r.imapPassword(),
 	}
 }
 
@@ -118,8 +119,13 @@ func (r *rig) workerConcurrency() (int, error) {
 
 // child names a kind of process the bench runs: in messages, and on the
 // log lines -v echoes. marketplaces, when set, adds the merchant's
-// marketplace accounts to its configuration (the mirroring phases).
-type child struct{ what, tag, marketplaces string }
+// marketplace accounts to its configuration (the mirroring phases); env,
+// variables of its environment beyond the secrets (the e-mail phases'
+// trusted certificate).
+type child struct {
+	what, tag, marketplaces string
+	env                     map[string]string
+}
 
 var (
 	bridgeChild    = child{what: "the bridge", tag: "bridge"}
@@ -175,7 +181,9 @@ func (r *rig) startOnce(ctx context.Context, kind child, name, fakeURL, rateLimi
 	if err != nil {
 		return nil, err
 	}
-	return r.launch(ctx, kind, name, addr, yml, cfg, r.env(), command)
+	env := r.env()
+	maps.Copy(env, kind.env)
+	return r.launch(ctx, kind, name, addr, yml, cfg, env, command)
 }
 
 // launch writes yml, the configuration cfg was read from, and runs the

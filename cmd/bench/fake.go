@@ -31,6 +31,7 @@ type fakeGorgias struct {
 	limited []int                // for each 429, how many calls had been let through before it
 	failed  map[int]int          // other answers of 400 and above, by status
 	byExt   map[string]time.Time // when each external id's ticket was stored
+	added   int                  // messages appended to a ticket
 }
 
 // serveFake serves a fake account for the bench's agent on a free loopback
@@ -84,6 +85,35 @@ func (f *fakeGorgias) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.tickets = append(f.tickets, ticketTime{arrived: arrived, stored: done})
 		if ext != "" {
 			f.byExt[ext] = done
+		}
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") && sw.status < 300:
+		f.added++
+	}
+}
+
+// waitMessages waits until the tickets created and the messages appended
+// to them reach n: every mail of a backfill, each its ticket's first
+// message or one appended.
+func (f *fakeGorgias) waitMessages(ctx context.Context, b *bridgeProc, n int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f.mu.Lock()
+		got := len(f.tickets) + f.added
+		f.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return b.explain(fmt.Errorf("%d of %d messages after %s (fake: %s)", got, n, within, f.summary()))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-b.done:
+			return b.explain(fmt.Errorf("the bridge exited with %d of %d messages: %v", got, n, b.err))
+		case <-tick.C:
 		}
 	}
 }

@@ -28,6 +28,20 @@
 //	    40 requests per 20 s, with the bridge's limiter at its default and
 //	    the Mirakl limiter out of the way: Gorgias requests delivered per
 //	    second against those allowed, computed as in (b), and the 429s.
+//	(k) Mail latency: a bridge reading an Amazon account's folder on a
+//	    real IMAP server (make bench starts a throwaway Dovecot) with IDLE,
+//	    into an unthrottled fake Gorgias. Buyer mails are delivered into
+//	    the folder by IMAP APPEND at random moments; each is timed from its
+//	    APPEND to the fake calling back that the ticket holds it: p50 and
+//	    p95 against the goal of 5 s. Baseline: for the same mails, the
+//	    APPEND to an IDLE session of the bench's own (the bridge's watch
+//	    code) seeing the mail, what the IMAP server takes to announce it.
+//	(l) Mail backfill: a folder of 5,000 buyer mails, five per order,
+//	    filled before the bridge starts and mirrored by its syncs into a
+//	    fake Gorgias allowing ten times Gorgias's default (40 requests per
+//	    20 s would take 83 minutes), the bridge's limiter set alike:
+//	    requests delivered per second against those allowed, computed as
+//	    in (b), and the 429s.
 //	(f) Isolation: two merchants, each with a Gorgias account at its real
 //	    limit. B's alert delay while A drains an alert backlog; A's agents'
 //	    reply delay and A's new-alert delay while A backfills threads
@@ -103,6 +117,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.skipMirrorLatency, "skip-mirror-latency", false, "skip the mirror latency phase, which waits on the bridge's discussion sync (every 10 s)")
 	fs.BoolVar(&o.skipBackfill, "skip-backfill", false, "skip the discussion backfill phase, which paces itself to Gorgias's real limit")
 	fs.IntVar(&o.mirrorMessages, "mirror-messages", 0, "customer messages posted in the mirror latency phase (default 20 over 30 s, quick 4 over 5 s)")
+	fs.BoolVar(&o.skipMailLatency, "skip-mail-latency", false, "skip the mail latency phase, which needs an IMAP server (make bench starts Dovecot)")
+	fs.BoolVar(&o.skipMailBackfill, "skip-mail-backfill", false, "skip the mail backfill phase, which mirrors 5,000 mails at the Gorgias account's limit: about 9 minutes")
+	fs.IntVar(&o.mailMessages, "mail-messages", 0, "buyer mails delivered in the mail latency phase (default 20 over a minute, quick 4 over 6 s)")
+	fs.IntVar(&o.mailBackfillMessages, "mail-backfill-messages", 0, "buyer mails in the folder the mail backfill phase mirrors, five per order (default 5000, quick 24)")
+	fs.IntVar(&o.mailBackfillCapacity, "mail-backfill-capacity", 0, "Gorgias requests per 20 s the mail backfill's account allows, the fake and the bridge's limiter alike (default 400, ten times Gorgias's default; quick 40)")
 	fs.IntVar(&o.backfillThreads, "backfill-threads", 0, "Mirakl threads mirrored in the backfill phase (default 80, quick 24)")
 	fs.StringVar(&o.clusterAddrs, "cluster", os.Getenv("BRIDGE_TEST_REDIS_CLUSTER"), "throwaway Redis Cluster nodes (host:port,...) for the balance phase, every master flushed; default $BRIDGE_TEST_REDIS_CLUSTER")
 	fs.BoolVar(&o.skipBalance, "skip-balance", false, "skip the balance phase (operations per Redis Cluster master)")
@@ -137,9 +156,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 ||
+		o.mailMessages < 0 || o.mailBackfillMessages < 0 || o.mailBackfillCapacity < 0 ||
 		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.ingestEvents < 0 || o.ingestCustomers < 0 || o.exportOrders < 0 ||
 		o.balanceAlerts < 0 || o.balanceCustomers < 0 || o.failoverPort < 0 || o.failoverPort > 55000 {
-		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -widget-, -isolation-, -ingest- and -balance- flags must be positive, -failover-port a port")
+		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -mail-, -widget-, -isolation-, -ingest- and -balance- flags must be positive, -failover-port a port")
 		return 2
 	}
 

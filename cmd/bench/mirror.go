@@ -505,8 +505,12 @@ func (b *backfillResult) requestsPerTicket() float64 {
 	return ratio(float64(len(b.gorgias.calls)), float64(b.tickets))
 }
 
-func (b *backfillResult) pass(f throttledFigures) bool {
-	return f.steady && f.callRate/f.allowedCalls >= backfillTarget && b.gorgias.fakeRateLimited == 0
+func (b *backfillResult) pass(f throttledFigures) bool { return meetsBackfillTarget(b.gorgias, f) }
+
+// meetsBackfillTarget: a backfill's steady state reached the share of the
+// allowed rate it should, with no 429.
+func meetsBackfillTarget(t *throttledResult, f throttledFigures) bool {
+	return f.steady && f.callRate/f.allowedCalls >= backfillTarget && t.fakeRateLimited == 0
 }
 
 // backfillPhase seeds threads threads of one customer message each, then

@@ -33,6 +33,10 @@ type report struct {
 	failoverNote string
 	ingest       *ingestResult
 	export       *exportResult
+	mailLatency  *mailLatencyResult
+	mailBackfill *mailBackfillResult
+	// mailNote says why the e-mail phases could not run.
+	mailNote string
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -202,6 +206,15 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.backfill != nil {
 		r.backfill.print(w)
+	}
+	if r.mailLatency != nil {
+		r.mailLatency.print(w)
+	}
+	if r.mailBackfill != nil {
+		r.mailBackfill.print(w)
+	}
+	if r.mailNote != "" {
+		fmt.Fprintln(w, "\n(k, l) e-mail phases: not run:", r.mailNote)
 	}
 	if r.isolation != nil {
 		r.isolation.print(w)
