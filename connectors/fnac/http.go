@@ -97,7 +97,9 @@ func (c *Client) call(ctx context.Context, service string, req func(api.Header) 
 			return err
 		}
 		errs := out.RootErrors()
-		if len(errs) == 0 || !isFailure(out.RootStatus()) {
+		if len(errs) == 0 || !isFailure(out.RootStatus()) || out.Items() > 0 {
+			// Processed, if only in part: the caller reads the items. A
+			// request with effects is never sent twice.
 			return nil
 		}
 		if attempt == 0 && !slices.ContainsFunc(errs, func(e api.Error) bool { return slices.Contains(notAuthCodes, e.Code) }) {

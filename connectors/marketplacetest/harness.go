@@ -10,7 +10,8 @@
 // cancelling it or its lines, refusals in the wrong state, and retries
 // after a lost answer; and for connectors.EvaluationLister the
 // evaluations given since a moment, changed ones again, and failures
-// anywhere in a page), and each connector joins it with a small
+// anywhere in a page; and a session expiring mid-listing for
+// marketplaces whose tokens expire), and each connector joins it with a small
 // Harness over its fake, or over a live sandbox shop when one is
 // configured.
 package marketplacetest

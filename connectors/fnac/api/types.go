@@ -271,7 +271,14 @@ func ParseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano
 type Envelope interface {
 	RootStatus() string
 	RootErrors() []Error
+	// Items is how many items (messages) the answer reports on: an answer
+	// with items was processed, whatever its root says.
+	Items() int
 }
+
+func (r *AuthResponse) Items() int           { return 0 }
+func (r *MessagesQueryResponse) Items() int  { return len(r.Messages) }
+func (r *MessagesUpdateResponse) Items() int { return len(r.Messages) }
 
 func (r *AuthResponse) RootStatus() string            { return r.Status }
 func (r *AuthResponse) RootErrors() []Error           { return r.Errors }
