@@ -10,12 +10,14 @@
 // cancelling it or its lines, refusals in the wrong state, and retries
 // after a lost answer; and for connectors.EvaluationLister the
 // evaluations given since a moment, changed ones again, and failures
-// anywhere in a page), and each connector joins it with a small
+// anywhere in a page; and a session expiring mid-listing for
+// marketplaces whose tokens expire), and each connector joins it with a small
 // Harness over its fake, or over a live sandbox shop when one is
 // configured.
 package marketplacetest
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -107,4 +109,42 @@ type SentMessage struct {
 type File struct {
 	Name    string
 	Content []byte
+}
+
+// Quirks may be implemented by a Harness whose marketplace works
+// otherwise than Mirakl in ways the port allows.
+type Quirks interface {
+	Quirks() Quirk
+}
+
+// Quirk lists those ways.
+type Quirk struct {
+	// ThreadPerCorrespondent: the operator writes in threads of its own,
+	// not in the customer's (Fnac's call centre), so the seeder puts an
+	// operator's message in the operator's thread about the same order.
+	ThreadPerCorrespondent bool
+	// UnlistedRecipients: the shop's messages are listed without their
+	// recipients (Fnac's listing carries none), so only what the
+	// marketplace received tells them.
+	UnlistedRecipients bool
+	// UnsizedAttachments: listings give no file sizes (Size -1); the size
+	// is known once downloaded.
+	UnsizedAttachments bool
+	// IsReply recognises the request that posts a reply, where the reply
+	// is not the only POST (every Fnac call is one).
+	IsReply func(*http.Request) bool
+}
+
+func quirks(h Harness) Quirk {
+	if q, ok := h.(Quirks); ok {
+		return q.Quirks()
+	}
+	return Quirk{}
+}
+
+// SessionExpirer may be implemented by a Harness whose marketplace hands
+// out sessions (tokens) that expire: ExpireSessions makes the current ones
+// expire at once, as they would between two pages of a listing.
+type SessionExpirer interface {
+	ExpireSessions(t *testing.T)
 }
