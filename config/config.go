@@ -161,7 +161,13 @@ const (
 	// e-mail (Amazon, CDON): one mailbox, read over IMAP and answered
 	// over SMTP.
 	KindEmail = "email"
+	// KindFnac is a shop on Fnac Darty's seller API (Fnac, or Darty since
+	// its back office moved there): XML over POST.
+	KindFnac = "fnac"
 )
+
+// FnacBaseURL is Fnac Darty's seller API, for Fnac and Darty shops alike.
+const FnacBaseURL = "https://vendeur.fnac.com/api.php"
 
 // OrderListKinds are the marketplace kinds whose connector lists orders,
 // which sync_orders needs.
@@ -176,17 +182,21 @@ var EvaluationKinds = []string{KindMirakl}
 // shop on Carrefour's Mirakl.
 type Marketplace struct {
 	ID   string `yaml:"id" validate:"required,slug"`
-	Kind string `yaml:"kind" validate:"required,oneof=mirakl email"`
+	Kind string `yaml:"kind" validate:"required,oneof=mirakl email fnac"`
 	// Name is the marketplace's name, shown to agents and used in tags,
-	// e.g. "carrefour".
+	// e.g. "carrefour" (default for fnac: its platform).
 	Name string `yaml:"name" validate:"required,slug"`
-	// BaseURL and APIKey are the marketplace's API (mirakl).
+	// BaseURL and APIKey are the marketplace's API (mirakl; fnac, whose
+	// base_url has a default and whose api_key is the shop's key).
 	BaseURL string `yaml:"base_url" validate:"required_if=Kind mirakl,omitempty,url"`
-	APIKey  Secret `yaml:"api_key" validate:"required_if=Kind mirakl"`
+	APIKey  Secret `yaml:"api_key" validate:"required_if=Kind mirakl,required_if=Kind fnac"`
 	// Email is the mailbox of a marketplace that relays by e-mail (email).
 	Email *EmailAccount `yaml:"email" validate:"required_if=Kind email"`
-	// ShopID is sent with every call when the key serves several shops.
-	ShopID string `yaml:"shop_id"`
+	// Fnac is the rest of a Fnac or Darty shop's account (fnac).
+	Fnac *FnacAccount `yaml:"fnac" validate:"required_if=Kind fnac"`
+	// ShopID is sent with every call when the key serves several shops
+	// (mirakl); the shop's id (fnac, where it is required).
+	ShopID string `yaml:"shop_id" validate:"required_if=Kind fnac,max=64"`
 	// Store is the merchant's store this shop's orders belong to.
 	Store string `yaml:"store" validate:"required"`
 	// Helpdesk is the account discussions become tickets in.
@@ -243,6 +253,21 @@ type EmailAccount struct {
 	// Authentication-Results report DMARC, or a DKIM signature aligned
 	// with the sender, passing.
 	AuthservID string `yaml:"authserv_id" validate:"omitempty,max=255,hostname_rfc1123"`
+}
+
+// FnacAccount is what a Fnac or Darty shop's account has beyond its
+// shop_id and key.
+type FnacAccount struct {
+	// Platform is fnac or darty: whose shop it is. Darty's shops have
+	// their own shop_id and key on the same API since May 2023.
+	Platform string `yaml:"platform" validate:"required,oneof=fnac darty"`
+	// PartnerID is the partner id Fnac Darty gave the seller with the key.
+	PartnerID string `yaml:"partner_id" validate:"required,max=64"`
+	// MarkRead marks a thread's messages read on Fnac once they are in the
+	// ticket; off by default, so that the back office still shows them new.
+	MarkRead bool `yaml:"mark_read"`
+	// ArchiveWhenClosed archives a thread on Fnac once its ticket is solved.
+	ArchiveWhenClosed bool `yaml:"archive_when_closed"`
 }
 
 // AmazonOrders is a seller's authorisation of the merchant's Selling

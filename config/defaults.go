@@ -22,6 +22,9 @@ var defaultRateLimits = map[string]RateLimit{
 	// Mirakl documents no request limit, only per-call frequency advice.
 	// Stay well below what its instances are reported to tolerate.
 	KindMirakl: {Requests: 60, Per: time.Minute},
+	// Fnac documents no request limit either (UNVERIFIED): the same
+	// cautious pace.
+	KindFnac: {Requests: 60, Per: time.Minute},
 }
 
 // ApplyDefaults fills every setting left at its zero value. Load and Parse
@@ -84,6 +87,12 @@ func (c *Config) ApplyDefaults() {
 			orDefault(&mp.RatingWindow, 30*24*time.Hour)
 			orDefault(&mp.Timeout, 30*time.Second)
 			orDefault(&mp.SettleDelay, DefaultSettleDelay)
+			if mp.Kind == KindFnac {
+				orDefault(&mp.BaseURL, FnacBaseURL)
+				if mp.Fnac != nil {
+					orDefault(&mp.Name, mp.Fnac.Platform)
+				}
+			}
 			if mp.RateLimit == (RateLimit{}) {
 				mp.RateLimit = defaultRateLimits[mp.Kind]
 			}

@@ -57,8 +57,16 @@ func TestParseMarketplaceProblems(t *testing.T) {
 			Problems{{Field: "merchants[0].marketplaces[0].id", Line: 25, Message: `duplicate account id "acme-zendesk", first used at merchants[0].helpdesks[1].id: the shared rate limiter is keyed by account id, so marketplace and helpdesk ids are unique across merchants`}}},
 		{"polls too often", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        sync_every: 1s\n",
 			Problems{{Field: "merchants[0].marketplaces[0].sync_every", Line: 33, Message: "must be at least 10s: Mirakl advises against polling faster"}}},
-		{"unknown kind", "kind: mirakl", "kind: fnac",
-			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl, email"}}},
+		{"unknown kind", "kind: mirakl", "kind: ebay",
+			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl, email, fnac"}}},
+		{"fnac account without its shop or partner", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
+			"kind: fnac\n        fnac: {platform: boulanger}\n",
+			Problems{
+				{Field: "merchants[0].marketplaces[0].fnac.platform", Line: 27, Message: "must be one of: fnac, darty"},
+				{Field: "merchants[0].marketplaces[0].fnac.partner_id", Line: 27, Message: "is required"},
+			}},
+		{"fnac section on a mirakl account", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        fnac: {platform: fnac, partner_id: P-1}\n",
+			Problems{{Field: "merchants[0].marketplaces[0].fnac", Line: 33, Message: "only an account of kind fnac has a fnac section"}}},
 		{"rates too often", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        rating_alerts: true\n        rating_sync_every: 1m\n",
 			Problems{{Field: "merchants[0].marketplaces[0].rating_sync_every", Line: 34, Message: "must be at least 5m: each sync asks every order of rating_window for its evaluation"}}},
 		{"auto_accept without sync_orders", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        auto_accept:\n          enabled: true\n          max_total: lots\n",
@@ -82,11 +90,8 @@ func TestParseMarketplaceProblems(t *testing.T) {
 			"kind: email\n        name: amazon\n        email:\n          profile: amazon\n          from: shop@acme.example\n          imap: {addr: \"imap.acme.example:993\"}\n          smtp: {addr: \"smtp.acme.example:587\"}\n          authserv_id: 'mx acme; dkim=pass'\n",
 			Problems{{Field: "merchants[0].marketplaces[0].email.authserv_id", Line: 33, Message: "must be a host name such as mx.example.com"}}},
 		{"rating alerts of a kind without evaluations", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
-			"kind: fnac\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        rating_alerts: true\n",
-			Problems{
-				{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl, email"},
-				{Field: "merchants[0].marketplaces[0].rating_alerts", Line: 29, Message: "a fnac account cannot list order evaluations; only mirakl can"},
-			}},
+			"kind: fnac\n        fnac: {platform: fnac, partner_id: P-1}\n        rating_alerts: true\n",
+			Problems{{Field: "merchants[0].marketplaces[0].rating_alerts", Line: 28, Message: "a fnac account cannot list order evaluations; only mirakl can"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,5 +117,24 @@ func TestParseAPITokensAreUnique(t *testing.T) {
 	assertNoLeak(t, "problems", ps.Error())
 	if strings.Contains(ps.Error(), env["API_TOKEN"]) {
 		t.Error("the problem shows the token")
+	}
+}
+
+// A Darty shop on Fnac Darty's API: the API's address and the name come
+// from the defaults, the pace is the cautious one.
+func TestParseFnacAccount(t *testing.T) {
+	t.Parallel()
+	env := baseEnv()
+	env["DARTY_KEY"] = "darty-key"
+	text := editText(t, base+marketplaces, "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        api_key: ${MIRAKL_KEY}\n",
+		"kind: fnac\n        api_key: ${DARTY_KEY}\n        fnac: {platform: darty, partner_id: 0A1B2C3D-0000-4000-8000-000000000001, mark_read: true}\n")
+	cfg, err := Parse([]byte(text), lookup(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := cfg.Merchants[0].Marketplaces[0]
+	if mk.Kind != KindFnac || mk.Name != "darty" || mk.BaseURL != FnacBaseURL || mk.APIKey.Reveal() != "darty-key" || mk.ShopID != "2042" ||
+		mk.Fnac == nil || !mk.Fnac.MarkRead || mk.Fnac.ArchiveWhenClosed || mk.RateLimit != (RateLimit{Requests: 60, Per: time.Minute}) {
+		t.Errorf("fnac account %+v, %+v", mk, mk.Fnac)
 	}
 }

@@ -321,6 +321,9 @@ func (c *Config) merchantProblems() Problems {
 			if mk.Kind != KindEmail && mk.Email != nil {
 				ps = append(ps, Problem{Field: kp + ".email", Message: "only an account of kind email has a mailbox"})
 			}
+			if mk.Kind != KindFnac && mk.Fnac != nil {
+				ps = append(ps, Problem{Field: kp + ".fnac", Message: "only an account of kind fnac has a fnac section"})
+			}
 			if mk.AutoAccept.Enabled && !mk.SyncOrders {
 				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: "auto_accept needs sync_orders: true, whose sync finds the new orders"})
 			}

@@ -190,7 +190,17 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Fnac archives a thread whose ticket is solved, where the merchant
+	// asks; a failure retries the task, which sends nothing twice.
+	if h, ok := a.mp.(closedHook); ok && status == StatusSolved {
+		if err := h.Closed(ctx, d.ThreadID); err != nil {
+			return fmt.Errorf("discussions: tell the marketplace that thread %s is closed: %w", d.ThreadID, err)
+		}
+	}
+	return nil
 }
 
 // send posts one agent message to the thread, or explains on the ticket

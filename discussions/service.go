@@ -94,6 +94,18 @@ var ErrUnknownAccount = errors.New("discussions: unknown marketplace account")
 // errBusy is a thread another worker is mirroring: the task retries soon.
 var errBusy = fmt.Errorf("discussions: thread is being mirrored by another worker: %w", connectors.ErrUnavailable)
 
+// mirroredHook is a marketplace that wants to know when a thread's new
+// messages are in the ticket.
+type mirroredHook interface {
+	Mirrored(ctx context.Context, t connectors.Thread) error
+}
+
+// closedHook is a marketplace that wants to know when a thread's ticket
+// is solved.
+type closedHook interface {
+	Closed(ctx context.Context, threadID string) error
+}
+
 type account struct {
 	merchant *config.Merchant
 	cfg      config.Marketplace
@@ -282,10 +294,12 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 	if err != nil {
 		return err
 	}
+	mirrored := 0
 	for i, msg := range t.Messages {
 		if done[msg.ID] || sent[msg.ID] {
 			continue
 		}
+		mirrored++
 		m, err := s.message(ctx, a, d, msg)
 		if err != nil {
 			return err
@@ -321,6 +335,14 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		// message recorded but the discussion not reopened.
 		if d, err = s.o.Store.recordMessage(ctx, d, msg.ID, inbound, s.o.Now()); err != nil {
 			return err
+		}
+	}
+	// Told once what it sent is in the ticket (Fnac marks it read where
+	// the merchant asks): a failure retries the task, which mirrors
+	// nothing twice and tells again.
+	if h, ok := a.mp.(mirroredHook); ok && mirrored > 0 {
+		if err := h.Mirrored(ctx, t); err != nil {
+			return fmt.Errorf("discussions: thread %s mirrored, but the marketplace was not told: %w", t.ID, err)
 		}
 	}
 	// The thread's own description; the status, read flag, count and

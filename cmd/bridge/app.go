@@ -30,6 +30,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/bridge/telemetry"
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/fnac"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
@@ -536,6 +537,12 @@ func newMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix 
 	switch mk.Kind {
 	case config.KindMirakl:
 		return mirakl.New(mirakl.Options{BaseURL: mk.BaseURL, APIKey: mk.APIKey.Reveal(), ShopID: mk.ShopID, HTTPClient: client, Now: o.Now, EvaluationWindow: mk.RatingWindow})
+	case config.KindFnac:
+		return fnac.New(fnac.Options{
+			BaseURL: mk.BaseURL, PartnerID: mk.Fnac.PartnerID, ShopID: mk.ShopID, Key: mk.APIKey.Reveal(),
+			MarkReadAfterMirroring: mk.Fnac.MarkRead, ArchiveWhenClosed: mk.Fnac.ArchiveWhenClosed,
+			HTTPClient: client, Now: o.Now,
+		})
 	default:
 		return nil, fmt.Errorf("unknown marketplace kind %q", mk.Kind)
 	}
