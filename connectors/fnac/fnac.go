@@ -32,6 +32,9 @@
 //     message_id, without credentials, from the hosts allowed.
 //   - MarkRead and Archive (and Mirrored and Closed, which call them when
 //     Options say so) are messages_update's mark_as_read and archive.
+//   - Orders (connectors.OrderLister and connectors.OrderActor) are
+//     orders_query and orders_update: see orders.go, and OrderStatus for
+//     how Fnac's states are normalised.
 //
 // XML is read by api.Decode: bounded size, no DOCTYPE, bounded lists.
 // The caller's *http.Client carries timeouts and the shared rate limiter;

@@ -1,8 +1,12 @@
 package fnac_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -96,7 +100,25 @@ func (h *fakeHarness) Quirks() marketplacetest.Quirk {
 		IsReply: func(r *http.Request) bool {
 			return strings.HasSuffix(r.URL.Path, "/"+api.ServiceMessagesUpdate)
 		},
+		OrderID:              fnacOrderID,
+		LineID:               func(_ string, n int) string { return strconv.Itoa(n) },
+		NoCommercialID:       true,
+		UnlistedOrderUpdates: true,
+		NoTrackingURL:        true,
+		UnlistedCarrier:      true,
+		CancelReason:         "no_stock",
+		WholeLinesOnly:       true,
+		IsOrderAction: func(r *http.Request) bool {
+			return strings.HasSuffix(r.URL.Path, "/"+api.ServiceOrdersUpdate)
+		},
 	}
+}
+
+// fnacOrderID makes a Fnac-shaped order id (13 characters, as
+// 57BEAFDA828A8) of one of the suite's names.
+func fnacOrderID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return strings.ToUpper(hex.EncodeToString(sum[:])[:api.OrderIDLen])
 }
 
 // AddThread seeds the thread's first message. The suite's orders are put
@@ -159,8 +181,83 @@ func (h *fakeHarness) add(t *testing.T, threadID, topic string, m marketplacetes
 	}
 }
 
-func (h *fakeHarness) PutOrder(t *testing.T, _ connectors.Order) {
-	t.Skip("the Fnac connector does not read orders yet")
+// seedStates are the states PutOrder seeds an order's lines in for its
+// Status: an order in progress can be shipped.
+var seedStates = map[connectors.OrderStatus]string{
+	connectors.OrderNew:        api.LineToAccept,
+	connectors.OrderInProgress: api.OrderToShip,
+	connectors.OrderShipped:    api.OrderShipped,
+	connectors.OrderClosed:     api.OrderReceived,
+	connectors.OrderCanceled:   api.OrderCancelled,
+}
+
+// PutOrder seeds an order as Fnac lists it: a line's price is its unit
+// price, and what the total holds beyond the lines' prices is the first
+// line's shipping price. The tracking URL and the carrier have no place
+// in Fnac's answers.
+func (h *fakeHarness) PutOrder(t *testing.T, o connectors.Order) {
+	t.Helper()
+	first, last, _ := strings.Cut(o.CustomerName, " ")
+	state := o.State
+	if state == "" {
+		if state = seedStates[o.Status]; state == "" {
+			t.Fatalf("no state to seed an order %s in", o.Status)
+		}
+	}
+	order := api.Order{
+		ClientID: o.CustomerID, ClientFirstname: first, ClientLastname: last, ClientEmail: o.CustomerEmail,
+		OrderID: o.ID, CreatedAt: api.FormatTime(o.CreatedAt),
+	}
+	if len(o.Lines) == 0 {
+		// The order's state: the lines' but for a new order.
+		order.State = state
+		if state == api.LineToAccept {
+			order.State = api.OrderCreated
+		}
+	}
+	lines := new(big.Rat)
+	for _, l := range o.Lines {
+		price, ok := new(big.Rat).SetString(l.Price)
+		if !ok || l.Quantity < 1 {
+			t.Fatalf("line %s: price %q for %d units", l.ID, l.Price, l.Quantity)
+		}
+		lines.Add(lines, price)
+		d := api.OrderDetail{
+			ID: l.ID, State: state, Quantity: l.Quantity, ProductName: l.Title, OfferSellerID: l.SKU,
+			Price: new(big.Rat).Quo(price, big.NewRat(int64(l.Quantity), 1)).FloatString(2), Fees: "0",
+			ProductFnacID: "1468739", OfferFnacID: "647BCF58-4DB6-541E-F5E6-8284EB4E130A", ProductState: "11",
+			ShippingPrice: "0", ShippingMethod: "20", CreatedAt: api.FormatTime(o.CreatedAt),
+			TrackingNumber: o.TrackingNumber,
+		}
+		if state != api.LineToAccept && state != api.OrderAccepted {
+			d.DebitedAt = api.FormatTime(o.CreatedAt)
+		}
+		order.Details = append(order.Details, d)
+	}
+	if total, ok := new(big.Rat).SetString(o.Total); ok && len(order.Details) > 0 {
+		order.Details[0].ShippingPrice = new(big.Rat).Sub(total, lines).FloatString(2)
+	}
+	if err := h.fake.PutOrder(fnacShop, order, o.UpdatedAt); err != nil {
+		t.Fatalf("seeding an order: %v", err)
+	}
+}
+
+// advances are the moves AdvanceOrder makes, by target status: billing,
+// then the customer's receipt.
+var advances = map[connectors.OrderStatus][2]string{
+	connectors.OrderInProgress: {api.OrderAccepted, api.OrderToShip},
+	connectors.OrderClosed:     {api.OrderShipped, api.OrderReceived},
+}
+
+func (h *fakeHarness) AdvanceOrder(t *testing.T, orderID string, to connectors.OrderStatus) {
+	t.Helper()
+	move, ok := advances[to]
+	if !ok {
+		t.Fatalf("cannot advance an order to %s", to)
+	}
+	if err := h.fake.MoveOrder(fnacShop, orderID, move[0], move[1]); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Sent returns the replies to the thread: those answering one of its

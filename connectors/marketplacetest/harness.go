@@ -17,6 +17,7 @@
 package marketplacetest
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -133,6 +134,71 @@ type Quirk struct {
 	// IsReply recognises the request that posts a reply, where the reply
 	// is not the only POST (every Fnac call is one).
 	IsReply func(*http.Request) bool
+
+	// Orders.
+
+	// OrderID makes the marketplace's id of the suite's name for an
+	// order, where ids have a shape of their own (Fnac's are 13
+	// characters); nil keeps the names.
+	OrderID func(name string) string
+	// LineID makes the id of an order's n-th line (from 1) where the
+	// marketplace numbers lines itself (Fnac's order_detail_id); nil is
+	// "<order id>-<n>".
+	LineID func(orderID string, n int) string
+	// NoCommercialID: orders have no reference of their own for the
+	// customer (Fnac), so CommercialID is the ID.
+	NoCommercialID bool
+	// UnlistedOrderUpdates: orders are read without the time of their last
+	// update (Fnac), so UpdatedAt is a lower bound of it, at least the
+	// listing's UpdatedSince.
+	UnlistedOrderUpdates bool
+	// NoTrackingURL: shipping takes no tracking URL (Fnac's orders_update
+	// has none); one given is ErrInvalid.
+	NoTrackingURL bool
+	// UnlistedCarrier: the carrier given when shipping is not read back
+	// (Fnac's orders_query has no tracking_company).
+	UnlistedCarrier bool
+	// CancelReason is the reason code the suite cancels with, where the
+	// marketplace has codes of its own (Fnac's refund_reason); "" is
+	// Mirakl's "34".
+	CancelReason string
+	// WholeLinesOnly: lines are cancelled whole (Fnac); cancelling a part
+	// of a line's quantity is ErrInvalid.
+	WholeLinesOnly bool
+	// IsOrderAction recognises the requests that act on orders, where
+	// reads are not GETs (every Fnac call is a POST); nil means every
+	// request but a GET.
+	IsOrderAction func(*http.Request) bool
+}
+
+// orderID is the marketplace's id of the order the suite names name.
+func (q Quirk) orderID(name string) string {
+	if q.OrderID != nil {
+		return q.OrderID(name)
+	}
+	return name
+}
+
+// lineID is the id of an order's n-th line.
+func (q Quirk) lineID(orderID string, n int) string {
+	if q.LineID != nil {
+		return q.LineID(orderID, n)
+	}
+	return fmt.Sprintf("%s-%d", orderID, n)
+}
+
+func (q Quirk) cancelReason() string {
+	if q.CancelReason != "" {
+		return q.CancelReason
+	}
+	return "34"
+}
+
+func (q Quirk) isOrderAction(r *http.Request) bool {
+	if q.IsOrderAction != nil {
+		return q.IsOrderAction(r)
+	}
+	return r.Method != http.MethodGet
 }
 
 func quirks(h Harness) Quirk {

@@ -23,9 +23,6 @@ type OrderSeeder interface {
 	AdvanceOrder(t *testing.T, orderID string, to connectors.OrderStatus)
 }
 
-// The reason code the suite cancels with.
-const cancelReason = "34"
-
 // requireActor returns the connector as an OrderActor and its order
 // seeder, or skips.
 func requireActor(t *testing.T, h Harness) (connectors.OrderActor, Seeder, OrderSeeder) {
@@ -42,17 +39,18 @@ func requireActor(t *testing.T, h Harness) (connectors.OrderActor, Seeder, Order
 	return a, s, os
 }
 
-// seedOrder puts an order in status with n lines of two mugs each, and
-// returns it as seeded.
-func seedOrder(t *testing.T, s Seeder, id string, status connectors.OrderStatus, n int) connectors.Order {
+// seedOrder puts an order named name in status with n lines of two mugs
+// each, and returns it as seeded.
+func seedOrder(t *testing.T, q Quirk, s Seeder, name string, status connectors.OrderStatus, n int) connectors.Order {
 	t.Helper()
+	id := q.orderID(name)
 	o := connectors.Order{
 		ID: id, CommercialID: id, Status: status, CreatedAt: baseTime(), UpdatedAt: baseTime(),
 		CustomerName: customerName, CustomerID: "cust-" + id, Total: fmt.Sprintf("%d.00", 40*n), Currency: "EUR",
 	}
 	for i := 1; i <= n; i++ {
 		o.Lines = append(o.Lines, connectors.OrderLine{
-			ID: fmt.Sprintf("%s-%d", id, i), SKU: fmt.Sprintf("MUG-%d", i), Title: "Mug", Quantity: 2, Price: "40.00",
+			ID: q.lineID(id, i), SKU: fmt.Sprintf("MUG-%d", i), Title: "Mug", Quantity: 2, Price: "40.00",
 		})
 	}
 	s.PutOrder(t, o)
@@ -115,8 +113,9 @@ func lineStatuses(o connectors.Order) []connectors.OrderStatus {
 }
 
 func testGetOrder(t *testing.T, h Harness) {
+	q := quirks(h)
 	a, s, _ := requireActor(t, h)
-	seeded := seedOrder(t, s, "GET-1-A", connectors.OrderNew, 2)
+	seeded := seedOrder(t, q, s, "GET-1-A", connectors.OrderNew, 2)
 	o := getOrder(t, a, seeded.ID)
 	if o.ID != seeded.ID || o.Status != connectors.OrderNew || o.State == "" || !slices.Contains(o.Actions, connectors.ActionAccept) {
 		t.Errorf("order = %s, status %s (%q), actions %v; want a new order that can be accepted", o.ID, o.Status, o.State, o.Actions)
@@ -125,17 +124,18 @@ func testGetOrder(t *testing.T, h Harness) {
 	for _, l := range o.Lines {
 		ids = append(ids, l.ID)
 	}
-	if !slices.Equal(ids, []string{"GET-1-A-1", "GET-1-A-2"}) || !slices.Equal(lineStatuses(o), []connectors.OrderStatus{connectors.OrderNew, connectors.OrderNew}) {
+	if !slices.Equal(ids, []string{q.lineID(o.ID, 1), q.lineID(o.ID, 2)}) || !slices.Equal(lineStatuses(o), []connectors.OrderStatus{connectors.OrderNew, connectors.OrderNew}) {
 		t.Errorf("lines %v, statuses %v", ids, lineStatuses(o))
 	}
-	if _, err := a.GetOrder(t.Context(), "NO-SUCH-ORDER-A"); !errors.Is(err, connectors.ErrNotFound) || connectors.IsRetryable(err) {
+	if _, err := a.GetOrder(t.Context(), q.orderID("NO-SUCH-ORDER-A")); !errors.Is(err, connectors.ErrNotFound) || connectors.IsRetryable(err) {
 		t.Errorf("GetOrder of an unknown id: err = %v, want ErrNotFound", err)
 	}
 }
 
 func testAcceptOrder(t *testing.T, h Harness) {
+	q := quirks(h)
 	a, s, _ := requireActor(t, h)
-	id := seedOrder(t, s, "ACC-1-A", connectors.OrderNew, 2).ID
+	id := seedOrder(t, q, s, "ACC-1-A", connectors.OrderNew, 2).ID
 	act(t, a, id, connectors.AcceptOrder{})
 	o := getOrder(t, a, id)
 	if o.Status != connectors.OrderInProgress || !slices.Equal(lineStatuses(o), []connectors.OrderStatus{connectors.OrderInProgress, connectors.OrderInProgress}) {
@@ -151,8 +151,9 @@ func testAcceptOrder(t *testing.T, h Harness) {
 }
 
 func testAcceptRefusingLines(t *testing.T, h Harness) {
+	q := quirks(h)
 	a, s, _ := requireActor(t, h)
-	o := seedOrder(t, s, "ACC-2-A", connectors.OrderNew, 2)
+	o := seedOrder(t, q, s, "ACC-2-A", connectors.OrderNew, 2)
 	refuse := connectors.AcceptOrder{RefuseLines: []string{o.Lines[1].ID}}
 	act(t, a, o.ID, refuse)
 	got := getOrder(t, a, o.ID)
@@ -164,7 +165,7 @@ func testAcceptRefusingLines(t *testing.T, h Harness) {
 	// The same decision about other lines is a different one: refused.
 	wantRefused(t, a.Act(t.Context(), o.ID, connectors.AcceptOrder{}), got, connectors.ActionAccept)
 
-	other := seedOrder(t, s, "ACC-3-A", connectors.OrderNew, 1)
+	other := seedOrder(t, q, s, "ACC-3-A", connectors.OrderNew, 1)
 	if err := a.Act(t.Context(), other.ID, connectors.AcceptOrder{RefuseLines: []string{"NO-SUCH-LINE"}}); !errors.Is(err, connectors.ErrInvalid) {
 		t.Errorf("refusing an unknown line: err = %v, want ErrInvalid", err)
 	}
@@ -174,8 +175,9 @@ func testAcceptRefusingLines(t *testing.T, h Harness) {
 }
 
 func testRefuseOrder(t *testing.T, h Harness) {
+	q := quirks(h)
 	a, s, _ := requireActor(t, h)
-	id := seedOrder(t, s, "REF-1-A", connectors.OrderNew, 2).ID
+	id := seedOrder(t, q, s, "REF-1-A", connectors.OrderNew, 2).ID
 	act(t, a, id, connectors.RefuseOrder{})
 	o := getOrder(t, a, id)
 	if o.Status != connectors.OrderCanceled || len(o.Actions) != 0 {
@@ -186,9 +188,24 @@ func testRefuseOrder(t *testing.T, h Harness) {
 }
 
 func testShipOrder(t *testing.T, h Harness) {
+	q := quirks(h)
+	cancelReason := q.cancelReason()
 	a, s, os := requireActor(t, h)
-	id := seedOrder(t, s, "SHIP-1-A", connectors.OrderNew, 1).ID
+	id := seedOrder(t, q, s, "SHIP-1-A", connectors.OrderNew, 1).ID
 	ship := connectors.ShipOrder{Tracking: connectors.Tracking{CarrierName: "Parcel Express", Number: "PX-0001", URL: "https://track.example/PX-0001"}}
+	wantURL, wantCarrier := ship.Tracking.URL, ship.Tracking.CarrierName
+	if q.NoTrackingURL {
+		wantURL = ""
+	}
+	if q.UnlistedCarrier {
+		wantCarrier = ""
+	}
+	if q.NoTrackingURL {
+		if err := a.Act(t.Context(), id, ship); !errors.Is(err, connectors.ErrInvalid) {
+			t.Errorf("shipping with a tracking URL the marketplace does not take: err = %v, want ErrInvalid", err)
+		}
+		ship.Tracking.URL = ""
+	}
 	act(t, a, id, connectors.AcceptOrder{})
 	// Until it can be shipped (Mirakl: until the customer paid), shipping
 	// is refused.
@@ -201,7 +218,7 @@ func testShipOrder(t *testing.T, h Harness) {
 	}
 	act(t, a, id, ship)
 	o := getOrder(t, a, id)
-	if o.Status != connectors.OrderShipped || o.TrackingNumber != "PX-0001" || o.TrackingURL != "https://track.example/PX-0001" || o.Carrier != "Parcel Express" {
+	if o.Status != connectors.OrderShipped || o.TrackingNumber != "PX-0001" || o.TrackingURL != wantURL || o.Carrier != wantCarrier {
 		t.Errorf("shipped order: %s, tracking %q %q by %q", o.Status, o.TrackingNumber, o.TrackingURL, o.Carrier)
 	}
 	act(t, a, id, ship)
@@ -214,8 +231,10 @@ func testShipOrder(t *testing.T, h Harness) {
 }
 
 func testCancelOrder(t *testing.T, h Harness) {
+	q := quirks(h)
+	cancelReason := q.cancelReason()
 	a, s, _ := requireActor(t, h)
-	id := seedOrder(t, s, "CAN-1-A", connectors.OrderInProgress, 2).ID
+	id := seedOrder(t, q, s, "CAN-1-A", connectors.OrderInProgress, 2).ID
 	if o := getOrder(t, a, id); !slices.Contains(o.Actions, connectors.ActionCancel) {
 		t.Fatalf("order in progress allows %v, not cancel", o.Actions)
 	}
@@ -229,8 +248,10 @@ func testCancelOrder(t *testing.T, h Harness) {
 }
 
 func testCancelOrderLines(t *testing.T, h Harness) {
+	q := quirks(h)
+	cancelReason := q.cancelReason()
 	a, s, _ := requireActor(t, h)
-	o := seedOrder(t, s, "CAN-2-A", connectors.OrderInProgress, 2)
+	o := seedOrder(t, q, s, "CAN-2-A", connectors.OrderInProgress, 2)
 	first, second := o.Lines[0].ID, o.Lines[1].ID
 	whole := connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: first}}}
 	act(t, a, o.ID, whole)
@@ -250,8 +271,15 @@ func testCancelOrderLines(t *testing.T, h Harness) {
 			t.Errorf("cancelling %+v: err = %v, want ErrInvalid", bad, err)
 		}
 	}
-	act(t, a, o.ID, connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second, Quantity: 1}}})
-	if got := getOrder(t, a, o.ID); got.Status != connectors.OrderInProgress || got.Lines[1].Status != connectors.OrderInProgress || got.Lines[1].Canceled != 1 {
+	part := connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second, Quantity: 1}}}
+	if q.WholeLinesOnly {
+		if err := a.Act(t.Context(), o.ID, part); !errors.Is(err, connectors.ErrInvalid) {
+			t.Errorf("cancelling a part of a line where only whole lines are: err = %v, want ErrInvalid", err)
+		}
+	} else {
+		act(t, a, o.ID, part)
+	}
+	if got := getOrder(t, a, o.ID); got.Status != connectors.OrderInProgress || got.Lines[1].Status != connectors.OrderInProgress || (!q.WholeLinesOnly && got.Lines[1].Canceled != 1) {
 		t.Errorf("after cancelling one unit of two: order %s, lines %v, %d units cancelled", got.Status, lineStatuses(got), got.Lines[1].Canceled)
 	}
 	act(t, a, o.ID, connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second}}})
@@ -264,6 +292,8 @@ func testCancelOrderLines(t *testing.T, h Harness) {
 // what an order does not allow is refused with an *OrderActionError and
 // leaves it as it was, unless it already took effect (a retry).
 func testActionsInTheWrongState(t *testing.T, h Harness) {
+	q := quirks(h)
+	cancelReason := q.cancelReason()
 	a, s, _ := requireActor(t, h)
 	// Where each action leaves an order, when it already took effect.
 	after := map[connectors.OrderActionKind][]connectors.OrderStatus{
@@ -277,8 +307,8 @@ func testActionsInTheWrongState(t *testing.T, h Harness) {
 			connectors.AcceptOrder{}, connectors.RefuseOrder{}, connectors.ShipOrder{},
 			connectors.CancelOrder{Reason: cancelReason}, connectors.CancelOrderLines{Reason: cancelReason},
 		} {
-			id := fmt.Sprintf("WRONG-%d%d-A", i, j)
-			o := getOrder(t, a, seedOrder(t, s, id, status, 1).ID)
+			o := getOrder(t, a, seedOrder(t, q, s, fmt.Sprintf("WRONG-%d%d-A", i, j), status, 1).ID)
+			id := o.ID
 			if slices.Contains(o.Actions, action.Kind()) {
 				continue
 			}
@@ -302,12 +332,14 @@ func testActionsInTheWrongState(t *testing.T, h Harness) {
 // testUncertainAction shows that an action whose answer was lost can be
 // made again: it took effect once, and acting again succeeds.
 func testUncertainAction(t *testing.T, h Harness) {
+	q := quirks(h)
+	cancelReason := q.cancelReason()
 	faults := requireFaults(t, h)
 	a, s, _ := requireActor(t, h)
-	write := func(r *http.Request) bool { return r.Method != http.MethodGet }
+	write := q.isOrderAction
 
 	// Refused before it reached the marketplace: nothing happened.
-	id := seedOrder(t, s, "UNC-1-A", connectors.OrderNew, 1).ID
+	id := seedOrder(t, q, s, "UNC-1-A", connectors.OrderNew, 1).ID
 	faults.Push(fault.Fault{Status: http.StatusServiceUnavailable, Match: write})
 	if err := a.Act(t.Context(), id, connectors.AcceptOrder{}); !connectors.IsRetryable(err) {
 		t.Errorf("accept answered 503: err = %v, want retryable", err)
@@ -318,7 +350,7 @@ func testUncertainAction(t *testing.T, h Harness) {
 	act(t, a, id, connectors.AcceptOrder{})
 
 	// Taken, and its answer lost: uncertain, and a retry succeeds.
-	id = seedOrder(t, s, "UNC-2-A", connectors.OrderInProgress, 1).ID
+	id = seedOrder(t, q, s, "UNC-2-A", connectors.OrderInProgress, 1).ID
 	faults.Push(fault.Fault{Status: http.StatusBadGateway, After: true, Match: write})
 	err := a.Act(t.Context(), id, connectors.CancelOrder{Reason: cancelReason})
 	if faults.Pending() != 0 {

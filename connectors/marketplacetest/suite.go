@@ -717,27 +717,40 @@ func testListOrders(t *testing.T, h Harness) {
 		t.Skip("the connector does not list orders")
 	}
 	s := requireSeeder(t, h)
+	qk := quirks(h)
 	base := baseTime()
 	const n = 250
 	want := map[string]connectors.Order{}
 	for i := range n {
+		id := qk.orderID(fmt.Sprintf("ORD-%03d-A", i))
+		// Seeded in the marketplace's state for shipped orders.
 		o := connectors.Order{
-			ID: fmt.Sprintf("ORD-%03d-A", i), CommercialID: fmt.Sprintf("ORD-%03d", i), State: "SHIPPED", Status: connectors.OrderShipped,
+			ID: id, CommercialID: fmt.Sprintf("ORD-%03d", i), Status: connectors.OrderShipped,
 			CreatedAt: base.Add(time.Duration(i) * time.Second), UpdatedAt: base.Add(time.Hour + time.Duration(i)*time.Second),
 			CustomerEmail: fmt.Sprintf("c%03d@relay.example", i), CustomerName: "Jane Doe", CustomerID: fmt.Sprintf("cust-%03d", i),
 			Lines: []connectors.OrderLine{{
-				ID: fmt.Sprintf("ORD-%03d-A-1", i), SKU: "MUG-1", Title: "Mug", Quantity: 2, Price: "39.90", Status: connectors.OrderShipped,
+				ID: qk.lineID(id, 1), SKU: "MUG-1", Title: "Mug", Quantity: 2, Price: "39.90", Status: connectors.OrderShipped,
 			}},
 			TrackingNumber: "6A123", TrackingURL: "https://track.example/6A123", Carrier: "Colissimo",
 			Total: "44.80", Currency: "EUR",
 		}
 		s.PutOrder(t, o)
+		if qk.NoCommercialID {
+			o.CommercialID = o.ID
+		}
+		if qk.NoTrackingURL {
+			o.TrackingURL = ""
+		}
+		if qk.UnlistedCarrier {
+			o.Carrier = ""
+		}
 		want[o.ID] = o
 	}
 	// An order last updated a day earlier is outside the listing.
-	s.PutOrder(t, connectors.Order{ID: "OLD-A", State: "CLOSED", CreatedAt: base.Add(-48 * time.Hour), UpdatedAt: base.Add(-24 * time.Hour), Currency: "EUR"})
+	s.PutOrder(t, connectors.Order{ID: qk.orderID("OLD-A"), Status: connectors.OrderClosed, CreatedAt: base.Add(-48 * time.Hour), UpdatedAt: base.Add(-24 * time.Hour), Currency: "EUR"})
 
-	q := connectors.OrderQuery{UpdatedSince: base.Add(time.Hour), Limit: 100}
+	since := base.Add(time.Hour)
+	q := connectors.OrderQuery{UpdatedSince: since, Limit: 100}
 	got := map[string]connectors.Order{}
 	for pages := 1; ; pages++ {
 		page, err := ol.ListOrders(t.Context(), q)
@@ -753,6 +766,17 @@ func testListOrders(t *testing.T, h Harness) {
 		for _, o := range page.Orders {
 			if _, dup := got[o.ID]; dup {
 				t.Errorf("order %s listed twice", o.ID)
+			}
+			// The marketplace's own state is its own: it must be there.
+			if o.State == "" {
+				t.Errorf("order %s listed without its state", o.ID)
+			}
+			o.State = ""
+			if w, ok := want[o.ID]; ok && qk.UnlistedOrderUpdates {
+				if o.UpdatedAt.Before(since) || o.UpdatedAt.After(w.UpdatedAt) {
+					t.Errorf("order %s listed as updated at %s, want between %s and %s", o.ID, o.UpdatedAt, since, w.UpdatedAt)
+				}
+				o.UpdatedAt = w.UpdatedAt
 			}
 			got[o.ID] = o
 		}

@@ -16,7 +16,8 @@ const (
 	// MaxAnswerBytes bounds an answer's body: 100 messages of a few
 	// kilobytes each are far below it.
 	MaxAnswerBytes = 16 << 20
-	// MaxItems bounds the messages (or statuses) of one answer.
+	// MaxItems bounds the messages, orders, an order's lines (or their
+	// statuses) of one answer.
 	MaxItems = 1000
 	// MaxErrors bounds the error elements of one answer or item.
 	MaxErrors = 100
@@ -141,6 +142,47 @@ func bounded(v any) error {
 		}
 	case *MessagesUpdate:
 		return check("messages", len(r.Messages), MaxItems)
+	case *OrdersQueryResponse:
+		if err := check("errors", len(r.Errors), MaxErrors); err != nil {
+			return err
+		}
+		if err := check("orders", len(r.Orders), MaxItems); err != nil {
+			return err
+		}
+		for _, o := range r.Orders {
+			if err := check("order lines", len(o.Details), MaxItems); err != nil {
+				return err
+			}
+		}
+	case *OrdersUpdateResponse:
+		if err := check("errors", len(r.Errors), MaxErrors); err != nil {
+			return err
+		}
+		if err := check("orders", len(r.Orders), MaxItems); err != nil {
+			return err
+		}
+		for _, o := range r.Orders {
+			if err := check("errors", len(o.Errors), MaxErrors); err != nil {
+				return err
+			}
+			if err := check("order lines", len(o.Details), MaxItems); err != nil {
+				return err
+			}
+			for _, d := range o.Details {
+				if err := check("errors", len(d.Errors), MaxErrors); err != nil {
+					return err
+				}
+			}
+		}
+	case *OrdersUpdate:
+		if err := check("orders", len(r.Orders), MaxItems); err != nil {
+			return err
+		}
+		for _, o := range r.Orders {
+			if err := check("order lines", len(o.Details), MaxItems); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -61,6 +61,39 @@ func FuzzMessagesUpdateResponse(f *testing.F) {
 	})
 }
 
+func FuzzOrdersQueryResponse(f *testing.F) {
+	f.Add([]byte(`<orders_query_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd" status="OK"><order><order_id>57BEAFDA828A8</order_id>` +
+		strings.Repeat("<order_detail/>", MaxItems+1) + `</order></orders_query_response>`))
+	fuzzDecode(f, func(t *testing.T, r *OrdersQueryResponse) {
+		if len(r.Orders) > MaxItems || len(r.Errors) > MaxErrors {
+			t.Errorf("%d orders, %d errors", len(r.Orders), len(r.Errors))
+		}
+		for _, o := range r.Orders {
+			if len(o.Details) > MaxItems {
+				t.Errorf("%d order lines", len(o.Details))
+			}
+		}
+	})
+}
+
+func FuzzOrdersUpdateResponse(f *testing.F) {
+	fuzzDecode(f, func(t *testing.T, r *OrdersUpdateResponse) {
+		if len(r.Orders) > MaxItems || len(r.Errors) > MaxErrors {
+			t.Errorf("%d orders, %d errors", len(r.Orders), len(r.Errors))
+		}
+		for _, o := range r.Orders {
+			if len(o.Details) > MaxItems || len(o.Errors) > MaxErrors {
+				t.Errorf("%d order lines, %d errors", len(o.Details), len(o.Errors))
+			}
+			for _, d := range o.Details {
+				if len(d.Errors) > MaxErrors {
+					t.Errorf("%d errors of a line", len(d.Errors))
+				}
+			}
+		}
+	})
+}
+
 func TestDecodeRefusesHostileXML(t *testing.T) {
 	for i, h := range hostile[:5] {
 		var a AuthResponse

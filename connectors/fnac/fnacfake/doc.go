@@ -6,10 +6,13 @@
 // Sources: the reference's "Marketplaces, part 2" §a (Fnac) and
 // "Marketplace-side APIs" §3; Fnac's XSDs from its own PHP client
 // (AuthenticationService.xsd, MessagesQueryService.xsd,
-// MessagesUpdateService.xsd, base.xsd, state.xsd, common.xsd); the real
+// MessagesUpdateService.xsd, OrdersQueryService.xsd,
+// OrdersUpdateService.xsd, base.xsd, state.xsd, common.xsd); the real
 // answers recorded by fnapy (auth_response.xml, query_messages_*.xml,
-// messages_sample.xml, update_messages_*.xml), which spec_test.go
-// compares the fake's answers with.
+// messages_sample.xml, update_messages_*.xml, query_orders_*.xml,
+// update_orders_*.xml, and update_incidents_response.xml for the shape
+// of a refusal in the wrong state), which spec_test.go compares the
+// fake's answers with.
 //
 // What it does:
 //   - POST <prefix>/api.php/<service>, text/xml in and out, namespace
@@ -31,6 +34,31 @@
 //     with its own status and errors, and status ERROR overall when one
 //     failed.
 //   - Files of customers' messages are served at <prefix>/files/<id>.
+//   - orders_query: results_count (at most 100) and paging; filters date
+//     (CreatedAt, UpdatedAt), state, order_fnac_id, orders_fnac_id (at
+//     most 50), sort_by ASC or DESC. Order ids are 13 characters
+//     (order_id_restriction): another length is a schema error (ERR_096,
+//     FATAL at the root). The answer has the recorded answer's elements;
+//     like Fnac's, it carries no update date, no total, no carrier and no
+//     tracking URL.
+//   - orders_update (at most 25 orders a call, NOTES.md): accept_order
+//     (lines Accepted or Refused, from ToAccept), confirm_to_send (lines
+//     Shipped from ToShip, with tracking_number of at most 32 and
+//     tracking_company of at most 100 characters), update (Shipped from
+//     ToShip, as the recorded sample ships; Shipped or Updated of a
+//     shipped line changes its tracking), refund_order (lines Refunded
+//     with a refund_reason, from ToShip). The order's state is "the
+//     earliest stage found in order lines" (state.xsd), Refused when
+//     every line was refused, Refunded or Cancelled when none goes on.
+//   - An action an order's state forbids changes nothing and is answered
+//     as the recorded ERR_109 refusal: root status ERROR, the order's
+//     status FATAL with its state and <error code="ERR_109">Order current
+//     status is not valid for <action> action</error>, its lines' status
+//     FATAL. Unknown orders and lines, and a refund without a reason, are
+//     answered per order or per line with status ERROR.
+//   - PutOrder, Order and MoveOrder seed, read and move orders as Fnac,
+//     its customers or time would (billing: Accepted to ToShip; receipt:
+//     Shipped to Received).
 //
 // Where the sources disagree or say UNVERIFIED, the fake takes the
 // conservative side:
@@ -63,4 +91,23 @@
 //     newest first.
 //   - Dates are written with fractions of a second when they have some
 //     (xs:dateTime allows it; Fnac's samples have whole seconds).
+//   - For orders, the following are UNVERIFIED and taken conservatively.
+//   - ERR_109 is real only for incidents_update's refund; the fake
+//     answers it for every action in the wrong state. ERR_113 (unknown
+//     order), ERR_114 (unknown line) and ERR_115 (a refund without a
+//     reason, a decision on some lines only) are invented.
+//   - accept_order must decide every line waiting for acceptance.
+//   - refund_order is taken only of lines to ship (billed, not shipped):
+//     whether Fnac lets the seller refund an Accepted (unbilled) or a
+//     shipped line through orders_update is unknown; refunds after
+//     shipping go through incidents_update, which the fake lacks.
+//   - Shipping with confirm_to_send or update both work: which one Fnac
+//     requires is unknown (the recorded exchange used update).
+//   - The accept_all_orders, confirm_all_to_send, update_all and
+//     receive_all_order actions are refused (not needed).
+//   - sort_by orders by the date filtered on (update date by default),
+//     newest first without sort_by; what Fnac sorts on is unknown.
+//   - The recorded answer shows an order Shipped with lines Refused and
+//     NotReceived, which "the earliest stage" does not explain: the fake
+//     follows the XSD's rule.
 package fnacfake

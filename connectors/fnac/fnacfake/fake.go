@@ -107,6 +107,7 @@ type shopState struct {
 	messages  []*message
 	incidents map[string]bool
 	sent      []Sent
+	orders    []*order
 }
 
 type token struct {
@@ -338,6 +339,26 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		sh, ok := s.session(w, service, u.Header)
 		if ok {
 			s.serveUpdate(w, sh, u)
+		}
+	case api.ServiceOrdersQuery:
+		var q api.OrdersQuery
+		if err := api.Decode(data, &q); err != nil {
+			s.fail(w, service, api.StatusFatal, CodeValidation, "XML Validation failed: "+err.Error())
+			return
+		}
+		sh, ok := s.session(w, service, q.Header)
+		if ok {
+			s.serveOrdersQuery(w, sh, q)
+		}
+	case api.ServiceOrdersUpdate:
+		var u api.OrdersUpdate
+		if err := api.Decode(data, &u); err != nil {
+			s.fail(w, service, api.StatusFatal, CodeValidation, "XML Validation failed: "+err.Error())
+			return
+		}
+		sh, ok := s.session(w, service, u.Header)
+		if ok {
+			s.serveOrdersUpdate(w, sh, u)
 		}
 	default:
 		http.NotFound(w, r)
