@@ -171,7 +171,7 @@ const FnacBaseURL = "https://vendeur.fnac.com/api.php"
 
 // OrderListKinds are the marketplace kinds whose connector lists orders,
 // which sync_orders needs.
-var OrderListKinds = []string{KindMirakl}
+var OrderListKinds = []string{KindMirakl, KindFnac}
 
 // EvaluationKinds are the marketplace kinds whose connector lists the
 // customers' evaluations of orders (connectors.EvaluationLister), which
@@ -335,7 +335,7 @@ type AutoAccept struct {
 
 // OrderActionKinds are the marketplace kinds whose connector can act on
 // orders (connectors.OrderActor), which auto_accept needs.
-var OrderActionKinds = []string{KindMirakl}
+var OrderActionKinds = []string{KindMirakl, KindFnac}
 
 // Store is one shop of a merchant.
 type Store struct {

@@ -80,6 +80,12 @@ type version struct {
 }
 
 func (v version) newerThan(o version) bool {
+	if v.Digest == o.Digest {
+		// The same content: nothing to write, nor to tell subscribers,
+		// however later it was read (a marketplace without update times
+		// dates an order by when it was read).
+		return false
+	}
 	if c := v.UpdatedAt.Compare(o.UpdatedAt); c != 0 {
 		return c > 0
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/fnac/fnacfake"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	"github.com/helpdesk-bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/orders"
 )
 
 // The Fnac and Darty shops of the Fnac tests: one Fnac Darty API, two
@@ -181,4 +182,58 @@ func TestFnacDiscussionsEndToEnd(t *testing.T) {
 		t.Errorf("Darty got %+v, want plain text to the client", s)
 	}
 	h.settle()
+}
+
+// A Fnac order reaches the sidebar through the order sync, and an agent
+// ships it from the HTML sidebar's confirmation form: Fnac has it
+// shipped with the tracking, and the widget shows it so.
+func TestFnacOrderShippedFromTheSidebar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	fake := fnacfake.New(fnacfake.Options{Shops: []fnacfake.Shop{{PartnerID: fnacPartner, ShopID: fnacShop, Key: fnacKey, Name: "fnac"}}})
+	ts := httptest.NewServer(fake)
+	t.Cleanup(ts.Close)
+	const orderID = "1A2B3C4D5E6F7"
+	created := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	err := fake.PutOrder(fnacShop, api.Order{
+		OrderID: orderID, ClientID: "C-77", ClientFirstname: "Lou", ClientLastname: "Martin", ClientEmail: actionsBuyer,
+		State: "ToShip", CreatedAt: created.Format(time.RFC3339),
+		Details: []api.OrderDetail{{ID: "1", State: "ToShip", Quantity: 1, Price: "59.90", ProductName: "Casque audio", OfferSellerID: "CASQUE-1"}},
+	}, created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOptions{before: func(h *harness) {
+		mk := fnacAccount("acme-fnac", "fnac", fnacShop, fnacKey, "acme-gorgias", ts.URL+"/api.php")
+		mk.SyncOrders = true
+		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, mk)
+	}})
+	c := asynq.NewClientFromRedisClient(h.rdb)
+	defer c.Close()
+	if _, err := c.EnqueueContext(context.Background(), orders.NewSyncTask(orders.SyncPayload{Merchant: "acme", Account: "acme-fnac"}, 1)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the Fnac order in the widget, to ship", func() bool {
+		o := h.widgetOrder(orderID)
+		return o != nil && o["status"] == orders.StatusInProgress && o["marketplace_status"] == "ToShip"
+	})
+
+	form := h.confirmForm(t, h.sidebarButton(t, "ship"))
+	form.Set("carrier_code", "Colissimo")
+	form.Set("tracking_number", "6A12345678901")
+	if status, page := h.postForm(t, form); status != http.StatusOK {
+		t.Fatalf("the confirmed form: %d %s", status, page)
+	}
+	eventually(t, 30*time.Second, "the order shipped on Fnac", func() bool {
+		o, _, _ := fake.Order(fnacShop, orderID)
+		return o.State == "Shipped"
+	})
+	if o, carriers, _ := fake.Order(fnacShop, orderID); o.Details[0].TrackingNumber != "6A12345678901" || carriers["1"] != "Colissimo" {
+		t.Errorf("Fnac's order after the ship: %+v, carriers %v", o.Details[0], carriers)
+	}
+	eventually(t, 30*time.Second, "the widget to show it shipped", func() bool {
+		o := h.widgetOrder(orderID)
+		return o != nil && o["status"] == orders.StatusShipped
+	})
 }

@@ -20,10 +20,11 @@ import (
 // orders_query and orders_update, and why:
 //   - ListOrders pages through orders_query by update date (date type
 //     UpdatedAt, sort_by ASC), at most 100 a page. Answers carry no update
-//     date: an order's UpdatedAt is the latest date it carries (created,
-//     debited, received, refused) or the query's lower bound, whichever is
-//     later, so never after its real update and never before the
-//     listing's bound. Answers carry no total either: Total is the sum of
+//     date: an order's UpdatedAt is when it was read (the request's start,
+//     or a later date the order carries), so never before its real update,
+//     and of two reads of one order the later one is the newer: the read
+//     model keeps the order as last read, not a listing that started
+//     before an action as the action's own read-back. Answers carry no total either: Total is the sum of
 //     its lines' unit price × quantity and shipping price; the currency is
 //     EUR (Fnac and Darty sell in euros).
 //   - A line's ID is Fnac's order_detail_id, its number within its order.
@@ -169,18 +170,17 @@ func (c *Client) ListOrders(ctx context.Context, q connectors.OrderQuery) (conne
 		}
 	}
 	query := api.OrdersQuery{ResultsCount: cur.Limit, Paging: cur.Page, SortBy: api.SortAsc}
-	var floor time.Time
 	if cur.Since != "" {
 		query.Date = &api.DateFilter{Type: api.DateUpdatedAt, Min: cur.Since}
-		floor, _ = api.ParseTime(cur.Since)
 	}
+	read := c.now()
 	resp, err := c.queryOrders(ctx, query)
 	if err != nil {
 		return fail(err)
 	}
 	page := connectors.OrderPage{Total: resp.NbTotalResult}
 	for _, o := range resp.Orders {
-		page.Orders = append(page.Orders, toOrder(o, floor))
+		page.Orders = append(page.Orders, toOrder(o, read))
 	}
 	if len(resp.Orders) > 0 && cur.Page < resp.TotalPaging {
 		cur.Page++
@@ -206,11 +206,12 @@ func (c *Client) queryOrders(ctx context.Context, q api.OrdersQuery) (*api.Order
 
 // GetOrder returns one of the shop's orders.
 func (c *Client) GetOrder(ctx context.Context, orderID string) (connectors.Order, error) {
+	read := c.now()
 	o, err := c.order(ctx, orderID)
 	if err != nil {
 		return connectors.Order{}, fmt.Errorf("fnac: get order %s: %w", shortID(orderID), err)
 	}
-	return toOrder(o, time.Time{}), nil
+	return toOrder(o, read), nil
 }
 
 // order reads one order. An id of another shape than Fnac's is still
@@ -235,7 +236,8 @@ func (c *Client) order(ctx context.Context, id string) (api.Order, error) {
 	return api.Order{}, fmt.Errorf("%w: no such order", connectors.ErrNotFound)
 }
 
-func toOrder(o api.Order, floor time.Time) connectors.Order {
+// toOrder maps an order read at read.
+func toOrder(o api.Order, read time.Time) connectors.Order {
 	out := connectors.Order{
 		ID: o.OrderID, CommercialID: o.OrderID, State: o.State, Status: OrderStatus(o.State), Actions: orderActions(o),
 		CreatedAt: parsed(o.CreatedAt), CustomerEmail: strings.TrimSpace(o.ClientEmail),
@@ -248,8 +250,8 @@ func toOrder(o api.Order, floor time.Time) connectors.Order {
 			out.UpdatedAt = t
 		}
 	}
-	if floor.After(out.UpdatedAt) {
-		out.UpdatedAt = floor
+	if read.After(out.UpdatedAt) {
+		out.UpdatedAt = read.UTC()
 	}
 	total, totalOK := new(big.Rat), len(o.Details) > 0
 	for _, d := range o.Details {

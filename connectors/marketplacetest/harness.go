@@ -149,8 +149,8 @@ type Quirk struct {
 	// customer (Fnac), so CommercialID is the ID.
 	NoCommercialID bool
 	// UnlistedOrderUpdates: orders are read without the time of their last
-	// update (Fnac), so UpdatedAt is a lower bound of it, at least the
-	// listing's UpdatedSince.
+	// update (Fnac), so UpdatedAt is when the order was read: not before
+	// its last update, and later for a later read.
 	UnlistedOrderUpdates bool
 	// NoTrackingURL: shipping takes no tracking URL (Fnac's orders_update
 	// has none); one given is ErrInvalid.
