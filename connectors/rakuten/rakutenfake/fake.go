@@ -1,6 +1,7 @@
 package rakutenfake
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/subtle"
 	"encoding/xml"
@@ -387,7 +388,31 @@ func (s *Server) write(w http.ResponseWriter, v any) {
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=ISO-8859-1")
 	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="ISO-8859-1"?>` + "\n"))
-	_, _ = w.Write(xmlsafe.EncodeLatin1(data))
+	_, _ = w.Write(xmlsafe.EncodeLatin1(withNamespace(data)))
+}
+
+// namespaces are the answers' namespaces by root, for the types whose
+// root is fixed by a tag (which marshals without one).
+var namespaces = map[string]string{
+	"getnewsalesresult":           NSGetNewSales,
+	"getcurrentsalesresult":       NSGetCurrentSales,
+	"getiteminfosresult":          NSGetItemInfos,
+	"getbillinginformationresult": NSBilling,
+	"errorresponse":               NSError,
+}
+
+// withNamespace puts the root's namespace on it, when it has none.
+func withNamespace(data []byte) []byte {
+	end := bytes.IndexAny(data, " >")
+	if end < 1 || data[0] != '<' {
+		return data
+	}
+	ns, ok := namespaces[string(data[1:end])]
+	gt := bytes.IndexByte(data, '>')
+	if !ok || bytes.Contains(data[:gt], []byte("xmlns=")) {
+		return data
+	}
+	return slices.Concat(data[:end], []byte(` xmlns="`+ns+`"`), data[end:])
 }
 
 // The HTTP status of a refusal is UNVERIFIED: the fake answers 200, the
@@ -481,9 +506,11 @@ func (s *Server) sale(p *purchase, keep func(*item) bool) (api.Sale, bool) {
 	out := api.Sale{
 		PurchaseID: p.PurchaseID, PurchaseDate: api.FormatTime(p.Date),
 		Delivery: api.DeliveryInformation{
-			ShippingType: "Colissimo", IsFullRSL: "N", BuyerLogin: p.BuyerLogin, BuyerEmail: p.BuyerEmail,
-			BillingAddress: &api.Address{Civility: "M.", LastName: p.LastName, FirstName: p.FirstName, Address1: "1 rue de la Paix",
-				ZipCode: "75002", City: "PARIS", Country: "France", CountryAlpha2: "FX", Phone1: "0600000000"},
+			ShippingType: "Point relais Mondial Relay", IsFullRSL: "N", BuyerLogin: p.BuyerLogin, BuyerEmail: p.BuyerEmail,
+			CollectionPoint: &api.Address{Civility: "M.", LastName: p.LastName, FirstName: p.FirstName, ID: "FR-084735", Name: "Relais du marché",
+				Address: "3 place du Marché", ZipCode: "75003", City: "PARIS", Country: "France"},
+			BillingAddress: &api.Address{Civility: "M.", LastName: p.LastName, FirstName: p.FirstName, Address1: "1 rue de la Paix", Address2: "Bâtiment B",
+				ZipCode: "75002", City: "PARIS", Country: "France", CountryAlpha2: "FX", Phone1: "0600000000", Phone2: "0100000000"},
 		},
 	}
 	for _, it := range p.items {
