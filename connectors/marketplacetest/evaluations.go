@@ -113,7 +113,7 @@ func testListEvaluations(t *testing.T, h Harness) {
 		}
 	}
 	// An order not shipped yet has no evaluation to list.
-	seedOrder(t, quirks(h), s, "EVAL-NEW-A", connectors.OrderNew, 1)
+	seedOrder(t, h, s, "EVAL-NEW-A", connectors.OrderNew, 1)
 
 	got, pages := listEvaluations(t, el, connectors.EvaluationQuery{Since: since, Limit: 10})
 	if pages < 2 {

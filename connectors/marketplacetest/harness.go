@@ -166,9 +166,29 @@ type Quirk struct {
 	// of a line's quantity is ErrInvalid.
 	WholeLinesOnly bool
 	// IsOrderAction recognises the requests that act on orders, where
-	// reads are not GETs (every Fnac call is a POST); nil means every
-	// request but a GET.
+	// reads are not GETs (every Fnac call is a POST) or writes are not the
+	// only other requests (Rakuten acts by GET); nil means every request
+	// but a GET.
 	IsOrderAction func(*http.Request) bool
+
+	// RepliesToTheThread: a reply goes to its thread's correspondent only
+	// (Rakuten: the buyer's thread and Rakuten's are written to by two
+	// different actions), so a reply to the operator is made in an
+	// operator's thread, and one to both is refused.
+	RepliesToTheThread bool
+	// NoFiles: messages carry no files either way (Rakuten).
+	NoFiles bool
+	// TimeGrain is the precision of the marketplace's times (Rakuten
+	// writes dates to the minute); the suite seeds times on it. 0 means
+	// a millisecond.
+	TimeGrain time.Duration
+	// SingleUnitLines: an order line is one unit (Rakuten sells per
+	// item), so the suite seeds lines of one and cancels lines whole.
+	SingleUnitLines bool
+	// ListedOrder, when set, is what a listing can give back of a seeded
+	// order (Rakuten's sales carry no tracking, total nor update time):
+	// the suite compares seeded and listed orders through it.
+	ListedOrder func(connectors.Order) connectors.Order
 }
 
 // orderID is the marketplace's id of the order the suite names name.
@@ -199,6 +219,22 @@ func (q Quirk) isOrderAction(r *http.Request) bool {
 		return q.IsOrderAction(r)
 	}
 	return r.Method != http.MethodGet
+}
+
+// grain is the precision the suite seeds times with.
+func grain(h Harness) time.Duration {
+	if g := quirks(h).TimeGrain; g > 0 {
+		return g
+	}
+	return time.Millisecond
+}
+
+// ContactWindows may be implemented by a Harness whose marketplace lets
+// the shop write only within windows of time (Rakuten: so many days after
+// the order or its receipt): CloseContactWindow ages the thread's subject
+// until a reply to its correspondent is outside them.
+type ContactWindows interface {
+	CloseContactWindow(t *testing.T, threadID string)
 }
 
 func quirks(h Harness) Quirk {

@@ -40,17 +40,22 @@ func requireActor(t *testing.T, h Harness) (connectors.OrderActor, Seeder, Order
 }
 
 // seedOrder puts an order named name in status with n lines of two mugs
-// each, and returns it as seeded.
-func seedOrder(t *testing.T, q Quirk, s Seeder, name string, status connectors.OrderStatus, n int) connectors.Order {
+// each (one, where lines are single units), and returns it as seeded.
+func seedOrder(t *testing.T, h Harness, s Seeder, name string, status connectors.OrderStatus, n int) connectors.Order {
 	t.Helper()
+	q := quirks(h)
 	id := q.orderID(name)
 	o := connectors.Order{
 		ID: id, CommercialID: id, Status: status, CreatedAt: baseTime(), UpdatedAt: baseTime(),
 		CustomerName: customerName, CustomerID: "cust-" + id, Total: fmt.Sprintf("%d.00", 40*n), Currency: "EUR",
 	}
+	units := 2
+	if q.SingleUnitLines {
+		units = 1
+	}
 	for i := 1; i <= n; i++ {
 		o.Lines = append(o.Lines, connectors.OrderLine{
-			ID: q.lineID(id, i), SKU: fmt.Sprintf("MUG-%d", i), Title: "Mug", Quantity: 2, Price: "40.00",
+			ID: q.lineID(id, i), SKU: fmt.Sprintf("MUG-%d", i), Title: "Mug", Quantity: units, Price: "40.00",
 		})
 	}
 	s.PutOrder(t, o)
@@ -115,7 +120,7 @@ func lineStatuses(o connectors.Order) []connectors.OrderStatus {
 func testGetOrder(t *testing.T, h Harness) {
 	q := quirks(h)
 	a, s, _ := requireActor(t, h)
-	seeded := seedOrder(t, q, s, "GET-1-A", connectors.OrderNew, 2)
+	seeded := seedOrder(t, h, s, "GET-1-A", connectors.OrderNew, 2)
 	o := getOrder(t, a, seeded.ID)
 	if o.ID != seeded.ID || o.Status != connectors.OrderNew || o.State == "" || !slices.Contains(o.Actions, connectors.ActionAccept) {
 		t.Errorf("order = %s, status %s (%q), actions %v; want a new order that can be accepted", o.ID, o.Status, o.State, o.Actions)
@@ -135,7 +140,7 @@ func testGetOrder(t *testing.T, h Harness) {
 func testAcceptOrder(t *testing.T, h Harness) {
 	q := quirks(h)
 	a, s, _ := requireActor(t, h)
-	id := seedOrder(t, q, s, "ACC-1-A", connectors.OrderNew, 2).ID
+	id := seedOrder(t, h, s, "ACC-1-A", connectors.OrderNew, 2).ID
 	act(t, a, id, connectors.AcceptOrder{})
 	o := getOrder(t, a, id)
 	if o.Status != connectors.OrderInProgress || !slices.Equal(lineStatuses(o), []connectors.OrderStatus{connectors.OrderInProgress, connectors.OrderInProgress}) {
@@ -153,9 +158,8 @@ func testAcceptOrder(t *testing.T, h Harness) {
 }
 
 func testAcceptRefusingLines(t *testing.T, h Harness) {
-	q := quirks(h)
 	a, s, _ := requireActor(t, h)
-	o := seedOrder(t, q, s, "ACC-2-A", connectors.OrderNew, 2)
+	o := seedOrder(t, h, s, "ACC-2-A", connectors.OrderNew, 2)
 	refuse := connectors.AcceptOrder{RefuseLines: []string{o.Lines[1].ID}}
 	act(t, a, o.ID, refuse)
 	got := getOrder(t, a, o.ID)
@@ -167,7 +171,7 @@ func testAcceptRefusingLines(t *testing.T, h Harness) {
 	// The same decision about other lines is a different one: refused.
 	wantRefused(t, a.Act(t.Context(), o.ID, connectors.AcceptOrder{}), got, connectors.ActionAccept)
 
-	other := seedOrder(t, q, s, "ACC-3-A", connectors.OrderNew, 1)
+	other := seedOrder(t, h, s, "ACC-3-A", connectors.OrderNew, 1)
 	if err := a.Act(t.Context(), other.ID, connectors.AcceptOrder{RefuseLines: []string{"NO-SUCH-LINE"}}); !errors.Is(err, connectors.ErrInvalid) {
 		t.Errorf("refusing an unknown line: err = %v, want ErrInvalid", err)
 	}
@@ -177,9 +181,8 @@ func testAcceptRefusingLines(t *testing.T, h Harness) {
 }
 
 func testRefuseOrder(t *testing.T, h Harness) {
-	q := quirks(h)
 	a, s, _ := requireActor(t, h)
-	id := seedOrder(t, q, s, "REF-1-A", connectors.OrderNew, 2).ID
+	id := seedOrder(t, h, s, "REF-1-A", connectors.OrderNew, 2).ID
 	act(t, a, id, connectors.RefuseOrder{})
 	o := getOrder(t, a, id)
 	if o.Status != connectors.OrderCanceled || len(o.Actions) != 0 {
@@ -193,7 +196,7 @@ func testShipOrder(t *testing.T, h Harness) {
 	q := quirks(h)
 	cancelReason := q.cancelReason()
 	a, s, os := requireActor(t, h)
-	id := seedOrder(t, q, s, "SHIP-1-A", connectors.OrderNew, 1).ID
+	id := seedOrder(t, h, s, "SHIP-1-A", connectors.OrderNew, 1).ID
 	ship := connectors.ShipOrder{Tracking: connectors.Tracking{CarrierName: "Parcel Express", Number: "PX-0001", URL: "https://track.example/PX-0001"}}
 	wantURL, wantCarrier := ship.Tracking.URL, ship.Tracking.CarrierName
 	if q.NoTrackingURL {
@@ -236,7 +239,7 @@ func testCancelOrder(t *testing.T, h Harness) {
 	q := quirks(h)
 	cancelReason := q.cancelReason()
 	a, s, _ := requireActor(t, h)
-	id := seedOrder(t, q, s, "CAN-1-A", connectors.OrderInProgress, 2).ID
+	id := seedOrder(t, h, s, "CAN-1-A", connectors.OrderInProgress, 2).ID
 	if o := getOrder(t, a, id); !slices.Contains(o.Actions, connectors.ActionCancel) {
 		t.Fatalf("order in progress allows %v, not cancel", o.Actions)
 	}
@@ -253,7 +256,7 @@ func testCancelOrderLines(t *testing.T, h Harness) {
 	q := quirks(h)
 	cancelReason := q.cancelReason()
 	a, s, _ := requireActor(t, h)
-	o := seedOrder(t, q, s, "CAN-2-A", connectors.OrderInProgress, 2)
+	o := seedOrder(t, h, s, "CAN-2-A", connectors.OrderInProgress, 2)
 	first, second := o.Lines[0].ID, o.Lines[1].ID
 	whole := connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: first}}}
 	act(t, a, o.ID, whole)
@@ -264,8 +267,8 @@ func testCancelOrderLines(t *testing.T, h Harness) {
 	act(t, a, o.ID, whole) // a whole line, cancelled again: a retry
 
 	for _, bad := range []connectors.CancelOrderLines{
-		{Lines: []connectors.LineCancel{{LineID: second}}},                                    // no reason
-		{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second, Quantity: 3}}}, // more than ordered
+		{Lines: []connectors.LineCancel{{LineID: second}}},                                                          // no reason
+		{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second, Quantity: o.Lines[1].Quantity + 1}}}, // more than ordered
 		{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: "NO-SUCH-LINE"}}},
 		{Reason: cancelReason},
 	} {
@@ -273,16 +276,19 @@ func testCancelOrderLines(t *testing.T, h Harness) {
 			t.Errorf("cancelling %+v: err = %v, want ErrInvalid", bad, err)
 		}
 	}
-	part := connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second, Quantity: 1}}}
-	if q.WholeLinesOnly {
-		if err := a.Act(t.Context(), o.ID, part); !errors.Is(err, connectors.ErrInvalid) {
-			t.Errorf("cancelling a part of a line where only whole lines are: err = %v, want ErrInvalid", err)
+	// A part of a line: where lines are single units there is none.
+	if !q.SingleUnitLines {
+		part := connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second, Quantity: 1}}}
+		if q.WholeLinesOnly {
+			if err := a.Act(t.Context(), o.ID, part); !errors.Is(err, connectors.ErrInvalid) {
+				t.Errorf("cancelling a part of a line where only whole lines are: err = %v, want ErrInvalid", err)
+			}
+		} else {
+			act(t, a, o.ID, part)
 		}
-	} else {
-		act(t, a, o.ID, part)
-	}
-	if got := getOrder(t, a, o.ID); got.Status != connectors.OrderInProgress || got.Lines[1].Status != connectors.OrderInProgress || (!q.WholeLinesOnly && got.Lines[1].Canceled != 1) {
-		t.Errorf("after cancelling one unit of two: order %s, lines %v, %d units cancelled", got.Status, lineStatuses(got), got.Lines[1].Canceled)
+		if got := getOrder(t, a, o.ID); got.Status != connectors.OrderInProgress || got.Lines[1].Status != connectors.OrderInProgress || (!q.WholeLinesOnly && got.Lines[1].Canceled != 1) {
+			t.Errorf("after cancelling one unit of two: order %s, lines %v, %d units cancelled", got.Status, lineStatuses(got), got.Lines[1].Canceled)
+		}
 	}
 	act(t, a, o.ID, connectors.CancelOrderLines{Reason: cancelReason, Lines: []connectors.LineCancel{{LineID: second}}})
 	if got := getOrder(t, a, o.ID); got.Status != connectors.OrderCanceled || !slices.Equal(lineStatuses(got), []connectors.OrderStatus{connectors.OrderCanceled, connectors.OrderCanceled}) {
@@ -309,7 +315,7 @@ func testActionsInTheWrongState(t *testing.T, h Harness) {
 			connectors.AcceptOrder{}, connectors.RefuseOrder{}, connectors.ShipOrder{},
 			connectors.CancelOrder{Reason: cancelReason}, connectors.CancelOrderLines{Reason: cancelReason},
 		} {
-			o := getOrder(t, a, seedOrder(t, q, s, fmt.Sprintf("WRONG-%d%d-A", i, j), status, 1).ID)
+			o := getOrder(t, a, seedOrder(t, h, s, fmt.Sprintf("WRONG-%d%d-A", i, j), status, 1).ID)
 			id := o.ID
 			if slices.Contains(o.Actions, action.Kind()) {
 				continue
@@ -341,7 +347,7 @@ func testUncertainAction(t *testing.T, h Harness) {
 	write := q.isOrderAction
 
 	// Refused before it reached the marketplace: nothing happened.
-	id := seedOrder(t, q, s, "UNC-1-A", connectors.OrderNew, 1).ID
+	id := seedOrder(t, h, s, "UNC-1-A", connectors.OrderNew, 1).ID
 	faults.Push(fault.Fault{Status: http.StatusServiceUnavailable, Match: write})
 	if err := a.Act(t.Context(), id, connectors.AcceptOrder{}); !connectors.IsRetryable(err) {
 		t.Errorf("accept answered 503: err = %v, want retryable", err)
@@ -352,7 +358,7 @@ func testUncertainAction(t *testing.T, h Harness) {
 	act(t, a, id, connectors.AcceptOrder{})
 
 	// Taken, and its answer lost: uncertain, and a retry succeeds.
-	id = seedOrder(t, q, s, "UNC-2-A", connectors.OrderInProgress, 1).ID
+	id = seedOrder(t, h, s, "UNC-2-A", connectors.OrderInProgress, 1).ID
 	faults.Push(fault.Fault{Status: http.StatusBadGateway, After: true, Match: write})
 	err := a.Act(t.Context(), id, connectors.CancelOrder{Reason: cancelReason})
 	if faults.Pending() != 0 {

@@ -57,6 +57,7 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"ReplyRecipients", testReplyRecipients},
 		{"ReplyWithFiles", testReplyWithFiles},
 		{"RefusedReplies", testRefusedReplies},
+		{"ReplyOutsideWindowIsRefusedBeforeSending", testReplyOutsideWindow},
 		{"AttachmentDownload", testDownload},
 		{"UnknownIsNotFound", testNotFound},
 		{"WrongCredentials", testWrongCredentials},
@@ -210,10 +211,11 @@ func testPagination(t *testing.T, h Harness) {
 
 func testUpdatedSince(t *testing.T, h Harness) {
 	s := requireSeeder(t, h)
-	base := baseTime()
-	before := orderThread(t, s, "SINCE-1", "Before", base.Add(-time.Millisecond))
+	g := grain(h)
+	base := baseTime().Truncate(g)
+	before := orderThread(t, s, "SINCE-1", "Before", base.Add(-g))
 	at := orderThread(t, s, "SINCE-2", "At", base)
-	after := orderThread(t, s, "SINCE-3", "After", base.Add(time.Millisecond))
+	after := orderThread(t, s, "SINCE-3", "After", base.Add(g))
 	got, _ := listAll(t, h.Marketplace(), connectors.ThreadQuery{UpdatedSince: base})
 	if diff := cmp.Diff([]string{at, after}, ids(got), sortStrings); diff != "" {
 		t.Errorf("threads updated at or after the boundary (-want +got):\n%s", diff)
@@ -225,7 +227,7 @@ func testUpdatedSince(t *testing.T, h Harness) {
 	}
 
 	// A new message brings the older thread past a later boundary.
-	later := base.Add(time.Minute)
+	later := base.Add(time.Minute + g)
 	s.AddMessage(t, before, SeedMessage{Body: "Any news?", At: later})
 	got, _ = listAll(t, h.Marketplace(), connectors.ThreadQuery{UpdatedSince: later})
 	if diff := cmp.Diff([]string{before}, ids(got)); diff != "" {
@@ -238,10 +240,14 @@ func testUpdatedSince(t *testing.T, h Harness) {
 
 func testListedThread(t *testing.T, h Harness) {
 	s := requireSeeder(t, h)
-	base := baseTime()
+	base := baseTime().Truncate(grain(h))
+	var files []File
+	if !quirks(h).NoFiles {
+		files = []File{{Name: "mug.jpg", Content: []byte("jpeg")}}
+	}
 	id := s.AddThread(t, SeedThread{
 		OrderID: "ORDER-42", Topic: "Damaged mug", CustomerName: customerName,
-		Message: SeedMessage{Body: "My mug arrived <b>broken</b>.", At: base, Files: []File{{Name: "mug.jpg", Content: []byte("jpeg")}}},
+		Message: SeedMessage{Body: "My mug arrived <b>broken</b>.", At: base, Files: files},
 	})
 	// The second message is the operator's where the marketplace has
 	// one; a relay by e-mail has only the buyer, who writes again.
@@ -291,7 +297,11 @@ func testListedThread(t *testing.T, h Harness) {
 	if quirks(h).UnsizedAttachments {
 		wantSize = -1
 	}
-	if len(first.Attachments) != 1 || first.Attachments[0].Name != "mug.jpg" || first.Attachments[0].Size != wantSize || first.Attachments[0].ID == "" {
+	if quirks(h).NoFiles {
+		if len(first.Attachments) != 0 {
+			t.Errorf("first message's attachments = %+v, want none", first.Attachments)
+		}
+	} else if len(first.Attachments) != 1 || first.Attachments[0].Name != "mug.jpg" || first.Attachments[0].Size != wantSize || first.Attachments[0].ID == "" {
 		t.Errorf("first message's attachments = %+v", first.Attachments)
 	}
 	if next.From.Type != second || next.ID == "" || next.ID == first.ID {
@@ -354,6 +364,20 @@ func testReplyRecipients(t *testing.T, h Harness) {
 		}
 		id := orderThread(t, s, fmt.Sprintf("REPLY-%d", i), "Where is my order?", baseTime())
 		r := connectors.Reply{Body: "It left our warehouse today (" + tc.name + ").", To: tc.to}
+		if quirks(h).RepliesToTheThread {
+			if len(tc.to) > 1 {
+				if _, err := h.Marketplace().Reply(t.Context(), id, r); !errors.Is(err, connectors.ErrInvalid) {
+					t.Errorf("%s: a reply to two correspondents: err = %v, want ErrInvalid", tc.name, err)
+				}
+				continue
+			}
+			if tc.to[0] == connectors.PartyOperator {
+				id = s.AddThread(t, SeedThread{
+					OrderID: fmt.Sprintf("REPLY-%d", i), CustomerName: customerName,
+					Message: SeedMessage{From: connectors.PartyOperator, Body: "About this order", At: baseTime()},
+				})
+			}
+		}
 		sent, err := h.Marketplace().Reply(t.Context(), id, r)
 		if err != nil {
 			t.Fatalf("%s: Reply: %v", tc.name, err)
@@ -479,6 +503,7 @@ func testRefusedReplies(t *testing.T, h Harness) {
 		{"no recipient", short, connectors.Reply{Body: ok}, false},
 		{"the shop as recipient", short, connectors.Reply{Body: ok, To: []connectors.PartyType{connectors.PartyShop}}, false},
 		{"an operator the marketplace does not have", short, connectors.Reply{Body: ok, To: []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator}}, hasOperator(m)},
+		{"the operator in the customer's thread", short, connectors.Reply{Body: ok, To: []connectors.PartyType{connectors.PartyOperator}}, !quirks(h).RepliesToTheThread},
 		{"thread at its message limit", full, connectors.Reply{Body: ok, To: customer}, c.MaxMessagesPerThread == 0},
 		{"order at its attachment limit", atLimit, connectors.Reply{Body: ok, To: customer, Files: file}, c.MaxAttachmentsPerEntity == 0},
 	}
@@ -510,6 +535,9 @@ func testRefusedReplies(t *testing.T, h Harness) {
 
 func testDownload(t *testing.T, h Harness) {
 	s := requireSeeder(t, h)
+	if quirks(h).NoFiles {
+		t.Skip("messages carry no files")
+	}
 	content := []byte("\x89PNG\r\n\x1a\n\x00\xffnot really a png")
 	id := s.AddThread(t, SeedThread{
 		OrderID: "DL-1", CustomerName: customerName,
@@ -790,7 +818,51 @@ func testListOrders(t *testing.T, h Harness) {
 		}
 		q = connectors.OrderQuery{PageToken: page.NextPageToken}
 	}
+	if project := quirks(h).ListedOrder; project != nil {
+		for id, o := range want {
+			want[id] = project(o)
+		}
+		for id, o := range got {
+			got[id] = project(o)
+		}
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("listed orders (-seeded +listed):\n%s", diff)
+	}
+}
+
+// testReplyOutsideWindow shows that a reply outside the marketplace's
+// contact window is refused before anything is sent, with an error an
+// agent can read (the service makes it a note).
+func testReplyOutsideWindow(t *testing.T, h Harness) {
+	cw, ok := h.(ContactWindows)
+	if !ok {
+		t.Skip("the marketplace has no contact windows")
+	}
+	s := requireSeeder(t, h)
+	faults := requireFaults(t, h)
+	m := h.Marketplace()
+	id := orderThread(t, s, "WINDOW-1", "Where is my parcel?", baseTime())
+	cw.CloseContactWindow(t, id)
+	isReply := quirks(h).IsReply
+	if isReply == nil {
+		isReply = func(r *http.Request) bool { return r.Method == http.MethodPost }
+	}
+	// A reply request reaching the marketplace would take this fault.
+	faults.Push(fault.Fault{Status: http.StatusServiceUnavailable, Match: isReply})
+	defer faults.Clear()
+	r := connectors.Reply{Body: "Your parcel left on Monday, sorry for the wait.", To: []connectors.PartyType{connectors.PartyCustomer}}
+	_, err := m.Reply(t.Context(), id, r)
+	if !errors.Is(err, connectors.ErrInvalid) || connectors.IsRetryable(err) {
+		t.Fatalf("reply outside the window: err = %v, want ErrInvalid, not retryable", err)
+	}
+	if faults.Pending() != 1 {
+		t.Errorf("the refused reply was sent to the marketplace")
+	}
+	if msg := err.Error(); strings.Contains(msg, r.Body) || strings.Contains(msg, customerName) || len(msg) < 20 {
+		t.Errorf("refusal reads %q: want a sentence without the body nor customer data", msg)
+	}
+	if sent := s.Sent(t, id); len(sent) != 0 {
+		t.Errorf("sent outside the window: %+v", sent)
 	}
 }

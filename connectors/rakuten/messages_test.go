@@ -1,0 +1,115 @@
+package rakuten_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/marketplacetest"
+	"github.com/helpdesk-bridge/bridge/connectors/rakuten"
+	"github.com/helpdesk-bridge/bridge/connectors/rakuten/api"
+	"github.com/helpdesk-bridge/bridge/connectors/rakuten/rakutenfake"
+)
+
+func seedBuyer(t *testing.T, h *fakeHarness, order string) string {
+	t.Helper()
+	return h.AddThread(t, marketplacetest.SeedThread{OrderID: order, Topic: "Câble USB", CustomerName: "acheteur1",
+		Message: marketplacetest.SeedMessage{Body: "Bonjour, où est mon colis ?"}})
+}
+
+// getiteminfos marks messages read: a message read by GetThread, and so
+// off the todo list, is still in the next listing.
+func TestMessagesReadElsewhereAreStillListed(t *testing.T) {
+	t.Parallel()
+	h := startFake(t, setup{})
+	since := time.Now().Add(-time.Minute)
+	id := seedBuyer(t, h, "900")
+	if _, err := h.mp.GetThread(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	page, err := h.mp.ListThreads(t.Context(), connectors.ThreadQuery{UpdatedSince: since})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Threads) != 1 || page.Threads[0].ID != id {
+		t.Fatalf("listed %d threads, want %s", len(page.Threads), id)
+	}
+	if th := page.Threads[0]; th.Entity.ID != "900" || th.Entity.RawType != "PURCHASE" || th.Topic != "Câble USB" || th.Customer == nil || th.Customer.Name != "acheteur1" {
+		t.Errorf("thread = %+v", th)
+	}
+	// The buyer's message has the same id on every read.
+	again, err := h.mp.GetThread(t.Context(), id)
+	if err != nil || again.Messages[0].ID != page.Threads[0].Messages[0].ID {
+		t.Errorf("message id %s then %s (%v)", page.Threads[0].Messages[0].ID, again.Messages[0].ID, err)
+	}
+}
+
+// Rakuten's quota has no Retry-After: the account is put off an hour.
+func TestQuotaDefersTheAccount(t *testing.T) {
+	t.Parallel()
+	h := startFake(t, setup{fake: rakutenfake.Options{QuotaPerHour: 1}})
+	if _, err := h.mp.ListThreads(t.Context(), connectors.ThreadQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.mp.ListThreads(t.Context(), connectors.ThreadQuery{})
+	var rl *connectors.RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter != rakuten.DefaultQuotaBackoff || !connectors.IsRetryable(err) {
+		t.Errorf("over the quota: err = %v, want a *RateLimitedError of %s", err, rakuten.DefaultQuotaBackoff)
+	}
+}
+
+// The windows: an amicable claim lets the shop write to the buyer, a
+// claim that is not amicable does not; Rakuten stays reachable until 30
+// days after the receipt.
+func TestContactWindows(t *testing.T) {
+	t.Parallel()
+	h := startFake(t, setup{})
+	ctx := t.Context()
+	reply := func(id string, to connectors.PartyType) error {
+		_, err := h.mp.Reply(ctx, id, connectors.Reply{Body: "Nous revenons vers vous.", To: []connectors.PartyType{to}})
+		return err
+	}
+	amicable := seedBuyer(t, h, "901")
+	item, _, _ := strings.Cut(amicable, "/")
+	if err := h.fake.OpenClaim(login, item, true, "abîmé"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.fake.Age(login, item, time.Now().Add(-50*24*time.Hour), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reply(amicable, connectors.PartyCustomer); err != nil {
+		t.Errorf("reply under an amicable claim, 50 days after the order: %v", err)
+	}
+
+	hard := seedBuyer(t, h, "902")
+	item, _, _ = strings.Cut(hard, "/")
+	if err := h.fake.OpenClaim(login, item, false, "jamais reçu"); err != nil {
+		t.Fatal(err)
+	}
+	var we *rakuten.WindowError
+	if err := reply(hard, connectors.PartyCustomer); !errors.As(err, &we) || !strings.Contains(err.Error(), "not amicable") {
+		t.Errorf("reply under a claim that is not amicable: err = %v", err)
+	}
+	mail, err := h.fake.AddMail(login, item, "Réclamation", "Merci de nous répondre.", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rakutenThread := rakuten.ThreadID(item, rakuten.CorrRakuten)
+	if err := reply(rakutenThread, connectors.PartyOperator); err != nil {
+		t.Errorf("reply to Rakuten under a claim: %v", err)
+	}
+	if sent := h.fake.Sent(login); len(sent) != 2 || sent[1].MailParentID != mail {
+		t.Errorf("sent %+v, want the mail to Rakuten answering %s", sent, mail)
+	}
+	if err := h.fake.Age(login, item, time.Now().Add(-60*24*time.Hour), time.Now().Add(-31*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := reply(rakutenThread, connectors.PartyOperator); !errors.As(err, &we) || !strings.Contains(err.Error(), "30 days") {
+		t.Errorf("reply to Rakuten 31 days after the receipt: err = %v", err)
+	}
+	if n := h.fake.Calls(api.ActionContactUsAboutItem); n != 1 {
+		t.Errorf("%d contactusaboutitem calls, want 1: refusals are made before sending", n)
+	}
+}

@@ -1,0 +1,134 @@
+package rakuten
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/rakuten/api"
+)
+
+// Store keeps what the connector read from Rakuten and cannot read again:
+// getiteminfos marks an item's messages read, so the todo list no longer
+// names the item, and only this copy finds its messages for a listing
+// afterwards; sales name an item's purchase, which getiteminfos does not;
+// Rakuten dates no change of a sale, nor gives back the tracking the shop
+// set. A Store shared by every replica serving one account (Redis) keeps
+// a crash or another replica from losing any of it; MemoryStore keeps it
+// for one process.
+type Store interface {
+	// SaveItem keeps an item as getiteminfos last answered it.
+	SaveItem(ctx context.Context, r ItemRecord) error
+	// ItemsSince returns the items last updated at or after since.
+	ItemsSince(ctx context.Context, since time.Time) ([]ItemRecord, error)
+	// SaveSales keeps which purchase items belong to.
+	SaveSales(ctx context.Context, refs []SaleRef) error
+	// Sale returns the purchase an item belongs to, if known.
+	Sale(ctx context.Context, itemID string) (SaleRef, bool, error)
+	// StampOrder returns when the order was first seen as fingerprint
+	// says, recording now if it is new: Rakuten's sales carry no update
+	// time.
+	StampOrder(ctx context.Context, purchaseID, fingerprint string, now time.Time) (time.Time, error)
+	// SaveTracking and Tracking keep the tracking the shop set on a
+	// purchase.
+	SaveTracking(ctx context.Context, purchaseID string, t connectors.Tracking) error
+	Tracking(ctx context.Context, purchaseID string) (connectors.Tracking, bool, error)
+}
+
+// ItemRecord is an item as getiteminfos answered it.
+type ItemRecord struct {
+	ItemID string
+	Info   api.ItemInfo
+	// UpdatedAt is the time of the item's latest message or mail.
+	UpdatedAt time.Time
+}
+
+// SaleRef is what a sale says of one of its items.
+type SaleRef struct {
+	ItemID, PurchaseID, Headline string
+	PurchaseDate                 string
+	// BuyerLogin is customer data.
+	BuyerLogin string
+}
+
+// MemoryStore is a Store in memory, for one process and tests. It is
+// safe for concurrent use.
+type MemoryStore struct {
+	mu       sync.Mutex
+	items    map[string]ItemRecord
+	sales    map[string]SaleRef
+	stamps   map[string]stamp
+	tracking map[string]connectors.Tracking
+}
+
+type stamp struct {
+	fingerprint string
+	at          time.Time
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{items: map[string]ItemRecord{}, sales: map[string]SaleRef{}, stamps: map[string]stamp{}, tracking: map[string]connectors.Tracking{}}
+}
+
+func (m *MemoryStore) SaveItem(_ context.Context, r ItemRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.items[r.ItemID] = r
+	return nil
+}
+
+func (m *MemoryStore) ItemsSince(_ context.Context, since time.Time) ([]ItemRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ItemRecord
+	for _, r := range m.items {
+		if !r.UpdatedAt.Before(since) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b ItemRecord) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+	return out, nil
+}
+
+func (m *MemoryStore) SaveSales(_ context.Context, refs []SaleRef) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range refs {
+		m.sales[r.ItemID] = r
+	}
+	return nil
+}
+
+func (m *MemoryStore) Sale(_ context.Context, itemID string) (SaleRef, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.sales[itemID]
+	return r, ok, nil
+}
+
+func (m *MemoryStore) StampOrder(_ context.Context, purchaseID, fingerprint string, now time.Time) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.stamps[purchaseID]; ok && s.fingerprint == fingerprint {
+		return s.at, nil
+	}
+	m.stamps[purchaseID] = stamp{fingerprint: fingerprint, at: now}
+	return now, nil
+}
+
+func (m *MemoryStore) SaveTracking(_ context.Context, purchaseID string, t connectors.Tracking) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tracking[purchaseID] = t
+	return nil
+}
+
+func (m *MemoryStore) Tracking(_ context.Context, purchaseID string) (connectors.Tracking, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tracking[purchaseID]
+	return t, ok, nil
+}
