@@ -1,12 +1,9 @@
 package api
 
 import (
-	"bytes"
-	"encoding/xml"
-	"errors"
-	"fmt"
 	"io"
-	"strings"
+
+	"github.com/helpdesk-bridge/bridge/connectors/xmlsafe"
 )
 
 // Bounds on what an answer may hold. A page of messages_query holds at
@@ -28,88 +25,26 @@ const (
 // ErrUnsafe marks an answer refused before decoding: a DOCTYPE or an
 // entity declaration (nothing Fnac sends, and the way to entity
 // expansion tricks), or an answer over MaxAnswerBytes.
-var ErrUnsafe = errors.New("unsafe XML answer")
+var ErrUnsafe = xmlsafe.ErrUnsafe
 
 // Read reads at most MaxAnswerBytes of r, and fails clearly past them.
-func Read(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxAnswerBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxAnswerBytes {
-		return nil, fmt.Errorf("%w: answer larger than %d bytes", ErrUnsafe, MaxAnswerBytes)
-	}
-	return data, nil
-}
+func Read(r io.Reader) ([]byte, error) { return xmlsafe.Read(r, MaxAnswerBytes) }
+
+// decoder reads Fnac's answers: UTF-8 only, as every sample declares.
+var decoder = xmlsafe.Decoder{MaxBytes: MaxAnswerBytes, Charsets: xmlsafe.UTF8}
 
 // Decode decodes data into v (a pointer to one of this package's
-// response or request types) the safe way: no DOCTYPE, no entity
-// declarations, UTF-8 only (as every sample declares), no trailing
-// element, and list lengths bounded.
+// response or request types) the safe way (xmlsafe), with its lists
+// bounded.
 func Decode(data []byte, v any) error {
-	if len(data) > MaxAnswerBytes {
-		return fmt.Errorf("%w: answer larger than %d bytes", ErrUnsafe, MaxAnswerBytes)
-	}
-	d := xml.NewDecoder(bytes.NewReader(data))
-	d.Strict = true
-	d.CharsetReader = func(charset string, in io.Reader) (io.Reader, error) {
-		switch strings.ToLower(charset) {
-		case "utf-8", "utf8", "us-ascii":
-			return in, nil
-		}
-		return nil, fmt.Errorf("unsupported charset %q", charset)
-	}
-	// Walk the prolog by hand: a directive (DOCTYPE, ENTITY) is refused
-	// before anything else is read.
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return fmt.Errorf("no root element: %w", err)
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
-			return fmt.Errorf("%w: a DOCTYPE or entity declaration", ErrUnsafe)
-		case xml.StartElement:
-			if err := d.DecodeElement(v, &t); err != nil {
-				return err
-			}
-			return rest(d, v)
-		}
-	}
-}
-
-// rest checks that only comments, processing instructions and spaces
-// follow the root, then bounds the lists.
-func rest(d *xml.Decoder, v any) error {
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
-			return fmt.Errorf("%w: a DOCTYPE or entity declaration", ErrUnsafe)
-		case xml.StartElement:
-			return fmt.Errorf("a second root element <%s>", t.Name.Local)
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) > 0 {
-				return errors.New("text after the root element")
-			}
-		}
+	if err := decoder.Decode(data, "", v); err != nil {
+		return err
 	}
 	return bounded(v)
 }
 
 func bounded(v any) error {
-	check := func(what string, n, limit int) error {
-		if n > limit {
-			return fmt.Errorf("%w: %d %s, over %d", ErrUnsafe, n, what, limit)
-		}
-		return nil
-	}
+	check := xmlsafe.Check
 	switch r := v.(type) {
 	case *AuthResponse:
 		return check("errors", len(r.Errors), MaxErrors)
