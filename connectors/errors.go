@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The error vocabulary. Connectors wrap one of these (or return a
@@ -246,4 +248,32 @@ func RetryDelay(err error) (time.Duration, bool) {
 		return se.RetryAfter, true
 	}
 	return 0, false
+}
+
+// WithholdQuoted drops a vendor's message from an error when it quotes
+// the body of the reply it refused, which is customer-facing content and
+// must not reach the logs.
+func WithholdQuoted(err error, body string) error {
+	var apiErr *APIError
+	if body == "" || !errors.As(err, &apiErr) || apiErr.Message == "" {
+		return err
+	}
+	probe := strings.TrimSpace(body)
+	if n := 20; utf8.RuneCountInString(probe) > n {
+		probe = string([]rune(probe)[:n])
+	}
+	if strings.Contains(apiErr.Message, probe) {
+		apiErr.Message = "[message withheld: it quotes the reply]"
+	}
+	return err
+}
+
+// ShortID keeps ids readable in error strings even when a caller passed
+// something huge.
+func ShortID(id string) string {
+	const max = 64
+	if utf8.RuneCountInString(id) <= max {
+		return id
+	}
+	return string([]rune(id)[:max]) + "…"
 }

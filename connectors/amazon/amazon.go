@@ -66,8 +66,6 @@ package amazon
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -274,16 +272,12 @@ type pageToken struct {
 }
 
 func (p pageToken) encode() string {
-	b, _ := json.Marshal(p)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return connectors.EncodePageToken(p)
 }
 
 func decodePageToken(s string) (pageToken, error) {
 	var p pageToken
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &p)
-	}
+	err := connectors.DecodePageToken(s, &p)
 	if err != nil || p.After == "" || p.Next == "" || p.Limit < 1 || p.Limit > MaxOrderPage {
 		return pageToken{}, fmt.Errorf("%w: not a page token of this connector", connectors.ErrInvalid)
 	}

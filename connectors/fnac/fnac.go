@@ -44,8 +44,6 @@ package fnac
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -193,16 +191,12 @@ type listCursor struct {
 }
 
 func (cur listCursor) encode() string {
-	b, _ := json.Marshal(cur)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return connectors.EncodePageToken(cur)
 }
 
 func decodeCursor(s string) (listCursor, error) {
 	var cur listCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &cur)
-	}
+	err := connectors.DecodePageToken(s, &cur)
 	if err != nil || cur.Limit < 1 || cur.Limit > api.DefaultResultsCount || cur.Page < 1 {
 		return listCursor{}, invalid("not a page token of this connector")
 	}
@@ -248,7 +242,7 @@ func (c *Client) ListThreads(ctx context.Context, q connectors.ThreadQuery) (con
 		if !ok {
 			msgs, err := c.refererMessages(ctx, ref)
 			if err != nil {
-				return fail(fmt.Errorf("%s %s: %w", ref.Type, shortID(ref.ID), err))
+				return fail(fmt.Errorf("%s %s: %w", ref.Type, connectors.ShortID(ref.ID), err))
 			}
 			threads = buildThreads(ref, msgs)
 			byReferer[ref] = threads
@@ -272,7 +266,7 @@ func (c *Client) ListThreads(ctx context.Context, q connectors.ThreadQuery) (con
 func (c *Client) GetThread(ctx context.Context, threadID string) (connectors.Thread, error) {
 	th, err := c.thread(ctx, threadID)
 	if err != nil {
-		return connectors.Thread{}, fmt.Errorf("fnac: get thread %s: %w", shortID(threadID), err)
+		return connectors.Thread{}, fmt.Errorf("fnac: get thread %s: %w", connectors.ShortID(threadID), err)
 	}
 	return th, nil
 }

@@ -2,8 +2,6 @@ package fnac
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -128,16 +126,12 @@ type orderCursor struct {
 }
 
 func (cur orderCursor) encode() string {
-	b, _ := json.Marshal(cur)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return connectors.EncodePageToken(cur)
 }
 
 func decodeOrderCursor(s string) (orderCursor, error) {
 	var cur orderCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &cur)
-	}
+	err := connectors.DecodePageToken(s, &cur)
 	if err != nil || !cur.Orders || cur.Limit < 1 || cur.Limit > api.DefaultResultsCount || cur.Page < 1 {
 		return orderCursor{}, invalid("not a page token of this connector's order listing")
 	}
@@ -209,7 +203,7 @@ func (c *Client) GetOrder(ctx context.Context, orderID string) (connectors.Order
 	read := c.now()
 	o, err := c.order(ctx, orderID)
 	if err != nil {
-		return connectors.Order{}, fmt.Errorf("fnac: get order %s: %w", shortID(orderID), err)
+		return connectors.Order{}, fmt.Errorf("fnac: get order %s: %w", connectors.ShortID(orderID), err)
 	}
 	return toOrder(o, read), nil
 }
@@ -295,7 +289,7 @@ func (c *Client) Act(ctx context.Context, orderID string, action connectors.Orde
 		if action != nil {
 			kind = string(action.Kind())
 		}
-		return fmt.Errorf("fnac: %s order %s: %w", kind, shortID(orderID), err)
+		return fmt.Errorf("fnac: %s order %s: %w", kind, connectors.ShortID(orderID), err)
 	}
 	return nil
 }
@@ -352,7 +346,7 @@ func (c *Client) decide(ctx context.Context, id string, kind connectors.OrderAct
 	}
 	for _, lineID := range refuse {
 		if !hasLine(o, lineID) {
-			return invalid(fmt.Sprintf("the order has no line %s", shortID(lineID)))
+			return invalid(fmt.Sprintf("the order has no line %s", connectors.ShortID(lineID)))
 		}
 	}
 	refused := func(lineID string) bool { return refuseAll || slices.Contains(refuse, lineID) }
@@ -456,15 +450,15 @@ func (c *Client) refund(ctx context.Context, id string, kind connectors.OrderAct
 		i := slices.IndexFunc(o.Details, func(d api.OrderDetail) bool { return d.ID == lc.LineID })
 		switch {
 		case i < 0:
-			return invalid(fmt.Sprintf("the order has no line %s", shortID(lc.LineID)))
+			return invalid(fmt.Sprintf("the order has no line %s", connectors.ShortID(lc.LineID)))
 		case slices.Contains(named, lc.LineID):
-			return invalid(fmt.Sprintf("line %s is named twice", shortID(lc.LineID)))
+			return invalid(fmt.Sprintf("line %s is named twice", connectors.ShortID(lc.LineID)))
 		case lc.Quantity < 0:
 			return invalid("a quantity to cancel cannot be negative")
 		case lc.Quantity > o.Details[i].Quantity:
-			return invalid(fmt.Sprintf("line %s has %d units, not %d", shortID(lc.LineID), o.Details[i].Quantity, lc.Quantity))
+			return invalid(fmt.Sprintf("line %s has %d units, not %d", connectors.ShortID(lc.LineID), o.Details[i].Quantity, lc.Quantity))
 		case lc.Quantity > 0 && lc.Quantity < o.Details[i].Quantity && !canceled(o.Details[i].State):
-			return invalid(fmt.Sprintf("Fnac cancels whole lines only: line %s has %d units", shortID(lc.LineID), o.Details[i].Quantity))
+			return invalid(fmt.Sprintf("Fnac cancels whole lines only: line %s has %d units", connectors.ShortID(lc.LineID), o.Details[i].Quantity))
 		}
 		named = append(named, lc.LineID)
 	}

@@ -18,7 +18,7 @@ import (
 // Reply answers the thread's latest message from its correspondent.
 func (c *Client) Reply(ctx context.Context, threadID string, r connectors.Reply) (connectors.SentReply, error) {
 	fail := func(err error) (connectors.SentReply, error) {
-		return connectors.SentReply{}, fmt.Errorf("fnac: reply to thread %s: %w", shortID(threadID), withhold(err, r.Body))
+		return connectors.SentReply{}, fmt.Errorf("fnac: reply to thread %s: %w", connectors.ShortID(threadID), connectors.WithholdQuoted(err, r.Body))
 	}
 	to, err := checkReply(r)
 	if err != nil {
@@ -109,13 +109,13 @@ func (c *Client) update(ctx context.Context, msgs []api.MessageUpdate) error {
 		i := slices.IndexFunc(resp.Messages, func(s api.MessageStatus) bool { return s.ID == m.ID })
 		if i < 0 {
 			if isFailure(resp.Status) {
-				errs = append(errs, fmt.Errorf("message %s: %w: refused%s", shortID(m.ID), connectors.ErrInvalid, errorText(resp.Errors)))
+				errs = append(errs, fmt.Errorf("message %s: %w: refused%s", connectors.ShortID(m.ID), connectors.ErrInvalid, errorText(resp.Errors)))
 			}
 			continue // OK as a whole, without a word on this one
 		}
 		if st := resp.Messages[i]; isFailure(st.Status) {
 			errs = append(errs, &connectors.APIError{Status: http.StatusOK, Kind: connectors.ErrInvalid,
-				Message: "message " + shortID(m.ID) + strings.TrimSpace(errorText(st.Errors))})
+				Message: "message " + connectors.ShortID(m.ID) + strings.TrimSpace(errorText(st.Errors))})
 		}
 	}
 	return errors.Join(errs...)
@@ -124,7 +124,7 @@ func (c *Client) update(ctx context.Context, msgs []api.MessageUpdate) error {
 // DownloadAttachment streams a message file (id "<message_id>/<n>").
 func (c *Client) DownloadAttachment(ctx context.Context, attachmentID string) (io.ReadCloser, connectors.AttachmentMeta, error) {
 	fail := func(err error) (io.ReadCloser, connectors.AttachmentMeta, error) {
-		return nil, connectors.AttachmentMeta{}, fmt.Errorf("fnac: download attachment %s: %w", shortID(attachmentID), err)
+		return nil, connectors.AttachmentMeta{}, fmt.Errorf("fnac: download attachment %s: %w", connectors.ShortID(attachmentID), err)
 	}
 	msgID, n, ok := strings.Cut(attachmentID, "/")
 	index, err := strconv.Atoi(n)
@@ -172,7 +172,7 @@ func (c *Client) MarkRead(ctx context.Context, th connectors.Thread) error {
 		}
 	}
 	if err := c.updateAll(ctx, msgs); err != nil {
-		return fmt.Errorf("fnac: mark thread %s read: %w", shortID(th.ID), err)
+		return fmt.Errorf("fnac: mark thread %s read: %w", connectors.ShortID(th.ID), err)
 	}
 	return nil
 }
@@ -189,7 +189,7 @@ func (c *Client) Archive(ctx context.Context, threadID string) error {
 		err = c.updateAll(ctx, msgs)
 	}
 	if err != nil {
-		return fmt.Errorf("fnac: archive thread %s: %w", shortID(threadID), err)
+		return fmt.Errorf("fnac: archive thread %s: %w", connectors.ShortID(threadID), err)
 	}
 	return nil
 }
@@ -223,29 +223,3 @@ func (c *Client) updateAll(ctx context.Context, msgs []api.MessageUpdate) error 
 }
 
 func invalid(what string) error { return fmt.Errorf("%w: %s", connectors.ErrInvalid, what) }
-
-// withhold drops Fnac's message from an error when it quotes the reply's
-// body, which is customer-facing content.
-func withhold(err error, body string) error {
-	var apiErr *connectors.APIError
-	if body == "" || !errors.As(err, &apiErr) || apiErr.Message == "" {
-		return err
-	}
-	probe := strings.TrimSpace(body)
-	if n := 20; utf8.RuneCountInString(probe) > n {
-		probe = string([]rune(probe)[:n])
-	}
-	if strings.Contains(apiErr.Message, probe) {
-		apiErr.Message = "[message withheld: it quotes the reply]"
-	}
-	return err
-}
-
-// shortID keeps ids readable in error strings.
-func shortID(id string) string {
-	const max = 64
-	if utf8.RuneCountInString(id) <= max {
-		return id
-	}
-	return string([]rune(id)[:max]) + "…"
-}

@@ -190,7 +190,7 @@ func New(opts Options) (*Client, error) {
 // exists, in which case it returns that one with created=false.
 func (c *Client) CreateTicket(ctx context.Context, nt connectors.NewTicket) (connectors.Ticket, bool, error) {
 	fail := func(err error) (connectors.Ticket, bool, error) {
-		return connectors.Ticket{}, false, fmt.Errorf("gorgias: create ticket %s: %w", shortID(nt.ExternalID), err)
+		return connectors.Ticket{}, false, fmt.Errorf("gorgias: create ticket %s: %w", connectors.ShortID(nt.ExternalID), err)
 	}
 	req, err := c.ticketRequest(nt)
 	if err != nil {
@@ -245,7 +245,7 @@ func (c *Client) trash(ctx context.Context, id int64) error {
 // FindTicket returns the oldest live ticket with this external id.
 func (c *Client) FindTicket(ctx context.Context, externalID string) (connectors.Ticket, error) {
 	fail := func(err error) (connectors.Ticket, error) {
-		return connectors.Ticket{}, fmt.Errorf("gorgias: find ticket %s: %w", shortID(externalID), err)
+		return connectors.Ticket{}, fmt.Errorf("gorgias: find ticket %s: %w", connectors.ShortID(externalID), err)
 	}
 	if err := checkExternalID(externalID); err != nil {
 		return fail(err)
@@ -263,7 +263,7 @@ func (c *Client) FindTicket(ctx context.Context, externalID string) (connectors.
 // GetTicket returns the ticket with this Gorgias id, trashed or not.
 func (c *Client) GetTicket(ctx context.Context, id string) (connectors.Ticket, error) {
 	fail := func(err error) (connectors.Ticket, error) {
-		return connectors.Ticket{}, fmt.Errorf("gorgias: get ticket %s: %w", shortID(id), err)
+		return connectors.Ticket{}, fmt.Errorf("gorgias: get ticket %s: %w", connectors.ShortID(id), err)
 	}
 	n, err := parseTicketID(id, connectors.ErrNotFound)
 	if err != nil {
@@ -281,7 +281,7 @@ func (c *Client) GetTicket(ctx context.Context, id string) (connectors.Ticket, e
 // most once.
 func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.Message) error {
 	fail := func(err error) error {
-		return fmt.Errorf("gorgias: add message to ticket %s: %w", shortID(ticketID), err)
+		return fmt.Errorf("gorgias: add message to ticket %s: %w", connectors.ShortID(ticketID), err)
 	}
 	n, err := parseTicketID(ticketID, connectors.ErrInvalid)
 	if err != nil {
@@ -313,7 +313,7 @@ func (c *Client) AddMessage(ctx context.Context, ticketID string, m connectors.M
 // first.
 func (c *Client) ListMessages(ctx context.Context, ticketID string) ([]connectors.TicketMessage, error) {
 	fail := func(err error) ([]connectors.TicketMessage, error) {
-		return nil, fmt.Errorf("gorgias: list messages of ticket %s: %w", shortID(ticketID), err)
+		return nil, fmt.Errorf("gorgias: list messages of ticket %s: %w", connectors.ShortID(ticketID), err)
 	}
 	n, err := parseTicketID(ticketID, connectors.ErrNotFound)
 	if err != nil {
@@ -361,7 +361,7 @@ func (c *Client) DownloadAttachment(ctx context.Context, rawURL string) (io.Read
 // SetTags replaces the ticket's tags, creating the tags Gorgias lacks.
 func (c *Client) SetTags(ctx context.Context, ticketID string, tags []string) error {
 	fail := func(err error) error {
-		return fmt.Errorf("gorgias: set tags on ticket %s: %w", shortID(ticketID), err)
+		return fmt.Errorf("gorgias: set tags on ticket %s: %w", connectors.ShortID(ticketID), err)
 	}
 	n, err := parseTicketID(ticketID, connectors.ErrInvalid)
 	if err != nil {
@@ -383,7 +383,7 @@ func (c *Client) SetTags(ctx context.Context, ticketID string, tags []string) er
 // SetStatus opens or closes the ticket.
 func (c *Client) SetStatus(ctx context.Context, ticketID string, s connectors.Status) error {
 	fail := func(err error) error {
-		return fmt.Errorf("gorgias: set status of ticket %s: %w", shortID(ticketID), err)
+		return fmt.Errorf("gorgias: set status of ticket %s: %w", connectors.ShortID(ticketID), err)
 	}
 	n, err := parseTicketID(ticketID, connectors.ErrInvalid)
 	if err != nil {
@@ -757,14 +757,4 @@ func dedupe(names []string) []string {
 		}
 	}
 	return out
-}
-
-// shortID keeps ids readable in error strings even when a caller passed
-// something huge.
-func shortID(id string) string {
-	const max = 64
-	if utf8.RuneCountInString(id) <= max {
-		return id
-	}
-	return string([]rune(id)[:max]) + "…"
 }

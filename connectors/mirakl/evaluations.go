@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,7 +101,7 @@ func (c *Client) ListEvaluations(ctx context.Context, q connectors.EvaluationQue
 	for _, o := range list.Orders {
 		e, ok, err := c.evaluation(ctx, o.OrderID)
 		if err != nil {
-			return fail(fmt.Errorf("order %s: %w", shortID(o.OrderID), err))
+			return fail(fmt.Errorf("order %s: %w", connectors.ShortID(o.OrderID), err))
 		}
 		if !ok || (e.Date.Before(since) && e.LastUpdatedDate.Before(since)) {
 			continue
@@ -161,8 +160,7 @@ type evalCursor struct {
 }
 
 func (c evalCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return connectors.EncodePageToken(c)
 }
 
 func (c evalCursor) since() (time.Time, error) {
@@ -178,10 +176,7 @@ func (c evalCursor) since() (time.Time, error) {
 
 func decodeEvalCursor(s string) (evalCursor, error) {
 	var c evalCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
+	err := connectors.DecodePageToken(s, &c)
 	if err != nil || c.Max < 1 || c.Max > api.MaxOrderMax || c.Offset < 0 {
 		return evalCursor{}, invalid("not a page token of this connector")
 	}

@@ -50,7 +50,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -194,7 +193,7 @@ func (c *Client) ListThreads(ctx context.Context, q connectors.ThreadQuery) (con
 			// The listing carried only the last messages: M10 has them all.
 			full, err := c.thread(ctx, t.ID)
 			if err != nil {
-				return fail(fmt.Errorf("thread %s: %w", shortID(t.ID), err))
+				return fail(fmt.Errorf("thread %s: %w", connectors.ShortID(t.ID), err))
 			}
 			t = full
 		}
@@ -210,7 +209,7 @@ func (c *Client) GetThread(ctx context.Context, threadID string) (connectors.Thr
 	}
 	t, err := c.thread(ctx, threadID)
 	if err != nil {
-		return connectors.Thread{}, fmt.Errorf("mirakl: get thread %s: %w", shortID(threadID), err)
+		return connectors.Thread{}, fmt.Errorf("mirakl: get thread %s: %w", connectors.ShortID(threadID), err)
 	}
 	return toThread(t), nil
 }
@@ -224,7 +223,7 @@ func (c *Client) thread(ctx context.Context, id string) (api.Thread, error) {
 // Reply posts the shop's message to a thread, with its files.
 func (c *Client) Reply(ctx context.Context, threadID string, r connectors.Reply) (connectors.SentReply, error) {
 	fail := func(err error) (connectors.SentReply, error) {
-		return connectors.SentReply{}, fmt.Errorf("mirakl: reply to thread %s: %w", shortID(threadID), withhold(err, r.Body))
+		return connectors.SentReply{}, fmt.Errorf("mirakl: reply to thread %s: %w", connectors.ShortID(threadID), connectors.WithholdQuoted(err, r.Body))
 	}
 	if threadID == "" {
 		return fail(invalid("no thread id"))
@@ -320,7 +319,7 @@ func multipartBody(in api.MessageInput, files []connectors.ReplyFile) ([]byte, s
 // DownloadAttachment streams an attachment's content (M13).
 func (c *Client) DownloadAttachment(ctx context.Context, attachmentID string) (io.ReadCloser, connectors.AttachmentMeta, error) {
 	fail := func(err error) (io.ReadCloser, connectors.AttachmentMeta, error) {
-		return nil, connectors.AttachmentMeta{}, fmt.Errorf("mirakl: download attachment %s: %w", shortID(attachmentID), err)
+		return nil, connectors.AttachmentMeta{}, fmt.Errorf("mirakl: download attachment %s: %w", connectors.ShortID(attachmentID), err)
 	}
 	if attachmentID == "" {
 		return fail(fmt.Errorf("%w: no attachment id", connectors.ErrNotFound))
@@ -411,16 +410,12 @@ type orderCursor struct {
 }
 
 func (c orderCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return connectors.EncodePageToken(c)
 }
 
 func decodeCursor(s string) (orderCursor, error) {
 	var c orderCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
+	err := connectors.DecodePageToken(s, &c)
 	if err != nil || c.Max < 1 || c.Max > api.MaxOrderMax || c.Offset < 0 {
 		return orderCursor{}, invalid("not a page token of this connector")
 	}
@@ -550,30 +545,3 @@ func toOrder(o api.Order) connectors.Order {
 func threadPath(id string) string { return "/api/inbox/threads/" + url.PathEscape(id) }
 
 func invalid(what string) error { return fmt.Errorf("%w: %s", connectors.ErrInvalid, what) }
-
-// withhold drops Mirakl's message from an error when it quotes the reply's
-// body, which is customer-facing content.
-func withhold(err error, body string) error {
-	var apiErr *connectors.APIError
-	if body == "" || !errors.As(err, &apiErr) || apiErr.Message == "" {
-		return err
-	}
-	probe := strings.TrimSpace(body)
-	if n := 20; utf8.RuneCountInString(probe) > n {
-		probe = string([]rune(probe)[:n])
-	}
-	if strings.Contains(apiErr.Message, probe) {
-		apiErr.Message = "[message withheld: it quotes the reply]"
-	}
-	return err
-}
-
-// shortID keeps ids readable in error strings even when a caller passed
-// something huge.
-func shortID(id string) string {
-	const max = 64
-	if utf8.RuneCountInString(id) <= max {
-		return id
-	}
-	return string([]rune(id)[:max]) + "…"
-}

@@ -96,7 +96,7 @@ func orderActions(o api.Order) []connectors.OrderActionKind {
 func (c *Client) GetOrder(ctx context.Context, orderID string) (connectors.Order, error) {
 	o, err := c.order(ctx, orderID)
 	if err != nil {
-		return connectors.Order{}, fmt.Errorf("mirakl: get order %s: %w", shortID(orderID), err)
+		return connectors.Order{}, fmt.Errorf("mirakl: get order %s: %w", connectors.ShortID(orderID), err)
 	}
 	return toOrder(o), nil
 }
@@ -125,7 +125,7 @@ func (c *Client) Act(ctx context.Context, orderID string, action connectors.Orde
 		if action != nil {
 			kind = string(action.Kind())
 		}
-		return fmt.Errorf("mirakl: %s order %s: %w", kind, shortID(orderID), err)
+		return fmt.Errorf("mirakl: %s order %s: %w", kind, connectors.ShortID(orderID), err)
 	}
 	return nil
 }
@@ -180,7 +180,7 @@ func (c *Client) decide(ctx context.Context, id string, kind connectors.OrderAct
 	}
 	for _, lineID := range named {
 		if !slices.ContainsFunc(o.OrderLines, func(l api.OrderLine) bool { return l.OrderLineID == lineID }) {
-			return invalid(fmt.Sprintf("the order has no line %s", shortID(lineID)))
+			return invalid(fmt.Sprintf("the order has no line %s", connectors.ShortID(lineID)))
 		}
 	}
 	done := func(o api.Order) bool {
@@ -263,9 +263,9 @@ func (c *Client) cancelLines(ctx context.Context, id string, a connectors.Cancel
 		i := slices.IndexFunc(o.OrderLines, func(l api.OrderLine) bool { return l.OrderLineID == lc.LineID })
 		switch {
 		case i < 0:
-			return invalid(fmt.Sprintf("the order has no line %s", shortID(lc.LineID)))
+			return invalid(fmt.Sprintf("the order has no line %s", connectors.ShortID(lc.LineID)))
 		case seen[lc.LineID]:
-			return invalid(fmt.Sprintf("line %s is named twice", shortID(lc.LineID)))
+			return invalid(fmt.Sprintf("line %s is named twice", connectors.ShortID(lc.LineID)))
 		case lc.Quantity < 0:
 			return invalid("a quantity to cancel cannot be negative")
 		}
@@ -306,16 +306,16 @@ func (c *Client) cancelLines(ctx context.Context, id string, a connectors.Cancel
 func cancelation(o api.Order, l api.OrderLine, q int, reason string) (api.CancelationInput, error) {
 	left, err := api.LineLeft(l)
 	if err != nil {
-		return api.CancelationInput{}, fmt.Errorf("%w: line %s: %w", connectors.ErrUnavailable, shortID(l.OrderLineID), err)
+		return api.CancelationInput{}, fmt.Errorf("%w: line %s: %w", connectors.ErrUnavailable, connectors.ShortID(l.OrderLineID), err)
 	}
 	if left.Quantity <= 0 {
-		return api.CancelationInput{}, invalid(fmt.Sprintf("nothing is left of line %s to cancel", shortID(l.OrderLineID)))
+		return api.CancelationInput{}, invalid(fmt.Sprintf("nothing is left of line %s to cancel", connectors.ShortID(l.OrderLineID)))
 	}
 	if q == 0 {
 		q = left.Quantity
 	}
 	if q > left.Quantity {
-		return api.CancelationInput{}, invalid(fmt.Sprintf("line %s has %d units left to cancel, not %d", shortID(l.OrderLineID), left.Quantity, q))
+		return api.CancelationInput{}, invalid(fmt.Sprintf("line %s has %d units left to cancel, not %d", connectors.ShortID(l.OrderLineID), left.Quantity, q))
 	}
 	d := minorUnit(o.CurrencyISOCode)
 	part := func(total *big.Rat) json.Number { return prorate(total, q, left.Quantity, d) }
