@@ -201,3 +201,21 @@ func pastTense(ks []OrderActionKind) []string {
 	}
 	return out
 }
+
+// ActionValue takes an action given by pointer as the same action given by
+// value, so that a connector's type switch has one case for each.
+func ActionValue(a OrderAction) OrderAction {
+	switch p := a.(type) {
+	case *AcceptOrder:
+		return *p
+	case *RefuseOrder:
+		return *p
+	case *ShipOrder:
+		return *p
+	case *CancelOrder:
+		return *p
+	case *CancelOrderLines:
+		return *p
+	}
+	return a
+}

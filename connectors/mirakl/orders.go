@@ -120,7 +120,7 @@ func (c *Client) order(ctx context.Context, id string) (api.Order, error) {
 
 // Act performs one action on an order.
 func (c *Client) Act(ctx context.Context, orderID string, action connectors.OrderAction) error {
-	if err := c.act(ctx, orderID, deref(action)); err != nil {
+	if err := c.act(ctx, orderID, connectors.ActionValue(action)); err != nil {
 		kind := "act on"
 		if action != nil {
 			kind = string(action.Kind())
@@ -128,23 +128,6 @@ func (c *Client) Act(ctx context.Context, orderID string, action connectors.Orde
 		return fmt.Errorf("mirakl: %s order %s: %w", kind, connectors.ShortID(orderID), err)
 	}
 	return nil
-}
-
-// deref takes actions given by pointer as given by value.
-func deref(a connectors.OrderAction) connectors.OrderAction {
-	switch p := a.(type) {
-	case *connectors.AcceptOrder:
-		return *p
-	case *connectors.RefuseOrder:
-		return *p
-	case *connectors.ShipOrder:
-		return *p
-	case *connectors.CancelOrder:
-		return *p
-	case *connectors.CancelOrderLines:
-		return *p
-	}
-	return a
 }
 
 func (c *Client) act(ctx context.Context, id string, action connectors.OrderAction) error {
