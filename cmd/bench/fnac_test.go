@@ -94,7 +94,7 @@ func TestMarketLatencyVerdict(t *testing.T) {
 			}
 			var out bytes.Buffer
 			m.print(&out)
-			for _, want := range []string{map[bool]string{true: "PASS", false: "above target"}[c.pass], "every 1m0s (the default)", "goal: within one sync period plus 2s"} {
+			for _, want := range []string{map[bool]string{true: "PASS", false: "above target"}[c.pass], "every 1m0s (the default;", "goal: within one sync period plus 2s"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("the report lacks %q:\n%s", want, out.String())
 				}

@@ -262,12 +262,12 @@ func (r *rig) marketLatencyPhase(ctx context.Context, m *apiMarket, n int, syncE
 }
 
 func (m *marketLatencyResult) print(w io.Writer) {
-	period := m.syncEvery.String()
+	period := "set by -" + m.market.kind + "-sync-every"
 	if m.defaultPeriod {
-		period += " (the default)"
+		period = "the default"
 	}
-	fmt.Fprintf(w, "\n(%s) %s latency: %d customer messages added to a fake %s thread at random moments over %s; bridge syncs every %s (overlap %s), unthrottled fake Gorgias\n",
-		m.market.latency, m.market.title, m.messages, m.market.title, m.span, period, m.overlap)
+	fmt.Fprintf(w, "\n(%s) %s latency: %d customer messages added to a fake %s thread at random moments over %s; bridge syncs every %s (%s; overlap %s), unthrottled fake Gorgias\n",
+		m.market.latency, m.market.title, m.messages, m.market.title, m.span, m.syncEvery, period, m.overlap)
 	p95 := percentile(m.latencies, 95)
 	fmt.Fprintf(w, "  message created to the message in the Gorgias ticket: p50 %s  p95 %s  max %s\n",
 		fmtDur(percentile(m.latencies, 50)), fmtDur(p95), fmtDur(percentile(m.latencies, 100)))
