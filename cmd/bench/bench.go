@@ -79,6 +79,8 @@ type options struct {
 	mailBackfillMessages int
 	mailBackfillCapacity int
 	mailBackfillWindow   time.Duration // in which capacity requests drain
+	// The API marketplaces' phases (see apiMarkets), one field each.
+	fnac marketOptions
 }
 
 func (o *options) applyDefaults() {
@@ -151,6 +153,7 @@ func (o *options) applyDefaults() {
 	// Gorgias's window; the quick run's is shorter, so that its test
 	// takes seconds.
 	pickDur(&o.mailBackfillWindow, gorgiasfake.DefaultWindow, 5*time.Second)
+	o.marketDefaults()
 }
 
 // rig is what every phase shares: the Redis, the built binary, the secrets.
@@ -171,6 +174,9 @@ type rig struct {
 	miraklKey string
 	// mail is the e-mail phases' IMAP server; nil when they do not run.
 	mail *mailServer
+	// marketKey is the key of the bench's shop on an API marketplace's
+	// fake (Fnac's, shaped as Fnac's keys are).
+	marketKey string
 }
 
 // imapPassword is the e-mail account's, for the bridge's environment.
@@ -203,7 +209,7 @@ func (r *rig) flush(ctx context.Context) error {
 func runBench(ctx context.Context, o options) (*report, error) {
 	o.applyDefaults()
 	rep := &report{opts: o, cpus: runtime.NumCPU(), goVersion: runtime.Version(), goos: runtime.GOOS, goarch: runtime.GOARCH}
-	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex(), apiToken: randomHex(), miraklKey: randomHex()}
+	r := &rig{o: o, progress: o.progress, secret: randomHex(), apiKey: randomHex(), adminPW: randomHex(), sidebarToken: randomHex(), apiToken: randomHex(), miraklKey: randomHex(), marketKey: randomUUID()}
 	r.rdb = redis.NewClient(&redis.Options{Addr: o.redisAddr, DB: benchDB})
 	defer r.rdb.Close()
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -281,6 +287,12 @@ func runBench(ctx context.Context, o options) (*report, error) {
 
 	if !o.skipMailLatency || !o.skipMailBackfill {
 		if err := r.mailPhases(ctx, rep); err != nil {
+			return rep, err
+		}
+	}
+
+	for _, m := range apiMarkets {
+		if err := r.marketPhases(ctx, rep, m); err != nil {
 			return rep, err
 		}
 	}
@@ -464,4 +476,10 @@ func randomHex() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return hex.EncodeToString(b)
+}
+
+// randomUUID is random hex in a uuid's shape.
+func randomUUID() string {
+	h := randomHex()
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

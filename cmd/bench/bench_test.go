@@ -17,7 +17,7 @@ import (
 // keeps working as the bridge changes. It checks that the figures exist,
 // not what they are: this machine's speed is no one's business here.
 func TestQuickRun(t *testing.T) {
-	rep, printed := quickBench(t, options{skipIsolation: true, skipBalance: true, skipIngest: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true})
+	rep, printed := quickBench(t, withoutMarkets(options{skipIsolation: true, skipBalance: true, skipIngest: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true}))
 	if rep.pipeline == nil || rep.throttled == nil || rep.widget == nil {
 		t.Fatalf("phases missing: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}
@@ -150,10 +150,10 @@ func seq(n int) []int {
 // TestQuickIsolation runs the isolation phase alone on small backlogs:
 // every figure it prints must be there.
 func TestQuickIsolation(t *testing.T) {
-	rep, printed := quickBench(t, options{
+	rep, printed := quickBench(t, withoutMarkets(options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipBalance: true, skipIngest: true,
 		skipFailover: true, skipMailLatency: true, skipMailBackfill: true,
-	})
+	}))
 	iso := rep.isolation
 	if iso == nil {
 		t.Fatal("no isolation figures")
@@ -184,10 +184,10 @@ func TestQuickBalance(t *testing.T) {
 		t.Skip("starts a Redis Cluster and the bridge binary")
 	}
 	addrs := rdbtest.StartCluster(t, 5*time.Second).Addrs
-	rep, printed := quickBench(t, options{
+	rep, printed := quickBench(t, withoutMarkets(options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
 		skipIngest: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true, clusterAddrs: strings.Join(addrs, ","),
-	})
+	}))
 	if rep.balance == nil || len(rep.balance.ops) != 3 {
 		t.Fatalf("balance figures: %+v", rep.balance)
 	}
@@ -219,10 +219,10 @@ func TestQuickBalance(t *testing.T) {
 // TestQuickFailover runs the failover phase alone: it starts its own
 // cluster and kills one of its masters.
 func TestQuickFailover(t *testing.T) {
-	rep, printed := quickBench(t, options{
+	rep, printed := quickBench(t, withoutMarkets(options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
 		skipBalance: true, skipIngest: true, skipMailLatency: true, skipMailBackfill: true,
-	})
+	}))
 	if rep.failoverNote != "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal(rep.failoverNote)
@@ -249,10 +249,10 @@ func TestQuickFailover(t *testing.T) {
 // TestQuickIngest runs the ingest phase alone on a few thousand events:
 // every event must reach the read model, and every figure must be there.
 func TestQuickIngest(t *testing.T) {
-	rep, printed := quickBench(t, options{
+	rep, printed := quickBench(t, withoutMarkets(options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
 		skipBalance: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true,
-	})
+	}))
 	g := rep.ingest
 	if g == nil {
 		t.Fatal("no ingest figures")

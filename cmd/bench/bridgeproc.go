@@ -90,6 +90,7 @@ func (r *rig) env() map[string]string {
 		"BENCH_EVENT_SECRET": r.secret, "BENCH_GORGIAS_KEY": r.apiKey, "BENCH_ADMIN_PASSWORD": r.adminPW,
 		"BENCH_SIDEBAR_TOKEN": r.sidebarToken, "BENCH_MIRAKL_KEY": r.miraklKey,
 		"BENCH_API_TOKEN": r.apiToken, "BENCH_IMAP_PASSWORD": r.imapPassword(),
+		"BENCH_MARKET_KEY": r.marketKey,
 	}
 }
 

@@ -549,7 +549,7 @@ func (r *rig) mailBackfillPhase(ctx context.Context, n, capacity int, window tim
 		return nil, err
 	}
 	b.stop()
-	tickets, held, err := checkBackfilledMail(gorgias, n, orders)
+	tickets, held, err := checkBackfilledMessages(gorgias, n, orders)
 	if err != nil {
 		return nil, err
 	}
@@ -572,9 +572,10 @@ func (r *rig) mailBackfillPhase(ctx context.Context, n, capacity int, window tim
 // backfillToken marks the i-th mail of the backfilled folder.
 func backfillToken(i int) string { return fmt.Sprintf("bm-%012x", i) }
 
-// checkBackfilledMail confirms that the fake holds one ticket per order
-// and every mail's message once, and returns how many of each.
-func checkBackfilledMail(f *fakeGorgias, n, orders int) (tickets, held int, err error) {
+// checkBackfilledMessages confirms that the fake holds one ticket per
+// thread (per order, for mail) and each of the n messages marked by
+// backfillToken once, and returns how many of each.
+func checkBackfilledMessages(f *fakeGorgias, n, threads int) (tickets, held int, err error) {
 	count := make(map[string]int, n)
 	ts := f.Tickets()
 	for _, t := range ts {
@@ -590,11 +591,11 @@ func checkBackfilledMail(f *fakeGorgias, n, orders int) (tickets, held int, err 
 	}
 	for i := range n {
 		if c := count[backfillToken(i)]; c != 1 {
-			return 0, 0, fmt.Errorf("mail %d of %d is %d times in the tickets", i+1, n, c)
+			return 0, 0, fmt.Errorf("message %d of %d is %d times in the tickets", i+1, n, c)
 		}
 	}
-	if len(ts) != orders {
-		return 0, 0, fmt.Errorf("the fake holds %d tickets for %d orders", len(ts), orders)
+	if len(ts) != threads {
+		return 0, 0, fmt.Errorf("the fake holds %d tickets for %d threads", len(ts), threads)
 	}
 	return len(ts), len(count), nil
 }
@@ -604,24 +605,38 @@ func (b *mailBackfillResult) print(w io.Writer) {
 	f := t.figures()
 	fmt.Fprintf(w, "\n(l) mail backfill: %d Amazon buyer mails (%d orders, %d each, interleaved) in a real Dovecot folder before the bridge starts, read by its syncs (every %s) and mirrored into a fake Gorgias at %d requests/%s, bridge limiter %d/%s, %d workers\n",
 		b.messages, b.orders, mailMessagesPerOrder, b.syncEvery, t.capacity, t.window, t.limiter.Requests, t.limiter.Per, t.workers)
-	if t.capacity != gorgiasfake.DefaultCapacity || t.window != gorgiasfake.DefaultWindow {
-		fmt.Fprintf(w, "  the account allows %.1fx Gorgias's default %d/%s, so that the mailbox takes minutes rather than hours (-mail-backfill-capacity %d for the default)\n",
-			t.allowed()/perSecond(gorgiasfake.DefaultCapacity, gorgiasfake.DefaultWindow), gorgiasfake.DefaultCapacity, gorgiasfake.DefaultWindow, gorgiasfake.DefaultCapacity)
-	}
-	if f.steady {
-		verdict := "PASS"
-		if !b.pass(f) {
-			verdict = "below target"
-		}
-		fmt.Fprintf(w, "  steady state, after the first %d requests: %d requests in %s\n", t.capacity, f.steadyCalls, f.steadySpan.Round(time.Millisecond))
-		fmt.Fprintf(w, "  mail backfill requests/s %6.2f   allowed %6.2f   ratio %.3f   429s %d   %s (target >= %.2f and no 429)   <- headline\n",
-			f.callRate, f.allowedCalls, f.callRate/f.allowedCalls, t.fakeRateLimited, verdict, backfillTarget)
-	} else {
-		fmt.Fprintf(w, "  steady state: not measured, only %d requests (the burst is %d); raise -mail-backfill-messages\n", f.callsTotal, t.capacity)
-	}
+	printScaledCapacity(w, t, "the mailbox", "-mail-backfill-capacity")
+	printBackfillRate(w, "mail backfill", t, f, "-mail-backfill-messages")
 	fmt.Fprintf(w, "  whole run, from the bridge's start to the last Gorgias request: %d requests in %s; requests/s %6.2f, allowed with the %d-request burst %6.2f, ratio %.3f\n",
 		f.callsTotal, f.wholeSpan.Round(time.Millisecond), f.wholeCallRate, t.capacity, f.wholeAllowedCalls, ratio(f.wholeCallRate, f.wholeAllowedCalls))
 	fmt.Fprintf(w, "  Gorgias requests per mail %.2f; %d mails gave %d tickets holding each mail once; the folder filled by APPEND in %s; 429s answered %d; bridge log: %d warnings, %d errors\n",
 		b.requestsPerMessage(), b.messages, b.tickets, b.seeding.Round(time.Millisecond), t.fakeRateLimited, t.warnings, t.errors)
 	t.printNotes(w, f)
+}
+
+// printScaledCapacity says so when a backfill's Gorgias account allows
+// more than Gorgias's default, and which flag gives the default.
+func printScaledCapacity(w io.Writer, t *throttledResult, what, flag string) {
+	if t.capacity == gorgiasfake.DefaultCapacity && t.window == gorgiasfake.DefaultWindow {
+		return
+	}
+	fmt.Fprintf(w, "  the account allows %.1fx Gorgias's default %d/%s, so that %s takes minutes rather than hours (%s %d for the default)\n",
+		t.allowed()/perSecond(gorgiasfake.DefaultCapacity, gorgiasfake.DefaultWindow), gorgiasfake.DefaultCapacity, gorgiasfake.DefaultWindow, what, flag, gorgiasfake.DefaultCapacity)
+}
+
+// printBackfillRate prints a backfill's steady-state requests per second
+// against those allowed, with the verdict (meetsBackfillTarget), or why
+// the steady state was not measured and which flag to raise.
+func printBackfillRate(w io.Writer, label string, t *throttledResult, f throttledFigures, raise string) {
+	if !f.steady {
+		fmt.Fprintf(w, "  steady state: not measured, only %d requests (the burst is %d); raise %s\n", f.callsTotal, t.capacity, raise)
+		return
+	}
+	verdict := "PASS"
+	if !meetsBackfillTarget(t, f) {
+		verdict = "below target"
+	}
+	fmt.Fprintf(w, "  steady state, after the first %d requests: %d requests in %s\n", t.capacity, f.steadyCalls, f.steadySpan.Round(time.Millisecond))
+	fmt.Fprintf(w, "  %s requests/s %6.2f   allowed %6.2f   ratio %.3f   429s %d   %s (target >= %.2f and no 429)   <- headline\n",
+		label, f.callRate, f.allowedCalls, f.callRate/f.allowedCalls, t.fakeRateLimited, verdict, backfillTarget)
 }

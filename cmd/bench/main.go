@@ -42,6 +42,20 @@
 //	    20 s would take 83 minutes), the bridge's limiter set alike:
 //	    requests delivered per second against those allowed, computed as
 //	    in (b), and the 429s.
+//	(m) Fnac latency: a bridge mirroring one Fnac shop of an in-process
+//	    fake of Fnac Darty's seller API, synced at the default period
+//	    (1 min), into an unthrottled fake Gorgias. Customer messages are
+//	    added to a thread at random moments over two periods; each is timed
+//	    from its creation to the fake Gorgias calling back that the ticket
+//	    holds it: p50 and p95, and p95 against the sync period and against
+//	    the goal, the period plus 2 s.
+//	(n) Fnac backfill: 1,000 Fnac threads of one message each, seeded
+//	    before the bridge starts and mirrored by its first sync into a
+//	    fake Gorgias allowing ten times Gorgias's default (as (l)), the
+//	    bridge's limiter set alike and the Fnac limiter out of the way:
+//	    requests delivered per second against those allowed, computed as
+//	    in (b), the 429s, and every message once. The table apiMarkets
+//	    gives each API marketplace its own pair of phases.
 //	(f) Isolation: two merchants, each with a Gorgias account at its real
 //	    limit. B's alert delay while A drains an alert backlog; A's agents'
 //	    reply delay and A's new-alert delay while A backfills threads
@@ -122,6 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.mailMessages, "mail-messages", 0, "buyer mails delivered in the mail latency phase (default 20 over a minute, quick 4 over 6 s)")
 	fs.IntVar(&o.mailBackfillMessages, "mail-backfill-messages", 0, "buyer mails in the folder the mail backfill phase mirrors, five per order (default 5000, quick 24)")
 	fs.IntVar(&o.mailBackfillCapacity, "mail-backfill-capacity", 0, "Gorgias requests per 20 s the mail backfill's account allows, the fake and the bridge's limiter alike (default 400, ten times Gorgias's default; quick 40)")
+	addMarketFlags(fs, &o)
 	fs.IntVar(&o.backfillThreads, "backfill-threads", 0, "Mirakl threads mirrored in the backfill phase (default 80, quick 24)")
 	fs.StringVar(&o.clusterAddrs, "cluster", os.Getenv("BRIDGE_TEST_REDIS_CLUSTER"), "throwaway Redis Cluster nodes (host:port,...) for the balance phase, every master flushed; default $BRIDGE_TEST_REDIS_CLUSTER")
 	fs.BoolVar(&o.skipBalance, "skip-balance", false, "skip the balance phase (operations per Redis Cluster master)")
@@ -161,6 +176,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o.balanceAlerts < 0 || o.balanceCustomers < 0 || o.failoverPort < 0 || o.failoverPort > 55000 {
 		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -mail-, -widget-, -isolation-, -ingest- and -balance- flags must be positive, -failover-port a port")
 		return 2
+	}
+	for _, m := range apiMarkets {
+		mo := m.opts(&o)
+		if mo.messages < 0 || mo.threads < 0 || mo.capacity < 0 || mo.syncEvery < 0 || (mo.syncEvery > 0 && mo.syncEvery < latencySyncEvery) {
+			fmt.Fprintf(stderr, "bench: the -%[1]s- flags must be positive, -%[1]s-sync-every at least %s (the configuration's least)\n", m.kind, latencySyncEvery)
+			return 2
+		}
 	}
 
 	o.progress = stderr

@@ -359,17 +359,24 @@ func (r *rig) mirrorLatencyPhase(ctx context.Context, n int) (*mirrorLatencyResu
 			res.listings++
 		}
 	}
+	res.latencies, res.syncWaits, res.afterSync = splitBySync(posted, hook, listings)
+	return res, nil
+}
+
+// splitBySync times each posted message from its post to its arrival in
+// the ticket, and splits that at the first marketplace listing after the
+// post, the sync that carried it: the wait polling imposes, then the
+// bridge's own part. listings are in order.
+func splitBySync(posted []postedMessage, hook *messageHook, listings []time.Time) (latencies, syncWaits, afterSync []time.Duration) {
 	for _, p := range posted {
 		arrived, _ := hook.arrival(p.token)
-		res.latencies = append(res.latencies, arrived.Sub(p.posted))
-		// The sync that carried the message is the first listing after
-		// it was posted.
+		latencies = append(latencies, arrived.Sub(p.posted))
 		if i, _ := slices.BinarySearchFunc(listings, p.posted, func(l, t time.Time) int { return l.Compare(t) }); i < len(listings) {
-			res.syncWaits = append(res.syncWaits, listings[i].Sub(p.posted))
-			res.afterSync = append(res.afterSync, arrived.Sub(listings[i]))
+			syncWaits = append(syncWaits, listings[i].Sub(p.posted))
+			afterSync = append(afterSync, arrived.Sub(listings[i]))
 		}
 	}
-	return res, nil
+	return latencies, syncWaits, afterSync
 }
 
 // sleepUntil waits until t, or returns why it could not.

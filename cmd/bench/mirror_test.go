@@ -15,7 +15,7 @@ import (
 // alone, and checks that their figures exist and add up: every message
 // timed, every thread one ticket.
 func TestQuickMirrorPhases(t *testing.T) {
-	rep, printed := quickBench(t, options{skipPipeline: true, skipThrottled: true, skipWidget: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true})
+	rep, printed := quickBench(t, withoutMarkets(options{skipPipeline: true, skipThrottled: true, skipWidget: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true}))
 	if rep.pipeline != nil || rep.throttled != nil || rep.widget != nil {
 		t.Errorf("skipped phases ran: pipeline %v, throttled %v, widget %v", rep.pipeline != nil, rep.throttled != nil, rep.widget != nil)
 	}

@@ -37,6 +37,9 @@ type report struct {
 	mailBackfill *mailBackfillResult
 	// mailNote says why the e-mail phases could not run.
 	mailNote string
+	// The API marketplaces' phases, in apiMarkets' order.
+	marketLatency  []*marketLatencyResult
+	marketBackfill []*marketBackfillResult
 }
 
 // pipelineResult is phase (a) on the bridge's side.
@@ -215,6 +218,12 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.mailNote != "" {
 		fmt.Fprintln(w, "\n(k, l) e-mail phases: not run:", r.mailNote)
+	}
+	for _, m := range r.marketLatency {
+		m.print(w)
+	}
+	for _, b := range r.marketBackfill {
+		b.print(w)
 	}
 	if r.isolation != nil {
 		r.isolation.print(w)
