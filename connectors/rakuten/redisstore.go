@@ -161,12 +161,18 @@ func (s *RedisStore) Sale(ctx context.Context, itemID string) (SaleRef, bool, er
 
 // stampOrder keeps a purchase's first-seen time for as long as its
 // fingerprint stays, in one step: two replicas seeing the same change
-// agree on one time.
+// agree on one time, and a read older than the stamp of another
+// fingerprint records nothing (see Store.StampOrder). Times are
+// nanoseconds as strings of the same length (until 2286), so that Lua
+// compares them as strings without rounding.
 var stampOrder = redis.NewScript(`
 local old = redis.call('HMGET', KEYS[1], 'f', 'a')
 if old[1] == ARGV[1] and old[2] then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return old[2]
+end
+if old[2] and string.len(old[2]) == string.len(ARGV[2]) and old[2] > ARGV[2] then
+  return ARGV[2]
 end
 redis.call('HSET', KEYS[1], 'f', ARGV[1], 'a', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])

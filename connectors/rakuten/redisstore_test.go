@@ -155,6 +155,32 @@ func TestRedisStoreStampsOnce(t *testing.T) {
 	if at, _ := s.StampOrder(ctx, "P1", "Shipped|", later.Add(time.Hour)); !at.Equal(later) {
 		t.Errorf("same fingerprint stamped %v, want %v", at, later)
 	}
+	// A listing that began before the ship was read back, and stamps
+	// after it: older news, which neither wins nor records anything.
+	stale := later.Add(-time.Minute)
+	if at, _ := s.StampOrder(ctx, "P1", "Accepted|", stale); !at.Equal(stale) {
+		t.Errorf("stale read stamped %v, want its own time %v", at, stale)
+	}
+	if at, _ := s.StampOrder(ctx, "P1", "Shipped|", later.Add(2*time.Hour)); !at.Equal(later) {
+		t.Errorf("after a stale read the ship's stamp is %v, want %v", at, later)
+	}
+}
+
+// The same rules in memory.
+func TestMemoryStoreIgnoresAStaleRead(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := rakuten.NewMemoryStore()
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := s.StampOrder(ctx, "P1", "Shipped|", t0); err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := s.StampOrder(ctx, "P1", "Accepted|", t0.Add(-time.Second)); !at.Equal(t0.Add(-time.Second)) {
+		t.Errorf("stale read stamped %v", at)
+	}
+	if at, _ := s.StampOrder(ctx, "P1", "Shipped|", t0.Add(time.Hour)); !at.Equal(t0) {
+		t.Errorf("the ship's stamp is %v, want %v", at, t0)
+	}
 }
 
 // Every key is under the account's hash tag and expires; the index drops
