@@ -164,14 +164,20 @@ const (
 	// KindFnac is a shop on Fnac Darty's seller API (Fnac, or Darty since
 	// its back office moved there): XML over POST.
 	KindFnac = "fnac"
+	// KindRakuten is a seller account on Rakuten France (ex PriceMinister)
+	// through its sales_ws web service: XML over GET.
+	KindRakuten = "rakuten"
 )
 
 // FnacBaseURL is Fnac Darty's seller API, for Fnac and Darty shops alike.
 const FnacBaseURL = "https://vendeur.fnac.com/api.php"
 
+// RakutenBaseURL is Rakuten France's web services; sales_ws is below it.
+const RakutenBaseURL = "https://ws.fr.shopping.rakuten.com"
+
 // OrderListKinds are the marketplace kinds whose connector lists orders,
 // which sync_orders needs.
-var OrderListKinds = []string{KindMirakl, KindFnac}
+var OrderListKinds = []string{KindMirakl, KindFnac, KindRakuten}
 
 // EvaluationKinds are the marketplace kinds whose connector lists the
 // customers' evaluations of orders (connectors.EvaluationLister), which
@@ -182,18 +188,23 @@ var EvaluationKinds = []string{KindMirakl}
 // shop on Carrefour's Mirakl.
 type Marketplace struct {
 	ID   string `yaml:"id" validate:"required,slug"`
-	Kind string `yaml:"kind" validate:"required,oneof=mirakl email fnac"`
+	Kind string `yaml:"kind" validate:"required,oneof=mirakl email fnac rakuten"`
 	// Name is the marketplace's name, shown to agents and used in tags,
-	// e.g. "carrefour" (default for fnac: its platform).
+	// e.g. "carrefour" (default for fnac: its platform; for rakuten:
+	// rakuten).
 	Name string `yaml:"name" validate:"required,slug"`
 	// BaseURL and APIKey are the marketplace's API (mirakl; fnac, whose
-	// base_url has a default and whose api_key is the shop's key).
+	// base_url has a default and whose api_key is the shop's key;
+	// rakuten, whose base_url has a default and whose api_key is the
+	// seller's web service token).
 	BaseURL string `yaml:"base_url" validate:"required_if=Kind mirakl,omitempty,url"`
-	APIKey  Secret `yaml:"api_key" validate:"required_if=Kind mirakl,required_if=Kind fnac"`
+	APIKey  Secret `yaml:"api_key" validate:"required_if=Kind mirakl,required_if=Kind fnac,required_if=Kind rakuten"`
 	// Email is the mailbox of a marketplace that relays by e-mail (email).
 	Email *EmailAccount `yaml:"email" validate:"required_if=Kind email"`
 	// Fnac is the rest of a Fnac or Darty shop's account (fnac).
 	Fnac *FnacAccount `yaml:"fnac" validate:"required_if=Kind fnac"`
+	// Rakuten is the rest of a Rakuten France seller account (rakuten).
+	Rakuten *RakutenAccount `yaml:"rakuten" validate:"required_if=Kind rakuten"`
 	// ShopID is sent with every call when the key serves several shops
 	// (mirakl); the shop's id (fnac, where it is required).
 	ShopID string `yaml:"shop_id" validate:"required_if=Kind fnac,max=64"`
@@ -270,6 +281,14 @@ type FnacAccount struct {
 	ArchiveWhenClosed bool `yaml:"archive_when_closed"`
 }
 
+// RakutenAccount is what a Rakuten France seller account has beyond its
+// token (api_key).
+type RakutenAccount struct {
+	// Login is the seller's login on Rakuten, sent with every call and
+	// how the connector tells the shop's own messages from the buyer's.
+	Login string `yaml:"login" validate:"required,max=64"`
+}
+
 // AmazonOrders is a seller's authorisation of the merchant's Selling
 // Partner API application, to read its orders.
 type AmazonOrders struct {
@@ -335,7 +354,7 @@ type AutoAccept struct {
 
 // OrderActionKinds are the marketplace kinds whose connector can act on
 // orders (connectors.OrderActor), which auto_accept needs.
-var OrderActionKinds = []string{KindMirakl, KindFnac}
+var OrderActionKinds = []string{KindMirakl, KindFnac, KindRakuten}
 
 // Store is one shop of a merchant.
 type Store struct {

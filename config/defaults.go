@@ -25,6 +25,10 @@ var defaultRateLimits = map[string]RateLimit{
 	// Fnac documents no request limit either (UNVERIFIED): the same
 	// cautious pace.
 	KindFnac: {Requests: 60, Per: time.Minute},
+	// Rakuten counts requests per hour and refuses past its quota for the
+	// rest of the hour; the quota's numbers are UNVERIFIED. 20 a minute
+	// (1,200 an hour) leaves a sync every minute room for 19 items.
+	KindRakuten: {Requests: 20, Per: time.Minute},
 }
 
 // ApplyDefaults fills every setting left at its zero value. Load and Parse
@@ -87,6 +91,10 @@ func (c *Config) ApplyDefaults() {
 			orDefault(&mp.RatingWindow, 30*24*time.Hour)
 			orDefault(&mp.Timeout, 30*time.Second)
 			orDefault(&mp.SettleDelay, DefaultSettleDelay)
+			if mp.Kind == KindRakuten {
+				orDefault(&mp.BaseURL, RakutenBaseURL)
+				orDefault(&mp.Name, KindRakuten)
+			}
 			if mp.Kind == KindFnac {
 				orDefault(&mp.BaseURL, FnacBaseURL)
 				if mp.Fnac != nil {

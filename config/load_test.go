@@ -746,6 +746,7 @@ func exampleEnv() map[string]string {
 		"ACME_LWA_CLIENT_SECRET":      "lwa-client-secret",
 		"ACME_LWA_REFRESH_TOKEN":      "lwa-refresh-token",
 		"ACME_FNAC_KEY":               "fnac-key",
+		"ACME_RAKUTEN_TOKEN":          "rakuten-token",
 	}
 }
 

@@ -58,7 +58,21 @@ func TestParseMarketplaceProblems(t *testing.T) {
 		{"polls too often", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        sync_every: 1s\n",
 			Problems{{Field: "merchants[0].marketplaces[0].sync_every", Line: 33, Message: "must be at least 10s: Mirakl advises against polling faster"}}},
 		{"unknown kind", "kind: mirakl", "kind: ebay",
-			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl, email, fnac"}}},
+			Problems{{Field: "merchants[0].marketplaces[0].kind", Line: 26, Message: "must be one of: mirakl, email, fnac, rakuten"}}},
+		{"rakuten account without its login", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
+			"kind: rakuten\n        rakuten: {}\n",
+			Problems{{Field: "merchants[0].marketplaces[0].rakuten.login", Line: 27, Message: "is required"}}},
+		{"rakuten account without its section or token", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        api_key: ${MIRAKL_KEY}\n",
+			"kind: rakuten\n",
+			Problems{
+				{Field: "merchants[0].marketplaces[0].api_key", Line: 25, Message: "is required when kind is rakuten"},
+				{Field: "merchants[0].marketplaces[0].rakuten", Line: 25, Message: "is required when kind is rakuten"},
+			}},
+		{"rakuten section on a mirakl account", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        rakuten: {login: vendeur}\n",
+			Problems{{Field: "merchants[0].marketplaces[0].rakuten", Line: 33, Message: "only an account of kind rakuten has a rakuten section"}}},
+		{"rakuten polls too often", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
+			"kind: rakuten\n        rakuten: {login: vendeur}\n        sync_every: 30s\n",
+			Problems{{Field: "merchants[0].marketplaces[0].sync_every", Line: 28, Message: "must be at least 1m for rakuten: each sync reads the todo list, and Rakuten's hourly quota refuses every call for the rest of the hour once spent"}}},
 		{"fnac account without its shop or partner", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
 			"kind: fnac\n        fnac: {platform: boulanger}\n",
 			Problems{
@@ -78,7 +92,7 @@ func TestParseMarketplaceProblems(t *testing.T) {
 			"kind: email\n        name: amazon\n        sync_orders: true\n",
 			Problems{
 				{Field: "merchants[0].marketplaces[0].email", Line: 25, Message: "is required when kind is email"},
-				{Field: "merchants[0].marketplaces[0].sync_orders", Line: 28, Message: "an email account cannot list orders; only mirakl can, and an email account with amazon_orders"},
+				{Field: "merchants[0].marketplaces[0].sync_orders", Line: 28, Message: "an email account cannot list orders; only mirakl, fnac, rakuten can, and an email account with amazon_orders"},
 			}},
 		{"generic relay without patterns", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
 			"kind: email\n        name: market\n        email:\n          profile: generic\n          from: shop@acme.example\n          imap: {addr: \"imap.acme.example:993\"}\n          smtp: {addr: \"smtp.acme.example:587\"}\n          relay:\n            relay_domains: [relay.market.example]\n            order_subject: 'Order [0-9]+'\n            case_body: '(unclosed'\n",
@@ -136,5 +150,25 @@ func TestParseFnacAccount(t *testing.T) {
 	if mk.Kind != KindFnac || mk.Name != "darty" || mk.BaseURL != FnacBaseURL || mk.APIKey.Reveal() != "darty-key" || mk.ShopID != "2042" ||
 		mk.Fnac == nil || !mk.Fnac.MarkRead || mk.Fnac.ArchiveWhenClosed || mk.RateLimit != (RateLimit{Requests: 60, Per: time.Minute}) {
 		t.Errorf("fnac account %+v, %+v", mk, mk.Fnac)
+	}
+}
+
+// A Rakuten seller: the web services' address and the name come from the
+// defaults, the token is api_key, the pace the cautious one; orders can
+// be synced and acted on.
+func TestParseRakutenAccount(t *testing.T) {
+	t.Parallel()
+	env := baseEnv()
+	env["RAKUTEN_TOKEN"] = "rakuten-token"
+	text := editText(t, base+marketplaces, "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n        api_key: ${MIRAKL_KEY}\n",
+		"kind: rakuten\n        api_key: ${RAKUTEN_TOKEN}\n        rakuten: {login: vendeur}\n        sync_orders: true\n        auto_accept: {enabled: true}\n")
+	cfg, err := Parse([]byte(text), lookup(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := cfg.Merchants[0].Marketplaces[0]
+	if mk.Kind != KindRakuten || mk.Name != "rakuten" || mk.BaseURL != RakutenBaseURL || mk.APIKey.Reveal() != "rakuten-token" ||
+		mk.Rakuten == nil || mk.Rakuten.Login != "vendeur" || mk.RateLimit != (RateLimit{Requests: 20, Per: time.Minute}) || mk.SyncEvery != time.Minute {
+		t.Errorf("rakuten account %+v, %+v", mk, mk.Rakuten)
 	}
 }

@@ -303,7 +303,7 @@ func (c *Config) merchantProblems() Problems {
 			if rl := mk.RateLimit; (rl.Requests > 0) != (rl.Per > 0) {
 				ps = append(ps, Problem{Field: kp + ".rate_limit", Message: "needs both requests and per"})
 			}
-			if mk.SyncEvery > 0 && mk.SyncEvery < 10*time.Second {
+			if mk.Kind != KindRakuten && mk.SyncEvery > 0 && mk.SyncEvery < 10*time.Second {
 				ps = append(ps, Problem{Field: kp + ".sync_every", Message: "must be at least 10s: Mirakl advises against polling faster"})
 			}
 			if mk.AutoAccept.Enabled && !slices.Contains(OrderActionKinds, mk.Kind) {
@@ -323,6 +323,12 @@ func (c *Config) merchantProblems() Problems {
 			}
 			if mk.Kind != KindFnac && mk.Fnac != nil {
 				ps = append(ps, Problem{Field: kp + ".fnac", Message: "only an account of kind fnac has a fnac section"})
+			}
+			if mk.Kind != KindRakuten && mk.Rakuten != nil {
+				ps = append(ps, Problem{Field: kp + ".rakuten", Message: "only an account of kind rakuten has a rakuten section"})
+			}
+			if mk.Kind == KindRakuten && mk.SyncEvery > 0 && mk.SyncEvery < time.Minute {
+				ps = append(ps, Problem{Field: kp + ".sync_every", Message: "must be at least 1m for rakuten: each sync reads the todo list, and Rakuten's hourly quota refuses every call for the rest of the hour once spent"})
 			}
 			if mk.AutoAccept.Enabled && !mk.SyncOrders {
 				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: "auto_accept needs sync_orders: true, whose sync finds the new orders"})

@@ -209,7 +209,7 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connectors.TicketMessage) (*LastReply, error) {
 	caps := a.mp.Capabilities()
 	body := PlainText(cmp.Or(m.BodyHTML, m.BodyText))
-	to, body := recipients(body, d)
+	to, body := recipients(body, d, a.mp)
 	r := connectors.Reply{To: to}
 	var links []string
 	for _, att := range m.Attachments {
@@ -330,12 +330,19 @@ func checkReply(r connectors.Reply, caps connectors.MarketplaceCapabilities) (re
 	return refusal{}, true
 }
 
+// correspondentHook is a marketplace whose threads each have one
+// correspondent (Rakuten: the buyer or its customer service, per item),
+// to whom a reply without a "To:" line goes.
+type correspondentHook interface {
+	Correspondent(threadID string) (connectors.PartyType, bool)
+}
+
 // recipientLine is the documented way for an agent to choose who gets a
 // reply: a first line "To: customer", "To: operator" or "To: customer,
 // operator" (also "both"), removed from the text sent.
 var recipientLine = regexp.MustCompile(`(?i)^\s*to\s*:\s*(customer|operator|both|all|customer\s*(?:,|and|&|\+)\s*operator|operator\s*(?:,|and|&|\+)\s*customer)\s*$`)
 
-func recipients(body string, d *Discussion) ([]connectors.PartyType, string) {
+func recipients(body string, d *Discussion, mp connectors.Marketplace) ([]connectors.PartyType, string) {
 	first, rest, _ := strings.Cut(body, "\n")
 	if m := recipientLine.FindStringSubmatch(first); m != nil {
 		who := strings.ToLower(m[1])
@@ -346,6 +353,11 @@ func recipients(body string, d *Discussion) ([]connectors.PartyType, string) {
 			return []connectors.PartyType{connectors.PartyOperator}, rest
 		default:
 			return []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator}, rest
+		}
+	}
+	if c, ok := mp.(correspondentHook); ok {
+		if p, ok := c.Correspondent(d.ThreadID); ok {
+			return []connectors.PartyType{p}, body
 		}
 	}
 	if d.CustomerName == "" && d.Type == "other" {

@@ -33,6 +33,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/fnac"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl"
+	"github.com/helpdesk-bridge/bridge/connectors/rakuten"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/orders"
@@ -541,6 +542,14 @@ func newMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix 
 		return fnac.New(fnac.Options{
 			BaseURL: mk.BaseURL, PartnerID: mk.Fnac.PartnerID, ShopID: mk.ShopID, Key: mk.APIKey.Reveal(),
 			MarkReadAfterMirroring: mk.Fnac.MarkRead, ArchiveWhenClosed: mk.Fnac.ArchiveWhenClosed,
+			HTTPClient: client, Now: o.Now,
+		})
+	case config.KindRakuten:
+		return rakuten.New(rakuten.Options{
+			BaseURL: mk.BaseURL, Login: mk.Rakuten.Login, Token: mk.APIKey.Reveal(),
+			// What getiteminfos marked read lives in Redis, shared by the
+			// replicas and kept across restarts.
+			Store:      rakuten.NewRedisStore(rdb, keyPrefix, mk.ID, o.Now),
 			HTTPClient: client, Now: o.Now,
 		})
 	default:

@@ -89,7 +89,9 @@ type line struct {
 	id, sku, title, status, price, currency string
 }
 
-func (c *Client) toOrder(ctx context.Context, id string, sale *api.Sale, lines []line) (connectors.Order, error) {
+// toOrder makes an order of a purchase's lines as read at readAt, when
+// the read began.
+func (c *Client) toOrder(ctx context.Context, id string, sale *api.Sale, lines []line, readAt time.Time) (connectors.Order, error) {
 	o := connectors.Order{ID: id, CommercialID: id}
 	if sale != nil {
 		o.CreatedAt = parsed(sale.PurchaseDate)
@@ -138,7 +140,7 @@ func (c *Client) toOrder(ctx context.Context, id string, sale *api.Sale, lines [
 		return o, err
 	}
 	o.TrackingNumber, o.TrackingURL, o.Carrier = t.Number, t.URL, cmp.Or(t.CarrierName, t.CarrierCode)
-	o.UpdatedAt, err = c.store.StampOrder(ctx, id, o.State+"|"+lineStates(o)+"|"+t.Number, c.now())
+	o.UpdatedAt, err = c.store.StampOrder(ctx, id, o.State+"|"+lineStates(o)+"|"+t.Number, readAt)
 	return o, err
 }
 
@@ -196,6 +198,7 @@ func (c *Client) ListOrders(ctx context.Context, q connectors.OrderQuery) (conne
 	}
 	var sales []api.Sale
 	next := ""
+	readAt := c.now()
 	if cur.List == 0 {
 		var res api.GetNewSalesResult
 		if err := c.call(ctx, api.ActionGetNewSales, nil, &res); err != nil {
@@ -215,7 +218,7 @@ func (c *Client) ListOrders(ctx context.Context, q connectors.OrderQuery) (conne
 	end := min(cur.Offset+cur.Limit, len(sales))
 	for i := min(cur.Offset, len(sales)); i < end; i++ {
 		s := sales[i]
-		o, err := c.toOrder(ctx, strings.TrimSpace(s.PurchaseID), &s, saleLines(s))
+		o, err := c.toOrder(ctx, strings.TrimSpace(s.PurchaseID), &s, saleLines(s), readAt)
 		if err != nil {
 			return fail(err)
 		}
@@ -250,6 +253,7 @@ func (c *Client) GetOrder(ctx context.Context, orderID string) (connectors.Order
 }
 
 func (c *Client) order(ctx context.Context, id string) (connectors.Order, error) {
+	readAt := c.now()
 	var news api.GetNewSalesResult
 	if err := c.call(ctx, api.ActionGetNewSales, nil, &news); err != nil {
 		return connectors.Order{}, err
@@ -286,15 +290,18 @@ func (c *Client) order(ctx context.Context, id string) (connectors.Order, error)
 	if len(lines) == 0 {
 		return connectors.Order{}, fmt.Errorf("%w: no such order", connectors.ErrNotFound)
 	}
-	o, err := c.toOrder(ctx, id, sale, lines)
+	o, err := c.toOrder(ctx, id, sale, lines, readAt)
 	if err != nil {
 		return connectors.Order{}, err
 	}
 	if sale == nil && len(o.Lines) > 0 {
 		// The billing names no date nor buyer: the sales read before may.
+		// The read-back of an action must name the customer as the
+		// listing did, or the order would leave the customer's sidebar.
 		if ref, ok, err := c.store.Sale(ctx, o.Lines[0].ID); err == nil && ok {
 			o.CreatedAt = parsed(ref.PurchaseDate)
-			o.CustomerID, o.CustomerName = ref.BuyerLogin, cmp.Or(o.CustomerName, ref.BuyerLogin)
+			o.CustomerID, o.CustomerEmail = ref.BuyerLogin, cmp.Or(o.CustomerEmail, ref.BuyerEmail)
+			o.CustomerName = cmp.Or(o.CustomerName, ref.BuyerName, ref.BuyerLogin)
 		}
 	}
 	return o, nil

@@ -382,10 +382,15 @@ func (c *Client) keepSales(ctx context.Context, sales []api.Sale) error {
 	var refs []SaleRef
 	for _, s := range sales {
 		for _, it := range s.Items {
-			refs = append(refs, SaleRef{
+			ref := SaleRef{
 				ItemID: strings.TrimSpace(it.ItemID), PurchaseID: strings.TrimSpace(s.PurchaseID), Headline: strings.TrimSpace(it.Headline),
 				PurchaseDate: strings.TrimSpace(s.PurchaseDate), BuyerLogin: strings.TrimSpace(s.Delivery.BuyerLogin),
-			})
+				BuyerEmail: strings.TrimSpace(s.Delivery.BuyerEmail),
+			}
+			if a := s.Delivery.BillingAddress; a != nil {
+				ref.BuyerName = strings.TrimSpace(strings.TrimSpace(a.FirstName) + " " + strings.TrimSpace(a.LastName))
+			}
+			refs = append(refs, ref)
 		}
 	}
 	if len(refs) == 0 {

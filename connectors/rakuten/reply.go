@@ -195,3 +195,16 @@ func checkReply(r connectors.Reply, correspondent connectors.PartyType) error {
 	}
 	return nil
 }
+
+// Correspondent is whom a thread's replies go to: the buyer, or Rakuten's
+// customer service. The bridge sends a reply without a recipient there.
+func (c *Client) Correspondent(threadID string) (connectors.PartyType, bool) {
+	switch _, corr, ok := parseThreadID(threadID); {
+	case !ok:
+		return "", false
+	case corr == CorrRakuten:
+		return connectors.PartyOperator, true
+	default:
+		return connectors.PartyCustomer, true
+	}
+}

@@ -28,8 +28,11 @@ type Store interface {
 	// Sale returns the purchase an item belongs to, if known.
 	Sale(ctx context.Context, itemID string) (SaleRef, bool, error)
 	// StampOrder returns when the order was first seen as fingerprint
-	// says, recording now if it is new: Rakuten's sales carry no update
-	// time.
+	// says, recording now (when the read began) if it is new: Rakuten's
+	// sales carry no update time. A read that began before the stamp of
+	// another fingerprint (a listing under way while a ship was read
+	// back) is older news: it gets its own time and records nothing, so
+	// that it never outdates the later read.
 	StampOrder(ctx context.Context, purchaseID, fingerprint string, now time.Time) (time.Time, error)
 	// SaveTracking and Tracking keep the tracking the shop set on a
 	// purchase.
@@ -49,8 +52,10 @@ type ItemRecord struct {
 type SaleRef struct {
 	ItemID, PurchaseID, Headline string
 	PurchaseDate                 string
-	// BuyerLogin is customer data.
-	BuyerLogin string
+	// BuyerLogin, BuyerEmail (Rakuten's relay address) and BuyerName (the
+	// billing address's) are customer data: getbillinginformation, which
+	// reads an order once its items are accepted, names none of them.
+	BuyerLogin, BuyerEmail, BuyerName string
 }
 
 // MemoryStore is a Store in memory, for one process and tests. It is
@@ -114,6 +119,8 @@ func (m *MemoryStore) StampOrder(_ context.Context, purchaseID, fingerprint stri
 	defer m.mu.Unlock()
 	if s, ok := m.stamps[purchaseID]; ok && s.fingerprint == fingerprint {
 		return s.at, nil
+	} else if ok && s.at.After(now) {
+		return now, nil
 	}
 	m.stamps[purchaseID] = stamp{fingerprint: fingerprint, at: now}
 	return now, nil
