@@ -180,6 +180,21 @@ func parseThreadID(id string) (threadKey, bool) {
 	return k, okType && okCorr
 }
 
+// Correspondent is whom a reply without a "To:" line goes to: the thread's
+// own correspondent, the client or the call centre, so that an agent
+// answering in the call centre's ticket answers the call centre.
+func (c *Client) Correspondent(threadID string) (connectors.PartyType, bool) {
+	k, ok := parseThreadID(threadID)
+	switch {
+	case !ok:
+		return "", false
+	case k.corr == api.FromCallCenter:
+		return connectors.PartyOperator, true
+	default:
+		return connectors.PartyCustomer, true
+	}
+}
+
 // uuidLike is the shape of Fnac's message ids (XSD type uuid).
 var uuidLike = regexp.MustCompile(`^[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}$`)
 

@@ -283,3 +283,22 @@ func (h *fakeHarness) Sent(t *testing.T, threadID string) []marketplacetest.Sent
 	}
 	return out
 }
+
+func TestCorrespondent(t *testing.T) {
+	c, err := fnac.New(fnac.Options{BaseURL: "https://vendeur.fnac.example/api.php", PartnerID: "P", ShopID: "S", Key: "K"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]connectors.PartyType{
+		fnac.ThreadID(api.TypeOrder, "57BEAFDA828A8", api.FromClient):     connectors.PartyCustomer,
+		fnac.ThreadID(api.TypeOrder, "57BEAFDA828A8", api.FromCallCenter): connectors.PartyOperator,
+		fnac.ThreadID(api.TypeOffer, "OFFER-1", api.FromCallCenter):       connectors.PartyOperator,
+	} {
+		if got, ok := c.Correspondent(id); !ok || got != want {
+			t.Errorf("Correspondent(%s) = %s, %t; want %s", id, got, ok, want)
+		}
+	}
+	if _, ok := c.Correspondent("not-a-thread"); ok {
+		t.Error("Correspondent of a malformed id is known")
+	}
+}
