@@ -131,29 +131,3 @@ func clip(s string) string {
 }
 
 func invalid(what string) error { return fmt.Errorf("%w: %s", connectors.ErrInvalid, what) }
-
-// shortID keeps ids readable in error strings.
-func shortID(id string) string {
-	const max = 64
-	if utf8.RuneCountInString(id) <= max {
-		return id
-	}
-	return string([]rune(id)[:max]) + "…"
-}
-
-// withhold drops Rakuten's message from an error when it quotes the
-// reply's body, which is customer-facing content.
-func withhold(err error, body string) error {
-	var apiErr *connectors.APIError
-	if body == "" || !errors.As(err, &apiErr) || apiErr.Message == "" {
-		return err
-	}
-	probe := strings.TrimSpace(body)
-	if n := 20; utf8.RuneCountInString(probe) > n {
-		probe = string([]rune(probe)[:n])
-	}
-	if strings.Contains(apiErr.Message, probe) {
-		apiErr.Message = "[message withheld: it quotes the reply]"
-	}
-	return err
-}

@@ -3,8 +3,6 @@ package rakuten
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -181,10 +179,7 @@ func (c *Client) ListOrders(ctx context.Context, q connectors.OrderQuery) (conne
 	}
 	cur := orderCursor{Limit: maxThreadsPerPage}
 	if q.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err == nil {
-			err = json.Unmarshal(b, &cur)
-		}
+		err := connectors.DecodePageToken(q.PageToken, &cur)
 		if err != nil || cur.Limit < 1 || cur.Limit > maxThreadsPerPage || cur.List < 0 || cur.List > 1 || cur.Offset < 0 {
 			return fail(invalid("not a page token of this connector"))
 		}
@@ -237,8 +232,7 @@ func (c *Client) ListOrders(ctx context.Context, q connectors.OrderQuery) (conne
 	default:
 		return page, nil
 	}
-	b, _ := json.Marshal(cur)
-	page.NextPageToken = base64.RawURLEncoding.EncodeToString(b)
+	page.NextPageToken = connectors.EncodePageToken(cur)
 	return page, nil
 }
 
@@ -247,7 +241,7 @@ func (c *Client) ListOrders(ctx context.Context, q connectors.OrderQuery) (conne
 func (c *Client) GetOrder(ctx context.Context, orderID string) (connectors.Order, error) {
 	o, err := c.order(ctx, orderID)
 	if err != nil {
-		return connectors.Order{}, fmt.Errorf("rakuten: get order %s: %w", shortID(orderID), err)
+		return connectors.Order{}, fmt.Errorf("rakuten: get order %s: %w", connectors.ShortID(orderID), err)
 	}
 	return o, nil
 }
@@ -314,7 +308,7 @@ func (c *Client) Act(ctx context.Context, orderID string, action connectors.Orde
 		if action != nil {
 			kind = string(action.Kind())
 		}
-		return fmt.Errorf("rakuten: %s order %s: %w", kind, shortID(orderID), err)
+		return fmt.Errorf("rakuten: %s order %s: %w", kind, connectors.ShortID(orderID), err)
 	}
 	return nil
 }
@@ -356,7 +350,7 @@ func (c *Client) act(ctx context.Context, id string, action connectors.OrderActi
 func (c *Client) decide(ctx context.Context, o connectors.Order, k connectors.OrderActionKind, refused []string) error {
 	for _, id := range refused {
 		if !slices.ContainsFunc(o.Lines, func(l connectors.OrderLine) bool { return l.ID == id }) {
-			return invalid(fmt.Sprintf("the order has no line %s", shortID(id)))
+			return invalid(fmt.Sprintf("the order has no line %s", connectors.ShortID(id)))
 		}
 	}
 	accept := func(lineID string) bool { return k == connectors.ActionAccept && !slices.Contains(refused, lineID) }
@@ -487,7 +481,7 @@ func (c *Client) cancelLines(ctx context.Context, o connectors.Order, a connecto
 		i := slices.IndexFunc(o.Lines, func(l connectors.OrderLine) bool { return l.ID == lc.LineID })
 		switch {
 		case i < 0:
-			return invalid(fmt.Sprintf("the order has no line %s", shortID(lc.LineID)))
+			return invalid(fmt.Sprintf("the order has no line %s", connectors.ShortID(lc.LineID)))
 		case lc.Quantity < 0 || lc.Quantity > 1:
 			return invalid("a Rakuten line is one item: it is cancelled whole")
 		}

@@ -39,9 +39,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -192,16 +190,12 @@ type listCursor struct {
 }
 
 func (cur listCursor) encode() string {
-	b, _ := json.Marshal(cur)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return connectors.EncodePageToken(cur)
 }
 
 func decodeCursor(s string) (listCursor, error) {
 	var cur listCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &cur)
-	}
+	err := connectors.DecodePageToken(s, &cur)
 	if err != nil || cur.Limit < 1 || cur.Limit > maxThreadsPerPage || cur.AfterID == "" {
 		return listCursor{}, invalid("not a page token of this connector")
 	}
@@ -282,7 +276,7 @@ func (c *Client) refresh(ctx context.Context) error {
 			if errors.Is(err, connectors.ErrNotFound) {
 				continue // gone meanwhile
 			}
-			return fmt.Errorf("item %s: %w", shortID(id), err)
+			return fmt.Errorf("item %s: %w", connectors.ShortID(id), err)
 		}
 		if _, ok, err := c.store.Sale(ctx, id); err != nil {
 			return err
@@ -314,7 +308,7 @@ func (c *Client) itemInfo(ctx context.Context, itemID string) (api.ItemInfo, err
 		}
 	}
 	if err := c.store.SaveItem(ctx, rec); err != nil {
-		return api.ItemInfo{}, fmt.Errorf("keeping item %s: %w", shortID(itemID), err)
+		return api.ItemInfo{}, fmt.Errorf("keeping item %s: %w", connectors.ShortID(itemID), err)
 	}
 	return info, nil
 }
@@ -404,7 +398,7 @@ func (c *Client) keepSales(ctx context.Context, sales []api.Sale) error {
 func (c *Client) GetThread(ctx context.Context, threadID string) (connectors.Thread, error) {
 	th, _, err := c.thread(ctx, threadID)
 	if err != nil {
-		return connectors.Thread{}, fmt.Errorf("rakuten: get thread %s: %w", shortID(threadID), err)
+		return connectors.Thread{}, fmt.Errorf("rakuten: get thread %s: %w", connectors.ShortID(threadID), err)
 	}
 	return th, nil
 }
@@ -446,7 +440,7 @@ func (c *Client) thread(ctx context.Context, threadID string) (connectors.Thread
 
 // DownloadAttachment: Rakuten's messages carry no files.
 func (c *Client) DownloadAttachment(ctx context.Context, attachmentID string) (io.ReadCloser, connectors.AttachmentMeta, error) {
-	return nil, connectors.AttachmentMeta{}, fmt.Errorf("rakuten: download attachment %s: %w: Rakuten's messages carry no files", shortID(attachmentID), connectors.ErrNotFound)
+	return nil, connectors.AttachmentMeta{}, fmt.Errorf("rakuten: download attachment %s: %w: Rakuten's messages carry no files", connectors.ShortID(attachmentID), connectors.ErrNotFound)
 }
 
 // isShop tells whether a sender is the shop itself.

@@ -106,7 +106,7 @@ func CheckWindow(info api.ItemInfo, to connectors.PartyType, now time.Time) erro
 // contactuseraboutitem, Rakuten with contactusaboutitem.
 func (c *Client) Reply(ctx context.Context, threadID string, r connectors.Reply) (connectors.SentReply, error) {
 	fail := func(err error) (connectors.SentReply, error) {
-		return connectors.SentReply{}, fmt.Errorf("rakuten: reply to thread %s: %w", shortID(threadID), withhold(err, r.Body))
+		return connectors.SentReply{}, fmt.Errorf("rakuten: reply to thread %s: %w", connectors.ShortID(threadID), connectors.WithholdQuoted(err, r.Body))
 	}
 	itemID, corr, ok := parseThreadID(threadID)
 	if !ok {
