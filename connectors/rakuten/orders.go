@@ -322,25 +322,17 @@ func (c *Client) act(ctx context.Context, id string, action connectors.OrderActi
 	if err != nil {
 		return err
 	}
-	switch a := action.(type) {
+	switch a := connectors.ActionValue(action).(type) {
 	case connectors.AcceptOrder:
 		return c.decide(ctx, o, connectors.ActionAccept, a.RefuseLines)
-	case *connectors.AcceptOrder:
-		return c.decide(ctx, o, connectors.ActionAccept, a.RefuseLines)
-	case connectors.RefuseOrder, *connectors.RefuseOrder:
+	case connectors.RefuseOrder:
 		return c.decide(ctx, o, connectors.ActionRefuse, nil)
 	case connectors.ShipOrder:
 		return c.ship(ctx, o, a.Tracking)
-	case *connectors.ShipOrder:
-		return c.ship(ctx, o, a.Tracking)
 	case connectors.CancelOrder:
-		return c.cancel(ctx, o, connectors.ActionCancel, a.Reason, nil)
-	case *connectors.CancelOrder:
 		return c.cancel(ctx, o, connectors.ActionCancel, a.Reason, nil)
 	case connectors.CancelOrderLines:
 		return c.cancelLines(ctx, o, a)
-	case *connectors.CancelOrderLines:
-		return c.cancelLines(ctx, o, *a)
 	}
 	return invalid(fmt.Sprintf("unknown order action %T", action))
 }
