@@ -1,0 +1,413 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
+	"github.com/helpdesk-bridge/bridge/config"
+	"github.com/helpdesk-bridge/bridge/connectors/fault"
+	"github.com/helpdesk-bridge/bridge/connectors/fnac/api"
+	"github.com/helpdesk-bridge/bridge/connectors/fnac/fnacfake"
+	gapi "github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
+	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
+)
+
+// The Fnac account of the fault tests, and the ids the bridge gives what
+// it mirrors from it.
+const (
+	fnacFaultAccount  = "acme-fnac"
+	fnacTicketPrefix  = "bridge-disc-fnac-" + fnacShop + "-"
+	fnacMessagePrefix = "mp-" + fnacFaultAccount + "-"
+)
+
+// A token that expires between two pages of a backfill is renewed and
+// the page read again: the sync goes on, and each of the 160 orders'
+// threads (more than two pages of messages) becomes exactly one ticket.
+func TestFnacTokenExpiredMidBackfillLosesNoPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	t.Parallel()
+	r := newFnacRig(t, fnacRigOptions{mode: ModeServe, timeout: 5 * time.Second})
+	r.seed(t, 160, time.Now().Add(-2*time.Hour))
+	if rows := len(r.fake.Messages(fnacShop)); rows <= 2*api.DefaultResultsCount {
+		t.Fatalf("%d messages: the backfill must span more than two pages", rows)
+	}
+	// Every token is expired as the second page is asked for: the page's
+	// first request carries one that Fnac no longer takes.
+	var pages [4]atomic.Int32
+	r.fake.Faults().Push(fault.Fault{Match: func(req *http.Request) bool {
+		if q, ok := fnacListing(req); ok && q.Paging < len(pages) {
+			if pages[q.Paging].Add(1) == 1 && q.Paging == 2 {
+				r.fake.ExpireTokens()
+			}
+		}
+		return false // only watches
+	}})
+	r.enqueueSyncsOf(t, fnacFaultAccount, 1)
+	r.eventuallyMirrored(t, 45*time.Second, "a ticket per thread", r.mirrorComplete)
+	r.settleDiscussions(t, 20*time.Second)
+	if p2, auths := pages[2].Load(), r.fake.Auths(); p2 != 2 || auths != 2 {
+		t.Errorf("page 2 asked for %d times with %d tokens issued; want twice, and one renewal", p2, auths)
+	}
+	if p1, p3 := pages[1].Load(), pages[3].Load(); p1 != 1 || p3 != 1 {
+		t.Errorf("pages 1 and 3 asked for %d and %d times, want once each: the sync started over", p1, p3)
+	}
+	// Listing it all again changes nothing.
+	r.enqueueSyncsOf(t, fnacFaultAccount, 1)
+	r.settleDiscussions(t, 30*time.Second)
+	r.checkMirrored(t)
+}
+
+// fnacRig runs the bridge, in this process or as child processes,
+// against a Fnac fake of the test's own, on a redis-server of its own.
+type fnacRig struct {
+	*harness
+	fake *fnacfake.Server
+	ts   *httptest.Server
+	// orders is how many orders seed wrote about.
+	orders int
+	// replies are the agents' replies asked for, by body.
+	replies []string
+}
+
+type fnacRigOptions struct {
+	mode Mode
+	// timeout is the account's bound on one call to Fnac.
+	timeout time.Duration
+	// wrap, when set, wraps the fake's handler.
+	wrap func(http.Handler) http.Handler
+}
+
+// newFnacRig adds a Fnac shop to acme, answered from Gorgias, marked read
+// once mirrored, and paced far above the tests' needs.
+func newFnacRig(t *testing.T, o fnacRigOptions) *fnacRig {
+	t.Helper()
+	r := &fnacRig{fake: fnacfake.New(fnacfake.Options{Shops: []fnacfake.Shop{{PartnerID: fnacPartner, ShopID: fnacShop, Key: fnacKey, Name: "fnac"}}})}
+	var handler http.Handler = r.fake
+	if o.wrap != nil {
+		handler = o.wrap(r.fake)
+	}
+	r.ts = httptest.NewServer(handler)
+	t.Cleanup(r.ts.Close)
+	srv := rdbtest.Start(t)
+	r.harness = newHarness(t, harnessOptions{mode: o.mode, redisURL: srv.URL(), clientTimeout: 30 * time.Second, maxRetry: 25, before: func(h *harness) {
+		mk := fnacAccount(fnacFaultAccount, "fnac", fnacShop, fnacKey, "acme-gorgias", r.ts.URL+"/api.php")
+		mk.Timeout, mk.SettleDelay = o.timeout, 2*time.Second
+		mk.RateLimit = config.RateLimit{Requests: 100, Per: time.Second}
+		mk.Fnac.ArchiveWhenClosed = false
+		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, mk)
+		// Gorgias's own limit would pace the mirroring over minutes.
+		h.cfg.Merchants[0].Helpdesks[0].RateLimit = config.RateLimit{Requests: 1000, Per: 20 * time.Second}
+		h.env["FNAC_KEY"] = fnacKey
+		account := fmt.Sprintf(`      - id: %s
+        kind: fnac
+        base_url: "%s/api.php"
+        api_key: ${FNAC_KEY}
+        shop_id: %q
+        store: acme-fr
+        helpdesk: acme-gorgias
+        sync_every: 1h
+        overlap: 2m
+        backfill: 720h
+        settle_delay: 2s
+        timeout: %s
+        rate_limit: {requests: 100, per: 1s}
+        fnac: {platform: fnac, partner_id: %q, mark_read: true}
+`, fnacFaultAccount, r.ts.URL, fnacShop, o.timeout, fnacPartner)
+		h.tuneChildConfig(gorgiasPaceAt, gorgiasPaceBurst(1000, 20*time.Second), "  - id: globex\n", account+"  - id: globex\n")
+	}})
+	return r
+}
+
+// fnacOrder is the id of the i-th order seed writes about.
+func fnacOrder(i int) string { return fmt.Sprintf("FNAC%09d", i) }
+
+// seed has the clients of n more orders write, a minute apart from
+// start: on every fourth order the client writes twice, on every tenth
+// Fnac's call centre writes too (a thread of its own), on every seventh
+// the shop answered from the back office (in every thread of the order),
+// and every ninth first message has a file.
+func (r *fnacRig) seed(t *testing.T, n int, start time.Time) {
+	t.Helper()
+	add := func(m fnacfake.MessageSeed) {
+		if _, err := r.fake.AddMessage(fnacShop, r.ts.URL, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := r.orders; i < r.orders+n; i++ {
+		at := start.Add(time.Duration(i-r.orders) * time.Second).Truncate(time.Second)
+		first := fnacfake.MessageSeed{RefererID: fnacOrder(i), FromName: fmt.Sprintf("Client %d", i), Subject: "Question", Body: fmt.Sprintf("Bonjour, où en est ma commande %d ?", i), At: at}
+		if i%9 == 0 {
+			first.Files = []fnacfake.FileSeed{{Name: fmt.Sprintf("photo-%d.jpg", i), Type: "image/jpeg", Content: []byte(fmt.Sprintf("photo %d", i))}}
+		}
+		add(first)
+		if i%10 == 3 {
+			add(fnacfake.MessageSeed{RefererID: fnacOrder(i), From: api.FromCallCenter, FromName: "Service client Fnac", Subject: "Incident", Body: fmt.Sprintf("Le client de la commande %d signale un retard.", i), At: at.Add(time.Minute)})
+		}
+		if i%7 == 2 {
+			add(fnacfake.MessageSeed{RefererID: fnacOrder(i), From: api.FromSeller, FromName: "fnac", Subject: "Réponse", Body: fmt.Sprintf("Votre commande %d part demain.", i), At: at.Add(2 * time.Minute)})
+		}
+		if i%4 == 1 {
+			add(fnacfake.MessageSeed{RefererID: fnacOrder(i), FromName: fmt.Sprintf("Client %d", i), Subject: "Question", Body: fmt.Sprintf("Des nouvelles de %d ?", i), At: at.Add(3 * time.Minute)})
+		}
+	}
+	r.orders += n
+}
+
+// writeAgain has the clients of every step-th order write once more, now.
+func (r *fnacRig) writeAgain(t *testing.T, step int) {
+	t.Helper()
+	for i := 0; i < r.orders; i += step {
+		if _, err := r.fake.AddMessage(fnacShop, r.ts.URL, fnacfake.MessageSeed{RefererID: fnacOrder(i), FromName: fmt.Sprintf("Client %d", i), Subject: "Question", Body: fmt.Sprintf("Toujours rien pour %d ? (%d)", i, time.Now().UnixNano())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// reply has an agent answer the client of order i in Gorgias; wait
+// waits for the bridge to be done with it (in-process workers only).
+func (r *fnacRig) reply(t *testing.T, i int, wait bool) string {
+	t.Helper()
+	thread := "ORDER/" + fnacOrder(i) + "/CLIENT"
+	tks := r.ticketsWith(fnacTicketPrefix + thread)
+	if len(tks) != 1 {
+		t.Fatalf("thread %s has %d tickets", thread, len(tks))
+	}
+	body := fmt.Sprintf("Bonjour, votre commande %d part aujourd'hui (réponse %d).", i, len(r.replies))
+	r.replies = append(r.replies, body)
+	if wait {
+		r.agentReply(tks[0].ID, gorgiasfake.AgentReply{BodyText: body})
+	} else if !r.postAgentReply(tks[0].ID, gorgiasfake.AgentReply{BodyText: body}) {
+		t.Fatalf("the bridge did not take the reply's webhook")
+	}
+	return body
+}
+
+// fnacThread is what a thread of the fake should have become.
+type fnacThread struct {
+	id string
+	// inbound are the ids of the messages the ticket must hold, in order:
+	// the correspondent's and the shop's own from the back office, not
+	// the bridge's replies.
+	inbound []string
+	files   map[string]int
+}
+
+// expected derives the threads from the fake's messages, as Fnac's
+// discussions are: one per order and correspondent, the shop's messages
+// in each of its order's.
+func (r *fnacRig) expected() []fnacThread {
+	bridgeSent := map[string]bool{}
+	for _, s := range r.fake.Sent(fnacShop) {
+		bridgeSent[s.MessageID] = true
+	}
+	byOrder := map[string][]api.Message{}
+	var orders []string
+	for _, m := range r.fake.Messages(fnacShop) {
+		if _, ok := byOrder[m.Referer.ID]; !ok {
+			orders = append(orders, m.Referer.ID)
+		}
+		byOrder[m.Referer.ID] = append(byOrder[m.Referer.ID], m)
+	}
+	var out []fnacThread
+	for _, o := range orders {
+		for _, corr := range []string{api.FromClient, api.FromCallCenter} {
+			var msgs []api.Message
+			own := false
+			for _, m := range byOrder[o] {
+				switch {
+				case m.From.Type == corr:
+					own = true
+					msgs = append(msgs, m)
+				case m.From.Type == api.FromSeller && !bridgeSent[m.ID]:
+					msgs = append(msgs, m)
+				}
+			}
+			if !own {
+				continue
+			}
+			slices.SortStableFunc(msgs, func(a, b api.Message) int {
+				return cmp.Or(parsedFnacTime(a.CreatedAt).Compare(parsedFnacTime(b.CreatedAt)), strings.Compare(a.ID, b.ID))
+			})
+			th := fnacThread{id: "ORDER/" + o + "/" + corr, files: map[string]int{}}
+			for _, m := range msgs {
+				th.inbound = append(th.inbound, fnacMessagePrefix+m.ID)
+				th.files[fnacMessagePrefix+m.ID] = len(m.Files)
+			}
+			out = append(out, th)
+		}
+	}
+	return out
+}
+
+func parsedFnacTime(s string) time.Time {
+	t, _ := api.ParseTime(s)
+	return t
+}
+
+// mirrorComplete tells whether every message to mirror is in a ticket
+// and every reply asked for reached Fnac.
+func (r *fnacRig) mirrorComplete() bool {
+	have := map[string]bool{}
+	for _, tk := range r.gorg.Tickets() {
+		for _, m := range tk.Messages {
+			have[m.ExternalID] = true
+		}
+	}
+	for _, th := range r.expected() {
+		for _, id := range th.inbound {
+			if !have[id] {
+				return false
+			}
+		}
+	}
+	return len(r.fake.Sent(fnacShop)) >= len(r.replies)
+}
+
+// checkMirrored checks the outcome against Fnac: each thread has one
+// ticket, recorded by the bridge, which holds each of the thread's
+// messages once, in order, with its files, and none of the bridge's own
+// replies mirrored back; each agent's reply reached Fnac once, to the
+// client, and is in the bridge's ledger of its own; nothing else was
+// sent anywhere.
+func (r *fnacRig) checkMirrored(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	byExt := map[string][]gapi.Ticket{}
+	for _, tk := range r.gorg.Tickets() {
+		if strings.HasPrefix(tk.ExternalID, fnacTicketPrefix) {
+			byExt[tk.ExternalID] = append(byExt[tk.ExternalID], tk)
+		}
+	}
+	store := r.discussionStore()
+	threads := r.expected()
+	for _, th := range threads {
+		ext := fnacTicketPrefix + th.id
+		tks := byExt[ext]
+		delete(byExt, ext)
+		if len(tks) != 1 {
+			t.Errorf("thread %s has %d tickets, want 1", th.id, len(tks))
+			if len(tks) == 0 {
+				continue
+			}
+		}
+		tk := tks[0]
+		var got []string
+		for _, m := range tk.Messages {
+			if strings.HasPrefix(m.ExternalID, fnacMessagePrefix) {
+				got = append(got, m.ExternalID)
+				if n := th.files[m.ExternalID]; len(m.Attachments) != n {
+					t.Errorf("ticket %d, message %s: %d files, want %d", tk.ID, m.ExternalID, len(m.Attachments), n)
+				}
+			}
+		}
+		if diff := gocmp.Diff(th.inbound, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("ticket %d of thread %s: Fnac's messages by external id (-want +got):\n%s", tk.ID, th.id, diff)
+		}
+		d, err := store.Get(ctx, "acme", fnacFaultAccount, th.id)
+		if err != nil || d.TicketID != strconv.FormatInt(tk.ID, 10) {
+			t.Errorf("thread %s: the bridge recorded ticket %q (%v), want %d", th.id, d.TicketID, err, tk.ID)
+		}
+	}
+	for ext, tks := range byExt {
+		t.Errorf("%d ticket(s) with external id %s mirror no thread", len(tks), ext)
+	}
+	sent := map[string]int{}
+	for _, s := range r.fake.Sent(fnacShop) {
+		sent[s.Body]++
+		if s.To != api.ToClient {
+			t.Errorf("a reply went to %s, want the client", s.To)
+		}
+		m, _ := r.fake.Message(fnacShop, s.MessageID)
+		own, err := r.rdb.SIsMember(ctx, r.cfg.Redis.KeyPrefix+"dsc:{acme}:own:"+fnacFaultAccount+":ORDER/"+m.Referer.ID+"/CLIENT", s.MessageID).Result()
+		if err != nil || !own {
+			t.Errorf("reply %s on order %s is not in the bridge's ledger of its own (%v)", s.MessageID, m.Referer.ID, err)
+		}
+	}
+	for _, body := range r.replies {
+		if sent[body] != 1 {
+			t.Errorf("the reply %q reached Fnac %d times, want once", body, sent[body])
+		}
+		delete(sent, body)
+	}
+	for body, n := range sent {
+		t.Errorf("Fnac got %d replies nobody wrote: %q", n, body)
+	}
+	if n := r.gorg.Sent(); n != 0 {
+		t.Errorf("Gorgias would have sent %d messages to clients", n)
+	}
+	r.checkNoMirrorGaveUp(t)
+	if !t.Failed() {
+		t.Logf("%d threads of %d orders, each in one ticket; %d replies, each sent once", len(threads), r.orders, len(r.replies))
+	}
+}
+
+// fnacListing reads the messages_query of a listing page (not one
+// order's or one message's), which the bridge's sync pages through.
+func fnacListing(r *http.Request) (api.MessagesQuery, bool) {
+	q, ok := fnacQuery(r)
+	return q, ok && q.OrderID == "" && q.OfferID == "" && q.MessageID == ""
+}
+
+func isFnacListing(r *http.Request) bool {
+	_, ok := fnacListing(r)
+	return ok
+}
+
+// isFnacOrderRead is the read of one order's messages, which the
+// listing makes for every order on its page and a reply for its thread.
+func isFnacOrderRead(r *http.Request) bool {
+	q, ok := fnacQuery(r)
+	return ok && q.OrderID != ""
+}
+
+func fnacQuery(r *http.Request) (api.MessagesQuery, bool) {
+	var q api.MessagesQuery
+	if !strings.HasSuffix(r.URL.Path, "/"+api.ServiceMessagesQuery) || api.Decode(peekBody(r), &q) != nil {
+		return q, false
+	}
+	return q, true
+}
+
+// fnacUpdate reads a messages_update whose messages all have action.
+func fnacUpdate(r *http.Request, action string) (api.MessagesUpdate, bool) {
+	var u api.MessagesUpdate
+	if !strings.HasSuffix(r.URL.Path, "/"+api.ServiceMessagesUpdate) || api.Decode(peekBody(r), &u) != nil || len(u.Messages) == 0 {
+		return u, false
+	}
+	for _, m := range u.Messages {
+		if m.Action != action {
+			return u, false
+		}
+	}
+	return u, true
+}
+
+func isFnacReply(r *http.Request) bool {
+	_, ok := fnacUpdate(r, api.ActionReply)
+	return ok
+}
+
+func isFnacMarkRead(r *http.Request) bool {
+	_, ok := fnacUpdate(r, api.ActionMarkAsRead)
+	return ok
+}
+
+func isFnacAuth(r *http.Request) bool {
+	return strings.HasSuffix(r.URL.Path, "/"+api.ServiceAuth)
+}
