@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,9 @@ func newFnacRig(t *testing.T, o fnacRigOptions) *fnacRig {
 	r.harness = newHarness(t, harnessOptions{mode: o.mode, redisURL: srv.URL(), clientTimeout: 30 * time.Second, maxRetry: 25, before: func(h *harness) {
 		mk := fnacAccount(fnacFaultAccount, "fnac", fnacShop, fnacKey, "acme-gorgias", r.ts.URL+"/api.php")
 		mk.Timeout, mk.SettleDelay = o.timeout, 2*time.Second
+		// The scheduler syncs as it starts and then once a period, on the
+		// period's boundary: a year keeps its syncs out of the tests'.
+		mk.SyncEvery = fnacSyncEvery
 		mk.RateLimit = config.RateLimit{Requests: 100, Per: time.Second}
 		mk.Fnac.ArchiveWhenClosed = false
 		h.cfg.Merchants[0].Marketplaces = append(h.cfg.Merchants[0].Marketplaces, mk)
@@ -121,18 +125,28 @@ func newFnacRig(t *testing.T, o fnacRigOptions) *fnacRig {
         shop_id: %q
         store: acme-fr
         helpdesk: acme-gorgias
-        sync_every: 1h
+        sync_every: %s
         overlap: 2m
         backfill: 720h
         settle_delay: 2s
         timeout: %s
         rate_limit: {requests: 100, per: 1s}
         fnac: {platform: fnac, partner_id: %q, mark_read: true}
-`, fnacFaultAccount, r.ts.URL, fnacShop, o.timeout, fnacPartner)
+`, fnacFaultAccount, r.ts.URL, fnacShop, fnacSyncEvery, o.timeout, fnacPartner)
 		h.tuneChildConfig(gorgiasPaceAt, gorgiasPaceBurst(1000, 20*time.Second), "  - id: globex\n", account+"  - id: globex\n")
 	}})
+	if o.mode == ModeServe {
+		// The scheduler syncs the account as it starts, and retries a
+		// sync of its own little: it must be done before the test seeds
+		// the shop and pushes faults, or it would race the test's syncs.
+		eventually(t, 20*time.Second, "the scheduler's first sync", func() bool { return fnacSynced.MatchString(r.logs.String()) })
+	}
 	return r
 }
+
+const fnacSyncEvery = 365 * 24 * time.Hour
+
+var fnacSynced = regexp.MustCompile(`"account":"` + fnacFaultAccount + `"[^\n]*"message":"discussions synced"`)
 
 // fnacOrder is the id of the i-th order seed writes about.
 func fnacOrder(i int) string { return fmt.Sprintf("FNAC%09d", i) }
@@ -210,11 +224,14 @@ type fnacThread struct {
 
 // expected derives the threads from the fake's messages, as Fnac's
 // discussions are: one per order and correspondent, the shop's messages
-// in each of its order's.
+// in each of its order's. A reply the bridge sent is in the bridge's
+// ticket already, but Fnac shows it in the order's other thread too,
+// where it is mirrored as the shop's.
 func (r *fnacRig) expected() []fnacThread {
-	bridgeSent := map[string]bool{}
+	bridgeSent := map[string]string{} // message id: the thread it answered
 	for _, s := range r.fake.Sent(fnacShop) {
-		bridgeSent[s.MessageID] = true
+		parent, _ := r.fake.Message(fnacShop, s.ParentID)
+		bridgeSent[s.MessageID] = parent.From.Type
 	}
 	byOrder := map[string][]api.Message{}
 	var orders []string
@@ -234,7 +251,7 @@ func (r *fnacRig) expected() []fnacThread {
 				case m.From.Type == corr:
 					own = true
 					msgs = append(msgs, m)
-				case m.From.Type == api.FromSeller && !bridgeSent[m.ID]:
+				case m.From.Type == api.FromSeller && bridgeSent[m.ID] != corr:
 					msgs = append(msgs, m)
 				}
 			}
@@ -410,4 +427,100 @@ func isFnacMarkRead(r *http.Request) bool {
 
 func isFnacAuth(r *http.Request) bool {
 	return strings.HasSuffix(r.URL.Path, "/"+api.ServiceAuth)
+}
+
+// Fnac answering 5xx or hanging past the account's timeout, on the
+// listing, on the reads of each order's messages, on marking them read
+// and on replies, costs retries and nothing else: every message is
+// mirrored once, every reply sent once. A reply is a write without an
+// idempotency key, so one that got no answer is looked for before it is
+// sent again:
+//
+//   - refused with a 503 before Fnac handled it: looked for, not found,
+//     sent again;
+//   - handled, its answer hanging past the timeout: found, not sent
+//     again;
+//   - handled late, after the bridge gave up waiting: found once it
+//     landed, not sent again;
+//   - handled and answered, but the read of the new message's id fails:
+//     the bridge still learns which message is its own, and does not
+//     mirror it back into the ticket.
+func TestFnacFaultsAreRetried(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	t.Parallel()
+	const timeout = time.Second
+	hang := func(match func(*http.Request) bool) fault.Fault {
+		return fault.Fault{Hang: timeout + 500*time.Millisecond, Match: match}
+	}
+	status := func(code int, match func(*http.Request) bool) fault.Fault {
+		return fault.Fault{Status: code, Match: match}
+	}
+	r := newFnacRig(t, fnacRigOptions{mode: ModeServe, timeout: timeout})
+	r.seed(t, 30, time.Now().Add(-time.Hour))
+	inj := r.fake.Faults()
+	// The token the scheduler's sync got expires, and the new one is
+	// refused once.
+	r.fake.ExpireTokens()
+	inj.Push(
+		status(http.StatusServiceUnavailable, isFnacAuth),
+		status(http.StatusInternalServerError, isFnacListing), status(http.StatusBadGateway, isFnacListing), hang(isFnacListing),
+		status(http.StatusBadGateway, isFnacOrderRead), hang(isFnacOrderRead), status(http.StatusServiceUnavailable, isFnacOrderRead),
+		status(http.StatusInternalServerError, isFnacMarkRead), hang(isFnacMarkRead),
+		// Taken, but its answer is lost: marking read again is harmless.
+		fault.Fault{After: true, Status: http.StatusBadGateway, Match: isFnacMarkRead},
+	)
+	r.enqueueSyncsOf(t, fnacFaultAccount, 1)
+	r.eventuallyMirrored(t, 30*time.Second, "a ticket per thread", r.mirrorComplete)
+	r.settleDiscussions(t, 20*time.Second)
+	if n := inj.Pending(); n != 0 {
+		t.Fatalf("%d faults were not met", n)
+	}
+	r.checkMirrored(t)
+	if t.Failed() {
+		return
+	}
+
+	// Replies, each meeting its fault.
+	var sends atomic.Int32
+	var replied atomic.Bool // since the reply's fault was pushed
+	countSends := fault.Fault{Match: func(req *http.Request) bool {
+		if isFnacReply(req) {
+			sends.Add(1)
+			replied.Store(true)
+		}
+		return false // only counts
+	}}
+	replyWith := func(order int, faults ...fault.Fault) {
+		t.Helper()
+		inj.Clear()
+		replied.Store(false)
+		inj.Push(countSends)
+		inj.Push(faults...)
+		before := sends.Load()
+		r.reply(t, order, true)
+		if n := inj.Pending(); n != 1 {
+			t.Errorf("reply to order %d: %d of its faults were not met", order, n-1)
+		}
+		t.Logf("reply to order %d: sent %d times", order, sends.Load()-before)
+	}
+	// The read of the thread before sending fails, then the send's.
+	replyWith(0, status(http.StatusBadGateway, isFnacOrderRead), status(http.StatusServiceUnavailable, isFnacReply))
+	// Handled, the answer hangs.
+	replyWith(1, fault.Fault{After: true, Hang: timeout + 500*time.Millisecond, Match: isFnacReply})
+	// Handled after the bridge gave up.
+	replyWith(2, fault.Fault{Late: true, Hang: timeout + 500*time.Millisecond, Match: isFnacReply})
+	// Handled and answered; the read that finds the new message's id
+	// fails.
+	replyWith(3, fault.Fault{Status: http.StatusInternalServerError, Match: func(req *http.Request) bool { return replied.Load() && isFnacOrderRead(req) }})
+	inj.Clear()
+
+	// The clients write again: the next sync brings their messages, and
+	// none of the replies back.
+	r.writeAgain(t, 1)
+	r.enqueueSyncsOf(t, fnacFaultAccount, 1)
+	r.eventuallyMirrored(t, 30*time.Second, "the new messages", r.mirrorComplete)
+	r.settleDiscussions(t, 20*time.Second)
+	r.checkMirrored(t)
 }
