@@ -524,3 +524,124 @@ func TestFnacFaultsAreRetried(t *testing.T) {
 	r.settleDiscussions(t, 20*time.Second)
 	r.checkMirrored(t)
 }
+
+// A bridge killed mid-sync, then started again on the same Redis, loses
+// and duplicates nothing:
+//
+//  1. killed while Fnac holds the second page of a backfill's listing:
+//     the first page's threads are queued, the rest are not;
+//  2. killed once Fnac has taken an agent's reply (messages_update) and
+//     before its answer came back: the reply is on Fnac, the bridge has
+//     not recorded it, and must find it rather than send it again.
+func TestFnacKilledMidSyncLosesAndDuplicatesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bridge processes")
+	}
+	t.Parallel()
+	r := newFnacRig(t, fnacRigOptions{mode: ModeAPI, timeout: 30 * time.Second})
+	r.seed(t, 150, time.Now().Add(-2*time.Hour))
+
+	// 1. The listing's second page is held before Fnac reads it.
+	held := holdNth(r.fake.Faults(), 1, false, func(req *http.Request) bool {
+		q, ok := fnacListing(req)
+		return ok && q.Paging == 2
+	})
+	child := r.startBridge("first", "worker")
+	waitHeld(t, held, "the listing's second page")
+	child.kill(t)
+	threads := len(r.expected())
+	if n := len(r.fnacTickets()); n >= threads {
+		t.Fatalf("every thread had its ticket before the kill (%d): nothing was left mid-way", n)
+	}
+	t.Logf("killed during the listing's second page, with %d of %d tickets", len(r.fnacTickets()), threads)
+	r.fake.Faults().Clear()
+	r.expireDeadLeases(t, true)
+
+	child = r.startBridge("second", "worker")
+	r.enqueueSyncsOf(t, fnacFaultAccount, 1)
+	r.eventuallyMirrored(t, 40*time.Second, "a ticket per thread", r.mirrorComplete)
+	r.settleDiscussions(t, 20*time.Second)
+
+	// 2. A reply is taken by Fnac, and its answer held.
+	held = holdNth(r.fake.Faults(), 1, true, isFnacReply)
+	body := r.reply(t, 5, false)
+	if got := string(waitHeld(t, held, "the reply's messages_update")); !strings.Contains(got, "commande 5 part") {
+		t.Fatalf("held %s, want the reply", got)
+	}
+	eventually(t, 10*time.Second, "the reply on Fnac", func() bool { return len(r.fake.Sent(fnacShop)) == 1 })
+	child.kill(t)
+	if s := r.fake.Sent(fnacShop); s[0].Body != body {
+		t.Fatalf("Fnac took %q, want the reply", s[0].Body)
+	}
+	r.fake.Faults().Clear()
+	r.expireDeadLeases(t, true)
+
+	// Clients write meanwhile; the last bridge mirrors them, and
+	// finishes the reply.
+	r.writeAgain(t, 10)
+	r.startBridge("last", "worker")
+	r.enqueueSyncsOf(t, fnacFaultAccount, 1)
+	r.eventuallyMirrored(t, 40*time.Second, "every message and the reply", r.mirrorComplete)
+	r.settleDiscussions(t, 30*time.Second)
+	// Mirroring everything once more writes nothing twice.
+	r.enqueueSyncsOf(t, fnacFaultAccount, 1)
+	r.settleDiscussions(t, 30*time.Second)
+	r.checkMirrored(t)
+}
+
+// Two bridge processes on one Redis, each with its scheduler and
+// workers, behave as one while clients keep writing and agents keep
+// answering: one ticket per thread, each message once, each reply sent
+// once, and an account's listings never overlap.
+func TestFnacTwoReplicasBehaveAsOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two bridge processes")
+	}
+	t.Parallel()
+	listings := &inflightMeter{match: isFnacListing}
+	r := newFnacRig(t, fnacRigOptions{mode: ModeAPI, timeout: 10 * time.Second, wrap: listings.wrap})
+	// Each listing lasts, so that two syncs running at once would overlap.
+	r.fake.Faults().Repeat(1000, fault.Fault{Hang: 200 * time.Millisecond, Match: isFnacListing})
+	r.env["BRIDGE_LOG_LEVEL"] = "debug" // "task done" lines tell who mirrored what
+	r.seed(t, 40, time.Now().Add(-time.Hour))
+
+	a, b := r.startBridge("a", "worker"), r.startBridge("b", "worker")
+	r.enqueueSyncsOf(t, fnacFaultAccount, 4) // forced resyncs, all due at once
+	threads := len(r.expected())
+	eventually(t, 40*time.Second, "a ticket per thread", func() bool { return len(r.fnacTickets()) >= threads })
+	for i := range 4 {
+		r.writeAgain(t, 3+i)
+		listed, _ := listings.stats()
+		r.enqueueSyncsOf(t, fnacFaultAccount, 2)
+		r.reply(t, 2*i+1, false)
+		r.reply(t, 2*i+2, false)
+		eventually(t, 30*time.Second, "a sync to list the threads", func() bool { return listings.idleAfter(listed) })
+	}
+	r.enqueueSyncsOf(t, fnacFaultAccount, 2)
+	r.eventuallyMirrored(t, 60*time.Second, "every message and reply", r.mirrorComplete)
+	r.settleDiscussions(t, 30*time.Second)
+	r.checkMirrored(t)
+	if n, most := listings.stats(); n < 3 || most != 1 {
+		t.Errorf("%d listings, at most %d at once; want several, never two at once", n, most)
+	} else {
+		t.Logf("%d listings, one at a time", n)
+	}
+	for _, c := range []*bridgeChild{a, b} {
+		if n := c.mirrored(); n == 0 {
+			t.Errorf("bridge %s mirrored no thread: the test did not run two replicas", c.name)
+		} else {
+			t.Logf("bridge %s ran %d mirror tasks", c.name, n)
+		}
+	}
+}
+
+// fnacTickets are the Gorgias tickets of the Fnac shop's threads.
+func (r *fnacRig) fnacTickets() []gapi.Ticket {
+	var out []gapi.Ticket
+	for _, tk := range r.gorg.Tickets() {
+		if strings.HasPrefix(tk.ExternalID, fnacTicketPrefix) {
+			out = append(out, tk)
+		}
+	}
+	return out
+}
