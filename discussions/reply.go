@@ -253,6 +253,7 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 	// looks in the thread before sending again.
 	settleKey := a.cfg.ID + ":reply:" + a.helpdesk.ID + ":" + m.ID
 	pending := s.o.Store.key(d.Merchant, "pend", a.helpdesk.ID, m.ID)
+	sendingID := a.helpdesk.ID + ":" + m.ID
 	if since, err := s.o.Store.rdb.Get(ctx, pending).Time(); err == nil {
 		if err := s.settle.Wait(ctx, settleKey, a.cfg.SettleDelay); err != nil {
 			return nil, err
@@ -261,24 +262,34 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 		if id, found, err := s.findSent(ctx, a, d, r.Body, since); err != nil {
 			return nil, err
 		} else if found {
-			return &LastReply{Status: ReplySent, MessageID: m.ID, At: s.o.Now()}, s.o.Store.own(d.Merchant, d.Account, d.ThreadID).add(ctx, id)
+			return &LastReply{Status: ReplySent, MessageID: m.ID, At: s.o.Now()}, s.o.Store.doneSending(ctx, d.Merchant, d.Account, d.ThreadID, sendingID, id)
 		}
 	}
-	if err := s.o.Store.rdb.Set(ctx, pending, s.o.Now().Add(-time.Minute), 7*24*time.Hour).Err(); err != nil {
+	// Until its outcome is recorded, a sync that meets the reply on the
+	// marketplace takes it as the bridge's own (see Mirror).
+	since := s.o.Now().Add(-time.Minute)
+	if err := s.o.Store.startSending(ctx, d.Merchant, d.Account, d.ThreadID, sendingID, pendingReply{Body: r.Body, Since: since}); err != nil {
+		return nil, err
+	}
+	if err := s.o.Store.rdb.Set(ctx, pending, since, 7*24*time.Hour).Err(); err != nil {
 		return nil, err
 	}
 	sent, err := a.mp.Reply(ctx, d.ThreadID, r)
 	switch {
-	case errors.Is(err, connectors.ErrTooLarge):
-		return s.refuse(ctx, a, d, m, refusal{kind: refusedFilesTooLarge, detail: err.Error()})
-	case errors.Is(err, connectors.ErrInvalid):
+	case errors.Is(err, connectors.ErrTooLarge), errors.Is(err, connectors.ErrInvalid):
+		if err := s.o.Store.doneSending(ctx, d.Merchant, d.Account, d.ThreadID, sendingID, ""); err != nil {
+			return nil, err
+		}
+		if errors.Is(err, connectors.ErrTooLarge) {
+			return s.refuse(ctx, a, d, m, refusal{kind: refusedFilesTooLarge, detail: err.Error()})
+		}
 		return s.refuse(ctx, a, d, m, refusal{kind: refusedByMarketplace, detail: err.Error()})
 	case errors.Is(err, connectors.ErrUncertain):
 		return nil, s.settle.Uncertain(ctx, settleKey, a.cfg.SettleDelay, fmt.Errorf("discussions: reply to thread %s: %w", d.ThreadID, err))
 	case err != nil:
 		return nil, fmt.Errorf("discussions: reply to thread %s: %w", d.ThreadID, err)
 	}
-	if err := s.o.Store.own(d.Merchant, d.Account, d.ThreadID).add(ctx, sent.MessageID); err != nil {
+	if err := s.o.Store.doneSending(ctx, d.Merchant, d.Account, d.ThreadID, sendingID, sent.MessageID); err != nil {
 		return nil, err
 	}
 	d.LastMessageAt = s.o.Now()

@@ -281,3 +281,55 @@ func TestLateMiraklReplyIsSentOnce(t *testing.T) {
 		t.Errorf("discussion: %d messages, last reply %+v; want 2, sent", d.Messages, d.LastReply)
 	}
 }
+
+// A reply whose answer was lost is on the marketplace before its task
+// looks again; a sync that mirrors the thread meanwhile takes it as the
+// bridge's own instead of appending it to the ticket a second time, and
+// the task, once the reply settled, finds it and sends nothing.
+func TestLostReplyIsNotMirroredBack(t *testing.T) {
+	f := newReplyFixture(t, "en")
+	f.mkl.Faults().Push(fault.Fault{After: true, Hang: 2 * replyTimeout, Match: func(r *http.Request) bool { return r.Method == http.MethodPost }})
+	f.agentWrites("Hello, a refund is on its way.", "")
+	ticketMessages := func() int {
+		id, _ := strconv.ParseInt(f.ticket, 10, 64)
+		tk, _ := f.gorg.Ticket(id)
+		return len(tk.Messages)
+	}
+	err := f.reply("", time.Now())
+	var se *connectors.SettleError
+	if !errors.As(err, &se) || !errors.Is(err, connectors.ErrUncertain) {
+		t.Fatalf("first attempt: %v, want an uncertain reply to settle", err)
+	}
+	if n := len(f.mkl.Replies()); n != 1 {
+		t.Fatalf("%d replies on Mirakl, want the one whose answer was lost", n)
+	}
+	mirror := func() {
+		t.Helper()
+		a, err := f.svc.account("acme", "acme-carrefour")
+		if err != nil {
+			t.Fatal(err)
+		}
+		th, err := a.mp.GetThread(context.Background(), f.thread)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Mirror(context.Background(), MirrorPayload{Merchant: "acme", Account: "acme-carrefour", Thread: th}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mirror()
+	if n := ticketMessages(); n != 2 {
+		t.Fatalf("the ticket holds %d messages after a sync, want the customer's and the agent's", n)
+	}
+	time.Sleep(se.RetryAfter)
+	if err := f.reply("", time.Now()); err != nil {
+		t.Fatalf("retry once settled: %v", err)
+	}
+	mirror()
+	if n, r := ticketMessages(), len(f.mkl.Replies()); n != 2 || r != 1 {
+		t.Errorf("%d messages in the ticket and %d replies on Mirakl, want 2 and 1", n, r)
+	}
+	if d := f.discussion(); d.LastReply == nil || d.LastReply.Status != ReplySent {
+		t.Errorf("last reply %+v, want sent", d.LastReply)
+	}
+}

@@ -294,9 +294,22 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 	if err != nil {
 		return err
 	}
+	sending, err := s.o.Store.pendingReplies(ctx, p.Merchant, p.Account, t.ID)
+	if err != nil {
+		return err
+	}
 	mirrored := 0
 	for i, msg := range t.Messages {
 		if done[msg.ID] || sent[msg.ID] {
+			continue
+		}
+		if msg.From.Type == connectors.PartyShop && isPendingReply(sending, msg) {
+			// A reply of the bridge's whose answer was lost, before its
+			// task looked again: it is in the ticket already, as the
+			// agent wrote it. Its task will find it among these.
+			if err := s.o.Store.own(p.Merchant, p.Account, t.ID).add(ctx, msg.ID); err != nil {
+				return err
+			}
 			continue
 		}
 		mirrored++
@@ -359,6 +372,19 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		return s.o.Store.Save(ctx, d) // nothing mirrored yet: the first record
 	}
 	return err
+}
+
+// isPendingReply tells whether a shop's message is one of the replies
+// being sent, as findSent would: the same text, written since its send
+// started.
+func isPendingReply(sending []pendingReply, msg connectors.ThreadMessage) bool {
+	body := strings.TrimSpace(PlainText(msg.Body))
+	for _, r := range sending {
+		if r.Body == body && !msg.CreatedAt.Before(r.Since) {
+			return true
+		}
+	}
+	return false
 }
 
 // counted applies one message, mirrored at, to a discussion: a customer or

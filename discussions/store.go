@@ -92,6 +92,7 @@ const (
 //	cur:{account}              the account's sync cursor
 //	ocur:{account}             the account's order sync cursor
 //	pend:{helpdesk}:{message}  when a reply's send started, to find it if cut short
+//	sending:{account}:{thread} the replies being sent to a thread, with their text
 //	lock:{name}                leases: one sync per account, one writer per thread
 type Store struct {
 	rdb      redis.UniversalClient
@@ -285,6 +286,66 @@ func (s *Store) recordMessage(ctx context.Context, d Discussion, messageID strin
 		return out[0], err
 	}
 	return out[0], nil
+}
+
+// pendingReply is a reply being sent to a thread: its text, and a time
+// before its send started.
+type pendingReply struct {
+	Body  string    `json:"body"`
+	Since time.Time `json:"since"`
+}
+
+// sending holds a thread's replies whose send started and whose outcome
+// is not recorded yet, by helpdesk and message id. A send whose answer
+// was lost stays there until its task looks again; a sync that meets the
+// reply on the marketplace meanwhile takes it as the bridge's own, rather
+// than mirror it back into the ticket.
+func (s *Store) sending(merchant, account, thread string) string {
+	return s.key(merchant, "sending", account, thread)
+}
+
+// startSending records that the reply is about to be sent.
+func (s *Store) startSending(ctx context.Context, merchant, account, thread, reply string, r pendingReply) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	key := s.sending(merchant, account, thread)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, reply, raw)
+		p.Expire(ctx, key, 7*24*time.Hour)
+		return nil
+	})
+	return err
+}
+
+// doneSending records the reply's outcome: the marketplace's id of the
+// message it became ("" if none), among the bridge's own.
+func (s *Store) doneSending(ctx context.Context, merchant, account, thread, reply, id string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if id != "" {
+			p.SAdd(ctx, s.own(merchant, account, thread).key, id)
+		}
+		p.HDel(ctx, s.sending(merchant, account, thread), reply)
+		return nil
+	})
+	return err
+}
+
+// pendingReplies reads a thread's replies being sent.
+func (s *Store) pendingReplies(ctx context.Context, merchant, account, thread string) ([]pendingReply, error) {
+	vals, err := s.rdb.HVals(ctx, s.sending(merchant, account, thread)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pendingReply, 0, len(vals))
+	for _, v := range vals {
+		var r pendingReply
+		if json.Unmarshal([]byte(v), &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // ledger is a set of ids already handled.

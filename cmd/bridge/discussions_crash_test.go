@@ -392,9 +392,16 @@ func addMessages(t *testing.T, mkl *miraklfake.Server, threads []string, step in
 // resyncs do.
 func (h *harness) enqueueSyncs(t *testing.T, n int) {
 	t.Helper()
+	h.enqueueSyncsOf(t, "acme-carrefour", n)
+}
+
+// enqueueSyncsOf asks for n syncs of one of acme's accounts at once.
+func (h *harness) enqueueSyncsOf(t *testing.T, account string, n int) {
+	t.Helper()
 	c := asynq.NewClientFromRedisClient(h.rdb)
+	defer c.Close()
 	for range n {
-		if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-carrefour"}, 1)); err != nil {
+		if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: account}, 1)); err != nil {
 			t.Fatal(err)
 		}
 	}

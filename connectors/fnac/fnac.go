@@ -26,8 +26,10 @@
 //   - Reply is messages_update with action reply on the thread's latest
 //     message from its correspondent, message_to CLIENT, CALLCENTER or ALL
 //     from Reply.To. Fnac echoes the message answered, not the new one: the
-//     new message's id is looked up afterwards. Files cannot be sent (the
-//     XSD has no element for them).
+//     new message's id is looked up afterwards; when that read fails the
+//     reply is reported uncertain (ErrUncertain), so that the caller
+//     finds it rather than mirror it back or send it again. Files cannot
+//     be sent (the XSD has no element for them).
 //   - DownloadAttachment fetches a message_file's url, found again by its
 //     message_id, without credentials, from the hosts allowed.
 //   - MarkRead and Archive (and Mirrored and Closed, which call them when

@@ -2,10 +2,13 @@ package fnac_test
 
 import (
 	"errors"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/fault"
 	"github.com/helpdesk-bridge/bridge/connectors/fnac"
 	"github.com/helpdesk-bridge/bridge/connectors/fnac/api"
 	"github.com/helpdesk-bridge/bridge/connectors/fnac/fnacfake"
@@ -159,5 +162,44 @@ func TestMarkReadAndArchiveFollowOptions(t *testing.T) {
 		if first.Archived != wantArchived || second.Archived != wantArchived {
 			t.Errorf("options %t: archived %s, %s; want %s", on, first.Archived, second.Archived, wantArchived)
 		}
+	}
+}
+
+// A reply Fnac took, whose new message could not be read back for its
+// id, is reported as uncertain, not as sent without an id (the caller
+// would mirror it back) nor as refused (the caller would note a refusal):
+// the caller looks it up, and finds it once.
+func TestReplyWhoseIDCannotBeReadIsUncertain(t *testing.T) {
+	t.Parallel()
+	h := startFake(t, setup{})
+	ctx := t.Context()
+	thread := seedClient(t, h, "57BEAFDA828A9")
+	var replied atomic.Bool
+	h.fake.Faults().Push(
+		fault.Fault{Match: func(r *http.Request) bool {
+			if strings.HasSuffix(r.URL.Path, "/"+api.ServiceMessagesUpdate) {
+				replied.Store(true)
+			}
+			return false // only watches
+		}},
+		// The read after the reply is refused at its root, with a code
+		// that reads as a refusal of the request.
+		fault.Fault{Status: http.StatusBadRequest, Match: func(r *http.Request) bool {
+			return replied.Load() && strings.HasSuffix(r.URL.Path, "/"+api.ServiceMessagesQuery)
+		}},
+	)
+	_, err := h.mp.Reply(ctx, thread, connectors.Reply{To: []connectors.PartyType{connectors.PartyCustomer}, Body: "Elle part aujourd'hui."})
+	if !errors.Is(err, connectors.ErrUncertain) || errors.Is(err, connectors.ErrInvalid) {
+		t.Fatalf("reply: %v; want an uncertain write, not a refusal", err)
+	}
+	if n := len(h.fake.Sent(fnacShop)); n != 1 {
+		t.Fatalf("%d replies on Fnac, want the one", n)
+	}
+	th, err := h.mp.GetThread(ctx, thread)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := th.Messages[len(th.Messages)-1]; last.From.Type != connectors.PartyShop || last.Body != "Elle part aujourd'hui." {
+		t.Errorf("the thread ends with %+v, want the reply, for the caller to find", last)
 	}
 }

@@ -49,13 +49,19 @@ func (c *Client) Reply(ctx context.Context, threadID string, r connectors.Reply)
 	}
 	sent := connectors.SentReply{ThreadID: th.ID}
 	// Fnac's answer names the message answered: find the new one. The
-	// reply is posted whatever this finds; a failure leaves the id empty
-	// rather than have the caller post it again.
-	if again, err := c.thread(ctx, th.ID); err == nil {
-		for _, m := range again.Messages {
-			if m.From.Type == connectors.PartyShop && m.Body == r.Body && !slices.ContainsFunc(th.Messages, func(old connectors.ThreadMessage) bool { return old.ID == m.ID }) {
-				sent.MessageID = m.ID
-			}
+	// reply is posted whatever this finds, but the caller needs its id to
+	// know it as its own: without it the next sync would mirror the reply
+	// back into the ticket. A read that fails leaves the reply as one
+	// whose answer was lost, which the caller looks up before it sends
+	// anything again. Only ErrUncertain is kept of the read's error: a
+	// refused read must not read as a refused reply.
+	again, err := c.thread(ctx, th.ID)
+	if err != nil {
+		return fail(fmt.Errorf("%w: posted, but the read for its id failed: %v", connectors.ErrUncertain, err))
+	}
+	for _, m := range again.Messages {
+		if m.From.Type == connectors.PartyShop && m.Body == r.Body && !slices.ContainsFunc(th.Messages, func(old connectors.ThreadMessage) bool { return old.ID == m.ID }) {
+			sent.MessageID = m.ID
 		}
 	}
 	return sent, nil

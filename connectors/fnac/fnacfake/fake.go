@@ -221,6 +221,19 @@ func (s *Server) Message(shopID, id string) (api.Message, bool) {
 	return api.Message{}, false
 }
 
+// Messages returns every message of the shop, the seller's replies
+// included, as messages_query would list them, in the order they were
+// written.
+func (s *Server) Messages(shopID string) []api.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []api.Message
+	for _, m := range s.shops[shopID].messages {
+		out = append(out, m.listed())
+	}
+	return out
+}
+
 // Sent returns the replies the shop sent, oldest first.
 func (s *Server) Sent(shopID string) []Sent {
 	s.mu.Lock()
