@@ -179,8 +179,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, m := range apiMarkets {
 		mo := m.opts(&o)
-		if mo.messages < 0 || mo.threads < 0 || mo.capacity < 0 || mo.syncEvery < 0 || (mo.syncEvery > 0 && mo.syncEvery < latencySyncEvery) {
-			fmt.Fprintf(stderr, "bench: the -%[1]s- flags must be positive, -%[1]s-sync-every at least %s (the configuration's least)\n", m.kind, latencySyncEvery)
+		if mo.messages < 0 || mo.threads < 0 || mo.capacity < 0 || mo.syncEvery < 0 || (mo.syncEvery > 0 && mo.syncEvery < m.leastSync()) {
+			fmt.Fprintf(stderr, "bench: the -%[1]s- flags must be positive, -%[1]s-sync-every at least %s (the configuration's least)\n", m.kind, m.leastSync())
 			return 2
 		}
 	}
