@@ -80,7 +80,8 @@ type options struct {
 	mailBackfillCapacity int
 	mailBackfillWindow   time.Duration // in which capacity requests drain
 	// The API marketplaces' phases (see apiMarkets), one field each.
-	fnac marketOptions
+	fnac    marketOptions
+	rakuten marketOptions
 }
 
 func (o *options) applyDefaults() {
@@ -175,7 +176,7 @@ type rig struct {
 	// mail is the e-mail phases' IMAP server; nil when they do not run.
 	mail *mailServer
 	// marketKey is the key of the bench's shop on an API marketplace's
-	// fake (Fnac's, shaped as Fnac's keys are).
+	// fake (shaped as Fnac's keys are; Rakuten's token is any string).
 	marketKey string
 }
 

@@ -320,7 +320,9 @@ func quickBench(t *testing.T, o options) (*report, string) {
 		t.Skip("builds and runs the bridge binary")
 	}
 	rdbtest.Client(t, benchDB) // skips, or fails in CI, without a Redis
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Room for a cold build of the bridge and Rakuten's latency phase,
+	// which waits a whole minute for its next sync.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
 	o.redisAddr, o.quick = rdbtest.Addr(), true

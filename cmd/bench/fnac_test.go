@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/helpdesk-bridge/bridge/config"
 )
 
 // withoutMarkets skips every API marketplace's phases, for the tests of
@@ -22,22 +25,41 @@ func withoutMarkets(o options) options {
 // and checks that their figures exist and add up: every message timed,
 // every backfilled message once in its thread's ticket, no 429.
 func TestQuickFnacPhases(t *testing.T) {
+	quickMarketPhases(t, config.KindFnac)
+}
+
+// marketRow is the row of apiMarkets for kind.
+func marketRow(t *testing.T, kind string) *apiMarket {
+	t.Helper()
+	i := slices.IndexFunc(apiMarkets, func(m *apiMarket) bool { return m.kind == kind })
+	if i < 0 {
+		t.Fatalf("no row for %s in apiMarkets", kind)
+	}
+	return apiMarkets[i]
+}
+
+// quickMarketPhases runs one marketplace's two phases alone, quick, and
+// checks their figures and report lines; it returns the report.
+func quickMarketPhases(t *testing.T, kind string) *report {
+	t.Helper()
+	row := marketRow(t, kind)
 	o := withoutMarkets(options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true,
 		skipMailLatency: true, skipMailBackfill: true, skipIsolation: true, skipBalance: true, skipFailover: true,
 		skipIngest: true, skipExport: true,
 	})
-	o.fnac = marketOptions{}
+	*row.opts(&o) = marketOptions{}
 	rep, printed := quickBench(t, o)
 	if len(rep.marketLatency) != 1 || len(rep.marketBackfill) != 1 {
 		t.Fatalf("%d latency and %d backfill results, want one of each", len(rep.marketLatency), len(rep.marketBackfill))
 	}
+	mo := row.opts(&rep.opts)
 
 	m := rep.marketLatency[0]
-	if m.market.kind != "fnac" {
+	if m.market != row {
 		t.Errorf("latency phase for %q", m.market.kind)
 	}
-	if n := rep.opts.fnac.messages; len(m.latencies) != n || len(m.syncWaits) != n {
+	if n := mo.messages; len(m.latencies) != n || len(m.syncWaits) != n {
 		t.Errorf("%d latencies, %d split at a listing; want one of each per message, %d", len(m.latencies), len(m.syncWaits), n)
 	}
 	for i := range m.latencies {
@@ -45,7 +67,7 @@ func TestQuickFnacPhases(t *testing.T) {
 			t.Errorf("message %d: latency %v, wait for the listing %v, after it %v", i, m.latencies[i], m.syncWaits[i], m.afterSync[i])
 		}
 	}
-	if m.syncEvery != latencySyncEvery || m.listings == 0 {
+	if m.syncEvery != row.leastSync() || m.listings == 0 {
 		t.Errorf("synced every %s, %d listings while measuring", m.syncEvery, m.listings)
 	}
 	if r := m.ratio(); !(r > 0) || math.IsInf(r, 0) {
@@ -54,7 +76,7 @@ func TestQuickFnacPhases(t *testing.T) {
 
 	b := rep.marketBackfill[0]
 	f := b.gorgias.figures()
-	if n := rep.opts.fnac.threads; b.tickets != n || b.held != n {
+	if n := mo.threads; b.tickets != n || b.held != n {
 		t.Errorf("%d threads gave %d tickets holding %d messages", n, b.tickets, b.held)
 	}
 	if f.callsTotal < callsPerTicket*b.threads {
@@ -66,11 +88,14 @@ func TestQuickFnacPhases(t *testing.T) {
 	if b.gorgias.fakeRateLimited != 0 {
 		t.Errorf("%d 429s: the bridge went over the Gorgias budget", b.gorgias.fakeRateLimited)
 	}
-	for _, want := range []string{"(m) Fnac latency", "p95 / sync period", "p95 / (sync period + 2s)", "next Fnac listing", "(n) Fnac backfill", "fnac backfill requests/s", "429s", "requests per ticket"} {
+	title := row.title
+	for _, want := range []string{"(" + row.latency + ") " + title + " latency", "p95 / sync period", "p95 / (sync period + 2s)", "next " + title + " listing",
+		"(" + row.backfill + ") " + title + " backfill", kind + " backfill requests/s", "429s", "requests per ticket"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
+	return rep
 }
 
 func TestMarketLatencyVerdict(t *testing.T) {

@@ -56,6 +56,13 @@
 //	    requests delivered per second against those allowed, computed as
 //	    in (b), the 429s, and every message once. The table apiMarkets
 //	    gives each API marketplace its own pair of phases.
+//	(o) Rakuten latency: as (m), for one Rakuten France seller on an
+//	    in-process fake of its sales_ws, synced at the default period
+//	    (1 min, also the least Rakuten's configuration takes), a listing
+//	    being a read of the todo list (getitemtodolist).
+//	(p) Rakuten backfill: as (n), 1,000 Rakuten threads (items sold, one
+//	    buyer message each), the Rakuten limiter out of the way and its
+//	    hourly quota off in the fake.
 //	(f) Isolation: two merchants, each with a Gorgias account at its real
 //	    limit. B's alert delay while A drains an alert backlog; A's agents'
 //	    reply delay and A's new-alert delay while A backfills threads
@@ -179,8 +186,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, m := range apiMarkets {
 		mo := m.opts(&o)
-		if mo.messages < 0 || mo.threads < 0 || mo.capacity < 0 || mo.syncEvery < 0 || (mo.syncEvery > 0 && mo.syncEvery < latencySyncEvery) {
-			fmt.Fprintf(stderr, "bench: the -%[1]s- flags must be positive, -%[1]s-sync-every at least %s (the configuration's least)\n", m.kind, latencySyncEvery)
+		if mo.messages < 0 || mo.threads < 0 || mo.capacity < 0 || mo.syncEvery < 0 || (mo.syncEvery > 0 && mo.syncEvery < m.leastSync()) {
+			fmt.Fprintf(stderr, "bench: the -%[1]s- flags must be positive, -%[1]s-sync-every at least %s (the configuration's least)\n", m.kind, m.leastSync())
 			return 2
 		}
 	}

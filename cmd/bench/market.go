@@ -27,15 +27,25 @@ type apiMarket struct {
 	title             string // in the report: "Fnac"
 	latency, backfill string // the phases' letters in the report
 	opts              func(*options) *marketOptions
+	// minSync is the least sync_every the configuration takes for the
+	// kind, when above the 10 s every kind has.
+	minSync time.Duration
 	// serve starts the fake with the bench's shop, whose key is key.
 	serve func(key string) (marketFake, error)
 }
 
-// apiMarkets are the marketplaces the (m) and (n) phases run for, in
-// the report's order.
+// apiMarkets are the marketplaces polled by API, each with its pair of
+// phases, in the report's order.
 var apiMarkets = []*apiMarket{
 	{kind: config.KindFnac, title: "Fnac", latency: "m", backfill: "n", opts: func(o *options) *marketOptions { return &o.fnac }, serve: serveFnac},
+	// Rakuten's hourly quota makes the configuration refuse a sync more
+	// often than every minute: the quick run waits a minute too.
+	{kind: config.KindRakuten, title: "Rakuten", latency: "o", backfill: "p", opts: func(o *options) *marketOptions { return &o.rakuten }, minSync: time.Minute, serve: serveRakuten},
 }
+
+// leastSync is the least sync period the configuration takes for the
+// kind, which the quick run uses.
+func (m *apiMarket) leastSync() time.Duration { return max(latencySyncEvery, m.minSync) }
 
 // marketFake is a marketplace's fake served on loopback, with the
 // bench's shop on it.
@@ -71,7 +81,7 @@ func addMarketFlags(fs *flag.FlagSet, o *options) {
 		fs.BoolVar(&mo.skipLatency, "skip-"+m.kind+"-latency", false, fmt.Sprintf("skip the %s latency phase, which waits on the bridge's sync at the default period (1m): about 4 minutes", m.title))
 		fs.BoolVar(&mo.skipBackfill, "skip-"+m.kind+"-backfill", false, fmt.Sprintf("skip the %s backfill phase, which mirrors 1,000 threads at the Gorgias account's limit: about 2 minutes", m.title))
 		fs.IntVar(&mo.messages, m.kind+"-messages", 0, fmt.Sprintf("customer messages added in the %s latency phase (default 20 over two sync periods, quick 3 over half of one)", m.title))
-		fs.DurationVar(&mo.syncEvery, m.kind+"-sync-every", 0, fmt.Sprintf("the %s account's sync period in the latency phase (default: the configuration's, 1m; quick 10s)", m.title))
+		fs.DurationVar(&mo.syncEvery, m.kind+"-sync-every", 0, fmt.Sprintf("the %s account's sync period in the latency phase, at least %s (default: the configuration's, 1m; quick %s)", m.title, m.leastSync(), m.leastSync()))
 		fs.IntVar(&mo.threads, m.kind+"-backfill-threads", 0, fmt.Sprintf("%s threads of one message each mirrored in the backfill phase (default 1000, quick 24)", m.title))
 		fs.IntVar(&mo.capacity, m.kind+"-backfill-capacity", 0, fmt.Sprintf("Gorgias requests per 20 s the %s backfill's account allows, the fake and the bridge's limiter alike (default 400, ten times Gorgias's default; quick 40)", m.title))
 	}
@@ -95,7 +105,7 @@ func (o *options) marketDefaults() {
 		pick(&mo.threads, 1000, 24)
 		pick(&mo.capacity, 10*gorgiasfake.DefaultCapacity, gorgiasfake.DefaultCapacity)
 		if mo.syncEvery == 0 && o.quick {
-			mo.syncEvery = latencySyncEvery
+			mo.syncEvery = m.leastSync()
 		}
 		if mo.window == 0 {
 			mo.window = cond(o.quick, 5*time.Second, gorgiasfake.DefaultWindow)
@@ -140,9 +150,9 @@ func (r *rig) startMarketBridge(ctx context.Context, name, gorgiasURL, rateLimit
 	})
 }
 
-// marketLatencyResult is phase (m) for one marketplace: each message's
-// delay from its creation on the marketplace to the fake Gorgias holding
-// it, split at the sync that carried it, as phase (d)'s.
+// marketLatencyResult is a marketplace's latency phase ((m) for Fnac):
+// each message's delay from its creation on the marketplace to the fake
+// Gorgias holding it, split at the sync that carried it, as phase (d)'s.
 type marketLatencyResult struct {
 	market                          *apiMarket
 	messages                        int
@@ -295,9 +305,9 @@ func (m *marketLatencyResult) print(w io.Writer) {
 	}
 }
 
-// marketBackfillResult is phase (n) for one marketplace: the Gorgias
-// side is recorded and reduced as phase (b)'s, from the bridge's first
-// listing.
+// marketBackfillResult is a marketplace's backfill phase ((n) for
+// Fnac): the Gorgias side is recorded and reduced as phase (b)'s, from
+// the bridge's first listing.
 type marketBackfillResult struct {
 	market         *apiMarket
 	threads        int

@@ -219,11 +219,18 @@ func (r *report) print(w io.Writer) {
 	if r.mailNote != "" {
 		fmt.Fprintln(w, "\n(k, l) e-mail phases: not run:", r.mailNote)
 	}
-	for _, m := range r.marketLatency {
-		m.print(w)
-	}
-	for _, b := range r.marketBackfill {
-		b.print(w)
+	// Each marketplace's pair together, in the phases' letters' order.
+	for _, m := range apiMarkets {
+		for _, l := range r.marketLatency {
+			if l.market == m {
+				l.print(w)
+			}
+		}
+		for _, b := range r.marketBackfill {
+			if b.market == m {
+				b.print(w)
+			}
+		}
 	}
 	if r.isolation != nil {
 		r.isolation.print(w)
