@@ -68,6 +68,9 @@ type Overrides struct {
 	// MailRoots are the certificates mail servers are verified against,
 	// instead of the system's (a test's own Dovecot and relay).
 	MailRoots *x509.CertPool
+	// RakutenQuotaBackoff is how long Rakuten's quota refusal puts an
+	// account off, instead of the hour (tests).
+	RakutenQuotaBackoff time.Duration
 }
 
 // App is the assembled service.
@@ -549,8 +552,9 @@ func newMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix 
 			BaseURL: mk.BaseURL, Login: mk.Rakuten.Login, Token: mk.APIKey.Reveal(),
 			// What getiteminfos marked read lives in Redis, shared by the
 			// replicas and kept across restarts.
-			Store:      rakuten.NewRedisStore(rdb, keyPrefix, mk.ID, o.Now),
-			HTTPClient: client, Now: o.Now,
+			Store:        rakuten.NewRedisStore(rdb, keyPrefix, mk.ID, o.Now),
+			QuotaBackoff: o.RakutenQuotaBackoff,
+			HTTPClient:   client, Now: o.Now,
 		})
 	default:
 		return nil, fmt.Errorf("unknown marketplace kind %q", mk.Kind)

@@ -227,7 +227,10 @@ type harness struct {
 	hooks    []redis.Hook
 	// mailRoots verify the test's own mail servers.
 	mailRoots *x509.CertPool
-	stop      func()
+	// rakutenQuota, when set (in before), is how long Rakuten's quota
+	// refusal puts an account off.
+	rakutenQuota time.Duration
+	stop         func()
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -345,9 +348,10 @@ func (h *harness) start(mode Mode) {
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := Build(ctx, h.cfg, mode, log, Overrides{
 		Listener: l, RetryBase: 200 * time.Millisecond, RetryMax: time.Second, DelayedCheck: 200 * time.Millisecond,
-		MaxReplyFile: 1024, // so that a test's larger attachment goes as a link
-		RedisHooks:   h.hooks,
-		MailRoots:    h.mailRoots,
+		MaxReplyFile:        1024, // so that a test's larger attachment goes as a link
+		RedisHooks:          h.hooks,
+		MailRoots:           h.mailRoots,
+		RakutenQuotaBackoff: h.rakutenQuota,
 	})
 	if err != nil {
 		cancel()
