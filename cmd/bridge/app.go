@@ -553,8 +553,8 @@ func newMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix 
 			// What getiteminfos marked read lives in Redis, shared by the
 			// replicas and kept across restarts.
 			Store:        rakuten.NewRedisStore(rdb, keyPrefix, mk.ID, o.Now),
-			QuotaBackoff: o.RakutenQuotaBackoff,
-			HTTPClient:   client, Now: o.Now,
+			QuotaBackoff: o.RakutenQuotaBackoff, Limiter: limiter, LimiterKey: mk.ID,
+			HTTPClient: client, Now: o.Now,
 		})
 	default:
 		return nil, fmt.Errorf("unknown marketplace kind %q", mk.Kind)

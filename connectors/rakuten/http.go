@@ -51,7 +51,7 @@ func (c *Client) call(ctx context.Context, action string, params url.Values, out
 	if !ok && resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
 		if api.IsError(data) {
-			return c.refusal(data, contentCharset(resp), params)
+			return c.refusal(ctx, data, contentCharset(resp), params)
 		}
 		return connectors.StatusError(resp, "", c.now())
 	}
@@ -64,7 +64,7 @@ func (c *Client) call(ctx context.Context, action string, params url.Values, out
 	}
 	charset := contentCharset(resp)
 	if api.IsError(data) {
-		return c.refusal(data, charset, params)
+		return c.refusal(ctx, data, charset, params)
 	}
 	if !ok {
 		return connectors.StatusError(resp, "", c.now())
@@ -93,7 +93,7 @@ func contentCharset(resp *http.Response) string {
 // sends no Retry-After) or else ErrForbidden; ParameterError is
 // ErrInvalid, or ErrNotFound when it names the id the call was about;
 // ServerError is ErrUnavailable; the rest ErrInvalid.
-func (c *Client) refusal(data []byte, charset string, params url.Values) error {
+func (c *Client) refusal(ctx context.Context, data []byte, charset string, params url.Values) error {
 	var er api.ErrorResponse
 	if err := api.Decode(data, charset, &er); err != nil || len(er.Errors) == 0 {
 		return fmt.Errorf("%w: unreadable error answer", connectors.ErrUnavailable)
@@ -106,6 +106,10 @@ func (c *Client) refusal(data []byte, charset string, params url.Values) error {
 		return apiErr(connectors.ErrUnauthorized)
 	case api.CodeInvalidUserRights:
 		if strings.Contains(strings.ToLower(msg), "quota") {
+			if c.limiter != nil && c.limiterKey != "" {
+				// Best effort: this call is deferred either way.
+				_ = c.limiter.Penalize(ctx, c.limiterKey, c.quotaBackoff)
+			}
 			return fmt.Errorf("rakuten: %s: %w", msg, &connectors.RateLimitedError{RetryAfter: c.quotaBackoff})
 		}
 		return apiErr(connectors.ErrForbidden)

@@ -1,8 +1,11 @@
 package rakuten_test
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +52,10 @@ func TestMessagesReadElsewhereAreStillListed(t *testing.T) {
 // Rakuten's quota has no Retry-After: the account is put off an hour.
 func TestQuotaDefersTheAccount(t *testing.T) {
 	t.Parallel()
-	h := startFake(t, setup{fake: rakutenfake.Options{QuotaPerHour: 1}})
+	lim := &penalties{}
+	h := startFake(t, setup{fake: rakutenfake.Options{QuotaPerHour: 1}, client: func(o *rakuten.Options) {
+		o.Limiter, o.LimiterKey = lim, "acme-rakuten"
+	}})
 	if _, err := h.mp.ListThreads(t.Context(), connectors.ThreadQuery{}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +64,25 @@ func TestQuotaDefersTheAccount(t *testing.T) {
 	if !errors.As(err, &rl) || rl.RetryAfter != rakuten.DefaultQuotaBackoff || !connectors.IsRetryable(err) {
 		t.Errorf("over the quota: err = %v, want a *RateLimitedError of %s", err, rakuten.DefaultQuotaBackoff)
 	}
+	// The whole account waits, on every replica: the shared limiter
+	// holds the penalty, as for a 429.
+	if want := []string{"acme-rakuten " + rakuten.DefaultQuotaBackoff.String()}; !slices.Equal(lim.got, want) {
+		t.Errorf("penalties %v, want %v", lim.got, want)
+	}
+}
+
+// penalties is a limiter that lets every call go and records penalties.
+type penalties struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (p *penalties) Acquire(context.Context, string) error { return nil }
+func (p *penalties) Penalize(_ context.Context, key string, d time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, key+" "+d.String())
+	return nil
 }
 
 // The windows: an amicable claim lets the shop write to the buyer, a

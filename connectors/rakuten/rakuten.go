@@ -95,6 +95,12 @@ type Options struct {
 	// QuotaBackoff is how long a quota refusal defers the account; 0
 	// means DefaultQuotaBackoff.
 	QuotaBackoff time.Duration
+	// Limiter and LimiterKey, when set, are the shared limiter and the
+	// account's key in it (the HTTPClient's): a quota refusal, which
+	// Rakuten answers with 200, penalizes the key there, so that every
+	// call of the account, on every replica, waits for the quota too.
+	Limiter    connectors.Limiter
+	LimiterKey string
 	// MaxItemsPerListing bounds the todo list's items one listing reads;
 	// 0 means DefaultMaxItemsPerListing.
 	MaxItemsPerListing int
@@ -113,6 +119,8 @@ type Client struct {
 	store        Store
 	versions     map[string]string
 	quotaBackoff time.Duration
+	limiter      connectors.Limiter
+	limiterKey   string
 	maxItems     int
 	hc           *http.Client
 	now          func() time.Time
@@ -140,8 +148,9 @@ func New(opts Options) (*Client, error) {
 		base: strings.TrimRight(u.String(), "/"), login: opts.Login, token: opts.Token,
 		store: opts.Store, versions: map[string]string{},
 		quotaBackoff: cmp.Or(opts.QuotaBackoff, DefaultQuotaBackoff),
-		maxItems:     cmp.Or(opts.MaxItemsPerListing, DefaultMaxItemsPerListing),
-		hc:           opts.HTTPClient, now: opts.Now,
+		limiter:      opts.Limiter, limiterKey: opts.LimiterKey,
+		maxItems: cmp.Or(opts.MaxItemsPerListing, DefaultMaxItemsPerListing),
+		hc:       opts.HTTPClient, now: opts.Now,
 	}
 	for k, v := range api.Versions {
 		c.versions[k] = cmp.Or(opts.Versions[k], v)
