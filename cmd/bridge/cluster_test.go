@@ -95,7 +95,7 @@ var keyFamilies = []struct {
 	{regexp.MustCompile(`^dsc:\{[^{}]+\}:(d|all|tk|in|out|own|pend|sending|cur|ocur|listing|lock)(:[^{}]+)?$`), "`P dsc:{<merchant>}:d:<account>:<thread>`, `…:all`, `…:tk:<helpdesk>:<ticket>`"},
 	{regexp.MustCompile(`^dsc:file:[0-9a-f]+$`), "`P dsc:file:<token hash>`"},
 	{regexp.MustCompile(`^mail:\{[^{}]+\}:(t:[^{}]+|m:[^{}]+|idx|s:[0-9a-f]+|id:[0-9a-f]+|o:[0-9a-f]+|f:[^{}]+|cur|unmatched|unmatched:n)$`), "`P mail:{<account>}:t:<thread>`, `…:m:<thread>`, `…:idx`"},
-	{regexp.MustCompile(`^rak:\{[^{}]+\}:(i:[^{}]+|idx|s:[^{}]+|st:[^{}]+|tr:[^{}]+)$`), "`P rak:{<account>}:i:<item>`, `…:idx`, `…:s:<item>`, `…:st:<purchase>`, `…:tr:<purchase>`"},
+	{regexp.MustCompile(`^rak:\{[^{}]+\}:(i:[^{}]+|idx|s:[^{}]+|st:[^{}]+|tr:[^{}]+|reading)$`), "`P rak:{<account>}:i:<item>`, `…:idx`, `…:s:<item>`, `…:st:<purchase>`, `…:tr:<purchase>`, `…:reading`"},
 	{regexp.MustCompile(`^ratelimit:\{[^{}]+\}(:blocked|:served|:line:\d+|:due:\d+)?$`), "`P ratelimit:{<account>}`, `…:blocked`, `…:served`, `…:line:<class>`, `…:due:<class>`"},
 	{regexp.MustCompile(`^settle:[^{}]+$`), "`P settle:<write>`"},
 	{regexp.MustCompile(`^wait:\{[0-9]+\}$`), "`P wait:{<tag>}`"},

@@ -3,6 +3,7 @@ package rakuten_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
+	"github.com/helpdesk-bridge/bridge/connectors/fault"
 	"github.com/helpdesk-bridge/bridge/connectors/marketplacetest"
 	"github.com/helpdesk-bridge/bridge/connectors/rakuten"
 	"github.com/helpdesk-bridge/bridge/connectors/rakuten/api"
@@ -136,5 +138,31 @@ func TestContactWindows(t *testing.T) {
 	}
 	if n := h.fake.Calls(api.ActionContactUsAboutItem); n != 1 {
 		t.Errorf("%d contactusaboutitem calls, want 1: refusals are made before sending", n)
+	}
+}
+
+// getiteminfos answered, so the item's messages marked read and the item
+// off the todo list, but the answer lost: the next listing reads the item
+// again all the same, and loses none of its messages.
+func TestItemReadWhoseAnswerWasLostIsReadAgain(t *testing.T) {
+	t.Parallel()
+	h := startFake(t, setup{})
+	since := time.Now().Add(-time.Minute)
+	id := seedBuyer(t, h, "902")
+	h.fake.Faults().Push(fault.Fault{Status: http.StatusBadGateway, After: true, Match: func(r *http.Request) bool {
+		return r.URL.Query().Get("action") == "getiteminfos"
+	}})
+	if _, err := h.mp.ListThreads(t.Context(), connectors.ThreadQuery{UpdatedSince: since}); err == nil || !connectors.IsRetryable(err) {
+		t.Fatalf("listing whose item read lost its answer: err = %v, want retryable", err)
+	}
+	if h.fake.Faults().Pending() != 0 {
+		t.Fatal("the item was not read")
+	}
+	page, err := h.mp.ListThreads(t.Context(), connectors.ThreadQuery{UpdatedSince: since})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Threads) != 1 || page.Threads[0].ID != id || len(page.Threads[0].Messages) != 1 {
+		t.Fatalf("after the lost answer: %+v, want thread %s with its message", page.Threads, id)
 	}
 }

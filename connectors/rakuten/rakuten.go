@@ -275,14 +275,27 @@ func (c *Client) refresh(ctx context.Context) error {
 	if err := c.call(ctx, api.ActionGetItemTodoList, nil, &todo); err != nil {
 		return err
 	}
+	// Items whose last read lost its answer first: Rakuten marked their
+	// messages read, so they are off the todo list.
+	ids, err := c.store.Unread(ctx, c.maxItems)
+	if err != nil {
+		return err
+	}
+	for _, it := range todo.Response.Items {
+		if id := strings.TrimSpace(it.ItemID); !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
 	var missing bool
-	for i, it := range todo.Response.Items {
+	for i, id := range ids {
 		if i >= c.maxItems {
 			break
 		}
-		id := strings.TrimSpace(it.ItemID)
 		if _, err := c.itemInfo(ctx, id); err != nil {
 			if errors.Is(err, connectors.ErrNotFound) {
+				if err := c.store.Read(ctx, id); err != nil {
+					return err
+				}
 				continue // gone meanwhile
 			}
 			return fmt.Errorf("item %s: %w", connectors.ShortID(id), err)
@@ -302,6 +315,9 @@ func (c *Client) refresh(ctx context.Context) error {
 // itemInfo reads an item with getiteminfos, which marks its messages
 // read, and keeps it in the Store before anything else.
 func (c *Client) itemInfo(ctx context.Context, itemID string) (api.ItemInfo, error) {
+	if err := c.store.Reading(ctx, itemID, c.now()); err != nil {
+		return api.ItemInfo{}, fmt.Errorf("noting item %s: %w", connectors.ShortID(itemID), err)
+	}
 	var res api.GetItemInfosResult
 	if err := c.call(ctx, api.ActionGetItemInfos, url.Values{api.ParamItemID: {itemID}}, &res); err != nil {
 		return api.ItemInfo{}, err
@@ -317,6 +333,9 @@ func (c *Client) itemInfo(ctx context.Context, itemID string) (api.ItemInfo, err
 		}
 	}
 	if err := c.store.SaveItem(ctx, rec); err != nil {
+		return api.ItemInfo{}, fmt.Errorf("keeping item %s: %w", connectors.ShortID(itemID), err)
+	}
+	if err := c.store.Read(ctx, itemID); err != nil {
 		return api.ItemInfo{}, fmt.Errorf("keeping item %s: %w", connectors.ShortID(itemID), err)
 	}
 	return info, nil

@@ -58,6 +58,7 @@ func (s *RedisStore) idxKey() string                   { return s.base + "idx" }
 func (s *RedisStore) saleKey(id string) string         { return s.base + "s:" + id }
 func (s *RedisStore) stampKey(id string) string        { return s.base + "st:" + id }
 func (s *RedisStore) trackingKey(id string) string     { return s.base + "tr:" + id }
+func (s *RedisStore) readingKey() string               { return s.base + "reading" }
 func (s *RedisStore) keepMillis() int64                { return RedisKeep.Milliseconds() }
 func (s *RedisStore) oldestMillis(now time.Time) int64 { return now.Add(-RedisKeep).UnixMilli() }
 
@@ -220,4 +221,26 @@ func (s *RedisStore) getJSON(ctx context.Context, key string, v any) (bool, erro
 		return false, fmt.Errorf("rakuten store: %w", err)
 	}
 	return true, nil
+}
+
+// Reading notes the item in a sorted set by when it was first noted (NX:
+// a note a lost answer left keeps its age).
+func (s *RedisStore) Reading(ctx context.Context, itemID string, now time.Time) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAddNX(ctx, s.readingKey(), redis.Z{Score: float64(now.UnixMilli()), Member: itemID})
+		p.PExpire(ctx, s.readingKey(), RedisKeep)
+		return nil
+	})
+	return err
+}
+
+func (s *RedisStore) Read(ctx context.Context, itemID string) error {
+	return s.rdb.ZRem(ctx, s.readingKey(), itemID).Err()
+}
+
+func (s *RedisStore) Unread(ctx context.Context, n int) ([]string, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	return s.rdb.ZRange(ctx, s.readingKey(), 0, int64(n)-1).Result()
 }

@@ -207,6 +207,18 @@ func TestRedisStoreKeysAreBounded(t *testing.T) {
 	if _, err := s.StampOrder(ctx, "P1", "f", now); err != nil {
 		t.Fatal(err)
 	}
+	// An item noted as being read, and one noted then read.
+	for _, id := range []string{"pending", "done"} {
+		if err := s.Reading(ctx, id, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Read(ctx, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := s.Unread(ctx, 10); err != nil || len(ids) != 1 || ids[0] != "pending" {
+		t.Errorf("unread items %v (%v), want the pending one", ids, err)
+	}
 	if ref, ok, err := s.Sale(ctx, "new"); err != nil || !ok || ref.PurchaseID != "P1" {
 		t.Errorf("sale %+v %v %v", ref, ok, err)
 	}
@@ -217,7 +229,7 @@ func TestRedisStoreKeysAreBounded(t *testing.T) {
 		t.Errorf("index holds %d items, want 1: the old one is trimmed", n)
 	}
 	keys, err := rdb.Keys(ctx, "*").Result()
-	if err != nil || len(keys) != 6 {
+	if err != nil || len(keys) != 7 {
 		t.Fatalf("keys %v (%v)", keys, err)
 	}
 	for _, k := range keys {

@@ -1,8 +1,10 @@
 package rakuten
 
 import (
+	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,14 @@ type Store interface {
 	// purchase.
 	SaveTracking(ctx context.Context, purchaseID string, t connectors.Tracking) error
 	Tracking(ctx context.Context, purchaseID string) (connectors.Tracking, bool, error)
+	// Reading notes an item before getiteminfos is called for it, and Read
+	// clears the note once its answer is kept: an item whose answer was
+	// lost (Rakuten marked its messages read, so it is off the todo list)
+	// is still noted, and Unread returns it, oldest first, at most n, for
+	// the next listing to read again.
+	Reading(ctx context.Context, itemID string, now time.Time) error
+	Read(ctx context.Context, itemID string) error
+	Unread(ctx context.Context, n int) ([]string, error)
 }
 
 // ItemRecord is an item as getiteminfos answered it.
@@ -66,6 +76,7 @@ type MemoryStore struct {
 	sales    map[string]SaleRef
 	stamps   map[string]stamp
 	tracking map[string]connectors.Tracking
+	reading  map[string]time.Time
 }
 
 type stamp struct {
@@ -75,7 +86,7 @@ type stamp struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{items: map[string]ItemRecord{}, sales: map[string]SaleRef{}, stamps: map[string]stamp{}, tracking: map[string]connectors.Tracking{}}
+	return &MemoryStore{items: map[string]ItemRecord{}, sales: map[string]SaleRef{}, stamps: map[string]stamp{}, tracking: map[string]connectors.Tracking{}, reading: map[string]time.Time{}}
 }
 
 func (m *MemoryStore) SaveItem(_ context.Context, r ItemRecord) error {
@@ -138,4 +149,31 @@ func (m *MemoryStore) Tracking(_ context.Context, purchaseID string) (connectors
 	defer m.mu.Unlock()
 	t, ok := m.tracking[purchaseID]
 	return t, ok, nil
+}
+
+func (m *MemoryStore) Reading(_ context.Context, itemID string, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.reading[itemID]; !ok {
+		m.reading[itemID] = now
+	}
+	return nil
+}
+
+func (m *MemoryStore) Read(_ context.Context, itemID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.reading, itemID)
+	return nil
+}
+
+func (m *MemoryStore) Unread(_ context.Context, n int) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]string, 0, len(m.reading))
+	for id := range m.reading {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Or(m.reading[a].Compare(m.reading[b]), strings.Compare(a, b)) })
+	return ids[:min(n, len(ids))], nil
 }
