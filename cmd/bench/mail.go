@@ -20,7 +20,6 @@ import (
 	"github.com/emersion/go-imap/client"
 
 	"github.com/helpdesk-bridge/bridge/connectors/email/imapbox"
-	"github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 )
 
@@ -232,17 +231,11 @@ func (r *rig) mailLatencyPhase(ctx context.Context, n int) (*mailLatencyResult, 
 	if err := r.flush(ctx); err != nil {
 		return nil, err
 	}
-	hook, err := serveHook()
+	hook, gorgias, stop, err := r.hookedGorgias()
 	if err != nil {
 		return nil, err
 	}
-	defer hook.close()
-	gorgias, err := serveFake(gorgiasfake.Options{Unthrottled: true, Integrations: []api.Integration{hook.integration()}}, r.apiKey)
-	if err != nil {
-		return nil, err
-	}
-	defer gorgias.close()
-	defer gorgias.WaitWebhooks()
+	defer stop()
 	folder, err := r.mail.newFolder("latency")
 	if err != nil {
 		return nil, err

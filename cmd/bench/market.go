@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/config"
-	"github.com/helpdesk-bridge/bridge/connectors/gorgias/api"
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 )
 
@@ -182,17 +181,11 @@ func (r *rig) marketLatencyPhase(ctx context.Context, m *apiMarket, n int, syncE
 	if err := r.flush(ctx); err != nil {
 		return nil, err
 	}
-	hook, err := serveHook()
+	hook, gorgias, stop, err := r.hookedGorgias()
 	if err != nil {
 		return nil, err
 	}
-	defer hook.close()
-	gorgias, err := serveFake(gorgiasfake.Options{Unthrottled: true, Integrations: []api.Integration{hook.integration()}}, r.apiKey)
-	if err != nil {
-		return nil, err
-	}
-	defer gorgias.close()
-	defer gorgias.WaitWebhooks()
+	defer stop()
 	fake, err := m.serve(r.marketKey)
 	if err != nil {
 		return nil, err

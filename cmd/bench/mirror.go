@@ -166,6 +166,27 @@ var tokenPattern = regexp.MustCompile(`bm-[0-9a-f]{12}`)
 
 func newToken() string { return "bm-" + randomHex()[:12] }
 
+// hookedGorgias serves an unthrottled fake Gorgias whose integration
+// calls a message hook, for the latency phases, which time each message
+// by the hook; stop waits for its webhooks and closes both.
+func (r *rig) hookedGorgias() (*messageHook, *fakeGorgias, func(), error) {
+	hook, err := serveHook()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	gorgias, err := serveFake(gorgiasfake.Options{Unthrottled: true, Integrations: []api.Integration{hook.integration()}}, r.apiKey)
+	if err != nil {
+		hook.close()
+		return nil, nil, nil, err
+	}
+	stop := func() {
+		gorgias.WaitWebhooks()
+		gorgias.close()
+		hook.close()
+	}
+	return hook, gorgias, stop, nil
+}
+
 func serveHook() (*messageHook, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -273,17 +294,11 @@ func (r *rig) mirrorLatencyPhase(ctx context.Context, n int) (*mirrorLatencyResu
 	if err := r.flush(ctx); err != nil {
 		return nil, err
 	}
-	hook, err := serveHook()
+	hook, gorgias, stop, err := r.hookedGorgias()
 	if err != nil {
 		return nil, err
 	}
-	defer hook.close()
-	gorgias, err := serveFake(gorgiasfake.Options{Unthrottled: true, Integrations: []api.Integration{hook.integration()}}, r.apiKey)
-	if err != nil {
-		return nil, err
-	}
-	defer gorgias.close()
-	defer gorgias.WaitWebhooks()
+	defer stop()
 	mirakl, err := serveMirakl(r.miraklKey)
 	if err != nil {
 		return nil, err
