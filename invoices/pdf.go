@@ -113,12 +113,12 @@ func Render(inv *Invoice) ([]byte, error) {
 	pdf.CellFormat(0, 8, title+" "+l.number+" "+inv.Number, "", 1, "L", false, 0, "")
 	pdf.SetFont(fontFamily, "", fontSize)
 	line := func(s string) { pdf.MultiCell(0, 4.5, s, "", "L", false) }
-	line(l.date  + l.colon +  l.fmtDate(inv.Date))
+	line(l.date + l.colon + l.fmtDate(inv.Date))
 	if inv.SaleDate != "" && inv.SaleDate != inv.Date {
-		line(l.saleDate  + l.colon +  l.fmtDate(inv.SaleDate))
+		line(l.saleDate + l.colon + l.fmtDate(inv.SaleDate))
 	}
 	if inv.OrderID != "" {
-		line(l.order  + l.colon +  inv.OrderID)
+		line(l.order + l.colon + inv.OrderID)
 	}
 	if inv.Of != nil {
 		pdf.SetFont(fontFamily, "B", fontSize)
@@ -126,7 +126,7 @@ func Render(inv *Invoice) ([]byte, error) {
 		pdf.SetFont(fontFamily, "", fontSize)
 	}
 	if inv.Reason != "" {
-		line(l.reason  + l.colon +  inv.Reason)
+		line(l.reason + l.colon + inv.Reason)
 	}
 	pdf.Ln(4)
 
