@@ -8,7 +8,9 @@
 //	9 orders   10 discussions   11 orders (marketplace sync)
 //	12 cmd/bridge discussions crash test
 //	13 cmd/bridge discussions two-replica test   14 bridge/settle
-//	15 cmd/bridge pacing tests   0 orders/push
+//	15 cmd/bridge pacing tests   0 orders/push   16 invoices
+//
+// (.ci/with-redis starts its server with 32 databases.)
 //
 // A Redis Cluster has no database numbers: the shared test cluster at
 // $BRIDGE_TEST_REDIS_CLUSTER (see Cluster) serves cmd/bridge's cluster
