@@ -571,3 +571,109 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("time: cannot parse %q as ISO 8601", s)
 }
+
+// Order documents: OR72 lists them, OR74 uploads them, DO01 lists their
+// types.
+
+// Document type codes the spec names. Codes are set per operator (DO01):
+// DocCustomerInvoice is the standard invoice; a shop cannot upload the
+// delivery bills (operator only) nor message attachments.
+const (
+	DocCustomerInvoice      = "CUSTOMER_INVOICE"
+	DocDeliveryBill         = "SYSTEM_DELIVERY_BILL"
+	DocShipmentDeliveryBill = "SYSTEM_SHIPMENT_DELIVERY_BILL"
+	DocMessageAttachment    = "SYSTEM_MESSAGE_ATTACHMENT"
+)
+
+// Document type entities (DO01).
+const (
+	DocEntityOrder = "ORDER"
+	DocEntityShop  = "SHOP"
+)
+
+const (
+	// MaxDocumentsPerOrder: "An order can have a maximum of 50 documents"
+	// (OR74).
+	MaxDocumentsPerOrder = 50
+	// MaxDocumentOrders is how many order ids OR72 takes at once.
+	MaxDocumentOrders = 100
+)
+
+// OR74's error for an unknown type code, the one error the spec shows.
+const (
+	DocErrorType        = "valid_order_document.type"
+	DocErrorTypeField   = "type_code"
+	DocErrorTypeMessage = "Unable to retrieve document's type from the given code"
+)
+
+// DocumentExtensions are the file types OR74 takes ("Only documents of
+// the following types are supported").
+var DocumentExtensions = []string{"csv", "doc", "xls", "xlsx", "ppt", "pdf", "odt", "ods", "odp", "txt", "rtf", "png", "jpg", "gif", "zpl", "mov", "mp4"}
+
+// OrderDocument is one document of an order, as OR72 lists it.
+type OrderDocument struct {
+	ID           int64  `json:"id"`
+	FileName     string `json:"file_name"`
+	FileSize     int64  `json:"file_size,omitempty"`
+	DateUploaded *Time  `json:"date_uploaded,omitempty"`
+	OrderID      string `json:"order_id"`
+	Type         string `json:"type"`
+}
+
+// OrderDocumentList is OR72's answer.
+type OrderDocumentList struct {
+	OrderDocuments []OrderDocument `json:"order_documents"`
+}
+
+// DocumentsInput is OR74's order_documents part: one entry per file, by
+// file name.
+type DocumentsInput struct {
+	OrderDocuments []DocumentInput `json:"order_documents"`
+}
+
+// DocumentInput names a file's document type. Entity is for the return
+// feature only.
+type DocumentInput struct {
+	FileName string          `json:"file_name"`
+	TypeCode string          `json:"type_code"`
+	Entity   *DocumentEntity `json:"entity,omitempty"`
+}
+
+// DocumentEntity is the return a document belongs to.
+type DocumentEntity struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+// DocumentsUploaded is OR74's answer: only the documents that failed.
+type DocumentsUploaded struct {
+	ErrorsCount    int              `json:"errors_count"`
+	OrderDocuments []DocumentFailed `json:"order_documents"`
+}
+
+// DocumentFailed is one document OR74 did not take, and why.
+type DocumentFailed struct {
+	Errors []DocumentError `json:"errors"`
+	Input  *DocumentInput  `json:"input,omitempty"`
+}
+
+// DocumentError is one reason a document was not taken.
+type DocumentError struct {
+	Code    string `json:"code"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// DocumentTypeList is DO01's answer.
+type DocumentTypeList struct {
+	Documents []DocumentType `json:"documents"`
+}
+
+// DocumentType is a document type of the instance.
+type DocumentType struct {
+	Code        string   `json:"code"`
+	Label       string   `json:"label"`
+	Description string   `json:"description"`
+	Entity      string   `json:"entity"`
+	MimeTypes   []string `json:"mime_types,omitempty"`
+}

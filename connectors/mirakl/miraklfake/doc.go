@@ -1,7 +1,8 @@
 // Package miraklfake is a faithful, in-memory fake of the part of a Mirakl
 // instance's seller (shop) API the bridge uses: inbox threads (M10, M11,
 // M12, M13), orders (OR11, OR12), the shop's actions on them (OR21,
-// OR23, OR24, OR29, OR30) and their evaluations (OR51). It is an
+// OR23, OR24, OR29, OR30), their evaluations (OR51) and their documents
+// (OR72, OR74, and the document types of DO01). It is an
 // http.Handler, so it runs under httptest in tests and as a real server
 // in the demo, and it refuses what Mirakl refuses, so that a connector
 // passing against it has a good chance of passing against a real
@@ -10,6 +11,8 @@
 // and PutEvaluation (the seller API cannot create them), and what the
 // shop sent is read back with Thread, Replies, Attachment and Order, or
 // without auth at /_fake/threads, /_fake/replies and /_fake/orders.
+// PutDocument attaches a document as the operator would, and Documents
+// reads an order's documents with their content.
 // MoveOrder moves an order as the operator, the customer or time would
 // (the debit, the receipt, the closing), which the seller API cannot
 // either.
@@ -156,4 +159,19 @@
 //     cannot find evaluations by listing recently updated orders alone. An
 //     evaluation given again keeps its first date and moves its
 //     last_updated_date.
+//   - Documents. OR72 needs order_ids (at most 100, the spec's "maximum")
+//     and lists nothing for another shop's orders. OR74 takes
+//     its order_documents part only as application/json (as M12's
+//     message_input) and without unknown fields, a file name that is not
+//     US-ASCII or sent twice refuses the whole request (400), as does a
+//     missing part; each document is then checked on its own, and the
+//     200 answer lists only those not taken: no file or no entry for a
+//     name, an extension outside the spec's list (compared ignoring case),
+//     an unknown or non-order type code (the spec's one example error),
+//     the operator-only delivery bills, SYSTEM_MESSAGE_ATTACHMENT, and past
+//     50 documents on the order. Those errors' codes and messages, apart
+//     from the unknown type's, are made up. Any order state takes
+//     documents, and the same file name may be uploaded again (the spec
+//     says neither). The document types are Options.DocumentTypes, by
+//     default the spec's DO01 example plus the system types OR74 names.
 package miraklfake

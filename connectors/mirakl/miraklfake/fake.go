@@ -52,6 +52,9 @@ type Options struct {
 	// Carriers are the carriers registered on the instance, which OR23
 	// takes by code; nil means DefaultCarriers.
 	Carriers []Carrier
+	// DocumentTypes are the instance's document types (DO01), of which
+	// OR74 takes those of orders; nil means DefaultDocumentTypes.
+	DocumentTypes []api.DocumentType
 	// NoPartialAcceptance refuses an OR21 that accepts some lines of an
 	// order and refuses others, as an operator may configure.
 	NoPartialAcceptance bool
@@ -85,12 +88,15 @@ type Server struct {
 	keys     map[string][]string // API key → shop ids, default first
 	shops    map[string]Shop
 	carriers []Carrier
+	docTypes []api.DocumentType
 
 	mu          sync.Mutex
 	threads     map[string]*thread
 	files       map[string]*storedFile
 	orders      map[string]map[string]*api.Order      // shop → order id → order
 	evaluations map[string]map[string]*api.Evaluation // shop → order id → evaluation
+	documents   map[string]map[string][]*Document     // shop → order id → documents
+	docSeq      int64
 	replies     []Reply
 	requests    map[string]int
 	windows     map[string]*window
@@ -153,6 +159,10 @@ func New(opts Options) *Server {
 	if opts.Carriers == nil {
 		s.carriers = slices.Clone(DefaultCarriers)
 	}
+	s.docTypes = slices.Clone(opts.DocumentTypes)
+	if opts.DocumentTypes == nil {
+		s.docTypes = slices.Clone(DefaultDocumentTypes)
+	}
 	for _, shop := range opts.Shops {
 		s.shops[shop.ID] = shop
 		for _, key := range shop.APIKeys {
@@ -174,6 +184,9 @@ func New(opts Options) *Server {
 	s.route(apiMux, "PUT /api/orders/{order_id}/cancel", s.cancelOrder)
 	s.route(apiMux, "PUT /api/orders/cancel", s.cancelLines)
 	s.route(apiMux, "GET /api/orders/{order_id}/evaluation", s.getEvaluation)
+	s.route(apiMux, "GET /api/orders/documents", s.listDocuments)
+	s.route(apiMux, "POST /api/orders/{order_id}/documents", s.uploadDocuments)
+	s.route(apiMux, "GET /api/documents", s.listDocumentTypes)
 	apiMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Resource not found")
 	})
@@ -348,7 +361,7 @@ func (s *Server) RateLimited() int {
 }
 
 // Reset empties the instance: threads, files, orders, evaluations,
-// replies, counters, throttle windows and queued faults.
+// documents, replies, counters, throttle windows and queued faults.
 func (s *Server) Reset() {
 	s.faults.Clear()
 	s.mu.Lock()
@@ -361,6 +374,8 @@ func (s *Server) resetLocked() {
 	s.files = map[string]*storedFile{}
 	s.orders = map[string]map[string]*api.Order{}
 	s.evaluations = map[string]map[string]*api.Evaluation{}
+	s.documents = map[string]map[string][]*Document{}
+	s.docSeq = 0
 	s.replies = nil
 	s.requests = map[string]int{}
 	s.windows = map[string]*window{}

@@ -3,6 +3,7 @@ package miraklfake_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -102,6 +103,9 @@ var specPaths = []string{
 	"/api/orders/{order_id}/cancel",
 	"/api/orders/cancel",
 	"/api/orders/{order_id}/evaluation",
+	"/api/orders/documents",
+	"/api/orders/{order_id}/documents",
+	"/api/documents",
 }
 
 // extract keeps, of the whole seller spec (2.6 MB, slow to load under the
@@ -446,6 +450,9 @@ func TestErrorBodies(t *testing.T) {
 		{http.MethodPut, "/api/orders/{order_id}/cancel"},
 		{http.MethodPut, "/api/orders/cancel"},
 		{http.MethodGet, "/api/orders/{order_id}/evaluation"},
+		{http.MethodGet, "/api/orders/documents"},
+		{http.MethodPost, "/api/orders/{order_id}/documents"},
+		{http.MethodGet, "/api/documents"},
 	} {
 		for code := range doc.Paths.Find(op.path).GetOperation(op.method).Responses.Map() {
 			if code >= "4" || code == "default" {
@@ -462,6 +469,9 @@ func TestErrorBodies(t *testing.T) {
 		put(t, s, "/api/orders/O-2-A/ship", nil),
 		put(t, s, "/api/orders/cancel", `{"cancelations": [null]}`),
 		get(t, s, "/api/orders/O-2-A/evaluation", nil),
+		get(t, s, "/api/orders/documents", nil),
+		upload(t, s, "nope", docForm{docs: docs(invoiceDoc("a.pdf")), files: []docFile{{"a.pdf", "x"}}}),
+		upload(t, s, "O-1-A", docForm{files: []docFile{{"a.pdf", "x"}}}),
 	} {
 		var body map[string]any
 		a.decode(t, &body)
@@ -640,5 +650,72 @@ func TestEvaluationsMatchTheSpec(t *testing.T) {
 		if !strings.Contains(kind, `"`+k+`"`) {
 			t.Errorf("an evaluation's reply type no longer lists %s", k)
 		}
+	}
+}
+
+// TestDocumentsMatchTheSpec holds OR72, OR74 and DO01 to the spec: their
+// answers, the order_documents part the client sends, and the rules the
+// fake enforces, as OR74's description states them.
+func TestDocumentsMatchTheSpec(t *testing.T) {
+	t.Parallel()
+	doc := loadSpec(t)
+	s, _ := newFake(t, miraklfake.Options{})
+	seedOrder(t, s, twoLines("S-1-A", api.StateShipped))
+	if _, err := s.PutDocument("", "S-1-A", "delivery.pdf", api.DocDeliveryBill, []byte("bill")); err != nil {
+		t.Fatal(err)
+	}
+	ok := upload(t, s, "S-1-A", docForm{docs: docs(invoiceDoc("invoice.pdf")), files: []docFile{{"invoice.pdf", "%PDF"}}})
+	checkJSON(t, doc, http.MethodPost, "/api/orders/{order_id}/documents", ok)
+	failed := upload(t, s, "S-1-A", docForm{
+		docs:  docs(api.DocumentInput{FileName: "r.pdf", TypeCode: "SYSTEM_RETURN_LABEL", Entity: &api.DocumentEntity{ID: "c0703388", Type: "RETURN"}}),
+		files: []docFile{{"r.pdf", "x"}},
+	})
+	checkJSON(t, doc, http.MethodPost, "/api/orders/{order_id}/documents", failed)
+	checkJSON(t, doc, http.MethodGet, "/api/orders/documents", get(t, s, "/api/orders/documents", url.Values{"order_ids": {"S-1-A"}}))
+	checkJSON(t, doc, http.MethodGet, "/api/documents", get(t, s, "/api/documents", nil))
+
+	// The order_documents part, every field set, as the client sends it.
+	media := doc.Paths.Find("/api/orders/{order_id}/documents").Post.RequestBody.Value.Content.Get("multipart/form-data")
+	body := media.Schema.Value
+	if diff := cmp.Diff([]string{"files", "order_documents"}, body.Required, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("OR74's required parts (-ours +spec):\n%s", diff)
+	}
+	raw, _ := json.Marshal(api.DocumentsInput{OrderDocuments: []api.DocumentInput{{FileName: "a.pdf", TypeCode: api.DocCustomerInvoice, Entity: &api.DocumentEntity{ID: "r1", Type: "RETURN"}}}})
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	if err := body.Properties["order_documents"].Value.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+		t.Errorf("order_documents %s does not match the spec:\n%v", raw, err)
+	}
+	if !strings.Contains(body.Properties["files"].Value.Description, "only US-ASCII characters") {
+		t.Error("OR74's files no longer need US-ASCII names")
+	}
+
+	or74 := doc.Paths.Find("/api/orders/{order_id}/documents").Post.Description
+	for _, want := range []string{
+		"Documents filenames must be distinct",
+		"Only documents of the following types are supported: " + strings.Join(api.DocumentExtensions, ", ") + ".",
+		fmt.Sprintf("An order can have a maximum of %d documents", api.MaxDocumentsPerOrder),
+		"In the API output we include only documents with errors",
+		"<code>" + api.DocDeliveryBill + "/" + api.DocShipmentDeliveryBill + "</code> : restricted to operator role",
+		"<code>" + api.DocMessageAttachment + "</code> : cannot be directly uploaded to an order",
+	} {
+		if !strings.Contains(or74, want) {
+			t.Errorf("OR74's description no longer says %q", want)
+		}
+	}
+	// The spec's example of a failed document is the fake's own error.
+	ex := doc.Paths.Find("/api/orders/{order_id}/documents").Post.Responses.Status(http.StatusOK).Value.Content.Get("application/json").Examples["application/json-0"].Value.Value
+	exRaw, _ := json.Marshal(ex)
+	var exBody api.DocumentsUploaded
+	if err := json.Unmarshal(exRaw, &exBody); err != nil || len(exBody.OrderDocuments) != 1 {
+		t.Fatalf("OR74's example: %v %s", err, exRaw)
+	}
+	var got api.DocumentsUploaded
+	failed.decode(t, &got)
+	if diff := cmp.Diff(exBody.OrderDocuments[0].Errors, got.OrderDocuments[0].Errors); diff != "" {
+		t.Errorf("unknown type error (-spec +fake):\n%s", diff)
+	}
+	if p := doc.Paths.Find("/api/orders/documents").Get.Parameters.GetByInAndName("query", "order_ids"); p == nil || !p.Required || p.Schema.Value.Max == nil || *p.Schema.Value.Max != api.MaxDocumentOrders {
+		t.Errorf("OR72's order_ids is no longer required with at most %d ids", api.MaxDocumentOrders)
 	}
 }
