@@ -35,6 +35,8 @@
 //   - ListEvaluations (connectors.EvaluationLister) is OR11 and OR51 for
 //     each order, as the seller API lists no evaluations: see
 //     evaluations.go.
+//   - An order's documents, and its invoice, are OR72 and OR74: see
+//     documents.go.
 //   - Errors are classified with connectors.StatusError and
 //     connectors.TransportError and carry Mirakl's message from the error
 //     body ({"status", "message"}, UNVERIFIED: the spec documents none),
@@ -95,6 +97,10 @@ type Options struct {
 	// still be evaluated, so how far before a listing's Since
 	// ListEvaluations reads orders; 0 means DefaultEvaluationWindow.
 	EvaluationWindow time.Duration
+	// InvoiceDocumentType is the document type code invoices are uploaded
+	// with (OR74); "" means DefaultInvoiceDocumentType. Operators set
+	// their own codes: DO01 lists them.
+	InvoiceDocumentType string
 }
 
 // Client is one shop on a Mirakl instance. It is safe for concurrent use.
@@ -106,6 +112,8 @@ type Client struct {
 	now    func() time.Time
 	// evaluationWindow: see Options.EvaluationWindow.
 	evaluationWindow time.Duration
+	// invoiceType: see Options.InvoiceDocumentType.
+	invoiceType string
 }
 
 var (
@@ -142,6 +150,7 @@ func New(opts Options) (*Client, error) {
 		now:    opts.Now,
 
 		evaluationWindow: cmp.Or(opts.EvaluationWindow, DefaultEvaluationWindow),
+		invoiceType:      cmp.Or(strings.TrimSpace(opts.InvoiceDocumentType), DefaultInvoiceDocumentType),
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: defaultTimeout}

@@ -63,6 +63,9 @@ type fakeHarness struct {
 	fake  *miraklfake.Server
 	mp    *mirakl.Client
 	wrong *mirakl.Client
+	// baseURL and hc build other clients of the same fake.
+	baseURL string
+	hc      *http.Client
 }
 
 func startFake(t *testing.T, s setup) *fakeHarness {
@@ -92,7 +95,7 @@ func startFake(t *testing.T, s setup) *fakeHarness {
 		}
 		return c
 	}
-	return &fakeHarness{fake: fake, mp: client(apiKey), wrong: client("not-the-key")}
+	return &fakeHarness{fake: fake, mp: client(apiKey), wrong: client("not-the-key"), baseURL: srv.URL + s.base, hc: hc}
 }
 
 func (h *fakeHarness) Marketplace() connectors.Marketplace      { return h.mp }
