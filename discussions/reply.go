@@ -209,7 +209,11 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connectors.TicketMessage) (*LastReply, error) {
 	caps := a.mp.Capabilities()
 	body := PlainText(cmp.Or(m.BodyHTML, m.BodyText))
+	attach, body := invoiceCommand(body)
 	to, body := recipients(body, d, a.mp)
+	if !attach {
+		attach, body = invoiceCommand(body) // after a "To:" line
+	}
 	r := connectors.Reply{To: to}
 	var links []string
 	for _, att := range m.Attachments {
@@ -246,6 +250,22 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 	r.Body = strings.TrimSpace(body)
 	if why, ok := checkReply(r, caps); !ok {
 		return s.refuse(ctx, a, d, m, why)
+	}
+	if attach {
+		// The invoice goes as a file with the reply, or nothing goes.
+		f, inv, why, err := s.invoiceFile(ctx, a, d, caps)
+		if err != nil {
+			return nil, err
+		}
+		if why != nil {
+			return s.refuse(ctx, a, d, m, *why)
+		}
+		r.Files = append(r.Files, f)
+		// Before the reply, so that a failed upload retries the task
+		// with nothing sent yet; once per order (see uploadInvoice).
+		if err := s.uploadInvoice(ctx, a, d, m, inv, f.Content); err != nil {
+			return nil, err
+		}
 	}
 
 	// M12 has no idempotency key. A send that got no answer is recorded
@@ -293,7 +313,7 @@ func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connect
 		return nil, err
 	}
 	d.LastMessageAt = s.o.Now()
-	zerolog.Ctx(ctx).Info().Str("account", d.Account).Str("thread", d.ThreadID).Int("files", len(r.Files)).Int("links", len(links)).Msg("reply sent")
+	zerolog.Ctx(ctx).Info().Str("account", d.Account).Str("thread", d.ThreadID).Int("files", len(r.Files)).Int("links", len(links)).Bool("invoice", attach).Msg("reply sent")
 	return &LastReply{Status: ReplySent, MessageID: m.ID, At: d.LastMessageAt}, nil
 }
 

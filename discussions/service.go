@@ -60,6 +60,10 @@ type Options struct {
 	// the marketplace states no limit (default 10 MiB); larger ones go as
 	// links.
 	MaxReplyFile int64
+	// Invoicer issues the invoices agents attach to replies with an
+	// "Invoice: attach" line; nil refuses the command with a note saying
+	// invoices are not configured.
+	Invoicer Invoicer
 	// Settle records replies that got no answer, so that they are looked
 	// for only once the marketplace had time to post them; nil means one
 	// on the Store's Redis.
