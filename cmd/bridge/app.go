@@ -68,6 +68,10 @@ type Overrides struct {
 	// MailRoots are the certificates mail servers are verified against,
 	// instead of the system's (a test's own Dovecot and relay).
 	MailRoots *x509.CertPool
+	// Invoicer issues the invoices agents attach to replies ("Invoice:
+	// attach"); nil leaves the command refused with a note saying
+	// invoices are not configured (see Build).
+	Invoicer discussions.Invoicer
 	// RakutenQuotaBackoff is how long Rakuten's quota refusal puts an
 	// account off, instead of the hour (tests).
 	RakutenQuotaBackoff time.Duration
@@ -260,11 +264,16 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		dstore.WaitForReplicas(replicas)
 		orderStore.WaitForReplicas(replicas)
 	}
+	// The invoices agents attach to replies. Production's Invoicer is the
+	// invoices package's glue over the order read model, built here once
+	// it exists; until then only Overrides.Invoicer gives one, and the
+	// command is refused with a note.
+	invoicer := o.Invoicer
 	mirror := discussions.NewService(discussions.Options{
 		Config: cfg, Store: dstore, Marketplaces: markets,
 		Helpdesks: mirrorHelpdesks, Orders: orderStore, Queue: a.client, Now: o.Now, Settle: ledger,
 		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL, MaxReplyFile: o.MaxReplyFile,
-		Shards: shards,
+		Shards: shards, Invoicer: invoicer,
 	})
 
 	// Order events pushed to integrators' URLs: the subscriptions the

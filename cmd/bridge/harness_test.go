@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -32,6 +33,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	zapi "github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk/zendeskfake"
+	"github.com/helpdesk-bridge/bridge/discussions"
 	"github.com/helpdesk-bridge/bridge/orders"
 )
 
@@ -230,6 +232,10 @@ type harness struct {
 	// rakutenQuota, when set (in before), is how long Rakuten's quota
 	// refusal puts an account off.
 	rakutenQuota time.Duration
+	// invoicer and maxReplyFile, when set (in before), are the bridge's
+	// Invoicer and its largest agent file (1 KiB by default).
+	invoicer     discussions.Invoicer
+	maxReplyFile int64
 	stop         func()
 }
 
@@ -348,7 +354,8 @@ func (h *harness) start(mode Mode) {
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := Build(ctx, h.cfg, mode, log, Overrides{
 		Listener: l, RetryBase: 200 * time.Millisecond, RetryMax: time.Second, DelayedCheck: 200 * time.Millisecond,
-		MaxReplyFile:        1024, // so that a test's larger attachment goes as a link
+		MaxReplyFile:        cmp.Or(h.maxReplyFile, 1024), // so that a test's larger attachment goes as a link
+		Invoicer:            h.invoicer,
 		RedisHooks:          h.hooks,
 		MailRoots:           h.mailRoots,
 		RakutenQuotaBackoff: h.rakutenQuota,
