@@ -50,6 +50,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"discussion orders", TestDiscussionsMiraklOrdersInTheWidget},
 		{"discussion replies", TestDiscussionsAgentRepliesGoBack},
 		{"discussion zendesk replies", TestDiscussionsZendeskReplies},
+		{"invoice attach", TestInvoiceAttachSendsPDFToMiraklAndUploads},
 		{"discussion api", TestDiscussionAPIEndToEnd},
 		{"orders list and export", TestOrdersListAndExport},
 		{"order actions from gorgias", TestGorgiasAgentShipsWithANote},
