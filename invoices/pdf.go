@@ -4,7 +4,9 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
@@ -81,7 +83,8 @@ func Render(inv *Invoice) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invoices: %s: issue date %q: %w", inv.Number, inv.Date, err)
 	}
-	pdf := newDoc()
+	italic := usesItalic(inv.HeaderHTML) || usesItalic(inv.FooterHTML)
+	pdf := newDoc(italic)
 	pdf.SetCreationDate(issued)
 	pdf.SetModificationDate(issued)
 	title := l.invoice
@@ -93,7 +96,10 @@ func Render(inv *Invoice) ([]byte, error) {
 
 	// The footer sits at the bottom of every page: measure it first, then
 	// keep the page's text above it.
-	footerH := measure(func(p *fpdf.Fpdf) { richText(p, inv.FooterHTML, fontSize-1) })
+	footerH := 0.0
+	if inv.FooterHTML != "" {
+		footerH = footerHeight(inv.FooterHTML, italic)
+	}
 	_, pageH := pdf.GetPageSize()
 	pdf.SetAutoPageBreak(true, margin+footerH+5)
 	pdf.AliasNbPages("{nb}")
@@ -269,28 +275,68 @@ func Render(inv *Invoice) ([]byte, error) {
 
 // newDoc is an A4 page with the fonts and the fixed settings that make the
 // output the same from one run to the next.
-func newDoc() *fpdf.Fpdf {
+func newDoc(italic bool) *fpdf.Fpdf {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCatalogSort(true)
 	pdf.SetProducer("helpdesk-bridge invoices", true)
 	pdf.SetMargins(margin, margin, margin)
-	pdf.AddUTF8FontFromBytes(fontFamily, "", fontRegular)
-	pdf.AddUTF8FontFromBytes(fontFamily, "B", fontBold)
-	pdf.AddUTF8FontFromBytes(fontFamily, "I", fontItalic)
-	pdf.AddUTF8FontFromBytes(fontFamily, "BI", fontBoldItalic)
+	addFonts(pdf, italic)
 	pdf.SetFont(fontFamily, "", fontSize)
 	return pdf
 }
 
+// addFonts adds the regular and bold faces, and the italic ones only when
+// the header or footer asks for them: fpdf parses a font each time one is
+// added to a document, which was most of a render's time.
+func addFonts(pdf *fpdf.Fpdf, italic bool) {
+	pdf.AddUTF8FontFromBytes(fontFamily, "", fontRegular)
+	pdf.AddUTF8FontFromBytes(fontFamily, "B", fontBold)
+	if italic {
+		pdf.AddUTF8FontFromBytes(fontFamily, "I", fontItalic)
+		pdf.AddUTF8FontFromBytes(fontFamily, "BI", fontBoldItalic)
+	}
+}
+
+// usesItalic tells whether sanitised HTML has an italic element.
+func usesItalic(html string) bool {
+	return strings.Contains(html, "<i>") || strings.Contains(html, "<em>")
+}
+
+// footerHeights remembers the height of the footers measured lately: a
+// store's footer is the same on all its invoices, and measuring it means
+// a document of its own, with its fonts parsed again.
+var footerHeights struct {
+	sync.Mutex
+	m map[string]float64
+}
+
+// maxFooterHeights bounds footerHeights: a few footers per store.
+const maxFooterHeights = 256
+
+func footerHeight(footer string, italic bool) float64 {
+	key := strconv.FormatBool(italic) + footer
+	footerHeights.Lock()
+	h, ok := footerHeights.m[key]
+	footerHeights.Unlock()
+	if ok {
+		return h
+	}
+	h = measure(italic, func(p *fpdf.Fpdf) { richText(p, footer, fontSize-1) })
+	footerHeights.Lock()
+	if footerHeights.m == nil || len(footerHeights.m) >= maxFooterHeights {
+		footerHeights.m = map[string]float64{}
+	}
+	footerHeights.m[key] = h
+	footerHeights.Unlock()
+	return h
+}
+
 // measure returns the height draw takes on a page of the document's width.
-func measure(draw func(*fpdf.Fpdf)) float64 {
+func measure(italic bool, draw func(*fpdf.Fpdf)) float64 {
 	p := fpdf.New("P", "mm", "A4", "")
 	p.SetMargins(margin, margin, margin)
 	p.SetAutoPageBreak(false, 0)
-	p.AddUTF8FontFromBytes(fontFamily, "", fontRegular)
-	p.AddUTF8FontFromBytes(fontFamily, "B", fontBold)
-	p.AddUTF8FontFromBytes(fontFamily, "I", fontItalic)
-	p.AddUTF8FontFromBytes(fontFamily, "BI", fontBoldItalic)
+	addFonts(p, italic)
 	p.AddPage()
 	y := p.GetY()
 	draw(p)
