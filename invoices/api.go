@@ -162,7 +162,7 @@ func (a *API) generate(c *gin.Context) {
 		httpapi.Fail(c, err)
 		return
 	}
-	inv, _, err := a.maker.Invoice(ctx, merchant, store, orderID, opt)
+	inv, err := a.maker.Issue(ctx, merchant, store, orderID, opt)
 	if err != nil {
 		httpapi.Fail(c, apiError(err))
 		return

@@ -146,12 +146,23 @@ func (m *Maker) Existing(ctx context.Context, merchant, store, orderID string) (
 // *NotInvoiceableError. Once issued, the number is noted on the order, so
 // that the sidebar links to it.
 func (m *Maker) Invoice(ctx context.Context, merchant, store, orderID string, opt Options) (*Invoice, []byte, error) {
+	inv, err := m.Issue(ctx, merchant, store, orderID, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	pdf, err := m.svc.PDF(ctx, merchant, inv)
+	return inv, pdf, err
+}
+
+// Issue is Invoice without the PDF (see Service.Issue): the number and
+// the record, in a few milliseconds.
+func (m *Maker) Issue(ctx context.Context, merchant, store, orderID string, opt Options) (*Invoice, error) {
 	if _, ok := m.store(merchant, store); !ok {
-		return nil, nil, ErrUnknownStore
+		return nil, ErrUnknownStore
 	}
 	o, err := m.orders.Order(ctx, merchant, store, orderID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	inv, err := m.svc.ForOrder(ctx, merchant, store, orderID)
 	switch {
@@ -159,34 +170,33 @@ func (m *Maker) Invoice(ctx context.Context, merchant, store, orderID string, op
 		if inv.Number != o.Invoice {
 			// Issued by a call that stopped before noting it.
 			if err := m.orders.NoteInvoice(ctx, merchant, store, orderID, inv.Number); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
-		pdf, err := m.svc.PDF(ctx, merchant, inv)
-		return inv, pdf, err
+		return inv, nil
 	case !errors.Is(err, ErrNotFound):
-		return nil, nil, err
+		return nil, err
 	}
 	set, _, err := m.Settings(ctx, merchant, store)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	order, err := InvoiceOrder(o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if _, err := Compute(set, order.Lines, order.Shipping); err != nil {
 		field, msg, _ := strings.Cut(err.Error(), ": ")
-		return nil, nil, &NotInvoiceableError{OrderID: orderID, Field: field, Msg: msg}
+		return nil, &NotInvoiceableError{OrderID: orderID, Field: field, Msg: msg}
 	}
-	inv, pdf, err := m.svc.Generate(ctx, merchant, set, order, opt)
+	inv, err = m.svc.Issue(ctx, merchant, set, order, opt)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := m.orders.NoteInvoice(ctx, merchant, store, orderID, inv.Number); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return inv, pdf, nil
+	return inv, nil
 }
 
 // InvoiceOrder is what an invoice is made from a read model's order: the
