@@ -259,6 +259,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	// Invoices: records and PDFs in Redis beside the merchant's orders.
 	invoiceMaker := invoices.NewMaker(invoices.NewService(conn.Client, cfg.Redis.KeyPrefix,
 		invoices.NewRedisFiles(conn.Client, cfg.Redis.KeyPrefix, 0), o.Now), orderStore, cfg)
+	invoiceBulk := invoices.NewBulk(invoiceMaker, invoices.BulkOptions{Queue: a.client, Now: o.Now})
 	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
 	if replicas != nil {
 		dstore.WaitForReplicas(replicas)
@@ -308,6 +309,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		pub.Register(a.engine)
 		orders.NewAPI(orderStore, orderActions, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
 		invoices.NewAPI(invoiceMaker, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
+		invoices.NewBulkAPI(invoiceBulk, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
 		mirror.RegisterWebhooks(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
@@ -342,6 +344,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		a.workers.Handle(orders.TypeAutoAccept, asynq.HandlerFunc(orders.NewAcceptor(cfg, orderActors, updater, orderStore, o.Now).Handler))
 		a.workers.Handle(orders.TypeAction, asynq.HandlerFunc(orderActions.Handler))
 		a.workers.Handle(orders.TypeReindex, asynq.HandlerFunc(orderStore.ReindexHandler))
+		a.workers.Handle(invoices.TypeBulk, asynq.HandlerFunc(invoiceBulk.Handler))
 		for _, m := range cfg.Merchants {
 			task, opts := orders.NewReindexTask(m.ID)
 			if _, err := a.client.EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
