@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/helpdesk-bridge/bridge/invoices/settings"
 )
 
 // Config is the whole configuration.
@@ -366,6 +368,9 @@ type Store struct {
 	// SupportURL is a template for the link to the marketplace's "create a
 	// support request" page of an order, with {order_id} replaced.
 	SupportURL string `yaml:"support_url" validate:"omitempty,url"`
+	// Invoices are the store's invoice parameters; without them the store
+	// issues no invoice until they are set through the API.
+	Invoices *settings.Settings `yaml:"invoices"`
 }
 
 // OrderLink is the store's link to an order in its back office, or "".

@@ -278,13 +278,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v.Elem(), path)
 	case v.Kind() == reflect.Slice:
 		d.sequence(n, v, path)
+	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String:
+		d.stringMap(n, v, path)
 	case v.Kind() == reflect.String:
 		if s, ok := d.scalar(n, path); ok {
 			v.SetString(s)
 		}
-	case v.Kind() == reflect.Int:
+	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
 		if s, ok := d.scalar(n, path); ok {
-			i, err := strconv.Atoi(s)
+			i, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
 				d.problem(path, n.Line, "must be a whole number, got "+d.quote(s, path))
 				return
@@ -377,6 +379,31 @@ func (d *decoder) merge(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	d.mapping(n, v, path)
+}
+
+// stringMap reads a mapping whose keys are data, not setting names (a
+// store's per-SKU VAT rates).
+func (d *decoder) stringMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.problem(path, n.Line, "must be a mapping of keys, got "+kindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			d.problem(p, k.Line, fmt.Sprintf("duplicate key %q, first given on line %d", k.Value, first))
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.lines[p] = k.Line
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, e, p)
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), e)
+	}
+	v.Set(m)
 }
 
 func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {

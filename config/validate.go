@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/helpdesk-bridge/bridge/invoices/settings"
 )
 
 // Problem is one thing wrong with the configuration.
@@ -258,6 +260,15 @@ func (c *Config) merchantProblems() Problems {
 			}
 			if s.SupportURL != "" && !strings.Contains(s.SupportURL, "{order_id}") {
 				ps = append(ps, Problem{Field: sp + ".support_url", Message: "must contain {order_id}, replaced by the order's id"})
+			}
+			if s.Invoices != nil {
+				// Checked as the bridge uses them, with their defaults.
+				var fes settings.FieldErrors
+				if errors.As(s.Invoices.Normalize().Validate(sp+".invoices"), &fes) {
+					for _, fe := range fes {
+						ps = append(ps, Problem{Field: fe.Field, Message: fe.Msg})
+					}
+				}
 			}
 		}
 		for j, h := range m.Helpdesks {

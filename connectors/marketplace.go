@@ -275,6 +275,9 @@ type Order struct {
 	Carrier        string
 	Total          string
 	Currency       string
+	// ShippingPrice is what the buyer paid for delivery, all lines, as
+	// the marketplace gave it; "" when it gives none (invoices need it).
+	ShippingPrice string
 }
 
 // OrderLine is one line of an order.
@@ -287,8 +290,10 @@ type OrderLine struct {
 	// Canceled is how many of its units were cancelled since it was
 	// ordered (Mirakl keeps Quantity as ordered).
 	Canceled int
-	// Price is the line's price for all its units, without shipping.
-	Price string
+	// Price is the line's price for all its units, without shipping,
+	// and Discount what the marketplace took off it ("" for none).
+	Price    string
+	Discount string
 	// Status is the line's own status: a refused or cancelled line of an
 	// order in progress is OrderCanceled.
 	Status OrderStatus

@@ -4,9 +4,10 @@ import (
 	"strings"
 
 	"codeberg.org/go-pdf/fpdf"
-	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/helpdesk-bridge/bridge/invoices/settings"
 )
 
 // The header and footer are HTML from the merchant's editor, restricted to
@@ -17,19 +18,8 @@ import (
 // maps each kept element to the PDF and ignores anything else, should an
 // unsanitised string reach it.
 
-var policy = func() *bluemonday.Policy {
-	p := bluemonday.NewPolicy()
-	p.AllowElements("p", "br", "b", "strong", "i", "em", "u", "h1", "h2", "h3")
-	return p
-}()
-
-// Sanitize returns html restricted to the subset.
-func Sanitize(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return ""
-	}
-	return strings.TrimSpace(policy.Sanitize(s))
-}
+// Sanitize returns html restricted to the subset (settings.Sanitize).
+func Sanitize(s string) string { return settings.Sanitize(s) }
 
 // richText draws sanitised HTML at the current position, between the left
 // and right margins, with lineH mm lines at size pt (headings larger).

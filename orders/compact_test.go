@@ -113,7 +113,7 @@ func TestStoreReadsValuesWrittenBeforeCompression(t *testing.T) {
 				}
 			}
 			raw, _ := s.rdb.Get(ctx, s.docKey("acme", hash)).Bytes()
-			if len(raw) <= RevLen+1 || raw[RevLen+1] != docPacked2 {
+			if len(raw) <= RevLen+1 || raw[RevLen+1] != docPacked3 {
 				t.Errorf("document after a change is not in its packed binary form: %q", raw[:min(len(raw), 40)])
 			}
 			if rev, got := readDoc(t, s, email); rev == oldRev || len(got.Orders) != 2 {

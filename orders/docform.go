@@ -47,11 +47,12 @@ import (
 // rewrites them. A field added to Document needs a new docPacked, the
 // decoder of this one kept: docPacked2 added each order's latest action
 // after its support requests, and docPacked, which has none, is still
-// read.
+// read; docPacked3 added each order's invoice number after its action.
 const (
 	RevLen     = 16
 	docPacked  = 0x01
 	docPacked2 = 0x02
+	docPacked3 = 0x03
 )
 
 var (
@@ -68,7 +69,7 @@ func encodeDoc(d *Document) []byte {
 	packed := docDict.EncodeBetter(nil, form)
 	out := make([]byte, 0, RevLen+2+crc32.Size+len(packed))
 	out = hex.AppendEncode(out, sum[:RevLen/2])
-	out = append(out, '\n', docPacked2)
+	out = append(out, '\n', docPacked3)
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(form, castagnoli))
 	return append(out, packed...)
 }
@@ -82,7 +83,7 @@ func DecodeDocument(raw []byte) (rev string, doc *Document, err error) {
 		return "", nil, errors.New("orders: stored document has no revision")
 	}
 	rev, payload := string(raw[:RevLen]), raw[RevLen+1:]
-	if len(payload) > 0 && (payload[0] == docPacked || payload[0] == docPacked2) {
+	if len(payload) > 0 && payload[0] >= docPacked && payload[0] <= docPacked3 {
 		doc, err = unpackDoc(payload[1:], payload[0])
 	} else {
 		doc, err = decodeDocJSON(payload)
@@ -223,6 +224,7 @@ func marshalDoc(d *Document) []byte {
 				b = appendTime(b, *a.SettledAt)
 			}
 		}
+		b = appendStr(b, o.Invoice)
 	}
 	return b
 }
@@ -371,6 +373,9 @@ func unmarshalDoc(form []byte, format byte) (*Document, error) {
 				a.SettledAt = &t
 			}
 			o.Action = a
+		}
+		if format >= docPacked3 {
+			o.Invoice = r.str()
 		}
 		if r.err != nil {
 			return nil, r.err

@@ -101,7 +101,7 @@ func TestCompressedJSONDocumentsAreRead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(raw) <= RevLen+1 || raw[RevLen+1] != docPacked2 {
+			if len(raw) <= RevLen+1 || raw[RevLen+1] != docPacked3 {
 				t.Fatalf("document after a change: %q; want the packed binary form", raw[:min(len(raw), 20)])
 			}
 			if rev, got := readDoc(t, s, email); rev == oldRev || len(got.Orders) != 2 {
@@ -150,10 +150,16 @@ func TestDocumentFormsWithAndWithoutActions(t *testing.T) {
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	doc := &Document{Customer: Customer{Email: "a@example.com", OrdersCount: 1}, Orders: []Order{{ID: "A", Store: "s", Status: StatusInProgress, CreatedAt: at, Lines: []Line{}, Shipments: []Shipment{}, Returns: []Return{}, SupportRequests: []SupportRequest{}}}}
 	form := marshalDoc(doc)
-	if form[len(form)-1] != 0 {
-		t.Fatalf("an order without action ends with %d; want the 0 of no action", form[len(form)-1])
+	if form[len(form)-1] != 0 || form[len(form)-2] != 0 {
+		t.Fatalf("an order without action nor invoice ends with %v; want the 0 of no action and of no invoice", form[len(form)-2:])
 	}
-	v1 := form[:len(form)-1] // the first form: the same fields, no action
+	v2 := form[:len(form)-1] // the second form: the same fields, no invoice
+	if got, err := unmarshalDoc(v2, docPacked2); err != nil {
+		t.Fatal(err)
+	} else if diff := cmp.Diff(doc, got); diff != "" {
+		t.Errorf("second form (-want +got):\n%s", diff)
+	}
+	v1 := form[:len(form)-2] // the first form: the same fields, no action
 	got, err := unmarshalDoc(v1, docPacked)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +170,7 @@ func TestDocumentFormsWithAndWithoutActions(t *testing.T) {
 	if _, err := unmarshalDoc(v1, docPacked2); err == nil {
 		t.Error("the first form read as the second: want an error")
 	}
+	doc.Orders[0].Invoice = "F-000042"
 	settled := at.Add(time.Minute)
 	doc.Orders[0].Action = &OrderAction{ID: "act_1", Kind: ActShip, State: Refused, Reason: "cannot ship", RequestedAt: at, SettledAt: &settled}
 	_, got, err = DecodeDocument(encodeDoc(doc))

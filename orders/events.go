@@ -39,8 +39,14 @@ type OrderUpserted struct {
 	URL        string      `json:"url,omitempty" validate:"omitempty,max=2000,http_url"`
 	SupportURL string      `json:"support_url,omitempty" validate:"omitempty,max=2000,http_url"`
 	Lines      []EventLine `json:"lines" validate:"max=500,dive"`
-	// ShippingAddress is where the order goes.
+	// ShippingAddress is where the order goes; BillingAddress who pays,
+	// when it differs (an invoice is addressed to it).
 	ShippingAddress *Address `json:"shipping_address,omitempty"`
+	BillingAddress  *Address `json:"billing_address,omitempty"`
+	// ShippingPrice is what the buyer paid for delivery ("0": free), and
+	// ShippingDiscount what was taken off it.
+	ShippingPrice    string `json:"shipping_price,omitempty" validate:"omitempty,amount"`
+	ShippingDiscount string `json:"shipping_discount,omitempty" validate:"omitempty,amount"`
 }
 
 // EventLine is one product of an order.upserted event.
@@ -48,6 +54,10 @@ type EventLine struct {
 	SKU      string `json:"sku" validate:"required,max=200"`
 	Name     string `json:"name,omitempty" validate:"max=500"`
 	Quantity int    `json:"quantity" validate:"gte=1,lte=1000000"`
+	// UnitPrice is one unit's price, Discount what was taken off the
+	// whole line; invoices need them.
+	UnitPrice string `json:"unit_price,omitempty" validate:"omitempty,amount"`
+	Discount  string `json:"discount,omitempty" validate:"omitempty,amount"`
 }
 
 // ShipmentUpserted is the data of a shipment.upserted event.

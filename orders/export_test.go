@@ -4,6 +4,6 @@ package orders
 // that imports this one).
 var (
 	MarshalDoc         = marshalDoc
-	UnmarshalDoc       = func(form []byte) (*Document, error) { return unmarshalDoc(form, docPacked2) }
+	UnmarshalDoc       = func(form []byte) (*Document, error) { return unmarshalDoc(form, docPacked3) }
 	IngestLikeDocument = ingestLikeDocument
 )

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"strings"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
@@ -28,8 +30,9 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 		ID: o.ID, Store: store, Marketplace: marketplace,
 		Status: statusOf(o), MarketplaceStatus: o.State,
 		CreatedAt: o.CreatedAt.UTC(), Total: o.Total, Currency: strings.ToUpper(o.Currency),
-		Buyer: Buyer{Name: o.CustomerName, ExternalID: o.CustomerID},
-		Lines: make([]Line, len(o.Lines)),
+		Buyer:         Buyer{Name: o.CustomerName, ExternalID: o.CustomerID},
+		Lines:         make([]Line, len(o.Lines)),
+		ShippingPrice: amountOrEmpty(o.ShippingPrice),
 	}
 	if s, ok := m.Store(store); ok {
 		order.URL = s.OrderLink(o.ID)
@@ -37,6 +40,7 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 	}
 	for i, l := range o.Lines {
 		order.Lines[i] = Line{Name: l.Title, SKU: l.SKU, Quantity: l.Quantity}
+		order.Lines[i].UnitPrice, order.Lines[i].Discount = unitPrice(l.Price, l.Discount, l.Quantity)
 	}
 	changes = append(changes, Change{Merchant: m.ID, Store: store, OrderID: o.ID, Email: email, Order: order, UpdatedAt: updated})
 	if o.TrackingNumber != "" || o.TrackingURL != "" {
@@ -49,6 +53,45 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 		})
 	}
 	return changes, true
+}
+
+// unitPrice splits a marketplace line's price, for all its units, into
+// a unit price and a discount such that quantity × unit − discount is
+// exactly the line's price less its own discount: the unit price is the
+// line's divided by the quantity, rounded up to the cent when it does not
+// fall on one, and the rounding is a discount of a cent or so. Empty when
+// the price is missing or unreadable.
+func unitPrice(price, discount string, quantity int) (unit, off string) {
+	p, err := decimal.NewFromString(strings.TrimSpace(price))
+	if err != nil || p.IsNegative() || quantity < 1 {
+		return "", ""
+	}
+	d := decimal.Zero
+	if discount = strings.TrimSpace(discount); discount != "" {
+		if d, err = decimal.NewFromString(discount); err != nil || d.IsNegative() {
+			return "", ""
+		}
+	}
+	q := decimal.NewFromInt(int64(quantity))
+	u := p.Div(q)
+	if !u.Equal(u.Truncate(2)) {
+		u = u.RoundCeil(2)
+	}
+	d = d.Add(u.Mul(q).Sub(p))
+	unit = u.StringFixed(2)
+	if !d.IsZero() {
+		off = d.StringFixed(max(2, -d.Exponent()))
+	}
+	return unit, off
+}
+
+// amountOrEmpty keeps a marketplace amount that reads as one.
+func amountOrEmpty(s string) string {
+	s = strings.TrimSpace(s)
+	if d, err := decimal.NewFromString(s); err != nil || d.IsNegative() {
+		return ""
+	}
+	return s
 }
 
 // statusOf is the read model's name of a connector's normalised status:

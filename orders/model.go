@@ -74,14 +74,26 @@ type Order struct {
 	Buyer Buyer `json:"buyer"`
 	// ShippingAddress is where the order goes, when the store sent it.
 	// The order list and export carry it; widget documents leave it out.
-	ShippingAddress *Address         `json:"shipping_address,omitempty"`
-	Lines           []Line           `json:"lines"`
-	Shipments       []Shipment       `json:"shipments"`
-	Returns         []Return         `json:"returns"`
-	SupportRequests []SupportRequest `json:"support_requests"`
+	ShippingAddress *Address `json:"shipping_address,omitempty"`
+	// BillingAddress is who pays, when the store sent it apart from the
+	// shipping address; an invoice is addressed to it. Not in widgets.
+	BillingAddress *Address `json:"billing_address,omitempty"`
+	// ShippingPrice is what the buyer paid for delivery, for all the
+	// order, and ShippingDiscount what was taken off it: decimal strings
+	// as sent, never floats. Empty when the store sent none; "0" is a free
+	// delivery. Not in widgets (nothing shows them there).
+	ShippingPrice    string           `json:"shipping_price,omitempty"`
+	ShippingDiscount string           `json:"shipping_discount,omitempty"`
+	Lines            []Line           `json:"lines"`
+	Shipments        []Shipment       `json:"shipments"`
+	Returns          []Return         `json:"returns"`
+	SupportRequests  []SupportRequest `json:"support_requests"`
 	// Action is the latest action an agent or integrator asked for on the
 	// order, while it waits for the marketplace and once settled.
 	Action *OrderAction `json:"action,omitempty"`
+	// Invoice is the number of the order's invoice, once issued: the
+	// sidebar links to it without reading the invoices.
+	Invoice string `json:"invoice,omitempty"`
 }
 
 // Address is a postal address. Customer data: never logged.
@@ -101,6 +113,12 @@ type Line struct {
 	Name     string `json:"name,omitempty"`
 	SKU      string `json:"sku"`
 	Quantity int    `json:"quantity"`
+	// UnitPrice is the price of one unit and Discount what was taken off
+	// the line (all its units), decimal strings as sent, on the basis the
+	// store's invoice settings say (including VAT for marketplaces).
+	// Empty when the store sent none. Not in widgets.
+	UnitPrice string `json:"unit_price,omitempty"`
+	Discount  string `json:"discount,omitempty"`
 }
 
 // Shipment is one parcel of an order.

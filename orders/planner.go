@@ -71,12 +71,18 @@ func changeOfOrder(m *config.Merchant, d *OrderUpserted) Change {
 		addr.Country = strings.ToUpper(addr.Country)
 		o.ShippingAddress = &addr
 	}
+	if a := d.BillingAddress; a != nil && *a != (Address{}) {
+		addr := *a
+		addr.Country = strings.ToUpper(addr.Country)
+		o.BillingAddress = &addr
+	}
+	o.ShippingPrice, o.ShippingDiscount = d.ShippingPrice, d.ShippingDiscount
 	if s, ok := m.Store(d.Store); ok {
 		o.URL = cmp.Or(o.URL, s.OrderLink(d.OrderID))
 		o.SupportURL = cmp.Or(o.SupportURL, s.SupportLink(d.OrderID))
 	}
 	for i, l := range d.Lines {
-		o.Lines[i] = Line{Name: l.Name, SKU: l.SKU, Quantity: l.Quantity}
+		o.Lines[i] = Line{Name: l.Name, SKU: l.SKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Discount: l.Discount}
 	}
 	return Change{Store: d.Store, OrderID: d.OrderID, Email: NormalizeEmail(d.Customer.Email), Order: o, UpdatedAt: d.UpdatedAt}
 }

@@ -109,6 +109,9 @@ type aggregate struct {
 	// order's own version: an order read from the marketplace replaces
 	// the order, not the action.
 	Action *OrderAction `json:"action,omitempty"`
+	// Invoice is the number of the order's invoice, noted once issued
+	// (NoteInvoice), kept beside the order like Action.
+	Invoice string `json:"invoice,omitempty"`
 }
 
 type orderEntry struct {
@@ -187,6 +190,7 @@ func (a *aggregate) view() Order {
 		act := *a.Action
 		o.Action = &act
 	}
+	o.Invoice = a.Invoice
 	return o
 }
 

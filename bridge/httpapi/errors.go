@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -203,6 +204,8 @@ func fieldError(fe validator.FieldError) *Error {
 		msg = "must be an http or https URL"
 	case "numeric":
 		msg = "must be a decimal number such as 49.90"
+	case "amount":
+		msg = "must be an amount such as 49.90: digits, at most 4 decimals, not negative, below 10^12"
 	case "len":
 		msg = "must be exactly " + fe.Param() + " characters long"
 	case "alpha":
@@ -214,6 +217,8 @@ func fieldError(fe validator.FieldError) *Error {
 	}
 	return Errorf(http.StatusUnprocessableEntity, CodeInvalidField, field, "%s %s", field, msg)
 }
+
+var amountRE = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,4})?$`)
 
 // validate checks request structs, naming fields by their JSON names.
 var validate = func() *validator.Validate {
@@ -227,6 +232,10 @@ var validate = func() *validator.Validate {
 			return f.Name
 		}
 		return name
+	})
+	// amount: a price as text, exact, bounded so that sums stay exact.
+	_ = v.RegisterValidation("amount", func(fl validator.FieldLevel) bool {
+		return amountRE.MatchString(fl.Field().String())
 	})
 	return v
 }()

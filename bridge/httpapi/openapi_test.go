@@ -130,6 +130,17 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/v1/orders/:store/:order_id/actions"},
 		{http.MethodGet, "/v1/order-actions"},
 		{http.MethodGet, "/v1/order-actions/:id"},
+		{http.MethodGet, "/v1/stores/:store/invoice-settings"},
+		{http.MethodPut, "/v1/stores/:store/invoice-settings"},
+		{http.MethodGet, "/v1/orders/:store/:order_id/invoice/next"},
+		{http.MethodPost, "/v1/orders/:store/:order_id/invoice"},
+		{http.MethodGet, "/v1/orders/:store/:order_id/invoice"},
+		{http.MethodGet, "/v1/orders/:store/:order_id/invoice.pdf"},
+		{http.MethodPost, "/v1/orders/:store/:order_id/credit-notes"},
+		{http.MethodGet, "/v1/invoices/:store/:file"},
+		{http.MethodPost, "/v1/invoices/:store/bulk"},
+		{http.MethodGet, "/v1/invoices/jobs/:id"},
+		{http.MethodGet, "/v1/invoices/jobs/:id/zip"},
 		{http.MethodPost, "/v1/webhooks/helpdesks/:helpdesk"},
 		{http.MethodGet, "/v1/files/:token"},
 		{http.MethodGet, "/v1/admin/dead-letters"},
@@ -289,7 +300,8 @@ func TestOpenAPIAdminRoutesNeedBasicAuth(t *testing.T) {
 			case strings.HasPrefix(path, "/v1/widgets/") && !strings.HasPrefix(path, "/v1/widgets/helpscout/"):
 				// Help Scout signs its requests instead.
 				want = []string{"sidebarBearer"}
-			case path == "/v1/discussions" || strings.HasPrefix(path, "/v1/discussions/") || path == "/v1/orders" || path == "/v1/orders.csv" || strings.HasPrefix(path, "/v1/orders/") || strings.HasPrefix(path, "/v1/order-actions"):
+			case path == "/v1/discussions" || strings.HasPrefix(path, "/v1/discussions/") || path == "/v1/orders" || path == "/v1/orders.csv" || strings.HasPrefix(path, "/v1/orders/") || strings.HasPrefix(path, "/v1/order-actions") ||
+				strings.HasPrefix(path, "/v1/stores/") || strings.HasPrefix(path, "/v1/invoices/"):
 				// A merchant's integrators: the token decides the merchant.
 				want = []string{"merchantBearer"}
 			}

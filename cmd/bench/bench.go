@@ -66,6 +66,9 @@ type options struct {
 	// The export phase: whether it runs, and the orders it exports.
 	skipExport   bool
 	exportOrders int
+	// The bulk invoice phase: whether it runs, and its job's orders.
+	skipInvoices  bool
+	invoiceOrders int
 	// The ingest phase: whether it runs, its events and their customers.
 	skipIngest      bool
 	ingestEvents    int
@@ -129,6 +132,8 @@ func (o *options) applyDefaults() {
 	// few enough customers to take seconds.
 	pick(&o.ingestEvents, 1_000_000, 2000)
 	pick(&o.exportOrders, 1_000_000, 2000)
+	// The 10,000-invoice job; the quick run keeps a few chunks.
+	pick(&o.invoiceOrders, 10_000, 250)
 	pick(&o.ingestCustomers, 100_000, 200)
 	if o.senders <= 0 {
 		o.senders = 8
@@ -339,6 +344,14 @@ func runBench(ctx context.Context, o options) (*report, error) {
 			return rep, err
 		}
 		rep.export = exp
+	}
+
+	if !o.skipInvoices {
+		inv, err := r.invoicesPhase(ctx, o.invoiceOrders)
+		if err != nil {
+			return rep, err
+		}
+		rep.invoices = inv
 	}
 	return rep, nil
 }

@@ -97,6 +97,12 @@
 //	    started for it alone: orders and rows per second against reading
 //	    the same orders' raw values from Redis a batch at a time, and the
 //	    bridge's peak RSS (goal: under 100 MB).
+//	(q) Bulk invoices: a job of 10,000 priced orders submitted to
+//	    POST /v1/invoices/{store}/bulk on a bridge started for it alone,
+//	    polled until done, and its zip downloaded: invoices per second
+//	    from the POST to the zip's last byte, against the same invoices
+//	    issued and rendered in-process by invoices.Service on the same
+//	    Redis; and the bridge's RSS at start and at its peak (VmHWM).
 //
 // It builds the bridge binary, runs it as a subprocess on loopback, and
 // needs a throwaway Redis at $BRIDGE_TEST_REDIS_ADDR (`make bench` starts
@@ -159,6 +165,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.ingestEvents, "ingest-events", 0, "order.upserted events posted in the ingest phase (default 1000000, quick 2000)")
 	fs.BoolVar(&o.skipExport, "skip-export", false, "skip the export phase, which exports a million orders (applied to the read model first unless the ingest phase left them)")
 	fs.IntVar(&o.exportOrders, "export-orders", 0, "orders exported in the export phase (default 1000000, quick 2000)")
+	fs.BoolVar(&o.skipInvoices, "skip-invoices", false, "skip the bulk invoice phase, which invoices 10,000 orders in one job and zips their PDFs")
+	fs.IntVar(&o.invoiceOrders, "invoice-orders", 0, "orders of the bulk invoice phase's job (default 10000, quick 250)")
 	fs.IntVar(&o.ingestCustomers, "ingest-customers", 0, "customers the ingest phase's orders belong to (default 100000, quick 200)")
 	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection, and customers read one per reader by widget-spread (default 16)")
 	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase (default 5, quick 3)")
@@ -179,7 +187,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.n < 0 || o.m < 0 || o.widgetWorkers < 0 || o.widgetRounds < 0 || o.widgetRound < 0 || o.mirrorMessages < 0 || o.backfillThreads < 0 ||
 		o.mailMessages < 0 || o.mailBackfillMessages < 0 || o.mailBackfillCapacity < 0 ||
-		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.ingestEvents < 0 || o.ingestCustomers < 0 || o.exportOrders < 0 ||
+		o.isolationAlerts < 0 || o.isolationThreads < 0 || o.isolationWindow < 0 || o.ingestEvents < 0 || o.ingestCustomers < 0 || o.exportOrders < 0 || o.invoiceOrders < 0 ||
 		o.balanceAlerts < 0 || o.balanceCustomers < 0 || o.failoverPort < 0 || o.failoverPort > 55000 {
 		fmt.Fprintln(stderr, "bench: -n, -m, -mirror-messages, -backfill-threads and the -mail-, -widget-, -isolation-, -ingest- and -balance- flags must be positive, -failover-port a port")
 		return 2

@@ -33,6 +33,7 @@ type report struct {
 	failoverNote string
 	ingest       *ingestResult
 	export       *exportResult
+	invoices     *invoicesResult
 	mailLatency  *mailLatencyResult
 	mailBackfill *mailBackfillResult
 	// mailNote says why the e-mail phases could not run.
@@ -250,6 +251,9 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.export != nil {
 		r.export.print(w)
+	}
+	if r.invoices != nil {
+		r.invoices.print(w)
 	}
 }
 

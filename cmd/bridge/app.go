@@ -36,6 +36,7 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/rakuten"
 	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
 	"github.com/helpdesk-bridge/bridge/discussions"
+	"github.com/helpdesk-bridge/bridge/invoices"
 	"github.com/helpdesk-bridge/bridge/orders"
 	"github.com/helpdesk-bridge/bridge/orders/push"
 	"github.com/helpdesk-bridge/bridge/widgets"
@@ -259,6 +260,10 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	orderActions := orders.NewActions(orders.ActionsOptions{
 		Config: cfg, Store: orderStore, Actors: orderActors, Updater: updater, Queue: a.client, Shards: shards, Now: o.Now,
 	})
+	// Invoices: records and PDFs in Redis beside the merchant's orders.
+	invoiceMaker := invoices.NewMaker(invoices.NewService(conn.Client, cfg.Redis.KeyPrefix,
+		invoices.NewRedisFiles(conn.Client, cfg.Redis.KeyPrefix, 0), o.Now), orderStore, cfg)
+	invoiceBulk := invoices.NewBulk(invoiceMaker, invoices.BulkOptions{Queue: a.client, Now: o.Now})
 	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
 	if replicas != nil {
 		dstore.WaitForReplicas(replicas)
@@ -312,6 +317,8 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		mirror.RegisterAPI(a.engine)
 		pub.Register(a.engine)
 		orders.NewAPI(orderStore, orderActions, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
+		invoices.NewAPI(invoiceMaker, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
+		invoices.NewBulkAPI(invoiceBulk, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
 		mirror.RegisterWebhooks(a.engine)
 		if pw := cfg.Server.Admin.Password.Reveal(); pw != "" {
 			admin := a.engine.Group("", httpapi.BasicAuth(cfg.Server.Admin.Username, pw))
@@ -346,6 +353,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		a.workers.Handle(orders.TypeAutoAccept, asynq.HandlerFunc(orders.NewAcceptor(cfg, orderActors, updater, orderStore, o.Now).Handler))
 		a.workers.Handle(orders.TypeAction, asynq.HandlerFunc(orderActions.Handler))
 		a.workers.Handle(orders.TypeReindex, asynq.HandlerFunc(orderStore.ReindexHandler))
+		a.workers.Handle(invoices.TypeBulk, asynq.HandlerFunc(invoiceBulk.Handler))
 		for _, m := range cfg.Merchants {
 			task, opts := orders.NewReindexTask(m.ID)
 			if _, err := a.client.EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {

@@ -68,6 +68,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -247,6 +248,10 @@ type wireItem struct {
 	QuantityOrdered int    `json:"QuantityOrdered"`
 	QuantityShipped int    `json:"QuantityShipped"`
 	ItemPrice       *money `json:"ItemPrice"`
+	// ShippingPrice and PromotionDiscount, for invoices: each item's
+	// share of the delivery, and what a promotion took off it.
+	ShippingPrice     *money `json:"ShippingPrice"`
+	PromotionDiscount *money `json:"PromotionDiscount"`
 }
 
 type ordersAnswer struct {
@@ -343,7 +348,7 @@ func (c *Client) ListOrders(ctx context.Context, q connectors.OrderQuery) (conne
 			}
 			return fail(fmt.Errorf("order %s: %w", w.AmazonOrderID, err))
 		}
-		o.Lines = toLines(lines, o.Status)
+		o.Lines, o.ShippingPrice = toLines(lines, o.Status), shippingOf(lines)
 		out.Orders = append(out.Orders, o)
 	}
 	c.cache.dropPage(key)
@@ -378,7 +383,7 @@ func (c *Client) GetOrder(ctx context.Context, id string) (connectors.Order, err
 	if err != nil {
 		return fail(err)
 	}
-	o.Lines = toLines(lines, o.Status)
+	o.Lines, o.ShippingPrice = toLines(lines, o.Status), shippingOf(lines)
 	return o, nil
 }
 
@@ -444,6 +449,26 @@ func toOrder(w wireOrder) (connectors.Order, error) {
 	return o, nil
 }
 
+// shippingOf sums the items' shipping prices, exactly; "" when an item
+// has none or an unreadable one.
+func shippingOf(items []wireItem) string {
+	sum := new(big.Rat)
+	for _, it := range items {
+		if it.ShippingPrice == nil {
+			return ""
+		}
+		p, ok := new(big.Rat).SetString(strings.TrimSpace(it.ShippingPrice.Amount))
+		if !ok {
+			return ""
+		}
+		sum.Add(sum, p)
+	}
+	if len(items) == 0 {
+		return ""
+	}
+	return sum.FloatString(2)
+}
+
 // toLines maps items. A line is shipped once all its units are; a
 // cancelled order's lines are cancelled, for the units not shipped.
 func toLines(items []wireItem, status connectors.OrderStatus) []connectors.OrderLine {
@@ -454,6 +479,9 @@ func toLines(items []wireItem, status connectors.OrderStatus) []connectors.Order
 		}
 		if it.ItemPrice != nil {
 			l.Price = it.ItemPrice.Amount
+		}
+		if it.PromotionDiscount != nil && it.PromotionDiscount.Amount != "" {
+			l.Discount = it.PromotionDiscount.Amount
 		}
 		switch {
 		case status == connectors.OrderCanceled:

@@ -248,6 +248,7 @@ func toOrder(o api.Order, read time.Time) connectors.Order {
 		out.UpdatedAt = read.UTC()
 	}
 	total, totalOK := new(big.Rat), len(o.Details) > 0
+	shipping, shippingOK := new(big.Rat), len(o.Details) > 0
 	for _, d := range o.Details {
 		for _, s := range []string{d.CreatedAt, d.DebitedAt, d.ReceivedAt, d.RefusedAt} {
 			later(s)
@@ -267,9 +268,12 @@ func toOrder(o api.Order, read time.Time) connectors.Order {
 		if s := strings.TrimSpace(d.ShippingPrice); s != "" {
 			if ship, ok := new(big.Rat).SetString(s); ok {
 				total.Add(total, ship)
+				shipping.Add(shipping, ship)
 			} else {
-				totalOK = false
+				totalOK, shippingOK = false, false
 			}
+		} else {
+			shippingOK = false
 		}
 		if out.TrackingNumber == "" {
 			out.TrackingNumber = strings.TrimSpace(d.TrackingNumber)
@@ -278,6 +282,9 @@ func toOrder(o api.Order, read time.Time) connectors.Order {
 	}
 	if totalOK {
 		out.Total = total.FloatString(2)
+	}
+	if shippingOK {
+		out.ShippingPrice = shipping.FloatString(2)
 	}
 	return out
 }

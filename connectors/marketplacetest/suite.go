@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"slices"
 	"strings"
@@ -818,6 +819,15 @@ func testListOrders(t *testing.T, h Harness) {
 		}
 		q = connectors.OrderQuery{PageToken: page.NextPageToken}
 	}
+	for id, o := range got {
+		// A seeded order's shipping is its total less its lines, or free
+		// where a fake keeps the total apart: a marketplace lists that,
+		// or no shipping price if it gives none.
+		if w, ok := want[id]; ok && w.ShippingPrice == "" && (o.ShippingPrice == "" || ratOf(o.ShippingPrice) == "0" || shippingOf(w) == ratOf(o.ShippingPrice)) {
+			o.ShippingPrice = ""
+			got[id] = o
+		}
+	}
 	if project := quirks(h).ListedOrder; project != nil {
 		for id, o := range want {
 			want[id] = project(o)
@@ -865,4 +875,29 @@ func testReplyOutsideWindow(t *testing.T, h Harness) {
 	if sent := s.Sent(t, id); len(sent) != 0 {
 		t.Errorf("sent outside the window: %+v", sent)
 	}
+}
+
+// shippingOf is an order's total less its lines' prices, exactly.
+func shippingOf(o connectors.Order) string {
+	r, ok := new(big.Rat).SetString(o.Total)
+	if !ok {
+		return "?"
+	}
+	for _, l := range o.Lines {
+		p, ok := new(big.Rat).SetString(l.Price)
+		if !ok {
+			return "?"
+		}
+		r.Sub(r, p)
+	}
+	return r.RatString()
+}
+
+// ratOf is an amount, exactly, as shippingOf gives it.
+func ratOf(s string) string {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return "!"
+	}
+	return r.RatString()
 }

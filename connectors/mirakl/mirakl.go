@@ -535,6 +535,7 @@ func toOrder(o api.Order) connectors.Order {
 		Carrier:        cmp.Or(o.ShippingCompany, o.ShippingCarrierCode),
 		Total:          o.TotalPrice.String(),
 		Currency:       o.CurrencyISOCode,
+		ShippingPrice:  o.ShippingPrice.String(),
 	}
 	for _, l := range o.OrderLines {
 		canceled := 0

@@ -716,7 +716,7 @@ func TestDecodesMiraklExamples(t *testing.T) {
 		CustomerEmail: "x7f3@relay.example", CustomerName: "Jane Doe", CustomerID: "cust-1",
 		Lines:          []connectors.OrderLine{{ID: "O-1-A-1", SKU: "MUG-1", Title: "Mug", Quantity: 2, Price: "39.90", Status: connectors.OrderShipped}},
 		TrackingNumber: "6A123", TrackingURL: "https://track.example/6A123", Carrier: "COLISSIMO",
-		Total: "44.80", Currency: "EUR",
+		Total: "44.80", Currency: "EUR", ShippingPrice: "4.9",
 	}
 	if diff := cmp.Diff(connectors.OrderPage{Orders: []connectors.Order{wantOrder}, Total: 1}, page); diff != "" {
 		t.Errorf("orders (-want +got):\n%s", diff)
