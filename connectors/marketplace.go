@@ -97,6 +97,10 @@ type MarketplaceCapabilities struct {
 	MaxBodyChars int
 	// Recipients are the parties a reply may be addressed to.
 	Recipients []PartyType
+	// CallsPerListedThread is how many calls a listed thread costs on top
+	// of its page's own, for a marketplace that reads each one in full
+	// before the page is done (Fnac, Rakuten); 0 when a page is one call.
+	CallsPerListedThread int
 }
 
 // PartyType is who takes part in a thread, in the bridge's vocabulary.

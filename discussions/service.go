@@ -177,7 +177,7 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 		// accounts it shares.
 		since, queue = s.o.Now().Add(-a.cfg.Backfill), BulkQueue
 	}
-	q := connectors.ThreadQuery{UpdatedSince: since, Limit: 100}
+	q := connectors.ThreadQuery{UpdatedSince: since, Limit: pageLimit(a.cfg.RateLimit, a.mp.Capabilities())}
 	newest, listed := cursor, 0
 	name := "threads:" + accountID
 	resumed, resuming, err := s.o.Store.resumeListing(ctx, merchant, name)
@@ -197,7 +197,7 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 			if err := s.o.Store.endListing(ctx, merchant, name); err != nil {
 				return err
 			}
-			resuming, q = false, connectors.ThreadQuery{UpdatedSince: since, Limit: 100}
+			resuming, q = false, connectors.ThreadQuery{UpdatedSince: since, Limit: pageLimit(a.cfg.RateLimit, a.mp.Capabilities())}
 			continue
 		}
 		if err != nil {
@@ -248,6 +248,19 @@ func (s *Service) Sync(ctx context.Context, p SyncPayload) error {
 	}
 	zerolog.Ctx(ctx).Info().Str("account", accountID).Int("threads", listed).Msg("discussions synced")
 	return nil
+}
+
+// pageLimit is how many threads a sync asks for at a time. A marketplace
+// that reads each listed thread in full before its page is done (Fnac,
+// Rakuten) makes a page cost as many calls: the page must fit well within
+// the account's burst, or a sync put off for the budget in the middle of
+// every page, which loses the page, would never get past it.
+func pageLimit(rl config.RateLimit, caps connectors.MarketplaceCapabilities) int {
+	const most = 100
+	if caps.CallsPerListedThread <= 0 || rl.Requests <= 0 {
+		return most
+	}
+	return min(most, max(1, rl.Requests/(4*caps.CallsPerListedThread)))
 }
 
 // threadLease is how long a dead mirror task's hold on its thread lasts;

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/bridge/syncstate"
+	"github.com/helpdesk-bridge/bridge/config"
 	"github.com/helpdesk-bridge/bridge/connectors"
 )
 
@@ -116,5 +117,28 @@ func TestSyncRestartsWhenTheSavedPageIsRefused(t *testing.T) {
 	}
 	if got := mp.asked(); fmt.Sprint(got) != fmt.Sprint([]string{"expired", ""}) {
 		t.Errorf("pages asked %q, want the saved one, then the first", got)
+	}
+}
+
+// A page of a marketplace that reads each listed thread costs a call per
+// thread: it must fit in a quarter of the account's burst, so that a sync
+// paced in the middle of a page gets past it on its next turn.
+func TestPageLimitFitsTheBudget(t *testing.T) {
+	reads := connectors.MarketplaceCapabilities{CallsPerListedThread: 1}
+	for _, c := range []struct {
+		rl   config.RateLimit
+		caps connectors.MarketplaceCapabilities
+		want int
+	}{
+		{config.RateLimit{Requests: 60, Per: time.Minute}, connectors.MarketplaceCapabilities{}, 100},
+		{config.RateLimit{Requests: 60, Per: time.Minute}, reads, 15},
+		{config.RateLimit{Requests: 20, Per: time.Minute}, reads, 5},
+		{config.RateLimit{Requests: 2, Per: time.Minute}, reads, 1},
+		{config.RateLimit{Requests: 1000, Per: time.Second}, reads, 100},
+		{config.RateLimit{}, reads, 100},
+	} {
+		if got := pageLimit(c.rl, c.caps); got != c.want {
+			t.Errorf("pageLimit(%+v, %d calls per thread) = %d, want %d", c.rl, c.caps.CallsPerListedThread, got, c.want)
+		}
 	}
 }

@@ -155,6 +155,8 @@ func (c *Client) Capabilities() connectors.MarketplaceCapabilities {
 		MinBodyChars: 1,
 		MaxBodyChars: api.MaxReplyChars,
 		Recipients:   []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator},
+		// Each listed message's order or offer is read in full.
+		CallsPerListedThread: 1,
 	}
 }
 
@@ -200,11 +202,31 @@ func (c *Client) Correspondent(threadID string) (connectors.PartyType, bool) {
 // uuidLike is the shape of Fnac's message ids (XSD type uuid).
 var uuidLike = regexp.MustCompile(`^[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}$`)
 
-// listCursor is the port's page token: the query and the page.
+// ListPageSize is how many messages a listing asks for at a time. Each
+// message's order or offer is read in full before the page is done, so a
+// page costs up to this many calls more: small pages are work a paced
+// sync finishes within its share of the account's budget, and a sync put
+// off in the middle of one loses no more than a page.
+const ListPageSize = 25
+
+// listCursor is the port's page token. A listing walks messages by their
+// update time, oldest first, and each page starts where the last one
+// ended (Since, inclusive) rather than at an offset: marking messages
+// read updates them, which moves them to the end of the listing while it
+// runs, so that an offset would skip messages that were never listed.
+// Until, the listing's start, keeps messages updated since then for the
+// next sync (the cursor never passes them). Seen are the messages at
+// Since the last page listed already, skipped when the next one lists
+// them again. Page counts pages within one
+// Since, only needed when a whole page shares one update time; the order
+// of such ties is Fnac's (UNVERIFIED that it is stable: the fake sorts
+// them by id).
 type listCursor struct {
-	Since string `json:"s,omitempty"`
-	Limit int    `json:"l"`
-	Page  int    `json:"p"`
+	Since string   `json:"s,omitempty"`
+	Until string   `json:"u,omitempty"`
+	Seen  []string `json:"n,omitempty"`
+	Limit int      `json:"l"`
+	Page  int      `json:"p"`
 }
 
 func (cur listCursor) encode() string {
@@ -214,7 +236,7 @@ func (cur listCursor) encode() string {
 func decodeCursor(s string) (listCursor, error) {
 	var cur listCursor
 	err := connectors.DecodePageToken(s, &cur)
-	if err != nil || cur.Limit < 1 || cur.Limit > api.DefaultResultsCount || cur.Page < 1 {
+	if err != nil || cur.Limit < 1 || cur.Limit > api.DefaultResultsCount || cur.Page < 1 || len(cur.Seen) > api.DefaultResultsCount {
 		return listCursor{}, invalid("not a page token of this connector")
 	}
 	return cur, nil
@@ -225,7 +247,7 @@ func (c *Client) ListThreads(ctx context.Context, q connectors.ThreadQuery) (con
 	fail := func(err error) (connectors.ThreadPage, error) {
 		return connectors.ThreadPage{}, fmt.Errorf("fnac: list threads: %w", err)
 	}
-	cur := listCursor{Limit: api.DefaultResultsCount, Page: 1}
+	cur := listCursor{Limit: ListPageSize, Page: 1}
 	if q.PageToken != "" {
 		var err error
 		if cur, err = decodeCursor(q.PageToken); err != nil {
@@ -233,18 +255,19 @@ func (c *Client) ListThreads(ctx context.Context, q connectors.ThreadQuery) (con
 		}
 	} else {
 		if q.Limit > 0 {
-			cur.Limit = min(q.Limit, api.DefaultResultsCount)
+			cur.Limit = min(q.Limit, ListPageSize)
 		}
 		if !q.UpdatedSince.IsZero() {
 			cur.Since = api.FormatTime(q.UpdatedSince)
 		}
+		cur.Until = api.FormatTime(c.now())
 	}
 	query := api.MessagesQuery{
 		ResultsCount: cur.Limit, Paging: cur.Page,
 		SortBy: &api.SortBy{Type: api.SortAsc, Value: api.SortUpdatedAt},
 	}
-	if cur.Since != "" {
-		query.Date = &api.DateFilter{Type: api.DateUpdatedAt, Min: cur.Since}
+	if cur.Since != "" || cur.Until != "" {
+		query.Date = &api.DateFilter{Type: api.DateUpdatedAt, Min: cur.Since, Max: cur.Until}
 	}
 	resp, err := c.query(ctx, query)
 	if err != nil {
@@ -254,6 +277,9 @@ func (c *Client) ListThreads(ctx context.Context, q connectors.ThreadQuery) (con
 	byReferer := map[api.Referer][]built{}
 	emitted := map[string]bool{}
 	for _, m := range resp.Messages {
+		if slices.Contains(cur.Seen, m.ID) {
+			continue
+		}
 		ref := m.Referer
 		threads, ok := byReferer[ref]
 		if !ok {
@@ -271,11 +297,30 @@ func (c *Client) ListThreads(ctx context.Context, q connectors.ThreadQuery) (con
 			}
 		}
 	}
-	if len(resp.Messages) > 0 && cur.Page < resp.TotalPaging {
-		cur.Page++
-		page.NextPageToken = cur.encode()
+	if next, ok := cur.next(resp); ok {
+		page.NextPageToken = next.encode()
 	}
 	return page, nil
+}
+
+// next is the page after the one resp answered, if any: from the last
+// message's update time, or the next page of a page of ties.
+func (cur listCursor) next(resp *api.MessagesQueryResponse) (listCursor, bool) {
+	if len(resp.Messages) == 0 || cur.Page >= resp.TotalPaging {
+		return listCursor{}, false
+	}
+	last, err := api.ParseTime(resp.Messages[len(resp.Messages)-1].UpdatedAt)
+	if since := api.FormatTime(last); err == nil && since != cur.Since {
+		cur.Since, cur.Page, cur.Seen = since, 1, nil
+		for _, m := range resp.Messages {
+			if t, err := api.ParseTime(m.UpdatedAt); err == nil && t.Equal(last) {
+				cur.Seen = append(cur.Seen, m.ID)
+			}
+		}
+	} else {
+		cur.Page++
+	}
+	return cur, true
 }
 
 // GetThread returns one thread with all its messages. The id of a

@@ -2,10 +2,12 @@ package fnac_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/helpdesk-bridge/bridge/connectors"
 	"github.com/helpdesk-bridge/bridge/connectors/fault"
@@ -201,5 +203,50 @@ func TestReplyWhoseIDCannotBeReadIsUncertain(t *testing.T) {
 	}
 	if last := th.Messages[len(th.Messages)-1]; last.From.Type != connectors.PartyShop || last.Body != "Elle part aujourd'hui." {
 		t.Errorf("the thread ends with %+v, want the reply, for the caller to find", last)
+	}
+}
+
+// Mirroring marks a listed thread's messages read, which updates them and
+// moves them to the end of a listing by update time while it runs: the
+// listing must still reach every thread (an offset would skip as many as
+// were moved), and each once.
+func TestListingReachesEveryThreadWhileListedOnesAreMarkedRead(t *testing.T) {
+	t.Parallel()
+	clk := &clock{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	tick := func() time.Time { clk.Add(time.Second); return clk.Now() }
+	h := startFake(t, setup{fake: fnacfake.Options{TokenTTL: time.Hour, Now: tick}, client: func(o *fnac.Options) { o.Now = clk.Now }})
+	ctx := t.Context()
+	want := map[string]bool{}
+	for i := range 3*fnac.ListPageSize + 7 {
+		want[seedClient(t, h, fmt.Sprintf("READ%04d", i))] = true
+	}
+	got := map[string]int{}
+	q := connectors.ThreadQuery{}
+	for pages := 0; ; pages++ {
+		if pages > 20 {
+			t.Fatal("the listing does not end")
+		}
+		page, err := h.mp.ListThreads(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, th := range page.Threads {
+			got[th.ID]++
+			if err := h.mp.MarkRead(ctx, th); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if page.NextPageToken == "" {
+			break
+		}
+		q = connectors.ThreadQuery{PageToken: page.NextPageToken}
+	}
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("thread %s listed %d times, want once", id, got[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d threads listed, %d seeded", len(got), len(want))
 	}
 }

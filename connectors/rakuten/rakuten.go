@@ -175,6 +175,8 @@ func (c *Client) Capabilities() connectors.MarketplaceCapabilities {
 		MinBodyChars: 1,
 		MaxBodyChars: api.MaxContentChars,
 		Recipients:   []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator},
+		// Each listed item's messages are read (getiteminfos).
+		CallsPerListedThread: 1,
 	}
 }
 

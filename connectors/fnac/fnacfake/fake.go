@@ -577,17 +577,20 @@ func (s *Server) apply(sh *shopState, in api.MessageUpdate, now time.Time) *api.
 		return refuse(CodeUnknownMessage, "Message not found")
 	}
 	m := sh.messages[i]
+	// Whether marking read or archiving moves a message's updated_at is
+	// UNVERIFIED: the fake moves it, the harder case for a listing by
+	// update time (a message read mid-listing moves to its end).
 	switch in.Action {
 	case api.ActionMarkAsRead:
-		m.State = api.StateRead
+		m.State, m.updated = api.StateRead, now
 	case api.ActionMarkAsUnread:
-		m.State = api.StateUnread
+		m.State, m.updated = api.StateUnread, now
 	case api.ActionArchive:
-		m.Archived = api.True
+		m.Archived, m.updated = api.True, now
 	case api.ActionUnarchive:
-		m.Archived = api.False
+		m.Archived, m.updated = api.False, now
 	case api.ActionMarkAsReadAndArchive:
-		m.State, m.Archived = api.StateRead, api.True
+		m.State, m.Archived, m.updated = api.StateRead, api.True, now
 	case api.ActionReply:
 		switch {
 		case in.To == "":
