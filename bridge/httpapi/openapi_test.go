@@ -130,6 +130,7 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/v1/orders/:store/:order_id/actions"},
 		{http.MethodGet, "/v1/order-actions"},
 		{http.MethodGet, "/v1/order-actions/:id"},
+		{http.MethodGet, "/v1/widgets/invoice"},
 		{http.MethodGet, "/v1/stores/:store/invoice-settings"},
 		{http.MethodPut, "/v1/stores/:store/invoice-settings"},
 		{http.MethodGet, "/v1/orders/:store/:order_id/invoice/next"},
@@ -290,7 +291,7 @@ func TestOpenAPIAdminRoutesNeedBasicAuth(t *testing.T) {
 			switch {
 			case admin:
 				want = []string{"adminBasic"}
-			case strings.HasPrefix(path, "/v1/widgets/actions"):
+			case strings.HasPrefix(path, "/v1/widgets/actions") || path == "/v1/widgets/invoice":
 				// A browser tab: the signed ticket and the form token
 				// authenticate, never a bearer token.
 				want = nil

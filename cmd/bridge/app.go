@@ -303,7 +303,9 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		intake := events.New(io)
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orderStore, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
-		widgets.NewService(cfg, reader, metrics, orderActions).Register(a.engine)
+		ws := widgets.NewService(cfg, reader, metrics, orderActions)
+		ws.ServeInvoices(invoiceLinks{invoiceMaker})
+		ws.Register(a.engine)
 		mirror.RegisterAPI(a.engine)
 		pub.Register(a.engine)
 		orders.NewAPI(orderStore, orderActions, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
@@ -624,4 +626,19 @@ func (a *App) Run(ctx context.Context) error {
 	_ = a.client.Close()
 	a.log.Info().Msg("stopped")
 	return runErr
+}
+
+// invoiceLinks serves the sidebars' invoice links from the invoices.
+type invoiceLinks struct{ m *invoices.Maker }
+
+func (l invoiceLinks) OrderInvoicePDF(ctx context.Context, merchant, store, orderID string) (string, []byte, error) {
+	inv, err := l.m.Existing(ctx, merchant, store, orderID)
+	if errors.Is(err, invoices.ErrNotFound) {
+		return "", nil, widgets.ErrNoInvoice
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	pdf, err := l.m.Service().PDF(ctx, merchant, inv)
+	return inv.Number, pdf, err
 }

@@ -92,7 +92,7 @@ var keyFamilies = []struct {
 	{regexp.MustCompile(`^w:\{[^{}]+\}:idx$`), "`P w:{<merchant>}:idx`"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:(act:act_[0-9a-f]{24}|audit)$`), "`P w:{<merchant>}:act:<action id>`, `…:audit`"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:form:[0-9a-f]{32}$`), "`P w:{<merchant>}:form:<token digest>`"},
-	{regexp.MustCompile(`^inv:\{[^{}]+\}:(seq|r|o|k|cn|pdf):[^{}]+$`), "`P inv:{<merchant>}:seq:<store>:<kind>:<prefix>`"},
+	{regexp.MustCompile(`^inv:\{[^{}]+\}:(seq|r|o|k|cn|pdf|settings):[^{}]+$`), "`P inv:{<merchant>}:seq:<store>:<kind>:<prefix>`"},
 	{regexp.MustCompile(`^dsc:\{[^{}]+\}:(d|all|tk|in|out|own|pend|sending|cur|ocur|listing|lock)(:[^{}]+)?$`), "`P dsc:{<merchant>}:d:<account>:<thread>`, `…:all`, `…:tk:<helpdesk>:<ticket>`"},
 	{regexp.MustCompile(`^dsc:file:[0-9a-f]+$`), "`P dsc:file:<token hash>`"},
 	{regexp.MustCompile(`^mail:\{[^{}]+\}:(t:[^{}]+|m:[^{}]+|idx|s:[0-9a-f]+|id:[0-9a-f]+|o:[0-9a-f]+|f:[^{}]+|cur|unmatched|unmatched:n)$`), "`P mail:{<account>}:t:<thread>`, `…:m:<thread>`, `…:idx`"},

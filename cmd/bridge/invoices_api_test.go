@@ -197,6 +197,47 @@ func TestInvoiceAPI(t *testing.T) {
 	resp, body = call(http.MethodGet, "/v1/invoices/acme-fr/F-000099.pdf", nil)
 	wantError(t, "an unknown number", resp, body, http.StatusNotFound, "invoice_not_found", "number")
 
+	// The sidebar links to the invoice once it exists, through a signed
+	// ticket, and to nothing before.
+	resp, body = h.widget("/v1/widgets/gorgias", sidebarToken, emailQuery("zoe@example.com"), nil)
+	var w struct {
+		Orders []struct {
+			ID         string `json:"id"`
+			InvoiceURL string `json:"invoice_url"`
+		} `json:"orders"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("widget: %d %s", resp.StatusCode, body)
+	}
+	links := map[string]string{}
+	for _, o := range w.Orders {
+		links[o.ID] = o.InvoiceURL
+	}
+	if links["FR-1002"] != "" || !strings.Contains(links["FR-1001"], "/v1/widgets/invoice?t=") || links["FR-1003"] == links["FR-1001"] {
+		t.Fatalf("widget's invoice links: %v", links)
+	}
+	get := func(u string) (*http.Response, []byte) {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	if !strings.HasPrefix(links["FR-1001"], "http") {
+		links["FR-1001"] = h.url + links["FR-1001"]
+	}
+	if resp, got := get(links["FR-1001"]); resp.StatusCode != http.StatusOK || !bytes.Equal(got, pdf) {
+		t.Errorf("the sidebar's invoice link: %d, the same PDF %v", resp.StatusCode, bytes.Equal(got, pdf))
+	}
+	if resp, body := get(links["FR-1001"][:len(links["FR-1001"])-4] + "AAAA"); resp.StatusCode != http.StatusForbidden || !bytes.Contains(body, []byte("invalid_ticket")) {
+		t.Errorf("a forged ticket: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(h.url + "/v1/widgets/invoice?t=nope"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a ticket that is none: %d %s", resp.StatusCode, body)
+	}
+
 	// The PDF as a reader sees it.
 	text := pdftotext(t, pdf)
 	for _, want := range []string{"Facture", "F-000001", "ACME France SAS", "SIREN", "732829320", "FR44732829320", "RCS Paris",
