@@ -58,6 +58,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"rakuten discussions", TestRakutenDiscussionsEndToEnd},
 		{"rakuten restart", TestRakutenRestartMirrorsOnceLosesNothing},
 		{"sharded queues", TestShardedQueuesWorkAsOne},
+		{"invoices", TestInvoiceAPI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
