@@ -34,6 +34,7 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 		Lines:         make([]Line, len(o.Lines)),
 		ShippingPrice: amountOrEmpty(o.ShippingPrice),
 	}
+	order.BillingAddress, order.ShippingAddress = addressOf(o.BillingAddress), addressOf(o.ShippingAddress)
 	if s, ok := m.Store(store); ok {
 		order.URL = s.OrderLink(o.ID)
 		order.SupportURL = s.SupportLink(o.ID)
@@ -83,6 +84,13 @@ func unitPrice(price, discount string, quantity int) (unit, off string) {
 		off = d.StringFixed(max(2, -d.Exponent()))
 	}
 	return unit, off
+}
+
+func addressOf(a *connectors.Address) *Address {
+	if a == nil {
+		return nil
+	}
+	return &Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, PostalCode: a.PostalCode, City: a.City, Country: a.Country}
 }
 
 // amountOrEmpty keeps a marketplace amount that reads as one.
