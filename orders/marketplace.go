@@ -40,7 +40,7 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 		order.SupportURL = s.SupportLink(o.ID)
 	}
 	for i, l := range o.Lines {
-		order.Lines[i] = Line{Name: l.Title, SKU: l.SKU, Quantity: l.Quantity}
+		order.Lines[i] = Line{Name: l.Title, SKU: l.SKU, Quantity: l.Quantity, Canceled: min(max(l.Canceled, 0), l.Quantity)}
 		order.Lines[i].UnitPrice, order.Lines[i].Discount = unitPrice(l.Price, l.Discount, l.Quantity)
 	}
 	changes = append(changes, Change{Merchant: m.ID, Store: store, OrderID: o.ID, Email: email, Order: order, UpdatedAt: updated})
