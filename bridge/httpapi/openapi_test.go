@@ -138,7 +138,7 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/v1/orders/:store/:order_id/invoice"},
 		{http.MethodGet, "/v1/orders/:store/:order_id/invoice.pdf"},
 		{http.MethodPost, "/v1/orders/:store/:order_id/credit-notes"},
-		{http.MethodGet, "/v1/invoices/:store/:file"},
+		{http.MethodGet, "/v1/invoices/:store/*file"},
 		{http.MethodPost, "/v1/webhooks/helpdesks/:helpdesk"},
 		{http.MethodGet, "/v1/files/:token"},
 		{http.MethodGet, "/v1/admin/dead-letters"},

@@ -30,8 +30,12 @@ func invoiceSettings() *invoices.Settings {
 
 // pricedOrder is an order.upserted event with what an invoice needs.
 func pricedOrder(id, orderID string, at time.Time) []byte {
+	return pricedOrderIn("acme-fr", id, orderID, at)
+}
+
+func pricedOrderIn(store, id, orderID string, at time.Time) []byte {
 	return event(id, orders.KindOrderUpserted, map[string]any{
-		"store": "acme-fr", "order_id": orderID, "updated_at": at.Format(time.RFC3339), "created_at": at.Format(time.RFC3339),
+		"store": store, "order_id": orderID, "updated_at": at.Format(time.RFC3339), "created_at": at.Format(time.RFC3339),
 		"customer": map[string]any{"email": "zoe@example.com", "name": "Zoé Müller"}, "currency": "EUR", "status": "Shipped",
 		"shipping_address": map[string]any{"name": "Zoé Müller", "line1": "3 place de la Gare", "postal_code": "67000", "city": "Strasbourg", "country": "FR"},
 		"shipping_price":   "4.90",
@@ -95,7 +99,7 @@ func TestInvoiceAPI(t *testing.T) {
 	oa := loadOpenAPI(t)
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	h.sendAll([][]byte{
-		pricedOrder("i1", "FR-1001", at), pricedOrder("i3", "FR-1003", at),
+		pricedOrder("i1", "FR-1001", at), pricedOrder("i3", "FR-1003", at), pricedOrderIn("acme-de", "i4", "DE-1001", at),
 		event("i2", orders.KindOrderUpserted, map[string]any{
 			"store": "acme-fr", "order_id": "FR-1002", "updated_at": at.Format(time.RFC3339), "created_at": at.Format(time.RFC3339),
 			"customer": map[string]any{"email": "zoe@example.com", "name": "Zoé Müller"}, "currency": "EUR", "shipping_price": "0",
@@ -131,11 +135,11 @@ func TestInvoiceAPI(t *testing.T) {
 	resp, body = call(http.MethodPut, "/v1/stores/acme-de/invoice-settings", `{"seller": "ACME"}`)
 	wantError(t, "a malformed body", resp, body, http.StatusBadRequest, "malformed_body", "seller")
 	good := invoiceSettings()
-	good.Prefix = "DE-"
+	good.Prefix = "DE/2026/"
 	if resp, body = call(http.MethodPut, "/v1/stores/acme-de/invoice-settings", good); resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"source":"api"`)) {
 		t.Fatalf("PUT settings: %d %s", resp.StatusCode, body)
 	}
-	if resp, body = call(http.MethodGet, "/v1/stores/acme-de/invoice-settings", nil); !bytes.Contains(body, []byte(`"prefix":"DE-"`)) {
+	if resp, body = call(http.MethodGet, "/v1/stores/acme-de/invoice-settings", nil); !bytes.Contains(body, []byte(`"prefix":"DE/2026/"`)) {
 		t.Fatalf("settings after PUT: %d %s", resp.StatusCode, body)
 	}
 
@@ -196,6 +200,18 @@ func TestInvoiceAPI(t *testing.T) {
 	wantError(t, "a number without .pdf", resp, body, http.StatusNotFound, "not_found", "file")
 	resp, body = call(http.MethodGet, "/v1/invoices/acme-fr/F-000099.pdf", nil)
 	wantError(t, "an unknown number", resp, body, http.StatusNotFound, "invoice_not_found", "number")
+
+	// A number with slashes (its prefix's) is found by its number too.
+	if resp, body = call(http.MethodPost, "/v1/orders/acme-de/DE-1001/invoice", nil); resp.StatusCode != http.StatusCreated || !bytes.Contains(body, []byte(`"number":"DE/2026/000001"`)) {
+		t.Fatalf("POST in acme-de: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.url+"/v1/invoices/acme-de/DE/2026/000001.pdf", nil)
+	req.Header.Set("Authorization", "Bearer "+acmeAPIKey)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Disposition") != `attachment; filename="DE-2026-000001.pdf"` {
+		t.Fatalf("a number with slashes: %v %v", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
 
 	// The sidebar links to the invoice once it exists, through a signed
 	// ticket, and to nothing before.
