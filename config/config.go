@@ -516,11 +516,12 @@ var WidgetSections = []string{"sections", "customer", "orders", "lines", "shipme
 // show, in its default order. These names are also the widget's JSON
 // paths, so a name, once shipped, is never renamed. An order's "action"
 // is its latest order action and where it stands; "actions" are the
-// buttons of the actions its sidebar and its status allow.
+// buttons of the actions its sidebar and its status allow; "invoice_url"
+// a signed link to the order's invoice, once it has one.
 var WidgetFields = map[string][]string{
 	"sections":         {"customer", "orders"},
 	"customer":         {"email", "name", "phone", "external_id", "orders_count", "last_order_at"},
-	"orders":           {"id", "status", "action", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns", "support_requests", "actions"},
+	"orders":           {"id", "status", "action", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns", "support_requests", "actions", "invoice_url"},
 	"lines":            {"name", "sku", "quantity"},
 	"shipments":        {"status", "carrier", "tracking_number", "tracking_url"},
 	"returns":          {"tracking_number", "refund_method", "products"},

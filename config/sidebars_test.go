@@ -61,7 +61,7 @@ func TestParseSidebarProblems(t *testing.T) {
 		want     Problems
 	}{
 		{"unknown field", "orders: [id, status, shipments]", "orders: [id, state]",
-			Problems{{Field: "merchants[0].sidebars[1].layout.orders[1]", Line: 36, Message: `unknown field "state"; orders has: id, status, action, marketplace_status, created_at, total, currency, marketplace, store, url, support_url, lines, shipments, returns, support_requests, actions`}}},
+			Problems{{Field: "merchants[0].sidebars[1].layout.orders[1]", Line: 36, Message: `unknown field "state"; orders has: id, status, action, marketplace_status, created_at, total, currency, marketplace, store, url, support_url, lines, shipments, returns, support_requests, actions, invoice_url`}}},
 		{"field twice", "sections: [orders]", "sections: [orders, orders]",
 			Problems{{Field: "merchants[0].sidebars[1].layout.sections[1]", Line: 35, Message: `"orders" is listed twice`}}},
 		{"no token", "        token: ${SIDEBAR_TOKEN}\n", "",

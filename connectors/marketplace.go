@@ -282,6 +282,23 @@ type Order struct {
 	// ShippingPrice is what the buyer paid for delivery, all lines, as
 	// the marketplace gave it; "" when it gives none (invoices need it).
 	ShippingPrice string
+	// BillingAddress and ShippingAddress, when the marketplace gives
+	// them (Mirakl: once the order is accepted or shipped, as the
+	// operator set it). Customer data: never log them.
+	BillingAddress  *Address
+	ShippingAddress *Address
+}
+
+// Address is a postal address as a marketplace gives it.
+type Address struct {
+	Name       string
+	Line1      string
+	Line2      string
+	PostalCode string
+	City       string
+	// Country is an ISO 3166-1 alpha-2 code, "" when the marketplace's
+	// could not be read as one.
+	Country string
 }
 
 // OrderLine is one line of an order.

@@ -54,7 +54,8 @@ func (a *API) RegisterAPI(r gin.IRouter) {
 	r.GET("/v1/orders/:store/:order_id/invoice", auth, a.get)
 	r.GET("/v1/orders/:store/:order_id/invoice.pdf", auth, a.getPDF)
 	r.POST("/v1/orders/:store/:order_id/credit-notes", auth, httpapi.LimitBody(MaxCreditBody), a.creditNote)
-	r.GET("/v1/invoices/:store/:file", auth, a.documentPDF)
+	// A catch-all: a prefix may hold slashes (F/2026/000001.pdf).
+	r.GET("/v1/invoices/:store/*file", auth, a.documentPDF)
 }
 
 // settingsAnswer is the settings routes' answer.
@@ -226,7 +227,7 @@ func servePDF(c *gin.Context, number string, pdf []byte) {
 }
 
 func (a *API) documentPDF(c *gin.Context) {
-	number, ok := strings.CutSuffix(c.Param("file"), ".pdf")
+	number, ok := strings.CutSuffix(strings.TrimPrefix(c.Param("file"), "/"), ".pdf")
 	if !ok || number == "" {
 		httpapi.Fail(c, httpapi.Errorf(http.StatusNotFound, httpapi.CodeNotFound, "file", "file: ask for <number>.pdf"))
 		return

@@ -236,11 +236,25 @@ func InvoiceOrder(o *orders.Order) (Order, error) {
 		Lines:    make([]Line, len(o.Lines)),
 		Shipping: &Shipping{Price: o.ShippingPrice, Discount: o.ShippingDiscount},
 	}
+	out.Lines = out.Lines[:0]
 	for i, l := range o.Lines {
+		qty := l.Quantity - l.Canceled
+		if qty <= 0 {
+			continue // cancelled or refused: nothing sold
+		}
 		if l.UnitPrice == "" {
 			return bad(fmt.Sprintf("lines[%d].unit_price", i), "is required")
 		}
-		out.Lines[i] = Line{SKU: l.SKU, Description: cmp.Or(l.Name, l.SKU), Quantity: l.Quantity, UnitPrice: l.UnitPrice, Discount: l.Discount}
+		disc := l.Discount
+		if l.Canceled > 0 && disc != "" {
+			// A line's discount is for all its units; which part of it
+			// the cancelled ones took is not known.
+			return bad(fmt.Sprintf("lines[%d].discount", i), "is for all the units ordered, some of which were cancelled")
+		}
+		out.Lines = append(out.Lines, Line{SKU: l.SKU, Description: cmp.Or(l.Name, l.SKU), Quantity: qty, UnitPrice: l.UnitPrice, Discount: disc})
+	}
+	if len(out.Lines) == 0 {
+		return bad("lines", "has every unit cancelled")
 	}
 	return out, nil
 }

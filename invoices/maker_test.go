@@ -77,8 +77,13 @@ func TestMakerInvoicesAnOrderOnce(t *testing.T) {
 	if o, _ := st.Order(ctx, "acme", "acme-fr", "O-1"); o.Invoice != "F-000001" {
 		t.Errorf("the order notes invoice %q; want F-000001", o.Invoice)
 	}
+	// Cancelled units are not invoiced; a wholly cancelled line is left out.
+	putOrder(t, st, "acme-fr", "O-3", func(o *orders.Order) { o.Lines[0].Canceled, o.Lines[1].Canceled = 1, 1 })
+	if inv3, err := m.Issue(ctx, "acme", "acme-fr", "O-3", Options{}); err != nil || len(inv3.Lines) != 1 || inv3.Lines[0].Quantity != 1 || inv3.Incl != "24.89" {
+		t.Fatalf("invoice of an order with cancelled units: %+v, %v", inv3, err)
+	}
 	inv2, _, err := m.Invoice(ctx, "acme", "acme-fr", "O-2", Options{})
-	if err != nil || inv2.Number != "F-000002" || inv2.Buyer.Name != "ACME Corp" || inv2.Buyer.Address.City != "Paris" {
+	if err != nil || inv2.Number != "F-000003" || inv2.Buyer.Name != "ACME Corp" || inv2.Buyer.Address.City != "Paris" {
 		t.Fatalf("second invoice = %+v, %v", inv2, err)
 	}
 }
@@ -97,6 +102,8 @@ func TestMakerRefusesOrdersWithoutPrices(t *testing.T) {
 		{"NO-CUR", func(o *orders.Order) { o.Currency = "" }, "currency"},
 		{"NO-NAME", func(o *orders.Order) { o.Buyer.Name, o.ShippingAddress = "", nil }, "buyer.name"},
 		{"BIG-DISC", func(o *orders.Order) { o.Lines[1].Discount = "99" }, "lines[1]"},
+		{"ALL-CANCELED", func(o *orders.Order) { o.Lines[0].Canceled, o.Lines[1].Canceled = 2, 1 }, "lines"},
+		{"CANCELED-DISC", func(o *orders.Order) { o.Lines[1].Quantity, o.Lines[1].Canceled = 2, 1 }, "lines[1].discount"},
 	} {
 		putOrder(t, st, "acme-fr", tc.id, tc.edit)
 		_, _, err := m.Invoice(ctx, "acme", "acme-fr", tc.id, Options{})

@@ -34,12 +34,13 @@ func ChangesFromMarketplaceOrder(m *config.Merchant, store, marketplace string, 
 		Lines:         make([]Line, len(o.Lines)),
 		ShippingPrice: amountOrEmpty(o.ShippingPrice),
 	}
+	order.BillingAddress, order.ShippingAddress = addressOf(o.BillingAddress), addressOf(o.ShippingAddress)
 	if s, ok := m.Store(store); ok {
 		order.URL = s.OrderLink(o.ID)
 		order.SupportURL = s.SupportLink(o.ID)
 	}
 	for i, l := range o.Lines {
-		order.Lines[i] = Line{Name: l.Title, SKU: l.SKU, Quantity: l.Quantity}
+		order.Lines[i] = Line{Name: l.Title, SKU: l.SKU, Quantity: l.Quantity, Canceled: min(max(l.Canceled, 0), l.Quantity)}
 		order.Lines[i].UnitPrice, order.Lines[i].Discount = unitPrice(l.Price, l.Discount, l.Quantity)
 	}
 	changes = append(changes, Change{Merchant: m.ID, Store: store, OrderID: o.ID, Email: email, Order: order, UpdatedAt: updated})
@@ -83,6 +84,13 @@ func unitPrice(price, discount string, quantity int) (unit, off string) {
 		off = d.StringFixed(max(2, -d.Exponent()))
 	}
 	return unit, off
+}
+
+func addressOf(a *connectors.Address) *Address {
+	if a == nil {
+		return nil
+	}
+	return &Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, PostalCode: a.PostalCode, City: a.City, Country: a.Country}
 }
 
 // amountOrEmpty keeps a marketplace amount that reads as one.

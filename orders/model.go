@@ -119,6 +119,10 @@ type Line struct {
 	// Empty when the store sent none. Not in widgets.
 	UnitPrice string `json:"unit_price,omitempty"`
 	Discount  string `json:"discount,omitempty"`
+	// Canceled is how many of its units a marketplace cancelled or
+	// refused since it was ordered (Quantity stays as ordered): they are
+	// not invoiced. Not in widgets.
+	Canceled int `json:"canceled,omitempty"`
 }
 
 // Shipment is one parcel of an order.

@@ -130,9 +130,13 @@ func TestMarketplaceLinePrices(t *testing.T) {
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	changes, ok := ChangesFromMarketplaceOrder(m, "acme-fr", "mirakl", connectors.Order{
 		ID: "M-1", CreatedAt: at, CustomerEmail: "b@example.com", Currency: "EUR", ShippingPrice: "4.90",
-		Lines: []connectors.OrderLine{{SKU: "MUG", Quantity: 3, Price: "10.00"}},
+		Lines:          []connectors.OrderLine{{SKU: "MUG", Quantity: 3, Price: "10.00", Canceled: 1}},
+		BillingAddress: &connectors.Address{Name: "ACME Corp", City: "Paris", Country: "FR"},
 	})
-	if !ok || changes[0].Order.ShippingPrice != "4.90" || changes[0].Order.Lines[0].UnitPrice != "3.34" || changes[0].Order.Lines[0].Discount != "0.02" {
+	if !ok || changes[0].Order.ShippingPrice != "4.90" || changes[0].Order.Lines[0].UnitPrice != "3.34" || changes[0].Order.Lines[0].Discount != "0.02" || changes[0].Order.Lines[0].Canceled != 1 {
 		t.Fatalf("changes = %+v", changes[0].Order)
+	}
+	if a := changes[0].Order.BillingAddress; a == nil || a.Name != "ACME Corp" || changes[0].Order.ShippingAddress != nil {
+		t.Errorf("addresses: %+v, %+v", a, changes[0].Order.ShippingAddress)
 	}
 }

@@ -138,21 +138,23 @@ type actionLink struct {
 	URL    string `json:"url"`
 }
 
-// actionLinks makes an order's action buttons for one render: one view,
-// one hour.
+// actionLinks makes an order's signed links for one render, one view,
+// one hour: its action buttons (when acts is set) and the link to its
+// invoice (when invoices is).
 type actionLinks struct {
-	acts OrderActions
-	v    *View
-	key  []byte
-	base string // public URL without a trailing slash, or ""
-	exp  int64
-	l    *actionLang
+	acts     OrderActions
+	invoices bool
+	v        *View
+	key      []byte
+	base     string // public URL without a trailing slash, or ""
+	exp      int64
+	l        *actionLang
 }
 
 // links are the buttons of o: the actions both the sidebar and the order
 // allow now, in orders.ActionKinds's order.
 func (a *actionLinks) links(o *orders.Order) []actionLink {
-	if a == nil {
+	if a == nil || a.acts == nil {
 		return nil
 	}
 	allowed := a.acts.Allowed(a.v.Merchant, *o)
@@ -167,17 +169,55 @@ func (a *actionLinks) links(o *orders.Order) []actionLink {
 	return out
 }
 
-// actionsFor returns the action links of a render of v at now, or nil
-// when v shows none: no service, no action allowed, or the field hidden.
+// actionsFor returns the signed links of a render of v at now, or nil
+// when v shows none: no action allowed (no service, none in the sidebar,
+// the field hidden) and no invoice link (no invoices, the field hidden).
 func (s *Service) actionsFor(v *View, now time.Time) *actionLinks {
-	if s.actions == nil || len(v.Sidebar.Actions) == 0 || !v.Shows("orders", "actions") {
+	acts := s.actions != nil && len(v.Sidebar.Actions) > 0 && v.Shows("orders", "actions")
+	invoices := s.invoices != nil && v.Shows("orders", "invoice_url")
+	if !acts && !invoices {
 		return nil
 	}
 	key := ticketKey(v.Sidebar)
 	if key == nil {
 		return nil
 	}
-	return &actionLinks{acts: s.actions, v: v, key: key, base: s.publicURL, exp: bucket(now).Add(ticketLife).Unix(), l: actionLangOf(v.Sidebar.Language)}
+	a := &actionLinks{invoices: invoices, v: v, key: key, base: s.publicURL, exp: bucket(now).Add(ticketLife).Unix(), l: actionLangOf(v.Sidebar.Language)}
+	if acts {
+		a.acts = s.actions
+	}
+	return a
+}
+
+// invoiceURL is the signed link to o's invoice, or "" when it has none:
+// the order's document notes the invoice's number once issued, so no
+// read of the invoices is needed.
+func (a *actionLinks) invoiceURL(o *orders.Order) string {
+	if a == nil || !a.invoices || o.Invoice == "" {
+		return ""
+	}
+	t := signTicket(a.key, ticket{Sidebar: a.v.Sidebar.ID, Store: o.Store, OrderID: o.ID, Action: invoiceTicket, Exp: a.exp})
+	return a.base + InvoicePath + "?t=" + url.QueryEscape(t)
+}
+
+// signed tells whether a render carries links that expire: its ETag then
+// changes each hour. Invoice links only do for a document with an
+// invoiced order.
+func (a *actionLinks) signed(doc *orders.Document) bool {
+	if a == nil {
+		return false
+	}
+	if a.acts != nil {
+		return true
+	}
+	if doc != nil {
+		for i := range doc.Orders {
+			if doc.Orders[i].Invoice != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkTicket verifies a ticket and that its sidebar still exists and

@@ -24,6 +24,7 @@ func (s *Service) Register(r gin.IRouter) {
 	r.GET(ConfirmPath, s.confirm)
 	r.POST(ActionsPath, httpapi.LimitBody(MaxActionBody), s.act)
 	r.POST(CommandsPath, httpapi.LimitBody(MaxCommandBody), s.command)
+	r.GET(InvoicePath, s.invoice)
 }
 
 func (s *Service) read(format string) gin.HandlerFunc {

@@ -179,6 +179,8 @@ func (b *htmlBuilder) order(o *orders.Order) []htmlField {
 			}
 		case "actions":
 			f.Buttons = b.acts.links(o)
+		case "invoice_url":
+			f.link(b.acts.invoiceURL(o), b.l.links["orders.invoice_url"])
 		case "marketplace_status":
 			f.Text = o.MarketplaceStatus
 		case "created_at":
@@ -395,7 +397,7 @@ var htmlLangs = map[string]*htmlLang{
 			"orders.marketplace": "Marketplace", "orders.store": "Store",
 			"orders.url": "Back office", "orders.support_url": "Support",
 			"orders.lines": "Products", "orders.shipments": "Shipments", "orders.returns": "Returns",
-			"orders.support_requests": "Support requests", "orders.action": "Last action", "orders.actions": "Actions",
+			"orders.support_requests": "Support requests", "orders.action": "Last action", "orders.actions": "Actions", "orders.invoice_url": "Invoice",
 			"lines.sku":                 "SKU",
 			"shipments.tracking_number": "Tracking",
 			"returns.tracking_number":   "Tracking", "returns.refund_method": "Refund", "returns.products": "Returned",
@@ -403,7 +405,7 @@ var htmlLangs = map[string]*htmlLang{
 			"support_requests.updated_at": "Updated",
 		},
 		links: map[string]string{
-			"orders.url": "Open order", "orders.support_url": "New support request",
+			"orders.url": "Open order", "orders.support_url": "New support request", "orders.invoice_url": "Download (PDF)",
 			"shipments.tracking_url": "Track parcel", "support_requests.url": "Open",
 		},
 		statuses: map[string]string{orders.Synchronizing: "Synchronizing", orders.StatusNew: "New", orders.StatusInProgress: "In progress", orders.StatusShipped: "Shipped", orders.StatusCanceled: "Canceled", orders.StatusClosed: "Closed", orders.StatusUndefined: "Unknown", orders.StatusNotProvided: "Not provided"},
@@ -433,7 +435,7 @@ var htmlLangs = map[string]*htmlLang{
 			"orders.marketplace": "Marketplace", "orders.store": "Boutique",
 			"orders.url": "Back-office", "orders.support_url": "Support",
 			"orders.lines": "Produits", "orders.shipments": "Expéditions", "orders.returns": "Retours",
-			"orders.support_requests": "Demandes de support", "orders.action": "Dernière action", "orders.actions": "Actions",
+			"orders.support_requests": "Demandes de support", "orders.action": "Dernière action", "orders.actions": "Actions", "orders.invoice_url": "Facture",
 			"lines.sku":                 "Réf.",
 			"shipments.tracking_number": "Suivi",
 			"returns.tracking_number":   "Suivi", "returns.refund_method": "Remboursement", "returns.products": "Retournés",
@@ -441,7 +443,7 @@ var htmlLangs = map[string]*htmlLang{
 			"support_requests.updated_at": "Mise à jour",
 		},
 		links: map[string]string{
-			"orders.url": "Ouvrir la commande", "orders.support_url": "Nouvelle demande de support",
+			"orders.url": "Ouvrir la commande", "orders.support_url": "Nouvelle demande de support", "orders.invoice_url": "Télécharger (PDF)",
 			"shipments.tracking_url": "Suivre le colis", "support_requests.url": "Ouvrir",
 		},
 		statuses: map[string]string{orders.Synchronizing: "Synchronisation", orders.StatusNew: "Nouvelle", orders.StatusInProgress: "En cours", orders.StatusShipped: "Expédiée", orders.StatusCanceled: "Annulée", orders.StatusClosed: "Clôturée", orders.StatusUndefined: "Indéterminé", orders.StatusNotProvided: "Non communiqué"},

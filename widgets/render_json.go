@@ -124,6 +124,7 @@ const (
 	fUpdatedAt
 	fAction
 	fActions
+	fInvoiceURL
 )
 
 var jsonFieldIDs = map[string]jsonField{
@@ -136,7 +137,7 @@ var jsonFieldIDs = map[string]jsonField{
 	"sku": fSKU, "quantity": fQuantity, "carrier": fCarrier, "tracking_number": fTrackingNumber,
 	"tracking_url": fTrackingURL, "refund_method": fRefundMethod, "products": fProducts,
 	"damaged": fDamaged, "subject": fSubject, "updated_at": fUpdatedAt,
-	"action": fAction, "actions": fActions,
+	"action": fAction, "actions": fActions, "invoice_url": fInvoiceURL,
 }
 
 func newJSONLayout(v *View) *jsonLayout {
@@ -219,6 +220,8 @@ func appendOrder(b []byte, l *jsonLayout, o *orders.Order, acts *actionLinks) []
 				b = append(b, '}')
 			}
 			b = append(b, ']')
+		case fInvoiceURL:
+			b = appendJSONString(b, acts.invoiceURL(o))
 		case fMarketplaceStatus:
 			b = appendJSONString(b, o.MarketplaceStatus)
 		case fCreatedAt:

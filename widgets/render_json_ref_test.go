@@ -81,7 +81,7 @@ func refOrderObject(v *View, ord *orders.Order) refObject {
 		requests[i] = refFields(v.Fields["support_requests"], map[string]any{"subject": sr.Subject, "url": sr.URL, "updated_at": refTimeOrNil(&sr.UpdatedAt)})
 	}
 	return refFields(shownFields(v, "orders"), map[string]any{
-		"id": ord.ID, "status": orders.ShownStatus(*ord), "action": refAction(ord.Action), "actions": []refObject{}, "marketplace_status": ord.MarketplaceStatus, "created_at": refTimeOrNil(&ord.CreatedAt),
+		"id": ord.ID, "status": orders.ShownStatus(*ord), "action": refAction(ord.Action), "actions": []refObject{}, "invoice_url": "", "marketplace_status": ord.MarketplaceStatus, "created_at": refTimeOrNil(&ord.CreatedAt),
 		"total": ord.Total, "currency": ord.Currency, "marketplace": ord.Marketplace, "store": ord.Store,
 		"url": ord.URL, "support_url": ord.SupportURL,
 		"lines": lines, "shipments": shipments, "returns": returns, "support_requests": requests,

@@ -36,7 +36,7 @@ func TestRenderJSONSendsNoHiddenSection(t *testing.T) {
 			name:       "support requests and return products hidden",
 			layout:     config.Layout{SupportRequests: []string{}, ReturnProducts: []string{}},
 			topKeys:    []string{"version", "status", "customer", "orders"},
-			orderKeys:  []string{"id", "status", "action", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns", "actions"},
+			orderKeys:  []string{"id", "status", "action", "marketplace_status", "created_at", "total", "currency", "marketplace", "store", "url", "support_url", "lines", "shipments", "returns", "actions", "invoice_url"},
 			returnKeys: []string{"tracking_number", "refund_method"},
 		},
 		{

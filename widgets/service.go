@@ -57,7 +57,10 @@ type Service struct {
 	renders *lru.Cache[string, []byte]
 	// actions, when set, gives the widgets their order action buttons
 	// and serves the action pages.
-	actions   OrderActions
+	actions OrderActions
+	// invoices, when set, gives orders with an invoice their link to it
+	// (see ServeInvoices).
+	invoices  InvoicePDFs
 	publicURL string // for absolute links; "" makes them relative
 	keyPrefix string
 }
@@ -206,7 +209,7 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 		rev = "none"
 	}
 	res.ETag = `"` + rev + "." + v.fingerprint + "." + req.Format
-	if acts != nil {
+	if acts.signed(snap.Doc) {
 		// The action buttons' tickets change each hour: neither the
 		// memo nor a browser may keep a widget past its tickets.
 		res.ETag += ".h" + strconv.FormatInt(bucket(now).Unix()/3600, 10)

@@ -130,6 +130,7 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/v1/orders/:store/:order_id/actions"},
 		{http.MethodGet, "/v1/order-actions"},
 		{http.MethodGet, "/v1/order-actions/:id"},
+		{http.MethodGet, "/v1/widgets/invoice"},
 		{http.MethodGet, "/v1/stores/:store/invoice-settings"},
 		{http.MethodPut, "/v1/stores/:store/invoice-settings"},
 		{http.MethodGet, "/v1/orders/:store/:order_id/invoice/next"},
@@ -137,7 +138,7 @@ func serveLikeTheApp(e *gin.Engine, skip ...string) {
 		{http.MethodGet, "/v1/orders/:store/:order_id/invoice"},
 		{http.MethodGet, "/v1/orders/:store/:order_id/invoice.pdf"},
 		{http.MethodPost, "/v1/orders/:store/:order_id/credit-notes"},
-		{http.MethodGet, "/v1/invoices/:store/:file"},
+		{http.MethodGet, "/v1/invoices/:store/*file"},
 		{http.MethodPost, "/v1/invoices/:store/bulk"},
 		{http.MethodGet, "/v1/invoices/jobs/:id"},
 		{http.MethodGet, "/v1/invoices/jobs/:id/zip"},
@@ -293,7 +294,7 @@ func TestOpenAPIAdminRoutesNeedBasicAuth(t *testing.T) {
 			switch {
 			case admin:
 				want = []string{"adminBasic"}
-			case strings.HasPrefix(path, "/v1/widgets/actions"):
+			case strings.HasPrefix(path, "/v1/widgets/actions") || path == "/v1/widgets/invoice":
 				// A browser tab: the signed ticket and the form token
 				// authenticate, never a bearer token.
 				want = nil

@@ -70,8 +70,8 @@ type Overrides struct {
 	// instead of the system's (a test's own Dovecot and relay).
 	MailRoots *x509.CertPool
 	// Invoicer issues the invoices agents attach to replies ("Invoice:
-	// attach"); nil leaves the command refused with a note saying
-	// invoices are not configured (see Build).
+	// attach"); nil is the invoices package's maker over the order read
+	// model and the stores' invoice settings.
 	Invoicer discussions.Invoicer
 	// RakutenQuotaBackoff is how long Rakuten's quota refusal puts an
 	// account off, instead of the hour (tests).
@@ -269,11 +269,12 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		dstore.WaitForReplicas(replicas)
 		orderStore.WaitForReplicas(replicas)
 	}
-	// The invoices agents attach to replies. Production's Invoicer is the
-	// invoices package's glue over the order read model, built here once
-	// it exists; until then only Overrides.Invoicer gives one, and the
-	// command is refused with a note.
-	invoicer := o.Invoicer
+	// The invoices agents attach to replies: the maker's, unless a test
+	// gives its own.
+	var invoicer discussions.Invoicer = invoiceMaker
+	if o.Invoicer != nil {
+		invoicer = o.Invoicer
+	}
 	mirror := discussions.NewService(discussions.Options{
 		Config: cfg, Store: dstore, Marketplaces: markets,
 		Helpdesks: mirrorHelpdesks, Orders: orderStore, Queue: a.client, Now: o.Now, Settle: ledger,
@@ -313,7 +314,9 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		intake := events.New(io)
 		intake.Register(a.engine)
 		reader := widgets.NewReader(conn.Client, orderStore, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
-		widgets.NewService(cfg, reader, metrics, orderActions).Register(a.engine)
+		ws := widgets.NewService(cfg, reader, metrics, orderActions)
+		ws.ServeInvoices(invoiceLinks{invoiceMaker})
+		ws.Register(a.engine)
 		mirror.RegisterAPI(a.engine)
 		pub.Register(a.engine)
 		orders.NewAPI(orderStore, orderActions, httpapi.MerchantAPITokens(cfg)).RegisterAPI(a.engine)
@@ -636,4 +639,19 @@ func (a *App) Run(ctx context.Context) error {
 	_ = a.client.Close()
 	a.log.Info().Msg("stopped")
 	return runErr
+}
+
+// invoiceLinks serves the sidebars' invoice links from the invoices.
+type invoiceLinks struct{ m *invoices.Maker }
+
+func (l invoiceLinks) OrderInvoicePDF(ctx context.Context, merchant, store, orderID string) (string, []byte, error) {
+	inv, err := l.m.Existing(ctx, merchant, store, orderID)
+	if errors.Is(err, invoices.ErrNotFound) {
+		return "", nil, widgets.ErrNoInvoice
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	pdf, err := l.m.Service().PDF(ctx, merchant, inv)
+	return inv.Number, pdf, err
 }

@@ -59,6 +59,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 		{"rakuten discussions", TestRakutenDiscussionsEndToEnd},
 		{"rakuten restart", TestRakutenRestartMirrorsOnceLosesNothing},
 		{"sharded queues", TestShardedQueuesWorkAsOne},
+		{"invoices", TestInvoiceAPI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ var keyFamilies = []struct {
 	{regexp.MustCompile(`^w:\{[^{}]+\}:idx$`), "`P w:{<merchant>}:idx`"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:(act:act_[0-9a-f]{24}|audit)$`), "`P w:{<merchant>}:act:<action id>`, `…:audit`"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:form:[0-9a-f]{32}$`), "`P w:{<merchant>}:form:<token digest>`"},
-	{regexp.MustCompile(`^inv:\{[^{}]+\}:(seq|r|o|k|cn|pdf):[^{}]+$`), "`P inv:{<merchant>}:seq:<store>:<kind>:<prefix>`"},
+	{regexp.MustCompile(`^inv:\{[^{}]+\}:(seq|r|o|k|cn|pdf|settings):[^{}]+$`), "`P inv:{<merchant>}:seq:<store>:<kind>:<prefix>`"},
 	{regexp.MustCompile(`^inv:\{[^{}]+\}:job:bulk_[0-9a-f]{24}(:ids|:fail)?$`), "`P inv:{<merchant>}:job:<id>`"},
 	{regexp.MustCompile(`^dsc:\{[^{}]+\}:(d|all|tk|in|out|own|pend|sending|cur|ocur|listing|lock)(:[^{}]+)?$`), "`P dsc:{<merchant>}:d:<account>:<thread>`, `…:all`, `…:tk:<helpdesk>:<ticket>`"},
 	{regexp.MustCompile(`^dsc:\{[^{}]+\}:invup:[^:{}]+:[^{}]+$`), "`P dsc:{<merchant>}:invup:<account>:<order>`"},

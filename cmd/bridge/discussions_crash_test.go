@@ -223,8 +223,15 @@ type bridgeChild struct {
 // configuration; it is killed when the test ends.
 func (h *harness) startBridge(name string, args ...string) *bridgeChild {
 	h.t.Helper()
+	return h.startBridgeAt(name, "127.0.0.1:0", args...)
+}
+
+// startBridgeAt is startBridge listening at listen, for a test that sends
+// it requests.
+func (h *harness) startBridgeAt(name, listen string, args ...string) *bridgeChild {
+	h.t.Helper()
 	path := filepath.Join(h.t.TempDir(), "bridge.yaml")
-	yml := strings.Replace(h.yml, "server:\n", "server:\n  listen: \"127.0.0.1:0\"\n", 1)
+	yml := strings.Replace(h.yml, "server:\n", "server:\n  listen: \""+listen+"\"\n", 1)
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		h.t.Fatal(err)
 	}

@@ -1,39 +1,17 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
-	"github.com/helpdesk-bridge/bridge/invoices"
 )
-
-// orderInvoicer stands for the glue that issues an order's invoice from
-// the order read model: a real invoices.Service on the bridge's Redis,
-// with the order's lines given by the test.
-type orderInvoicer struct {
-	svc    *invoices.Service
-	set    invoices.Settings
-	orders map[string]invoices.Order
-	calls  atomic.Int32
-}
-
-func (oi *orderInvoicer) Invoice(ctx context.Context, merchant, store, orderID string, opt invoices.Options) (*invoices.Invoice, []byte, error) {
-	oi.calls.Add(1)
-	o, ok := oi.orders[store+"/"+orderID]
-	if !ok {
-		return nil, nil, invoices.ErrNotFound
-	}
-	return oi.svc.Generate(ctx, merchant, oi.set, o, opt)
-}
 
 // pdfText extracts a PDF's text with pdftotext (poppler-utils).
 func pdfText(t *testing.T, pdf []byte) string {
@@ -61,27 +39,26 @@ func pdfText(t *testing.T, pdf []byte) string {
 // thread and uploads it to the order (OR74); the same webhook delivered
 // twice, and the invoice attached again, give one number and one upload.
 func TestInvoiceAttachSendsPDFToMiraklAndUploads(t *testing.T) {
-	inv := &orderInvoicer{
-		set: invoices.Settings{
-			Seller: invoices.Seller{
-				Name: "ACME SAS", Address: "1 rue de la Paix\n75002 Paris", SIREN: "732829320", VATNumber: "FR44732829320",
-				Mentions: "SAS au capital de 10 000 €, RCS Paris",
-			},
-			ProductVAT: "20", ShippingVAT: "20", Prefix: "FA-", Digits: 5,
-		}.Normalize(),
-		orders: map[string]invoices.Order{"acme-fr/ORDER-9": {
-			Store: "acme-fr", ID: "ORDER-9", Currency: "EUR", Date: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
-			Buyer: invoices.Buyer{Name: buyerName},
-			Lines: []invoices.Line{{SKU: "MUG", Description: "Mug", Quantity: 2, UnitPrice: "12.50"}},
-		}},
-	}
 	h := newHarness(t, harnessOptions{before: func(h *harness) {
-		inv.svc = invoices.NewService(h.rdb, "", invoices.NewRedisFiles(h.rdb, "", 0), time.Now)
-		h.invoicer, h.maxReplyFile = inv, 10<<20
+		set := invoiceSettings()
+		set.Prefix, set.Digits = "FA-", 5
+		h.cfg.Merchants[0].Stores[0].Invoices = set
+		h.maxReplyFile = 10 << 20
 	}})
-	if _, err := h.mkl.PutOrder(miraklShop, mapi.Order{OrderID: "ORDER-9", OrderState: mapi.StateShipped, CurrencyISOCode: "EUR"}); err != nil {
+	// The order comes into the read model from Mirakl, with its prices
+	// and the buyer's billing address, as the orders sync reads it.
+	if _, err := h.mkl.PutOrder(miraklShop, mapi.Order{
+		OrderID: "ORDER-9", OrderState: mapi.StateShipped, CurrencyISOCode: "EUR", CustomerNotificationEmail: actionsBuyer,
+		TotalPrice: "25.00", Price: "25.00", ShippingPrice: "0",
+		Customer: mapi.Customer{CustomerID: "c-9", Firstname: "Jeanne", Lastname: "Martin", BillingAddress: &mapi.Address{
+			Firstname: "Jeanne", Lastname: "Martin", Street1: "3 place de la Gare", ZipCode: "67000", City: "Strasbourg", Country: "France", CountryISOCode: "FRA",
+		}},
+		OrderLines: []mapi.OrderLine{{OrderLineID: "ORDER-9-1", OfferSKU: "MUG", ProductTitle: "Mug", Quantity: 2, Price: "25.00", OrderLineState: mapi.StateShipped}},
+	}); err != nil {
 		t.Fatal(err)
 	}
+	h.syncOrders(t, 1)
+	eventually(t, 20*time.Second, "the order in the read model", func() bool { return h.widgetOrder("ORDER-9") != nil })
 	th, err := h.mkl.AddThread(miraklfake.ThreadSeed{
 		EntityType: mapi.EntityOrder, EntityID: "ORDER-9", Topic: "Invoice please", CustomerID: "c-9", CustomerName: buyerName,
 		Message: miraklfake.MessageSeed{Body: "Could I have the invoice of my order?"},
@@ -111,7 +88,7 @@ func TestInvoiceAttachSendsPDFToMiraklAndUploads(t *testing.T) {
 		t.Fatalf("files %+v, want the invoice's PDF", r.Files)
 	}
 	text := pdfText(t, r.Files[0].Content)
-	for _, want := range []string{"FA-00001", "ACME SAS", "Total TTC", "25,00"} {
+	for _, want := range []string{"FA-00001", "ACME France SAS", "Total TTC", "25,00", "Strasbourg"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the PDF lacks %q:\n%s", want, text)
 		}
@@ -136,7 +113,7 @@ func TestInvoiceAttachSendsPDFToMiraklAndUploads(t *testing.T) {
 	if n := len(h.mkl.Documents(miraklShop, "ORDER-9")); n != 1 {
 		t.Errorf("%d documents on the order, want 1", n)
 	}
-	if next, _, err := inv.svc.Next(context.Background(), "acme", inv.set, "acme-fr", invoices.KindInvoice); err != nil || next != 2 {
-		t.Errorf("next number %d (%v): want 2, one invoice issued", next, err)
+	if w := h.widgetOrder("ORDER-9"); w == nil || w["invoice_url"] == "" {
+		t.Errorf("the sidebar shows no invoice link for the order: %v", w)
 	}
 }

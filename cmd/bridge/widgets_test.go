@@ -135,7 +135,7 @@ func TestWidgetEventsInWidgetOut(t *testing.T) {
 				"total": "", "currency": "", "marketplace": "", "store": "acme-de", "url": "", "support_url": "",
 				"lines": []any{}, "shipments": []any{}, "returns": []any{}, "support_requests": []any{},
 				// No action asked for, and the sidebar allows none.
-				"action": nil, "actions": []any{},
+				"action": nil, "actions": []any{}, "invoice_url": "",
 			},
 			map[string]any{
 				"id": "FR-1002", "status": "New", "marketplace_status": "", "created_at": at(-24 * time.Hour),
@@ -145,7 +145,7 @@ func TestWidgetEventsInWidgetOut(t *testing.T) {
 				"lines":       []any{map[string]any{"name": "", "sku": "SOCK-3", "quantity": 3.0}},
 				"shipments":   []any{}, "returns": []any{}, "support_requests": []any{},
 				// No action asked for, and the sidebar allows none.
-				"action": nil, "actions": []any{},
+				"action": nil, "actions": []any{}, "invoice_url": "",
 			},
 			map[string]any{
 				"id": "FR-1001", "status": "Shipped", "marketplace_status": "SHIPPED", "created_at": at(-72 * time.Hour),
@@ -161,7 +161,7 @@ func TestWidgetEventsInWidgetOut(t *testing.T) {
 				}}},
 				"support_requests": []any{map[string]any{"subject": "Mug arrived broken", "url": "https://marketplace.example/requests/SR1", "updated_at": at(-10 * time.Minute)}},
 				// No action asked for, and the sidebar allows none.
-				"action": nil, "actions": []any{},
+				"action": nil, "actions": []any{}, "invoice_url": "",
 			},
 		},
 	}

@@ -520,22 +520,24 @@ func entityType(raw string) string {
 
 func toOrder(o api.Order) connectors.Order {
 	out := connectors.Order{
-		ID:             o.OrderID,
-		CommercialID:   o.CommercialID,
-		State:          o.OrderState,
-		Status:         OrderStatus(o.OrderState),
-		Actions:        orderActions(o),
-		CreatedAt:      o.CreatedDate.Time,
-		UpdatedAt:      o.LastUpdatedDate.Time,
-		CustomerEmail:  o.CustomerNotificationEmail,
-		CustomerName:   strings.TrimSpace(o.Customer.Firstname + " " + o.Customer.Lastname),
-		CustomerID:     o.Customer.CustomerID,
-		TrackingNumber: o.ShippingTracking,
-		TrackingURL:    o.ShippingTrackingURL,
-		Carrier:        cmp.Or(o.ShippingCompany, o.ShippingCarrierCode),
-		Total:          o.TotalPrice.String(),
-		Currency:       o.CurrencyISOCode,
-		ShippingPrice:  o.ShippingPrice.String(),
+		ID:              o.OrderID,
+		CommercialID:    o.CommercialID,
+		State:           o.OrderState,
+		Status:          OrderStatus(o.OrderState),
+		Actions:         orderActions(o),
+		CreatedAt:       o.CreatedDate.Time,
+		UpdatedAt:       o.LastUpdatedDate.Time,
+		CustomerEmail:   o.CustomerNotificationEmail,
+		CustomerName:    strings.TrimSpace(o.Customer.Firstname + " " + o.Customer.Lastname),
+		CustomerID:      o.Customer.CustomerID,
+		TrackingNumber:  o.ShippingTracking,
+		TrackingURL:     o.ShippingTrackingURL,
+		Carrier:         cmp.Or(o.ShippingCompany, o.ShippingCarrierCode),
+		Total:           o.TotalPrice.String(),
+		Currency:        o.CurrencyISOCode,
+		ShippingPrice:   o.ShippingPrice.String(),
+		BillingAddress:  toAddress(o.Customer.BillingAddress),
+		ShippingAddress: toAddress(o.Customer.ShippingAddress),
 	}
 	for _, l := range o.OrderLines {
 		canceled := 0
@@ -548,6 +550,33 @@ func toOrder(o api.Order) connectors.Order {
 		})
 	}
 	return out
+}
+
+// toAddress maps a Mirakl address; nil for none.
+func toAddress(a *api.Address) *connectors.Address {
+	if a == nil {
+		return nil
+	}
+	out := &connectors.Address{
+		Name:  strings.TrimSpace(strings.TrimSpace(a.Firstname) + " " + strings.TrimSpace(a.Lastname)),
+		Line1: strings.TrimSpace(a.Street1), Line2: strings.TrimSpace(a.Street2),
+		PostalCode: strings.TrimSpace(a.ZipCode), City: strings.TrimSpace(a.City),
+		Country: alpha2[strings.ToUpper(strings.TrimSpace(a.CountryISOCode))],
+	}
+	if *out == (connectors.Address{}) {
+		return nil
+	}
+	return out
+}
+
+// alpha2 reads Mirakl's ISO 3166-1 alpha-3 country codes, for the
+// countries European marketplaces deliver to.
+var alpha2 = map[string]string{
+	"FRA": "FR", "BEL": "BE", "LUX": "LU", "MCO": "MC", "CHE": "CH", "DEU": "DE", "AUT": "AT", "NLD": "NL",
+	"ITA": "IT", "ESP": "ES", "PRT": "PT", "GBR": "GB", "IRL": "IE", "DNK": "DK", "SWE": "SE", "FIN": "FI",
+	"NOR": "NO", "POL": "PL", "CZE": "CZ", "SVK": "SK", "HUN": "HU", "ROU": "RO", "BGR": "BG", "GRC": "GR",
+	"HRV": "HR", "SVN": "SI", "EST": "EE", "LVA": "LV", "LTU": "LT", "CYP": "CY", "MLT": "MT", "AND": "AD",
+	"GLP": "GP", "MTQ": "MQ", "GUF": "GF", "REU": "RE", "MYT": "YT", "USA": "US", "CAN": "CA",
 }
 
 // threadPath is a path below /api/inbox/threads/; M13 shares it, with an
