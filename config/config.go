@@ -240,6 +240,10 @@ type Marketplace struct {
 	// RatingWindow is how long after its last update an order's
 	// evaluation is still looked for (default 30 days).
 	RatingWindow time.Duration `yaml:"rating_window" validate:"gte=0"`
+	// InvoiceDocumentType is the order document type code invoices are
+	// uploaded with (mirakl: CUSTOMER_INVOICE unless the operator's DO01
+	// lists another).
+	InvoiceDocumentType string `yaml:"invoice_document_type" validate:"omitempty,max=64"`
 }
 
 // EmailAccount is the mailbox the marketplace relays customers' mail to,

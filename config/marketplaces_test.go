@@ -106,6 +106,11 @@ func TestParseMarketplaceProblems(t *testing.T) {
 		{"rating alerts of a kind without evaluations", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
 			"kind: fnac\n        fnac: {platform: fnac, partner_id: P-1}\n        rating_alerts: true\n",
 			Problems{{Field: "merchants[0].marketplaces[0].rating_alerts", Line: 28, Message: "a fnac account cannot list order evaluations; only mirakl can"}}},
+		{"invoice type code that is not one", "        helpdesk: acme-gorgias\n", "        helpdesk: acme-gorgias\n        invoice_document_type: 'CUSTOMER INVOICE'\n",
+			Problems{{Field: "merchants[0].marketplaces[0].invoice_document_type", Line: 33, Message: "must be a Mirakl document type code: letters, digits and underscores, such as CUSTOMER_INVOICE"}}},
+		{"invoice type code on a fnac account", "kind: mirakl\n        name: carrefour\n        base_url: https://carrefour.mirakl.example\n",
+			"kind: fnac\n        fnac: {platform: fnac, partner_id: P-1}\n        invoice_document_type: CUSTOMER_INVOICE\n",
+			Problems{{Field: "merchants[0].marketplaces[0].invoice_document_type", Line: 28, Message: "a fnac account keeps no order documents; only mirakl takes invoice_document_type"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -344,6 +344,11 @@ func (c *Config) merchantProblems() Problems {
 			if mk.AutoAccept.Enabled && !mk.SyncOrders {
 				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: "auto_accept needs sync_orders: true, whose sync finds the new orders"})
 			}
+			if mk.InvoiceDocumentType != "" && mk.Kind != KindMirakl {
+				ps = append(ps, Problem{Field: kp + ".invoice_document_type", Message: fmt.Sprintf("a %s account keeps no order documents; only mirakl takes invoice_document_type", mk.Kind)})
+			} else if mk.InvoiceDocumentType != "" && !documentTypeCode.MatchString(mk.InvoiceDocumentType) {
+				ps = append(ps, Problem{Field: kp + ".invoice_document_type", Message: "must be a Mirakl document type code: letters, digits and underscores, such as CUSTOMER_INVOICE"})
+			}
 			if mk.RatingAlerts && !slices.Contains(EvaluationKinds, mk.Kind) {
 				ps = append(ps, Problem{Field: kp + ".rating_alerts", Message: fmt.Sprintf("a %s account cannot list order evaluations; only %s can", mk.Kind, strings.Join(EvaluationKinds, ", "))})
 			}
@@ -413,3 +418,6 @@ func (e *EmailAccount) relayProblems(path string) Problems {
 	slices.SortFunc(ps, func(a, b Problem) int { return strings.Compare(a.Field, b.Field) })
 	return ps
 }
+
+// documentTypeCode is the shape of Mirakl's document type codes (DO01).
+var documentTypeCode = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)

@@ -560,7 +560,10 @@ func newMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix 
 	}
 	switch mk.Kind {
 	case config.KindMirakl:
-		return mirakl.New(mirakl.Options{BaseURL: mk.BaseURL, APIKey: mk.APIKey.Reveal(), ShopID: mk.ShopID, HTTPClient: client, Now: o.Now, EvaluationWindow: mk.RatingWindow})
+		return mirakl.New(mirakl.Options{
+			BaseURL: mk.BaseURL, APIKey: mk.APIKey.Reveal(), ShopID: mk.ShopID, HTTPClient: client, Now: o.Now,
+			EvaluationWindow: mk.RatingWindow, InvoiceDocumentType: mk.InvoiceDocumentType,
+		})
 	case config.KindFnac:
 		return fnac.New(fnac.Options{
 			BaseURL: mk.BaseURL, PartnerID: mk.Fnac.PartnerID, ShopID: mk.ShopID, Key: mk.APIKey.Reveal(),
