@@ -18,6 +18,9 @@ func withoutMarkets(o options) options {
 		mo := m.opts(&o)
 		mo.skipLatency, mo.skipBackfill = true, true
 	}
+	// The bulk invoice phase is slow to start (its orders first) and runs
+	// in its own test.
+	o.skipInvoices = true
 	return o
 }
 

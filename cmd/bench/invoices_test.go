@@ -8,10 +8,12 @@ import (
 // TestQuickInvoicesPhase runs the bulk invoice phase alone on a small
 // job and checks that its figures exist.
 func TestQuickInvoicesPhase(t *testing.T) {
-	rep, printed := quickBench(t, withoutMarkets(options{
+	o := withoutMarkets(options{
 		skipPipeline: true, skipThrottled: true, skipWidget: true, skipMirrorLatency: true, skipBackfill: true, skipIsolation: true,
 		skipBalance: true, skipIngest: true, skipExport: true, skipFailover: true, skipMailLatency: true, skipMailBackfill: true,
-	}))
+	})
+	o.skipInvoices = false
+	rep, printed := quickBench(t, o)
 	q := rep.invoices
 	if q == nil {
 		t.Fatal("no bulk invoice figures")
