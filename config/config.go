@@ -15,12 +15,14 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	Server    Server     `yaml:"server"`
-	Redis     Redis      `yaml:"redis"`
-	Worker    Worker     `yaml:"worker"`
-	Events    Events     `yaml:"events"`
-	Widgets   Widgets    `yaml:"widgets"`
-	Merchants []Merchant `yaml:"merchants" validate:"required,min=1,dive"`
+	Server  Server  `yaml:"server"`
+	Redis   Redis   `yaml:"redis"`
+	Worker  Worker  `yaml:"worker"`
+	Events  Events  `yaml:"events"`
+	Widgets Widgets `yaml:"widgets"`
+	// InvoiceFiles says where invoices' PDFs are kept.
+	InvoiceFiles InvoiceFiles `yaml:"invoice_files"`
+	Merchants    []Merchant   `yaml:"merchants" validate:"required,min=1,dive"`
 }
 
 // Server is the HTTP side.
@@ -122,6 +124,36 @@ type Widgets struct {
 	// freeze its entity: such an event is refused, and a marketplace
 	// order's date is taken as now.
 	MaxFutureSkew time.Duration `yaml:"max_future_skew" validate:"gte=0"`
+}
+
+// Where invoices' PDFs are kept. Their records stay in Redis either way.
+const (
+	InvoiceFilesRedis = "redis"
+	InvoiceFilesS3    = "s3"
+)
+
+// InvoiceFiles selects the store of invoices' PDFs: Redis (the default),
+// beside the records, or an S3-compatible bucket for large volumes.
+type InvoiceFiles struct {
+	Kind string    `yaml:"kind" validate:"oneof=redis s3"`
+	S3   *S3Bucket `yaml:"s3"`
+}
+
+// S3Bucket is a bucket of an S3-compatible service.
+type S3Bucket struct {
+	// Endpoint is host or host:port, without a scheme: TLS says which.
+	Endpoint string `yaml:"endpoint" validate:"required"`
+	Bucket   string `yaml:"bucket" validate:"required"`
+	// Region may be left out: the bucket's region is then asked once.
+	Region string `yaml:"region"`
+	// Prefix goes before every object key, such as "invoices/".
+	Prefix    string `yaml:"prefix" validate:"max=200"`
+	AccessKey Secret `yaml:"access_key" validate:"required"`
+	SecretKey Secret `yaml:"secret_key" validate:"required"`
+	// TLS is true by default; false only for a service on a private network.
+	TLS *bool `yaml:"tls"`
+	// Timeout bounds each read and write of a PDF.
+	Timeout time.Duration `yaml:"timeout" validate:"gte=0,lte=10m"`
 }
 
 // Merchant is one customer of the bridge: its stores, its helpdesk

@@ -48,6 +48,9 @@ var defaultRateLimits = map[string]RateLimit{
 //	widgets.max_orders               50
 //	widgets.last_known               10000
 //	widgets.max_future_skew          5m
+//	invoice_files.kind               redis
+//	invoice_files.s3.tls             true
+//	invoice_files.s3.timeout         30s
 //	merchants[].bad_rating_threshold 2
 //	sidebars[].language              en
 //	marketplaces[].sync_every        60s
@@ -76,6 +79,14 @@ func (c *Config) ApplyDefaults() {
 	orDefault(&c.Widgets.MaxOrders, 50)
 	orDefault(&c.Widgets.LastKnown, 10000)
 	orDefault(&c.Widgets.MaxFutureSkew, 5*time.Minute)
+	orDefault(&c.InvoiceFiles.Kind, InvoiceFilesRedis)
+	if s3 := c.InvoiceFiles.S3; s3 != nil {
+		if s3.TLS == nil {
+			on := true
+			s3.TLS = &on
+		}
+		orDefault(&s3.Timeout, 30*time.Second)
+	}
 	for i := range c.Merchants {
 		m := &c.Merchants[i]
 		orDefault(&m.BadRatingThreshold, 2)

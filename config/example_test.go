@@ -26,7 +26,7 @@ func TestExampleDocumentsEverySetting(t *testing.T) {
 	set := map[string]bool{}
 	examplePaths(root.Content[0], "", set)
 	commented := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)#\s*([a-z_]+):`).FindAllStringSubmatch(string(data), -1) {
+	for _, m := range regexp.MustCompile(`(?m)#\s*([a-z0-9_]+):`).FindAllStringSubmatch(string(data), -1) {
 		commented[m[1]] = true
 	}
 	var missing []string

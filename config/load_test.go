@@ -117,10 +117,11 @@ func TestParseDefaults(t *testing.T) {
 			Admin:           Admin{Username: "admin", Password: secret("admin-password-0123", "${ADMIN_PASSWORD}")},
 			ShutdownTimeout: 30 * time.Second,
 		},
-		Redis:   Redis{ReplicaAckTimeout: time.Second},
-		Worker:  Worker{Concurrency: 10, MaxRetry: 25, TaskRetention: 24 * time.Hour},
-		Events:  Events{ReplayWindow: 5 * time.Minute, DedupeTTL: 168 * time.Hour},
-		Widgets: Widgets{Retention: 365 * 24 * time.Hour, Budget: 300 * time.Millisecond, MaxOrders: 50, LastKnown: 10000, MaxFutureSkew: 5 * time.Minute},
+		Redis:        Redis{ReplicaAckTimeout: time.Second},
+		Worker:       Worker{Concurrency: 10, MaxRetry: 25, TaskRetention: 24 * time.Hour},
+		Events:       Events{ReplayWindow: 5 * time.Minute, DedupeTTL: 168 * time.Hour},
+		Widgets:      Widgets{Retention: 365 * 24 * time.Hour, Budget: 300 * time.Millisecond, MaxOrders: 50, LastKnown: 10000, MaxFutureSkew: 5 * time.Minute},
+		InvoiceFiles: InvoiceFiles{Kind: InvoiceFilesRedis},
 		Merchants: []Merchant{{
 			ID:                 "acme",
 			EventSecrets:       []Secret{secret("event-secret-0123456789abcdef", "${ACME_EVENT_SECRET}")},
@@ -958,7 +959,7 @@ func TestParseSortsByLine(t *testing.T) {
 	_, err := Parse([]byte(in), lookup(baseEnv()))
 	want := Problems{
 		{Field: "merchants[0].helpdesks[0].kind", Line: 13, Message: "must be one of: gorgias, zendesk"},
-		{Field: "extra", Line: 24, Message: `unknown key "extra" (known keys here: server, redis, worker, events, widgets, merchants)`},
+		{Field: "extra", Line: 24, Message: `unknown key "extra" (known keys here: server, redis, worker, events, widgets, invoice_files, merchants)`},
 	}
 	if diff := cmp.Diff(want, problemsOf(t, err)); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -77,6 +78,7 @@ func (c *Config) problems() Problems {
 		}
 	}
 	ps = append(ps, c.Redis.problems()...)
+	ps = append(ps, c.InvoiceFiles.problems()...)
 	ps = append(ps, c.merchantProblems()...)
 	return ps
 }
@@ -204,6 +206,106 @@ func (r Redis) problems() Problems {
 		}
 	}
 	return ps
+}
+
+func (f InvoiceFiles) problems() Problems {
+	const path = "invoice_files.s3"
+	switch {
+	case f.Kind == InvoiceFilesS3 && f.S3 == nil:
+		return Problems{{Field: path, Message: "is required when kind is s3"}}
+	case f.Kind == InvoiceFilesRedis && f.S3 != nil:
+		// Kept by mistake, it would look like the PDFs go to the bucket.
+		return Problems{{Field: path, Message: "is set but invoice_files.kind is redis: set kind: s3 to keep PDFs in the bucket, or remove the block"}}
+	case f.S3 == nil:
+		return nil
+	}
+	var ps Problems
+	if f.S3.Endpoint != "" {
+		if msg := endpointProblem(f.S3.Endpoint); msg != "" {
+			ps = append(ps, Problem{Field: path + ".endpoint", Message: msg})
+		}
+	}
+	if f.S3.Bucket != "" {
+		if msg := bucketProblem(f.S3.Bucket); msg != "" {
+			ps = append(ps, Problem{Field: path + ".bucket", Message: msg})
+		}
+	}
+	if !s3Region.MatchString(f.S3.Region) {
+		ps = append(ps, Problem{Field: path + ".region", Message: "must be a region name such as eu-west-3: lowercase letters, digits and dashes"})
+	}
+	if msg := keyPrefixProblem(f.S3.Prefix); msg != "" {
+		ps = append(ps, Problem{Field: path + ".prefix", Message: msg})
+	}
+	return ps
+}
+
+var s3Region = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)?$`)
+
+// endpointProblem checks host or host:port. A scheme is refused rather
+// than stripped: tls says whether the bucket is reached over TLS, and one
+// written here could contradict it.
+func endpointProblem(e string) string {
+	if strings.Contains(e, "://") {
+		return "must be host or host:port without a scheme, such as s3.eu-west-3.amazonaws.com; tls says whether to use TLS"
+	}
+	if strings.ContainsAny(e, "/?#@ ") {
+		return "must be host or host:port, without a path, query or credentials"
+	}
+	host := e
+	if h, port, err := net.SplitHostPort(e); err == nil {
+		n, perr := strconv.Atoi(port)
+		if perr != nil || n < 1 || n > 65535 {
+			return "must be host or host:port, with a port from 1 to 65535"
+		}
+		host = h
+	}
+	if net.ParseIP(host) == nil && !hostname.MatchString(host) {
+		return "must be host or host:port, such as s3.eu-west-3.amazonaws.com or minio.internal:9000"
+	}
+	return ""
+}
+
+var hostname = regexp.MustCompile(`^(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*$`)
+
+// bucketProblem applies S3's bucket naming rules, which every compatible
+// service follows: the name goes into host names.
+func bucketProblem(b string) string {
+	switch {
+	case len(b) < 3 || len(b) > 63:
+		return "must be 3 to 63 characters long"
+	case !s3Bucket.MatchString(b):
+		return "must be lowercase letters, digits, dots and dashes, starting and ending with a letter or digit"
+	case strings.Contains(b, ".."):
+		return "must not have two dots in a row"
+	case net.ParseIP(b) != nil:
+		return "must not be an IP address"
+	case strings.HasPrefix(b, "xn--") || strings.HasPrefix(b, "sthree-") ||
+		strings.HasSuffix(b, "-s3alias") || strings.HasSuffix(b, "--ol-s3"):
+		return "must not start with xn-- or sthree-, nor end with -s3alias or --ol-s3: S3 reserves them"
+	}
+	return ""
+}
+
+var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
+
+// keyPrefixProblem refuses prefixes that tools and servers rewrite: a
+// leading slash, empty, "." or ".." segments, control characters.
+func keyPrefixProblem(p string) string {
+	if p == "" {
+		return ""
+	}
+	if !utf8.ValidString(p) || strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) >= 0 {
+		return "must be printable text without backslashes"
+	}
+	if strings.HasPrefix(p, "/") {
+		return "must not start with /"
+	}
+	for seg := range strings.SplitSeq(strings.TrimSuffix(p, "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "must not have empty, . or .. segments between slashes"
+		}
+	}
+	return ""
 }
 
 func (c *Config) merchantProblems() Problems {

@@ -8,9 +8,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Files keeps issued documents' PDFs. RedisFiles is the default; an
-// S3-compatible bucket, for large volumes, implements the same two calls
-// (its object key: <merchant>/<store>/<number>.pdf).
+// Files keeps issued documents' PDFs: RedisFiles by default, S3Files (an
+// S3-compatible bucket, s3files.go) for large volumes.
 type Files interface {
 	// Put keeps a PDF; ErrTooLarge when the store cannot take its size.
 	// Putting the same number again writes the same bytes.

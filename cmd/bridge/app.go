@@ -260,9 +260,14 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 	orderActions := orders.NewActions(orders.ActionsOptions{
 		Config: cfg, Store: orderStore, Actors: orderActors, Updater: updater, Queue: a.client, Shards: shards, Now: o.Now,
 	})
-	// Invoices: records and PDFs in Redis beside the merchant's orders.
-	invoiceMaker := invoices.NewMaker(invoices.NewService(conn.Client, cfg.Redis.KeyPrefix,
-		invoices.NewRedisFiles(conn.Client, cfg.Redis.KeyPrefix, 0), o.Now), orderStore, cfg)
+	// Invoices: records in Redis beside the merchant's orders, PDFs there
+	// too or in a bucket.
+	pdfs, err := invoiceFiles(cfg, conn.Client)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	invoiceMaker := invoices.NewMaker(invoices.NewService(conn.Client, cfg.Redis.KeyPrefix, pdfs, o.Now), orderStore, cfg)
 	invoiceBulk := invoices.NewBulk(invoiceMaker, invoices.BulkOptions{Queue: a.client, Now: o.Now})
 	dstore := discussions.NewStore(conn.Client, cfg.Redis.KeyPrefix)
 	if replicas != nil {
@@ -585,6 +590,23 @@ func newMarketplace(mk config.Marketplace, rdb redis.UniversalClient, keyPrefix 
 }
 
 // Addr is where the HTTP server listens.
+// invoiceFiles is where invoices' PDFs are kept, as invoice_files says.
+func invoiceFiles(cfg *config.Config, client redis.UniversalClient) (invoices.Files, error) {
+	s3 := cfg.InvoiceFiles.S3
+	if cfg.InvoiceFiles.Kind != config.InvoiceFilesS3 || s3 == nil {
+		return invoices.NewRedisFiles(client, cfg.Redis.KeyPrefix, 0), nil
+	}
+	files, err := invoices.NewS3Files(invoices.S3Options{
+		Endpoint: s3.Endpoint, Bucket: s3.Bucket, Region: s3.Region, Prefix: s3.Prefix,
+		AccessKey: s3.AccessKey.Reveal(), SecretKey: s3.SecretKey.Reveal(),
+		TLS: s3.TLS == nil || *s3.TLS, Timeout: s3.Timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("invoice_files.s3: %w", err)
+	}
+	return files, nil
+}
+
 func (a *App) Addr() string { return a.listener.Addr().String() }
 
 // Handler is the HTTP handler, for in-process tests.
