@@ -11,73 +11,80 @@ func ttc(product, shipping string, sku map[string]string) Settings {
 	return Settings{ProductVAT: product, ShippingVAT: shipping, SKUVAT: sku}
 }
 
+// roundingCase is a tricky order and its amounts, to the cent.
+type roundingCase struct {
+	name  string
+	set   Settings
+	lines []Line
+	ship  *Shipping
+	want  Totals
+}
+
+// roundingCases are orders whose amounts are easy to get wrong: several
+// VAT rates, free shipping, discounts and half-cent roundings.
+var roundingCases = []roundingCase{{
+	// 0.03 / 1.2 = 0.025 exactly: half up gives 0.03 excl. VAT and
+	// no VAT; the buyer still paid 0.03.
+	name:  "incl. VAT, half a cent excl. VAT",
+	set:   ttc("20", "20", nil),
+	lines: []Line{{Description: "pin", Quantity: 1, UnitPrice: "0.03"}},
+	want: Totals{
+		Lines: []Amounts{{Description: "pin", Quantity: 1, UnitExcl: "0.03", Rate: "20", Excl: "0.03", VAT: "0.00", Incl: "0.03"}},
+		Rates: []RateTotal{{Rate: "20", Base: "0.03", VAT: "0.00"}},
+		Excl:  "0.03", VAT: "0.00", Incl: "0.03",
+	},
+}, {
+	// 0.25 × 10 % = 0.025: half up 0.03 (banker's rounding would say
+	// 0.02); 0.50 × 5.5 % = 0.0275 → 0.03.
+	name: "excl. VAT, half a cent of VAT, two rates",
+	set:  Settings{ProductVAT: "10", ShippingVAT: "20", SKUVAT: map[string]string{"BOOK": "5.5"}, PricesExcludeVAT: true},
+	lines: []Line{
+		{SKU: "A", Description: "a", Quantity: 1, UnitPrice: "0.25"},
+		{SKU: "BOOK", Description: "livre", Quantity: 2, UnitPrice: "0.25"},
+	},
+	ship: &Shipping{Description: "Colissimo", Price: "0.0125"},
+	want: Totals{
+		Lines: []Amounts{
+			{SKU: "A", Description: "a", Quantity: 1, UnitExcl: "0.25", Rate: "10", Excl: "0.25", VAT: "0.03", Incl: "0.28"},
+			{SKU: "BOOK", Description: "livre", Quantity: 2, UnitExcl: "0.25", Rate: "5.5", Excl: "0.50", VAT: "0.03", Incl: "0.53"},
+		},
+		// 0.0125 rounds to 0.01; 0.01 × 20 % = 0.002 → 0.00.
+		Shipping: &Amounts{Description: "Colissimo", Quantity: 1, UnitExcl: "0.01", Rate: "20", Excl: "0.01", VAT: "0.00", Incl: "0.01"},
+		Rates: []RateTotal{
+			{Rate: "5.5", Base: "0.50", VAT: "0.03"},
+			{Rate: "10", Base: "0.25", VAT: "0.03"},
+			{Rate: "20", Base: "0.01", VAT: "0.00"},
+		},
+		Excl: "0.76", VAT: "0.06", Incl: "0.82",
+	},
+}, {
+	// Per-SKU override, shipping with its own rate, a discount, and
+	// free shipping's rate left out when nothing else uses it.
+	name: "incl. VAT, override, discount, free shipping",
+	set:  ttc("20", "10", map[string]string{"BOOK": "5.5"}),
+	lines: []Line{
+		{SKU: "TSHIRT", Description: "T-shirt été", Quantity: 3, UnitPrice: "19.99", Discount: "5.00"},
+		{SKU: "BOOK", Description: "Livre", Quantity: 1, UnitPrice: "12.34"},
+	},
+	ship: &Shipping{Description: "Livraison", Price: "0"},
+	want: Totals{
+		Lines: []Amounts{
+			// 54.97 / 1.2 = 45.808333 → 45.81; unit 19.99 / 1.2 = 16.658 → 16.66.
+			{SKU: "TSHIRT", Description: "T-shirt été", Quantity: 3, UnitExcl: "16.66", Discount: "5.00", Rate: "20", Excl: "45.81", VAT: "9.16", Incl: "54.97"},
+			// 12.34 / 1.055 = 11.6967 → 11.70.
+			{SKU: "BOOK", Description: "Livre", Quantity: 1, UnitExcl: "11.70", Rate: "5.5", Excl: "11.70", VAT: "0.64", Incl: "12.34"},
+		},
+		Shipping: &Amounts{Description: "Livraison", Quantity: 1, UnitExcl: "0.00", Rate: "10", Excl: "0.00", VAT: "0.00", Incl: "0.00"},
+		Rates: []RateTotal{
+			{Rate: "5.5", Base: "11.70", VAT: "0.64"},
+			{Rate: "20", Base: "45.81", VAT: "9.16"},
+		},
+		Excl: "57.51", VAT: "9.80", Incl: "67.31",
+	},
+}}
+
 func TestComputeRounding(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		set   Settings
-		lines []Line
-		ship  *Shipping
-		want  Totals
-	}{{
-		// 0.03 / 1.2 = 0.025 exactly: half up gives 0.03 excl. VAT and
-		// no VAT; the buyer still paid 0.03.
-		name:  "incl. VAT, half a cent excl. VAT",
-		set:   ttc("20", "20", nil),
-		lines: []Line{{Description: "pin", Quantity: 1, UnitPrice: "0.03"}},
-		want: Totals{
-			Lines: []Amounts{{Description: "pin", Quantity: 1, UnitExcl: "0.03", Rate: "20", Excl: "0.03", VAT: "0.00", Incl: "0.03"}},
-			Rates: []RateTotal{{Rate: "20", Base: "0.03", VAT: "0.00"}},
-			Excl:  "0.03", VAT: "0.00", Incl: "0.03",
-		},
-	}, {
-		// 0.25 × 10 % = 0.025: half up 0.03 (banker's rounding would say
-		// 0.02); 0.50 × 5.5 % = 0.0275 → 0.03.
-		name: "excl. VAT, half a cent of VAT, two rates",
-		set:  Settings{ProductVAT: "10", ShippingVAT: "20", SKUVAT: map[string]string{"BOOK": "5.5"}, PricesExcludeVAT: true},
-		lines: []Line{
-			{SKU: "A", Description: "a", Quantity: 1, UnitPrice: "0.25"},
-			{SKU: "BOOK", Description: "livre", Quantity: 2, UnitPrice: "0.25"},
-		},
-		ship: &Shipping{Description: "Colissimo", Price: "0.0125"},
-		want: Totals{
-			Lines: []Amounts{
-				{SKU: "A", Description: "a", Quantity: 1, UnitExcl: "0.25", Rate: "10", Excl: "0.25", VAT: "0.03", Incl: "0.28"},
-				{SKU: "BOOK", Description: "livre", Quantity: 2, UnitExcl: "0.25", Rate: "5.5", Excl: "0.50", VAT: "0.03", Incl: "0.53"},
-			},
-			// 0.0125 rounds to 0.01; 0.01 × 20 % = 0.002 → 0.00.
-			Shipping: &Amounts{Description: "Colissimo", Quantity: 1, UnitExcl: "0.01", Rate: "20", Excl: "0.01", VAT: "0.00", Incl: "0.01"},
-			Rates: []RateTotal{
-				{Rate: "5.5", Base: "0.50", VAT: "0.03"},
-				{Rate: "10", Base: "0.25", VAT: "0.03"},
-				{Rate: "20", Base: "0.01", VAT: "0.00"},
-			},
-			Excl: "0.76", VAT: "0.06", Incl: "0.82",
-		},
-	}, {
-		// Per-SKU override, shipping with its own rate, a discount, and
-		// free shipping's rate left out when nothing else uses it.
-		name: "incl. VAT, override, discount, free shipping",
-		set:  ttc("20", "10", map[string]string{"BOOK": "5.5"}),
-		lines: []Line{
-			{SKU: "TSHIRT", Description: "T-shirt été", Quantity: 3, UnitPrice: "19.99", Discount: "5.00"},
-			{SKU: "BOOK", Description: "Livre", Quantity: 1, UnitPrice: "12.34"},
-		},
-		ship: &Shipping{Description: "Livraison", Price: "0"},
-		want: Totals{
-			Lines: []Amounts{
-				// 54.97 / 1.2 = 45.808333 → 45.81; unit 19.99 / 1.2 = 16.658 → 16.66.
-				{SKU: "TSHIRT", Description: "T-shirt été", Quantity: 3, UnitExcl: "16.66", Discount: "5.00", Rate: "20", Excl: "45.81", VAT: "9.16", Incl: "54.97"},
-				// 12.34 / 1.055 = 11.6967 → 11.70.
-				{SKU: "BOOK", Description: "Livre", Quantity: 1, UnitExcl: "11.70", Rate: "5.5", Excl: "11.70", VAT: "0.64", Incl: "12.34"},
-			},
-			Shipping: &Amounts{Description: "Livraison", Quantity: 1, UnitExcl: "0.00", Rate: "10", Excl: "0.00", VAT: "0.00", Incl: "0.00"},
-			Rates: []RateTotal{
-				{Rate: "5.5", Base: "11.70", VAT: "0.64"},
-				{Rate: "20", Base: "45.81", VAT: "9.16"},
-			},
-			Excl: "57.51", VAT: "9.80", Incl: "67.31",
-		},
-	}} {
+	for _, c := range roundingCases {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := Compute(c.set, c.lines, c.ship)
 			if err != nil {

@@ -213,7 +213,11 @@ func (r *rig) failoverPhase(ctx context.Context) (*failoverResult, error) {
 			res.slowest = max(res.slowest, e.answered.Sub(e.sent))
 		}
 	}
-	if _, _, err := fake.waitTickets(ctx, b, len(evs), time.Minute); err != nil {
+	// A task a worker had taken from the dead master when it died is in
+	// the promoted replica's active list, and Asynq gives it to another
+	// worker only once its lease (30 s) ran out and its recoverer (every
+	// minute) saw it: such a last ticket may come 90 s after the kill.
+	if _, _, err := fake.waitTickets(ctx, b, len(evs), 2*time.Minute); err != nil {
 		return nil, err
 	}
 	sleepCtx(ctx, time.Second) // a duplicate would come late
