@@ -2,13 +2,11 @@ package invoices
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/helpdesk-bridge/bridge/invoices/pdftest"
 	"github.com/helpdesk-bridge/bridge/orders"
 )
 
@@ -31,27 +29,6 @@ func sampleInvoice(t *testing.T, lang string) *Invoice {
 		Seller: set.Seller, Buyer: Buyer{Name: "Zoé Müller", Address: &orders.Address{Line1: "3 place de la Gare", PostalCode: "67000", City: "Strasbourg", Country: "FR"}},
 		Totals: tot, HeaderHTML: set.HeaderHTML, FooterHTML: set.FooterHTML,
 	}
-}
-
-// pdfText extracts the text with pdftotext, or skips without it.
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("pdftotext is missing (poppler-utils)")
-		}
-		t.Skip("pdftotext is not installed (poppler-utils)")
-	}
-	p := filepath.Join(t.TempDir(), "x.pdf")
-	if err := os.WriteFile(p, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-layout", "-enc", "UTF-8", p, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
 }
 
 func TestRenderSameBytes(t *testing.T) {
@@ -82,7 +59,7 @@ func TestRenderMentionsFrench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt := pdfText(t, pdf)
+	txt := pdftest.Text(t, pdf)
 	for _, want := range []string{
 		"Facture n° F-000042", "Date : 02/11/2026", "Date de la vente : 30/10/2026", "Commande : ORD-1",
 		// Seller identity.
@@ -117,7 +94,7 @@ func TestRenderEnglishCreditNote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt := pdfText(t, pdf)
+	txt := pdftest.Text(t, pdf)
 	for _, want := range []string{
 		"Credit note No. AV-000007", "Credit note for invoice F-000042 of 2 November 2026", "Reason: Returned item",
 		"Unit price", "€16.66", "€1,170.20", "5.5%", "Total incl. VAT", "€1,294.43",

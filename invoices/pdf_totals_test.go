@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/helpdesk-bridge/bridge/invoices/pdftest"
+
 	"github.com/shopspring/decimal"
 )
 
@@ -51,7 +53,7 @@ func TestRenderedTotalsAddUp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			txt := pdfText(t, pdf)
+			txt := pdftest.Text(t, pdf)
 			if !strings.Contains(txt, "Facture n° F-000007") || !strings.Contains(txt, "SIREN : 732829320") {
 				t.Errorf("number or legal mentions missing:\n%s", txt)
 			}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helpdesk-bridge/bridge/invoices/pdftest"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
@@ -241,7 +243,7 @@ func TestCreditNotes(t *testing.T) {
 	if n, _, _ := s.Next(ctx, "acme", set, "acme-fr", KindInvoice); n != 2 {
 		t.Errorf("invoice series at %d", n)
 	}
-	txt := pdfText(t, pdf)
+	txt := pdftest.Text(t, pdf)
 	for _, want := range []string{"Avoir n° AV-000001", "Avoir sur la facture n° F-000001 du 02/11/2026", "Motif : Livre abîmé", "5,5 %", "0,64 €", "12,34 €"} {
 		if !bytes.Contains([]byte(txt), []byte(want)) {
 			t.Errorf("no %q in\n%s", want, txt)

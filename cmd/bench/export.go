@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -158,40 +156,22 @@ func readRaw(ctx context.Context, rdb *redis.Client, index string) (int, error) 
 // customer's, with 32 writers.
 func seedExportOrders(ctx context.Context, store *orders.Store, n int) error {
 	now := time.Now().UTC().Truncate(time.Second)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				id := "ORD-" + strconv.Itoa(i)
-				o := &orders.Order{
-					ID: id, Store: benchStore, Marketplace: "carrefour", Status: orders.StatusShipped, MarketplaceStatus: "SHIPPED",
-					CreatedAt: now.Add(-time.Duration(n-i) * time.Second), Total: "49.90", Currency: "EUR",
-					URL:             "https://backoffice.example/orders/" + id,
-					Buyer:           orders.Buyer{Name: "Jeanne Martin", Phone: "+33 6 12 34 56 78"},
-					ShippingAddress: &orders.Address{Name: "Jeanne Martin", Line1: "12 rue de la Paix", PostalCode: "75002", City: "Paris", Country: "FR"},
-				}
-				for l := range 2 + i%2 {
-					o.Lines = append(o.Lines, orders.Line{SKU: "SKU-" + strconv.Itoa(l), Name: "Blue mug", Quantity: 1 + l})
-				}
-				c := orders.Change{Merchant: benchMerchant, Store: benchStore, OrderID: id, Email: "c" + strconv.Itoa(i) + "@example.com", Order: o, UpdatedAt: now}
-				if _, err := store.Apply(ctx, c); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return eachIndex(ctx, n, 32, func(i int) error {
+		id := "ORD-" + strconv.Itoa(i)
+		o := &orders.Order{
+			ID: id, Store: benchStore, Marketplace: "carrefour", Status: orders.StatusShipped, MarketplaceStatus: "SHIPPED",
+			CreatedAt: now.Add(-time.Duration(n-i) * time.Second), Total: "49.90", Currency: "EUR",
+			URL:             "https://backoffice.example/orders/" + id,
+			Buyer:           orders.Buyer{Name: "Jeanne Martin", Phone: "+33 6 12 34 56 78"},
+			ShippingAddress: &orders.Address{Name: "Jeanne Martin", Line1: "12 rue de la Paix", PostalCode: "75002", City: "Paris", Country: "FR"},
+		}
+		for l := range 2 + i%2 {
+			o.Lines = append(o.Lines, orders.Line{SKU: "SKU-" + strconv.Itoa(l), Name: "Blue mug", Quantity: 1 + l})
+		}
+		c := orders.Change{Merchant: benchMerchant, Store: benchStore, OrderID: id, Email: "c" + strconv.Itoa(i) + "@example.com", Order: o, UpdatedAt: now}
+		_, err := store.Apply(ctx, c)
+		return err
+	})
 }
 
 func (e *exportResult) print(w io.Writer) {

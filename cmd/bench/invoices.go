@@ -13,8 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/invoices"
@@ -160,30 +158,12 @@ func invoiceOrder(i int, at time.Time) *orders.Order {
 // with 16 writers.
 func seedInvoiceOrders(ctx context.Context, store *orders.Store, n int) error {
 	now := time.Now().UTC().Truncate(time.Second)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				o := invoiceOrder(i, now.Add(-time.Hour))
-				c := orders.Change{Merchant: benchMerchant, Store: benchStore, OrderID: o.ID, Email: "i" + strconv.Itoa(i) + "@example.com", Order: o, UpdatedAt: now}
-				if _, err := store.Apply(ctx, c); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return eachIndex(ctx, n, 16, func(i int) error {
+		o := invoiceOrder(i, now.Add(-time.Hour))
+		c := orders.Change{Merchant: benchMerchant, Store: benchStore, OrderID: o.ID, Email: "i" + strconv.Itoa(i) + "@example.com", Order: o, UpdatedAt: now}
+		_, err := store.Apply(ctx, c)
+		return err
+	})
 }
 
 // baselineInvoices issues the same invoices with invoices.Service on the
@@ -212,29 +192,11 @@ func baselineInvoices(ctx context.Context, r *rig, n, renderers int) (issue, ren
 	}
 	issue = time.Since(start)
 	start = time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, renderers)
-	for range renderers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				if _, err := svc.PDF(ctx, benchMerchant, invs[i]); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	render = time.Since(start)
-	close(errs)
-	return issue, render, <-errs
+	err = eachIndex(ctx, n, renderers, func(i int) error {
+		_, err := svc.PDF(ctx, benchMerchant, invs[i])
+		return err
+	})
+	return issue, time.Since(start), err
 }
 
 // apiCall sends a request with the merchant's API token and decodes the
@@ -294,25 +256,6 @@ func (r *rig) download(ctx context.Context, b *bridgeProc, path, file string) (i
 		return n, b.explain(fmt.Errorf("GET %s after %d bytes: %w", path, n, err))
 	}
 	return n, nil
-}
-
-// procStatus is a field of /proc/<pid>/status in bytes (VmRSS:, VmHWM:),
-// or 0 where it cannot be read.
-func procStatus(pid int, field string) int64 {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 func (q *invoicesResult) print(w io.Writer) {

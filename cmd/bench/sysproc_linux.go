@@ -15,13 +15,17 @@ func childProcAttr() *syscall.SysProcAttr {
 
 // peakRSS is the process's peak resident set size in bytes (VmHWM in
 // /proc/pid/status), or 0 when it cannot be read.
-func peakRSS(pid int) int64 {
+func peakRSS(pid int) int64 { return procStatus(pid, "VmHWM:") }
+
+// procStatus is a field of /proc/<pid>/status in bytes (VmRSS:, VmHWM:),
+// or 0 where it cannot be read.
+func procStatus(pid int, field string) int64 {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
 				return 0

@@ -10,3 +10,6 @@ func childProcAttr() *syscall.SysProcAttr { return nil }
 
 // peakRSS: only Linux tells a child's peak resident set through /proc.
 func peakRSS(int) int64 { return 0 }
+
+// procStatus: only Linux has /proc/<pid>/status.
+func procStatus(int, string) int64 { return 0 }

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/helpdesk-bridge/bridge/invoices"
+	"github.com/helpdesk-bridge/bridge/invoices/pdftest"
 	"github.com/helpdesk-bridge/bridge/orders"
 )
 
@@ -255,7 +253,7 @@ func TestInvoiceAPI(t *testing.T) {
 	}
 
 	// The PDF as a reader sees it.
-	text := pdftotext(t, pdf)
+	text := pdftest.Text(t, pdf)
 	for _, want := range []string{"Facture", "F-000001", "ACME France SAS", "SIREN", "732829320", "FR44732829320", "RCS Paris",
 		"Zoé Müller", "Strasbourg", "Taux de TVA", "5,5", "Total HT", "Total TVA", "Total TTC", "54,88"} {
 		if !strings.Contains(text, want) {
@@ -287,28 +285,7 @@ func TestInvoiceAPI(t *testing.T) {
 	wantError(t, "a key of another order", resp, body, http.StatusConflict, "credit_key_used", "key")
 	if resp, cn := call(http.MethodGet, "/v1/invoices/acme-fr/AV-000001.pdf", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("credit note PDF: %d", resp.StatusCode)
-	} else if text := pdftotext(t, cn); !strings.Contains(text, "Avoir") || !strings.Contains(text, "F-000001") {
+	} else if text := pdftest.Text(t, cn); !strings.Contains(text, "Avoir") || !strings.Contains(text, "F-000001") {
 		t.Errorf("the credit note's text lacks its title or the invoice it corrects:\n%s", text)
 	}
-}
-
-// pdftotext is a PDF's text as poppler lays it out.
-func pdftotext(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("pdftotext is missing (poppler-utils)")
-		}
-		t.Skip("pdftotext is not installed (poppler-utils)")
-	}
-	p := filepath.Join(t.TempDir(), "invoice.pdf")
-	if err := os.WriteFile(p, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-layout", "-enc", "UTF-8", p, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
 }

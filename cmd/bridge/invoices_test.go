@@ -1,9 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,28 +8,8 @@ import (
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
+	"github.com/helpdesk-bridge/bridge/invoices/pdftest"
 )
-
-// pdfText extracts a PDF's text with pdftotext (poppler-utils).
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("pdftotext is missing (poppler-utils)")
-		}
-		t.Skip("pdftotext is not installed (poppler-utils)")
-	}
-	p := filepath.Join(t.TempDir(), "x.pdf")
-	if err := os.WriteFile(p, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-layout", "-enc", "UTF-8", p, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
 
 // TestInvoiceAttachSendsPDFToMiraklAndUploads: an agent's Gorgias reply
 // with "Invoice: attach" sends the order's invoice as a PDF on the Mirakl
@@ -87,7 +64,7 @@ func TestInvoiceAttachSendsPDFToMiraklAndUploads(t *testing.T) {
 	if len(r.Files) != 1 || r.Files[0].Name != "facture-FA-00001.pdf" {
 		t.Fatalf("files %+v, want the invoice's PDF", r.Files)
 	}
-	text := pdfText(t, r.Files[0].Content)
+	text := pdftest.Text(t, r.Files[0].Content)
 	for _, want := range []string{"FA-00001", "ACME France SAS", "Total TTC", "25,00", "Strasbourg"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the PDF lacks %q:\n%s", want, text)
@@ -97,7 +74,7 @@ func TestInvoiceAttachSendsPDFToMiraklAndUploads(t *testing.T) {
 	if len(docs) != 1 || docs[0].Type != mapi.DocCustomerInvoice || docs[0].FileName != "facture-FA-00001.pdf" {
 		t.Fatalf("order documents %+v, want the one invoice", docs)
 	}
-	if !strings.Contains(pdfText(t, docs[0].Content), "FA-00001") {
+	if !strings.Contains(pdftest.Text(t, docs[0].Content), "FA-00001") {
 		t.Error("the uploaded document is not the invoice")
 	}
 

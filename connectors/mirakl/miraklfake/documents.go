@@ -2,11 +2,7 @@ package miraklfake
 
 import (
 	"cmp"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"path"
@@ -228,69 +224,21 @@ func (s *Server) orderDocumentTypeLocked(code string) bool {
 // (JSON) and the files parts, whose names must be US-ASCII and distinct.
 // A non-empty reason refuses the request with status.
 func readDocuments(r *http.Request) (in api.DocumentsInput, files []uploadedFile, status int, reason string) {
-	mt, ps, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" || ps["boundary"] == "" {
-		return in, nil, http.StatusUnsupportedMediaType, "Content type must be multipart/form-data"
-	}
-	failed := func(err error) (int, string) {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return http.StatusRequestEntityTooLarge, "Request too large"
+	status, reason = readMultipart(r, "order_documents", &in, func(part *multipart.Part, content []byte) (int, string) {
+		name := part.FileName()
+		switch {
+		case strings.ContainsFunc(name, func(r rune) bool { return r > unicode.MaxASCII }):
+			return http.StatusBadRequest, "The file names must contain only US-ASCII characters"
+		case slices.ContainsFunc(files, func(f uploadedFile) bool { return f.name == name }):
+			return http.StatusBadRequest, "Documents filenames must be distinct"
 		}
-		return http.StatusBadRequest, "Malformed multipart body"
-	}
-	mr := multipart.NewReader(r.Body, ps["boundary"])
-	seen := false
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			status, reason = failed(err)
-			return in, nil, status, reason
-		}
-		switch part.FormName() {
-		case "order_documents":
-			if seen {
-				return in, nil, http.StatusBadRequest, "order_documents is given twice"
-			}
-			seen = true
-			if pt, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); pt != "application/json" {
-				return in, nil, http.StatusUnsupportedMediaType, "order_documents must be sent as application/json"
-			}
-			dec := json.NewDecoder(part)
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&in); err != nil {
-				if status, reason = failed(err); status == http.StatusBadRequest {
-					reason = "Invalid order_documents"
-				}
-				return in, nil, status, reason
-			}
-		case "files":
-			name := part.FileName()
-			switch {
-			case name == "":
-				return in, nil, http.StatusBadRequest, "A file has no file name"
-			case strings.ContainsFunc(name, func(r rune) bool { return r > unicode.MaxASCII }):
-				return in, nil, http.StatusBadRequest, "The file names must contain only US-ASCII characters"
-			case slices.ContainsFunc(files, func(f uploadedFile) bool { return f.name == name }):
-				return in, nil, http.StatusBadRequest, "Documents filenames must be distinct"
-			}
-			content, err := io.ReadAll(part)
-			if err != nil {
-				status, reason = failed(err)
-				return in, nil, status, reason
-			}
-			files = append(files, uploadedFile{name: name, content: content})
-		default:
-			if _, err := io.Copy(io.Discard, part); err != nil {
-				status, reason = failed(err)
-				return in, nil, status, reason
-			}
-		}
-	}
+		files = append(files, uploadedFile{name: name, content: content})
+		return 0, ""
+	})
 	switch {
-	case !seen || in.OrderDocuments == nil:
+	case status != 0:
+		return in, nil, status, reason
+	case in.OrderDocuments == nil:
 		return in, nil, http.StatusBadRequest, "order_documents is required"
 	case len(files) == 0:
 		return in, nil, http.StatusBadRequest, "files is required"

@@ -158,9 +158,30 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 // readReply reads M12's multipart body: the message_input part (JSON) and
 // the files parts. A non-zero status refuses the request with reason.
 func readReply(r *http.Request) (in api.MessageInput, files []File, status int, reason string) {
+	status, reason = readMultipart(r, "message_input", &in, func(part *multipart.Part, content []byte) (int, string) {
+		files = append(files, File{
+			Name:        part.FileName(),
+			ContentType: cmp.Or(part.Header.Get("Content-Type"), "application/octet-stream"),
+			Content:     content,
+			Size:        int64(len(content)),
+		})
+		return 0, ""
+	})
+	if status != 0 {
+		return in, nil, status, reason
+	}
+	return in, files, 0, ""
+}
+
+// readMultipart reads a multipart/form-data body of one JSON part named
+// jsonPart, decoded strictly into in, and parts named "files", each with
+// a file name, read whole and handed to file (which may refuse it).
+// Parts the operation does not name are ignored, as Spring does. A
+// non-zero status refuses the request with reason.
+func readMultipart(r *http.Request, jsonPart string, in any, file func(part *multipart.Part, content []byte) (int, string)) (status int, reason string) {
 	mt, ps, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || ps["boundary"] == "" {
-		return in, nil, http.StatusUnsupportedMediaType, "Content type must be multipart/form-data"
+		return http.StatusUnsupportedMediaType, "Content type must be multipart/form-data"
 	}
 	failed := func(err error) (int, string) {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -176,56 +197,48 @@ func readReply(r *http.Request) (in api.MessageInput, files []File, status int, 
 			break
 		}
 		if err != nil {
-			status, reason = failed(err)
-			return in, nil, status, reason
+			return failed(err)
 		}
 		switch part.FormName() {
-		case "message_input":
+		case jsonPart:
 			if seen {
-				return in, nil, http.StatusBadRequest, "message_input is given twice"
+				return http.StatusBadRequest, jsonPart + " is given twice"
 			}
 			seen = true
 			// Spring, which serves Mirakl's API, binds a JSON part by its
 			// Content-Type: another type is refused.
 			if pt, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); pt != "application/json" {
-				return in, nil, http.StatusUnsupportedMediaType, "message_input must be sent as application/json"
+				return http.StatusUnsupportedMediaType, jsonPart + " must be sent as application/json"
 			}
 			dec := json.NewDecoder(part)
 			dec.DisallowUnknownFields()
-			if err := dec.Decode(&in); err != nil {
+			if err := dec.Decode(in); err != nil {
 				if status, reason = failed(err); status == http.StatusBadRequest {
-					reason = "Invalid message_input"
+					reason = "Invalid " + jsonPart
 				}
-				return in, nil, status, reason
+				return status, reason
 			}
 		case "files":
-			name := part.FileName()
-			if name == "" {
-				return in, nil, http.StatusBadRequest, "A file has no file name"
+			if part.FileName() == "" {
+				return http.StatusBadRequest, "A file has no file name"
 			}
 			content, err := io.ReadAll(part)
 			if err != nil {
-				status, reason = failed(err)
-				return in, nil, status, reason
+				return failed(err)
 			}
-			files = append(files, File{
-				Name:        name,
-				ContentType: cmp.Or(part.Header.Get("Content-Type"), "application/octet-stream"),
-				Content:     content,
-				Size:        int64(len(content)),
-			})
+			if status, reason = file(part, content); status != 0 {
+				return status, reason
+			}
 		default:
-			// Parts the operation does not name are ignored, as Spring does.
 			if _, err := io.Copy(io.Discard, part); err != nil {
-				status, reason = failed(err)
-				return in, nil, status, reason
+				return failed(err)
 			}
 		}
 	}
 	if !seen {
-		return in, nil, http.StatusBadRequest, "message_input is required"
+		return http.StatusBadRequest, jsonPart + " is required"
 	}
-	return in, files, 0, ""
+	return 0, ""
 }
 
 // checkInput applies the spec's schema of message_input. Lengths are in
