@@ -69,8 +69,9 @@ const (
 	MaxBulkOrders = 10_000
 	// MaxBulkFailures bounds the failures a job keeps; it counts them all.
 	MaxBulkFailures = 100
-	// DefaultBulkChunk: about a second of work on one core (issuing is a
-	// few milliseconds an order, rendering about ten).
+	// DefaultBulkChunk: a few seconds of work on one core (issuing is a
+	// few milliseconds an order, rendering about 35): a worker is held no
+	// longer, and a crash redoes no more.
 	DefaultBulkChunk = 100
 	// BulkTTL is how long a job's progress and its zip stay available.
 	BulkTTL = 7 * 24 * time.Hour
