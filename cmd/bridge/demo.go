@@ -74,6 +74,19 @@ merchants:
       - id: demo-fr
         name: Demo Shop France
         order_url: "https://backoffice.example/orders/{order_id}"
+        invoices:
+          seller:
+            name: Demo Shop SAS
+            address: |
+              12 rue de la Paix
+              75002 Paris
+            siren: "732829320"
+            vat_number: FR44732829320
+            mentions: SAS au capital de 10 000 EUR, RCS Paris
+          product_vat: "20"
+          shipping_vat: "20"
+          prefix: F-
+          footer_html: <p>Merci pour votre commande.</p>
       - id: demo-de
         name: Demo Shop Germany
     helpdesks:
@@ -162,8 +175,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// ship, one waiting for the shop's acceptance.
 	for id, state := range map[string]string{"CRF-3003-A": "SHIPPING", "CRF-3004-A": "WAITING_ACCEPTANCE"} {
 		if _, err := mkl.PutOrder("2042", mapi.Order{
-			OrderID: id, OrderState: state, CustomerNotificationEmail: demoCustomer, TotalPrice: "29.90", CurrencyISOCode: "EUR",
-			Customer:   mapi.Customer{CustomerID: "c-1001", Firstname: "Jeanne", Lastname: "Martin"},
+			OrderID: id, OrderState: state, CustomerNotificationEmail: demoCustomer, CurrencyISOCode: "EUR",
+			TotalPrice: "29.90", Price: "29.90", ShippingPrice: "0",
+			Customer: mapi.Customer{CustomerID: "c-1001", Firstname: "Jeanne", Lastname: "Martin", BillingAddress: &mapi.Address{
+				Firstname: "Jeanne", Lastname: "Martin", Street1: "3 place de la Gare", ZipCode: "67000", City: "Strasbourg", Country: "France", CountryISOCode: "FRA",
+			}},
 			OrderLines: []mapi.OrderLine{{OrderLineID: id + "-1", OfferSKU: "TEAPOT-1", ProductTitle: "Cast-iron teapot", Quantity: 1, Price: "29.90", OrderLineState: state}},
 		}); err != nil {
 			fmt.Fprintln(stderr, "demo:", err)
@@ -278,6 +294,11 @@ browser and press Ship, or Accept, and confirm. Or ship through the API:
 
 curl -sS -X POST %[1]s/v1/orders/demo-fr/CRF-3003-A/actions -H 'Authorization: Bearer %[15]s' -H 'Content-Type: application/json' -d '{"action":"ship","carrier_code":"UPS","tracking_number":"1Z999AA10123456784"}'; echo
 curl -sS -H 'Authorization: Bearer %[15]s' %[1]s/v1/order-actions; echo
+
+Invoice that order, and download its PDF (the sidebar then links to it):
+
+curl -sS -X POST -H 'Authorization: Bearer %[15]s' %[1]s/v1/orders/demo-fr/CRF-3003-A/invoice; echo
+curl -sS -H 'Authorization: Bearer %[15]s' -o F-000001.pdf %[1]s/v1/orders/demo-fr/CRF-3003-A/invoice.pdf
 
 A customer's Mirakl discussion is mirrored into the fake Gorgias within 10 s
 (its ticket's external id starts with bridge-disc-). Answer it as an agent

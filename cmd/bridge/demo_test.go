@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -76,6 +77,27 @@ func TestDemoServesTheSeededWidget(t *testing.T) {
 	shipped.Body.Close()
 	if shipped.StatusCode != http.StatusAccepted {
 		t.Fatalf("the banner's ship command: %d", shipped.StatusCode)
+	}
+
+	// The banner's invoice commands issue the order's invoice and give
+	// its PDF.
+	inv := regexp.MustCompile(`curl -sS -X POST -H 'Authorization: Bearer ([^']+)' (\S+/invoice);`).FindStringSubmatch(out.String())
+	pdf := regexp.MustCompile(`curl -sS -H 'Authorization: Bearer [^']+' -o \S+ (\S+/invoice\.pdf)`).FindStringSubmatch(out.String())
+	if inv == nil || pdf == nil {
+		t.Fatalf("no invoice commands in the banner:\n%s", out.String())
+	}
+	for _, c := range []struct{ method, url string }{{http.MethodPost, inv[2]}, {http.MethodGet, pdf[1]}} {
+		req, _ := http.NewRequest(c.method, c.url, nil)
+		req.Header.Set("Authorization", "Bearer "+inv[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if c.method == http.MethodPost && resp.StatusCode != http.StatusCreated || c.method == http.MethodGet && (resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte("%PDF-"))) {
+			t.Fatalf("the banner's %s %s: %d %.200s", c.method, c.url, resp.StatusCode, body)
+		}
 	}
 
 	// The seeded Mirakl discussion becomes a ticket, and the commands the
