@@ -178,7 +178,7 @@ func (s *Service) actionsFor(v *View, now time.Time) *actionLinks {
 	if !acts && !invoices {
 		return nil
 	}
-	key := ticketKey(v.Sidebar)
+	key := v.ticketKey
 	if key == nil {
 		return nil
 	}
@@ -231,7 +231,7 @@ func (s *Service) checkTicket(raw string) (*View, ticket, error) {
 	if !found {
 		return nil, ticket{}, errTicket
 	}
-	t, err := verifyTicket(ticketKey(v.Sidebar), raw, s.now())
+	t, err := verifyTicket(v.ticketKey, raw, s.now())
 	if err != nil {
 		return nil, ticket{}, err
 	}

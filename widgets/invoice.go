@@ -51,7 +51,7 @@ func (s *Service) invoice(c *gin.Context) {
 		httpapi.Fail(c, errTicket)
 		return
 	}
-	t, err := verifyTicket(ticketKey(v.Sidebar), raw, s.now())
+	t, err := verifyTicket(v.ticketKey, raw, s.now())
 	if err != nil || t.Action != invoiceTicket || !v.Sidebar.TargetsStore(t.Store) || !v.Shows("orders", "invoice_url") {
 		httpapi.Fail(c, errTicket)
 		return

@@ -27,6 +27,9 @@ type View struct {
 	// fingerprint identifies the layout and store filter, so that an ETag
 	// changes with them.
 	fingerprint string
+	// ticketKey signs the render's links (ticketKey), nil without a
+	// secret: derived once here rather than at every read.
+	ticketKey []byte
 }
 
 // NewView resolves a sidebar's configuration.
@@ -53,6 +56,7 @@ func NewView(merchant string, sb config.Sidebar) *View {
 	h.Write([]byte("lang=" + sb.Language + ";max=" + strconv.Itoa(sb.MaxOrders) + ";"))
 	h.Write([]byte("actions=" + strings.Join(sb.Actions, ",")))
 	v.fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
+	v.ticketKey = ticketKey(sb)
 	return v
 }
 
