@@ -156,17 +156,14 @@ func (a *API) generate(c *gin.Context) {
 	if req.Number != nil {
 		opt.Number = *req.Number
 	}
-	status := http.StatusCreated
-	if _, err := a.maker.Existing(ctx, merchant, store, orderID); err == nil {
-		status = http.StatusOK
-	} else if !errors.Is(err, ErrNotFound) {
-		httpapi.Fail(c, err)
-		return
-	}
-	inv, err := a.maker.Issue(ctx, merchant, store, orderID, opt)
+	inv, created, err := a.maker.Issue(ctx, merchant, store, orderID, opt)
 	if err != nil {
 		httpapi.Fail(c, apiError(err))
 		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
 	}
 	c.JSON(status, inv)
 }

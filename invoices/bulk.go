@@ -358,7 +358,7 @@ func (b *Bulk) runChunk(ctx context.Context, p bulkPayload) error {
 		if job.FirstNumber != 0 && !firstUsed {
 			opt.Number = job.FirstNumber
 		}
-		inv, err := b.maker.Issue(ctx, p.Merchant, job.Store, id, opt)
+		inv, _, err := b.maker.Issue(ctx, p.Merchant, job.Store, id, opt)
 		if err == nil {
 			// The order that took the first number, now or in an attempt
 			// that died before its commit: an order invoiced before the

@@ -324,7 +324,7 @@ func TestBulkFirstNumberSkipsInvoicedOrders(t *testing.T) {
 	ids := orderIDs("P", 7)
 	r.seed(ids...)
 	ctx := context.Background()
-	if inv, err := r.bulk.maker.Issue(ctx, "acme", "acme-fr", ids[0], Options{}); err != nil || inv.Seq != 1 {
+	if inv, _, err := r.bulk.maker.Issue(ctx, "acme", "acme-fr", ids[0], Options{}); err != nil || inv.Seq != 1 {
 		t.Fatalf("invoice before the job: %+v %v", inv, err)
 	}
 	r.startWorkers()
@@ -348,7 +348,7 @@ func errCode(ans map[string]any) string {
 func TestBulkRefusesBadInput(t *testing.T) {
 	r := newBulkRig(t, 50)
 	r.seed("A-1")
-	if _, err := r.bulk.maker.Issue(context.Background(), "acme", "acme-fr", "A-1", Options{}); err != nil {
+	if _, _, err := r.bulk.maker.Issue(context.Background(), "acme", "acme-fr", "A-1", Options{}); err != nil {
 		t.Fatal(err)
 	}
 	many := make([]string, MaxBulkOrders+1)

@@ -146,7 +146,7 @@ func (m *Maker) Existing(ctx context.Context, merchant, store, orderID string) (
 // *NotInvoiceableError. Once issued, the number is noted on the order, so
 // that the sidebar links to it.
 func (m *Maker) Invoice(ctx context.Context, merchant, store, orderID string, opt Options) (*Invoice, []byte, error) {
-	inv, err := m.Issue(ctx, merchant, store, orderID, opt)
+	inv, _, err := m.Issue(ctx, merchant, store, orderID, opt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -156,13 +156,13 @@ func (m *Maker) Invoice(ctx context.Context, merchant, store, orderID string, op
 
 // Issue is Invoice without the PDF (see Service.Issue): the number and
 // the record, in a few milliseconds.
-func (m *Maker) Issue(ctx context.Context, merchant, store, orderID string, opt Options) (*Invoice, error) {
+func (m *Maker) Issue(ctx context.Context, merchant, store, orderID string, opt Options) (_ *Invoice, created bool, _ error) {
 	if _, ok := m.store(merchant, store); !ok {
-		return nil, ErrUnknownStore
+		return nil, false, ErrUnknownStore
 	}
 	o, err := m.orders.Order(ctx, merchant, store, orderID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	inv, err := m.svc.ForOrder(ctx, merchant, store, orderID)
 	switch {
@@ -170,33 +170,33 @@ func (m *Maker) Issue(ctx context.Context, merchant, store, orderID string, opt 
 		if inv.Number != o.Invoice {
 			// Issued by a call that stopped before noting it.
 			if err := m.orders.NoteInvoice(ctx, merchant, store, orderID, inv.Number); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
-		return inv, nil
+		return inv, false, nil
 	case !errors.Is(err, ErrNotFound):
-		return nil, err
+		return nil, false, err
 	}
 	set, _, err := m.Settings(ctx, merchant, store)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	order, err := InvoiceOrder(o)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if _, err := Compute(set, order.Lines, order.Shipping); err != nil {
 		field, msg, _ := strings.Cut(err.Error(), ": ")
-		return nil, &NotInvoiceableError{OrderID: orderID, Field: field, Msg: msg}
+		return nil, false, &NotInvoiceableError{OrderID: orderID, Field: field, Msg: msg}
 	}
-	inv, err = m.svc.Issue(ctx, merchant, set, order, opt)
+	inv, created, err = m.svc.Issue(ctx, merchant, set, order, opt)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := m.orders.NoteInvoice(ctx, merchant, store, orderID, inv.Number); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return inv, nil
+	return inv, created, nil
 }
 
 // InvoiceOrder is what an invoice is made from a read model's order: the

@@ -79,7 +79,7 @@ func TestMakerInvoicesAnOrderOnce(t *testing.T) {
 	}
 	// Cancelled units are not invoiced; a wholly cancelled line is left out.
 	putOrder(t, st, "acme-fr", "O-3", func(o *orders.Order) { o.Lines[0].Canceled, o.Lines[1].Canceled = 1, 1 })
-	if inv3, err := m.Issue(ctx, "acme", "acme-fr", "O-3", Options{}); err != nil || len(inv3.Lines) != 1 || inv3.Lines[0].Quantity != 1 || inv3.Incl != "24.89" {
+	if inv3, _, err := m.Issue(ctx, "acme", "acme-fr", "O-3", Options{}); err != nil || len(inv3.Lines) != 1 || inv3.Lines[0].Quantity != 1 || inv3.Incl != "24.89" {
 		t.Fatalf("invoice of an order with cancelled units: %+v, %v", inv3, err)
 	}
 	inv2, _, err := m.Invoice(ctx, "acme", "acme-fr", "O-2", Options{})

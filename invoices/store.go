@@ -170,13 +170,13 @@ func (s *Service) Next(ctx context.Context, merchant string, set Settings, store
 
 // issue numbers inv in series sr and commits it with the link refKey
 // (and the credit note list, when listKey is set). When refKey has a
-// document already, that one is returned instead.
-func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *Invoice, refKey, listKey string, asked int64) (*Invoice, error) {
+// document already, that one is returned instead, and created is false.
+func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *Invoice, refKey, listKey string, asked int64) (_ *Invoice, created bool, _ error) {
 	today := s.now().In(s.loc).Format(time.DateOnly)
 	for range 100 {
 		last, lastDate, err := s.position(ctx, merchant, inv.Store, sr)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		next := sr.start
 		if last > 0 {
@@ -185,15 +185,15 @@ func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *In
 		if asked != 0 {
 			switch {
 			case last == 0 && asked < sr.start:
-				return nil, &NumberError{Asked: asked, Next: sr.start, First: true}
+				return nil, false, &NumberError{Asked: asked, Next: sr.start, First: true}
 			case last == 0:
 				next = asked
 			case asked != next:
-				return nil, &NumberError{Asked: asked, Next: next}
+				return nil, false, &NumberError{Asked: asked, Next: next}
 			}
 		}
 		if next > maxNumber {
-			return nil, fmt.Errorf("invoices: series %q is full", sr.prefix)
+			return nil, false, fmt.Errorf("invoices: series %q is full", sr.prefix)
 		}
 		// A replica whose clock is behind must not date a later number
 		// before an earlier one: the series is chronological.
@@ -202,7 +202,7 @@ func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *In
 		inv.Number = formatNumber(sr.prefix, sr.digits, next)
 		data, err := json.Marshal(inv)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		expect := ""
 		if last > 0 {
@@ -214,25 +214,26 @@ func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *In
 		}
 		res, err := issueScript.Run(ctx, s.rdb, keys, expect, strconv.FormatInt(next, 10), date, inv.Number, data).StringSlice()
 		if err != nil {
-			return nil, fmt.Errorf("invoices: issue: %w", err)
+			return nil, false, fmt.Errorf("invoices: issue: %w", err)
 		}
 		switch res[0] {
 		case "ok":
-			return inv, nil
+			return inv, true, nil
 		case "exists":
-			return s.Get(ctx, merchant, inv.Store, res[1])
+			got, err := s.Get(ctx, merchant, inv.Store, res[1])
+			return got, false, err
 		case "used":
-			return nil, fmt.Errorf("%w: %s", ErrNumberUsed, inv.Number)
+			return nil, false, fmt.Errorf("%w: %s", ErrNumberUsed, inv.Number)
 		}
 		// stale: another replica issued a number meanwhile; read again.
 		// The script runs in microseconds, so contention clears fast.
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, false, ctx.Err()
 		default:
 		}
 	}
-	return nil, ErrBusy
+	return nil, false, ErrBusy
 }
 
 // Get returns an issued invoice or credit note by its number.
@@ -273,7 +274,7 @@ func (s *Service) CreditNotes(ctx context.Context, merchant, store, number strin
 // same invoice and number however often it is asked, the amounts it was
 // issued with, and its PDF. set are the store's settings, validated.
 func (s *Service) Generate(ctx context.Context, merchant string, set Settings, o Order, opt Options) (*Invoice, []byte, error) {
-	inv, err := s.Issue(ctx, merchant, set, o, opt)
+	inv, _, err := s.Issue(ctx, merchant, set, o, opt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -285,22 +286,22 @@ func (s *Service) Generate(ctx context.Context, merchant string, set Settings, o
 // from the record: issuing a number costs a Redis script, rendering tens
 // of milliseconds of CPU that a caller that only wants the number (the
 // API's POST, a bulk job) need not wait for.
-func (s *Service) Issue(ctx context.Context, merchant string, set Settings, o Order, opt Options) (*Invoice, error) {
+func (s *Service) Issue(ctx context.Context, merchant string, set Settings, o Order, opt Options) (_ *Invoice, created bool, _ error) {
 	if inv, err := s.ForOrder(ctx, merchant, o.Store, o.ID); err == nil {
-		return inv, nil
+		return inv, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
+		return nil, false, err
 	}
 	set = set.Normalize()
 	if err := set.Validate("invoices"); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := checkOrder(o); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	tot, err := Compute(set, o.Lines, o.Shipping)
 	if err != nil {
-		return nil, fmt.Errorf("invoices: order %s: %w", o.ID, err)
+		return nil, false, fmt.Errorf("invoices: order %s: %w", o.ID, err)
 	}
 	inv := &Invoice{
 		Kind: KindInvoice, Store: o.Store, OrderID: o.ID, Currency: o.Currency,
@@ -380,7 +381,7 @@ func (s *Service) CreditNote(ctx context.Context, merchant string, set Settings,
 		PricesExcludeVAT: set.PricesExcludeVAT, HeaderHTML: set.HeaderHTML, FooterHTML: set.FooterHTML, SaleDate: orig.SaleDate,
 		Of: &ref, Reason: c.Reason,
 	}
-	cn, err = s.issue(ctx, merchant, creditSeries(set), cn, keyKey, s.key(merchant, "cn:"+store+":"+invoiceNumber), 0)
+	cn, _, err = s.issue(ctx, merchant, creditSeries(set), cn, keyKey, s.key(merchant, "cn:"+store+":"+invoiceNumber), 0)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -186,7 +186,7 @@ func baselineInvoices(ctx context.Context, r *rig, n, renderers int) (issue, ren
 		if err != nil {
 			return 0, 0, err
 		}
-		if invs[i], err = svc.Issue(ctx, benchMerchant, set, o, invoices.Options{}); err != nil {
+		if invs[i], _, err = svc.Issue(ctx, benchMerchant, set, o, invoices.Options{}); err != nil {
 			return 0, 0, err
 		}
 	}
