@@ -606,24 +606,19 @@ func (h *harness) mirrorComplete() bool {
 func (h *harness) checkMirrored(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	byExt := map[string][]gapi.Ticket{}
-	for _, tk := range h.gorg.Tickets() {
-		byExt[tk.ExternalID] = append(byExt[tk.ExternalID], tk)
-	}
 	store := h.discussionStore()
 	threads := h.mkl.Threads()
+	ids := make([]string, len(threads))
+	for i, th := range threads {
+		ids[i] = th.ID
+	}
+	ticketOf := ticketPerThread(t, h.gorg.Tickets(), "bridge-disc-", discTicketPrefix, ids)
 	files := 0
 	for _, th := range threads {
-		ext := discTicketPrefix + th.ID
-		tks := byExt[ext]
-		delete(byExt, ext)
-		if len(tks) != 1 {
-			t.Errorf("thread %s has %d tickets, want 1", th.ID, len(tks))
-			if len(tks) == 0 {
-				continue
-			}
+		tk, ok := ticketOf[th.ID]
+		if !ok {
+			continue
 		}
-		tk := tks[0]
 		var want, got []string
 		for _, m := range th.Messages {
 			want = append(want, discMessagePrefix+m.ID)
@@ -664,11 +659,6 @@ func (h *harness) checkMirrored(t *testing.T) {
 			t.Errorf("thread %s: ledger of messages in the ticket (-want +got):\n%s", th.ID, diff)
 		}
 	}
-	for ext, tks := range byExt {
-		if strings.HasPrefix(ext, "bridge-disc-") {
-			t.Errorf("%d ticket(s) with external id %s mirror no thread", len(tks), ext)
-		}
-	}
 	if n := h.gorg.Sent(); n != 0 {
 		t.Errorf("Gorgias would have sent %d messages to customers", n)
 	}
@@ -678,6 +668,36 @@ func (h *harness) checkMirrored(t *testing.T) {
 	if !t.Failed() {
 		t.Logf("%d threads, each in one ticket, with %d attachments copied", len(threads), files)
 	}
+}
+
+// ticketPerThread finds each thread's ticket among tickets, by its
+// external id (prefix and the thread's id): a thread with no ticket or
+// several is an error, and so is a ticket whose external id starts with
+// mirrored and that mirrors no thread. It returns the first ticket of
+// each thread that has one.
+func ticketPerThread(t *testing.T, tickets []gapi.Ticket, mirrored, prefix string, threads []string) map[string]gapi.Ticket {
+	t.Helper()
+	byExt := map[string][]gapi.Ticket{}
+	for _, tk := range tickets {
+		if strings.HasPrefix(tk.ExternalID, mirrored) {
+			byExt[tk.ExternalID] = append(byExt[tk.ExternalID], tk)
+		}
+	}
+	out := map[string]gapi.Ticket{}
+	for _, id := range threads {
+		tks := byExt[prefix+id]
+		delete(byExt, prefix+id)
+		if len(tks) != 1 {
+			t.Errorf("thread %s has %d tickets, want 1", id, len(tks))
+		}
+		if len(tks) > 0 {
+			out[id] = tks[0]
+		}
+	}
+	for ext, tks := range byExt {
+		t.Errorf("%d ticket(s) with external id %s mirror no thread", len(tks), ext)
+	}
+	return out
 }
 
 // checkFiles compares a marketplace message's attachments with those of its
