@@ -305,7 +305,7 @@ func TestQuickIngest(t *testing.T) {
 	if got := g.reads.countedPerRequest(); got < 0.9 {
 		t.Errorf("the spread widget reads ran %.2f Redis commands per request, want one read each", got)
 	}
-	for _, want := range []string{"ingested events/s", "asynq no-op/s", "bridge peak RSS", "bytes per order, all in", "once the intake's bookkeeping has expired", "customer document", "widget-ingested/get-doc throughput ratio", "widget-ingested/get-served throughput ratio"} {
+	for _, want := range []string{"ingested events/s", "asynq no-op/s", "bridge peak RSS", "bytes per order, all in", "once the intake's bookkeeping has expired", "customer document", "widget-ingested/get-doc throughput ratio", "widget-ingested/get-served throughput ratio", "get-served/get-doc throughput ratio"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -680,6 +680,11 @@ func (g *ingestResult) print(w io.Writer) {
 	// is left is the bridge's own work: decompressing and rendering.
 	fmt.Fprintf(w, "  widget-ingested/get-served throughput ratio %.3f   round by round %.3f   p50 ratio %.2f   p99 ratio %.2f   <- context: the baseline answering as many bytes as the widget\n",
 		ratio(g.reads.rate(), g.getServed.rate()), pairedRatio(g.reads, g.getServed), durRatio(g.reads.p(50), g.getServed.p(50)), durRatio(g.reads.p(99), g.getServed.p(99)))
+	// The widget-sized GET is what the widget would cost if it did no
+	// work of its own: against the headline's baseline, it is the most
+	// any answer of the widget's bytes, sent as they are, can reach.
+	fmt.Fprintf(w, "  get-served/get-doc throughput ratio %.3f   round by round %.3f   <- context: the ceiling of an answer of the widget's bytes, however it is made\n",
+		ratio(g.getServed.rate(), g.getDoc.rate()), pairedRatio(g.getServed, g.getDoc))
 	// Redis counts the commands a script runs: a widget whose document
 	// changed since this replica last read it costs the script and the
 	// GET inside it, in one round trip.
