@@ -35,6 +35,7 @@ const (
 	CodeNoInvoice           = "invoice_not_found"
 	CodeCreditKeyUsed       = "credit_key_used"
 	CodeInvalidInvoiceInput = "invalid_invoice_input"
+	CodeCreditExceeds       = "credit_exceeds_invoice"
 )
 
 // MaxSettingsBody bounds a settings body: the header and footer are 4 KB
@@ -330,9 +331,12 @@ func apiError(err error) error {
 	var (
 		ni  *NotInvoiceableError
 		ne  *NumberError
+		ce  *CreditError
 		fes FieldErrors
 	)
 	switch {
+	case errors.As(err, &ce):
+		return httpapi.Errorf(http.StatusUnprocessableEntity, CodeCreditExceeds, ce.Field, "%s", ce.Error())
 	case errors.As(err, &ni):
 		return httpapi.Errorf(http.StatusUnprocessableEntity, CodeNotInvoiceable, ni.Field, "%s: order %s cannot be invoiced: %s %s", ni.Field, ni.OrderID, ni.Field, ni.Msg)
 	case errors.As(err, &ne) && !ne.First && ne.Asked < ne.Next:

@@ -100,5 +100,8 @@ func checkOrder(o Order) error {
 	if o.Buyer.Name == "" {
 		return fmt.Errorf("invoices: order %s: the buyer's name is required", o.ID)
 	}
+	if len(o.Lines) == 0 {
+		return fmt.Errorf("invoices: order %s: lines: an invoice needs at least one line", o.ID)
+	}
 	return nil
 }

@@ -155,8 +155,10 @@ func Compute(set Settings, lines []Line, ship *Shipping) (Totals, error) {
 		excl, vat = excl.Add(lx), vat.Add(lv)
 		return a, nil
 	}
-	if len(lines) == 0 {
-		return t, fmt.Errorf("lines: an invoice needs at least one line")
+	// A credit note may give back the shipping alone; an invoice has lines
+	// (checkOrder).
+	if len(lines) == 0 && ship == nil {
+		return t, fmt.Errorf("lines: a document needs at least one line")
 	}
 	for i, l := range lines {
 		rate := set.ProductVAT

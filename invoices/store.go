@@ -96,10 +96,13 @@ type Options struct {
 // issue commits a new document in one script: the series moves from last
 // to the new number only if nobody moved it meanwhile and the date does
 // not go back; the record and the ref's link are written with it. A ref
-// that has a document already returns that one's number.
+// that has a document already returns that one's number. A credit note
+// passes the length its invoice's list had when it was checked against
+// the earlier ones: a list that grew meanwhile answers 'moved'.
 var issueScript = redis.NewScript(`
 local have = redis.call('GET', KEYS[2])
 if have then return {'exists', have} end
+if ARGV[6] and redis.call('LLEN', KEYS[4]) ~= tonumber(ARGV[6]) then return {'moved'} end
 local last = redis.call('HGET', KEYS[1], 'n') or ''
 if last ~= ARGV[1] then return {'stale'} end
 local d = redis.call('HGET', KEYS[1], 'd')
@@ -169,9 +172,10 @@ func (s *Service) Next(ctx context.Context, merchant string, set Settings, store
 }
 
 // issue numbers inv in series sr and commits it with the link refKey
-// (and the credit note list, when listKey is set). When refKey has a
-// document already, that one is returned instead, and created is false.
-func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *Invoice, refKey, listKey string, asked int64) (_ *Invoice, created bool, _ error) {
+// (and the credit note list, when listKey is set, if it still has
+// listLen entries, else errCreditsMoved). When refKey has a document
+// already, that one is returned instead, and created is false.
+func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *Invoice, refKey, listKey string, listLen int, asked int64) (_ *Invoice, created bool, _ error) {
 	today := s.now().In(s.loc).Format(time.DateOnly)
 	for range 100 {
 		last, lastDate, err := s.position(ctx, merchant, inv.Store, sr)
@@ -209,10 +213,12 @@ func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *In
 			expect = strconv.FormatInt(last, 10)
 		}
 		keys := []string{s.seqKey(merchant, inv.Store, sr), refKey, s.key(merchant, "r:"+inv.Store+":"+inv.Number)}
+		args := []any{expect, strconv.FormatInt(next, 10), date, inv.Number, data}
 		if listKey != "" {
 			keys = append(keys, listKey)
+			args = append(args, listLen)
 		}
-		res, err := issueScript.Run(ctx, s.rdb, keys, expect, strconv.FormatInt(next, 10), date, inv.Number, data).StringSlice()
+		res, err := issueScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 		if err != nil {
 			return nil, false, fmt.Errorf("invoices: issue: %w", err)
 		}
@@ -224,6 +230,8 @@ func (s *Service) issue(ctx context.Context, merchant string, sr series, inv *In
 			return got, false, err
 		case "used":
 			return nil, false, fmt.Errorf("%w: %s", ErrNumberUsed, inv.Number)
+		case "moved":
+			return nil, false, errCreditsMoved
 		}
 		// stale: another replica issued a number meanwhile; read again.
 		// The script runs in microseconds, so contention clears fast.
@@ -311,7 +319,7 @@ func (s *Service) Issue(ctx context.Context, merchant string, set Settings, o Or
 	if !o.Date.IsZero() {
 		inv.SaleDate = o.Date.In(s.loc).Format(time.DateOnly)
 	}
-	return s.issue(ctx, merchant, invoiceSeries(set), inv, s.key(merchant, "o:"+o.Store+":"+o.ID), "", opt.Number)
+	return s.issue(ctx, merchant, invoiceSeries(set), inv, s.key(merchant, "o:"+o.Store+":"+o.ID), "", 0, opt.Number)
 }
 
 // Credit is what a credit note gives back. With no lines and no shipping,
@@ -354,8 +362,9 @@ func (s *Service) CreditNote(ctx context.Context, merchant string, set Settings,
 	if orig.Kind != KindInvoice {
 		return nil, nil, fmt.Errorf("invoices: %s is a credit note, not an invoice", invoiceNumber)
 	}
+	whole := len(c.Lines) == 0 && c.Shipping == nil
 	var tot Totals
-	if len(c.Lines) == 0 && c.Shipping == nil {
+	if whole {
 		tot = orig.Totals
 	} else {
 		// The invoice's rates, not today's settings: a credit note gives
@@ -375,18 +384,52 @@ func (s *Service) CreditNote(ctx context.Context, merchant string, set Settings,
 		}
 	}
 	ref := orig.Ref()
-	cn := &Invoice{
-		Kind: KindCreditNote, Store: store, OrderID: orig.OrderID, Currency: orig.Currency,
-		Language: set.Language, Seller: set.Seller, Buyer: orig.Buyer, Totals: tot,
-		PricesExcludeVAT: set.PricesExcludeVAT, HeaderHTML: set.HeaderHTML, FooterHTML: set.FooterHTML, SaleDate: orig.SaleDate,
-		Of: &ref, Reason: c.Reason,
+	listKey := s.key(merchant, "cn:"+store+":"+invoiceNumber)
+	// Checked against the credit notes issued so far, and issued only if
+	// none was issued meanwhile: two refunds at once cannot together give
+	// back more than the invoice charged.
+	for range 100 {
+		prior, err := s.creditNotesOf(ctx, merchant, store, listKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := checkCredit(orig, prior, tot, whole); err != nil {
+			return nil, nil, err
+		}
+		cn := &Invoice{
+			Kind: KindCreditNote, Store: store, OrderID: orig.OrderID, Currency: orig.Currency,
+			Language: set.Language, Seller: set.Seller, Buyer: orig.Buyer, Totals: tot,
+			PricesExcludeVAT: set.PricesExcludeVAT, HeaderHTML: set.HeaderHTML, FooterHTML: set.FooterHTML, SaleDate: orig.SaleDate,
+			Of: &ref, Reason: c.Reason,
+		}
+		cn, _, err = s.issue(ctx, merchant, creditSeries(set), cn, keyKey, listKey, len(prior), 0)
+		if errors.Is(err, errCreditsMoved) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		pdf, err := s.PDF(ctx, merchant, cn)
+		return cn, pdf, err
 	}
-	cn, _, err = s.issue(ctx, merchant, creditSeries(set), cn, keyKey, s.key(merchant, "cn:"+store+":"+invoiceNumber), 0)
+	return nil, nil, ErrBusy
+}
+
+// creditNotesOf reads the credit notes of the list at listKey.
+func (s *Service) creditNotesOf(ctx context.Context, merchant, store, listKey string) ([]*Invoice, error) {
+	numbers, err := s.rdb.LRange(ctx, listKey, 0, -1).Result()
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("invoices: read credit notes: %w", err)
 	}
-	pdf, err := s.PDF(ctx, merchant, cn)
-	return cn, pdf, err
+	out := make([]*Invoice, 0, len(numbers))
+	for _, n := range numbers {
+		cn, err := s.Get(ctx, merchant, store, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cn)
+	}
+	return out, nil
 }
 
 // PDF returns an issued document's PDF: the kept one, or rendered from

@@ -226,11 +226,20 @@ func TestCreditNotes(t *testing.T) {
 	if err != nil || again.Number != part.Number || !bytes.Equal(pdf, pdfAgain) {
 		t.Fatalf("same key: %v %+v", err, again)
 	}
-	full, _, err := s.CreditNote(ctx, "acme", set, "acme-fr", inv.Number, Credit{Key: "cancel"})
-	if err != nil || full.Number != "AV-000002" || full.Incl != inv.Incl {
+	// Part of it credited already: a whole cancellation is refused.
+	var ce *CreditError
+	if _, _, err := s.CreditNote(ctx, "acme", set, "acme-fr", inv.Number, Credit{Key: "cancel"}); !errors.As(err, &ce) || ce.Field != "lines" {
+		t.Fatalf("whole cancellation after a part: %v", err)
+	}
+	inv2, _, err := s.Generate(ctx, "acme", set, order("O2"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _, err := s.CreditNote(ctx, "acme", set, "acme-fr", inv2.Number, Credit{Key: "cancel"})
+	if err != nil || full.Number != "AV-000002" || full.Incl != inv2.Incl {
 		t.Fatalf("full: %v %+v", err, full)
 	}
-	if l, _ := s.CreditNotes(ctx, "acme", "acme-fr", inv.Number); len(l) != 2 || l[0] != "AV-000001" {
+	if l, _ := s.CreditNotes(ctx, "acme", "acme-fr", inv.Number); len(l) != 1 || l[0] != "AV-000001" {
 		t.Errorf("credit notes %v", l)
 	}
 	if _, _, err := s.CreditNote(ctx, "acme", set, "acme-fr", "AV-000001", Credit{Key: "x"}); err == nil {
@@ -239,8 +248,8 @@ func TestCreditNotes(t *testing.T) {
 	if _, _, err := s.CreditNote(ctx, "acme", set, "acme-fr", "F-000099", Credit{Key: "y"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown invoice: %v", err)
 	}
-	// The invoice series did not move.
-	if n, _, _ := s.Next(ctx, "acme", set, "acme-fr", KindInvoice); n != 2 {
+	// The invoice series moved for O2 only.
+	if n, _, _ := s.Next(ctx, "acme", set, "acme-fr", KindInvoice); n != 3 {
 		t.Errorf("invoice series at %d", n)
 	}
 	txt := pdftest.Text(t, pdf)
@@ -248,6 +257,101 @@ func TestCreditNotes(t *testing.T) {
 		if !bytes.Contains([]byte(txt), []byte(want)) {
 			t.Errorf("no %q in\n%s", want, txt)
 		}
+	}
+}
+
+// TestCreditNotesGiveBackNoMoreThanTheInvoice: what each credit note may
+// give back is what is left of the invoice once the earlier ones count.
+func TestCreditNotesGiveBackNoMoreThanTheInvoice(t *testing.T) {
+	s, _, _ := newTestService(t)
+	ctx := context.Background()
+	set := validSettings()
+	inv, _, err := s.Generate(ctx, "acme", set, order("O1"), Options{}) // 2 TSHIRT at 19.99, 1 BOOK at 12.34, shipping 4.90
+	if err != nil {
+		t.Fatal(err)
+	}
+	credit := func(key string, lines []Line, ship *Shipping) error {
+		_, _, err := s.CreditNote(ctx, "acme", set, "acme-fr", inv.Number, Credit{Key: key, Reason: "r", Lines: lines, Shipping: ship})
+		return err
+	}
+	tshirt := func(q int, price string) []Line {
+		return []Line{{SKU: "TSHIRT", Description: "T-shirt", Quantity: q, UnitPrice: price}}
+	}
+	for _, c := range []struct {
+		name  string
+		lines []Line
+		ship  *Shipping
+		field string
+	}{
+		{"a product the invoice lacks", []Line{{SKU: "NOPE", Description: "x", Quantity: 1, UnitPrice: "1"}}, nil, "lines[0].sku"},
+		{"a line without SKU matching none by description", []Line{{Description: "Chaussette", Quantity: 1, UnitPrice: "1"}}, nil, "lines[0].description"},
+		{"more units than invoiced", tshirt(3, "1"), nil, "lines[0].quantity"},
+		{"more units over two lines of one product", append(tshirt(1, "19.99"), tshirt(2, "1")...), nil, "lines[0].quantity"},
+		{"more money than invoiced", tshirt(1, "999"), nil, "lines[0].unit_price"},
+		{"more shipping than paid", nil, &Shipping{Price: "5.00"}, "shipping.price"},
+	} {
+		var ce *CreditError
+		if err := credit(c.name, c.lines, c.ship); !errors.As(err, &ce) || ce.Field != c.field {
+			t.Errorf("%s: %v, want a CreditError on %s", c.name, err, c.field)
+		}
+	}
+	// What is left, in parts: one T-shirt, a goodwill gesture on the
+	// other and part of the shipping, then the rest of both and the book.
+	for i, c := range []struct {
+		lines []Line
+		ship  *Shipping
+	}{
+		{tshirt(1, "19.99"), nil},
+		{tshirt(1, "5.00"), &Shipping{Price: "2.00"}},
+		{append(tshirt(1, "14.99"), Line{SKU: "BOOK", Description: "Livre", Quantity: 1, UnitPrice: "12.34"}), &Shipping{Price: "2.90"}},
+	} {
+		if err := credit(fmt.Sprintf("part-%d", i), c.lines, c.ship); err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+	}
+	// Nothing is left: not a cent more, nor a whole cancellation.
+	if err := credit("more", tshirt(1, "0.01"), nil); err == nil {
+		t.Error("a credit past the invoice's total was issued")
+	}
+	if err := credit("whole", nil, nil); err == nil {
+		t.Error("a whole cancellation of a credited invoice was issued")
+	}
+	l, _ := s.CreditNotes(ctx, "acme", "acme-fr", inv.Number)
+	if len(l) != 3 {
+		t.Errorf("credit notes %v, want the 3 parts", l)
+	}
+}
+
+// TestConcurrentCreditNotesStayWithinTheInvoice: refunds asked at once
+// from several replicas are checked one after the other.
+func TestConcurrentCreditNotesStayWithinTheInvoice(t *testing.T) {
+	s, _, _ := newTestService(t)
+	ctx := context.Background()
+	set := validSettings()
+	inv, _, err := s.Generate(ctx, "acme", set, order("O1"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issued, refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			_, _, err := s.CreditNote(ctx, "acme", set, "acme-fr", inv.Number, Credit{Key: fmt.Sprintf("refund-%d", i), Reason: "r",
+				Lines: []Line{{SKU: "TSHIRT", Description: "T-shirt", Quantity: 1, UnitPrice: "19.99"}}})
+			var ce *CreditError
+			switch {
+			case err == nil:
+				issued.Add(1)
+			case errors.As(err, &ce):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if issued.Load() != 2 || refused.Load() != 6 {
+		t.Errorf("%d issued and %d refused, want the invoice's 2 T-shirts and 6 refusals", issued.Load(), refused.Load())
 	}
 }
 

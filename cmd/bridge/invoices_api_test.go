@@ -283,6 +283,16 @@ func TestInvoiceAPI(t *testing.T) {
 	}
 	resp, body = call(http.MethodPost, "/v1/orders/acme-fr/FR-1003/credit-notes", credit)
 	wantError(t, "a key of another order", resp, body, http.StatusConflict, "credit_key_used", "key")
+	// No more than the invoice charged: another product, more money for
+	// the mug than is left, a whole cancellation of a credited invoice.
+	resp, body = call(http.MethodPost, "/v1/orders/acme-fr/FR-1001/credit-notes", map[string]any{"key": "r-3", "reason": "Geste",
+		"lines": []map[string]any{{"sku": "NOPE", "description": "?", "quantity": 50, "unit_price": "999"}}})
+	wantError(t, "a product the invoice lacks", resp, body, http.StatusUnprocessableEntity, "credit_exceeds_invoice", "lines[0].sku")
+	resp, body = call(http.MethodPost, "/v1/orders/acme-fr/FR-1001/credit-notes", map[string]any{"key": "r-3", "reason": "Geste",
+		"lines": []map[string]any{{"sku": "MUG", "description": "Mug bleu", "quantity": 1, "unit_price": "999"}}})
+	wantError(t, "more than the mug's price", resp, body, http.StatusUnprocessableEntity, "credit_exceeds_invoice", "lines[0].unit_price")
+	resp, body = call(http.MethodPost, "/v1/orders/acme-fr/FR-1001/credit-notes", map[string]any{"key": "r-3", "reason": "Annulation"})
+	wantError(t, "a whole cancellation after a part", resp, body, http.StatusUnprocessableEntity, "credit_exceeds_invoice", "lines")
 	if resp, cn := call(http.MethodGet, "/v1/invoices/acme-fr/AV-000001.pdf", nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("credit note PDF: %d", resp.StatusCode)
 	} else if text := pdftest.Text(t, cn); !strings.Contains(text, "Avoir") || !strings.Contains(text, "F-000001") {
