@@ -86,6 +86,7 @@ merchants:
           product_vat: "20"
           shipping_vat: "20"
           prefix: F-
+          digits: 6
           footer_html: <p>Merci pour votre commande.</p>
       - id: demo-de
         name: Demo Shop Germany
