@@ -352,8 +352,13 @@ func (in *Intake) verify(s Signed, body []byte) (*config.Merchant, error) {
 	if !ok {
 		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeUnknownMerchant, HeaderMerchant, "%s: unknown merchant", HeaderMerchant)
 	}
-	if s.Timestamp == "" || s.Signature == "" {
-		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeMissingSignature, HeaderSignature, "%s and %s headers are required", HeaderTimestamp, HeaderSignature)
+	// The field names the header that is missing (the signature's when
+	// both are), so that a sender knows which one to add.
+	if s.Signature == "" {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeMissingSignature, HeaderSignature, "%s and %s headers are required: %s is missing", HeaderTimestamp, HeaderSignature, HeaderSignature)
+	}
+	if s.Timestamp == "" {
+		return nil, httpapi.Errorf(http.StatusUnauthorized, CodeMissingSignature, HeaderTimestamp, "%s and %s headers are required: %s is missing", HeaderTimestamp, HeaderSignature, HeaderTimestamp)
 	}
 	secs, err := strconv.ParseInt(s.Timestamp, 10, 64)
 	if err != nil {

@@ -156,6 +156,7 @@ func TestBadRequestsAreRefusedAndEnqueueNothing(t *testing.T) {
 		{"no merchant header", "", acmeSecret, now, good, 401, "unknown_merchant", "X-Bridge-Merchant"},
 		{"unknown merchant", "initech", acmeSecret, now, good, 401, "unknown_merchant", "X-Bridge-Merchant"},
 		{"unsigned", "acme", "", now, good, 401, "missing_signature", "X-Bridge-Signature"},
+		{"signed without a timestamp", "acme", acmeSecret, time.Time{}, good, 401, "missing_signature", "X-Bridge-Timestamp"},
 		{"wrong secret", "acme", "not-the-secret", now, good, 401, "invalid_signature", "X-Bridge-Signature"},
 		{"another merchant's secret", "acme", globexSecret, now, good, 401, "invalid_signature", "X-Bridge-Signature"},
 		{"expired timestamp", "acme", acmeSecret, now.Add(-6 * time.Minute), good, 401, "stale_timestamp", "X-Bridge-Timestamp"},

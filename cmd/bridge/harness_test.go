@@ -415,8 +415,13 @@ func (h *harness) post(merchant, secret string, ts time.Time, body []byte) (int,
 		req.Header.Set(events.HeaderMerchant, merchant)
 	}
 	if secret != "" {
+		// A zero ts signs with the present time but sends no timestamp.
 		stamp := strconv.FormatInt(ts.Unix(), 10)
-		req.Header.Set(events.HeaderTimestamp, stamp)
+		if ts.IsZero() {
+			stamp = strconv.FormatInt(time.Now().Unix(), 10)
+		} else {
+			req.Header.Set(events.HeaderTimestamp, stamp)
+		}
 		req.Header.Set(events.HeaderSignature, events.SignatureHeader(secret, stamp, body))
 	}
 	return h.do(req)
