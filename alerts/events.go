@@ -76,7 +76,7 @@ type SurveyRated struct {
 	OrderID string        `json:"order_id" validate:"required,max=100"`
 	Store   string        `json:"store" validate:"required,max=100"`
 	Buyer   Buyer         `json:"buyer" validate:"required"`
-	Score   int           `json:"score" validate:"required,gte=1,lte=5"`
+	Score   int           `json:"score" validate:"gte=1,lte=5"`
 	Comment string        `json:"comment,omitempty" validate:"max=5000"`
 	Order   *OrderDetails `json:"order,omitempty"`
 }

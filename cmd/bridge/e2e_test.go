@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -200,6 +201,10 @@ func TestBadRequestsAreRefusedAndEnqueueNothing(t *testing.T) {
 				t.Errorf("message %q does not name the field %s", msg, tc.field)
 			}
 		})
+	}
+	// A score of 0 is out of range, not missing.
+	if code, res := h.send(event("evt-s0", "delivery_survey.rated", survey("ORD-9", "acme-fr", 0, ""))); code != 422 || !strings.Contains(fmt.Sprint(res), "data.score must be at least 1") {
+		t.Errorf("score 0: %d %v", code, res)
 	}
 	if n := h.taskKeys(); n != 0 {
 		t.Errorf("asynq holds %d tasks after refused requests, want 0", n)
