@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"io"
@@ -57,18 +58,17 @@ func (s *Store) Export(ctx context.Context, w io.Writer, merchant string, q Quer
 			return 0, err
 		}
 	}
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	if err := cw.Write(Columns); err != nil {
+	rw := newRecordWriter()
+	if err := rw.write(Columns); err != nil {
 		return 0, err
 	}
 	n := 0
 	row := make([]string, len(Columns))
 	flush := func() error {
-		cw.Flush()
-		if err := cw.Error(); err != nil {
+		if _, err := w.Write(rw.out.Bytes()); err != nil {
 			return err
 		}
+		rw.out.Reset()
 		if o.Flush != nil {
 			o.Flush()
 		}
@@ -76,7 +76,7 @@ func (s *Store) Export(ctx context.Context, w io.Writer, merchant string, q Quer
 	}
 	err := s.Each(ctx, merchant, q, func(l Listed) error {
 		for _, r := range rows(l, row) {
-			if err := cw.Write(r); err != nil {
+			if err := rw.write(r); err != nil {
 				return err
 			}
 		}
@@ -90,6 +90,35 @@ func (s *Store) Export(ctx context.Context, w io.Writer, merchant string, q Quer
 		return n, err
 	}
 	return n, flush()
+}
+
+// recordWriter writes CSV records ending in CRLF into out, leaving the
+// line breaks inside fields as they are: encoding/csv's UseCRLF would also
+// turn a field's LF into CRLF (and drop its lone CRs), changing the
+// values. The csv.Writer quotes; each record is flushed on its own so
+// that its last byte, the LF ending it, can be made CRLF.
+type recordWriter struct {
+	out bytes.Buffer
+	cw  *csv.Writer
+}
+
+func newRecordWriter() *recordWriter {
+	rw := &recordWriter{}
+	rw.cw = csv.NewWriter(&rw.out)
+	return rw
+}
+
+func (rw *recordWriter) write(rec []string) error {
+	if err := rw.cw.Write(rec); err != nil {
+		return err
+	}
+	rw.cw.Flush()
+	if err := rw.cw.Error(); err != nil {
+		return err
+	}
+	rw.out.Truncate(rw.out.Len() - 1) // the record's LF
+	rw.out.WriteString("\r\n")
+	return nil
 }
 
 // rows are the CSV rows of one order, reusing row for the order's columns.

@@ -316,6 +316,11 @@ func TestExportCSV(t *testing.T) {
 	if !bytes.HasPrefix(body, []byte("\uFEFF")) || !bytes.Contains(body, []byte("\r\n")) {
 		t.Fatalf("want a BOM and CRLF line ends: %q", body[:40])
 	}
+	// Records end in CRLF; a line break inside a value stays as it was
+	// (csv.Reader below would read CRLF and LF alike).
+	if !bytes.Contains(body, []byte("\"1 rue de la Paix\nBât. B\"")) {
+		t.Errorf("the address's line break was changed: %q", body)
+	}
 	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\uFEFF"))))
 	recs, err := r.ReadAll()
 	if err != nil {
