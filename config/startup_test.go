@@ -117,6 +117,7 @@ func TestCheckTakesWhatStartUpTakes(t *testing.T) {
 		{"any free port", []string{"server:\n", "server:\n  listen: \":0\"\n"}, nil},
 		{"loopback", nil, map[string]string{"BRIDGE_LISTEN": "127.0.0.1:8080"}},
 		{"IPv6", nil, map[string]string{"BRIDGE_LISTEN": "[::1]:8080"}},
+		{"IPv6 with a zone", nil, map[string]string{"BRIDGE_LISTEN": "[fe80::1%eth0]:8080"}},
 		{"host name", nil, map[string]string{"BRIDGE_LISTEN": "localhost:65535"}},
 		{"redis options", []string{"server:\n", "redis:\n  url: redis://cache:6379/3?protocol=3&dial_timeout=3s\nserver:\n"}, nil},
 		{"rediss with tls", []string{"server:\n", "redis:\n  url: rediss://cache:6380/0\n  tls: true\nserver:\n"}, nil},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -250,7 +251,7 @@ func listenProblem(l string) string {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return "must have a port from 0 to 65535, such as :8080"
 	}
-	if host != "" && net.ParseIP(host) == nil && !hostname.MatchString(host) {
+	if _, err := netip.ParseAddr(host); host != "" && err != nil && !hostname.MatchString(host) {
 		return "must have a host name or IP address before the port, or none, such as :8080 or 127.0.0.1:8080"
 	}
 	return ""
