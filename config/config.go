@@ -39,7 +39,7 @@ type Server struct {
 	// files. Without it such attachments are refused with a note. The
 	// sidebars' order action buttons link to it too; without it their
 	// links are relative.
-	PublicURL string `yaml:"public_url" validate:"omitempty,url"`
+	PublicURL string `yaml:"public_url" validate:"omitempty,httpurl"`
 	// AllowPrivateFileHosts lets agents' attachments be downloaded from
 	// loopback and private addresses, as well as public ones: only for
 	// local development, the demo and tests against fakes on the same
@@ -231,7 +231,7 @@ type Marketplace struct {
 	// base_url has a default and whose api_key is the shop's key;
 	// rakuten, whose base_url has a default and whose api_key is the
 	// seller's web service token).
-	BaseURL string `yaml:"base_url" validate:"required_if=Kind mirakl,omitempty,url"`
+	BaseURL string `yaml:"base_url" validate:"required_if=Kind mirakl,omitempty,httpurl"`
 	APIKey  Secret `yaml:"api_key" validate:"required_if=Kind mirakl,required_if=Kind fnac,required_if=Kind rakuten"`
 	// Email is the mailbox of a marketplace that relays by e-mail (email).
 	Email *EmailAccount `yaml:"email" validate:"required_if=Kind email"`
@@ -332,10 +332,10 @@ type RakutenAccount struct {
 type AmazonOrders struct {
 	// BaseURL is the region's endpoint, e.g.
 	// https://sellingpartnerapi-eu.amazon.com.
-	BaseURL string `yaml:"base_url" validate:"required,url"`
+	BaseURL string `yaml:"base_url" validate:"required,httpurl"`
 	// LWAURL is Login with Amazon's token endpoint (default
 	// https://api.amazon.com/auth/o2/token).
-	LWAURL       string `yaml:"lwa_url" validate:"omitempty,url"`
+	LWAURL       string `yaml:"lwa_url" validate:"omitempty,httpurl"`
 	ClientID     string `yaml:"client_id" validate:"required,max=200"`
 	ClientSecret Secret `yaml:"client_secret" validate:"required"`
 	RefreshToken Secret `yaml:"refresh_token" validate:"required"`
@@ -450,7 +450,7 @@ type Helpdesk struct {
 	ID   string `yaml:"id" validate:"required,slug"`
 	Kind string `yaml:"kind" validate:"required,oneof=gorgias zendesk"`
 	// BaseURL: https://{domain}.gorgias.com or https://{subdomain}.zendesk.com.
-	BaseURL string `yaml:"base_url" validate:"required,url"`
+	BaseURL string `yaml:"base_url" validate:"required,httpurl"`
 	// Email is the API user: Gorgias basic-auth username, Zendesk
 	// "{email}/token" user. It is also the author of internal notes.
 	Email string `yaml:"email" validate:"required,email"`

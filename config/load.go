@@ -110,6 +110,9 @@ func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, Problem
 		decoded[p.Field] = true
 	}
 	problems = d.problems
+	if _, err := LogLevel(lookupEnv); err != nil {
+		problems = append(problems, Problem{Message: err.Error()})
+	}
 	for _, p := range cfg.problems() {
 		if !decoded[p.Field] {
 			problems = append(problems, p)

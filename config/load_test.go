@@ -451,7 +451,7 @@ func TestParseProblems(t *testing.T) {
 			name:  "url and email",
 			edits: edits{"base_url: https://acme.gorgias.com", "base_url: acme.gorgias.com", "email: bridge@acme.example\n        api_key: ${ACME_GORGIAS_KEY}", "email: bridge\n        api_key: ${ACME_GORGIAS_KEY}"},
 			want: Problems{
-				{Field: "merchants[0].helpdesks[0].base_url", Line: 14, Message: "must be an absolute URL such as https://example.com"},
+				{Field: "merchants[0].helpdesks[0].base_url", Line: 14, Message: "must be an absolute http(s) URL such as https://example.com"},
 				{Field: "merchants[0].helpdesks[0].email", Line: 15, Message: "must be an email address"},
 			},
 		},
@@ -656,7 +656,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		{Field: "merchants[0].event_secrets", Line: 14, Message: "must have at least 1 item"},
 		{Field: "merchants[0].stores[0].order_url", Line: 17, Message: "must contain {order_id}, replaced by the order's id"},
 		{Field: "merchants[0].helpdesks[0].kind", Line: 20, Message: "must be one of: gorgias, zendesk"},
-		{Field: "merchants[0].helpdesks[0].base_url", Line: 21, Message: "must be an absolute URL such as https://example.com"},
+		{Field: "merchants[0].helpdesks[0].base_url", Line: 21, Message: "must be an absolute http(s) URL such as https://example.com"},
 		{Field: "merchants[0].helpdesks[0].email", Line: 22, Message: "must be an email address"},
 		{Field: "merchants[0].helpdesks[0].stores[1]", Line: 24, Message: `"globex-us" is not a store of merchant "Acme"`},
 		{Field: "merchants[0].helpdesks[0].alerts[1]", Line: 25, Message: "must be one of: action-required, bad-rating-with-comment, bad-rating-no-comment"},

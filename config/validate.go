@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/helpdesk-bridge/bridge/invoices/settings"
 )
@@ -77,6 +79,7 @@ func (c *Config) problems() Problems {
 			ps = append(ps, Problem{Field: field, Message: message(fe)})
 		}
 	}
+	ps = append(ps, c.Server.problems()...)
 	ps = append(ps, c.Redis.problems()...)
 	ps = append(ps, c.InvoiceFiles.problems()...)
 	ps = append(ps, c.merchantProblems()...)
@@ -101,10 +104,19 @@ var validatorInstance = sync.OnceValue(func() *validator.Validate {
 		panic(err)
 	}
 	// strong=N: a secret the bridge checks what callers send against, at
-	// least N characters long, so that it cannot be guessed.
+	// least N characters long and not trivially repeated, so that it
+	// cannot be guessed.
 	if err := v.RegisterValidation("strong", func(fl validator.FieldLevel) bool {
 		n, err := strconv.Atoi(fl.Param())
-		return err == nil && utf8.RuneCountInString(fl.Field().String()) >= n
+		s := fl.Field().String()
+		return err == nil && utf8.RuneCountInString(s) >= n && !trivial(s)
+	}); err != nil {
+		panic(err)
+	}
+	// httpurl: an http(s) address the bridge calls or links to, as the
+	// connectors accept it at start-up.
+	if err := v.RegisterValidation("httpurl", func(fl validator.FieldLevel) bool {
+		return httpURLProblem(fl.Field().String()) == ""
 	}); err != nil {
 		panic(err)
 	}
@@ -143,7 +155,16 @@ func message(fe validator.FieldError) string {
 	case "hostname_port":
 		return "must be host:port"
 	case "strong":
+		// The value is looked at, never shown. Too short, the length is
+		// what to fix first.
+		n, _ := strconv.Atoi(fe.Param())
+		if v, _ := fe.Value().(string); utf8.RuneCountInString(v) >= n && trivial(v) {
+			return "must not be all spaces or one character repeated, or it can be guessed; set it to a random value such as " + SuggestSecret()
+		}
 		return fmt.Sprintf("must be at least %s characters long, or it can be guessed; set it to a random value such as %s", fe.Param(), SuggestSecret())
+	case "httpurl":
+		v, _ := fe.Value().(string)
+		return httpURLProblem(v)
 	case "hostname_rfc1123":
 		return "must be a host name such as mx.example.com"
 	case "hostname_port|hostname":
@@ -151,6 +172,33 @@ func message(fe validator.FieldError) string {
 	default:
 		return fmt.Sprintf("fails the %q check", fe.Tag())
 	}
+}
+
+// trivial tells whether a secret is all whitespace or one character
+// repeated: long enough, yet guessed at once. A cheap sanity check, not an
+// estimate of entropy.
+func trivial(s string) bool {
+	if strings.TrimSpace(s) == "" {
+		return true
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	return strings.Trim(s, string(first)) == ""
+}
+
+// httpURLProblem says what keeps u from being an absolute http(s) URL with
+// a host and nothing the connectors refuse, or "". It never quotes u: a
+// URL may hold credentials.
+func httpURLProblem(u string) string {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "":
+		return "must be an absolute http(s) URL such as https://example.com"
+	case p.User != nil:
+		return "must not hold credentials (user:password@): give them in their own settings, as ${ENV_VAR} references"
+	case p.RawQuery != "" || p.ForceQuery || p.Fragment != "":
+		return "must not have a query or a fragment"
+	}
+	return ""
 }
 
 // SuggestSecret returns a fresh random value fit for any secret the
@@ -181,6 +229,34 @@ func bound(fe validator.FieldError, which string) string {
 	}
 }
 
+func (s Server) problems() Problems {
+	var ps Problems
+	if msg := listenProblem(s.Listen); msg != "" {
+		ps = append(ps, Problem{Field: "server.listen", Message: msg})
+	}
+	if strings.Contains(s.Admin.Username, ":") {
+		// Basic auth's user-pass is split at the first colon.
+		ps = append(ps, Problem{Field: "server.admin.username", Message: "must not contain a colon: HTTP basic auth ends the username at the first colon, so it could never match"})
+	}
+	return ps
+}
+
+// listenProblem checks host:port as the service will listen on it: the
+// host may be left out, the port is a number (0 picks a free one).
+func listenProblem(l string) string {
+	host, port, err := net.SplitHostPort(l)
+	if err != nil {
+		return "must be host:port or :port, such as :8080 or 127.0.0.1:8080"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "must have a port from 0 to 65535, such as :8080"
+	}
+	if _, err := netip.ParseAddr(host); host != "" && err != nil && !hostname.MatchString(host) {
+		return "must have a host name or IP address before the port, or none, such as :8080 or 127.0.0.1:8080"
+	}
+	return ""
+}
+
 func (r Redis) problems() Problems {
 	var ps Problems
 	if r.URL != "" && len(r.Addrs) > 0 {
@@ -203,6 +279,18 @@ func (r Redis) problems() Problems {
 			ps = append(ps, Problem{Field: "redis.url", Message: "must be a redis://, rediss:// or unix:// URL"})
 		case u.Scheme == "unix" && u.Path == "":
 			ps = append(ps, Problem{Field: "redis.url", Message: "must name the socket, as in unix:///run/redis.sock"})
+		case u.Query().Has("password"):
+			ps = append(ps, Problem{Field: "redis.url", Message: "must not hold a password in its query: give it in redis.password as a ${ENV_VAR} reference"})
+		default:
+			// As the service will read it: the database number, the
+			// options of the query.
+			if _, err := redis.ParseURL(r.URL); err != nil {
+				ps = append(ps, Problem{Field: "redis.url", Message: "is not a URL the Redis client takes: " + strings.TrimPrefix(err.Error(), "redis: ")})
+			}
+		}
+		if r.TLS && u != nil && u.Scheme != "rediss" {
+			// tls serves addrs; the client takes a url's TLS from its scheme.
+			ps = append(ps, Problem{Field: "redis.tls", Message: "has no effect with redis.url: write the url as rediss://host:port/db for TLS"})
 		}
 	}
 	return ps

@@ -66,7 +66,7 @@ func TestQuickMirrorPhases(t *testing.T) {
 // the bridge's loader accepts and the settings each phase asks for.
 func TestMirrorConfig(t *testing.T) {
 	t.Parallel()
-	r := &rig{o: options{redisAddr: "127.0.0.1:1"}, secret: strings.Repeat("s", 24), apiKey: "g", adminPW: strings.Repeat("a", 16), sidebarToken: strings.Repeat("t", 24), apiToken: strings.Repeat("i", 24), miraklKey: "mk"}
+	r := &rig{o: options{redisAddr: "127.0.0.1:1"}, secret: "bench-event-secret-0123456789", apiKey: "g", adminPW: "bench-admin-password-0123", sidebarToken: "bench-sidebar-token-0123456789", apiToken: "bench-api-token-0123456789", miraklKey: "mk"}
 	for _, c := range []struct {
 		name     string
 		settings []string

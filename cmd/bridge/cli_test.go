@@ -254,3 +254,71 @@ func TestExampleConfigsPassConfigCheck(t *testing.T) {
 		t.Errorf("minimal.yaml: %d merchants, helpdesks %+v; want one merchant with one Gorgias account", len(cfg.Merchants), cfg.Merchants[0].Helpdesks)
 	}
 }
+
+// What serve would refuse, config check refuses first, and serve refuses
+// it as it loads the configuration, naming the same setting: the audit's
+// cases, each once passed by config check and refused only later, or run
+// with silently.
+func TestConfigCheckRefusesWhatServeRefuses(t *testing.T) {
+	// A Redis that refuses connections: a check that lets a case through
+	// makes serve fail later, in its log, not in its configuration.
+	good := setupConfig + "redis:\n  url: redis://127.0.0.1:1/0\n"
+	t.Setenv("SETUP_EVENT_SECRET", "setup-event-secret-0123456789")
+	t.Setenv("SETUP_KEY", "setup-api-key")
+	t.Setenv("SETUP_ZENDESK_HOOK", "zendesk-hook-secret-0123456789")
+	t.Setenv("SETUP_GORGIAS_HOOK", "gorgias-hook-secret-0123456789")
+	cases := []struct {
+		name, old, new, env, value, names string
+	}{
+		{name: "listen", env: "BRIDGE_LISTEN", value: "notanaddr", names: "server.listen"},
+		{name: "listen port", old: "server:\n", new: "server:\n  listen: \":99999\"\n", names: "server.listen"},
+		{name: "redis database", old: "redis://127.0.0.1:1/0", new: "redis://127.0.0.1:1/abc", names: "redis.url"},
+		{name: "redis option", old: "redis://127.0.0.1:1/0", new: "redis://127.0.0.1:1/0?bogus=1", names: "redis.url"},
+		{name: "redis password option", old: "redis://127.0.0.1:1/0", new: "redis://127.0.0.1:1/0?password=hunter2", names: "redis.url"},
+		{name: "redis tls", old: "redis://127.0.0.1:1/0\n", new: "redis://127.0.0.1:1/0\n  tls: true\n", names: "redis.tls"},
+		{name: "helpdesk base_url", old: "https://acme.gorgias.com", new: "ftp://acme.gorgias.com", names: "helpdesks[1].base_url"},
+		{name: "marketplace base_url", old: "https://carrefour.example", new: "javascript:alert(1)", names: "marketplaces[0].base_url"},
+		{name: "admin username", env: "BRIDGE_ADMIN_USERNAME", value: "a:b", names: "server.admin.username"},
+		{name: "log level", env: "BRIDGE_LOG_LEVEL", value: "loud", names: "BRIDGE_LOG_LEVEL"},
+		{name: "trivial secret", env: "SETUP_EVENT_SECRET", value: strings.Repeat(" ", 28), names: "event_secrets[0]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			yml := good
+			if c.old != "" {
+				if strings.Count(yml, c.old) != 1 {
+					t.Fatalf("%q is not once in the configuration", c.old)
+				}
+				yml = strings.Replace(yml, c.old, c.new, 1)
+			}
+			if c.env != "" {
+				t.Setenv(c.env, c.value)
+			}
+			path := t.TempDir() + "/bridge.yaml"
+			if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut strings.Builder
+			if code := run([]string{"config", "check", path}, &out, &errOut); code != 1 || !strings.Contains(out.String(), c.names) {
+				t.Errorf("config check exited %d, want 1 naming %s:\n%s%s", code, c.names, out.String(), errOut.String())
+			}
+			out.Reset()
+			errOut.Reset()
+			if code := run([]string{"serve", "-config", path}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "configuration") || !strings.Contains(errOut.String(), c.names) {
+				t.Errorf("serve exited %d, want 1 with a configuration problem naming %s:\n%s", code, c.names, errOut.String())
+			}
+			if strings.Contains(out.String()+errOut.String(), "hunter2") {
+				t.Errorf("a password was printed")
+			}
+		})
+	}
+	// The same configuration, good, passes.
+	path := t.TempDir() + "/bridge.yaml"
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := run([]string{"config", "check", path}, &out, &errOut); code != 0 {
+		t.Errorf("config check of the good configuration exited %d:\n%s%s", code, out.String(), errOut.String())
+	}
+}

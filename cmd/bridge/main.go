@@ -230,13 +230,15 @@ func runConfigCheck(args []string, stdout, stderr io.Writer) int {
 }
 
 // newLogger builds the one root logger: JSON lines, level from
-// BRIDGE_LOG_LEVEL (info by default).
+// BRIDGE_LOG_LEVEL (info by default). A level that is no level is logged
+// as a warning here; loading the configuration refuses it.
 func newLogger(w io.Writer) zerolog.Logger {
-	level, err := zerolog.ParseLevel(os.Getenv("BRIDGE_LOG_LEVEL"))
-	if err != nil || os.Getenv("BRIDGE_LOG_LEVEL") == "" {
-		level = zerolog.InfoLevel
+	level, err := config.LogLevel(os.LookupEnv)
+	log := zerolog.New(w).Level(level).With().Timestamp().Str("service", "bridge").Logger()
+	if err != nil {
+		log.Warn().Msg(err.Error() + "; logging at info")
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Str("service", "bridge").Logger()
+	return log
 }
 
 func envOr(key, def string) string {
