@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
@@ -208,13 +209,9 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 // of the reply.
 func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connectors.TicketMessage) (*LastReply, error) {
 	caps := a.mp.Capabilities()
-	body := PlainText(cmp.Or(m.BodyHTML, m.BodyText))
-	attach, body := invoiceCommand(body)
-	to, body := recipients(body, d, a.mp)
-	if !attach {
-		attach, body = invoiceCommand(body) // after a "To:" line
-	}
-	r := connectors.Reply{To: to}
+	cmds, body := leadingCommands(PlainText(cmp.Or(m.BodyHTML, m.BodyText)))
+	attach := cmds.invoice
+	r := connectors.Reply{To: recipients(cmds.to, d, a.mp)}
 	var links []string
 	for _, att := range m.Attachments {
 		// An attachment's URL comes from the helpdesk's payload: it is
@@ -369,32 +366,61 @@ type correspondentHook interface {
 }
 
 // recipientLine is the documented way for an agent to choose who gets a
-// reply: a first line "To: customer", "To: operator" or "To: customer,
-// operator" (also "both"), removed from the text sent.
+// reply: a line "To: customer", "To: operator" or "To: customer,
+// operator" (also "both") at the start, removed from the text sent.
 var recipientLine = regexp.MustCompile(`(?i)^\s*to\s*:\s*(customer|operator|both|all|customer\s*(?:,|and|&|\+)\s*operator|operator\s*(?:,|and|&|\+)\s*customer)\s*$`)
 
-func recipients(body string, d *Discussion, mp connectors.Marketplace) ([]connectors.PartyType, string) {
-	first, rest, _ := strings.Cut(body, "\n")
-	if m := recipientLine.FindStringSubmatch(first); m != nil {
-		who := strings.ToLower(m[1])
-		switch {
-		case who == "customer":
-			return []connectors.PartyType{connectors.PartyCustomer}, rest
-		case who == "operator":
-			return []connectors.PartyType{connectors.PartyOperator}, rest
-		default:
-			return []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator}, rest
+// replyCommands are the command lines an agent's reply starts with.
+type replyCommands struct {
+	to      []connectors.PartyType // nil: the default recipients
+	invoice bool                   // "Invoice: attach"
+}
+
+// leadingCommands reads the command lines ("To:", "Invoice: attach") a
+// reply starts with, in either order, and returns the text after them.
+// Helpdesk editors write each line as a paragraph of its own (<p> or
+// <div>, a blank line once converted), so blank lines between commands
+// do not end them; the first other line does, and a command after it is
+// text. Each command counts once: a second "To:" line is text too.
+func leadingCommands(body string) (replyCommands, string) {
+	var c replyCommands
+	rest := body
+	for {
+		line, after, _ := strings.Cut(strings.TrimLeftFunc(rest, unicode.IsSpace), "\n")
+		if m := recipientLine.FindStringSubmatch(line); m != nil && c.to == nil {
+			switch who := strings.ToLower(m[1]); who {
+			case "customer":
+				c.to = []connectors.PartyType{connectors.PartyCustomer}
+			case "operator":
+				c.to = []connectors.PartyType{connectors.PartyOperator}
+			default:
+				c.to = []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator}
+			}
+		} else if invoiceLine.MatchString(line) && !c.invoice {
+			c.invoice = true
+		} else {
+			return c, rest
 		}
+		rest = after
+	}
+}
+
+// recipients are who a reply goes to: those its "To:" line named, else
+// the thread's one correspondent, else the customer (the operator on a
+// thread without a customer).
+func recipients(to []connectors.PartyType, d *Discussion, mp connectors.Marketplace) []connectors.PartyType {
+	if to != nil {
+		return to
 	}
 	if c, ok := mp.(correspondentHook); ok {
 		if p, ok := c.Correspondent(d.ThreadID); ok {
-			return []connectors.PartyType{p}, body
+			return []connectors.PartyType{p}
 		}
 	}
 	if d.CustomerName == "" && d.Type == "other" {
-		return []connectors.PartyType{connectors.PartyOperator}, body // a thread with the operator only
+		return []connectors.PartyType{connectors.PartyOperator} // a thread with the operator only
 	}
-	return []connectors.PartyType{connectors.PartyCustomer}, body
+	return []connectors.PartyType{connectors.PartyCustomer}
 }
 
 // errAsLink: the attachment goes as a link rather than a file.

@@ -131,6 +131,20 @@ func (f *replyFixture) agentWrites(body, status string) {
 	}
 }
 
+// agentWritesHTML is agentWrites with the HTML body an editor writes.
+func (f *replyFixture) agentWritesHTML(html string) {
+	f.t.Helper()
+	raw, _ := json.Marshal(gorgiasfake.AgentReply{BodyHTML: html})
+	resp, err := http.Post(f.gorgURL+"/_fake/tickets/"+f.ticket+"/agent-reply", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		f.t.Fatalf("agent reply: %d", resp.StatusCode)
+	}
+}
+
 func (f *replyFixture) reply(status connectors.Status, at time.Time) error {
 	return f.svc.Reply(context.Background(), ReplyPayload{Merchant: "acme", Helpdesk: "acme-gorgias", TicketID: f.ticket, Status: status, At: at})
 }
