@@ -33,6 +33,11 @@ type ReplyPayload struct {
 	// Status is the ticket's status after the event, when the helpdesk
 	// said: the discussion's status follows it.
 	Status connectors.Status `json:"status,omitempty"`
+	// MessageID is the helpdesk message the delivery was about, when it
+	// named one (Gorgias): its status applies only if that message is an
+	// agent's public reply, so that an internal note whose flags rendered
+	// empty cannot change the discussion's status.
+	MessageID string `json:"message_id,omitempty"`
 	// At is when the helpdesk event happened, or when the bridge received
 	// it if the delivery did not say. A delivery retried late must not
 	// overwrite a status set since: the status applies only if At is no
@@ -54,12 +59,17 @@ const (
 	CodeNotReplicated = "not_replicated"
 )
 
-// Receive verifies a helpdesk's webhook delivery and, for an agent's reply
-// or a status change, enqueues a reply task. Its id derives from the
-// delivery, so a delivery repeated by the helpdesk enqueues nothing; the
-// task itself sends each helpdesk message at most once anyway. Authentic
-// deliveries about anything else are acknowledged and dropped: helpdesks
-// disable endpoints that keep failing.
+// Receive verifies a helpdesk's webhook delivery and, for an agent's
+// reply, enqueues a reply task, which also lets the discussion's status
+// follow the ticket's. Its id derives from the delivery, so a delivery
+// repeated by the helpdesk enqueues nothing; the task itself sends each
+// helpdesk message at most once anyway. Authentic deliveries about
+// anything else (a customer's message, an internal note, the bridge's own
+// writes) are acknowledged and dropped, status included: the ticket's
+// status then says nothing the shop decided (the bridge's own notes and
+// mirrored messages may leave a ticket open that the merchant solved),
+// and a customer's message reopens the discussion when the sync mirrors
+// it. Helpdesks disable endpoints that keep failing, hence no error.
 func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.Header, body []byte) (accepted bool, err error) {
 	parse, ok := s.o.Webhooks[helpdeskID]
 	merchant := s.merchantOfHelpdesk(helpdeskID)
@@ -74,7 +84,7 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 		}
 		return false, httpapi.Errorf(http.StatusBadRequest, CodeWebhookMalformed, field, "%s: the delivery could not be read", field)
 	}
-	if !ev.AgentReply && ev.Status == "" {
+	if !ev.AgentReply {
 		return false, nil
 	}
 	sum := sha256.Sum256([]byte(helpdeskID + "\x00" + ev.TicketID + "\x00" + cmp.Or(ev.DeliveryID, ev.MessageID, string(body))))
@@ -82,7 +92,7 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 	if at.IsZero() {
 		at = s.o.Now()
 	}
-	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status, At: at})
+	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status, MessageID: ev.MessageID, At: at})
 	queue := s.o.Shards.Queue(RepliesQueue, helpdeskID)
 	task := asynq.NewTask(TypeReply, payload, asynq.Queue(queue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
 	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
@@ -148,8 +158,13 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 	}
 	sent := 0
 	var last *LastReply
+	status := map[connectors.Status]string{connectors.StatusSolved: StatusSolved, connectors.StatusPending: StatusPending, connectors.StatusOpen: StatusOpen}[p.Status]
 	for _, m := range msgs {
-		if m.Internal || m.FromCustomer || m.ExternalID != "" || done[m.ID] {
+		notReply := m.Internal || m.FromCustomer || m.ExternalID != ""
+		if notReply && m.ID == p.MessageID {
+			status = "" // the event was no agent's reply after all
+		}
+		if notReply || done[m.ID] {
 			continue // only agents' public replies not yet sent, never the bridge's own writes
 		}
 		outcome, err := s.send(ctx, a, &d, m)
@@ -164,7 +179,6 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 			sent++
 		}
 	}
-	status := map[connectors.Status]string{connectors.StatusSolved: StatusSolved, connectors.StatusPending: StatusPending, connectors.StatusOpen: StatusOpen}[p.Status]
 	if last == nil && status == "" {
 		return nil
 	}
