@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,6 +74,8 @@ func (h *apiHandler) list(c *gin.Context) {
 		httpapi.Fail(c, err)
 		return
 	}
+	// A filter given empty selects everything, status= as type= does.
+	req.Status = slices.DeleteFunc(req.Status, func(s string) bool { return s == "" })
 	if err := httpapi.Validate("", &req); err != nil {
 		var e *httpapi.Error
 		if errors.As(err, &e) {
@@ -195,10 +198,12 @@ func (h *apiHandler) resync(c *gin.Context) {
 
 func (h *apiHandler) resyncAccount(c *gin.Context) {
 	account := c.Param("account")
+	// full= is refused like any value but true and false: it is an
+	// option, not a filter that empty would leave out.
 	var full bool
-	switch c.Query("full") {
-	case "", "false":
-	case "true":
+	switch v, given := c.GetQuery("full"); {
+	case !given || v == "false":
+	case v == "true":
 		full = true
 	default:
 		httpapi.Fail(c, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "full", "full must be true or false"))

@@ -358,6 +358,28 @@ func TestDiscussionListFilters(t *testing.T) {
 	}
 }
 
+// TestDiscussionListEmptyFilters: a filter given empty selects everything,
+// status= too, also next to a status given.
+func TestDiscussionListEmptyFilters(t *testing.T) {
+	f := newAPIFixture(t)
+	apiSeeds(f)
+	for query, want := range map[string][]string{
+		"?status=": {"t01", "t02", "t03", "t04", "t05"},
+		"?type=&marketplace=&read=&status=&subject=": {"t01", "t02", "t03", "t04", "t05"},
+		"?status=open&status=":                       {"t01", "t05"},
+	} {
+		code, _, body := f.call("GET", "/v1/discussions"+query, acmeAPIToken, nil)
+		var got []string
+		ds, _ := body["discussions"].([]any)
+		for _, d := range ds {
+			got = append(got, d.(map[string]any)["thread_id"].(string))
+		}
+		if code != 200 || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: %d %v, want 200 %v: %v", query, code, got, want, body)
+		}
+	}
+}
+
 // apiPages lists every page of q, with the given scan budget per page.
 func apiPages(t *testing.T, f *apiFixture, q Query, budget int) (ids []string, sizes []int) {
 	t.Helper()
@@ -622,6 +644,8 @@ func TestDiscussionAPIErrors(t *testing.T) {
 		{name: "resync another merchant's thread", method: "POST", path: "/v1/discussions/acme-carrefour/t01/resync", token: globexAPIToken, status: 404, code: "not_found", field: "account"},
 		{name: "resync another merchant's account", method: "POST", path: "/v1/discussions/acme-carrefour/resync", token: globexAPIToken, status: 404, code: "not_found", field: "account"},
 		{name: "resync an unknown account", method: "POST", path: "/v1/discussions/acme-darty/resync", token: acmeAPIToken, status: 404, code: "not_found", field: "account"},
+		{name: "resync full neither true nor false", method: "POST", path: "/v1/discussions/acme-carrefour/resync?full=yes", token: acmeAPIToken, status: 422, code: "invalid_field", field: "full"},
+		{name: "resync full empty", method: "POST", path: "/v1/discussions/acme-carrefour/resync?full=", token: acmeAPIToken, status: 422, code: "invalid_field", field: "full"},
 
 		{name: "status: empty body", method: "PATCH", path: "/v1/discussions/status", token: acmeAPIToken, body: "", status: 400, code: "malformed_body"},
 		{name: "status: not JSON", method: "PATCH", path: "/v1/discussions/status", token: acmeAPIToken, body: "{", status: 400, code: "malformed_body"},

@@ -36,19 +36,10 @@ type invoiceUploader interface {
 }
 
 // invoiceLine is the documented way for an agent to send the thread's
-// order's invoice with a reply: a first line "Invoice: attach" (or, for
-// French-speaking teams, "Facture : joindre"), before or after a "To:"
-// line, removed from the text sent.
+// order's invoice with a reply: a line "Invoice: attach" (or, for
+// French-speaking teams, "Facture : joindre") at the start, before or
+// after a "To:" line (see leadingCommands), removed from the text sent.
 var invoiceLine = regexp.MustCompile(`(?i)^\s*(?:invoice\s*:\s*attach|facture\s*:\s*joindre)\s*$`)
-
-// invoiceCommand reads the command off the first line of body.
-func invoiceCommand(body string) (bool, string) {
-	first, rest, _ := strings.Cut(body, "\n")
-	if invoiceLine.MatchString(first) {
-		return true, rest
-	}
-	return false, body
-}
 
 // invoiceFile issues (or reuses) the thread's order's invoice and returns
 // it as a file for the reply, or why it cannot go with it.

@@ -109,12 +109,65 @@ func TestInvoiceCommand(t *testing.T) {
 		"Hello\nInvoice: attach":          false,
 		"Please find the invoice: attach": false,
 	} {
-		got, rest := invoiceCommand(body)
-		if got != want {
-			t.Errorf("%q: %v, want %v", body, got, want)
+		got, rest := leadingCommands(body)
+		if got.invoice != want {
+			t.Errorf("%q: %v, want %v", body, got.invoice, want)
 		}
-		if got && strings.Contains(strings.ToLower(rest), "attach") {
+		if got.invoice && strings.Contains(strings.ToLower(rest), "attach") {
 			t.Errorf("%q: the line stays in %q", body, rest)
+		}
+	}
+}
+
+// TestLeadingCommands: the command lines a reply starts with are read in
+// either order, whatever blank lines or paragraphs (as Gorgias's and
+// Zendesk's editors write them) separate them, and removed; a command
+// after other text is text.
+func TestLeadingCommands(t *testing.T) {
+	customer, operator := connectors.PartyCustomer, connectors.PartyOperator
+	for _, c := range []struct {
+		body    string
+		to      []connectors.PartyType
+		invoice bool
+		rest    string
+	}{
+		{"<p>Invoice: attach</p><p>To: operator</p><p>Hello</p>", []connectors.PartyType{operator}, true, "Hello"},
+		{"<p>To: operator</p><p>Invoice: attach</p><p>Hello</p>", []connectors.PartyType{operator}, true, "Hello"},
+		{"<div>To: both</div><div><br></div><div>Facture : joindre</div><div>Bonjour</div>", []connectors.PartyType{customer, operator}, true, "Bonjour"},
+		{"To: customer\r\n\r\nInvoice: attach\r\n\r\nHello\r\nSecond line", []connectors.PartyType{customer}, true, "Hello\r\nSecond line"},
+		{"\n\nTo: operator\nHello\n\nInvoice: attach", []connectors.PartyType{operator}, false, "Hello\n\nInvoice: attach"},
+		{"<p>Hello</p><p>To: operator</p>", nil, false, "Hello\n\nTo: operator"},
+		{"To: operator\n\nTo: customer\nHello", []connectors.PartyType{operator}, false, "To: customer\nHello"},
+		{"<p>To: operator</p><p>Invoice: attach</p>", []connectors.PartyType{operator}, true, ""},
+	} {
+		got, rest := leadingCommands(PlainText(c.body))
+		if fmt.Sprint(got.to) != fmt.Sprint(c.to) || got.invoice != c.invoice || strings.TrimSpace(rest) != c.rest {
+			t.Errorf("%q: to %v invoice %v text %q, want %v %v %q", c.body, got.to, got.invoice, rest, c.to, c.invoice, c.rest)
+		}
+	}
+}
+
+// TestCommandsInParagraphs: an HTML reply whose command lines are
+// paragraphs of their own goes where its "To:" line says, with the
+// invoice, and neither line reaches the marketplace.
+func TestCommandsInParagraphs(t *testing.T) {
+	f := newReplyFixture(t, "en")
+	f.withInvoices()
+	f.agentWritesHTML("<p>Invoice: attach</p><p>To: operator</p><p>Hello, here is the invoice.</p>")
+	if err := f.reply("", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.agentWritesHTML("<div>To: operator</div><div><br></div><div>Invoice: attach</div><div>Here it is again.</div>")
+	if err := f.reply("", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Hello, here is the invoice. facture-F-000001.pdf", "Here it is again. facture-F-000001.pdf"}
+	if got := f.threadReplies(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("replies %q, want %q", got, want)
+	}
+	for _, r := range f.mkl.Replies() {
+		if len(r.To) != 1 || r.To[0].Type != "OPERATOR" {
+			t.Errorf("reply %q went to %+v, want the operator", r.Body, r.To)
 		}
 	}
 }

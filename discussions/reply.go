@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
@@ -32,6 +33,11 @@ type ReplyPayload struct {
 	// Status is the ticket's status after the event, when the helpdesk
 	// said: the discussion's status follows it.
 	Status connectors.Status `json:"status,omitempty"`
+	// MessageID is the helpdesk message the delivery was about, when it
+	// named one (Gorgias): its status applies only if that message is an
+	// agent's public reply, so that an internal note whose flags rendered
+	// empty cannot change the discussion's status.
+	MessageID string `json:"message_id,omitempty"`
 	// At is when the helpdesk event happened, or when the bridge received
 	// it if the delivery did not say. A delivery retried late must not
 	// overwrite a status set since: the status applies only if At is no
@@ -53,12 +59,17 @@ const (
 	CodeNotReplicated = "not_replicated"
 )
 
-// Receive verifies a helpdesk's webhook delivery and, for an agent's reply
-// or a status change, enqueues a reply task. Its id derives from the
-// delivery, so a delivery repeated by the helpdesk enqueues nothing; the
-// task itself sends each helpdesk message at most once anyway. Authentic
-// deliveries about anything else are acknowledged and dropped: helpdesks
-// disable endpoints that keep failing.
+// Receive verifies a helpdesk's webhook delivery and, for an agent's
+// reply, enqueues a reply task, which also lets the discussion's status
+// follow the ticket's. Its id derives from the delivery, so a delivery
+// repeated by the helpdesk enqueues nothing; the task itself sends each
+// helpdesk message at most once anyway. Authentic deliveries about
+// anything else (a customer's message, an internal note, the bridge's own
+// writes) are acknowledged and dropped, status included: the ticket's
+// status then says nothing the shop decided (the bridge's own notes and
+// mirrored messages may leave a ticket open that the merchant solved),
+// and a customer's message reopens the discussion when the sync mirrors
+// it. Helpdesks disable endpoints that keep failing, hence no error.
 func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.Header, body []byte) (accepted bool, err error) {
 	parse, ok := s.o.Webhooks[helpdeskID]
 	merchant := s.merchantOfHelpdesk(helpdeskID)
@@ -73,7 +84,7 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 		}
 		return false, httpapi.Errorf(http.StatusBadRequest, CodeWebhookMalformed, field, "%s: the delivery could not be read", field)
 	}
-	if !ev.AgentReply && ev.Status == "" {
+	if !ev.AgentReply {
 		return false, nil
 	}
 	sum := sha256.Sum256([]byte(helpdeskID + "\x00" + ev.TicketID + "\x00" + cmp.Or(ev.DeliveryID, ev.MessageID, string(body))))
@@ -81,7 +92,7 @@ func (s *Service) Receive(ctx context.Context, helpdeskID string, header http.He
 	if at.IsZero() {
 		at = s.o.Now()
 	}
-	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status, At: at})
+	payload, _ := json.Marshal(ReplyPayload{Merchant: merchant, Helpdesk: helpdeskID, TicketID: ev.TicketID, Status: ev.Status, MessageID: ev.MessageID, At: at})
 	queue := s.o.Shards.Queue(RepliesQueue, helpdeskID)
 	task := asynq.NewTask(TypeReply, payload, asynq.Queue(queue), asynq.TaskID("discussion-reply-"+hex.EncodeToString(sum[:16])))
 	_, err = s.o.Queue.EnqueueContext(ctx, task, asynq.MaxRetry(s.o.Config.Worker.MaxRetry), asynq.Retention(s.o.Config.Worker.TaskRetention))
@@ -147,8 +158,13 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 	}
 	sent := 0
 	var last *LastReply
+	status := map[connectors.Status]string{connectors.StatusSolved: StatusSolved, connectors.StatusPending: StatusPending, connectors.StatusOpen: StatusOpen}[p.Status]
 	for _, m := range msgs {
-		if m.Internal || m.FromCustomer || m.ExternalID != "" || done[m.ID] {
+		notReply := m.Internal || m.FromCustomer || m.ExternalID != ""
+		if notReply && m.ID == p.MessageID {
+			status = "" // the event was no agent's reply after all
+		}
+		if notReply || done[m.ID] {
 			continue // only agents' public replies not yet sent, never the bridge's own writes
 		}
 		outcome, err := s.send(ctx, a, &d, m)
@@ -163,7 +179,6 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 			sent++
 		}
 	}
-	status := map[connectors.Status]string{connectors.StatusSolved: StatusSolved, connectors.StatusPending: StatusPending, connectors.StatusOpen: StatusOpen}[p.Status]
 	if last == nil && status == "" {
 		return nil
 	}
@@ -208,13 +223,9 @@ func (s *Service) Reply(ctx context.Context, p ReplyPayload) error {
 // of the reply.
 func (s *Service) send(ctx context.Context, a *account, d *Discussion, m connectors.TicketMessage) (*LastReply, error) {
 	caps := a.mp.Capabilities()
-	body := PlainText(cmp.Or(m.BodyHTML, m.BodyText))
-	attach, body := invoiceCommand(body)
-	to, body := recipients(body, d, a.mp)
-	if !attach {
-		attach, body = invoiceCommand(body) // after a "To:" line
-	}
-	r := connectors.Reply{To: to}
+	cmds, body := leadingCommands(PlainText(cmp.Or(m.BodyHTML, m.BodyText)))
+	attach := cmds.invoice
+	r := connectors.Reply{To: recipients(cmds.to, d, a.mp)}
 	var links []string
 	for _, att := range m.Attachments {
 		// An attachment's URL comes from the helpdesk's payload: it is
@@ -369,32 +380,61 @@ type correspondentHook interface {
 }
 
 // recipientLine is the documented way for an agent to choose who gets a
-// reply: a first line "To: customer", "To: operator" or "To: customer,
-// operator" (also "both"), removed from the text sent.
+// reply: a line "To: customer", "To: operator" or "To: customer,
+// operator" (also "both") at the start, removed from the text sent.
 var recipientLine = regexp.MustCompile(`(?i)^\s*to\s*:\s*(customer|operator|both|all|customer\s*(?:,|and|&|\+)\s*operator|operator\s*(?:,|and|&|\+)\s*customer)\s*$`)
 
-func recipients(body string, d *Discussion, mp connectors.Marketplace) ([]connectors.PartyType, string) {
-	first, rest, _ := strings.Cut(body, "\n")
-	if m := recipientLine.FindStringSubmatch(first); m != nil {
-		who := strings.ToLower(m[1])
-		switch {
-		case who == "customer":
-			return []connectors.PartyType{connectors.PartyCustomer}, rest
-		case who == "operator":
-			return []connectors.PartyType{connectors.PartyOperator}, rest
-		default:
-			return []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator}, rest
+// replyCommands are the command lines an agent's reply starts with.
+type replyCommands struct {
+	to      []connectors.PartyType // nil: the default recipients
+	invoice bool                   // "Invoice: attach"
+}
+
+// leadingCommands reads the command lines ("To:", "Invoice: attach") a
+// reply starts with, in either order, and returns the text after them.
+// Helpdesk editors write each line as a paragraph of its own (<p> or
+// <div>, a blank line once converted), so blank lines between commands
+// do not end them; the first other line does, and a command after it is
+// text. Each command counts once: a second "To:" line is text too.
+func leadingCommands(body string) (replyCommands, string) {
+	var c replyCommands
+	rest := body
+	for {
+		line, after, _ := strings.Cut(strings.TrimLeftFunc(rest, unicode.IsSpace), "\n")
+		if m := recipientLine.FindStringSubmatch(line); m != nil && c.to == nil {
+			switch who := strings.ToLower(m[1]); who {
+			case "customer":
+				c.to = []connectors.PartyType{connectors.PartyCustomer}
+			case "operator":
+				c.to = []connectors.PartyType{connectors.PartyOperator}
+			default:
+				c.to = []connectors.PartyType{connectors.PartyCustomer, connectors.PartyOperator}
+			}
+		} else if invoiceLine.MatchString(line) && !c.invoice {
+			c.invoice = true
+		} else {
+			return c, rest
 		}
+		rest = after
+	}
+}
+
+// recipients are who a reply goes to: those its "To:" line named, else
+// the thread's one correspondent, else the customer (the operator on a
+// thread without a customer).
+func recipients(to []connectors.PartyType, d *Discussion, mp connectors.Marketplace) []connectors.PartyType {
+	if to != nil {
+		return to
 	}
 	if c, ok := mp.(correspondentHook); ok {
 		if p, ok := c.Correspondent(d.ThreadID); ok {
-			return []connectors.PartyType{p}, body
+			return []connectors.PartyType{p}
 		}
 	}
 	if d.CustomerName == "" && d.Type == "other" {
-		return []connectors.PartyType{connectors.PartyOperator}, body // a thread with the operator only
+		return []connectors.PartyType{connectors.PartyOperator} // a thread with the operator only
 	}
-	return []connectors.PartyType{connectors.PartyCustomer}, body
+	return []connectors.PartyType{connectors.PartyCustomer}
 }
 
 // errAsLink: the attachment goes as a link rather than a file.

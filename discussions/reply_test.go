@@ -119,16 +119,29 @@ func (f *replyFixture) discussion() Discussion {
 // agentWrites stands for an agent's public reply in Gorgias's UI, without
 // the webhook: the test runs the reply task itself.
 func (f *replyFixture) agentWrites(body, status string) {
+	f.agentDoes(gorgiasfake.AgentReply{BodyText: body, Status: status})
+}
+
+// agentWritesHTML is agentWrites with the HTML body an editor writes.
+func (f *replyFixture) agentWritesHTML(html string) {
+	f.agentDoes(gorgiasfake.AgentReply{BodyHTML: html})
+}
+
+// agentDoes posts what an agent does in Gorgias's UI and returns the id
+// of the message it made.
+func (f *replyFixture) agentDoes(r gorgiasfake.AgentReply) string {
 	f.t.Helper()
-	raw, _ := json.Marshal(gorgiasfake.AgentReply{BodyText: body, Status: status})
+	raw, _ := json.Marshal(r)
 	resp, err := http.Post(f.gorgURL+"/_fake/tickets/"+f.ticket+"/agent-reply", "application/json", bytes.NewReader(raw))
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		f.t.Fatalf("agent reply: %d", resp.StatusCode)
+	defer resp.Body.Close()
+	var out gorgiasfake.AgentReplyResult
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		f.t.Fatalf("agent reply: %d %v", resp.StatusCode, err)
 	}
+	return strconv.FormatInt(out.MessageID, 10)
 }
 
 func (f *replyFixture) reply(status connectors.Status, at time.Time) error {
@@ -331,5 +344,34 @@ func TestLostReplyIsNotMirroredBack(t *testing.T) {
 	}
 	if d := f.discussion(); d.LastReply == nil || d.LastReply.Status != ReplySent {
 		t.Errorf("last reply %+v, want sent", d.LastReply)
+	}
+}
+
+// TestNoteDoesNotSetStatus: a delivery that names an internal note (its
+// flags rendered empty, so that it passed for a reply) leaves the
+// discussion's status alone, though the ticket was reopened with it.
+func TestNoteDoesNotSetStatus(t *testing.T) {
+	f := newReplyFixture(t, "en")
+	f.agentWrites("Your parcel left our warehouse today.", "closed")
+	if err := f.reply(connectors.StatusSolved, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	note := f.agentDoes(gorgiasfake.AgentReply{BodyText: "Check the carrier's claim next week", Public: &no, Status: "open"})
+	err := f.svc.Reply(context.Background(), ReplyPayload{Merchant: "acme", Helpdesk: "acme-gorgias", TicketID: f.ticket, Status: connectors.StatusOpen, MessageID: note, At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := f.discussion(); d.Status != StatusSolved {
+		t.Errorf("status %q after an internal note, want solved", d.Status)
+	}
+	// A reply named by its delivery still sets it.
+	reply := f.agentDoes(gorgiasfake.AgentReply{BodyText: "Sorry, one more question: which colour?", Status: "open"})
+	err = f.svc.Reply(context.Background(), ReplyPayload{Merchant: "acme", Helpdesk: "acme-gorgias", TicketID: f.ticket, Status: connectors.StatusOpen, MessageID: reply, At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := f.discussion(); d.Status != StatusOpen {
+		t.Errorf("status %q after an agent's reply that reopened the ticket, want open", d.Status)
 	}
 }

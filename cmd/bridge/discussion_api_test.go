@@ -158,6 +158,10 @@ func TestDiscussionAPIEndToEnd(t *testing.T) {
 			{"participant=LUCIE", []string{d}},
 			{"subject=MUG", []string{d}},
 			{"subject=parcel&type=order&status=open", []string{a}},
+			// A filter given empty selects everything.
+			{"status=", []string{e, d, c, b, a}},
+			{"status=&type=&read=&marketplace=", []string{e, d, c, b, a}},
+			{"type=other&status=", []string{c}},
 		}
 		for _, tt := range tests {
 			if got, _ := h.discussionList(oa, acmeAPIKey, tt.query); !cmp.Equal(tt.want, got) {
@@ -317,6 +321,13 @@ func TestDiscussionAPIEndToEnd(t *testing.T) {
 		th, err := h.mkl.AddThread(miraklfake.ThreadSeed{EntityType: mapi.EntityOrder, EntityID: "FR-4004", Topic: "Wrong size", CustomerName: "Ana Lopes", Message: miraklfake.MessageSeed{Body: "Too small."}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// full is an option: given empty, it is refused.
+		for _, full := range []string{"", "yes"} {
+			code, body := h.discussionCall(oa, http.MethodPost, "/v1/discussions/acme-carrefour/resync?full="+full, acmeAPIKey, nil)
+			if c, field := errorOf(body); code != http.StatusUnprocessableEntity || c != "invalid_field" || field != "full" {
+				t.Errorf("full=%s: %d %v, want 422 naming full", full, code, body)
+			}
 		}
 		before := time.Now().Truncate(time.Minute)
 		code, body := h.discussionCall(oa, http.MethodPost, "/v1/discussions/acme-carrefour/resync", acmeAPIKey, nil)

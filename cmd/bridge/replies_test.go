@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,12 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/helpdesk-bridge/bridge/connectors/gorgias/gorgiasfake"
 	mapi "github.com/helpdesk-bridge/bridge/connectors/mirakl/api"
 	"github.com/helpdesk-bridge/bridge/connectors/mirakl/miraklfake"
+	"github.com/helpdesk-bridge/bridge/connectors/zendesk"
+	zapi "github.com/helpdesk-bridge/bridge/connectors/zendesk/api"
 	"github.com/helpdesk-bridge/bridge/discussions"
 )
 
@@ -221,5 +225,84 @@ func TestDiscussionsZendeskReplies(t *testing.T) {
 	d, err := discussions.NewStore(h.rdb, "").Get(context.Background(), "acme", "acme-decathlon", th.ID)
 	if err != nil || d.Status != discussions.StatusSolved || !d.Read {
 		t.Errorf("discussion after submit-as-solved: %+v %v", d, err)
+	}
+}
+
+// hookCall posts body to a helpdesk's webhook route as its integration
+// would: with Gorgias's secret header, or signed as Zendesk signs.
+func (h *harness) hookCall(helpdesk string, body string) (int, map[string]any) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/webhooks/helpdesks/"+helpdesk, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if helpdesk == "acme-zendesk" {
+		ts := time.Now().UTC().Format(time.RFC3339)
+		req.Header.Set(zapi.HeaderWebhookSignatureTimestamp, ts)
+		req.Header.Set(zapi.HeaderWebhookSignature, base64.StdEncoding.EncodeToString(zendesk.Sign(zendeskHook, ts, []byte(body))))
+	} else {
+		req.Header.Set("X-Helpdesk-Bridge-Secret", hookSecret)
+	}
+	return h.do(req)
+}
+
+// TestDiscussionsWebhookIgnoresWhatIsNoReply: deliveries about a
+// customer's message, an internal note (the bridge's own included) or any
+// other Zendesk event answer "ignored" and change nothing, not even the
+// status they carry: an agent's note on a solved ticket does not reopen
+// its discussion.
+func TestDiscussionsWebhookIgnoresWhatIsNoReply(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	th, err := h.mkl.AddThread(miraklfake.ThreadSeed{
+		EntityType: mapi.EntityOrder, EntityID: "ORDER-8", Topic: "Late parcel", CustomerID: "c-8", CustomerName: buyerName,
+		Message: miraklfake.MessageSeed{Body: "Where is my parcel?"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.syncNow()
+	ticket, ok := h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID]
+	if !ok {
+		t.Fatal("no ticket for the thread")
+	}
+	store := discussions.NewStore(h.rdb, "")
+	status := func() string {
+		d, err := store.Get(context.Background(), "acme", "acme-carrefour", th.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Status
+	}
+	h.agentReply(ticket.ID, gorgiasfake.AgentReply{BodyText: "It left our warehouse today, here is the tracking.", Status: "closed"})
+	if s := status(); s != discussions.StatusSolved {
+		t.Fatalf("status %q after reply-and-close, want solved", s)
+	}
+
+	// An agent's internal note that reopens the ticket in Gorgias.
+	no := false
+	h.agentReply(ticket.ID, gorgiasfake.AgentReply{BodyText: "Check the carrier's claim next week", Public: &no, Status: "open"})
+	if s := status(); s != discussions.StatusSolved {
+		t.Errorf("status %q after an internal note, want solved still", s)
+	}
+	// The README's body template, about a customer's message, an internal
+	// note and the bridge's own note, each on an open ticket.
+	id := strconv.FormatInt(ticket.ID, 10)
+	for name, body := range map[string]string{
+		"customer":      `{"ticket_id":"` + id + `","message_id":"` + strconv.FormatInt(ticket.Messages[0].ID, 10) + `","from_agent":"False","channel":"api","public":"True","status":"open"}`,
+		"internal note": `{"ticket_id":"` + id + `","message_id":"990001","from_agent":"True","channel":"internal-note","public":"False","status":"open"}`,
+		"bridge's note": `{"ticket_id":"` + id + `","message_id":"990002","from_agent":"True","channel":"internal-note","public":"","status":"open"}`,
+	} {
+		code, out := h.hookCall("acme-gorgias", body)
+		if code != http.StatusOK || out["status"] != "ignored" {
+			t.Errorf("gorgias %s: %d %v, want 200 ignored", name, code, out)
+		}
+	}
+	h.settle()
+	if s := status(); s != discussions.StatusSolved {
+		t.Errorf("status %q after deliveries that are no reply, want solved still", s)
+	}
+
+	// On Zendesk, any event but the trigger's agent_reply.
+	code, out := h.hookCall("acme-zendesk", `{"event":"other","ticket_id":"1","status":"open"}`)
+	if code != http.StatusOK || out["status"] != "ignored" {
+		t.Errorf("zendesk other event: %d %v, want 200 ignored", code, out)
 	}
 }
