@@ -33,7 +33,8 @@ import (
 //
 // A POST needs the ticket and a one-time form token that only the
 // confirmation page hands out, kept in Redis for formTokenTTL and
-// consumed by the POST: a replayed or forged POST is refused.
+// consumed by the POST whose fields pass: a replayed or forged POST is
+// refused, a POST refused for a field may be corrected and sent again.
 
 // formTokenTTL is how long a confirmation page may stay open.
 const formTokenTTL = 15 * time.Minute
