@@ -228,6 +228,11 @@ func (r *ActionRequest) normalize() error {
 	return nil
 }
 
+// Check trims the arguments and checks that they suit the action, as
+// Request does first, without asking for anything: a form can then
+// refuse a field before it spends its one-time token.
+func (r *ActionRequest) Check() error { return r.normalize() }
+
 func firstSet(a *ActionArgs) string {
 	for _, f := range []struct{ name, v string }{
 		{"carrier_code", a.CarrierCode}, {"carrier_name", a.CarrierName}, {"shipping_method", a.ShippingMethod},

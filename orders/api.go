@@ -81,8 +81,8 @@ func parseQuery(c *gin.Context) (Query, queryRequest, error) {
 	if q.CreatedBefore, err = ParseTime("created_before", req.CreatedBefore); err != nil {
 		return Query{}, req, err
 	}
-	if !q.CreatedAfter.IsZero() && !q.CreatedBefore.IsZero() && !q.CreatedAfter.Before(q.CreatedBefore) {
-		return Query{}, req, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "created_before", "created_before must be later than created_after")
+	if err := CheckCreatedRange(q, "created_after", "created_before"); err != nil {
+		return Query{}, req, err
 	}
 	if q.Limit, err = parseLimit(req.Limit); err != nil {
 		return Query{}, req, err
@@ -91,6 +91,16 @@ func parseQuery(c *gin.Context) (Query, queryRequest, error) {
 		return Query{}, req, cursorError()
 	}
 	return q, req, nil
+}
+
+// CheckCreatedRange refuses purchase date bounds that select nothing,
+// naming the upper one as the API and the command line call them
+// (before): an empty export would look like a merchant without orders.
+func CheckCreatedRange(q Query, after, before string) error {
+	if !q.CreatedAfter.IsZero() && !q.CreatedBefore.IsZero() && !q.CreatedAfter.Before(q.CreatedBefore) {
+		return httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, before, "%s must be later than %s", before, after)
+	}
+	return nil
 }
 
 // ParseTime reads a purchase date bound as the API and the command line

@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"html/template"
+	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +33,8 @@ import (
 //
 // A POST needs the ticket and a one-time form token that only the
 // confirmation page hands out, kept in Redis for formTokenTTL and
-// consumed by the POST: a replayed or forged POST is refused.
+// consumed by the POST whose fields pass: a replayed or forged POST is
+// refused, a POST refused for a field may be corrected and sent again.
 
 // formTokenTTL is how long a confirmation page may stay open.
 const formTokenTTL = 15 * time.Minute
@@ -125,6 +128,12 @@ func (s *Service) act(c *gin.Context) {
 		s.fail(c, httpapi.Errorf(http.StatusForbidden, CodeInvalidOrigin, "Origin", "Origin: the form was not sent from the bridge's confirmation page"))
 		return
 	}
+	// ParseForm reads urlencoded bodies only: another type would leave
+	// the form empty and be refused for its missing ticket instead.
+	if ct, _, _ := mime.ParseMediaType(c.ContentType()); ct != "application/x-www-form-urlencoded" {
+		s.fail(c, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeMalformedBody, "Content-Type", "Content-Type: the form is sent as application/x-www-form-urlencoded"))
+		return
+	}
 	if err := c.Request.ParseForm(); err != nil {
 		s.fail(c, unwrapForm(err))
 		return
@@ -152,6 +161,26 @@ func (s *Service) act(c *gin.Context) {
 		s.fail(c, errToken)
 		return
 	}
+	// The fields are checked before the token is spent, so that an agent
+	// who corrects one may send the same page again.
+	args, err := formArgs(t.Action, form)
+	if err != nil {
+		s.failBack(c, err, raw)
+		return
+	}
+	agent := strings.TrimSpace(form.Get("agent"))
+	if len([]rune(agent)) > maxAgent || strings.IndexFunc(agent, unicode.IsControl) >= 0 {
+		s.failBack(c, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "agent", "agent: at most %d characters, on one line", maxAgent), raw)
+		return
+	}
+	req := orders.ActionRequest{
+		Merchant: v.Merchant, Store: t.Store, OrderID: t.OrderID, Kind: t.Action, Args: args,
+		By: orders.Actor{Source: v.Sidebar.Kind, ID: v.Sidebar.ID, Agent: agent},
+	}
+	if err := req.Check(); err != nil {
+		s.failBack(c, err, raw)
+		return
+	}
 	// GETDEL: of two POSTs with one token, one only finds it.
 	bound, err := s.reader.rdb.GetDel(ctx, s.formKey(v.Merchant, token)).Result()
 	switch {
@@ -165,20 +194,7 @@ func (s *Service) act(c *gin.Context) {
 		s.fail(c, errToken)
 		return
 	}
-	args, err := formArgs(t.Action, form)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	agent := strings.TrimSpace(form.Get("agent"))
-	if len([]rune(agent)) > maxAgent || strings.IndexFunc(agent, unicode.IsControl) >= 0 {
-		s.fail(c, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "agent", "agent: at most %d characters, on one line", maxAgent))
-		return
-	}
-	a, err := s.actions.Request(ctx, orders.ActionRequest{
-		Merchant: v.Merchant, Store: t.Store, OrderID: t.OrderID, Kind: t.Action, Args: args,
-		By: orders.Actor{Source: v.Sidebar.Kind, ID: v.Sidebar.ID, Agent: agent},
-	})
+	a, err := s.actions.Request(ctx, req)
 	if err != nil {
 		s.failBack(c, err, raw)
 		return
@@ -188,22 +204,60 @@ func (s *Service) act(c *gin.Context) {
 	writePage(c, http.StatusOK, "result", page)
 }
 
-// formArgs reads the arguments the action takes from the form; the
-// orders service checks their values.
+// formOwn are the fields of every action's form, which are not the
+// action's arguments.
+var formOwn = []string{"t", "form_token", "agent"}
+
+// formArgs reads the action's arguments from the form; the orders
+// service checks their values. A field the action does not take is
+// refused, as the API refuses it, rather than dropped: the tracking
+// fields and the reason go to that check, the form's line fields are
+// refused here under their own names.
 func formArgs(kind string, form url.Values) (orders.ActionArgs, error) {
 	var a orders.ActionArgs
+	invalid := func(field, format string, v ...any) error {
+		return httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, field, format, v...)
+	}
+	names := make([]string, 0, len(form))
+	for name := range form {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the same form names the same field
+	for _, name := range names {
+		val := form.Get(name)
+		switch name {
+		case "carrier_code":
+			a.CarrierCode = val
+		case "carrier_name":
+			a.CarrierName = val
+		case "shipping_method":
+			a.ShippingMethod = val
+		case "tracking_number":
+			a.TrackingNumber = val
+		case "tracking_url":
+			a.TrackingURL = val
+		case "reason":
+			a.Reason = val
+		case "refuse_sku":
+			if kind != orders.ActAccept {
+				return a, invalid(name, "%s: only accept takes lines to refuse", name)
+			}
+		case "line_sku", "line_quantity":
+			if kind != orders.ActCancelLines {
+				return a, invalid(name, "%s: only cancel_lines takes lines", name)
+			}
+		default:
+			if !slices.Contains(formOwn, name) {
+				return a, invalid(name, "%s: no field of the %s form", name, kind)
+			}
+		}
+	}
 	switch kind {
-	case orders.ActShip:
-		a.CarrierCode, a.CarrierName = form.Get("carrier_code"), form.Get("carrier_name")
-		a.ShippingMethod, a.TrackingNumber, a.TrackingURL = form.Get("shipping_method"), form.Get("tracking_number"), form.Get("tracking_url")
-	case orders.ActRefuse, orders.ActCancel:
-		a.Reason = form.Get("reason")
 	case orders.ActAccept:
 		for _, sku := range form["refuse_sku"] {
 			a.RefuseLines = append(a.RefuseLines, orders.LineRef{SKU: sku})
 		}
 	case orders.ActCancelLines:
-		a.Reason = form.Get("reason")
 		skus, qtys := form["line_sku"], form["line_quantity"]
 		if len(skus) != len(qtys) {
 			return a, httpapi.Errorf(http.StatusBadRequest, httpapi.CodeMalformedBody, "line_quantity", "line_quantity: one per line_sku")
@@ -215,9 +269,12 @@ func formArgs(kind string, form url.Values) (orders.ActionArgs, error) {
 			}
 			n, err := strconv.Atoi(q)
 			if err != nil || n < 0 {
-				return a, httpapi.Errorf(http.StatusUnprocessableEntity, httpapi.CodeInvalidField, "line_quantity", "line_quantity: %q is not a quantity", q)
+				return a, invalid("line_quantity", "line_quantity: %q is not a quantity", q)
 			}
 			a.Lines = append(a.Lines, orders.LineRef{SKU: sku, Quantity: n})
+		}
+		if len(a.Lines) == 0 {
+			return a, invalid("line_quantity", "line_quantity: cancel_lines needs at least one line with a quantity")
 		}
 	}
 	return a, nil

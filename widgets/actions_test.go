@@ -542,3 +542,119 @@ func TestActionPostBounds(t *testing.T) {
 		t.Errorf("asked %+v", a)
 	}
 }
+
+// A field the action does not take is refused as the API refuses it,
+// not dropped; so is a field no form has. The form's own fields are not
+// arguments.
+func TestActionPostRefusesFieldsOfOtherActions(t *testing.T) {
+	t.Parallel()
+	f := newActionFixture(t, "")
+	links := buttons(f.widget(t, tokShip))
+	tests := []struct {
+		kind, field, value, msg string
+	}{
+		{"accept", "carrier_code", "UPS", "carrier_code: only ship takes a tracking"},
+		{"accept", "line_sku", "TENT-2", "line_sku: only cancel_lines takes lines"},
+		{"ship", "reason", "34", "reason: only refuse, cancel and cancel_lines take a reason"},
+		{"ship", "refuse_sku", "TENT-2", "refuse_sku: only accept takes lines to refuse"},
+		{"cancel", "tracking_url", "https://track.example/1", "tracking_url: only ship takes a tracking"},
+		{"refuse", "colour", "blue", "colour: no field of the refuse form"},
+	}
+	for _, tt := range tests {
+		tk := ticketOf(t, links[tt.kind][0])
+		form := url.Values{"t": {tk}, "form_token": {formToken(t, f.confirm(t, tk).Body.String())}, "agent": {"Léa"}, tt.field: {tt.value}}
+		w := f.post(t, form, "", "")
+		var body struct {
+			Error httpapi.Error `json:"error"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &body)
+		if w.Code != http.StatusUnprocessableEntity || body.Error.Code != httpapi.CodeInvalidField || body.Error.Field != tt.field || body.Error.Message != tt.msg {
+			t.Errorf("%s with %s: %d %s", tt.kind, tt.field, w.Code, w.Body)
+		}
+		// A browser gets the page, with the way back to the form.
+		w = f.post(t, form, "", "text/html")
+		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), `data-code="invalid_field"`) || !strings.Contains(w.Body.String(), ConfirmPath) {
+			t.Errorf("%s with %s, as a browser: %d %s", tt.kind, tt.field, w.Code, w.Body)
+		}
+	}
+	if a := f.acts.asked(); len(a) != 0 {
+		t.Errorf("asked %+v", a)
+	}
+}
+
+// A refused field does not spend the form token: the agent corrects it
+// and sends the same page again. Two sends of one token still ask once.
+func TestActionPostKeepsTheTokenOfARefusedForm(t *testing.T) {
+	t.Parallel()
+	f := newActionFixture(t, "")
+	tk := ticketOf(t, buttons(f.widget(t, tokShip))["ship"][0])
+	form := url.Values{"t": {tk}, "form_token": {formToken(t, f.confirm(t, tk).Body.String())}, "carrier_code": {"UPS"}, "agent": {strings.Repeat("x", 200)}}
+	if w := f.post(t, form, "", ""); w.Code != http.StatusUnprocessableEntity || errorCode(t, w) != httpapi.CodeInvalidField {
+		t.Fatalf("a long agent: %d %s", w.Code, w.Body)
+	}
+	form.Set("tracking_url", "ftp://x")
+	form.Set("agent", "Léa")
+	if w := f.post(t, form, "", ""); w.Code != http.StatusUnprocessableEntity || errorCode(t, w) != httpapi.CodeInvalidField {
+		t.Fatalf("an ftp tracking URL: %d %s", w.Code, w.Body)
+	}
+	form.Del("tracking_url")
+	var wg sync.WaitGroup
+	codes := make([]int, 4)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = f.post(t, form, "", "").Code
+		}()
+	}
+	wg.Wait()
+	ok, refused := 0, 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusOK:
+			ok++
+		case http.StatusForbidden:
+			refused++
+		}
+	}
+	if ok != 1 || refused != len(codes)-1 {
+		t.Errorf("the corrected form sent %d times: %v", len(codes), codes)
+	}
+	if a := f.acts.asked(); len(a) != 1 || a[0].Args.CarrierCode != "UPS" || a[0].By.Agent != "Léa" {
+		t.Errorf("asked %+v", a)
+	}
+}
+
+// The form is urlencoded: another body is a malformed one, whatever it
+// holds.
+func TestActionPostContentType(t *testing.T) {
+	t.Parallel()
+	f := newActionFixture(t, "")
+	tk := ticketOf(t, buttons(f.widget(t, tokShip))["ship"][0])
+	token := formToken(t, f.confirm(t, tk).Body.String())
+	for _, ct := range []string{"application/json", "", "multipart/form-data; boundary=x", "text/plain"} {
+		body := url.Values{"t": {tk}, "form_token": {token}}.Encode()
+		if ct == "application/json" {
+			b, _ := json.Marshal(map[string]string{"t": tk, "form_token": token})
+			body = string(b)
+		}
+		r := httptest.NewRequest(http.MethodPost, ActionsPath, strings.NewReader(body))
+		if ct != "" {
+			r.Header.Set("Content-Type", ct)
+		}
+		w := f.do(t, r)
+		var got struct {
+			Error httpapi.Error `json:"error"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &got)
+		if w.Code != http.StatusBadRequest || got.Error.Code != httpapi.CodeMalformedBody || got.Error.Field != "Content-Type" || !strings.Contains(got.Error.Message, "Content-Type") {
+			t.Errorf("Content-Type %q: %d %s", ct, w.Code, w.Body)
+		}
+	}
+	// With its charset it is the form.
+	r := httptest.NewRequest(http.MethodPost, ActionsPath, strings.NewReader(url.Values{"t": {tk}, "form_token": {token}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+	if w := f.do(t, r); w.Code != http.StatusOK {
+		t.Errorf("urlencoded with a charset: %d %s", w.Code, w.Body)
+	}
+}

@@ -212,6 +212,13 @@ func TestOrderActionsEndToEnd(t *testing.T) {
 	form.Set("carrier_code", "UPS")
 	form.Set("tracking_number", "1Z999AA10123456784")
 	form.Set("agent", "alice")
+	// A reason, which ship does not take: refused as the API refuses it,
+	// and the form's token is left for the corrected form.
+	form.Set("reason", "34")
+	if status, page := h.postForm(t, form); status != http.StatusUnprocessableEntity || !strings.Contains(page, "reason: only refuse, cancel and cancel_lines take a reason") {
+		t.Errorf("ship with a reason: %d %s", status, page)
+	}
+	form.Del("reason")
 	status, page := h.postForm(t, form)
 	if status != http.StatusOK || !strings.Contains(page, "synchronizing") {
 		t.Fatalf("the confirmed form: %d %s", status, page)

@@ -74,6 +74,9 @@ func runOrdersExport(ctx context.Context, args []string, stdout, stderr io.Write
 	if q.CreatedBefore, err = orders.ParseTime("-created-before", *before); err != nil {
 		return fail("%v", err)
 	}
+	if err := orders.CheckCreatedRange(q, "-created-after", "-created-before"); err != nil {
+		return fail("%v", err)
+	}
 	if q.Status != "" && !slices.Contains(orders.Statuses, q.Status) {
 		return fail("-status must be one of %v", orders.Statuses)
 	}

@@ -139,4 +139,15 @@ func TestOrdersListAndExport(t *testing.T) {
 	if code := run([]string{"orders", "export", "-config", path, "-merchant", "nobody"}, &out, &errOut); code != 2 {
 		t.Fatalf("an unknown merchant: exit %d", code)
 	}
+	// Bounds that select nothing are refused, as the API refuses them,
+	// rather than answered with an empty export.
+	if resp, _ := h.ordersCall(oa, "/v1/orders.csv?created_after=2026-03-01&created_before=2026-01-01", acmeAPIKey); resp.StatusCode != 422 {
+		t.Errorf("the API with reversed bounds: %d", resp.StatusCode)
+	}
+	out.Reset()
+	errOut.Reset()
+	code := run([]string{"orders", "export", "-config", path, "-merchant", "acme", "-created-after", "2026-03-01", "-created-before", "2026-01-01"}, &out, &errOut)
+	if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "-created-before must be later than -created-after") {
+		t.Errorf("reversed bounds: exit %d, wrote %q, said %q", code, out.String(), errOut.String())
+	}
 }

@@ -19,6 +19,9 @@ const (
 	CodeURLNotAllowed          = "url_not_allowed"
 	CodeTooManySubscriptions   = "too_many_subscriptions"
 	CodeConfiguredSubscription = "configured_subscription"
+	// CodeSubscriptionExists: the merchant subscribes the URL already;
+	// the message names that subscription's id.
+	CodeSubscriptionExists = "subscription_exists"
 )
 
 // MaxRequestBody bounds the API's request bodies: a URL, or a time.
@@ -151,7 +154,10 @@ func decode(c *gin.Context, dst any) bool {
 // a URL's path or query.
 func apiError(err error) error {
 	var ue *URLError
+	var ee *ExistsError
 	switch {
+	case errors.As(err, &ee):
+		return httpapi.Errorf(http.StatusConflict, CodeSubscriptionExists, "url", "url: subscribed already by subscription %s; one URL gets each event once", ee.ID)
 	case errors.As(err, &ue) && errors.Is(err, ErrURLNotAllowed):
 		return httpapi.Errorf(http.StatusUnprocessableEntity, CodeURLNotAllowed, "url", "%s; the bridge sends only to public addresses", ue.Error())
 	case errors.As(err, &ue):

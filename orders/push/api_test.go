@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -190,6 +191,65 @@ func TestAPIErrors(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(list), "crm-secret") {
 		t.Error("a configured secret is shown")
+	}
+}
+
+// TestOneSubscriptionPerURL: a second subscription of the merchant to a
+// URL, retried or racing the first, is refused with the first one's id,
+// so that no receiver gets each event twice.
+func TestOneSubscriptionPerURL(t *testing.T) {
+	configured := []push.Configured{{Merchant: "acme", ID: "crm", URL: "https://hooks.example.com/crm", Secret: config.NewSecret("crm-secret-0123456789abcdefgh")}}
+	h := newHarness(t, harnessOptions{noWorker: true, configured: configured})
+	if err := h.pub.SyncConfigured(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	base := "/v1/orders/subscriptions"
+	exists := func(url, id string) {
+		t.Helper()
+		status, raw := h.call(http.MethodPost, base, acmeToken, map[string]string{"url": url}, nil)
+		e := decodeError(t, raw)
+		if status != http.StatusConflict || e.Error.Code != push.CodeSubscriptionExists || e.Error.Field != "url" || !strings.Contains(e.Error.Message, id) {
+			t.Errorf("%s again: %d %s, want 409 naming %s", url, status, raw, id)
+		}
+	}
+	first := h.subscribe("https://hooks.example.com/a")
+	exists("https://hooks.example.com/a", first.ID)
+	exists("https://hooks.example.com/crm", "crm")
+	// Another merchant may subscribe the same URL.
+	if status, raw := h.call(http.MethodPost, base, globexToken, map[string]string{"url": "https://hooks.example.com/a"}, nil); status != http.StatusCreated {
+		t.Errorf("globex to acme's URL: %d %s", status, raw)
+	}
+
+	// Racing creates: one only is made.
+	var wg sync.WaitGroup
+	statuses := make([]int, 6)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i], _ = h.call(http.MethodPost, base, acmeToken, map[string]string{"url": "https://hooks.example.com/b"}, nil)
+		}()
+	}
+	wg.Wait()
+	made := 0
+	for _, st := range statuses {
+		if st == http.StatusCreated {
+			made++
+		} else if st != http.StatusConflict {
+			t.Errorf("racing create: %d", st)
+		}
+	}
+	var list struct{ Subscriptions []push.Subscription }
+	if status, raw := h.call(http.MethodGet, base, acmeToken, nil, &list); made != 1 || status != 200 || len(list.Subscriptions) != 3 {
+		t.Errorf("%d of %d racing creates made one; list: %s", made, len(statuses), raw)
+	}
+
+	// Deleted, the URL may be subscribed again.
+	if status, raw := h.call(http.MethodDelete, base+"/"+first.ID, acmeToken, nil, nil); status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", status, raw)
+	}
+	if again := h.subscribe("https://hooks.example.com/a"); again.State != push.StateVerifying || again.Secret == first.Secret {
+		t.Errorf("subscribed again: %+v", again)
 	}
 }
 

@@ -24,6 +24,12 @@ func TestBackoffStaysWithinBounds(t *testing.T) {
 	if d := p.backoff(0, time.Minute); d != time.Minute {
 		t.Errorf("Retry-After of a minute: %s", d)
 	}
+	// A floor: a Retry-After shorter than the backoff does not hasten it.
+	for range 20 {
+		if d := p.backoff(3, time.Second); d < (p.lim.RetryBase<<3)/2 {
+			t.Fatalf("Retry-After of a second after 3 failures: %s", d)
+		}
+	}
 	if d := p.backoff(0, time.Hour); d != p.lim.RetryMax {
 		t.Errorf("Retry-After of an hour: %s, want RetryMax", d)
 	}

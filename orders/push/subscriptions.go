@@ -2,6 +2,8 @@ package push
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,21 @@ var (
 	// not through the API.
 	ErrConfigured = errors.New("push: the subscription is defined in the configuration")
 )
+
+// ExistsError: the merchant already subscribes the URL, with subscription
+// ID. A client that retries a create it saw time out learns the id
+// instead of getting every event twice.
+type ExistsError struct{ ID string }
+
+func (e *ExistsError) Error() string { return "push: the URL is subscribed already, by " + e.ID }
+
+// subID is the id of the API's subscription of a URL: one URL, one id,
+// so that of two creates of a URL, retried or racing, the create script
+// lets one only through.
+func subID(merchant, rawURL string) string {
+	sum := sha256.Sum256([]byte(merchant + "\n" + rawURL))
+	return "sub_" + hex.EncodeToString(sum[:10])
+}
 
 // Subscription is a subscription as the API shows it.
 type Subscription struct {
@@ -84,18 +101,39 @@ func (p *Publisher) Create(ctx context.Context, merchant, rawURL string) (Subscr
 	if err := p.checkURL(ctx, rawURL); err != nil {
 		return Subscription{}, err
 	}
-	n, err := p.o.Redis.SCard(ctx, p.keys.index(merchant)).Result()
+	// The configuration's subscriptions, and the API's of before ids came
+	// from their URL, are found by their url; the API's by their id.
+	ids, err := p.o.Redis.SMembers(ctx, p.keys.index(merchant)).Result()
 	if err != nil {
-		return Subscription{}, fmt.Errorf("push: count subscriptions of %s: %w", merchant, err)
+		return Subscription{}, fmt.Errorf("push: list subscriptions of %s: %w", merchant, err)
 	}
-	if n >= int64(p.lim.MaxSubscriptions) {
+	urls := make([]*redis.StringCmd, len(ids))
+	_, _ = p.o.Redis.Pipelined(ctx, func(pp redis.Pipeliner) error {
+		for i, id := range ids {
+			urls[i] = pp.HGet(ctx, p.keys.sub(merchant, id).hash, "url")
+		}
+		return nil
+	})
+	for i, u := range urls {
+		if err := u.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return Subscription{}, fmt.Errorf("push: read subscriptions of %s: %w", merchant, err)
+		}
+		if u.Val() == rawURL {
+			return Subscription{}, &ExistsError{ID: ids[i]}
+		}
+	}
+	if len(ids) >= p.lim.MaxSubscriptions {
 		return Subscription{}, ErrTooManySubscriptions
 	}
-	id, secret, inc := "sub_"+randomHex(10), randomHex(32), randomHex(4)
+	id, secret, inc := subID(merchant, rawURL), randomHex(32), randomHex(4)
 	k := p.keys.sub(merchant, id)
 	now := p.o.Now()
-	if _, err := createScript.Run(ctx, p.o.Redis, []string{k.hash}, merchant, id, rawURL, secret, SourceAPI, now.UnixMilli(), inc).Result(); err != nil {
+	created, err := createScript.Run(ctx, p.o.Redis, []string{k.hash}, merchant, id, rawURL, secret, SourceAPI, now.UnixMilli(), inc).Int()
+	if err != nil {
 		return Subscription{}, fmt.Errorf("push: create subscription of %s: %w", merchant, err)
+	}
+	if created == 0 {
+		return Subscription{}, &ExistsError{ID: id}
 	}
 	// Listed only once it exists, so that Publish never finds an id
 	// without its subscription; a failure from here on deletes it again.
