@@ -505,7 +505,11 @@ func (c *Config) merchantProblems() Problems {
 				ps = append(ps, Problem{Field: kp + ".rate_limit", Message: "needs both requests and per"})
 			}
 			if mk.Kind != KindRakuten && mk.SyncEvery > 0 && mk.SyncEvery < 10*time.Second {
-				ps = append(ps, Problem{Field: kp + ".sync_every", Message: "must be at least 10s: Mirakl advises against polling faster"})
+				why := "Mirakl advises against polling faster"
+				if mk.Kind != KindMirakl {
+					why = "faster polling would spend the account's rate budget on empty listings"
+				}
+				ps = append(ps, Problem{Field: kp + ".sync_every", Message: "must be at least 10s: " + why})
 			}
 			if mk.AutoAccept.Enabled && !slices.Contains(OrderActionKinds, mk.Kind) {
 				ps = append(ps, Problem{Field: kp + ".auto_accept.enabled", Message: fmt.Sprintf("a %s account cannot act on orders; only %s can", mk.Kind, strings.Join(OrderActionKinds, ", "))})
@@ -515,6 +519,14 @@ func (c *Config) merchantProblems() Problems {
 			}
 			if e := mk.Email; e != nil {
 				ps = append(ps, e.relayProblems(kp+".email")...)
+				for _, srv := range []struct {
+					name string
+					MailServer
+				}{{"imap", e.IMAP}, {"smtp", e.SMTP}} {
+					if srv.TLS == "none" && !loopbackAddr(srv.Addr) {
+						ps = append(ps, Problem{Field: kp + ".email." + srv.name + ".tls", Message: "none sends the password in clear text: only for a server on this machine (a loopback address); use starttls or implicit"})
+					}
+				}
 			}
 			if e := mk.Email; e != nil && e.AmazonOrders != nil && e.Profile != "amazon" {
 				ps = append(ps, Problem{Field: kp + ".email.amazon_orders", Message: "only an account of profile amazon reads Amazon's orders"})
@@ -611,3 +623,17 @@ func (e *EmailAccount) relayProblems(path string) Problems {
 
 // documentTypeCode is the shape of Mirakl's document type codes (DO01).
 var documentTypeCode = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+
+// loopbackAddr tells whether host:port names this machine: localhost or a
+// loopback address.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

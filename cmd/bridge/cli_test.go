@@ -175,6 +175,14 @@ func TestHelpdeskSetupFollowsTheConfiguration(t *testing.T) {
 	if code := run([]string{"config", "check", path}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "bridge helpdesk-setup -config "+path) {
 		t.Errorf("config check exited %d:\n%s", code, out.String())
 	}
+	// It takes the file with -config too, as the other commands do.
+	out.Reset()
+	if code := run([]string{"config", "check", "-config", path}, &out, &errOut); code != 0 || !strings.Contains(out.String(), path+": ok") {
+		t.Errorf("config check -config exited %d:\n%s", code, out.String())
+	}
+	if code := run([]string{"config", "check", "-config", path, path}, &out, &errOut); code != 2 {
+		t.Errorf("config check with -config and a file exited %d, want 2", code)
+	}
 }
 
 // The README's Zendesk example and its trigger instructions agree: the

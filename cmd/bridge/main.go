@@ -185,7 +185,8 @@ const configUsage = `usage: bridge config check FILE
 
 subcommands:
   check FILE  validate a configuration file and print every problem, with its
-              YAML path and line; exit 1 if there is any
+              YAML path and line; exit 1 if there is any (-config FILE works
+              too)
 `
 
 // runConfig runs "bridge config SUBCOMMAND".
@@ -206,16 +207,21 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 func runConfigCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newCommand("config check", "FILE",
+	fs := newCommand("config check", "FILE | -config FILE",
 		"Validates a configuration file as the service would at start-up, with the\nenvironment's ${VAR} values, and prints every problem with its YAML path\nand line. Exits 0 when the file is good, 1 when it has problems.", stderr)
+	// -config, as every other command takes the file, or the file alone.
+	path := fs.String("config", "", "the configuration file (or give it as the argument)")
 	if code, done := fs.parse(args, stdout); done {
 		return code
 	}
-	if fs.NArg() != 1 {
+	file := *path
+	switch {
+	case file == "" && fs.NArg() == 1:
+		file = fs.Arg(0)
+	case file == "" || fs.NArg() != 0:
 		fs.Usage()
 		return 2
 	}
-	file := fs.Arg(0)
 	problems := config.Check(file, os.LookupEnv)
 	if len(problems) == 0 {
 		fmt.Fprintf(stdout, "%s: ok\n", file)
