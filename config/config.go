@@ -467,6 +467,9 @@ type Helpdesk struct {
 	Language string `yaml:"language" validate:"omitempty,oneof=en fr"`
 	// RateLimit paces calls to this account across all replicas.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// UpdateRateLimit paces Zendesk's Update Ticket (comments, status,
+	// tags), which Zendesk limits on its own, within RateLimit.
+	UpdateRateLimit RateLimit `yaml:"update_rate_limit"`
 	// Timeout bounds one HTTP call to the helpdesk.
 	Timeout time.Duration `yaml:"timeout" validate:"gte=0"`
 	// SettleDelay is how long a write that got no answer (a create, a

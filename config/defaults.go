@@ -12,6 +12,12 @@ import (
 // goes on, so twice that is taken.
 const DefaultSettleDelay = 2 * time.Minute
 
+// DefaultZendeskUpdateLimit paces Zendesk's Update Ticket endpoint, which
+// Zendesk limits to 100 requests a minute per account whatever the plan
+// (its own updates in the agents' interface count too): 90 leaves them
+// room.
+var DefaultZendeskUpdateLimit = RateLimit{Requests: 90, Per: time.Minute}
+
 var defaultRateLimits = map[string]RateLimit{
 	// Gorgias allows an API key 40 requests per 20 seconds.
 	KindGorgias: {Requests: 40, Per: 20 * time.Second},
@@ -127,6 +133,9 @@ func (c *Config) ApplyDefaults() {
 			}
 			if h.RateLimit == (RateLimit{}) {
 				h.RateLimit = defaultRateLimits[h.Kind]
+			}
+			if h.Kind == KindZendesk && h.UpdateRateLimit == (RateLimit{}) {
+				h.UpdateRateLimit = DefaultZendeskUpdateLimit
 			}
 		}
 	}

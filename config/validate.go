@@ -471,6 +471,11 @@ func (c *Config) merchantProblems() Problems {
 			} else if rl.Requests == 0 && rl.Per > 0 {
 				ps = append(ps, Problem{Field: hp + ".rate_limit.requests", Message: "must be more than 0 when per is set"})
 			}
+			if rl := h.UpdateRateLimit; rl != (RateLimit{}) && h.Kind != KindZendesk {
+				ps = append(ps, Problem{Field: hp + ".update_rate_limit", Message: "only a zendesk account has one: Zendesk limits Update Ticket on its own"})
+			} else if (rl.Requests > 0) != (rl.Per > 0) {
+				ps = append(ps, Problem{Field: hp + ".update_rate_limit", Message: "needs both requests and per"})
+			}
 		}
 		for j, sb := range m.Sidebars {
 			sp := fmt.Sprintf("%s.sidebars[%d]", mp, j)

@@ -42,6 +42,10 @@ type Transport struct {
 	// Timeout bounds each call once the limiter let it go. Waiting for the
 	// limiter does not count against it, as http.Client.Timeout would.
 	Timeout time.Duration
+	// Narrower, when set, names the rate-limit key of a vendor limit that
+	// some of the account's calls count against besides the account's own
+	// (Zendesk's Update Ticket), or "" for a call it does not cover.
+	Narrower func(*http.Request) string
 }
 
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -50,16 +54,26 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now = time.Now
 	}
 	ctx := req.Context()
+	keys := []string{t.Key}
+	if t.Narrower != nil {
+		if k := t.Narrower(req); k != "" {
+			// The narrower budget first: it is the one more often spent,
+			// and a call it defers then takes nothing of the account's.
+			keys = []string{k, t.Key}
+		}
+	}
 	if t.Limiter != nil {
 		start := now()
-		if err := t.Limiter.Acquire(ctx, t.Key); err != nil {
-			if d, ok := Deferred(err); ok {
-				d.System = t.System
-				if t.Observer != nil {
-					t.Observer.ObserveDeferral(t.System, d.Class)
+		for _, key := range keys {
+			if err := t.Limiter.Acquire(ctx, key); err != nil {
+				if d, ok := Deferred(err); ok {
+					d.System = t.System
+					if t.Observer != nil {
+						t.Observer.ObserveDeferral(t.System, d.Class)
+					}
 				}
+				return nil, err
 			}
-			return nil, err
 		}
 		if t.Observer != nil {
 			t.Observer.ObserveLimiterWait(t.System, now().Sub(start))
@@ -91,7 +105,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests && t.Limiter != nil {
 		// A penalty that cannot be recorded only costs us another 429.
-		_ = t.Limiter.Penalize(context.WithoutCancel(ctx), t.Key, RetryAfter(resp.Header, now(), time.Second))
+		// Which of the limits answered is not said: every key the call
+		// counts against waits.
+		wait := RetryAfter(resp.Header, now(), time.Second)
+		for _, key := range keys {
+			_ = t.Limiter.Penalize(context.WithoutCancel(ctx), key, wait)
+		}
 	}
 	return resp, err
 }

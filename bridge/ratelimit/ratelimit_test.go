@@ -1,8 +1,12 @@
 package ratelimit_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,5 +292,73 @@ func TestEmbeddedRedis(t *testing.T) {
 	}
 	if err := l.Acquire(context.Background(), "none"); err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("an unpaced account: %v", err)
+	}
+}
+
+// countingRoundTripper answers 200 to every call, or 429 when told to.
+type countingRoundTripper struct {
+	calls  int
+	status int
+}
+
+func (c *countingRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.calls++
+	status := cmp.Or(c.status, http.StatusOK)
+	return &http.Response{StatusCode: status, Header: http.Header{"Retry-After": {"30"}}, Body: io.NopCloser(strings.NewReader("")), Request: req}, nil
+}
+
+// A vendor limit narrower than the account's (Zendesk's Update Ticket)
+// paces the calls it covers on its own budget, on top of the account's,
+// and leaves the others alone; a 429 to such a call holds both back.
+func TestNarrowerBudget(t *testing.T) {
+	rdb := rdbtest.Client(t, 5)
+	l := newLimiter(rdb)
+	l.Set("acct", ratelimit.Limit{Requests: 100, Per: time.Second})
+	l.Set("acct:updates", ratelimit.Limit{Requests: 2, Per: time.Minute, Burst: 2})
+	base := &countingRoundTripper{}
+	client := &http.Client{Transport: &connectors.Transport{Base: base, System: "zendesk", Key: "acct", Limiter: l,
+		Narrower: func(req *http.Request) string {
+			if req.Method == http.MethodPut {
+				return "acct:updates"
+			}
+			return ""
+		}}}
+	call := func(method string) error {
+		req, _ := http.NewRequest(method, "http://vendor.example/api", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	for i := range 2 {
+		if err := call(http.MethodPut); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	var rl *connectors.RateLimitedError
+	if err := call(http.MethodPut); !errors.As(err, &rl) || rl.RetryAfter < 20*time.Second {
+		t.Fatalf("a third update within the minute: %v, want it held back about 30s", err)
+	}
+	for i := range 10 {
+		if err := call(http.MethodGet); err != nil {
+			t.Fatalf("read %d, outside the updates' budget: %v", i, err)
+		}
+	}
+	if base.calls != 12 {
+		t.Errorf("%d calls reached the vendor, want 2 updates and 10 reads", base.calls)
+	}
+	// A 429 to a call of the narrower budget holds the account back too.
+	l.Set("acct:updates", ratelimit.Limit{Requests: 100, Per: time.Second})
+	rdb.FlushDB(context.Background())
+	base.status = http.StatusTooManyRequests
+	if err := call(http.MethodPut); err != nil {
+		t.Fatal(err)
+	}
+	base.status = 0
+	for _, m := range []string{http.MethodGet, http.MethodPut} {
+		if err := call(m); !errors.As(err, &rl) {
+			t.Errorf("%s after a 429: %v, want it held back", m, err)
+		}
 	}
 }

@@ -509,9 +509,18 @@ func newHelpdesk(h config.Helpdesk, allowPrivate bool, limiter *ratelimit.Limite
 	limiter.Set(h.ID, ratelimit.Limit{Requests: h.RateLimit.Requests, Per: h.RateLimit.Per})
 	// The timeout lives in the transport so that waiting for the shared
 	// limiter, which can take seconds, does not eat into it.
-	client := &http.Client{
-		Transport: &connectors.Transport{Base: o.Transport, System: h.Kind, Key: h.ID, Limiter: limiter, Observer: metrics, Now: o.Now, Timeout: h.Timeout},
+	tr := &connectors.Transport{Base: o.Transport, System: h.Kind, Key: h.ID, Limiter: limiter, Observer: metrics, Now: o.Now, Timeout: h.Timeout}
+	if h.Kind == config.KindZendesk {
+		updates := h.ID + ":update-ticket"
+		limiter.Set(updates, ratelimit.Limit{Requests: h.UpdateRateLimit.Requests, Per: h.UpdateRateLimit.Per})
+		tr.Narrower = func(req *http.Request) string {
+			if zendesk.IsUpdateTicket(req) {
+				return updates
+			}
+			return ""
+		}
 	}
+	client := &http.Client{Transport: tr}
 	// Attachments' URLs come from the helpdesk's payloads: their
 	// downloads dial only public addresses, unless the operator allows
 	// private ones for local fakes.

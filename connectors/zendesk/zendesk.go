@@ -733,3 +733,15 @@ func toStatus(s string) connectors.Status {
 		return connectors.StatusOpen
 	}
 }
+
+// IsUpdateTicket tells whether req is a call to Update Ticket
+// (PUT /api/v2/tickets/{id}), which Zendesk limits on its own besides the
+// account's limit: the bridge paces those calls on a budget of their own
+// (connectors.Transport.Narrower).
+func IsUpdateTicket(req *http.Request) bool {
+	if req.Method != http.MethodPut {
+		return false
+	}
+	_, rest, ok := strings.Cut(req.URL.Path, "/api/v2/tickets/")
+	return ok && rest != "" && !strings.Contains(rest, "/")
+}

@@ -1068,3 +1068,22 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+func TestIsUpdateTicket(t *testing.T) {
+	for _, c := range []struct {
+		method, url string
+		want        bool
+	}{
+		{http.MethodPut, "https://acme.zendesk.com/api/v2/tickets/42", true},
+		{http.MethodPut, "https://proxy.example/zd/api/v2/tickets/42.json", true},
+		{http.MethodGet, "https://acme.zendesk.com/api/v2/tickets/42", false},
+		{http.MethodPut, "https://acme.zendesk.com/api/v2/tickets/42/tags", false},
+		{http.MethodPost, "https://acme.zendesk.com/api/v2/tickets", false},
+		{http.MethodPut, "https://acme.zendesk.com/api/v2/tickets/", false},
+	} {
+		req, _ := http.NewRequest(c.method, c.url, nil)
+		if got := zendesk.IsUpdateTicket(req); got != c.want {
+			t.Errorf("%s %s: %v, want %v", c.method, c.url, got, c.want)
+		}
+	}
+}
