@@ -50,6 +50,9 @@ func decodeJSON(prefix string, data []byte, dst any, strict bool) error {
 		if errors.As(err, &syntax) {
 			return AsError(err)
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) { // the decoder's word for a document cut short
+			return Errorf(http.StatusBadRequest, CodeMalformedBody, prefix, "%s is not valid JSON: it ends too soon", nonEmpty(prefix, "request body"))
+		}
 		// encoding/json's errors name no array index, a map's key only
 		// sometimes, and Go's types: find the value at fault in the
 		// document instead.

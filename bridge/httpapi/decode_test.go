@@ -63,6 +63,7 @@ func TestDecodeJSONNamesTheValueAtFault(t *testing.T) {
 		{"strict: a field named -", "", `{"Skipped":"x"}`, true, 422, CodeInvalidField, "Skipped", "Skipped is not a field"},
 		{"strict: a type fault before an unknown field", "", `{"flag":1,"bogus":1}`, true, 400, CodeMalformedBody, "flag", "flag must be true or false"},
 		{"strict: trailing data", "", `{} {}`, true, 400, CodeMalformedBody, "", "request body is not valid JSON"},
+		{"strict: cut short", "", `{"action":`, true, 400, CodeMalformedBody, "", "request body is not valid JSON"},
 		{"validation still names indexes", "", `{"lines":[{},{"quantity":-1}]}`, true, 422, CodeInvalidField, "lines[1].quantity", "lines[1].quantity must be at least 0"},
 	}
 	for _, tc := range cases {
@@ -110,4 +111,37 @@ func TestDecodeJSONLenientAcceptsUnknownFields(t *testing.T) {
 	if e := AsError(DecodeJSONStrict("", []byte(` `), &b)); e.Status != http.StatusBadRequest || e.Code != CodeMalformedBody {
 		t.Fatalf("empty body: %+v", e)
 	}
+}
+
+// FuzzDecodeJSON: any document decodes or is refused as the client's
+// fault (400 or 422) with a message, never a panic or a 500.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"action":"accept","refuse_lines":[{"line_id":"a","quantity":2}],"at":"2026-01-10T12:00:00Z"}`,
+		`{"refuse_lines":[{"quantity":"1"}]}`, `{"at":"yesterday"}`, `{"rates":{"a":{"quantity":1e400}}}`,
+		`{"bogus":[1,{"x":null}]}`, `[]`, `null`, `"x"`, `{"later":5}`, `{"quoted":"x"}`, `{} 1`, `{`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, doc []byte, strict bool) {
+		var b body
+		decode := DecodeJSON
+		if strict {
+			decode = DecodeJSONStrict
+		}
+		err := decode("", doc, &b)
+		if err == nil {
+			return
+		}
+		e := AsError(err)
+		if e.Status != http.StatusBadRequest && e.Status != http.StatusUnprocessableEntity || e.Message == "" || strings.Contains(e.Message, "json:") {
+			t.Fatalf("%q: %d %+v (%v)", doc, e.Status, e, err)
+		}
+		// The value at fault is found, save in a quoted field (",string"),
+		// which the walk does not look into.
+		if strings.Contains(e.Message, "expected shape") && !strings.Contains(string(doc), "quoted") {
+			t.Fatalf("%q: the value at fault was not found (%v)", doc, err)
+		}
+	})
 }
