@@ -136,7 +136,7 @@ func (h *apiHandler) setStatus(c *gin.Context) {
 		return
 	}
 	var req statusRequest
-	if err := httpapi.DecodeJSON("", body, &req); err != nil {
+	if err := httpapi.DecodeJSONStrict("", body, &req); err != nil {
 		httpapi.Fail(c, err)
 		return
 	}
@@ -175,7 +175,7 @@ func (h *apiHandler) setMerchantTicketID(c *gin.Context) {
 		return
 	}
 	var req merchantTicketIDRequest
-	if err := httpapi.DecodeJSON("", body, &req); err != nil {
+	if err := httpapi.DecodeJSONStrict("", body, &req); err != nil {
 		httpapi.Fail(c, err)
 		return
 	}

@@ -89,7 +89,7 @@ func (a *API) putSettings(c *gin.Context) {
 		return
 	}
 	var s Settings
-	if err := httpapi.DecodeJSON("", body, &s); err != nil {
+	if err := httpapi.DecodeJSONStrict("", body, &s); err != nil {
 		httpapi.Fail(c, err)
 		return
 	}
@@ -148,7 +148,7 @@ func (a *API) generate(c *gin.Context) {
 	}
 	var req generateRequest
 	if strings.TrimSpace(string(body)) != "" {
-		if err := httpapi.DecodeJSON("", body, &req); err != nil {
+		if err := httpapi.DecodeJSONStrict("", body, &req); err != nil {
 			httpapi.Fail(c, err)
 			return
 		}
@@ -278,7 +278,7 @@ func (a *API) creditNote(c *gin.Context) {
 		return
 	}
 	var req creditRequest
-	if err := httpapi.DecodeJSON("", body, &req); err != nil {
+	if err := httpapi.DecodeJSONStrict("", body, &req); err != nil {
 		httpapi.Fail(c, err)
 		return
 	}

@@ -66,7 +66,7 @@ func (a *BulkAPI) submit(c *gin.Context) {
 		return
 	}
 	var req bulkRequest
-	if err := httpapi.DecodeJSON("", body, &req); err != nil {
+	if err := httpapi.DecodeJSONStrict("", body, &req); err != nil {
 		httpapi.Fail(c, err)
 		return
 	}

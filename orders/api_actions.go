@@ -28,7 +28,7 @@ func (a *API) act(c *gin.Context) {
 		return
 	}
 	var req actionBody
-	if err := httpapi.DecodeJSON("", body, &req); err != nil {
+	if err := httpapi.DecodeJSONStrict("", body, &req); err != nil {
 		httpapi.Fail(c, err)
 		return
 	}

@@ -21,6 +21,10 @@ const RequestIDHeader = "X-Request-Id"
 func NewEngine(log zerolog.Logger, metrics gin.HandlerFunc) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	// A path with a trailing slash or in the wrong case is an unknown
+	// route, answered with the JSON 404, not a redirect with an HTML body.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.Use(requestContext(log), recovery(), accessLog(), classifyBodyErrors())
@@ -29,10 +33,10 @@ func NewEngine(log zerolog.Logger, metrics gin.HandlerFunc) *gin.Engine {
 	}
 	e.Use(ErrorMiddleware())
 	e.NoRoute(func(c *gin.Context) {
-		Fail(c, Errorf(http.StatusNotFound, CodeNotFound, "", "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+		Fail(c, Errorf(http.StatusNotFound, CodeNotFound, "", "no route for %s %s", Method(c), c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		Fail(c, Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "", "method %s is not allowed here", c.Request.Method))
+		Fail(c, Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "", "method %s is not allowed here", Method(c)))
 	})
 	return e
 }
@@ -78,7 +82,7 @@ func accessLog() gin.HandlerFunc {
 		c.Next()
 		route := Route(c)
 		zerolog.Ctx(c.Request.Context()).Info().
-			Str("method", c.Request.Method).Str("route", route).
+			Str("method", Method(c)).Str("route", route).
 			Int("status", c.Writer.Status()).Dur("latency", time.Since(start)).
 			Msg("http request")
 	}
@@ -143,6 +147,18 @@ func Health(e *gin.Engine, redis Pinger) {
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready", "redis": "ok"})
 	})
+}
+
+// Method is the request's method as logs and metric labels may carry it:
+// one of the standard methods, else "other", so that a caller cannot
+// make up methods to add series or fill the logs.
+func Method(c *gin.Context) string {
+	switch m := c.Request.Method; m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // Route is the request's route template ("/v1/admin/dead-letters/:id/replay"),

@@ -110,8 +110,8 @@ func AsError(err error) *Error {
 	case errors.As(err, &syntax):
 		return Errorf(http.StatusBadRequest, CodeMalformedBody, "", "request body is not valid JSON (at byte %d)", syntax.Offset)
 	case errors.As(err, &typ):
-		field := typ.Field
-		return Errorf(http.StatusBadRequest, CodeMalformedBody, field, "%s: expected %s, got a JSON %s", field, typ.Type, typ.Value)
+		// DecodeJSON names the value by its path; this is for the rest.
+		return Errorf(http.StatusBadRequest, CodeMalformedBody, typ.Field, "%s must be %s", nonEmpty(typ.Field, "body"), jsonKind(typ.Type))
 	case errors.Is(err, errEmptyBody):
 		return Errorf(http.StatusBadRequest, CodeMalformedBody, "", "request body is empty")
 	default:
@@ -254,27 +254,6 @@ func Validate(prefix string, v any) error {
 		return e
 	}
 	return err
-}
-
-// DecodeJSON decodes a JSON document into dst and validates it; errors name
-// fields with prefix. Unknown fields are accepted so that senders can add
-// fields without breaking older bridges.
-func DecodeJSON(prefix string, data []byte, dst any) error {
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return errEmptyBody
-	}
-	if err := json.Unmarshal(data, dst); err != nil {
-		e := AsError(err)
-		if e.Status == http.StatusInternalServerError {
-			return Errorf(http.StatusBadRequest, CodeMalformedBody, prefix, "%s is not valid JSON: %v", nonEmpty(prefix, "body"), err)
-		}
-		if prefix != "" && e.Field != "" {
-			e.Field = prefix + "." + e.Field
-			e.Message = prefix + "." + e.Message
-		}
-		return e
-	}
-	return Validate(prefix, dst)
 }
 
 func nonEmpty(s, def string) string {

@@ -137,14 +137,16 @@ func (m *Metrics) ObserveDeferral(system, class string) {
 }
 
 // GinMiddleware counts requests by route template, never by raw path, so
-// that customer data in paths or queries cannot become a label.
+// that customer data in paths or queries cannot become a label, and by
+// method among the standard ones (any other is "other"), so that no
+// caller can add series.
 func (m *Metrics) GinMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := httpapi.Route(c)
-		m.HTTPRequests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-		m.HTTPLatency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		route, method := httpapi.Route(c), httpapi.Method(c)
+		m.HTTPRequests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		m.HTTPLatency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	}
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -403,11 +405,43 @@ func TestOperationalRoutes(t *testing.T) {
 			t.Errorf("GET %s (admin %v) = %d, want %d", tc.path, tc.auth, got, tc.want)
 		}
 	}
+	// A trailing slash is an unknown route: the JSON 404, not a redirect.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"/v1/discussions/", "/healthz/", "/HEALTHZ"} {
+		resp, err := noRedirect.Get(h.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_ = json.Unmarshal(raw, &body)
+		if code, _ := errorOf(body); resp.StatusCode != http.StatusNotFound || code != "not_found" || resp.Header.Get("Location") != "" {
+			t.Errorf("GET %s = %d %q (Location %q), want the JSON 404", path, resp.StatusCode, raw, resp.Header.Get("Location"))
+		}
+	}
+	// Made-up methods are counted as one "other" method: a caller cannot
+	// add series.
+	for _, method := range []string{"Z123", strings.Repeat("Z", 20000)} {
+		req, _ := http.NewRequest(method, h.url+"/healthz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%.10s /healthz = %d, want 405", method, resp.StatusCode)
+		}
+	}
 	h.send(event("evt-m", "order.action_required", actionRequired("ORD-M", "acme-fr")))
 	h.settle()
 	m := h.metrics()
+	if strings.Contains(m, "Z123") || strings.Contains(m, "ZZZZ") {
+		t.Error("/metrics has a series for a made-up method")
+	}
 	for _, want := range []string{
 		`bridge_http_requests_total{method="POST",route="/v1/events",status="202"} 1`,
+		`bridge_http_requests_total{method="other",route="unmatched",status="405"} 2`,
 		`bridge_tasks_processed_total{type="alert:raise"} 2`,
 		`bridge_external_calls_total{status="201",system="gorgias"}`,
 		`bridge_events_received_total{kind="order.action_required",outcome="accepted"} 1`,

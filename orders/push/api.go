@@ -141,7 +141,7 @@ func (h *apiHandler) replay(c *gin.Context) {
 func decode(c *gin.Context, dst any) bool {
 	body, err := io.ReadAll(c.Request.Body)
 	if err == nil {
-		err = httpapi.DecodeJSON("", body, dst)
+		err = httpapi.DecodeJSONStrict("", body, dst)
 	}
 	if err != nil {
 		httpapi.Fail(c, err)
