@@ -84,7 +84,7 @@ func (pl planners) surveyRated(_ context.Context, ev events.Event) ([]*asynq.Tas
 // threshold), and the alert kind it raises: with a comment when the
 // comment has text. Survey events and marketplace evaluations share it.
 func badRating(m *config.Merchant, score int, comment string) (kind string, bad bool) {
-	if score > m.BadRatingThreshold {
+	if score > m.BadRating() {
 		return "", false
 	}
 	if hasText(comment) {

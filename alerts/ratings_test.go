@@ -34,7 +34,7 @@ var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 // and a Mirakl shop with rating alerts.
 func ratingConfig(on bool) *config.Config {
 	cfg := &config.Config{Merchants: []config.Merchant{{
-		ID: "acme", BadRatingThreshold: 2,
+		ID: "acme",
 		Stores: []config.Store{{ID: "acme-fr", Name: "ACME France", OrderURL: "https://backoffice.example/orders/{order_id}"}},
 		Helpdesks: []config.Helpdesk{
 			{ID: "acme-gorgias", Kind: config.KindGorgias, Stores: []string{"acme-fr"}, TagPrefix: "bigblue-"},
@@ -428,7 +428,8 @@ func TestRatingSyncSwitchedOffOrUnknown(t *testing.T) {
 
 func TestRatingSyncFollowsTheThreshold(t *testing.T) {
 	r := newRig(t, true)
-	r.cfg.Merchants[0].BadRatingThreshold = 3
+	three := 3
+	r.cfg.Merchants[0].BadRatingThreshold = &three
 	e := evaluation("ORD-1", 3, "", t0)
 	e.Order = nil // no order: the requester is a stable address no mail reaches
 	r.lister.set(e, evaluation("ORD-2", 4, "", t0))

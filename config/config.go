@@ -163,8 +163,9 @@ type Merchant struct {
 	Name string `yaml:"name"`
 	// EventSecrets verify POST /v1/events; several allow rotation.
 	EventSecrets []Secret `yaml:"event_secrets" validate:"required,min=1,dive,required,strong=24"`
-	// BadRatingThreshold: a survey score at or below it is bad (default 2).
-	BadRatingThreshold int        `yaml:"bad_rating_threshold" validate:"gte=0,lte=5"`
+	// BadRatingThreshold: a survey score at or below it is bad (default 2;
+	// 0 makes none bad). A pointer, so that a written 0 is not the default.
+	BadRatingThreshold *int       `yaml:"bad_rating_threshold" validate:"omitempty,gte=0,lte=5"`
 	Stores             []Store    `yaml:"stores" validate:"required,min=1,dive"`
 	Helpdesks          []Helpdesk `yaml:"helpdesks" validate:"dive"`
 	// Sidebars are the helpdesk sidebar integrations that show this
@@ -581,6 +582,14 @@ func (h Helpdesk) AlertEnabled(kind string) bool {
 
 // TargetsStore tells whether this account takes alerts for store.
 func (h Helpdesk) TargetsStore(store string) bool { return slices.Contains(h.Stores, store) }
+
+// BadRating is the score at or below which a survey is bad.
+func (m *Merchant) BadRating() int {
+	if m.BadRatingThreshold == nil {
+		return DefaultBadRatingThreshold
+	}
+	return *m.BadRatingThreshold
+}
 
 // Merchant returns the merchant with this id.
 func (c *Config) Merchant(id string) (*Merchant, bool) {

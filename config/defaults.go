@@ -18,6 +18,9 @@ const DefaultSettleDelay = 2 * time.Minute
 // room.
 var DefaultZendeskUpdateLimit = RateLimit{Requests: 90, Per: time.Minute}
 
+// DefaultBadRatingThreshold: a survey score of 2 or less is bad.
+const DefaultBadRatingThreshold = 2
+
 var defaultRateLimits = map[string]RateLimit{
 	// Gorgias allows an API key 40 requests per 20 seconds.
 	KindGorgias: {Requests: 40, Per: 20 * time.Second},
@@ -95,7 +98,11 @@ func (c *Config) ApplyDefaults() {
 	}
 	for i := range c.Merchants {
 		m := &c.Merchants[i]
-		orDefault(&m.BadRatingThreshold, 2)
+		if m.BadRatingThreshold == nil {
+			// Spelled out so that the effective setting shows.
+			v := DefaultBadRatingThreshold
+			m.BadRatingThreshold = &v
+		}
 		for j := range m.Sidebars {
 			orDefault(&m.Sidebars[j].Language, "en")
 		}

@@ -279,8 +279,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
 		d.mapping(n, v.Elem(), path)
-	case v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Bool:
-		// A switch whose default is on: nil tells "not written" from false.
+	case v.Kind() == reflect.Pointer && (v.Type().Elem().Kind() == reflect.Bool || v.Type().Elem().Kind() == reflect.Int):
+		// A switch whose default is on, a number whose default is not 0:
+		// nil tells "not written" from false or 0.
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}

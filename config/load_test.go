@@ -125,7 +125,7 @@ func TestParseDefaults(t *testing.T) {
 		Merchants: []Merchant{{
 			ID:                 "acme",
 			EventSecrets:       []Secret{secret("event-secret-0123456789abcdef", "${ACME_EVENT_SECRET}")},
-			BadRatingThreshold: 2,
+			BadRatingThreshold: ptr(2),
 			Stores:             []Store{{ID: "acme-fr"}, {ID: "acme-de"}},
 			Helpdesks: []Helpdesk{
 				{
@@ -164,7 +164,7 @@ func TestParseKeepsSetValues(t *testing.T) {
 	}
 	h := cfg.Merchants[0].Helpdesks[0]
 	got := []any{cfg.Server.Listen, cfg.Server.ShutdownTimeout, cfg.Worker, cfg.Events,
-		cfg.Merchants[0].BadRatingThreshold, h.Alerts, h.Language, h.RateLimit, h.Timeout}
+		*cfg.Merchants[0].BadRatingThreshold, h.Alerts, h.Language, h.RateLimit, h.Timeout}
 	want := []any{"127.0.0.1:9000", time.Minute, Worker{Concurrency: 4, MaxRetry: 3, TaskRetention: time.Hour},
 		Events{ReplayWindow: time.Minute, DedupeTTL: 2 * time.Hour},
 		3, []string{AlertActionRequired}, "fr", RateLimit{Requests: 5, Per: time.Second}, 3 * time.Second}
@@ -963,5 +963,24 @@ func TestParseSortsByLine(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, problemsOf(t, err)); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A written 0 is kept (no score is then bad), not taken for the default.
+func TestBadRatingThresholdZeroIsKept(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want int
+	}{{"", 2}, {"    bad_rating_threshold: 0\n", 0}, {"    bad_rating_threshold: 4\n", 4}} {
+		in := strings.Replace(base, "    event_secrets:", c.yaml+"    event_secrets:", 1)
+		cfg, err := Parse([]byte(in), lookup(baseEnv()))
+		if err != nil {
+			t.Fatalf("%q: %v", c.yaml, err)
+		}
+		if got := cfg.Merchants[0].BadRating(); got != c.want {
+			t.Errorf("%q: threshold %d, want %d", c.yaml, got, c.want)
+		}
 	}
 }
