@@ -30,6 +30,13 @@ const (
 // Statuses are the values a request may set.
 var Statuses = []string{StatusNew, StatusOpen, StatusPending, StatusHold, StatusSolved, StatusClosed}
 
+// Priorities and Types are the values a request may set for priority and
+// type.
+var (
+	Priorities = []string{"urgent", "high", "normal", "low"}
+	Types      = []string{"problem", "incident", "question", "task"}
+)
+
 // Error names Zendesk puts in the "error" member of an error body.
 const (
 	ErrRecordInvalid     = "RecordInvalid"
@@ -64,6 +71,10 @@ type TicketWrite struct {
 	Tags       *[]string `json:"tags,omitempty"`
 	ExternalID string    `json:"external_id,omitempty"`
 	Status     string    `json:"status,omitempty"`
+	// Priority and Type are Zendesk's enumerations (Priorities, Types);
+	// the bridge sets neither, the fake checks them.
+	Priority string `json:"priority,omitempty"`
+	Type     string `json:"type,omitempty"`
 	// Metadata is write only: Zendesk stores it in the custom member of
 	// the metadata of the audit the write makes (Tickets reference,
 	// "metadata"; Ticket Audits reference, "custom and system data").

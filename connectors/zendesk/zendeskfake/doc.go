@@ -34,7 +34,9 @@
 //     value set at creation carries over; author_id sets the author; a
 //     ticket holds at most 5000 comments, then 422. A closed ticket cannot
 //     be updated (422 "Status: closed prevents ticket update").
-//   - Status is one of new, open, pending, hold, solved, closed.
+//   - Status is one of new, open, pending, hold, solved, closed; priority
+//     one of urgent, high, normal, low; type one of problem, incident,
+//     question, task (each else 422 RecordInvalid naming it).
 //   - Tags: GET lists, POST sets (replaces), PUT adds, DELETE removes
 //     (/api/v2/tickets/{id}/tags; the official OpenAPI names POST
 //     SetTagsTicket); they refuse closed tickets.

@@ -221,6 +221,8 @@ func TestCreateValidation(t *testing.T) {
 		{name: "unknown requester_id", body: `{"ticket":{"comment":{"body":"b"},"requester_id":999}}`, field: "requester_id"},
 		{name: "external_id too long", body: `{"ticket":{"comment":{"body":"b"},"external_id":"` + long + `"}}`, field: "external_id"},
 		{name: "status outside the enum", body: `{"ticket":{"comment":{"body":"b"},"status":"archived"}}`, field: "status"},
+		{name: "priority outside the enum", body: `{"ticket":{"comment":{"body":"b"},"priority":"bogus"}}`, field: "priority"},
+		{name: "type outside the enum", body: `{"ticket":{"comment":{"body":"b"},"type":"nope"}}`, field: "type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

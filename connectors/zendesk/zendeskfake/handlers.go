@@ -128,6 +128,12 @@ func (s *Server) checkWrite(tw *api.TicketWrite, v invalid) {
 	if tw.Status != "" && !slices.Contains(api.Statuses, tw.Status) {
 		v.add("status", "InvalidValue", "Status: is invalid")
 	}
+	if tw.Priority != "" && !slices.Contains(api.Priorities, tw.Priority) {
+		v.add("priority", "InvalidValue", "Priority: is invalid")
+	}
+	if tw.Type != "" && !slices.Contains(api.Types, tw.Type) {
+		v.add("type", "InvalidValue", "Type: is invalid")
+	}
 	if tw.Comment != nil && tw.Comment.AuthorID != 0 && s.users[tw.Comment.AuthorID] == nil {
 		v.add("comment", "InvalidValue", "Comment: author is invalid")
 	}
