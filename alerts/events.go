@@ -55,7 +55,7 @@ type OrderLine struct {
 
 // ActionRequired is the data of an order.action_required event.
 type ActionRequired struct {
-	OrderID string        `json:"order_id" validate:"required,max=100"`
+	OrderID string        `json:"order_id" validate:"required,max=100,id"`
 	Store   string        `json:"store" validate:"required,max=100"`
 	Buyer   Buyer         `json:"buyer" validate:"required"`
 	Reason  string        `json:"reason" validate:"required,oneof=invalid_address invalid_buyer_information"`
@@ -66,14 +66,14 @@ type ActionRequired struct {
 // ActionResolved is the data of an order.action_resolved event: the
 // problem that blocked the order was fixed.
 type ActionResolved struct {
-	OrderID string `json:"order_id" validate:"required,max=100"`
+	OrderID string `json:"order_id" validate:"required,max=100,id"`
 	Store   string `json:"store" validate:"required,max=100"`
 	Details string `json:"details,omitempty" validate:"max=5000"`
 }
 
 // SurveyRated is the data of a delivery_survey.rated event.
 type SurveyRated struct {
-	OrderID string        `json:"order_id" validate:"required,max=100"`
+	OrderID string        `json:"order_id" validate:"required,max=100,id"`
 	Store   string        `json:"store" validate:"required,max=100"`
 	Buyer   Buyer         `json:"buyer" validate:"required"`
 	Score   int           `json:"score" validate:"gte=1,lte=5"`

@@ -1,6 +1,9 @@
 package orders
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Event kinds this package plans. Each carries one entity with its
 // updated_at: the newer of two versions of an entity wins, whatever order
@@ -25,7 +28,7 @@ type OrderCustomer struct {
 // as it is now. Its lines replace the stored ones.
 type OrderUpserted struct {
 	Store       string        `json:"store" validate:"required,max=100"`
-	OrderID     string        `json:"order_id" validate:"required,max=100"`
+	OrderID     string        `json:"order_id" validate:"required,max=100,id"`
 	UpdatedAt   time.Time     `json:"updated_at" validate:"required"`
 	Customer    OrderCustomer `json:"customer" validate:"required"`
 	Marketplace string        `json:"marketplace,omitempty" validate:"max=100"`
@@ -63,7 +66,7 @@ type EventLine struct {
 // ShipmentUpserted is the data of a shipment.upserted event.
 type ShipmentUpserted struct {
 	Store          string    `json:"store" validate:"required,max=100"`
-	OrderID        string    `json:"order_id" validate:"required,max=100"`
+	OrderID        string    `json:"order_id" validate:"required,max=100,id"`
 	ShipmentID     string    `json:"shipment_id" validate:"required,max=100"`
 	UpdatedAt      time.Time `json:"updated_at" validate:"required"`
 	Status         string    `json:"status,omitempty" validate:"max=100"`
@@ -75,7 +78,7 @@ type ShipmentUpserted struct {
 // ReturnUpserted is the data of a return.upserted event.
 type ReturnUpserted struct {
 	Store          string               `json:"store" validate:"required,max=100"`
-	OrderID        string               `json:"order_id" validate:"required,max=100"`
+	OrderID        string               `json:"order_id" validate:"required,max=100,id"`
 	ReturnID       string               `json:"return_id" validate:"required,max=100"`
 	UpdatedAt      time.Time            `json:"updated_at" validate:"required"`
 	TrackingNumber string               `json:"tracking_number,omitempty" validate:"max=100"`
@@ -95,9 +98,13 @@ type EventReturnProduct struct {
 // Its updated_at is the request's last modification.
 type SupportRequestUpserted struct {
 	Store     string    `json:"store" validate:"required,max=100"`
-	OrderID   string    `json:"order_id" validate:"required,max=100"`
+	OrderID   string    `json:"order_id" validate:"required,max=100,id"`
 	RequestID string    `json:"request_id" validate:"required,max=100"`
 	UpdatedAt time.Time `json:"updated_at" validate:"required"`
 	Subject   string    `json:"subject" validate:"required,max=500"`
 	URL       string    `json:"url,omitempty" validate:"omitempty,max=2000,http_url"`
 }
+
+// Normalize trims the customer's email, which keys their widget: a sender
+// whose export leaves a space around it means the same customer.
+func (o *OrderUpserted) Normalize() { o.Customer.Email = strings.TrimSpace(o.Customer.Email) }

@@ -68,3 +68,28 @@ func TestUpsertsDatedInTheFutureAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// The spaces a sender's export leaves around an email do not refuse the
+// order; an order id that is blank, padded or holds control characters
+// does, as it would be another order to the next system.
+func TestOrderIdentityIsTidyOrRefused(t *testing.T) {
+	t.Parallel()
+	received := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	merchant := &config.Merchant{ID: "acme", Stores: []config.Store{{ID: "acme-fr"}}}
+	plan := orders.Planners(5*time.Minute, 1)[orders.KindOrderUpserted]
+	upsert := func(orderID, email string) error {
+		raw, _ := json.Marshal(map[string]any{"store": "acme-fr", "order_id": orderID, "created_at": "2026-11-20T10:00:00Z",
+			"updated_at": "2026-11-23T12:00:00Z", "customer": map[string]any{"email": email}, "lines": []any{}})
+		_, err := plan.Plan(context.Background(), events.Event{ID: "e-1", Kind: orders.KindOrderUpserted, OccurredAt: received, Data: raw, Merchant: merchant, ReceivedAt: received})
+		return err
+	}
+	if err := upsert("O-1", "  UP@Example.COM "); err != nil {
+		t.Errorf("an email with spaces around it: %v", err)
+	}
+	for _, id := range []string{"   ", " O-1", "O-1\x00", "O\n1"} {
+		var apiErr *httpapi.Error
+		if err := upsert(id, "buyer@example.com"); !errors.As(err, &apiErr) || apiErr.Field != "data.order_id" {
+			t.Errorf("order id %q: %v, want 422 naming data.order_id", id, err)
+		}
+	}
+}

@@ -47,7 +47,7 @@ const (
 
 // Event is the envelope every event shares. Data is decoded by its kind.
 type Event struct {
-	ID         string          `json:"id" validate:"required,max=128,printascii"`
+	ID         string          `json:"id" validate:"required,max=128,printascii,id"`
 	Kind       string          `json:"kind" validate:"required,max=64"`
 	OccurredAt time.Time       `json:"occurred_at" validate:"required"`
 	Data       json.RawMessage `json:"data" validate:"required"`

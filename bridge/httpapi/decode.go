@@ -69,8 +69,15 @@ func decodeJSON(prefix string, data []byte, dst any, strict bool) error {
 		}
 		return e
 	}
+	if n, ok := dst.(interface{ Normalize() }); ok {
+		n.Normalize()
+	}
 	return Validate(prefix, dst)
 }
+
+// A dst with a Normalize method has it called between decoding and
+// validation, to tidy what a sender may reasonably vary (the spaces around
+// an email) before it is checked.
 
 var (
 	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()

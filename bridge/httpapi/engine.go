@@ -25,6 +25,11 @@ func NewEngine(log zerolog.Logger, metrics gin.HandlerFunc) *gin.Engine {
 	// route, answered with the JSON 404, not a redirect with an HTML body.
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
+	// Routes match the path as sent, so that an id holding a slash, sent
+	// escaped (%2F), stays one path parameter (unescaped for the handler)
+	// instead of splitting the path.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.Use(requestContext(log), recovery(), accessLog(), classifyBodyErrors())

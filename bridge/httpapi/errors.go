@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
@@ -212,6 +213,8 @@ func fieldError(fe validator.FieldError) *Error {
 		msg = "must be letters only"
 	case "printascii":
 		msg = "must be printable ASCII"
+	case "id":
+		msg = "must not be blank, start or end with a space, or hold control characters"
 	default:
 		msg = "fails the " + fe.Tag() + " rule"
 	}
@@ -232,6 +235,14 @@ var validate = func() *validator.Validate {
 			return f.Name
 		}
 		return name
+	})
+	// id: an identifier other systems will be asked about (an order's, an
+	// event's): not blank, no surrounding spaces, no control characters,
+	// which would make it a different id to the next system, or unusable
+	// in a URL or a log line.
+	_ = v.RegisterValidation("id", func(fl validator.FieldLevel) bool {
+		s := fl.Field().String()
+		return s != "" && strings.TrimSpace(s) == s && !strings.ContainsFunc(s, unicode.IsControl)
 	})
 	// amount: a price as text, exact, bounded so that sums stay exact.
 	_ = v.RegisterValidation("amount", func(fl validator.FieldLevel) bool {

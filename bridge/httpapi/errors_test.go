@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -138,5 +139,18 @@ func TestStoreUnreachableIs503(t *testing.T) {
 		if status != http.StatusServiceUnavailable || body.Error.Code != CodeUnavailable || h.Get("Retry-After") == "" {
 			t.Errorf("%s: %d %+v Retry-After %q, want 503 %s with a Retry-After", path, status, body, h.Get("Retry-After"), CodeUnavailable)
 		}
+	}
+}
+
+// An id holding a slash, sent escaped, is one path parameter.
+func TestEscapedSlashStaysInItsParameter(t *testing.T) {
+	e := NewEngine(zerolog.Nop(), nil)
+	e.POST("/v1/orders/:store/:order_id/actions", func(c *gin.Context) {
+		c.String(http.StatusOK, c.Param("store")+"|"+c.Param("order_id"))
+	})
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/orders/acme-fr/A%2FB%201/actions", nil))
+	if w.Code != http.StatusOK || w.Body.String() != "acme-fr|A/B 1" {
+		t.Errorf("%d %q, want the order id A/B 1", w.Code, w.Body.String())
 	}
 }

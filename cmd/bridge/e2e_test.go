@@ -167,6 +167,9 @@ func TestBadRequestsAreRefusedAndEnqueueNothing(t *testing.T) {
 		{"malformed JSON", "acme", acmeSecret, now, []byte(`{"id": "evt-x", "kind": `), 400, "malformed_body", ""},
 		{"empty body", "acme", acmeSecret, now, []byte(``), 400, "malformed_body", ""},
 		{"missing id", "acme", acmeSecret, now, event("", "order.action_required", actionRequired("ORD-9", "acme-fr")), 422, "invalid_field", "id"},
+		{"blank id", "acme", acmeSecret, now, event("   ", "order.action_required", actionRequired("ORD-9", "acme-fr")), 422, "invalid_field", "id"},
+		{"blank order id", "acme", acmeSecret, now, event("evt-b", "order.action_required", actionRequired("   ", "acme-fr")), 422, "invalid_field", "data.order_id"},
+		{"order id with a control character", "acme", acmeSecret, now, event("evt-c", "order.action_required", actionRequired("ORD\u00009", "acme-fr")), 422, "invalid_field", "data.order_id"},
 		{"unknown kind", "acme", acmeSecret, now, event("evt-k", "order.exploded", actionRequired("ORD-9", "acme-fr")), 422, "unknown_kind", "kind"},
 		{"score out of range", "acme", acmeSecret, now, event("evt-s", "delivery_survey.rated", survey("ORD-9", "acme-fr", 7, "")), 422, "invalid_field", "data.score"},
 		{"bad buyer email", "acme", acmeSecret, now, event("evt-e", "order.action_required", func() map[string]any {
