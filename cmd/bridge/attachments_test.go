@@ -18,18 +18,10 @@ import (
 // id in the fake Gorgias, once mirrored.
 func (h *harness) mirroredTicket(order string) (thread string, ticket int64) {
 	h.t.Helper()
-	th, err := h.mkl.AddThread(miraklfake.ThreadSeed{
+	th, tk := h.mirrorThread(miraklfake.ThreadSeed{
 		EntityType: mapi.EntityOrder, EntityID: order, Topic: "Broken mug", CustomerID: "c-" + order, CustomerName: buyerName,
 		Message: miraklfake.MessageSeed{Body: "My mug arrived broken."},
 	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.syncNow()
-	tk, ok := h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID]
-	if !ok {
-		h.t.Fatal("no ticket for the thread")
-	}
 	return th.ID, tk.ID
 }
 

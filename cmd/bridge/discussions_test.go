@@ -29,6 +29,22 @@ func (h *harness) syncNow() {
 }
 
 // discussionTickets are the fake Gorgias's mirrored tickets, by external id.
+// mirrorThread seeds a thread in the fake Mirakl, syncs, and returns the
+// thread and its ticket in the fake Gorgias.
+func (h *harness) mirrorThread(seed miraklfake.ThreadSeed) (mapi.Thread, gapi.Ticket) {
+	h.t.Helper()
+	th, err := h.mkl.AddThread(seed)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.syncNow()
+	tk, ok := h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID]
+	if !ok {
+		h.t.Fatal("no ticket for the thread")
+	}
+	return th, tk
+}
+
 func (h *harness) discussionTickets() map[string]gapi.Ticket {
 	out := map[string]gapi.Ticket{}
 	for _, t := range h.gorg.Tickets() {

@@ -36,18 +36,10 @@ func TestInvoiceAttachSendsPDFToMiraklAndUploads(t *testing.T) {
 	}
 	h.syncOrders(t, 1)
 	eventually(t, 20*time.Second, "the order in the read model", func() bool { return h.widgetOrder("ORDER-9") != nil })
-	th, err := h.mkl.AddThread(miraklfake.ThreadSeed{
+	th, ticket := h.mirrorThread(miraklfake.ThreadSeed{
 		EntityType: mapi.EntityOrder, EntityID: "ORDER-9", Topic: "Invoice please", CustomerID: "c-9", CustomerName: buyerName,
 		Message: miraklfake.MessageSeed{Body: "Could I have the invoice of my order?"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.syncNow()
-	ticket, ok := h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID]
-	if !ok {
-		t.Fatal("no ticket for the thread")
-	}
 
 	h.agentReply(ticket.ID, gorgiasfake.AgentReply{
 		BodyHTML:     "<p>Invoice: attach</p><p>Hello, here is the invoice of your order.</p>",

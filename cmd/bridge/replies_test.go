@@ -63,18 +63,10 @@ func recipientTypes(r miraklfake.Reply) []string {
 
 func TestDiscussionsAgentRepliesGoBack(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	th, err := h.mkl.AddThread(miraklfake.ThreadSeed{
+	th, ticket := h.mirrorThread(miraklfake.ThreadSeed{
 		EntityType: mapi.EntityOrder, EntityID: "ORDER-7", Topic: "Broken mug", CustomerID: "c-7", CustomerName: buyerName,
 		Message: miraklfake.MessageSeed{Body: "My mug arrived broken."},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.syncNow()
-	ticket, ok := h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID]
-	if !ok {
-		t.Fatal("no ticket for the thread")
-	}
 
 	// An agent's HTML reply with a small and a large file, delivered twice.
 	small := []byte("refund form")
@@ -251,18 +243,10 @@ func (h *harness) hookCall(helpdesk string, body string) (int, map[string]any) {
 // its discussion.
 func TestDiscussionsWebhookIgnoresWhatIsNoReply(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	th, err := h.mkl.AddThread(miraklfake.ThreadSeed{
+	th, ticket := h.mirrorThread(miraklfake.ThreadSeed{
 		EntityType: mapi.EntityOrder, EntityID: "ORDER-8", Topic: "Late parcel", CustomerID: "c-8", CustomerName: buyerName,
 		Message: miraklfake.MessageSeed{Body: "Where is my parcel?"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.syncNow()
-	ticket, ok := h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID]
-	if !ok {
-		t.Fatal("no ticket for the thread")
-	}
 	store := discussions.NewStore(h.rdb, "")
 	status := func() string {
 		d, err := store.Get(context.Background(), "acme", "acme-carrefour", th.ID)
