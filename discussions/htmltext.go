@@ -1,16 +1,24 @@
 package discussions
 
 import (
+	"regexp"
 	"strings"
+	"unicode"
 
 	"golang.org/x/net/html"
 )
 
 // PlainText turns a message's HTML into readable plain text: paragraphs
 // and line breaks kept, list items bulleted, links kept as "text (url)",
-// every tag and script dropped. Text without tags comes back as it is.
+// every tag and script dropped. Text without HTML tags comes back as it
+// is, its line breaks, "<" and "&" included: a buyer's plain text that
+// mentions "<3" or "A & B" is no markup.
 func PlainText(s string) string {
-	if !strings.ContainsAny(s, "<&") {
+	if !htmlTag.MatchString(s) {
+		// Entities alone ("Fish &amp; chips") are unescaped, the rest kept.
+		if htmlEntity.MatchString(s) {
+			return html.UnescapeString(s)
+		}
 		return s
 	}
 	root, err := html.Parse(strings.NewReader(s))
@@ -25,8 +33,20 @@ func PlainText(s string) string {
 func walk(b *strings.Builder, n *html.Node) {
 	switch n.Type {
 	case html.TextNode:
-		b.WriteString(strings.Join(strings.Fields(n.Data), " "))
-		if strings.HasSuffix(n.Data, " ") || strings.HasSuffix(n.Data, "\n") {
+		words := strings.Fields(n.Data)
+		if len(words) == 0 {
+			if n.Data != "" {
+				space(b)
+			}
+			return
+		}
+		// The space around a text, where an inline tag meets it ("the
+		// <b>mug</b> is"), separates words.
+		if unicode.IsSpace(rune(n.Data[0])) {
+			space(b)
+		}
+		b.WriteString(strings.Join(words, " "))
+		if unicode.IsSpace(rune(n.Data[len(n.Data)-1])) {
 			b.WriteByte(' ')
 		}
 		return
@@ -56,9 +76,23 @@ func walk(b *strings.Builder, n *html.Node) {
 					b.WriteString(" (" + href + ")")
 				}
 			}
-		case "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table":
+		case "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "ul", "ol":
 			b.WriteString("\n\n")
 		}
+	}
+}
+
+// htmlTag finds an HTML element a message's markup would use; text
+// without one is plain.
+var htmlTag = regexp.MustCompile(`(?i)</?(p|br|div|span|b|i|u|s|strong|em|a|ul|ol|li|table|thead|tbody|tr|td|th|h[1-6]|blockquote|img|font|hr|pre|code|small|sup|sub|center|html|body|head|style|script)(\s[^<>]*)?/?>`)
+
+var htmlEntity = regexp.MustCompile(`&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});`)
+
+// space writes one space unless the text so far ends with a space or a
+// line break.
+func space(b *strings.Builder) {
+	if s := b.String(); s != "" && !strings.HasSuffix(s, " ") && !strings.HasSuffix(s, "\n") {
+		b.WriteByte(' ')
 	}
 }
 
