@@ -90,6 +90,8 @@ type apiHelpdesk struct {
 	onAdd   func()
 }
 
+func (f *apiHelpdesk) SetStatus(context.Context, string, connectors.Status) error { return nil }
+
 func (f *apiHelpdesk) CreateTicket(_ context.Context, t connectors.NewTicket) (connectors.Ticket, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

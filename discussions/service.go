@@ -23,6 +23,7 @@ import (
 type Helpdesk interface {
 	CreateTicket(ctx context.Context, t connectors.NewTicket) (connectors.Ticket, bool, error)
 	AddMessage(ctx context.Context, ticketID string, m connectors.Message) error
+	SetStatus(ctx context.Context, ticketID string, s connectors.Status) error
 	ListMessages(ctx context.Context, ticketID string) ([]connectors.TicketMessage, error)
 	DownloadAttachment(ctx context.Context, url string) (io.ReadCloser, string, error)
 	CheckFileURL(url string) error
@@ -359,6 +360,15 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		// found rather than appended again.
 		if err := a.hd.AddMessage(ctx, d.TicketID, m); err != nil {
 			return fmt.Errorf("discussions: append message %d of thread %s: %w", i, t.ID, err)
+		}
+		// A buyer or the operator writing again after the ticket was
+		// solved: the ticket opens again, as the discussion does, so that
+		// the message shows in the agents' open views. Before the record,
+		// so that a crash between the two opens it at the retry.
+		if inbound && d.Status != StatusOpen {
+			if err := a.hd.SetStatus(ctx, d.TicketID, connectors.StatusOpen); err != nil {
+				return fmt.Errorf("discussions: reopen the ticket of thread %s: %w", t.ID, err)
+			}
 		}
 		// The ledger entry and what the message does to the discussion
 		// commit together: a failure after this line cannot leave the

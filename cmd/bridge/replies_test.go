@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -289,4 +290,31 @@ func TestDiscussionsWebhookIgnoresWhatIsNoReply(t *testing.T) {
 	if code != http.StatusOK || out["status"] != "ignored" {
 		t.Errorf("zendesk other event: %d %v, want 200 ignored", code, out)
 	}
+}
+
+// TestBuyerWritingAgainReopensTheTicket: an agent answers and closes the
+// ticket; the buyer writes again: the message is appended and the ticket
+// opens again, so that it shows in the agents' open views.
+func TestBuyerWritingAgainReopensTheTicket(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	th, ticket := h.mirrorThread(miraklfake.ThreadSeed{
+		EntityType: mapi.EntityOrder, EntityID: "ORDER-11", Topic: "Damaged box", CustomerID: "c-11", CustomerName: buyerName,
+		Message: miraklfake.MessageSeed{Body: "The box arrived damaged."},
+	})
+	h.agentReply(ticket.ID, gorgiasfake.AgentReply{BodyText: "Sorry, a new one is on its way.", Status: "closed"})
+	eventually(t, 20*time.Second, "the reply on Mirakl", func() bool {
+		got, _ := h.mkl.Thread(th.ID)
+		return len(got.Messages) == 2
+	})
+	if tk, _ := h.gorg.Ticket(ticket.ID); tk.Status != "closed" {
+		t.Fatalf("ticket %s after the agent's send & close", tk.Status)
+	}
+	if _, err := h.mkl.AddMessage(th.ID, miraklfake.MessageSeed{Body: "It still has not arrived."}); err != nil {
+		t.Fatal(err)
+	}
+	h.syncNow()
+	eventually(t, 20*time.Second, "the ticket open again with the buyer's message", func() bool {
+		tk, _ := h.gorg.Ticket(ticket.ID)
+		return tk.Status == "open" && strings.Contains(fmt.Sprint(h.discussionTickets()["bridge-disc-carrefour-"+miraklShop+"-"+th.ID].Messages), "It still has not arrived.")
+	})
 }
