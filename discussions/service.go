@@ -61,6 +61,10 @@ type Options struct {
 	// the marketplace states no limit (default 10 MiB); larger ones go as
 	// links.
 	MaxReplyFile int64
+	// MaxCopiedFile is the largest marketplace file copied into a ticket
+	// (default 10 MiB, what the helpdesks' uploads are held to); a larger
+	// one, or an empty one, is left out and the message says so.
+	MaxCopiedFile int64
 	// Invoicer issues the invoices agents attach to replies with an
 	// "Invoice: attach" line; nil refuses the command with a note saying
 	// invoices are not configured.
@@ -85,6 +89,9 @@ func NewService(o Options) *Service {
 	}
 	if o.MaxReplyFile == 0 {
 		o.MaxReplyFile = 10 << 20
+	}
+	if o.MaxCopiedFile <= 0 {
+		o.MaxCopiedFile = 10 << 20
 	}
 	if o.Settle == nil && o.Store != nil {
 		o.Settle = settle.NewLedger(o.Store.rdb, o.Store.prefix, o.Now)
@@ -340,10 +347,14 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 			// The thread's first message opens the ticket. Creating is
 			// idempotent on the external id, so after a crash the ticket
 			// found is the one this message opened.
-			ticket, _, err := a.hd.CreateTicket(ctx, connectors.NewTicket{
-				ExternalID: externalID(a.cfg, t.ID), Subject: d.Subject,
-				Requester: connectors.Person{Email: requester(d, a.cfg), Name: d.CustomerName},
-				Tags:      tags(a, d), Language: a.helpdesk.Language, Message: m,
+			var ticket connectors.Ticket
+			err := s.withoutRefusedFiles(a, m, func(m connectors.Message) (err error) {
+				ticket, _, err = a.hd.CreateTicket(ctx, connectors.NewTicket{
+					ExternalID: externalID(a.cfg, t.ID), Subject: d.Subject,
+					Requester: connectors.Person{Email: requester(d, a.cfg), Name: d.CustomerName},
+					Tags:      tags(a, d), Language: a.helpdesk.Language, Message: m,
+				})
+				return err
 			})
 			if err != nil {
 				return fmt.Errorf("discussions: open the ticket of thread %s: %w", t.ID, err)
@@ -358,7 +369,8 @@ func (s *Service) Mirror(ctx context.Context, p MirrorPayload) error {
 		}
 		// With its external id, a message appended before a crash is
 		// found rather than appended again.
-		if err := a.hd.AddMessage(ctx, d.TicketID, m); err != nil {
+		err = s.withoutRefusedFiles(a, m, func(m connectors.Message) error { return a.hd.AddMessage(ctx, d.TicketID, m) })
+		if err != nil {
 			return fmt.Errorf("discussions: append message %d of thread %s: %w", i, t.ID, err)
 		}
 		// A buyer or the operator writing again after the ticket was
@@ -480,33 +492,74 @@ func (s *Service) message(ctx context.Context, a *account, d Discussion, msg con
 		m.Internal = true
 		m.BodyText = "Sent from the " + a.cfg.Name + " back office:\n\n" + m.BodyText
 	}
+	var left []leftOut
 	for _, att := range msg.Attachments {
-		f, err := s.download(ctx, a.mp, att)
+		f, out, err := s.download(ctx, a.mp, att)
 		if err != nil {
 			return m, err
 		}
+		if out != nil {
+			left = append(left, *out)
+			continue
+		}
 		m.Files = append(m.Files, f)
 	}
+	m.BodyText += leftOutNote(a.helpdesk.Language, a.cfg.Name, s.o.MaxCopiedFile, left)
 	return m, nil
 }
 
-// maxCopiedFile bounds a file copied into a ticket.
-const maxCopiedFile = 20 << 20
-
-func (s *Service) download(ctx context.Context, mp connectors.Marketplace, att connectors.AttachmentMeta) (connectors.File, error) {
+// download copies an attachment's content, or says why the ticket cannot
+// carry it: empty, or larger than the helpdesk takes (decided from the
+// size the marketplace states when it does, before any download).
+func (s *Service) download(ctx context.Context, mp connectors.Marketplace, att connectors.AttachmentMeta) (connectors.File, *leftOut, error) {
+	name, limit := cmp.Or(att.Name, "attachment"), s.o.MaxCopiedFile
+	switch {
+	case att.Size == 0:
+		return connectors.File{}, &leftOut{name: name, size: 0, kind: leftOutEmpty}, nil
+	case att.Size > limit:
+		return connectors.File{}, &leftOut{name: name, size: att.Size, kind: leftOutTooLarge}, nil
+	}
 	body, _, err := mp.DownloadAttachment(ctx, att.ID)
 	if err != nil {
-		return connectors.File{}, fmt.Errorf("discussions: download attachment %s: %w", att.ID, err)
+		return connectors.File{}, nil, fmt.Errorf("discussions: download attachment %s: %w", att.ID, err)
 	}
 	defer body.Close()
-	data, err := io.ReadAll(io.LimitReader(body, maxCopiedFile+1))
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
-		return connectors.File{}, fmt.Errorf("discussions: download attachment %s: %w", att.ID, err)
+		return connectors.File{}, nil, fmt.Errorf("discussions: download attachment %s: %w", att.ID, err)
 	}
-	if len(data) > maxCopiedFile {
-		return connectors.File{}, fmt.Errorf("discussions: attachment %s is over %d bytes: %w", att.ID, maxCopiedFile, connectors.ErrTooLarge)
+	switch {
+	case len(data) == 0:
+		return connectors.File{}, &leftOut{name: name, size: 0, kind: leftOutEmpty}, nil
+	case int64(len(data)) > limit:
+		// The stated size was unknown or wrong: only the limit is known.
+		return connectors.File{}, &leftOut{name: name, size: max(att.Size, limit+1), kind: leftOutTooLarge}, nil
 	}
-	return connectors.File{Name: cmp.Or(att.Name, "attachment"), Data: data}, nil
+	return connectors.File{Name: name, Data: data}, nil, nil
+}
+
+// withoutRefusedFiles runs send (a ticket's creation or an append) with m,
+// and while the helpdesk answers that the payload is too large, again
+// without m's largest file, which the message then names as left out. The
+// helpdesk wrote nothing on such an answer (files go up before the
+// message), so exactly-once holds: the external id still finds a message
+// an earlier try did write.
+func (s *Service) withoutRefusedFiles(a *account, m connectors.Message, send func(connectors.Message) error) error {
+	for {
+		err := send(m)
+		if err == nil || !errors.Is(err, connectors.ErrTooLarge) || len(m.Files) == 0 {
+			return err
+		}
+		big := 0
+		for i, f := range m.Files {
+			if len(f.Data) > len(m.Files[big].Data) {
+				big = i
+			}
+		}
+		f := m.Files[big]
+		m.Files = append(append([]connectors.File(nil), m.Files[:big]...), m.Files[big+1:]...)
+		m.BodyText += leftOutNote(a.helpdesk.Language, a.cfg.Name, s.o.MaxCopiedFile, []leftOut{{name: f.Name, size: int64(len(f.Data)), kind: leftOutRefused}})
+	}
 }
 
 // externalID is the ticket's idempotency key: marketplace, shop and thread.

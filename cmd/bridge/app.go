@@ -64,6 +64,9 @@ type Overrides struct {
 	DelayedCheck time.Duration // how often due retries are moved back
 	Transport    http.RoundTripper
 	MaxReplyFile int64 // see discussions.Options
+	// MaxCopiedFile is the largest marketplace file copied into a ticket
+	// (see discussions.Options).
+	MaxCopiedFile int64
 	// RedisHooks watch every Redis call (the cluster tests' slot check).
 	RedisHooks []redis.Hook
 	// MailRoots are the certificates mail servers are verified against,
@@ -284,7 +287,7 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		Config: cfg, Store: dstore, Marketplaces: markets,
 		Helpdesks: mirrorHelpdesks, Orders: orderStore, Queue: a.client, Now: o.Now, Settle: ledger,
 		Webhooks: webhookParsers(cfg, o.Now), PublicURL: cfg.Server.PublicURL, MaxReplyFile: o.MaxReplyFile,
-		Shards: shards, Invoicer: invoicer,
+		MaxCopiedFile: o.MaxCopiedFile, Shards: shards, Invoicer: invoicer,
 	})
 
 	// Order events pushed to integrators' URLs: the subscriptions the

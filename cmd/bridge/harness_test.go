@@ -200,6 +200,8 @@ type harnessOptions struct {
 	privateFilesRefused bool
 	// queueShards is worker.queue_shards.
 	queueShards int
+	// gorgiasMaxUpload, when set, is the fake Gorgias's largest upload.
+	gorgiasMaxUpload int64
 	// before edits the harness (its configuration) before the bridge
 	// starts: the fakes call back the first bridge's address.
 	before func(*harness)
@@ -236,7 +238,10 @@ type harness struct {
 	// Invoicer and its largest agent file (1 KiB by default).
 	invoicer     discussions.Invoicer
 	maxReplyFile int64
-	stop         func()
+	// maxCopiedFile, when set (in before), is the largest marketplace
+	// file copied into a ticket.
+	maxCopiedFile int64
+	stop          func()
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -280,7 +285,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	h.listener = l
 	h.gorg = gorgiasfake.New(gorgiasfake.Options{
-		Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true,
+		Accounts: map[string]string{agentEmail: gorgiasKey}, PathPrefix: "/acme", Unthrottled: true, MaxUploadBytes: o.gorgiasMaxUpload,
 		Integrations: []gapi.Integration{
 			gorgias.Integration("http://"+l.Addr().String()+"/v1/webhooks/helpdesks/acme-gorgias", hookSecret),
 			gorgias.CommandIntegration("http://"+l.Addr().String()+"/v1/widgets/gorgias/commands", gorgiasDeskToken),
@@ -356,6 +361,7 @@ func (h *harness) start(mode Mode) {
 		Listener: l, RetryBase: 200 * time.Millisecond, RetryMax: time.Second, DelayedCheck: 200 * time.Millisecond,
 		MaxReplyFile:        cmp.Or(h.maxReplyFile, 1024), // so that a test's larger attachment goes as a link
 		Invoicer:            h.invoicer,
+		MaxCopiedFile:       h.maxCopiedFile,
 		RedisHooks:          h.hooks,
 		MailRoots:           h.mailRoots,
 		RakutenQuotaBackoff: h.rakutenQuota,
