@@ -34,7 +34,7 @@ var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 // and a Mirakl shop with rating alerts.
 func ratingConfig(on bool) *config.Config {
 	cfg := &config.Config{Merchants: []config.Merchant{{
-		ID: "acme",
+		ID:     "acme",
 		Stores: []config.Store{{ID: "acme-fr", Name: "ACME France", OrderURL: "https://backoffice.example/orders/{order_id}"}},
 		Helpdesks: []config.Helpdesk{
 			{ID: "acme-gorgias", Kind: config.KindGorgias, Stores: []string{"acme-fr"}, TagPrefix: "bigblue-"},
