@@ -21,6 +21,15 @@ import (
 // period, as a forced resync does.
 func (h *harness) syncNow() {
 	h.t.Helper()
+	// A sync already running (the periodic one, started with the bridge)
+	// may have listed before the test seeded its threads, and the one
+	// asked for here would return at once while it holds the account:
+	// wait for it to end first.
+	lock := h.cfg.Redis.KeyPrefix + "dsc:{acme}:lock:sync:acme-carrefour"
+	eventually(h.t, 30*time.Second, "the running sync to end", func() bool {
+		n, err := h.rdb.Exists(context.Background(), lock).Result()
+		return err == nil && n == 0
+	})
 	c := asynq.NewClientFromRedisClient(h.rdb)
 	if _, err := c.EnqueueContext(context.Background(), discussions.NewSyncTask(discussions.SyncPayload{Merchant: "acme", Account: "acme-carrefour"}, 1)); err != nil {
 		h.t.Fatal(err)
