@@ -510,13 +510,12 @@ func (s *Service) message(ctx context.Context, a *account, d Discussion, msg con
 
 // download copies an attachment's content, or says why the ticket cannot
 // carry it: empty, or larger than the helpdesk takes (decided from the
-// size the marketplace states when it does, before any download).
+// size the marketplace states, when it states one above the limit, before
+// any download). A stated 0 is not trusted: a listing that omits the size
+// decodes as 0, so emptiness is judged on the content.
 func (s *Service) download(ctx context.Context, mp connectors.Marketplace, att connectors.AttachmentMeta) (connectors.File, *leftOut, error) {
 	name, limit := cmp.Or(att.Name, "attachment"), s.o.MaxCopiedFile
-	switch {
-	case att.Size == 0:
-		return connectors.File{}, &leftOut{name: name, size: 0, kind: leftOutEmpty}, nil
-	case att.Size > limit:
+	if att.Size > limit {
 		return connectors.File{}, &leftOut{name: name, size: att.Size, kind: leftOutTooLarge}, nil
 	}
 	body, _, err := mp.DownloadAttachment(ctx, att.ID)
