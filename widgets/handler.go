@@ -40,6 +40,7 @@ func (s *Service) read(format string) gin.HandlerFunc {
 		res, err := s.Serve(c.Request.Context(), Request{
 			Token: bearer(c.GetHeader("Authorization")), Email: c.Query("email"), Stores: stores,
 			IfNoneMatch: c.GetHeader("If-None-Match"), Format: format,
+			AcceptsGzip: AcceptsGzip(c.GetHeader("Accept-Encoding")),
 		})
 		if err != nil {
 			httpapi.Fail(c, err)
@@ -55,7 +56,7 @@ func (s *Service) helpScout(c *gin.Context) {
 		httpapi.Fail(c, err)
 		return
 	}
-	res, err := s.ServeHelpScout(c.Request.Context(), c.Param("sidebar"), c.GetHeader("X-HelpScout-Signature"), body)
+	res, err := s.ServeHelpScout(c.Request.Context(), c.Param("sidebar"), c.GetHeader("X-HelpScout-Signature"), body, AcceptsGzip(c.GetHeader("Accept-Encoding")))
 	if err != nil {
 		httpapi.Fail(c, err)
 		return
@@ -74,8 +75,16 @@ func (s *Service) template(c *gin.Context) {
 
 func write(c *gin.Context, res Response) {
 	h := c.Writer.Header()
+	// Whether the answer is gzipped depends on Accept-Encoding.
+	h.Set("Vary", "Accept-Encoding")
 	if res.ETag != "" {
-		h.Set("ETag", res.ETag)
+		if res.Encoding != "" {
+			// Another representation's bytes: a weak validator, which
+			// If-None-Match still matches.
+			h.Set("ETag", "W/"+res.ETag)
+		} else {
+			h.Set("ETag", res.ETag)
+		}
 		// Agents' browsers may keep it, but must ask again each time.
 		h.Set("Cache-Control", "private, no-cache")
 	} else {
@@ -95,6 +104,9 @@ func write(c *gin.Context, res Response) {
 	}
 	// With its length known, net/http sends the body in one write instead
 	// of chunks: a widget is larger than its write buffer.
+	if res.Encoding != "" {
+		h.Set("Content-Encoding", res.Encoding)
+	}
 	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
 	c.Data(res.Status, res.ContentType, res.Body)
 }

@@ -16,12 +16,17 @@ import (
 	"github.com/helpdesk-bridge/bridge/orders"
 )
 
-// Snapshot is a customer's document as a read found it.
+// Snapshot is a customer's document as a read found it, or the render of
+// it kept for the sidebar read (see ReadSidebar).
 type Snapshot struct {
 	// Rev identifies the document's content; "" for an unknown customer.
-	Rev       string
-	Doc       *orders.Document
+	Rev string
+	// Doc is nil when Pre is set.
+	Doc *orders.Document
+	// Pre is the sidebar's render of the document, when it has one.
+	Pre       *Prerendered
 	Freshness Freshness
+	k         *known // the document behind Pre, not yet decoded
 }
 
 // Reader reads customers' documents within a time budget. Identical reads
@@ -47,6 +52,7 @@ type Reader struct {
 type flight struct {
 	done chan struct{} // closed once k or err is set
 	k    *known
+	pre  *Prerendered // a sidebar's render read with k, if current
 	err  error
 }
 
@@ -60,11 +66,29 @@ const (
 	fetcherIdle = time.Minute
 )
 
-// known is a document as last read from Redis.
+// known is a document as last read from Redis. A document read beside a
+// sidebar's render is kept as stored and decoded only when something
+// needs it (a stale answer, a render past its hour): a read served from
+// the render does not pay for it.
 type known struct {
 	rev    string
-	doc    *orders.Document
 	readAt time.Time
+
+	once sync.Once
+	raw  []byte // set until decoded
+	doc  *orders.Document
+	err  error
+}
+
+// document is the decoded document.
+func (k *known) document() (*orders.Document, error) {
+	k.once.Do(func() {
+		if k.doc == nil && k.err == nil {
+			_, k.doc, k.err = orders.DecodeDocument(k.raw)
+		}
+		k.raw = nil
+	})
+	return k.doc, k.err
 }
 
 // NewReader returns a Reader that waits at most budget for Redis and
@@ -81,25 +105,70 @@ func NewReader(rdb redis.UniversalClient, store *orders.Store, budget time.Durat
 // when Redis errs, it answers with the last known document marked stale,
 // or with StateUnavailable and an empty document.
 func (r *Reader) Read(ctx context.Context, merchant, email string) Snapshot {
-	key := r.store.DocKey(merchant, email)
+	return r.ReadSidebar(ctx, merchant, email, "")
+}
+
+// ReadSidebar is Read for a sidebar whose renders are kept under field
+// (View.renderField): one round trip reads the document and the render,
+// and the snapshot holds the render when it is of that document (the
+// document is then decoded only if the render cannot serve).
+func (r *Reader) ReadSidebar(ctx context.Context, merchant, email, field string) Snapshot {
 	deadline := time.NewTimer(r.budget)
 	defer deadline.Stop()
-	f := r.share(ctx, key, email)
+	var key string
+	var f *flight
+	if field != "" {
+		var rkey string
+		key, rkey = r.store.CustomerKeys(merchant, email)
+		f = r.share(ctx, key+"\x00"+field, func(ctx context.Context, f *flight) error { return r.fetchPre(ctx, f, key, rkey, email, field) })
+	} else {
+		key = r.store.DocKey(merchant, email)
+		f = r.share(ctx, key, func(ctx context.Context, f *flight) (err error) { f.k, err = r.fetch(ctx, key, email); return err })
+	}
 	var why error
 	select {
 	case <-f.done:
-		if f.err == nil {
-			return Snapshot{Rev: f.k.rev, Doc: f.k.doc, Freshness: Freshness{State: StateOK}}
+		if why = f.err; why == nil {
+			if f.pre != nil {
+				return Snapshot{Rev: f.k.rev, Pre: f.pre, k: f.k, Freshness: Freshness{State: StateOK}}
+			}
+			doc, err := f.k.document()
+			if err == nil {
+				return Snapshot{Rev: f.k.rev, Doc: doc, Freshness: Freshness{State: StateOK}}
+			}
+			why = err
 		}
-		why = f.err
 	case <-deadline.C:
 		why = fmt.Errorf("no answer from redis within %s", r.budget)
 	case <-ctx.Done():
 		why = ctx.Err()
 	}
+	return r.fallback(ctx, key, email, why)
+}
+
+// WithDocument is snap with its document decoded, for a render that
+// cannot serve (its links are of an hour past); past a decoding error,
+// the fallback's answer.
+func (r *Reader) WithDocument(ctx context.Context, merchant, email string, snap Snapshot) Snapshot {
+	if snap.Doc != nil || snap.k == nil {
+		return snap
+	}
+	doc, err := snap.k.document()
+	if err != nil {
+		return r.fallback(ctx, r.store.DocKey(merchant, email), email, err)
+	}
+	snap.Doc, snap.Pre, snap.k = doc, nil, nil
+	return snap
+}
+
+// fallback is the answer of a read that failed: the last known document,
+// marked stale, or StateUnavailable and an empty document.
+func (r *Reader) fallback(ctx context.Context, key, email string, why error) Snapshot {
 	zerolog.Ctx(ctx).Warn().Err(why).Msg("widget answered from memory")
 	if k, ok := r.last.Get(key); ok {
-		return Snapshot{Rev: k.rev, Doc: k.doc, Freshness: Freshness{State: StateStale, AsOf: k.readAt, Age: r.now().Sub(k.readAt)}}
+		if doc, err := k.document(); err == nil {
+			return Snapshot{Rev: k.rev, Doc: doc, Freshness: Freshness{State: StateStale, AsOf: k.readAt, Age: r.now().Sub(k.readAt)}}
+		}
 	}
 	return Snapshot{Doc: &orders.Document{Customer: orders.Customer{Email: orders.NormalizeEmail(email)}, Orders: []orders.Order{}}, Freshness: Freshness{State: StateUnavailable}}
 }
@@ -107,7 +176,7 @@ func (r *Reader) Read(ctx context.Context, merchant, email string) Snapshot {
 // share returns the fetch in flight for key, or starts one. The fetch
 // runs detached from this request, under the budget: one caller giving up
 // must not fail the others sharing it.
-func (r *Reader) share(ctx context.Context, key, email string) *flight {
+func (r *Reader) share(ctx context.Context, key string, fetch func(context.Context, *flight) error) *flight {
 	r.mu.Lock()
 	if f, ok := r.flights[key]; ok {
 		r.mu.Unlock()
@@ -118,7 +187,7 @@ func (r *Reader) share(ctx context.Context, key, email string) *flight {
 	r.mu.Unlock()
 	r.run(func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.budget)
-		f.k, f.err = r.fetch(fctx, key, email)
+		f.err = fetch(fctx, f)
 		cancel()
 		r.mu.Lock()
 		delete(r.flights, key)
@@ -190,7 +259,11 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 	}
 	if n, ok := res.(int64); ok && n == 1 && prev != nil {
 		// Unchanged: keep the decoded document, note the read.
-		k := &known{rev: prev.rev, doc: prev.doc, readAt: now}
+		doc, err := prev.document()
+		if err != nil {
+			return nil, err
+		}
+		k := &known{rev: prev.rev, doc: doc, readAt: now}
 		r.last.Add(key, k)
 		return k, nil
 	}
@@ -205,4 +278,38 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 	k := &known{rev: rev, doc: doc, readAt: now}
 	r.last.Add(key, k)
 	return k, nil
+}
+
+// fetchPre is the one round trip of a sidebar read: the customer's
+// document and the sidebar's render, pipelined (one slot). The document is
+// kept as it is, for a stale answer later; a render of another revision
+// is not used.
+func (r *Reader) fetchPre(ctx context.Context, f *flight, key, rkey, email, field string) error {
+	var doc, render *redis.StringCmd
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		doc = p.Get(ctx, key)
+		render = p.HGet(ctx, rkey, field)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	now := r.now()
+	raw, _ := doc.Bytes()
+	if len(raw) == 0 {
+		f.k = &known{doc: &orders.Document{Customer: orders.Customer{Email: orders.NormalizeEmail(email)}, Orders: []orders.Order{}}, readAt: now}
+		r.last.Add(key, f.k)
+		return nil
+	}
+	if len(raw) < orders.RevLen {
+		return errors.New("widgets: stored document has no revision")
+	}
+	f.k = &known{rev: string(raw[:orders.RevLen]), raw: raw, readAt: now}
+	r.last.Add(key, f.k)
+	if b, err := render.Bytes(); err == nil {
+		if p, err := decodePrerendered(b); err == nil && p.Rev == f.k.rev {
+			f.pre = p
+		}
+	}
+	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/mail"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +51,11 @@ type Service struct {
 	counter Counter
 	byToken map[[sha256.Size]byte]*View
 	byID    map[string]*View
+	// byMerchant are the views each merchant's renders are kept for
+	// (Prerender).
+	byMerchant map[string][]*View
+	// refills are the refills running (see refill).
+	refills chan struct{}
 	// renders memoises rendered widgets by view, format and document
 	// revision: an agent's sidebar asks for the same one over and over.
 	renders *lru.Cache[string, []byte]
@@ -71,11 +75,15 @@ type Service struct {
 // pass a literal nil.)
 func NewService(cfg *config.Config, reader *Reader, counter Counter, actions OrderActions) *Service {
 	s := &Service{reader: reader, counter: counter, byToken: map[[sha256.Size]byte]*View{}, byID: map[string]*View{},
+		byMerchant: map[string][]*View{}, refills: make(chan struct{}, maxRefills),
 		actions: actions, publicURL: strings.TrimRight(cfg.Server.PublicURL, "/"), keyPrefix: cfg.Redis.KeyPrefix}
 	for _, m := range cfg.Merchants {
 		for _, sb := range m.Sidebars {
 			v := NewView(m.ID, sb)
 			s.byID[sb.ID] = v
+			if nativeFormat(sb.Kind) != "" {
+				s.byMerchant[m.ID] = append(s.byMerchant[m.ID], v)
+			}
 			if tok := sb.Token.Reveal(); tok != "" {
 				s.byToken[sha256.Sum256([]byte(tok))] = v
 			}
@@ -94,6 +102,8 @@ type Request struct {
 	Stores      []string
 	IfNoneMatch string
 	Format      string
+	// AcceptsGzip lets the answer be gzipped (Response.Encoding).
+	AcceptsGzip bool
 }
 
 // Response is what to answer.
@@ -102,6 +112,8 @@ type Response struct {
 	ContentType string
 	ETag        string
 	Body        []byte
+	// Encoding is "gzip" when Body is gzipped, else "".
+	Encoding string
 	// Freshness says whether the data is current.
 	Freshness Freshness
 }
@@ -130,8 +142,9 @@ func (s *Service) Serve(ctx context.Context, req Request) (Response, error) {
 }
 
 // ServeHelpScout answers Help Scout's signed request for a sidebar: the
-// X-HelpScout-Signature header is base64 HMAC-SHA1 of the raw body.
-func (s *Service) ServeHelpScout(ctx context.Context, sidebarID, signature string, body []byte) (Response, error) {
+// X-HelpScout-Signature header is base64 HMAC-SHA1 of the raw body. With
+// acceptsGzip, the answer may be gzipped.
+func (s *Service) ServeHelpScout(ctx context.Context, sidebarID, signature string, body []byte, acceptsGzip bool) (Response, error) {
 	v, ok := s.byID[sidebarID]
 	if !ok || v.Sidebar.Kind != config.SidebarHelpScout {
 		return Response{}, httpapi.Errorf(http.StatusNotFound, CodeUnknownSidebar, "sidebar", "sidebar %q is not a helpscout sidebar", sidebarID)
@@ -143,7 +156,7 @@ func (s *Service) ServeHelpScout(ctx context.Context, sidebarID, signature strin
 	if err := httpapi.DecodeJSON("", body, &hs); err != nil {
 		return Response{}, err
 	}
-	return s.serve(ctx, v, Request{Email: hs.email(), Format: FormatHelpScout})
+	return s.serve(ctx, v, Request{Email: hs.email(), Format: FormatHelpScout, AcceptsGzip: acceptsGzip})
 }
 
 // helpScoutSigned checks Help Scout's signature of body, in constant time.
@@ -194,27 +207,32 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 			return Response{}, err
 		}
 	}
-	snap := s.reader.Read(ctx, v.Merchant, email)
+	// The kept render serves clients that take it as it is: gzipped.
+	// Others are served as before, from the document and the memo.
+	field := ""
+	if len(req.Stores) == 0 && req.AcceptsGzip {
+		field = v.renderField(req.Format)
+	}
+	snap := s.reader.ReadSidebar(ctx, v.Merchant, email, field)
 	res := Response{Status: http.StatusOK, ContentType: contentType(req.Format), Freshness: snap.Freshness}
 	defer func() { s.count(req.Format, res) }()
 	now := s.now()
+	if p := snap.Pre; p != nil {
+		if p.usable(now) {
+			return s.servePre(res, v, req, p, now), nil
+		}
+		// Its links are of an hour past: render again, and keep that.
+		snap = s.reader.WithDocument(ctx, v.Merchant, email, snap)
+		res.Freshness = snap.Freshness
+	}
 	acts := s.actionsFor(v, now)
 	if snap.Freshness.State != StateOK {
 		// Degraded answers are never cached: the next read may be fresh.
 		res.Body = render(v, snap, req.Format, acts)
 		return res, nil
 	}
-	rev := snap.Rev
-	if rev == "" {
-		rev = "none"
-	}
-	res.ETag = `"` + rev + "." + v.fingerprint + "." + req.Format
-	if acts.signed(snap.Doc) {
-		// The action buttons' tickets change each hour: neither the
-		// memo nor a browser may keep a widget past its tickets.
-		res.ETag += ".h" + strconv.FormatInt(bucket(now).Unix()/3600, 10)
-	}
-	res.ETag += `"`
+	signed := acts.signed(snap.Doc)
+	res.ETag = v.etag(snap.Rev, req.Format, signed, now)
 	if etagMatches(req.IfNoneMatch, res.ETag) {
 		res.Status = http.StatusNotModified
 		return res, nil
@@ -226,7 +244,21 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 	}
 	res.Body = render(v, snap, req.Format, acts)
 	s.renders.Add(memo, res.Body)
+	if field != "" && snap.Rev != "" {
+		s.refill(ctx, v, email, field, snap, res.Body, signed, now)
+	}
 	return res, nil
+}
+
+// servePre answers with a render kept in Redis, as it is.
+func (s *Service) servePre(res Response, v *View, req Request, p *Prerendered, now time.Time) Response {
+	res.ETag = v.etag(p.Rev, req.Format, p.Signed, now)
+	if etagMatches(req.IfNoneMatch, res.ETag) {
+		res.Status = http.StatusNotModified
+		return res
+	}
+	res.Body, res.Encoding = p.Gzip, "gzip"
+	return res
 }
 
 func (s *Service) count(format string, res Response) {

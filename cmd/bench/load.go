@@ -27,6 +27,8 @@ type target struct {
 	// check, when set, tells whether a 200's body is the answer being
 	// measured (the widget must be a full, fresh one); nil accepts any.
 	check func(body []byte) bool
+	// checkHeader, when set, does the same from a 200's headers.
+	checkHeader func(http.Header) bool
 }
 
 // url is what worker reads.
@@ -182,6 +184,8 @@ func (g *loadGen) get(ctx context.Context, t target, u string, buf *bytes.Buffer
 		return 0, fmt.Sprintf("status %d", resp.StatusCode), fmt.Sprintf("%d %s", resp.StatusCode, clip(buf.Bytes(), 200))
 	case t.check != nil && !t.check(buf.Bytes()):
 		return 0, "unexpected body", fmt.Sprintf("200 %s", clip(buf.Bytes(), 200))
+	case t.checkHeader != nil && !t.checkHeader(resp.Header):
+		return 0, "unexpected headers", fmt.Sprintf("200 %v", resp.Header)
 	}
 	return lat, "", ""
 }

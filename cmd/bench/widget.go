@@ -240,6 +240,13 @@ func freshWidget(body []byte) bool {
 	return bytes.Contains(body[:min(len(body), 64)], []byte(`"status":"ok"`))
 }
 
+// servedFresh accepts a widget answered from the render kept in Redis, as
+// it is (gzipped), with current data: its headers say both, so that the
+// load generator need not unzip it.
+func servedFresh(h http.Header) bool {
+	return h.Get("X-Widget-Status") == "ok" && h.Get("Content-Encoding") == "gzip"
+}
+
 // seedWidgets posts every customer's orders, waits until each widget
 // lists them all, then posts one shipment per order and waits until each
 // shows. Orders go first so that no shipment can arrive before its order,

@@ -301,6 +301,13 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		return nil, fmt.Errorf("order push subscriptions of the configuration: %w", err)
 	}
 
+	// The sidebars: every process renders them as it writes documents,
+	// the HTTP side serves them.
+	reader := widgets.NewReader(conn.Client, orderStore, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
+	ws := widgets.NewService(cfg, reader, metrics, orderActions)
+	ws.ServeInvoices(invoiceLinks{invoiceMaker})
+	orderStore.PrerenderWith(ws)
+
 	metrics.WatchQueues(func(ctx context.Context) (map[string]time.Duration, error) {
 		return oldestWaiting(ctx, inspector, limiter, shards, accountKeys(cfg), o.Now())
 	})
@@ -321,9 +328,6 @@ func Build(ctx context.Context, cfg *config.Config, mode Mode, log zerolog.Logge
 		}
 		intake := events.New(io)
 		intake.Register(a.engine)
-		reader := widgets.NewReader(conn.Client, orderStore, cfg.Widgets.Budget, cfg.Widgets.LastKnown, o.Now)
-		ws := widgets.NewService(cfg, reader, metrics, orderActions)
-		ws.ServeInvoices(invoiceLinks{invoiceMaker})
 		ws.Register(a.engine)
 		mirror.RegisterAPI(a.engine)
 		pub.Register(a.engine)
