@@ -19,18 +19,21 @@ import (
 )
 
 // A sidebar's widget is rendered when its customer's document is written
-// (Prerender), gzipped, and kept beside the document: a read of it is then
-// one round trip and the bytes sent as they are to a client that takes
-// gzip, rather than a document decoded and rendered. Only a sidebar's own
-// format, for its whole view, is kept this way; a read narrowed to some
-// stores, or in another format, renders as before.
+// (Prerender), gzipped, and kept beside the document: a read by a client
+// that takes gzip is then one round trip (the document and the render,
+// pipelined) and the render sent as it is, rather than a document decoded
+// and rendered. Only a sidebar's own format, for its whole view, is kept
+// this way; a read narrowed to some stores, in another format, or by a
+// client that does not take gzip renders at the read, as before.
 //
 // A render is served only while it is the current document's (its
 // revision is checked at each read: a release that wrote documents
 // without renders, or a write that raced a refill, cannot leave an
 // outdated one in use), and, when it carries signed links, only in the
 // hour they were signed in (see bucket). Past that hour the next read
-// renders again and puts the new render back (refill).
+// renders again and puts the new render back (refill). The document read
+// beside it is what a stale answer comes from, should Redis then stop
+// answering.
 
 // Prerendered is a sidebar's widget as kept in Redis.
 type Prerendered struct {

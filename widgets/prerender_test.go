@@ -178,8 +178,8 @@ func TestPrerenderedWidgetsAreServed(t *testing.T) {
 		r.Header.Set("Accept-Encoding", "gzip")
 		rec := httptest.NewRecorder()
 		f.eng.ServeHTTP(rec, r)
-		if rec.Code != http.StatusNotModified {
-			t.Errorf("%s: If-None-Match of the gzipped answer's ETag: %d", sb.ID, rec.Code)
+		if rec.Code != http.StatusNotModified || rec.Header().Get("ETag") != etag {
+			t.Errorf("%s: If-None-Match of the gzipped answer's ETag: %d, ETag %s", sb.ID, rec.Code, rec.Header().Get("ETag"))
 		}
 	}
 }

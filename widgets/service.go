@@ -219,7 +219,8 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 	now := s.now()
 	if p := snap.Pre; p != nil {
 		if p.usable(now) {
-			return s.servePre(res, v, req, p, now), nil
+			res = s.servePre(res, v, req, p, now)
+			return res, nil
 		}
 		// Its links are of an hour past: render again, and keep that.
 		snap = s.reader.WithDocument(ctx, v.Merchant, email, snap)
@@ -252,12 +253,13 @@ func (s *Service) serve(ctx context.Context, v *View, req Request) (Response, er
 
 // servePre answers with a render kept in Redis, as it is.
 func (s *Service) servePre(res Response, v *View, req Request, p *Prerendered, now time.Time) Response {
-	res.ETag = v.etag(p.Rev, req.Format, p.Signed, now)
+	// A 304 names the gzipped representation too (its weak ETag).
+	res.ETag, res.Encoding = v.etag(p.Rev, req.Format, p.Signed, now), "gzip"
 	if etagMatches(req.IfNoneMatch, res.ETag) {
 		res.Status = http.StatusNotModified
 		return res
 	}
-	res.Body, res.Encoding = p.Gzip, "gzip"
+	res.Body = p.Gzip
 	return res
 }
 
