@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net/http"
 	"strings"
 	"time"
 
@@ -534,7 +536,28 @@ func (s *Service) download(ctx context.Context, mp connectors.Marketplace, att c
 		// The stated size was unknown or wrong: only the limit is known.
 		return connectors.File{}, &leftOut{name: name, size: max(att.Size, limit+1), kind: leftOutTooLarge}, nil
 	}
-	return connectors.File{Name: name, Data: data}, nil, nil
+	return connectors.File{Name: name, ContentType: copiedType(data), Data: data}, nil, nil
+}
+
+// previewable are the types a copied file is labelled with when its
+// content shows one (http.DetectContentType's sniffing): helpdesks show
+// them inline. Anything else stays application/octet-stream, offered for
+// download and never rendered, whatever its name says: marketplaces label
+// every file application/octet-stream, and a name or label is only the
+// sender's say, where an HTML or script file shown inline is a risk.
+var previewable = map[string]bool{
+	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/bmp": true,
+	"application/pdf": true, "text/plain": true,
+}
+
+// copiedType is the content type a copied file is uploaded with: "" for
+// application/octet-stream.
+func copiedType(data []byte) string {
+	ct := http.DetectContentType(data)
+	if media, _, err := mime.ParseMediaType(ct); err == nil && previewable[media] {
+		return ct
+	}
+	return ""
 }
 
 // withoutRefusedFiles runs send (a ticket's creation or an append) with m,

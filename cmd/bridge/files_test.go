@@ -63,6 +63,11 @@ func TestMirroredEmptyFileIsLeftOut(t *testing.T) {
 	if names := fileNames(msgs[1]); len(names) != 1 || names[0] != "receipt.txt" {
 		t.Errorf("second message's files %v", names)
 	}
+	// Labelled with what its content shows, not the marketplace's
+	// application/octet-stream: the helpdesk can show it inline.
+	if ct := msgs[1].Attachments[0].ContentType; ct != "text/plain; charset=utf-8" {
+		t.Errorf("a text file was uploaded as %q", ct)
+	}
 }
 
 // A file over the helpdesk's limit is left out before any upload, from
