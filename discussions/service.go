@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -579,7 +580,8 @@ func (s *Service) withoutRefusedFiles(a *account, m connectors.Message, send fun
 			}
 		}
 		f := m.Files[big]
-		m.Files = append(append([]connectors.File(nil), m.Files[:big]...), m.Files[big+1:]...)
+		// A copy: the caller's message keeps its files.
+		m.Files = slices.Delete(slices.Clone(m.Files), big, big+1)
 		m.BodyText += leftOutNote(a.helpdesk.Language, a.cfg.Name, s.o.MaxCopiedFile, []leftOut{{name: f.Name, size: int64(len(f.Data)), kind: leftOutRefused}})
 	}
 }

@@ -175,8 +175,8 @@ func (s *Service) refill(ctx context.Context, v *View, email, field string, snap
 		p := Prerendered{Rev: snap.Rev, Signed: signed, Hour: hourOf(now), Gzip: gzipBytes(body)}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.reader.budget)
 		defer cancel()
-		keys := []string{s.reader.store.DocKey(v.Merchant, email), s.reader.store.RenderKey(v.Merchant, email)}
-		if err := refillScript.Run(rctx, s.reader.rdb, keys, snap.Rev, field, p.encode()).Err(); err != nil {
+		doc, renders := s.reader.store.CustomerKeys(v.Merchant, email)
+		if err := refillScript.Run(rctx, s.reader.rdb, []string{doc, renders}, snap.Rev, field, p.encode()).Err(); err != nil {
 			zerolog.Ctx(ctx).Debug().Err(err).Msg("widget render not kept")
 		}
 	}()
