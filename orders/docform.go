@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,11 +50,20 @@ import (
 // decoder of this one kept: docPacked2 added each order's latest action
 // after its support requests, and docPacked, which has none, is still
 // read; docPacked3 added each order's invoice number after its action.
+//
+// A document may be followed by its sidebars' renders (see Prerenderer),
+// so that a sidebar read is one GET of one value: the format byte then
+// has docRenders set, the CRC and compressed form are preceded by their
+// length (a uvarint), and the renders follow them, each as its field's
+// length and bytes and its value's length and bytes (uvarints), by
+// field. The renders are of the document they follow, written with it
+// or put back by a script that finds the value unchanged (WithRender).
 const (
 	RevLen     = 16
 	docPacked  = 0x01
 	docPacked2 = 0x02
 	docPacked3 = 0x03
+	docRenders = 0x80
 )
 
 var (
@@ -83,7 +94,12 @@ func DecodeDocument(raw []byte) (rev string, doc *Document, err error) {
 		return "", nil, errors.New("orders: stored document has no revision")
 	}
 	rev, payload := string(raw[:RevLen]), raw[RevLen+1:]
-	if len(payload) > 0 && payload[0] >= docPacked && payload[0] <= docPacked3 {
+	if len(payload) > 0 && payload[0]&docRenders != 0 {
+		var body []byte
+		if body, _, err = splitRenders(payload); err == nil {
+			doc, err = unpackDoc(body, payload[0]&^docRenders)
+		}
+	} else if len(payload) > 0 && payload[0] >= docPacked && payload[0] <= docPacked3 {
 		doc, err = unpackDoc(payload[1:], payload[0])
 	} else {
 		doc, err = decodeDocJSON(payload)
@@ -92,6 +108,113 @@ func DecodeDocument(raw []byte) (rev string, doc *Document, err error) {
 		return "", nil, fmt.Errorf("orders: stored document: %w", err)
 	}
 	return rev, doc, nil
+}
+
+// withRenders is doc, a value encodeDoc made, followed by renders.
+func withRenders(doc []byte, renders map[string][]byte) []byte {
+	if len(renders) == 0 {
+		return doc
+	}
+	head, body := doc[:RevLen+1], doc[RevLen+2:]
+	fields := slices.Sorted(maps.Keys(renders))
+	n := len(doc) + binary.MaxVarintLen64
+	for _, f := range fields {
+		n += 2*binary.MaxVarintLen64 + len(f) + len(renders[f])
+	}
+	out := make([]byte, 0, n)
+	out = append(out, head...)
+	out = append(out, doc[RevLen+1]|docRenders)
+	out = binary.AppendUvarint(out, uint64(len(body)))
+	out = append(out, body...)
+	for _, f := range fields {
+		out = binary.AppendUvarint(out, uint64(len(f)))
+		out = append(out, f...)
+		out = binary.AppendUvarint(out, uint64(len(renders[f])))
+		out = append(out, renders[f]...)
+	}
+	return out
+}
+
+// splitRenders parts a payload flagged docRenders (its format byte
+// first) into the document's CRC and compressed form, and the renders.
+func splitRenders(payload []byte) (body, renders []byte, err error) {
+	n, k := binary.Uvarint(payload[1:])
+	if k <= 0 || n > uint64(len(payload)-1-k) {
+		return nil, nil, errDocForm
+	}
+	rest := payload[1+k:]
+	return rest[:n], rest[n:], nil
+}
+
+// nextRender reads the first render of renders: its field and value, and
+// what follows it. ok is false at the end or on a malformed value.
+func nextRender(renders []byte) (field, value, rest []byte, ok bool) {
+	var parts [2][]byte
+	for i := range parts {
+		n, k := binary.Uvarint(renders)
+		if k <= 0 || n > uint64(len(renders)-k) {
+			return nil, nil, nil, false
+		}
+		parts[i], renders = renders[k:k+int(n)], renders[k+int(n):]
+	}
+	return parts[0], parts[1], renders, true
+}
+
+// StoredRender is the render kept under field in a stored document's
+// value (see Prerenderer), or nil. It is a part of raw, not a copy.
+func StoredRender(raw []byte, field string) []byte {
+	if len(raw) < RevLen+2 || raw[RevLen+1]&docRenders == 0 {
+		return nil
+	}
+	_, renders, err := splitRenders(raw[RevLen+1:])
+	if err != nil {
+		return nil
+	}
+	for {
+		f, v, rest, ok := nextRender(renders)
+		if !ok {
+			return nil
+		}
+		if string(f) == field {
+			return v
+		}
+		renders = rest
+	}
+}
+
+// WithRender is a stored document's value with render kept under field,
+// in place of the one there, if any: the value a read puts back after
+// rendering for lack of a usable render (see widgets' refill).
+func WithRender(raw []byte, field string, render []byte) ([]byte, error) {
+	if len(raw) < RevLen+2 || raw[RevLen] != '\n' {
+		return nil, errors.New("orders: stored document has no revision")
+	}
+	format := raw[RevLen+1]
+	if format&docRenders == 0 {
+		if format < docPacked || format > docPacked3 {
+			return nil, errors.New("orders: a document written before renders takes none")
+		}
+		return withRenders(raw, map[string][]byte{field: render}), nil
+	}
+	body, renders, err := splitRenders(raw[RevLen+1:])
+	if err != nil {
+		return nil, err
+	}
+	all := map[string][]byte{field: render}
+	for {
+		f, v, rest, ok := nextRender(renders)
+		if !ok {
+			break
+		}
+		if string(f) != field {
+			all[string(f)] = v
+		}
+		renders = rest
+	}
+	doc := make([]byte, 0, RevLen+2+len(body))
+	doc = append(doc, raw[:RevLen+1]...)
+	doc = append(doc, format&^docRenders)
+	return withRenders(append(doc, body...), all), nil
 }
 
 func unpackDoc(payload []byte, format byte) (*Document, error) {

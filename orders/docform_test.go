@@ -181,3 +181,71 @@ func TestDocumentFormsWithAndWithoutActions(t *testing.T) {
 		t.Errorf("with an action (-want +got):\n%s", diff)
 	}
 }
+
+// A document's value may carry its sidebars' renders after it: the
+// document reads the same, each render is found by its field, and a
+// render put back replaces its own field only.
+func TestDocStoredWithRenders(t *testing.T) {
+	t.Parallel()
+	doc := ingestLikeDocument()
+	plain := encodeDoc(doc)
+	renders := map[string][]byte{"gorgias|json|f1": []byte("gzipped json"), "zendesk|zendesk|f2": bytes.Repeat([]byte{0, 0xff}, 300)}
+	raw := withRenders(plain, renders)
+	if !bytes.Equal(raw[:RevLen], plain[:RevLen]) {
+		t.Fatal("renders changed the document's revision")
+	}
+	rev, got, err := DecodeDocument(raw)
+	if err != nil || rev != string(plain[:RevLen]) {
+		t.Fatalf("decode: %v, rev %s", err, rev)
+	}
+	if diff := cmp.Diff(doc, got); diff != "" {
+		t.Fatalf("the document read with renders differs (-want +got):\n%s", diff)
+	}
+	for field, want := range renders {
+		if r := StoredRender(raw, field); !bytes.Equal(r, want) {
+			t.Errorf("%s: render %q", field, r)
+		}
+	}
+	if StoredRender(raw, "gorgias|json") != nil || StoredRender(plain, "gorgias|json|f1") != nil {
+		t.Error("a render was found under a field not kept")
+	}
+	again, err := WithRender(raw, "gorgias|json|f1", []byte("new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(StoredRender(again, "gorgias|json|f1")) != "new" || !bytes.Equal(StoredRender(again, "zendesk|zendesk|f2"), renders["zendesk|zendesk|f2"]) {
+		t.Error("a render put back did not replace its own field only")
+	}
+	if _, d, err := DecodeDocument(again); err != nil || cmp.Diff(doc, d) != "" {
+		t.Errorf("the document changed with a render put back: %v", err)
+	}
+	first, err := WithRender(plain, "html|html|f3", []byte("<p>"))
+	if err != nil || string(StoredRender(first, "html|html|f3")) != "<p>" {
+		t.Errorf("a render added to a document written without renders: %v", err)
+	}
+	if _, err := WithRender(legacyDoc(doc), "html|html|f3", []byte("<p>")); err == nil {
+		t.Error("a render was added to a document of an earlier form, which earlier releases read without it")
+	}
+
+	// The document's part is checked as before; cut anywhere, the value
+	// never yields a render other than a whole one.
+	for i := RevLen; i < len(plain); i++ {
+		bad := bytes.Clone(raw)
+		bad[i] ^= 0x01
+		if _, d, err := DecodeDocument(bad); err == nil && cmp.Diff(doc, d) != "" {
+			t.Fatalf("byte %d flipped: decoded to another document", i)
+		}
+	}
+	for n := range len(raw) {
+		for field, want := range renders {
+			if r := StoredRender(raw[:n], field); r != nil && !bytes.Equal(r, want) {
+				t.Fatalf("cut at %d: render %s is %d bytes of %d", n, field, len(r), len(want))
+			}
+		}
+		if n < len(plain) {
+			if _, _, err := DecodeDocument(raw[:n]); err == nil {
+				t.Fatalf("the first %d bytes decoded", n)
+			}
+		}
+	}
+}

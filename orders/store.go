@@ -44,8 +44,9 @@ type Store struct {
 // Prerenderer renders the sidebars of a customer whose document is being
 // written (widgets.Service.Prerender): each field names a sidebar's
 // render, its value is what that sidebar's read sends. They are written
-// with the document, in its transaction, so that a sidebar's read is one
-// value fetched and sent, not a document decoded and rendered.
+// in the document's own value, after it (see docRenders), so that a
+// sidebar's read is one value fetched and sent, not a document decoded
+// and rendered.
 type Prerenderer interface {
 	Prerender(merchant, rev string, doc *Document) map[string][]byte
 }
@@ -461,22 +462,21 @@ func (s *Store) readAggregate(ctx context.Context, tx *redis.Tx, key string) (*a
 
 // rebuilt is a customer's document ready to write.
 type rebuilt struct {
-	hash      string
-	indexKey  string
-	docKey    string
-	renderKey string
-	add, drop []string // index members
-	doc       []byte   // nil: the customer has nothing left to show
-	renders   map[string][]byte
-	ttl       time.Duration
-	expiry    time.Time
+	hash            string
+	indexKey        string
+	docKey          string
+	legacyRenderKey string
+	add, drop       []string          // index members
+	doc             []byte            // nil: the customer has nothing left to show
+	renders         map[string][]byte // written after doc, in its value
+	ttl             time.Duration
+	expiry          time.Time
 }
 
 func (r rebuilt) write(ctx context.Context, p redis.Pipeliner) {
-	// The renders of the document replaced go with it, whoever wrote
-	// them; readers check a render's revision against the document's too
-	// (a release before renders does not delete them).
-	p.Del(ctx, r.renderKey)
+	// The previous version kept renders in a hash of their own: they go
+	// at the customer's next change.
+	p.Del(ctx, r.legacyRenderKey)
 	if len(r.drop) > 0 {
 		p.SRem(ctx, r.indexKey, toAny(r.drop)...)
 	}
@@ -490,19 +490,9 @@ func (r rebuilt) write(ctx context.Context, p redis.Pipeliner) {
 		}
 		return
 	}
-	p.Set(ctx, r.docKey, r.doc, r.ttl)
-	if len(r.renders) > 0 {
-		pairs := make([]any, 0, 2*len(r.renders))
-		for field, v := range r.renders {
-			pairs = append(pairs, field, v)
-		}
-		p.HSet(ctx, r.renderKey, pairs...)
-	}
+	p.Set(ctx, r.docKey, withRenders(r.doc, r.renders), r.ttl)
 	if r.ttl > 0 { // EXPIRE 0 would delete it
 		p.Expire(ctx, r.indexKey, r.ttl)
-		if len(r.renders) > 0 {
-			p.Expire(ctx, r.renderKey, r.ttl)
-		}
 	}
 }
 
@@ -551,7 +541,7 @@ func (w *watchSet) watch(ctx context.Context, keys ...string) error {
 // whose new value is not in Redis yet.
 func (s *Store) rebuild(ctx context.Context, w *watchSet, merchant, hash, changedMember string, changed *aggregate) (rebuilt, error) {
 	tx := w.tx
-	r := rebuilt{hash: hash, indexKey: s.indexKey(merchant, hash), docKey: s.docKey(merchant, hash), renderKey: s.renderKey(merchant, hash)}
+	r := rebuilt{hash: hash, indexKey: s.indexKey(merchant, hash), docKey: s.docKey(merchant, hash), legacyRenderKey: s.base(merchant) + "r:" + hash}
 	if err := w.watch(ctx, r.indexKey); err != nil {
 		return r, err
 	}
@@ -694,20 +684,6 @@ func (s *Store) ordersKey(merchant string) string { return s.base(merchant) + "i
 func (s *Store) indexKey(merchant, hash string) string { return s.base(merchant) + "c:" + hash }
 
 func (s *Store) docKey(merchant, hash string) string { return s.base(merchant) + "d:" + hash }
-
-func (s *Store) renderKey(merchant, hash string) string { return s.base(merchant) + "r:" + hash }
-
-// RenderKey is the hash of a customer's sidebars rendered from their
-// document (see Prerenderer), in the document's slot.
-func (s *Store) RenderKey(merchant, email string) string {
-	return s.renderKey(merchant, EmailHash(email))
-}
-
-// CustomerKeys are DocKey and RenderKey, the email hashed once.
-func (s *Store) CustomerKeys(merchant, email string) (doc, render string) {
-	hash := EmailHash(email)
-	return s.docKey(merchant, hash), s.renderKey(merchant, hash)
-}
 
 // DocKey is where the document of a customer of merchant is.
 func (s *Store) DocKey(merchant, email string) string {

@@ -19,21 +19,18 @@ import (
 )
 
 // A sidebar's widget is rendered when its customer's document is written
-// (Prerender), gzipped, and kept beside the document: a read by a client
-// that takes gzip is then one round trip (the document and the render,
-// pipelined) and the render sent as it is, rather than a document decoded
-// and rendered. Only a sidebar's own format, for its whole view, is kept
+// (Prerender), gzipped, and kept in the document's value, after it: a
+// read by a client that takes gzip is then one GET and the render sent as
+// it is, rather than a document decoded and rendered. Only a sidebar's own format, for its whole view, is kept
 // this way; a read narrowed to some stores, in another format, or by a
 // client that does not take gzip renders at the read, as before.
 //
-// A render is served only while it is the current document's (its
-// revision is checked at each read: a release that wrote documents
-// without renders, or a write that raced a refill, cannot leave an
-// outdated one in use), and, when it carries signed links, only in the
+// A render is of the document it is stored with (written together, or
+// put back by a script that finds the value unchanged; its revision is
+// checked too), and, when it carries signed links, served only in the
 // hour they were signed in (see bucket). Past that hour the next read
-// renders again and puts the new render back (refill). The document read
-// beside it is what a stale answer comes from, should Redis then stop
-// answering.
+// renders again and puts the new render back (refill). The value read is
+// what a stale answer comes from, should Redis then stop answering.
 
 // Prerendered is a sidebar's widget as kept in Redis.
 type Prerendered struct {
@@ -102,15 +99,15 @@ func nativeFormat(kind string) string {
 	return ""
 }
 
-// renderField names the render of v in format in the customer's hash of
-// renders, or is "" when such a read is not kept (another format than the
-// sidebar's own). The layout's fingerprint is part of it: a changed
-// layout finds no render and renders anew.
+// renderField names the render of v in format among those kept with the
+// customer's document, or is "" when such a read is not kept (another
+// format than the sidebar's own). The layout's fingerprint is part of it:
+// a changed layout finds no render and renders anew.
 func (v *View) renderField(format string) string {
 	if format == "" || format != nativeFormat(v.Sidebar.Kind) {
 		return ""
 	}
-	return v.Sidebar.ID + "|" + format + "|" + v.fingerprint
+	return v.nativeField
 }
 
 // etag is the ETag of v's render of a document of revision rev in
@@ -147,13 +144,13 @@ func (s *Service) Prerender(merchant, rev string, doc *orders.Document) map[stri
 	return out
 }
 
-// refillScript puts a render back, only if the document it was rendered
-// from is still the customer's, and makes it expire with the document.
+// refillScript puts a document's value back with a new render, only if
+// the value is still the one the render was added to: neither a change of
+// the customer nor another sidebar's refill is undone. It keeps the
+// document's expiry.
 var refillScript = redis.NewScript(`
-if redis.call("GETRANGE", KEYS[1], 0, ` + strconv.Itoa(orders.RevLen-1) + `) ~= ARGV[1] then return 0 end
-redis.call("HSET", KEYS[2], ARGV[2], ARGV[3])
-local ttl = redis.call("PTTL", KEYS[1])
-if ttl > 0 then redis.call("PEXPIRE", KEYS[2], ttl) end
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call("SET", KEYS[1], ARGV[2], "KEEPTTL")
 return 1`)
 
 // maxRefills bounds the refills running at once: they are an
@@ -165,6 +162,10 @@ const maxRefills = 8
 // for the reads that follow. It runs on its own goroutine, within the
 // reader's budget, or not at all when maxRefills are running.
 func (s *Service) refill(ctx context.Context, v *View, email, field string, snap Snapshot, body []byte, signed bool, now time.Time) {
+	if snap.k == nil || snap.k.raw == nil {
+		return // read without its value: nothing to put the render in
+	}
+	raw := snap.k.raw
 	select {
 	case s.refills <- struct{}{}:
 	default:
@@ -173,10 +174,15 @@ func (s *Service) refill(ctx context.Context, v *View, email, field string, snap
 	go func() {
 		defer func() { <-s.refills }()
 		p := Prerendered{Rev: snap.Rev, Signed: signed, Hour: hourOf(now), Gzip: gzipBytes(body)}
+		value, err := orders.WithRender(raw, field, p.encode())
+		if err != nil {
+			zerolog.Ctx(ctx).Debug().Err(err).Msg("widget render not kept")
+			return
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.reader.budget)
 		defer cancel()
-		doc, renders := s.reader.store.CustomerKeys(v.Merchant, email)
-		if err := refillScript.Run(rctx, s.reader.rdb, []string{doc, renders}, snap.Rev, field, p.encode()).Err(); err != nil {
+		key := s.reader.store.DocKey(v.Merchant, email)
+		if err := refillScript.Run(rctx, s.reader.rdb, []string{key}, raw, value).Err(); err != nil {
 			zerolog.Ctx(ctx).Debug().Err(err).Msg("widget render not kept")
 		}
 	}()
@@ -205,11 +211,15 @@ func gzipBytes(b []byte) []byte {
 // zero.
 func AcceptsGzip(header string) bool {
 	star, gz := false, -1 // -1: not named
-	for _, part := range strings.Split(header, ",") {
+	for rest := header; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
 		coding, params, _ := strings.Cut(part, ";")
-		coding = strings.ToLower(strings.TrimSpace(coding))
+		coding = strings.TrimSpace(coding)
 		q := 1.0
-		for _, p := range strings.Split(params, ";") {
+		for params != "" {
+			var p string
+			p, params, _ = strings.Cut(params, ";")
 			k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
 			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
 				if n, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
@@ -219,14 +229,14 @@ func AcceptsGzip(header string) bool {
 				}
 			}
 		}
-		switch coding {
-		case "gzip", "x-gzip":
+		switch {
+		case strings.EqualFold(coding, "gzip"), strings.EqualFold(coding, "x-gzip"):
 			if q > 0 {
 				gz = 1
 			} else if gz < 0 {
 				gz = 0
 			}
-		case "*":
+		case coding == "*":
 			star = q > 0
 		}
 	}

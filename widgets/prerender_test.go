@@ -55,7 +55,7 @@ func newPreFixtureB(t testing.TB) *preFixture {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = c.Close() })
 	clock := &testClock{t: time.Date(2026, 11, 2, 10, 20, 0, 0, time.UTC)}
-	store := orders.NewStore(c, "test:", 0, 0, time.Now)
+	store := orders.NewStore(c, "test:", 365*24*time.Hour, 0, time.Now)
 	a := orderChange("A", "jeanne@example.com", t0, t0, orders.StatusInProgress)
 	b := orderChange("B", "jeanne@example.com", t0.Add(time.Hour), t0.Add(time.Hour), orders.StatusNew)
 	cfg := &config.Config{Redis: config.Redis{KeyPrefix: "test:"}, Widgets: config.Widgets{LastKnown: 100},
@@ -111,14 +111,18 @@ func (f *preFixture) read(t *testing.T, sb config.Sidebar, email string, gz bool
 func (f *preFixture) stored(t *testing.T, sb config.Sidebar, email string) *Prerendered {
 	t.Helper()
 	v := NewView("acme", sb)
-	raw, err := f.rdb.HGet(context.Background(), f.store.RenderKey("acme", email), v.renderField(nativeFormat(sb.Kind))).Bytes()
+	raw, err := f.rdb.Get(context.Background(), f.store.DocKey("acme", email)).Bytes()
 	if err == redis.Nil {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := decodePrerendered(raw)
+	kept := orders.StoredRender(raw, v.renderField(nativeFormat(sb.Kind)))
+	if kept == nil {
+		return nil
+	}
+	p, err := decodePrerendered(kept)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +144,6 @@ func (f *preFixture) rendered(t *testing.T, sb config.Sidebar, email string) str
 func TestPrerenderedWidgetsAreServed(t *testing.T) {
 	t.Parallel()
 	f := newPreFixture(t)
-	if n := f.rdb.HLen(context.Background(), f.store.RenderKey("acme", "jeanne@example.com")).Val(); n != int64(len(preSidebars)) {
-		t.Fatalf("%d renders kept, want one per sidebar, %d", n, len(preSidebars))
-	}
 	for _, sb := range preSidebars {
 		p := f.stored(t, sb, "jeanne@example.com")
 		if p == nil {
@@ -184,21 +185,35 @@ func TestPrerenderedWidgetsAreServed(t *testing.T) {
 	}
 }
 
-// A render is served only while it is the document's: a render of another
-// revision (as a release that wrote documents without renders would
-// leave) is not, and a read narrowed to some stores renders at the read.
+// keep replaces the render kept for field in email's document value.
+func (f *preFixture) keep(t *testing.T, email, field string, p Prerendered) {
+	t.Helper()
+	ctx := context.Background()
+	key := f.store.DocKey("acme", email)
+	raw, err := f.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, err := orders.WithRender(raw, field, p.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.Set(ctx, key, value, redis.KeepTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A kept render is what a read answers, and only while it is the
+// document's: a render of another revision is not, and a read narrowed to
+// some stores renders at the read.
 func TestPrerenderedWidgetOfAnotherRevisionIsNotServed(t *testing.T) {
 	t.Parallel()
 	f := newPreFixture(t)
-	ctx := context.Background()
 	sb := preSidebars[1] // Gorgias
 	field := NewView("acme", sb).renderField(FormatJSON)
-	key := f.store.RenderKey("acme", "jeanne@example.com")
 	p := f.stored(t, sb, "jeanne@example.com")
 	forged := Prerendered{Rev: p.Rev, Gzip: gzipBytes([]byte(`{"forged":true}`))}
-	if err := f.rdb.HSet(ctx, key, field, forged.encode()).Err(); err != nil {
-		t.Fatal(err)
-	}
+	f.keep(t, "jeanne@example.com", field, forged)
 	if _, body := f.read(t, sb, "jeanne@example.com", true, ""); body != `{"forged":true}` {
 		t.Fatalf("the kept render of the document's revision was not the answer: %s", body)
 	}
@@ -206,9 +221,7 @@ func TestPrerenderedWidgetOfAnotherRevisionIsNotServed(t *testing.T) {
 		t.Error("a read narrowed to a store answered the kept render")
 	}
 	forged.Rev = strings.Repeat("0", orders.RevLen)
-	if err := f.rdb.HSet(ctx, key, field, forged.encode()).Err(); err != nil {
-		t.Fatal(err)
-	}
+	f.keep(t, "jeanne@example.com", field, forged)
 	if _, body := f.read(t, sb, "jeanne@example.com", true, ""); strings.Contains(body, "forged") || !strings.Contains(body, `"SKU-A"`) {
 		t.Errorf("a render of another revision was answered: %s", body)
 	}
@@ -379,5 +392,56 @@ func TestPrerenderedReadAnswersWithinBudget(t *testing.T) {
 	snap = r.ReadSidebar(context.Background(), "acme", "never.read@example.com", gorgias.renderField(FormatJSON))
 	if snap.Freshness.State != StateUnavailable || len(snap.Doc.Orders) != 0 {
 		t.Errorf("frozen redis, unknown customer: %+v", snap.Freshness)
+	}
+}
+
+// A refill puts a render back only into the value it was read from: a
+// change of the customer meanwhile is not undone, and the other sidebars'
+// renders stay.
+func TestRefillDoesNotUndoAChange(t *testing.T) {
+	t.Parallel()
+	f := newPreFixture(t)
+	ctx := context.Background()
+	sb := preSidebars[0] // HTML, signed links
+	v := NewView("acme", sb)
+	field := v.renderField(FormatHTML)
+	key := f.store.DocKey("acme", "jeanne@example.com")
+	refill := func(snap Snapshot, body string) {
+		t.Helper()
+		f.svc.refill(ctx, v, "jeanne@example.com", field, snap, []byte(body), true, f.clock.now())
+		deadline := time.Now().Add(5 * time.Second)
+		for len(f.svc.refills) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the refill did not end")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	old := f.svc.reader.ReadSidebar(ctx, "acme", "jeanne@example.com", field)
+	if _, err := f.store.Apply(ctx, orderChange("C", "jeanne@example.com", t0.Add(2*time.Hour), t0.Add(2*time.Hour), orders.StatusNew)); err != nil {
+		t.Fatal(err)
+	}
+	changed := f.rdb.Get(ctx, key).Val()
+	refill(old, "<p>before the change</p>")
+	if got := f.rdb.Get(ctx, key).Val(); got != changed {
+		t.Fatal("a refill of the value read before a change overwrote the change")
+	}
+
+	current := f.svc.reader.ReadSidebar(ctx, "acme", "jeanne@example.com", field)
+	refill(current, "<p>refilled</p>")
+	p := f.stored(t, sb, "jeanne@example.com")
+	if p == nil {
+		t.Fatal("no render after the refill")
+	}
+	if body, err := gunzip(p.Gzip); err != nil || string(body) != "<p>refilled</p>" {
+		t.Fatalf("kept render %q, %v; want the refill's", body, err)
+	}
+	for _, other := range preSidebars[1:] {
+		if f.stored(t, other, "jeanne@example.com") == nil {
+			t.Errorf("%s: its render went with another sidebar's refill", other.ID)
+		}
+	}
+	if ttl := f.rdb.TTL(ctx, key).Val(); ttl <= 0 {
+		t.Errorf("the refill dropped the document's expiry: TTL %s", ttl)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -26,7 +25,7 @@ type Snapshot struct {
 	// Pre is the sidebar's render of the document, when it has one.
 	Pre       *Prerendered
 	Freshness Freshness
-	k         *known // the document behind Pre, not yet decoded
+	k         *known // the value read, when a sidebar's (see WithDocument, refill)
 }
 
 // Reader reads customers' documents within a time budget. Identical reads
@@ -42,11 +41,11 @@ type Reader struct {
 	last   *lru.Cache[string, *known]
 
 	mu      sync.Mutex
-	flights map[string]*flight // fetches in flight, by key
-	// fetchers are idle goroutines waiting for a fetch to run (see run).
-	fetchers chan func()
-	alive    atomic.Int32 // fetchers, busy or idle
+	flights map[flightKey]*flight // fetches in flight
 }
+
+// flightKey names a fetch: a document, and the render read with it.
+type flightKey struct{ doc, field string }
 
 // flight is one fetch that identical reads share.
 type flight struct {
@@ -55,16 +54,6 @@ type flight struct {
 	pre  *Prerendered // a sidebar's render read with k, if current
 	err  error
 }
-
-// Fetches run on goroutines of their own, so that a read can give up at
-// its budget whatever Redis does. They are reused: a new goroutine's
-// stack grows, by copying, to the depth of a Redis call, which cost a
-// read as much as decoding the document. At most maxFetchers wait for
-// work, each for fetcherIdle.
-const (
-	maxFetchers = 64
-	fetcherIdle = time.Minute
-)
 
 // known is a document as last read from Redis. A document read beside a
 // sidebar's render is kept as stored and decoded only when something
@@ -75,7 +64,7 @@ type known struct {
 	readAt time.Time
 
 	once sync.Once
-	raw  []byte // set until decoded
+	raw  []byte // the stored value, renders and all, when read as such
 	doc  *orders.Document
 	err  error
 }
@@ -86,7 +75,6 @@ func (k *known) document() (*orders.Document, error) {
 		if k.doc == nil && k.err == nil {
 			_, k.doc, k.err = orders.DecodeDocument(k.raw)
 		}
-		k.raw = nil
 	})
 	return k.doc, k.err
 }
@@ -98,7 +86,7 @@ func NewReader(rdb redis.UniversalClient, store *orders.Store, budget time.Durat
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &Reader{rdb: rdb, store: store, budget: budget, now: now, last: last, flights: map[string]*flight{}, fetchers: make(chan func())}
+	return &Reader{rdb: rdb, store: store, budget: budget, now: now, last: last, flights: map[flightKey]*flight{}}
 }
 
 // Read returns a customer's document. It never fails: past the budget, or
@@ -113,51 +101,59 @@ func (r *Reader) Read(ctx context.Context, merchant, email string) Snapshot {
 // and the snapshot holds the render when it is of that document (the
 // document is then decoded only if the render cannot serve).
 func (r *Reader) ReadSidebar(ctx context.Context, merchant, email, field string) Snapshot {
-	deadline := time.NewTimer(r.budget)
-	defer deadline.Stop()
-	var key string
+	key := r.store.DocKey(merchant, email)
 	var f *flight
+	var led bool
 	if field != "" {
-		var rkey string
-		key, rkey = r.store.CustomerKeys(merchant, email)
-		f = r.share(ctx, key+"\x00"+field, func(ctx context.Context, f *flight) error { return r.fetchPre(ctx, f, key, rkey, email, field) })
+		f, led = r.share(ctx, flightKey{key, field}, func(ctx context.Context, f *flight) error { return r.fetchPre(ctx, f, key, email, field) })
 	} else {
-		key = r.store.DocKey(merchant, email)
-		f = r.share(ctx, key, func(ctx context.Context, f *flight) (err error) { f.k, err = r.fetch(ctx, key, email); return err })
+		f, led = r.share(ctx, flightKey{doc: key}, func(ctx context.Context, f *flight) (err error) { f.k, err = r.fetch(ctx, key, email); return err })
 	}
 	var why error
-	select {
-	case <-f.done:
+	if !led {
+		why = r.wait(ctx, f)
+	}
+	if why == nil {
 		if why = f.err; why == nil {
 			if f.pre != nil {
 				return Snapshot{Rev: f.k.rev, Pre: f.pre, k: f.k, Freshness: Freshness{State: StateOK}}
 			}
 			doc, err := f.k.document()
 			if err == nil {
-				return Snapshot{Rev: f.k.rev, Doc: doc, Freshness: Freshness{State: StateOK}}
+				return Snapshot{Rev: f.k.rev, Doc: doc, k: f.k, Freshness: Freshness{State: StateOK}}
 			}
 			why = err
 		}
-	case <-deadline.C:
-		why = fmt.Errorf("no answer from redis within %s", r.budget)
-	case <-ctx.Done():
-		why = ctx.Err()
 	}
 	return r.fallback(ctx, key, email, why)
+}
+
+// wait waits for a fetch another read leads, at most the budget.
+func (r *Reader) wait(ctx context.Context, f *flight) error {
+	deadline := time.NewTimer(r.budget)
+	defer deadline.Stop()
+	select {
+	case <-f.done:
+		return nil
+	case <-deadline.C:
+		return fmt.Errorf("no answer from redis within %s", r.budget)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // WithDocument is snap with its document decoded, for a render that
 // cannot serve (its links are of an hour past); past a decoding error,
 // the fallback's answer.
 func (r *Reader) WithDocument(ctx context.Context, merchant, email string, snap Snapshot) Snapshot {
-	if snap.Doc != nil || snap.k == nil {
+	if snap.Pre == nil || snap.k == nil {
 		return snap
 	}
 	doc, err := snap.k.document()
 	if err != nil {
 		return r.fallback(ctx, r.store.DocKey(merchant, email), email, err)
 	}
-	snap.Doc, snap.Pre, snap.k = doc, nil, nil
+	snap.Doc, snap.Pre = doc, nil
 	return snap
 }
 
@@ -173,58 +169,29 @@ func (r *Reader) fallback(ctx context.Context, key, email string, why error) Sna
 	return Snapshot{Doc: &orders.Document{Customer: orders.Customer{Email: orders.NormalizeEmail(email)}, Orders: []orders.Order{}}, Freshness: Freshness{State: StateUnavailable}}
 }
 
-// share returns the fetch in flight for key, or starts one. The fetch
-// runs detached from this request, under the budget: one caller giving up
-// must not fail the others sharing it.
-func (r *Reader) share(ctx context.Context, key string, fetch func(context.Context, *flight) error) *flight {
+// share returns the fetch in flight for key, or runs one, on the caller's
+// goroutine (led is then true). The fetch is detached from this request,
+// under the budget: the leader giving up must not fail the reads sharing
+// it. Its deadline holds whatever Redis does: every connection's reads
+// and writes, its dial and the pool's wait follow the context's deadline
+// (rdb.Open enables ContextTimeoutEnabled).
+func (r *Reader) share(ctx context.Context, key flightKey, fetch func(context.Context, *flight) error) (f *flight, led bool) {
 	r.mu.Lock()
 	if f, ok := r.flights[key]; ok {
 		r.mu.Unlock()
-		return f
+		return f, false
 	}
-	f := &flight{done: make(chan struct{})}
+	f = &flight{done: make(chan struct{})}
 	r.flights[key] = f
 	r.mu.Unlock()
-	r.run(func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.budget)
-		f.err = fetch(fctx, f)
-		cancel()
-		r.mu.Lock()
-		delete(r.flights, key)
-		r.mu.Unlock()
-		close(f.done)
-	})
-	return f
-}
-
-// run hands fetch to an idle fetcher, or to a new goroutine, which stays
-// as a fetcher while there are fewer than maxFetchers.
-func (r *Reader) run(fetch func()) {
-	select {
-	case r.fetchers <- fetch:
-		return
-	default:
-	}
-	if r.alive.Add(1) > maxFetchers {
-		r.alive.Add(-1)
-		go fetch()
-		return
-	}
-	go func() {
-		defer r.alive.Add(-1)
-		fetch()
-		t := time.NewTimer(fetcherIdle)
-		defer t.Stop()
-		for {
-			select {
-			case next := <-r.fetchers:
-				next()
-				t.Reset(fetcherIdle)
-			case <-t.C:
-				return
-			}
-		}
-	}()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.budget)
+	f.err = fetch(fctx, f)
+	cancel()
+	r.mu.Lock()
+	delete(r.flights, key)
+	r.mu.Unlock()
+	close(f.done)
+	return f, true
 }
 
 // fetchScript is a conditional GET: with the revision the reader already
@@ -280,33 +247,27 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 	return k, nil
 }
 
-// fetchPre is the one round trip of a sidebar read: the customer's
-// document and the sidebar's render, pipelined (one slot). The document is
-// kept as it is, for a stale answer later; a render of another revision
-// is not used.
-func (r *Reader) fetchPre(ctx context.Context, f *flight, key, rkey, email, field string) error {
-	var doc, render *redis.StringCmd
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		doc = p.Get(ctx, key)
-		render = p.HGet(ctx, rkey, field)
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
+// fetchPre is the one round trip of a sidebar read: one GET of the
+// customer's document, whose value holds its sidebars' renders after it.
+// The value is kept as it is (decoded only if needed), for a stale answer
+// later and for a refill.
+func (r *Reader) fetchPre(ctx context.Context, f *flight, key, email, field string) error {
+	raw, err := r.rdb.Get(ctx, key).Bytes()
 	now := r.now()
-	raw, _ := doc.Bytes()
-	if len(raw) == 0 {
+	if errors.Is(err, redis.Nil) {
 		f.k = &known{doc: &orders.Document{Customer: orders.Customer{Email: orders.NormalizeEmail(email)}, Orders: []orders.Order{}}, readAt: now}
 		r.last.Add(key, f.k)
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	if len(raw) < orders.RevLen {
 		return errors.New("widgets: stored document has no revision")
 	}
 	f.k = &known{rev: string(raw[:orders.RevLen]), raw: raw, readAt: now}
 	r.last.Add(key, f.k)
-	if b, err := render.Bytes(); err == nil {
+	if b := orders.StoredRender(raw, field); b != nil {
 		if p, err := decodePrerendered(b); err == nil && p.Rev == f.k.rev {
 			f.pre = p
 		}

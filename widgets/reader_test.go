@@ -69,19 +69,6 @@ func TestReaderUsesTheScriptOnlyForDocumentsItHolds(t *testing.T) {
 	}
 }
 
-// Fetches run on goroutines that are reused: a thousand reads, one after
-// the other, leave a few fetchers, not a thousand goroutines started.
-func TestReaderReusesItsFetchers(t *testing.T) {
-	_, c, s := ownRedis(t)
-	r := NewReader(c, s, 5*time.Second, 100, time.Now)
-	for i := range 1000 {
-		r.Read(context.Background(), "acme", "customer"+strconv.Itoa(i)+"@example.com")
-	}
-	if n := r.alive.Load(); n < 1 || n > 8 {
-		t.Errorf("%d fetchers after 1000 reads one after the other, want a few", n)
-	}
-}
-
 func TestReaderCoalescesIdenticalReads(t *testing.T) {
 	_, c, s := ownRedis(t)
 	r := NewReader(c, s, 5*time.Second, 100, time.Now)

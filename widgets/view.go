@@ -30,6 +30,9 @@ type View struct {
 	// ticketKey signs the render's links (ticketKey), nil without a
 	// secret: derived once here rather than at every read.
 	ticketKey []byte
+	// nativeField names the kept render of the sidebar's own format (see
+	// renderField), made once rather than at every read.
+	nativeField string
 }
 
 // NewView resolves a sidebar's configuration.
@@ -57,6 +60,9 @@ func NewView(merchant string, sb config.Sidebar) *View {
 	h.Write([]byte("actions=" + strings.Join(sb.Actions, ",")))
 	v.fingerprint = hex.EncodeToString(h.Sum(nil)[:8])
 	v.ticketKey = ticketKey(sb)
+	if f := nativeFormat(sb.Kind); f != "" {
+		v.nativeField = sb.ID + "|" + f + "|" + v.fingerprint
+	}
 	return v
 }
 

@@ -87,7 +87,7 @@ var keyFamilies = []struct {
 	{regexp.MustCompile(`^event:[^:{}]+:[^{}]+$`), "`P event:<merchant>:<event id>`"},
 	{regexp.MustCompile(`^alerts:\{[^:{}]+:[^:{}]+:[^{}]+\}:(resolved|open:[^{}]+|noted:[^{}]+)$`), "`P alerts:{<merchant>:<store>:<order>}:resolved`, `…:open:<account>`, `…:noted:<account>`"},
 	{regexp.MustCompile(`^alerts:\{[^:{}]+\}:(rcur|rlock|rlist):[^{}]+$`), "`P alerts:{<merchant>}:rcur:<account>`, `…:rlock:<account>`, `…:rlist:<account>`"},
-	{regexp.MustCompile(`^w:\{[^{}]+\}:(o:[^{}]+:[^{}]+|c:[0-9a-f]{32}|d:[0-9a-f]{32}|r:[0-9a-f]{32})$`), "`P w:{<merchant>}:o:<store>:<order>` (order), `…:c:<email hash>` (a customer's orders), `…:d:<email hash>` (a customer's widget document), `…:r:<email hash>`"},
+	{regexp.MustCompile(`^w:\{[^{}]+\}:(o:[^{}]+:[^{}]+|c:[0-9a-f]{32}|d:[0-9a-f]{32})$`), "`P w:{<merchant>}:o:<store>:<order>` (order), `…:c:<email hash>` (a customer's orders), `…:d:<email hash>` (a customer's widget document, its sidebars' renders after it)"},
 	{regexp.MustCompile(`^w:\{[^{}]+\}:changes(:pos|:lock)?$`), "`P w:{<merchant>}:changes`, `…:changes:pos`, `…:changes:lock`"},
 	{regexp.MustCompile(`^push:\{[a-z0-9-]+\}:subs$`), "`P push:{<merchant>}:subs`"},
 	{regexp.MustCompile(`^push:\{[a-z0-9-]+:[a-z0-9_-]+\}(:ev|:pending|:orders|:own|:ids|:log|:logev|:dl)?$`), "`P push:{<merchant>:<subscription>}` (the subscription)"},
