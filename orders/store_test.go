@@ -320,3 +320,14 @@ func TestStoreConcurrentUpsertsOfOneOrder(t *testing.T) {
 		})
 	}
 }
+
+// DocKey, built at once for the reads, is the key the store writes.
+func TestDocKeyIsTheWrittenKey(t *testing.T) {
+	t.Parallel()
+	s := NewStore(nil, "p:", 0, 0, time.Now)
+	for _, email := range []string{"jeanne@example.com", " Jeanne@Example.COM ", "", "ünïcode@exämple.fr"} {
+		if got, want := s.DocKey("acme", email), s.docKey("acme", EmailHash(email)); got != want {
+			t.Errorf("DocKey(%q) = %s, want %s", email, got, want)
+		}
+	}
+}

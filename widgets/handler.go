@@ -3,6 +3,7 @@ package widgets
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -29,16 +30,9 @@ func (s *Service) Register(r gin.IRouter) {
 
 func (s *Service) read(format string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var stores []string
-		for _, v := range c.QueryArray("store") {
-			for _, st := range strings.Split(v, ",") {
-				if st = strings.TrimSpace(st); st != "" {
-					stores = append(stores, st)
-				}
-			}
-		}
+		email, stores := readQuery(c.Request.URL.RawQuery)
 		res, err := s.Serve(c.Request.Context(), Request{
-			Token: bearer(c.GetHeader("Authorization")), Email: c.Query("email"), Stores: stores,
+			Token: bearer(c.GetHeader("Authorization")), Email: email, Stores: stores,
 			IfNoneMatch: c.GetHeader("If-None-Match"), Format: format,
 			AcceptsGzip: AcceptsGzip(c.GetHeader("Accept-Encoding")),
 		})
@@ -48,6 +42,39 @@ func (s *Service) read(format string) gin.HandlerFunc {
 		}
 		write(c, res)
 	}
+}
+
+// readQuery takes a read's parameters out of its query as url.ParseQuery
+// would (the first email; every store, comma-separated or repeated; a
+// pair that does not unescape, or with a ';', left out) without building
+// a map of every parameter for two of them.
+func readQuery(raw string) (email string, stores []string) {
+	seenEmail := false
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		key, value, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(key)
+		if err != nil || (key != "email" && key != "store") || (key == "email" && seenEmail) {
+			continue
+		}
+		if value, err = url.QueryUnescape(value); err != nil {
+			continue
+		}
+		if key == "email" {
+			email, seenEmail = value, true
+			continue
+		}
+		for st := range strings.SplitSeq(value, ",") {
+			if st = strings.TrimSpace(st); st != "" {
+				stores = append(stores, st)
+			}
+		}
+	}
+	return email, stores
 }
 
 func (s *Service) helpScout(c *gin.Context) {

@@ -3,6 +3,9 @@ package widgets
 import (
 	"math/rand/v2"
 	"net/mail"
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,6 +48,29 @@ func TestPlainAddressAgreesWithParseAddress(t *testing.T) {
 		}
 		if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 			t.Fatalf("plainAddress takes %q, which mail.ParseAddress does not take as it is (%v)", email, err)
+		}
+	}
+}
+
+// readQuery reads a widget's query as the url package would.
+func TestReadQueryAgreesWithParseQuery(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		"", "email=jeanne%40example.com", "email=a@b.c&email=other@b.c", "store=acme-fr,%20acme-be&store=acme-de&email=x@y.z",
+		"email=%zz&email=ok@x.y", "email=a;b&email=c@d.e", "e%6Dail=x@y.z", "store=&store=,,", "&&email=a+b@c.d&", "email",
+	} {
+		email, stores := readQuery(raw)
+		q, _ := url.ParseQuery(raw)
+		var want []string
+		for _, v := range q["store"] {
+			for _, st := range strings.Split(v, ",") {
+				if st = strings.TrimSpace(st); st != "" {
+					want = append(want, st)
+				}
+			}
+		}
+		if email != q.Get("email") || !slices.Equal(stores, want) {
+			t.Errorf("readQuery(%q) = %q, %q; want %q, %q", raw, email, stores, q.Get("email"), want)
 		}
 	}
 }
