@@ -137,10 +137,12 @@ func withRenders(doc []byte, renders map[string][]byte) []byte {
 
 // splitRenders parts a payload flagged docRenders (its format byte
 // first) into the document's CRC and compressed form, and the renders.
-func splitRenders(payload []byte) (body, renders []byte, err error) {
-	n, k := binary.Uvarint(payload[1:])
+// It takes a value as go-redis answers it (a string) or as bytes: the
+// render a read sends is a part of the value, never a copy.
+func splitRenders[T ~string | ~[]byte](payload T) (body, renders T, err error) {
+	n, k := uvarint(payload[1:])
 	if k <= 0 || n > uint64(len(payload)-1-k) {
-		return nil, nil, errDocForm
+		return body, renders, errDocForm
 	}
 	rest := payload[1+k:]
 	return rest[:n], rest[n:], nil
@@ -148,32 +150,54 @@ func splitRenders(payload []byte) (body, renders []byte, err error) {
 
 // nextRender reads the first render of renders: its field and value, and
 // what follows it. ok is false at the end or on a malformed value.
-func nextRender(renders []byte) (field, value, rest []byte, ok bool) {
-	var parts [2][]byte
+func nextRender[T ~string | ~[]byte](renders T) (field, value, rest T, ok bool) {
+	var parts [2]T
 	for i := range parts {
-		n, k := binary.Uvarint(renders)
+		n, k := uvarint(renders)
 		if k <= 0 || n > uint64(len(renders)-k) {
-			return nil, nil, nil, false
+			return field, value, rest, false
 		}
 		parts[i], renders = renders[k:k+int(n)], renders[k+int(n):]
 	}
 	return parts[0], parts[1], renders, true
 }
 
+// uvarint is binary.Uvarint for a string as well.
+func uvarint[T ~string | ~[]byte](b T) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(b); i++ {
+		if i == binary.MaxVarintLen64 {
+			return 0, -(i + 1) // overflow
+		}
+		c := b[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -(i + 1) // overflow
+			}
+			return x | uint64(c)<<shift, i + 1
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
+}
+
 // StoredRender is the render kept under field in a stored document's
-// value (see Prerenderer), or nil. It is a part of raw, not a copy.
-func StoredRender(raw []byte, field string) []byte {
+// value (see Prerenderer), or empty. It is a part of raw, not a copy.
+func StoredRender[T ~string | ~[]byte](raw T, field string) T {
+	var none T
 	if len(raw) < RevLen+2 || raw[RevLen+1]&docRenders == 0 {
-		return nil
+		return none
 	}
 	_, renders, err := splitRenders(raw[RevLen+1:])
 	if err != nil {
-		return nil
+		return none
 	}
 	for {
 		f, v, rest, ok := nextRender(renders)
 		if !ok {
-			return nil
+			return none
 		}
 		if string(f) == field {
 			return v

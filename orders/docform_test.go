@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +184,28 @@ func TestDocumentFormsWithAndWithoutActions(t *testing.T) {
 	}
 }
 
+// uvarint reads what binary.Uvarint reads, from bytes or a string.
+func TestUvarintIsBinaryUvarint(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+			if rng.IntN(3) == 0 {
+				b[i] |= 0x80
+			}
+		}
+		wantN, wantK := binary.Uvarint(b)
+		if n, k := uvarint(b); n != wantN || k != wantK {
+			t.Fatalf("uvarint(%x) = %d, %d; want %d, %d", b, n, k, wantN, wantK)
+		}
+		if n, k := uvarint(string(b)); n != wantN || k != wantK {
+			t.Fatalf("uvarint(string %x) = %d, %d; want %d, %d", b, n, k, wantN, wantK)
+		}
+	}
+}
+
 // A document's value may carry its sidebars' renders after it: the
 // document reads the same, each render is found by its field, and a
 // render put back replaces its own field only.
@@ -204,6 +228,9 @@ func TestDocStoredWithRenders(t *testing.T) {
 	for field, want := range renders {
 		if r := StoredRender(raw, field); !bytes.Equal(r, want) {
 			t.Errorf("%s: render %q", field, r)
+		}
+		if r := StoredRender(string(raw), field); r != string(want) {
+			t.Errorf("%s: render read from a string %q", field, r)
 		}
 	}
 	if StoredRender(raw, "gorgias|json") != nil || StoredRender(plain, "gorgias|json|f1") != nil {

@@ -166,10 +166,17 @@ func write(c *gin.Context, res Response) {
 	}
 	// With its length known, net/http sends the body in one write instead
 	// of chunks: a widget is larger than its write buffer.
-	h["Content-Length"] = []string{strconv.Itoa(len(res.Body))}
 	h["Content-Type"] = shared(contentTypes, res.ContentType)
+	// A client gone is nothing to answer: write errors are not.
+	if res.Kept != "" {
+		h["Content-Length"] = []string{strconv.Itoa(len(res.Kept))}
+		c.Status(res.Status)
+		_, _ = c.Writer.WriteString(res.Kept)
+		return
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(res.Body))}
 	c.Status(res.Status)
-	_, _ = c.Writer.Write(res.Body) // a client gone is nothing to answer
+	_, _ = c.Writer.Write(res.Body)
 }
 
 // bearer takes the token out of an Authorization header.

@@ -1,7 +1,6 @@
 package widgets
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -40,8 +39,8 @@ type Prerendered struct {
 	// when Signed: it is usable in that hour only.
 	Hour   int64
 	Signed bool
-	// Gzip is the answer's body, gzipped.
-	Gzip []byte
+	// Gzip is the answer's body, gzipped: a part of the value read.
+	Gzip string
 }
 
 // The stored form: a version byte, the revision, a flags byte, the hour
@@ -65,14 +64,16 @@ func (p *Prerendered) encode() []byte {
 	return append(out, p.Gzip...)
 }
 
-func decodePrerendered(raw []byte) (*Prerendered, error) {
+func decodePrerendered(raw string) (*Prerendered, error) {
 	if len(raw) < preHeadLen || raw[0] != preForm {
 		return nil, errors.New("widgets: not a stored render")
 	}
+	var hour [8]byte
+	copy(hour[:], raw[2+orders.RevLen:])
 	return &Prerendered{
-		Rev:    string(raw[1 : 1+orders.RevLen]),
+		Rev:    raw[1 : 1+orders.RevLen],
 		Signed: raw[1+orders.RevLen]&preSigned != 0,
-		Hour:   int64(binary.LittleEndian.Uint64(raw[2+orders.RevLen:])),
+		Hour:   int64(binary.LittleEndian.Uint64(hour[:])),
 		Gzip:   raw[preHeadLen:],
 	}, nil
 }
@@ -116,13 +117,12 @@ func (v *View) etag(rev, format string, signed bool, now time.Time) string {
 	if rev == "" {
 		rev = "none"
 	}
-	e := `"` + rev + "." + v.fingerprint + "." + format
 	if signed {
 		// The links' tickets change each hour: neither the memo nor a
 		// browser may keep a widget past its tickets.
-		e += ".h" + strconv.FormatInt(hourOf(now), 10)
+		return `"` + rev + "." + v.fingerprint + "." + format + ".h" + strconv.FormatInt(hourOf(now), 10) + `"`
 	}
-	return e + `"`
+	return `"` + rev + "." + v.fingerprint + "." + format + `"`
 }
 
 // Prerender renders every sidebar of merchant, in its own format, from a
@@ -138,7 +138,7 @@ func (s *Service) Prerender(merchant, rev string, doc *orders.Document) map[stri
 		format := nativeFormat(v.Sidebar.Kind)
 		acts := s.actionsFor(v, now)
 		body := render(v, Snapshot{Rev: rev, Doc: doc, Freshness: Freshness{State: StateOK}}, format, acts)
-		p := Prerendered{Rev: rev, Signed: acts.signed(doc), Hour: hourOf(now), Gzip: gzipBytes(body)}
+		p := Prerendered{Rev: rev, Signed: acts.signed(doc), Hour: hourOf(now), Gzip: gzipString(body)}
 		out[v.renderField(format)] = p.encode()
 	}
 	return out
@@ -162,7 +162,7 @@ const maxRefills = 8
 // for the reads that follow. It runs on its own goroutine, within the
 // reader's budget, or not at all when maxRefills are running.
 func (s *Service) refill(ctx context.Context, v *View, email, field string, snap Snapshot, body []byte, signed bool, now time.Time) {
-	if snap.k == nil || snap.k.raw == nil {
+	if snap.k == nil || snap.k.raw == "" {
 		return // read without its value: nothing to put the render in
 	}
 	raw := snap.k.raw
@@ -173,8 +173,8 @@ func (s *Service) refill(ctx context.Context, v *View, email, field string, snap
 	}
 	go func() {
 		defer func() { <-s.refills }()
-		p := Prerendered{Rev: snap.Rev, Signed: signed, Hour: hourOf(now), Gzip: gzipBytes(body)}
-		value, err := orders.WithRender(raw, field, p.encode())
+		p := Prerendered{Rev: snap.Rev, Signed: signed, Hour: hourOf(now), Gzip: gzipString(body)}
+		value, err := orders.WithRender([]byte(raw), field, p.encode())
 		if err != nil {
 			zerolog.Ctx(ctx).Debug().Err(err).Msg("widget render not kept")
 			return
@@ -195,15 +195,15 @@ var gzipWriters = sync.Pool{New: func() any {
 	return w
 }}
 
-func gzipBytes(b []byte) []byte {
-	var buf bytes.Buffer
+func gzipString(b []byte) string {
+	var buf strings.Builder
 	buf.Grow(len(b)/4 + 64)
 	w := gzipWriters.Get().(*gzip.Writer)
 	w.Reset(&buf)
-	_, _ = w.Write(b) // a bytes.Buffer does not fail
+	_, _ = w.Write(b) // a strings.Builder does not fail
 	_ = w.Close()
 	gzipWriters.Put(w)
-	return buf.Bytes()
+	return buf.String()
 }
 
 // AcceptsGzip tells whether an Accept-Encoding header takes gzip: named

@@ -64,7 +64,7 @@ type known struct {
 	readAt time.Time
 
 	once sync.Once
-	raw  []byte // the stored value, renders and all, when read as such
+	raw  string // the stored value, renders and all, when read as such
 	doc  *orders.Document
 	err  error
 }
@@ -73,7 +73,7 @@ type known struct {
 func (k *known) document() (*orders.Document, error) {
 	k.once.Do(func() {
 		if k.doc == nil && k.err == nil {
-			_, k.doc, k.err = orders.DecodeDocument(k.raw)
+			_, k.doc, k.err = orders.DecodeDocument([]byte(k.raw))
 		}
 	})
 	return k.doc, k.err
@@ -252,7 +252,8 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 // The value is kept as it is (decoded only if needed), for a stale answer
 // later and for a refill.
 func (r *Reader) fetchPre(ctx context.Context, f *flight, key, email, field string) error {
-	raw, err := r.rdb.Get(ctx, key).Bytes()
+	// As a string: the render sent is a part of it, never a copy.
+	raw, err := r.rdb.Get(ctx, key).Result()
 	now := r.now()
 	if errors.Is(err, redis.Nil) {
 		f.k = &known{doc: &orders.Document{Customer: orders.Customer{Email: orders.NormalizeEmail(email)}, Orders: []orders.Order{}}, readAt: now}
@@ -265,9 +266,9 @@ func (r *Reader) fetchPre(ctx context.Context, f *flight, key, email, field stri
 	if len(raw) < orders.RevLen {
 		return errors.New("widgets: stored document has no revision")
 	}
-	f.k = &known{rev: string(raw[:orders.RevLen]), raw: raw, readAt: now}
+	f.k = &known{rev: raw[:orders.RevLen], raw: raw, readAt: now}
 	r.last.Add(key, f.k)
-	if b := orders.StoredRender(raw, field); b != nil {
+	if b := orders.StoredRender(raw, field); b != "" {
 		if p, err := decodePrerendered(b); err == nil && p.Rev == f.k.rev {
 			f.pre = p
 		}

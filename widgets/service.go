@@ -112,7 +112,10 @@ type Response struct {
 	ContentType string
 	ETag        string
 	Body        []byte
-	// Encoding is "gzip" when Body is gzipped, else "".
+	// Kept, when set, is the body instead of Body: a render kept in Redis,
+	// a part of the value read, sent without a copy.
+	Kept string
+	// Encoding is "gzip" when the body is gzipped, else "".
 	Encoding string
 	// Freshness says whether the data is current.
 	Freshness Freshness
@@ -259,7 +262,7 @@ func (s *Service) servePre(res Response, v *View, req Request, p *Prerendered, n
 		res.Status = http.StatusNotModified
 		return res
 	}
-	res.Body = p.Gzip
+	res.Kept = p.Gzip
 	return res
 }
 
