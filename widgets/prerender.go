@@ -20,9 +20,10 @@ import (
 // A sidebar's widget is rendered when its customer's document is written
 // (Prerender), gzipped, and kept in the document's value, after it: a
 // read by a client that takes gzip is then one GET and the render sent as
-// it is, rather than a document decoded and rendered. Only a sidebar's own format, for its whole view, is kept
-// this way; a read narrowed to some stores, in another format, or by a
-// client that does not take gzip renders at the read, as before.
+// it is, rather than a document decoded and rendered. Only a sidebar's
+// own format, for its whole view, is kept this way; a read narrowed to
+// some stores, in another format, or by a client that does not take gzip
+// renders at the read, as before.
 //
 // A render is of the document it is stored with (written together, or
 // put back by a script that finds the value unchanged; its revision is

@@ -55,10 +55,11 @@ type flight struct {
 	err  error
 }
 
-// known is a document as last read from Redis. A document read beside a
-// sidebar's render is kept as stored and decoded only when something
-// needs it (a stale answer, a render past its hour): a read served from
-// the render does not pay for it.
+// known is a document as last read from Redis. A document read for a
+// sidebar is kept as stored, renders and all, and decoded only when
+// something needs it (a stale answer, a render past its hour): a read
+// served from the render does not pay for it. The value stays for a
+// refill, which puts a render into that very value.
 type known struct {
 	rev    string
 	readAt time.Time
@@ -97,9 +98,9 @@ func (r *Reader) Read(ctx context.Context, merchant, email string) Snapshot {
 }
 
 // ReadSidebar is Read for a sidebar whose renders are kept under field
-// (View.renderField): one round trip reads the document and the render,
-// and the snapshot holds the render when it is of that document (the
-// document is then decoded only if the render cannot serve).
+// (View.renderField): one GET reads the document's value, renders
+// included, and the snapshot holds the sidebar's render when it has one
+// (the document is then decoded only if the render cannot serve).
 func (r *Reader) ReadSidebar(ctx context.Context, merchant, email, field string) Snapshot {
 	key := r.store.DocKey(merchant, email)
 	var f *flight
