@@ -4,9 +4,9 @@
 //
 // Data flows one way. The orders package keeps each customer's document
 // up to date, and has this package render each sidebar's widget as it
-// writes it (Service.Prerender), kept gzipped beside the document. A read
-// by a client that takes gzip is one round trip for the document and that
-// render, sent as it is; other reads get the document projected onto the
+// writes it (Service.Prerender), kept gzipped in the document's value. A
+// read by a client that takes gzip is one GET of that value and the
+// render sent as it is; other reads get the document projected onto the
 // sidebar's View (its stores and layout) and rendered. The Reader puts a
 // time budget around the round trip, coalesces identical reads, and
 // answers from the last known data, with its age, when Redis is slow or
