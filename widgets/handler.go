@@ -164,10 +164,10 @@ func write(c *gin.Context, res Response) {
 	} else if res.Encoding != "" {
 		h["Content-Encoding"] = []string{res.Encoding}
 	}
-	// With its length known, net/http sends the body in one write instead
-	// of chunks: a widget is larger than its write buffer.
 	h["Content-Type"] = shared(contentTypes, res.ContentType)
-	// A client gone is nothing to answer: write errors are not.
+	// With its length known, net/http sends the body in one write instead
+	// of chunks: a widget is larger than its write buffer. A write error
+	// is a client gone: there is no one left to tell.
 	if res.Kept != "" {
 		h["Content-Length"] = []string{strconv.Itoa(len(res.Kept))}
 		c.Status(res.Status)

@@ -308,10 +308,7 @@ func checkEmail(raw, format string) (string, error) {
 // most of the check's cost, and the answer is the same (see its test).
 func plainAddress(email string) bool {
 	local, domain, ok := strings.Cut(email, "@")
-	if !ok || !dotAtom(local, "._+-") || !dotAtom(domain, ".-") {
-		return false
-	}
-	return true
+	return ok && dotAtom(local, "._+-") && dotAtom(domain, ".-")
 }
 
 // dotAtom tells whether s is non-empty, of lower-case letters, digits and
