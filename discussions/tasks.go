@@ -54,16 +54,30 @@ func NewSyncTask(p SyncPayload, shards jobs.Shards) *asynq.Task {
 	return asynq.NewTask(TypeSync, b, asynq.Queue(shards.Queue(Queue, p.Account)))
 }
 
-// newMirrorTask's id names the thread and its update, so that overlapping
-// syncs enqueue one task per update of a thread. queue is Queue, or
-// BulkQueue for a backfill.
+// newMirrorTask's id names the thread's version (mirrorTaskID), so that
+// overlapping syncs enqueue one task per version of a thread. queue is
+// Queue, or BulkQueue for a backfill.
 func newMirrorTask(p MirrorPayload, queue string) (*asynq.Task, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("discussions: mirror task: %w", err)
 	}
-	sum := sha256.Sum256([]byte(p.Merchant + "\x00" + p.Account + "\x00" + p.Thread.ID + "\x00" + strconv.FormatInt(p.Thread.UpdatedAt.UnixNano(), 10)))
-	return asynq.NewTask(TypeMirror, b, asynq.Queue(queue), asynq.TaskID("discussion-mirror-"+hex.EncodeToString(sum[:16]))), nil
+	return asynq.NewTask(TypeMirror, b, asynq.Queue(queue), asynq.TaskID(mirrorTaskID(p))), nil
+}
+
+// mirrorTaskID names this version of the thread, so that a sync listing
+// it again unchanged enqueues nothing. Its update time is not enough:
+// some marketplaces date to the minute (Rakuten), and a message arriving
+// in the minute of the last one would find the previous version's task
+// (kept done for the retention) and never be mirrored. The messages the
+// listing holds tell the versions apart.
+func mirrorTaskID(p MirrorPayload) string {
+	h := sha256.New()
+	h.Write([]byte(p.Merchant + "\x00" + p.Account + "\x00" + p.Thread.ID + "\x00" + strconv.FormatInt(p.Thread.UpdatedAt.UnixNano(), 10)))
+	for _, m := range p.Thread.Messages {
+		h.Write([]byte("\x00" + m.ID))
+	}
+	return "discussion-mirror-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Handlers are the asynq handlers of the discussion tasks.
