@@ -146,7 +146,8 @@ func TestRakutenDiscussionsEndToEnd(t *testing.T) {
 	// sync runs.
 	first := rakuten.ThreadID(items[0], rakuten.CorrBuyer)
 	tk := tickets[first]
-	if err := fake.AddBuyerMessage(rakutenLogin, items[0], "Des nouvelles ?", time.Time{}); err != nil {
+	minute := time.Now().Truncate(time.Minute)
+	if err := fake.AddBuyerMessage(rakutenLogin, items[0], "Des nouvelles ?", minute); err != nil {
 		t.Fatal(err)
 	}
 	sync(rakutenAccount)
@@ -158,6 +159,22 @@ func TestRakutenDiscussionsEndToEnd(t *testing.T) {
 	h.settle()
 	if full, _ := h.gorg.Ticket(tk); len(full.Messages) != 2 || !strings.Contains(full.Messages[1].BodyText, "Des nouvelles ?") {
 		t.Errorf("the ticket has %d messages, want the two: %+v", len(full.Messages), full.Messages)
+	}
+	// Another, in the same minute: Rakuten dates to the minute, so the
+	// thread's update time does not move, and the message is mirrored
+	// all the same (once).
+	if err := fake.AddBuyerMessage(rakutenLogin, items[0], "Toujours rien ?", minute); err != nil {
+		t.Fatal(err)
+	}
+	sync(rakutenAccount)
+	eventually(t, 30*time.Second, "the message of the same minute in the ticket", func() bool {
+		full, _ := h.gorg.Ticket(tk)
+		return len(full.Messages) >= 3
+	})
+	sync(rakutenAccount)
+	h.settle()
+	if full, _ := h.gorg.Ticket(tk); len(full.Messages) != 3 || !strings.Contains(full.Messages[2].BodyText, "Toujours rien ?") {
+		t.Errorf("the ticket has %d messages, want the three: %+v", len(full.Messages), full.Messages)
 	}
 
 	// An agent's reply from Gorgias goes to the buyer, as plain text.
