@@ -147,35 +147,29 @@ func TestRakutenDiscussionsEndToEnd(t *testing.T) {
 	first := rakuten.ThreadID(items[0], rakuten.CorrBuyer)
 	tk := tickets[first]
 	minute := time.Now().Truncate(time.Minute)
-	if err := fake.AddBuyerMessage(rakutenLogin, items[0], "Des nouvelles ?", minute); err != nil {
-		t.Fatal(err)
+	// buyerWrites adds the buyer's message, dated to minute, syncs until
+	// the ticket holds it and once more, and checks it is there once.
+	buyerWrites := func(text string, want int) {
+		t.Helper()
+		if err := fake.AddBuyerMessage(rakutenLogin, items[0], text, minute); err != nil {
+			t.Fatal(err)
+		}
+		sync(rakutenAccount)
+		eventually(t, 30*time.Second, "message "+strconv.Itoa(want)+" in the ticket", func() bool {
+			full, _ := h.gorg.Ticket(tk)
+			return len(full.Messages) >= want
+		})
+		sync(rakutenAccount)
+		h.settle()
+		if full, _ := h.gorg.Ticket(tk); len(full.Messages) != want || !strings.Contains(full.Messages[want-1].BodyText, text) {
+			t.Errorf("the ticket has %d messages, want %d ending with %q: %+v", len(full.Messages), want, text, full.Messages)
+		}
 	}
-	sync(rakutenAccount)
-	eventually(t, 30*time.Second, "the new message in the ticket", func() bool {
-		full, _ := h.gorg.Ticket(tk)
-		return len(full.Messages) >= 2
-	})
-	sync(rakutenAccount)
-	h.settle()
-	if full, _ := h.gorg.Ticket(tk); len(full.Messages) != 2 || !strings.Contains(full.Messages[1].BodyText, "Des nouvelles ?") {
-		t.Errorf("the ticket has %d messages, want the two: %+v", len(full.Messages), full.Messages)
-	}
+	buyerWrites("Des nouvelles ?", 2)
 	// Another, in the same minute: Rakuten dates to the minute, so the
 	// thread's update time does not move, and the message is mirrored
 	// all the same (once).
-	if err := fake.AddBuyerMessage(rakutenLogin, items[0], "Toujours rien ?", minute); err != nil {
-		t.Fatal(err)
-	}
-	sync(rakutenAccount)
-	eventually(t, 30*time.Second, "the message of the same minute in the ticket", func() bool {
-		full, _ := h.gorg.Ticket(tk)
-		return len(full.Messages) >= 3
-	})
-	sync(rakutenAccount)
-	h.settle()
-	if full, _ := h.gorg.Ticket(tk); len(full.Messages) != 3 || !strings.Contains(full.Messages[2].BodyText, "Toujours rien ?") {
-		t.Errorf("the ticket has %d messages, want the three: %+v", len(full.Messages), full.Messages)
-	}
+	buyerWrites("Toujours rien ?", 3)
 
 	// An agent's reply from Gorgias goes to the buyer, as plain text.
 	h.agentReply(tk, gorgiasfake.AgentReply{BodyText: "Bonjour, il part aujourd'hui.", BodyHTML: "<p>Bonjour, il part <b>aujourd'hui</b>.</p>"})
