@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/helpdesk-bridge/bridge/bridge/rdb"
 	"github.com/helpdesk-bridge/bridge/orders"
 )
 
@@ -29,12 +30,14 @@ type Snapshot struct {
 }
 
 // Reader reads customers' documents within a time budget. Identical reads
-// in flight share one Redis GET. The last document read of each customer
+// in flight share one Redis GET; a sidebar's reads of different customers
+// go to Redis together under load (see getsOut). The last document read of each customer
 // stays in memory, decoded, so that an unchanged document is not decoded
 // again, and so that a read that cannot reach Redis in time answers with
 // it and its age.
 type Reader struct {
 	rdb    redis.UniversalClient
+	gets   *rdb.GetBatcher
 	store  *orders.Store
 	budget time.Duration
 	now    func() time.Time
@@ -80,14 +83,22 @@ func (k *known) document() (*orders.Document, error) {
 	return k.doc, k.err
 }
 
+// getsOut is how many sidebar GETs, or pipelines of them, a reader has
+// out at once; later reads gather into one pipeline meanwhile. Two keep
+// Redis busy while the next pipeline gathers, and a read alone never
+// waits. On two shared cores, reads of customers spread over 100,000
+// went from about 0.85 to about 0.92 of a plain GET handler's rate (one
+// as well as two out; two kept the median latency as before).
+const getsOut = 2
+
 // NewReader returns a Reader that waits at most budget for Redis and
 // remembers the last document of up to lastKnown customers.
-func NewReader(rdb redis.UniversalClient, store *orders.Store, budget time.Duration, lastKnown int, now func() time.Time) *Reader {
+func NewReader(client redis.UniversalClient, store *orders.Store, budget time.Duration, lastKnown int, now func() time.Time) *Reader {
 	last, err := lru.New[string, *known](max(lastKnown, 1))
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &Reader{rdb: rdb, store: store, budget: budget, now: now, last: last, flights: map[flightKey]*flight{}}
+	return &Reader{rdb: client, gets: rdb.NewGetBatcher(client, budget, getsOut), store: store, budget: budget, now: now, last: last, flights: map[flightKey]*flight{}}
 }
 
 // Read returns a customer's document. It never fails: past the budget, or
@@ -106,9 +117,14 @@ func (r *Reader) ReadSidebar(ctx context.Context, merchant, email, field string)
 	var f *flight
 	var led bool
 	if field != "" {
-		f, led = r.share(ctx, flightKey{key, field}, func(ctx context.Context, f *flight) error { return r.fetchPre(ctx, f, key, email, field) })
+		f, led = r.share(flightKey{key, field}, func(f *flight) error { return r.fetchPre(ctx, f, key, email, field) })
 	} else {
-		f, led = r.share(ctx, flightKey{doc: key}, func(ctx context.Context, f *flight) (err error) { f.k, err = r.fetch(ctx, key, email); return err })
+		f, led = r.share(flightKey{doc: key}, func(f *flight) (err error) {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.budget)
+			defer cancel()
+			f.k, err = r.fetch(fctx, key, email)
+			return err
+		})
 	}
 	var why error
 	if !led {
@@ -171,12 +187,12 @@ func (r *Reader) fallback(ctx context.Context, key, email string, why error) Sna
 }
 
 // share returns the fetch in flight for key, or runs one, on the caller's
-// goroutine (led is then true). The fetch is detached from this request,
+// goroutine (led is then true). A fetch is detached from its request,
 // under the budget: the leader giving up must not fail the reads sharing
 // it. Its deadline holds whatever Redis does: every connection's reads
 // and writes, its dial and the pool's wait follow the context's deadline
 // (rdb.Open enables ContextTimeoutEnabled).
-func (r *Reader) share(ctx context.Context, key flightKey, fetch func(context.Context, *flight) error) (f *flight, led bool) {
+func (r *Reader) share(key flightKey, fetch func(*flight) error) (f *flight, led bool) {
 	r.mu.Lock()
 	if f, ok := r.flights[key]; ok {
 		r.mu.Unlock()
@@ -185,9 +201,7 @@ func (r *Reader) share(ctx context.Context, key flightKey, fetch func(context.Co
 	f = &flight{done: make(chan struct{})}
 	r.flights[key] = f
 	r.mu.Unlock()
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.budget)
-	f.err = fetch(fctx, f)
-	cancel()
+	f.err = fetch(f)
 	r.mu.Lock()
 	delete(r.flights, key)
 	r.mu.Unlock()
@@ -249,12 +263,13 @@ func (r *Reader) fetch(ctx context.Context, key, email string) (*known, error) {
 }
 
 // fetchPre is the one round trip of a sidebar read: one GET of the
-// customer's document, whose value holds its sidebars' renders after it.
+// customer's document, whose value holds its sidebars' renders after it,
+// sent with other customers' under load (the batcher keeps the budget).
 // The value is kept as it is (decoded only if needed), for a stale answer
 // later and for a refill.
 func (r *Reader) fetchPre(ctx context.Context, f *flight, key, email, field string) error {
 	// As a string: the render sent is a part of it, never a copy.
-	raw, err := r.rdb.Get(ctx, key).Result()
+	raw, err := r.gets.Get(ctx, key)
 	now := r.now()
 	if errors.Is(err, redis.Nil) {
 		f.k = &known{doc: &orders.Document{Customer: orders.Customer{Email: orders.NormalizeEmail(email)}, Orders: []orders.Order{}}, readAt: now}

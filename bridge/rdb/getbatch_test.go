@@ -1,0 +1,144 @@
+package rdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/helpdesk-bridge/bridge/bridge/rdb/rdbtest"
+)
+
+// roundTrips counts the GETs a client sends: single ones, and pipelines
+// of them with their sizes (a new connection's set-up is left out).
+type roundTrips struct {
+	mu        sync.Mutex
+	singles   int
+	pipelines []int
+}
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "get" {
+			h.mu.Lock()
+			h.singles++
+			h.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if cmds[0].Name() == "get" {
+			h.mu.Lock()
+			h.pipelines = append(h.pipelines, len(cmds))
+			h.mu.Unlock()
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// batcherClient is a client as Open makes them, honouring deadlines.
+func batcherClient(t *testing.T, srv *rdbtest.Server) (*redis.Client, *roundTrips) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	h := &roundTrips{}
+	c.AddHook(h)
+	return c, h
+}
+
+// getAll runs Get for keys 0..n-1 at once and returns what each got.
+func getAll(g *GetBatcher, n int) ([]string, []error) {
+	vals, errs := make([]string, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { vals[i], errs[i] = g.Get(context.Background(), fmt.Sprintf("k%d", i)) })
+	}
+	wg.Wait()
+	return vals, errs
+}
+
+// Reads that arrive while one is out go together in one pipeline, each
+// caller gets its own key's value, and a missing key fails only its own.
+func TestGetBatcherSendsWaitingReadsTogether(t *testing.T) {
+	t.Parallel()
+	srv := rdbtest.Start(t)
+	c, h := batcherClient(t, srv)
+	ctx := context.Background()
+	for i := range 50 {
+		if i != 7 {
+			if err := c.Set(ctx, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Redis holds every command for a moment: the first read is out while
+	// the others arrive.
+	if err := c.Do(ctx, "CLIENT", "PAUSE", "300", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	vals, errs := getAll(NewGetBatcher(c, 5*time.Second, 1), 50)
+	for i := range 50 {
+		switch {
+		case i == 7 && !errors.Is(errs[i], redis.Nil):
+			t.Errorf("missing key: %q, %v; want redis.Nil", vals[i], errs[i])
+		case i != 7 && (errs[i] != nil || vals[i] != fmt.Sprintf("v%d", i)):
+			t.Errorf("k%d: %q, %v", i, vals[i], errs[i])
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.singles != 1 || len(h.pipelines) != 1 || h.pipelines[0] != 49 {
+		t.Errorf("50 reads at once went as %d single GETs and pipelines of %v, want 1 and one of 49", h.singles, h.pipelines)
+	}
+}
+
+// Every read ends within its budget when Redis hangs, the ones gathered
+// behind a hung read too, and reads work again once Redis is back. A
+// caller that leaves does not fail a read.
+func TestGetBatcherHoldsTheBudget(t *testing.T) {
+	t.Parallel()
+	srv := rdbtest.Start(t)
+	c, _ := batcherClient(t, srv)
+	g := NewGetBatcher(c, 200*time.Millisecond, 1)
+	srv.Signal(t, syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			srv.Signal(t, syscall.SIGCONT)
+		}
+	}()
+	done := make(chan []error, 1)
+	go func() { _, errs := getAll(g, 20); done <- errs }()
+	select {
+	case errs := <-done:
+		for i, err := range errs {
+			if err == nil {
+				t.Errorf("k%d: no error from a stopped Redis", i)
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reads of a stopped Redis did not end within their 200 ms budget")
+	}
+	srv.Signal(t, syscall.SIGCONT)
+	stopped = false
+
+	ctx := context.Background()
+	if err := c.Set(ctx, "k0", "v0", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	left, cancel := context.WithCancel(ctx)
+	cancel()
+	if v, err := g.Get(left, "k0"); err != nil || v != "v0" {
+		t.Errorf("after Redis came back, with the caller gone: %q, %v", v, err)
+	}
+}
