@@ -23,17 +23,22 @@ import (
 //
 // Each read holds its budget whatever Redis does: a pipeline's deadline is
 // its first caller's arrival plus the budget, so every caller in it has at
-// least its own, and a gathering pipeline is sent at the latest when an
-// earlier one ends, by its own earlier deadline.
+// least its own; pipelines waiting are sent oldest first, each when a read
+// or pipeline out ends, by its own earlier deadline.
 type GetBatcher struct {
 	rdb    redis.UniversalClient
 	budget time.Duration
 	out    int // reads or pipelines sent at once, at most
 
 	mu      sync.Mutex
-	sending int       // reads and pipelines out
-	next    *getBatch // gathering while sending == out
+	sending int         // reads and pipelines out
+	next    []*getBatch // waiting while sending == out, oldest first
 }
+
+// maxBatch bounds a pipeline, and so the answer Redis sends at once for
+// it (a widget's document is 1 to 2 KB): go-redis's own automatic
+// pipelining stops at 200 too.
+const maxBatch = 200
 
 // getBatch is a pipeline of GETs gathering callers.
 type getBatch struct {
@@ -63,26 +68,27 @@ func (g *GetBatcher) Get(ctx context.Context, key string) (string, error) {
 	if g.sending < g.out {
 		g.sending++
 		g.mu.Unlock()
+		defer g.sent()
 		ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), arrived.Add(g.budget))
-		v, err := g.rdb.Get(ctx, key).Result()
-		cancel()
-		g.sent()
-		return v, err
+		defer cancel()
+		return g.rdb.Get(ctx, key).Result()
 	}
-	b := g.next
-	if b == nil {
+	var b *getBatch
+	if n := len(g.next); n > 0 && len(g.next[n-1].keys) < maxBatch {
+		b = g.next[n-1]
+	} else {
 		b = &getBatch{first: arrived, lead: make(chan struct{}), done: make(chan struct{})}
-		g.next = b
+		g.next = append(g.next, b)
 	}
 	i := len(b.keys)
 	b.keys = append(b.keys, key)
 	g.mu.Unlock()
 	if i == 0 {
-		// The first caller sends it: once sent() hands it over, no one
-		// joins, and it holds the slot of the read that ended.
+		// The first caller sends it, in the slot of the read whose end
+		// hands it over; from then on no one joins it.
 		<-b.lead
+		defer g.sent()
 		g.send(ctx, b)
-		g.sent()
 	} else {
 		<-b.done
 	}
@@ -107,15 +113,17 @@ func (g *GetBatcher) send(ctx context.Context, b *getBatch) {
 	}
 }
 
-// sent ends a read or a pipeline: the gathering pipeline, if any, takes
-// its slot and is sent now.
+// sent ends a read or a pipeline: the oldest waiting pipeline, if any,
+// takes its slot and is sent now.
 func (g *GetBatcher) sent() {
 	g.mu.Lock()
-	b := g.next
-	if b == nil {
+	var b *getBatch
+	if len(g.next) == 0 {
 		g.sending--
 	} else {
-		g.next = nil
+		b = g.next[0]
+		g.next[0] = nil
+		g.next = g.next[1:]
 	}
 	g.mu.Unlock()
 	if b != nil {

@@ -67,14 +67,16 @@ func getAll(g *GetBatcher, n int) ([]string, []error) {
 	return vals, errs
 }
 
-// Reads that arrive while one is out go together in one pipeline, each
-// caller gets its own key's value, and a missing key fails only its own.
+// Reads that arrive while one is out go together in pipelines of at most
+// maxBatch, each caller gets its own key's value, and a missing key fails
+// only its own.
 func TestGetBatcherSendsWaitingReadsTogether(t *testing.T) {
 	t.Parallel()
 	srv := rdbtest.Start(t)
 	c, h := batcherClient(t, srv)
 	ctx := context.Background()
-	for i := range 50 {
+	const n = maxBatch + 50
+	for i := range n {
 		if i != 7 {
 			if err := c.Set(ctx, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i), 0).Err(); err != nil {
 				t.Fatal(err)
@@ -86,8 +88,8 @@ func TestGetBatcherSendsWaitingReadsTogether(t *testing.T) {
 	if err := c.Do(ctx, "CLIENT", "PAUSE", "300", "ALL").Err(); err != nil {
 		t.Fatal(err)
 	}
-	vals, errs := getAll(NewGetBatcher(c, 5*time.Second, 1), 50)
-	for i := range 50 {
+	vals, errs := getAll(NewGetBatcher(c, 5*time.Second, 1), n)
+	for i := range n {
 		switch {
 		case i == 7 && !errors.Is(errs[i], redis.Nil):
 			t.Errorf("missing key: %q, %v; want redis.Nil", vals[i], errs[i])
@@ -97,8 +99,8 @@ func TestGetBatcherSendsWaitingReadsTogether(t *testing.T) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.singles != 1 || len(h.pipelines) != 1 || h.pipelines[0] != 49 {
-		t.Errorf("50 reads at once went as %d single GETs and pipelines of %v, want 1 and one of 49", h.singles, h.pipelines)
+	if h.singles != 1 || len(h.pipelines) != 2 || h.pipelines[0] != maxBatch || h.pipelines[1] != n-1-maxBatch {
+		t.Errorf("%d reads at once went as %d single GETs and pipelines of %v, want 1, then %d and %d", n, h.singles, h.pipelines, maxBatch, n-1-maxBatch)
 	}
 }
 
