@@ -139,12 +139,14 @@ func (o *options) applyDefaults() {
 		o.senders = 8
 	}
 	// 16 readers keep both cores busy on either server, each on its own
-	// kept-alive connection. Five rounds of 2 s per target give a median
-	// that one disturbed round does not move, and neighbours close enough
-	// in time to compare; the quick run keeps the same shape, shorter, as
-	// it only checks that the phase works.
+	// kept-alive connection. Ten rounds of 2 s per target give a median
+	// that a few disturbed rounds do not move (with five, two runs of the
+	// same code on a shared machine differed by more than the margin a
+	// target leaves), and neighbours close enough in time to compare; the
+	// quick run keeps the same shape, shorter, as it only checks that the
+	// phase works.
 	pick(&o.widgetWorkers, 16, 16)
-	pick(&o.widgetRounds, 5, 3)
+	pick(&o.widgetRounds, 10, 3)
 	pickDur := func(v *time.Duration, normal, quick time.Duration) {
 		if *v == 0 {
 			*v = normal
