@@ -8,8 +8,9 @@
 // read by a client that takes gzip is one GET of that value and the
 // render sent as it is; other reads get the document projected onto the
 // sidebar's View (its stores and layout) and rendered. The Reader puts a
-// time budget around the round trip, coalesces identical reads, and
-// answers from the last known data, with its age, when Redis is slow or
+// time budget around the round trip, coalesces identical reads, sends
+// concurrent sidebar reads to Redis together under load, and answers
+// from the last known data, with its age, when Redis is slow or
 // down: a sidebar never gets an error that would count toward a helpdesk
 // disabling the integration.
 package widgets
