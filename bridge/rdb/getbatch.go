@@ -42,12 +42,11 @@ const maxBatch = 200
 
 // getBatch is a pipeline of GETs gathering callers.
 type getBatch struct {
-	first time.Time     // the first caller's arrival
-	keys  []string      // one per caller, in arrival order
-	lead  chan struct{} // closed when the first caller may send it
-	done  chan struct{} // closed when vals and errs are set
-	vals  []string
-	errs  []error
+	first time.Time          // the first caller's arrival
+	keys  []string           // one per caller, in arrival order
+	lead  chan struct{}      // closed when the first caller may send it
+	done  chan struct{}      // closed when cmds have run
+	cmds  []*redis.StringCmd // one per key, with its answer
 }
 
 // NewGetBatcher returns a GetBatcher whose reads wait at most budget, with
@@ -92,25 +91,23 @@ func (g *GetBatcher) Get(ctx context.Context, key string) (string, error) {
 	} else {
 		<-b.done
 	}
-	return b.vals[i], b.errs[i]
+	return b.cmds[i].Result()
 }
 
-// send runs b's GETs as one pipeline, within its first caller's budget.
+// send runs b's GETs as one pipeline, within its first caller's budget,
+// and sets b.cmds.
 func (g *GetBatcher) send(ctx context.Context, b *getBatch) {
 	defer close(b.done)
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), b.first.Add(g.budget))
 	defer cancel()
-	b.vals, b.errs = make([]string, len(b.keys)), make([]error, len(b.keys))
-	cmds := make([]*redis.StringCmd, len(b.keys))
+	b.cmds = make([]*redis.StringCmd, len(b.keys))
 	pipe := g.rdb.Pipeline()
 	for i, k := range b.keys {
-		cmds[i] = pipe.Get(ctx, k)
+		b.cmds[i] = pipe.Get(ctx, k)
 	}
-	// Exec's error is also each failed command's: read them one by one.
+	// Exec's error is the first failed command's; each caller reads its
+	// own command's.
 	_, _ = pipe.Exec(ctx)
-	for i, c := range cmds {
-		b.vals[i], b.errs[i] = c.Result()
-	}
 }
 
 // sent ends a read or a pipeline: the oldest waiting pipeline, if any,
