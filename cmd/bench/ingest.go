@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -292,10 +291,22 @@ func waitApplied(ctx context.Context, b *bridgeProc, inspector *asynq.Inspector,
 // phase does.
 func (r *rig) ingestReads(ctx context.Context, b *bridgeProc, res *ingestResult) error {
 	o := r.o
-	urls := make([]string, res.customers)
-	for i := range urls {
-		urls[i] = b.url + widgetPath + "?email=" + url.QueryEscape(ingestCustomer(i).email)
+	queries := make([]string, res.customers)
+	for i := range queries {
+		queries[i] = emailQuery(ingestCustomer(i))
 	}
+	// Every target is sent the same requests but for their path: each
+	// customer's query in turn and a sidebar's headers (the baselines
+	// ignore both). What differs between their figures is then what the
+	// servers do, not what the load generator writes.
+	spread := func(base string) []string {
+		urls := make([]string, len(queries))
+		for i, q := range queries {
+			urls[i] = base + q
+		}
+		return urls
+	}
+	urls := spread(b.url + widgetPath)
 	// The readers take gzip, as helpdesks' clients do: the bridge then
 	// sends the render it keeps as it is.
 	auth := http.Header{"Authorization": {"Bearer " + r.sidebarToken}, "Accept-Encoding": {"gzip"}}
@@ -326,8 +337,8 @@ func (r *rig) ingestReads(ctx context.Context, b *bridgeProc, res *ingestResult)
 	defer base.stop()
 	targets := []target{
 		widget,
-		{name: "get-doc", urls: []string{base.url + getDocRoute}},
-		{name: "get-served", urls: []string{base.url + getServedRoute}},
+		{name: "get-doc", urls: spread(base.url + getDocRoute), rotate: true, header: auth},
+		{name: "get-served", urls: spread(base.url + getServedRoute), rotate: true, header: auth},
 	}
 	r.logf("ingest: widget reads over %d customers against one GET of %d bytes and one of %d: %d workers, %d rounds of %s, interleaved",
 		res.customers, int(res.mem.docMeanBytes), res.servedBytes, o.widgetWorkers, o.widgetRounds, o.widgetRound)
@@ -656,7 +667,7 @@ func (g *ingestResult) print(w io.Writer) {
 		fmtMB(int64(sum)), fmtMB(m.usedAfter-m.usedBefore))
 	fmt.Fprintf(w, "  a customer's stored document, its sidebar's render included: %s on average (STRLEN), the GET baseline's value; %s in Redis (MEMORY USAGE)\n", fmtBytes(int(m.docMeanBytes)), fmtBytes(int(m.classes[docClass].mean)))
 
-	fmt.Fprintf(w, "  widget reads over the %d customers, each worker reading every %dth in turn, against one GET of a %s value (a stored document) and one of %s (a widget answered): %d rounds of %s, interleaved\n",
+	fmt.Fprintf(w, "  widget reads over the %d customers, each worker reading every %dth in turn, against one GET of a %s value (a stored document) and one of %s (a widget answered), each sent the same requests but for their path: %d rounds of %s, interleaved\n",
 		g.customers, g.readers, fmtBytes(int(m.docMeanBytes)), fmtBytes(g.servedBytes), g.rounds, g.round)
 	fmt.Fprintf(w, "    %-26s %9s %9s %9s %9s %9s   %s\n", "", "req/s", "p50", "p99", "body", "cmds/req", "req/s of each round")
 	for _, r := range []struct {

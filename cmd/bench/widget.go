@@ -74,8 +74,11 @@ func spreadCustomers(n int) []customer {
 
 // widgetURL is the Gorgias sidebar's read of c.
 func widgetURL(bridgeURL string, c customer) string {
-	return bridgeURL + widgetPath + "?email=" + url.QueryEscape(c.email)
+	return bridgeURL + widgetPath + emailQuery(c)
 }
+
+// emailQuery is the query of a read of c's widget.
+func emailQuery(c customer) string { return "?email=" + url.QueryEscape(c.email) }
 
 // widgetResult is phase (c): the widget, read two ways, and its two
 // baselines, read by the same load generator in interleaved rounds.
@@ -146,10 +149,13 @@ func (r *rig) widgetPhase(ctx context.Context) (*widgetResult, error) {
 	for i, c := range spread {
 		spreadURLs[i] = widgetURL(b.url, c)
 	}
+	// The baselines are sent the widget's request but for its path (they
+	// ignore its query and headers): what differs is what the servers do.
+	query := emailQuery(widgetCustomer)
 	targets := []target{
 		{name: "widget", urls: []string{widgetURL(b.url, widgetCustomer)}, header: auth, check: freshWidget},
-		{name: "const", urls: []string{base.url + constRoute}},
-		{name: "get2k", urls: []string{base.url + getRoute}},
+		{name: "const", urls: []string{base.url + constRoute + query}, header: auth},
+		{name: "get2k", urls: []string{base.url + getRoute + query}, header: auth},
 		{name: "widget-spread", urls: spreadURLs, header: auth, check: freshWidget},
 	}
 	r.logf("widget read: %d workers, %s warm-up per target, then %d rounds of %s per target, interleaved", o.widgetWorkers, o.widgetWarmup, o.widgetRounds, o.widgetRound)
