@@ -139,14 +139,15 @@ func (o *options) applyDefaults() {
 		o.senders = 8
 	}
 	// 16 readers keep both cores busy on either server, each on its own
-	// kept-alive connection. Ten rounds of 2 s per target give a median
-	// that a few disturbed rounds do not move (with five, two runs of the
-	// same code on a shared machine differed by more than the margin a
-	// target leaves), and neighbours close enough in time to compare; the
+	// kept-alive connection. Thirty rounds of 1 s per target give a median
+	// that a few disturbed rounds do not move (with five or ten rounds of
+	// 2 s, runs of the same code on a shared machine differed by more than
+	// the margin a target leaves), and neighbours close enough in time to
+	// compare; the
 	// quick run keeps the same shape, shorter, as it only checks that the
 	// phase works.
 	pick(&o.widgetWorkers, 16, 16)
-	pick(&o.widgetRounds, 10, 3)
+	pick(&o.widgetRounds, 30, 3)
 	pickDur := func(v *time.Duration, normal, quick time.Duration) {
 		if *v == 0 {
 			*v = normal
@@ -155,7 +156,7 @@ func (o *options) applyDefaults() {
 			}
 		}
 	}
-	pickDur(&o.widgetRound, 2*time.Second, 300*time.Millisecond)
+	pickDur(&o.widgetRound, time.Second, 300*time.Millisecond)
 	pickDur(&o.widgetWarmup, time.Second, 200*time.Millisecond)
 	pickDur(&o.isolationWindow, time.Minute, 15*time.Second)
 	// Gorgias's window; the quick run's is shorter, so that its test

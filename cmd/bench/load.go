@@ -338,8 +338,10 @@ func median(xs []float64) float64 {
 
 // interleave reads every target for warmup, unmeasured, then runs rounds
 // rounds of d each, the targets taking turns within each round, so that a
-// machine getting busier or quieter moves every target alike. onRound,
-// when set, hears of each measured round.
+// machine getting busier or quieter moves every target alike. Each round
+// starts one target further along, so that none always comes first, its
+// server idle the longest. onRound, when set, hears of each measured
+// round.
 func (g *loadGen) interleave(ctx context.Context, targets []target, warmup, d time.Duration, rounds int, onRound func(round int, t target, r roundResult)) ([]targetResult, error) {
 	for _, t := range targets {
 		w := g.round(ctx, t, warmup)
@@ -354,7 +356,9 @@ func (g *loadGen) interleave(ctx context.Context, targets []target, warmup, d ti
 	}
 	measured := make([][]roundResult, len(targets))
 	for i := range rounds {
-		for j, t := range targets {
+		for k := range targets {
+			j := (i + k) % len(targets)
+			t := targets[j]
 			r := g.round(ctx, t, d)
 			if err := ctx.Err(); err != nil {
 				return nil, err

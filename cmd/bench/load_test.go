@@ -269,7 +269,7 @@ func TestInterleave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"a", "b", "a", "b", "a", "b"}, order); diff != "" {
+	if diff := cmp.Diff([]string{"a", "b", "b", "a", "a", "b"}, order); diff != "" {
 		t.Errorf("rounds ran in this order (-want +got):\n%s", diff)
 	}
 	for _, r := range res {

@@ -169,8 +169,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.invoiceOrders, "invoice-orders", 0, "orders of the bulk invoice phase's job (default 10000, quick 250)")
 	fs.IntVar(&o.ingestCustomers, "ingest-customers", 0, "customers the ingest phase's orders belong to (default 100000, quick 200)")
 	fs.IntVar(&o.widgetWorkers, "widget-workers", 0, "concurrent readers in the widget phase, each on its own connection, and customers read one per reader by widget-spread (default 16)")
-	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase (default 10, quick 3)")
-	fs.DurationVar(&o.widgetRound, "widget-round", 0, "length of one round of one target in the widget phase (default 2s, quick 300ms)")
+	fs.IntVar(&o.widgetRounds, "widget-rounds", 0, "measured rounds per target in the widget phase and the ingest phase's reads (default 30, quick 3)")
+	fs.DurationVar(&o.widgetRound, "widget-round", 0, "length of one round of one target in the widget phase and the ingest phase's reads (default 1s, quick 300ms)")
 	verbose := fs.Bool("v", false, "show the bridge's and the baselines server's log lines (warnings and errors) on stderr")
 	if err := fs.Parse(args); err != nil {
 		return 2
