@@ -143,9 +143,8 @@ func (o *options) applyDefaults() {
 	// that a few disturbed rounds do not move (with five or ten rounds of
 	// 2 s, runs of the same code on a shared machine differed by more than
 	// the margin a target leaves), and neighbours close enough in time to
-	// compare; the
-	// quick run keeps the same shape, shorter, as it only checks that the
-	// phase works.
+	// compare; the quick run keeps the same shape, shorter, as it only
+	// checks that the phase works.
 	pick(&o.widgetWorkers, 16, 16)
 	pick(&o.widgetRounds, 30, 3)
 	pickDur := func(v *time.Duration, normal, quick time.Duration) {
