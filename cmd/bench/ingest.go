@@ -291,22 +291,11 @@ func waitApplied(ctx context.Context, b *bridgeProc, inspector *asynq.Inspector,
 // phase does.
 func (r *rig) ingestReads(ctx context.Context, b *bridgeProc, res *ingestResult) error {
 	o := r.o
-	queries := make([]string, res.customers)
-	for i := range queries {
-		queries[i] = emailQuery(ingestCustomer(i))
+	widgetBase := b.url + widgetPath
+	urls := make([]string, res.customers)
+	for i := range urls {
+		urls[i] = widgetBase + emailQuery(ingestCustomer(i))
 	}
-	// Every target is sent the same requests but for their path: each
-	// customer's query in turn and a sidebar's headers (the baselines
-	// ignore both). What differs between their figures is then what the
-	// servers do, not what the load generator writes.
-	spread := func(base string) []string {
-		urls := make([]string, len(queries))
-		for i, q := range queries {
-			urls[i] = base + q
-		}
-		return urls
-	}
-	urls := spread(b.url + widgetPath)
 	// The readers take gzip, as helpdesks' clients do: the bridge then
 	// sends the render it keeps as it is.
 	auth := http.Header{"Authorization": {"Bearer " + r.sidebarToken}, "Accept-Encoding": {"gzip"}}
@@ -337,8 +326,8 @@ func (r *rig) ingestReads(ctx context.Context, b *bridgeProc, res *ingestResult)
 	defer base.stop()
 	targets := []target{
 		widget,
-		{name: "get-doc", urls: spread(base.url + getDocRoute), rotate: true, header: auth},
-		{name: "get-served", urls: spread(base.url + getServedRoute), rotate: true, header: auth},
+		widget.like("get-doc", widgetBase, base.url+getDocRoute),
+		widget.like("get-served", widgetBase, base.url+getServedRoute),
 	}
 	r.logf("ingest: widget reads over %d customers against one GET of %d bytes and one of %d: %d workers, %d rounds of %s, interleaved",
 		res.customers, int(res.mem.docMeanBytes), res.servedBytes, o.widgetWorkers, o.widgetRounds, o.widgetRound)

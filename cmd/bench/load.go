@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,6 +34,23 @@ type target struct {
 
 // url is what worker reads.
 func (t target) url(worker int) string { return t.urls[worker%len(t.urls)] }
+
+// like is a baseline sent t's requests but for their path: each of t's
+// URLs with its prefix from replaced by to, t's headers, and no check of
+// the answer. What differs between the two targets' figures is then the
+// server's work, not the requests the load generator writes. Every URL
+// of t must start with from.
+func (t target) like(name, from, to string) target {
+	urls := make([]string, len(t.urls))
+	for i, u := range t.urls {
+		rest, ok := strings.CutPrefix(u, from)
+		if !ok {
+			panic(fmt.Sprintf("bench: %s's URL %s does not start with %s", t.name, u, from))
+		}
+		urls[i] = to + rest
+	}
+	return target{name: name, urls: urls, rotate: t.rotate, header: t.header}
+}
 
 // where names the target's URLs in messages: the first, and how many more.
 func (t target) where() string {

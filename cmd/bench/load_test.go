@@ -430,3 +430,28 @@ func TestBaselinesServer(t *testing.T) {
 		t.Errorf("the baselines server logged %d errors:\n%s", b.logs.errors(), b.logs.tail())
 	}
 }
+
+// TestLike checks that a baseline is sent the target's requests but for
+// their path.
+func TestLike(t *testing.T) {
+	t.Parallel()
+	header := http.Header{"Authorization": {"Bearer x"}, "Accept-Encoding": {"gzip"}}
+	w := target{name: "widget", urls: []string{"http://b/v1/widgets/gorgias?email=a%40x.test", "http://b/v1/widgets/gorgias?email=b%40x.test"},
+		rotate: true, header: header, check: func([]byte) bool { return false }, checkHeader: func(http.Header) bool { return false }}
+	got := w.like("get-doc", "http://b/v1/widgets/gorgias", "http://base/baseline/get-doc")
+	if diff := cmp.Diff([]string{"http://base/baseline/get-doc?email=a%40x.test", "http://base/baseline/get-doc?email=b%40x.test"}, got.urls); diff != "" {
+		t.Errorf("URLs (-want +got):\n%s", diff)
+	}
+	if got.name != "get-doc" || !got.rotate || got.check != nil || got.checkHeader != nil {
+		t.Errorf("got %+v, want get-doc, rotating like the widget, with no checks", got)
+	}
+	if diff := cmp.Diff(header, got.header); diff != "" {
+		t.Errorf("headers (-want +got):\n%s", diff)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a URL without the prefix was taken")
+		}
+	}()
+	w.like("get-doc", "http://other/", "http://base/")
+}

@@ -149,13 +149,11 @@ func (r *rig) widgetPhase(ctx context.Context) (*widgetResult, error) {
 	for i, c := range spread {
 		spreadURLs[i] = widgetURL(b.url, c)
 	}
-	// The baselines are sent the widget's request but for its path (they
-	// ignore its query and headers): what differs is what the servers do.
-	query := emailQuery(widgetCustomer)
+	widget := target{name: "widget", urls: []string{widgetURL(b.url, widgetCustomer)}, header: auth, check: freshWidget}
 	targets := []target{
-		{name: "widget", urls: []string{widgetURL(b.url, widgetCustomer)}, header: auth, check: freshWidget},
-		{name: "const", urls: []string{base.url + constRoute + query}, header: auth},
-		{name: "get2k", urls: []string{base.url + getRoute + query}, header: auth},
+		widget,
+		widget.like("const", b.url+widgetPath, base.url+constRoute),
+		widget.like("get2k", b.url+widgetPath, base.url+getRoute),
 		{name: "widget-spread", urls: spreadURLs, header: auth, check: freshWidget},
 	}
 	r.logf("widget read: %d workers, %s warm-up per target, then %d rounds of %s per target, interleaved", o.widgetWorkers, o.widgetWarmup, o.widgetRounds, o.widgetRound)
