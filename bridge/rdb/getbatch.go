@@ -25,12 +25,23 @@ import (
 // its first caller's arrival plus the budget, so every caller in it has at
 // least its own; pipelines waiting are sent oldest first, each when a read
 // or pipeline out ends, by its own earlier deadline.
+//
+// On a Redis Cluster, reads gather per master of their key's slot: a
+// pipeline ends with its slowest master, and a master that stops
+// answering (until its replica takes over) must hold back none of the
+// other masters' reads.
 type GetBatcher struct {
-	rdb    redis.UniversalClient
-	budget time.Duration
-	out    int // reads or pipelines sent at once, at most
+	rdb     redis.UniversalClient
+	cluster *redis.ClusterClient // rdb, when it is one
+	budget  time.Duration
+	out     int // reads or pipelines sent at once, per master, at most
 
-	mu      sync.Mutex
+	mu    sync.Mutex
+	lanes map[string]*getLane // by master's address; "" for a single node
+}
+
+// getLane is the reads of one master.
+type getLane struct {
 	sending int         // reads and pipelines out
 	next    []*getBatch // waiting while sending == out, oldest first
 }
@@ -55,7 +66,32 @@ type getBatch struct {
 // Deadlines are of the wall clock, as the context's are: no clock is
 // injected.
 func NewGetBatcher(rdb redis.UniversalClient, budget time.Duration, out int) *GetBatcher {
-	return &GetBatcher{rdb: rdb, budget: budget, out: max(out, 1)}
+	cluster, _ := rdb.(*redis.ClusterClient)
+	return &GetBatcher{rdb: rdb, cluster: cluster, budget: budget, out: max(out, 1), lanes: map[string]*getLane{}}
+}
+
+// lane returns the lane of key's master with g.mu held. Lanes of masters
+// gone in a failover stay, idle: there are as many as masters ever seen.
+// On a cluster whose slots are not known by the deadline, the read goes
+// in the lane of no master, and the cluster client finds its node.
+func (g *GetBatcher) lane(ctx context.Context, key string, deadline time.Time) *getLane {
+	master := ""
+	if g.cluster != nil {
+		// From the slots the client holds; a round trip only while it
+		// has none.
+		ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		if c, err := g.cluster.MasterForKey(ctx, key); err == nil {
+			master = c.Options().Addr
+		}
+		cancel()
+	}
+	g.mu.Lock()
+	l := g.lanes[master]
+	if l == nil {
+		l = &getLane{}
+		g.lanes[master] = l
+	}
+	return l
 }
 
 // Get is GET key within the budget, from ctx's values but not its
@@ -63,21 +99,22 @@ func NewGetBatcher(rdb redis.UniversalClient, budget time.Duration, out int) *Ge
 // missing key is redis.Nil.
 func (g *GetBatcher) Get(ctx context.Context, key string) (string, error) {
 	arrived := time.Now()
-	g.mu.Lock()
-	if g.sending < g.out {
-		g.sending++
+	deadline := arrived.Add(g.budget)
+	l := g.lane(ctx, key, deadline)
+	if l.sending < g.out {
+		l.sending++
 		g.mu.Unlock()
-		defer g.sent()
-		ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), arrived.Add(g.budget))
+		defer g.sent(l)
+		ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		defer cancel()
 		return g.rdb.Get(ctx, key).Result()
 	}
 	var b *getBatch
-	if n := len(g.next); n > 0 && len(g.next[n-1].keys) < maxBatch {
-		b = g.next[n-1]
+	if n := len(l.next); n > 0 && len(l.next[n-1].keys) < maxBatch {
+		b = l.next[n-1]
 	} else {
 		b = &getBatch{first: arrived, lead: make(chan struct{}), done: make(chan struct{})}
-		g.next = append(g.next, b)
+		l.next = append(l.next, b)
 	}
 	i := len(b.keys)
 	b.keys = append(b.keys, key)
@@ -86,7 +123,7 @@ func (g *GetBatcher) Get(ctx context.Context, key string) (string, error) {
 		// The first caller sends it, in the slot of the read whose end
 		// hands it over; from then on no one joins it.
 		<-b.lead
-		defer g.sent()
+		defer g.sent(l)
 		g.send(ctx, b)
 	} else {
 		<-b.done
@@ -110,17 +147,17 @@ func (g *GetBatcher) send(ctx context.Context, b *getBatch) {
 	_, _ = pipe.Exec(ctx)
 }
 
-// sent ends a read or a pipeline: the oldest waiting pipeline, if any,
-// takes its slot and is sent now.
-func (g *GetBatcher) sent() {
+// sent ends a read or a pipeline of l: the oldest of l's waiting
+// pipelines, if any, takes its slot and is sent now.
+func (g *GetBatcher) sent(l *getLane) {
 	g.mu.Lock()
 	var b *getBatch
-	if len(g.next) == 0 {
-		g.sending--
+	if len(l.next) == 0 {
+		l.sending--
 	} else {
-		b = g.next[0]
-		g.next[0] = nil
-		g.next = g.next[1:]
+		b = l.next[0]
+		l.next[0] = nil
+		l.next = l.next[1:]
 	}
 	g.mu.Unlock()
 	if b != nil {

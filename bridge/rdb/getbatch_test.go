@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -143,4 +144,97 @@ func TestGetBatcherHoldsTheBudget(t *testing.T) {
 	if v, err := g.Get(left, "k0"); err != nil || v != "v0" {
 		t.Errorf("after Redis came back, with the caller gone: %q, %v", v, err)
 	}
+}
+
+// On a cluster, reads gather per master: while one master stops
+// answering, reads of another's keys go on at once rather than waiting
+// behind the stopped one's for their budget.
+func TestGetBatcherKeepsMastersApart(t *testing.T) {
+	t.Parallel()
+	stopped, live := rdbtest.Start(t), rdbtest.Start(t)
+	// Two single nodes, given half the slots each, as a cluster client
+	// sees two masters.
+	c := redis.NewClusterClient(&redis.ClusterOptions{
+		ClusterSlots: func(context.Context) ([]redis.ClusterSlot, error) {
+			return []redis.ClusterSlot{
+				{Start: 0, End: 8191, Nodes: []redis.ClusterNode{{Addr: stopped.Addr}}},
+				{Start: 8192, End: 16383, Nodes: []redis.ClusterNode{{Addr: live.Addr}}},
+			}, nil
+		},
+		MaxRetries: -1, ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	// keyOn is a key whose slot is in the stopped half or not.
+	keyOn := func(stoppedHalf bool, skip int) string {
+		for i := 0; ; i++ {
+			k := fmt.Sprintf("k%d", i)
+			if (rdbtest.Slot(k) < 8192) == stoppedHalf {
+				if skip == 0 {
+					return k
+				}
+				skip--
+			}
+		}
+	}
+	ctx := context.Background()
+	liveKey := keyOn(false, 0)
+	if err := c.Set(ctx, liveKey, "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	g := NewGetBatcher(c, 30*time.Second, 1)
+	stopped.Signal(t, syscall.SIGSTOP)
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			stopped.Signal(t, syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	// One read of the stopped master out, two gathered behind it.
+	var wg sync.WaitGroup
+	hung := make(chan struct{})
+	for i := range 3 {
+		wg.Go(func() {
+			_, _ = g.Get(ctx, keyOn(true, i))
+			select {
+			case <-hung:
+			default:
+				t.Errorf("a read of the stopped master ended while it was stopped")
+			}
+		})
+	}
+	for arrived := 0; arrived < 3; runtime.Gosched() {
+		g.mu.Lock()
+		arrived = 0
+		for _, l := range g.lanes {
+			arrived += l.sending
+			for _, b := range l.next {
+				arrived += len(b.keys)
+			}
+		}
+		g.mu.Unlock()
+	}
+	// The stopped master's reads cannot end before SIGCONT: this one ends
+	// first only if it does not wait behind them (for their budget).
+	read := make(chan error, 1)
+	go func() {
+		v, err := g.Get(ctx, liveKey)
+		if err == nil && v != "v" {
+			err = fmt.Errorf("got %q, want v", v)
+		}
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Errorf("read of the live master: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the read of the live master waited behind the stopped master's")
+	}
+	close(hung)
+	resume()
+	wg.Wait()
 }

@@ -17,8 +17,8 @@
 // ContextTimeoutEnabled), and every call gets one of at most CallTimeout,
 // so that a Redis that hangs, rather than refusing connections, fails each
 // call on time instead of after the socket timeouts and their retries.
-// GetBatcher sends the GETs of concurrent callers together, each still
-// within its budget.
+// GetBatcher sends the GETs of concurrent callers together (per master on
+// a cluster), each still within its budget.
 package rdb
 
 import (
