@@ -70,28 +70,21 @@ func NewGetBatcher(rdb redis.UniversalClient, budget time.Duration, out int) *Ge
 	return &GetBatcher{rdb: rdb, cluster: cluster, budget: budget, out: max(out, 1), lanes: map[string]*getLane{}}
 }
 
-// lane returns the lane of key's master with g.mu held. Lanes of masters
-// gone in a failover stay, idle: there are as many as masters ever seen.
-// On a cluster whose slots are not known by the deadline, the read goes
-// in the lane of no master, and the cluster client finds its node.
-func (g *GetBatcher) lane(ctx context.Context, key string, deadline time.Time) *getLane {
-	master := ""
-	if g.cluster != nil {
-		// From the slots the client holds; a round trip only while it
-		// has none.
-		ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-		if c, err := g.cluster.MasterForKey(ctx, key); err == nil {
-			master = c.Options().Addr
-		}
-		cancel()
+// master names the master of key's slot, from the slots the cluster
+// client holds (a round trip only while it has none); "" on a single
+// node, or on a cluster whose slots are not known by the deadline: the
+// read then goes in the lane of no master, and the client finds its node.
+func (g *GetBatcher) master(ctx context.Context, key string, deadline time.Time) string {
+	if g.cluster == nil {
+		return ""
 	}
-	g.mu.Lock()
-	l := g.lanes[master]
-	if l == nil {
-		l = &getLane{}
-		g.lanes[master] = l
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
+	c, err := g.cluster.MasterForKey(ctx, key)
+	if err != nil {
+		return ""
 	}
-	return l
+	return c.Options().Addr
 }
 
 // Get is GET key within the budget, from ctx's values but not its
@@ -100,7 +93,15 @@ func (g *GetBatcher) lane(ctx context.Context, key string, deadline time.Time) *
 func (g *GetBatcher) Get(ctx context.Context, key string) (string, error) {
 	arrived := time.Now()
 	deadline := arrived.Add(g.budget)
-	l := g.lane(ctx, key, deadline)
+	master := g.master(ctx, key, deadline)
+	g.mu.Lock()
+	// Lanes of masters gone in a failover stay, idle: there are as many
+	// as masters ever seen.
+	l := g.lanes[master]
+	if l == nil {
+		l = &getLane{}
+		g.lanes[master] = l
+	}
 	if l.sending < g.out {
 		l.sending++
 		g.mu.Unlock()
